@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# Record the bundled log: every dated development in the two source articles, through
+# the CLI, each citing its article with a quote. Run from the project folder:
+#
+#     TRACKER_EVENTS=events scripts/record-bundled-log.sh
+#
+# Dates are as precise as the articles: "2004", "August 2024". Article B is undated; its
+# year, 2020, follows from its own text (the pandemic, and the 30th anniversary of ties
+# with Japan "which will take place in 2022"). What the articles leave open stays open:
+# no participants where they name none, no city where they name only a country.
+set -euo pipefail
+export TRACKER_WRITER="${TRACKER_WRITER:-bundled}"
+export TRACKER_USER="${TRACKER_USER:-tracker-founders}"
+
+A_SOURCE='ORIENT news, "Preparations for the Central Asia + Japan summit were discussed in Tokyo", 24.07.2024'
+A=(--source "$A_SOURCE" --publisher "ORIENT" --published 2024-07-24)
+B=(--source 'News report on the special video conference of the Central Asia plus Japan Dialogue, beginning "On Tuesday, the Foreign Ministers of Kazakhstan, Kyrgyzstan, Tajikistan, Turkmenistan, and Uzbekistan met with their Japanese counterpart" (publisher and date not stated; 2020 from its text)')
+FIVE=KAZ,KGZ,TJK,TKM,UZB
+
+# --- Formats ---------------------------------------------------------------------------
+tracker add format central-asia-japan --name "Central Asia + Japan" \
+  --member JPN,$FIVE --launched 2004 \
+  --summary "The Central Asia plus Japan Dialogue, the first \"Central Asia +\" format." \
+  "${A[@]}" --quote "The Central Asia Plus Japan Dialogue was launched in 2004 to promote regional cooperation." >/dev/null
+tracker cite central-asia-japan "${A[@]}" \
+  --quote "this year marks the 20th anniversary of the “Central Asia plus Japan” Dialogue, which became the first such format" >/dev/null
+tracker cite central-asia-japan "${B[@]}" \
+  --quote "At the time, Tokyo was the first government to begin a 5+1 engagement with the Central Asian nations" >/dev/null
+
+PLUS_QUOTE="In one institutional form or another, the “Central Asia Plus” dialogue is conducted by the Republic of Korea, the USA, Russia, China, India, as well as the EU."
+B_PLUS_QUOTE="Tokyo was the first government to begin a 5+1 engagement with the Central Asian nations, which is now commonly practiced by the United States, the European Union, South Korea, and, most recently, China."
+tracker add format central-asia-korea --name "Central Asia + Republic of Korea" \
+  --member KOR,$FIVE "${A[@]}" --quote "$PLUS_QUOTE" >/dev/null
+tracker cite central-asia-korea "${B[@]}" --quote "$B_PLUS_QUOTE" >/dev/null
+tracker add format central-asia-united-states --name "Central Asia + United States" \
+  --member USA,$FIVE "${A[@]}" --quote "$PLUS_QUOTE" >/dev/null
+tracker cite central-asia-united-states "${B[@]}" --quote "$B_PLUS_QUOTE" >/dev/null
+tracker add format central-asia-russia --name "Central Asia + Russia" \
+  --member RUS,$FIVE "${A[@]}" --quote "$PLUS_QUOTE" >/dev/null
+tracker add format central-asia-china --name "Central Asia + China" \
+  --member CHN,$FIVE --launched 2020-05 \
+  --summary "China's first-ever 5+1 dialogue with the Central Asian states was a video call in May 2020; before, it preferred to deal with them bilaterally." \
+  "${B[@]}" --quote "In May, Beijing held a video call for its first-ever 5+1 format multilateral dialogue with the Central Asian states." >/dev/null
+tracker cite central-asia-china "${A[@]}" --quote "$PLUS_QUOTE" >/dev/null
+tracker add format central-asia-india --name "Central Asia + India" \
+  --member IND,$FIVE "${A[@]}" --quote "$PLUS_QUOTE" >/dev/null
+tracker add format central-asia-eu --name "Central Asia + European Union" \
+  --member EU,$FIVE "${A[@]}" --quote "$PLUS_QUOTE" >/dev/null
+tracker cite central-asia-eu "${B[@]}" --quote "$B_PLUS_QUOTE" >/dev/null
+tracker add format central-asia-germany --name "Germany-Central Asia" \
+  --member DEU,$FIVE "${A[@]}" --quote "In 2023, the first Germany-Central Asia summit was held." >/dev/null
+
+# --- Central Asia + Japan: foreign ministers' meetings ------------------------------------
+FIRST=$(tracker add meeting --title "1st Central Asia + Japan foreign ministers' meeting" \
+  --date 2004-08 --status held --format central-asia-japan --level ministerial \
+  --city Nur-Sultan --country KAZ "${A[@]}" \
+  --quote "The first meeting of foreign ministers took place in Kazakhstan in August of the same year.")
+tracker cite "$FIRST" "${B[@]}" \
+  --quote "The first Central Asia plus Japan dialogue was held in Nur-Sultan in 2004." >/dev/null
+
+tracker add meeting --title "6th Central Asia + Japan foreign ministers' meeting" \
+  --date 2017-05 --status held --format central-asia-japan --level ministerial \
+  --city Ashgabat --country TKM "${A[@]}" \
+  --quote "In Ashgabat, in May 2017, there was the sixth meeting of ministers" >/dev/null
+
+tracker add meeting --title "Central Asia + Japan Dialogue meeting in Tajikistan" \
+  --date 2019-05 --status held --format central-asia-japan --level ministerial \
+  --country TJK "${B[@]}" \
+  --quote "the last iteration of the Dialogue held in May 2019 in Tajikistan" >/dev/null
+
+VIDEO=$(tracker add meeting \
+  --title "Special video conference of Central Asia + Japan foreign ministers" \
+  --date 2020 --status held --format central-asia-japan --level ministerial --mode virtual \
+  --participant JPN,$FIVE --chair JPN --official "JPN:Toshimitsu Motegi:Foreign Minister" \
+  --topic "COVID-19 pandemic" --topic "regional cooperation" --topic "humanitarian assistance" \
+  --topic "repatriation of citizens" --topic "economic modernisation" \
+  --topic "trade and investment" --topic "30th anniversary of diplomatic ties with Japan" \
+  --summary "The five Central Asian foreign ministers and Japan's met by video during the coronavirus pandemic: the health crisis, regional cooperation, humanitarian assistance and repatriation of citizens, economic activity and business mobility. They agreed to develop recommendations for trade and investment projects, especially in the agro-industrial sector with Japanese businesses, for the next Dialogue, and held preparatory talks for the 30th anniversary of diplomatic ties with Japan in 2022." \
+  "${B[@]}" \
+  --quote "On Tuesday, the Foreign Ministers of Kazakhstan, Kyrgyzstan, Tajikistan, Turkmenistan, and Uzbekistan met with their Japanese counterpart for a special video conference of the Central Asia plus Japan Dialogue.")
+tracker cite "$VIDEO" "${B[@]}" \
+  --quote "Motegi, who chaired the conference, said in his address that Tokyo would be contributing as a “catalyst” towards the development of the five Central Asian states." >/dev/null
+
+tracker add meeting --title "9th Central Asia + Japan foreign ministers' meeting" \
+  --date 2022-12 --status held --format central-asia-japan --level ministerial \
+  --city Tokyo --country JPN "${A[@]}" \
+  --quote "the last, 9th meeting of foreign ministers was held in Tokyo in December 2022." >/dev/null
+
+# --- 2024: towards the first summit ------------------------------------------------------
+SUMMIT=$(tracker add meeting --title "1st Central Asia + Japan summit" \
+  --date 2024-08 --status scheduled --format central-asia-japan --level summit \
+  --city Astana --country KAZ "${A[@]}" \
+  --quote "The diplomats discussed the organization of the first “Central Asia + Japan” Summit, which will be held in Astana in August 2024.")
+
+tracker add meeting \
+  --title "Foreign Minister Kamikawa meets the Central Asian ambassadors on the first summit" \
+  --date 2024-07-23 --status held --format central-asia-japan --level ambassadorial \
+  --mode in-person --city Tokyo --country JPN --participant JPN,$FIVE \
+  --official "JPN:Yoko Kamikawa:Foreign Minister" \
+  --topic "first Central Asia + Japan summit" --topic "political and diplomatic cooperation" \
+  --topic "trade and economic cooperation" --topic "cultural and humanitarian cooperation" \
+  --summary "Japan's Foreign Ministry hosted Foreign Minister Yoko Kamikawa and the ambassadors of Kazakhstan, Kyrgyzstan, Tajikistan, Turkmenistan and Uzbekistan accredited in Tokyo. They discussed the organisation of the first Central Asia + Japan summit; in their general opinion it will give significant impetus to six-party cooperation." \
+  "${A[@]}" \
+  --quote "On Tuesday, July 23, the Foreign Ministry of Japan hosted a meeting between Foreign Minister Yoko Kamikawa and the ambassadors of Kazakhstan, Kyrgyzstan, Tajikistan, Turkmenistan and Uzbekistan accredited in Tokyo." >/dev/null
+
+tracker add announcement \
+  --title "Japan: the first summit is a historic opportunity for the Dialogue countries" \
+  --date 2024-07-23 --by JPN --about "$SUMMIT" --about central-asia-japan \
+  --topic "first Central Asia + Japan summit" \
+  --summary "Minister Kamikawa called Central Asia a region of geopolitical significance and an important partner of Japan, noting the 20th anniversary of the Dialogue; the Foreign Ministry's press release hoped the first summit would be a historic opportunity." \
+  "${A[@]}" \
+  --quote "Japan hopes for further cooperation so that the first summit will serve as a historic opportunity for significant advancement of relations between the Dialogue countries, the Japanese Foreign Ministry said in a press release." >/dev/null
+
+# --- 2020: what Japan pledged and said at the video conference ----------------------------
+tracker add pledge --title "Grant aid for medical equipment to the Central Asian countries" \
+  --date 2020 --donor JPN --recipient $FIVE --amount 2000000000 --currency JPY \
+  --approximate --instrument grant \
+  --purpose "Medical equipment, to aid the Central Asian countries' battle with the health crisis" \
+  --at "$VIDEO" "${B[@]}" \
+  --quote "Japanese Foreign Minister Toshimitsu Motegi said that Tokyo was providing nearly 2 billion yen of grant aid for medical equipment" >/dev/null
+
+tracker add announcement \
+  --title "Japan provides technical assistance, medical supplies and information-sharing on infectious diseases" \
+  --date 2020 --by JPN --about "$VIDEO" --topic "COVID-19 pandemic" \
+  "${B[@]}" \
+  --quote "as well as technical assistance, medical supplies, and information-sharing on infectious diseases to the Central Asian countries to aid their battle with the health crisis. The five leaders welcomed this decision and thanked Motegi for his assistance." >/dev/null
+
+tracker add announcement \
+  --title "Motegi: Japan will contribute as a catalyst to the development of Central Asia" \
+  --date 2020 --by JPN --about "$VIDEO" \
+  "${B[@]}" \
+  --quote "Tokyo would be contributing as a “catalyst” towards the development of the five Central Asian states. He further noted that it is crucial to maintain diplomatic momentum for cooperation and dialogue" >/dev/null
+
+tracker add announcement \
+  --title "Kazakhstan: Japan's economic and technological assets can modernise Central Asia's economy" \
+  --date 2020 --by KAZ --about "$VIDEO" --topic "economic modernisation" \
+  "${B[@]}" \
+  --quote "“The economic and technological assets of Japan are of great interest – they can be applied in the modernization of the economy of Central Asia as a whole, and through the implementation of joint projects,” a statement from Kazakhstan reads." >/dev/null
+
+# --- Other "Central Asia +" formats --------------------------------------------------------
+tracker add meeting --title "First Central Asia + China dialogue, by video call" \
+  --date 2020-05 --status held --format central-asia-china --mode virtual \
+  --participant CHN,$FIVE "${B[@]}" \
+  --quote "In May, Beijing held a video call for its first-ever 5+1 format multilateral dialogue with the Central Asian states." >/dev/null
+
+tracker add meeting --title "1st Germany-Central Asia summit" \
+  --date 2023 --status held --format central-asia-germany --level summit "${A[@]}" \
+  --quote "In 2023, the first Germany-Central Asia summit was held." >/dev/null

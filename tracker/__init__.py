@@ -1,0 +1,1 @@
+"""tracker: an event-sourced tracker of diplomatic developments."""

@@ -1,0 +1,188 @@
+"""Actors (ISO 3166-1 states and a built-in list of organisations) and ISO 4217 currencies."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cache
+
+from .errors import TrackerError, shown
+
+
+@dataclass(frozen=True)
+class Actor:
+    code: str
+    name: str
+    kind: str  # "state" or "organisation"
+    official_name: str | None = None
+    alpha_2: str | None = None
+
+
+# Organisations: code, name, other names accepted on input.
+ORGANISATIONS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("ADB", "Asian Development Bank", ()),
+    ("AIIB", "Asian Infrastructure Investment Bank", ()),
+    ("APEC", "Asia-Pacific Economic Cooperation", ()),
+    ("ASEAN", "Association of Southeast Asian Nations", ()),
+    ("AFU", "African Union", ()),
+    ("BRICS", "BRICS", ()),
+    ("CAREC", "Central Asia Regional Economic Cooperation Program", ()),
+    ("CICA", "Conference on Interaction and Confidence-Building Measures in Asia", ()),
+    ("CIS", "Commonwealth of Independent States", ()),
+    ("COE", "Council of Europe", ()),
+    ("CSTO", "Collective Security Treaty Organization", ()),
+    ("EAEU", "Eurasian Economic Union", ("EEU",)),
+    ("EBRD", "European Bank for Reconstruction and Development", ()),
+    ("ECO", "Economic Cooperation Organization", ()),
+    ("EIB", "European Investment Bank", ()),
+    ("EU", "European Union", ()),
+    ("G7", "Group of Seven", ()),
+    ("G20", "Group of Twenty", ()),
+    ("GCC", "Gulf Cooperation Council", ()),
+    ("IAEA", "International Atomic Energy Agency", ()),
+    ("IMF", "International Monetary Fund", ()),
+    ("ISDB", "Islamic Development Bank", ()),
+    ("LAS", "League of Arab States", ("Arab League",)),
+    ("NATO", "North Atlantic Treaty Organization", ()),
+    ("OECD", "Organisation for Economic Co-operation and Development", ()),
+    ("OIC", "Organisation of Islamic Cooperation", ()),
+    ("OSCE", "Organization for Security and Co-operation in Europe", ()),
+    ("OTS", "Organization of Turkic States", ("Turkic Council",)),
+    ("SCO", "Shanghai Cooperation Organisation", ("Shanghai Cooperation Organization",)),
+    ("UN", "United Nations", ("UNO",)),
+    ("UNDP", "United Nations Development Programme", ()),
+    ("UNESCO", "United Nations Educational, Scientific and Cultural Organization", ()),
+    ("UNICEF", "United Nations Children's Fund", ()),
+    ("WB", "World Bank", ("World Bank Group", "IBRD")),
+    ("WHO", "World Health Organization", ()),
+    ("WTO", "World Trade Organization", ()),
+)
+
+# Short names people use that ISO 3166 spells otherwise.
+COUNTRY_ALIASES = {
+    "america": "USA",
+    "bolivia": "BOL",
+    "britain": "GBR",
+    "burma": "MMR",
+    "cape verde": "CPV",
+    "czech republic": "CZE",
+    "democratic republic of the congo": "COD",
+    "dprk": "PRK",
+    "drc": "COD",
+    "east timor": "TLS",
+    "great britain": "GBR",
+    "holland": "NLD",
+    "ivory coast": "CIV",
+    "korea": "KOR",
+    "macedonia": "MKD",
+    "moldova": "MDA",
+    "north korea": "PRK",
+    "palestine": "PSE",
+    "republic of korea": "KOR",
+    "rok": "KOR",
+    "russia": "RUS",
+    "swaziland": "SWZ",
+    "tanzania": "TZA",
+    "the netherlands": "NLD",
+    "turkey": "TUR",
+    "uae": "ARE",
+    "uk": "GBR",
+    "united states of america": "USA",
+    "vatican": "VAT",
+    "venezuela": "VEN",
+}
+
+# Display names where the ISO short name reads awkwardly in a table.
+DISPLAY_NAMES = {"RUS": "Russia", "KOR": "South Korea", "PRK": "North Korea"}
+
+_SPACES = re.compile(r"\s+")
+
+
+@cache
+def _countries() -> dict[str, Actor]:
+    import pycountry
+
+    actors = {}
+    for country in pycountry.countries:
+        name = DISPLAY_NAMES.get(
+            country.alpha_3, getattr(country, "common_name", None) or country.name
+        )
+        actors[country.alpha_3] = Actor(
+            country.alpha_3,
+            name,
+            "state",
+            getattr(country, "official_name", None) or country.name,
+            country.alpha_2,
+        )
+    return actors
+
+
+@cache
+def all_actors() -> dict[str, Actor]:
+    """Every known actor by code: states first, then organisations."""
+    actors = dict(_countries())
+    for code, name, _aliases in ORGANISATIONS:
+        actors[code] = Actor(code, name, "organisation", name)
+    return actors
+
+
+@cache
+def _names() -> dict[str, str]:
+    """Lower-case names, codes and aliases to actor codes."""
+    names: dict[str, str] = {}
+    for code, name, aliases in ORGANISATIONS:
+        for key in (code, name, *aliases):
+            names[key.casefold()] = code
+    for actor in _countries().values():
+        for key in (actor.code, actor.alpha_2, actor.name, actor.official_name):
+            names.setdefault(key.casefold(), actor.code)
+    import pycountry
+
+    for country in pycountry.countries:
+        names.setdefault(country.name.casefold(), country.alpha_3)
+    for alias, code in COUNTRY_ALIASES.items():
+        names.setdefault(alias, code)
+    return names
+
+
+def parse_actor(text: str) -> str:
+    """Normalise a country name, alpha-2/alpha-3 code or organisation to its code."""
+    key = _SPACES.sub(" ", str(text)).strip().casefold()
+    code = _names().get(key)
+    if code is None:
+        raise TrackerError(
+            f"unknown actor {shown(text)}: use an ISO 3166 country name or code, "
+            "or an organisation code such as EU, UN, SCO"
+        )
+    return code
+
+
+def parse_actors(values: tuple[str, ...] | list[str]) -> list[str]:
+    """Normalise repeated and comma-separated actors, keeping order, dropping repeats."""
+    codes: list[str] = []
+    for value in values:
+        try:
+            parts = [parse_actor(value)]
+        except TrackerError:
+            parts = [parse_actor(part) for part in str(value).split(",") if part.strip()]
+        codes.extend(code for code in parts if code not in codes)
+    return codes
+
+
+def is_actor(code: object) -> bool:
+    return isinstance(code, str) and code in all_actors()
+
+
+@cache
+def all_currencies() -> dict[str, str]:
+    """ISO 4217 code -> name."""
+    import pycountry
+
+    return {currency.alpha_3: currency.name for currency in pycountry.currencies}
+
+
+def parse_currency(text: str) -> str:
+    code = str(text).strip().upper()
+    if code not in all_currencies():
+        raise TrackerError(f"unknown currency {shown(text)}: use an ISO 4217 code such as JPY")
+    return code

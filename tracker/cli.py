@@ -1,0 +1,406 @@
+"""The `tracker` command line: Click commands only."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .errors import TrackerError
+from .model import INSTRUMENTS, LEVELS, MODES, STATUSES
+
+
+class TrackerGroup(click.Group):
+    """A group whose errors are one line on stderr with exit code 1, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except TrackerError as error:
+            raise click.ClickException(str(error)) from None
+        except OSError as error:
+            raise click.ClickException(f"{error.strerror}: {error.filename or ''}") from None
+
+    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        try:
+            result = super().main(*args, standalone_mode=False, **kwargs)
+        except click.ClickException as error:
+            message = " ".join(error.format_message().split())
+            click.echo(f"Error: {message}", err=True)
+            sys.exit(1)
+        except click.Abort:
+            click.echo("Aborted!", err=True)
+            sys.exit(1)
+        sys.exit(result if isinstance(result, int) else 0)
+
+
+def _log(ctx: click.Context):
+    from .log import EventLog
+
+    return EventLog(ctx.obj["events"])
+
+
+def source_options(command):
+    """--source, --publisher, --published, --quote: the provenance every write needs."""
+    for option in reversed((
+        click.option("--source", required=True, help="URL or citation of the source."),
+        click.option("--publisher", help="Who published the source."),
+        click.option("--published", metavar="DATE", help="When the source was published."),
+        click.option("--quote", help="The words of the source that support the record."),
+        click.option("--id", "event_id", metavar="ULID",
+                     help="Event id, to make a retry idempotent."),
+        click.option("--json", "as_json", is_flag=True, help="Print the event as JSON."),
+    )):
+        command = option(command)
+    return command
+
+
+def _append(ctx: click.Context, draft, event_id: str | None, as_json: bool) -> None:
+    from .recorder import record
+
+    for warning in draft.warnings:
+        click.echo(f"Warning: {warning}", err=True)
+    event, is_new = record(_log(ctx), draft, event_id)
+    if not is_new:
+        click.echo(f"Already recorded: {event['id']} (nothing appended)", err=True)
+    if as_json:
+        click.echo(_dumps(event))
+    else:
+        click.echo(event["subject"] if event["type"].endswith(".recorded") else event["id"])
+
+
+def _dumps(value: Any) -> str:
+    import orjson
+
+    return orjson.dumps(value, option=orjson.OPT_INDENT_2).decode()
+
+
+@click.group(cls=TrackerGroup)
+@click.version_option(package_name="tracker")
+@click.option("--events", type=click.Path(file_okay=False, path_type=Path),
+              envvar="TRACKER_EVENTS", default="events", show_default=True,
+              help="Folder of the event log (env TRACKER_EVENTS).")
+@click.option("--db", type=click.Path(dir_okay=False, path_type=Path),
+              envvar="TRACKER_DB", default="tracker.db", show_default=True,
+              help="Projected SQLite database (env TRACKER_DB).")
+@click.pass_context
+def cli(ctx: click.Context, events: Path, db: Path) -> None:
+    """Record diplomatic developments and publish them with Datasette.
+
+    \b
+    Example:
+        tracker add meeting --title "Central Asia + Japan foreign ministers" \\
+          --date 2022-12 --city Tokyo --country JPN --source https://example.org/a
+        tracker build && tracker serve
+    """
+    ctx.obj = {"events": events, "db": db}
+
+
+@cli.group(cls=TrackerGroup)
+def add() -> None:
+    """Record a new format, meeting, announcement or pledge.
+
+    \b
+    Example:
+        tracker add format central-asia-japan --name "Central Asia + Japan" \\
+          --member JPN --member KAZ,KGZ,TJK,TKM,UZB --launched 2004 --source "..."
+    """
+
+
+@add.command(name="format")
+@click.argument("slug")
+@click.option("--name", required=True, help="Name of the format.")
+@click.option("--member", multiple=True, metavar="ACTOR",
+              help="Member state or organisation (repeat, or separate with commas).")
+@click.option("--launched", metavar="DATE", help="When the format began (EDTF date).")
+@click.option("--summary", help="What the format is.")
+@source_options
+@click.pass_context
+def add_format(ctx: click.Context, event_id: str | None, as_json: bool, **options: Any) -> None:
+    """Record a format of dialogue, such as "Central Asia + Japan".
+
+    \b
+    Example:
+        tracker add format central-asia-japan --name "Central Asia + Japan" \\
+          --member JPN,KAZ,KGZ,TJK,TKM,UZB --launched 2004 \\
+          --source https://www.mofa.go.jp/region/europe/caj/ --quote "launched in 2004"
+    """
+    from .model import draft_record
+
+    _append(ctx, draft_record("format", options), event_id, as_json)
+
+
+@add.command(name="meeting")
+@click.option("--title", required=True, help="What the meeting was.")
+@click.option("--date", required=True, metavar="DATE",
+              help="YYYY, YYYY-MM, YYYY-MM-DD or an interval A/B.")
+@click.option("--status", type=click.Choice(("scheduled", "held")),
+              help="Default: held if the date is past, else scheduled.")
+@click.option("--format", "format", metavar="SLUG", help="The format it belongs to.")
+@click.option("--level", type=click.Choice(LEVELS), help="Who met.")
+@click.option("--mode", type=click.Choice(MODES), help="How they met.")
+@click.option("--city", help="Where (needs --country; coordinates from GeoNames).")
+@click.option("--country", metavar="ACTOR", help="Host country.")
+@click.option("--participant", multiple=True, metavar="ACTOR",
+              help="A participant (repeat, or separate with commas).")
+@click.option("--chair", metavar="ACTOR", help="Who chaired.")
+@click.option("--official", multiple=True, metavar="ACTOR:NAME[:TITLE]",
+              help="A named official who took part (repeat).")
+@click.option("--topic", multiple=True, help="A topic discussed (repeat).")
+@click.option("--summary", help="What happened.")
+@source_options
+@click.pass_context
+def add_meeting(ctx: click.Context, event_id: str | None, as_json: bool, **options: Any) -> None:
+    """Record a meeting, held or scheduled.
+
+    \b
+    Example:
+        tracker add meeting --title "9th Central Asia + Japan foreign ministers' meeting" \\
+          --date 2022-12 --status held --format central-asia-japan --level ministerial \\
+          --city Tokyo --country JPN --participant JPN,KAZ,KGZ,TJK,TKM,UZB \\
+          --source https://example.org/article --quote "the 9th meeting ... in Tokyo"
+    """
+    from .model import draft_record
+
+    _append(ctx, draft_record("meeting", options), event_id, as_json)
+
+
+@add.command(name="announcement")
+@click.option("--title", required=True, help="What was announced.")
+@click.option("--date", required=True, metavar="DATE", help="When (EDTF date).")
+@click.option("--by", required=True, metavar="ACTOR", help="Who announced it.")
+@click.option("--about", multiple=True, metavar="ID",
+              help="A record it is about: meeting, pledge or format (repeat).")
+@click.option("--topic", multiple=True, help="A topic (repeat).")
+@click.option("--summary", help="What it says.")
+@source_options
+@click.pass_context
+def add_announcement(ctx: click.Context, event_id: str | None, as_json: bool,
+                     **options: Any) -> None:
+    """Record an announcement or statement.
+
+    \b
+    Example:
+        tracker add announcement --title "Japan: the summit will be a historic opportunity" \\
+          --date 2024-07-23 --by JPN --about 01J3Z8Q6M0S7WQ4N6V7R2K9B1C \\
+          --source "ORIENT news, 24.07.2024" --quote "a historic opportunity"
+    """
+    from .model import draft_record
+
+    _append(ctx, draft_record("announcement", options), event_id, as_json)
+
+
+@add.command(name="pledge")
+@click.option("--title", required=True, help="What was pledged.")
+@click.option("--date", required=True, metavar="DATE", help="When it was pledged (EDTF).")
+@click.option("--donor", required=True, metavar="ACTOR", help="Who pledged.")
+@click.option("--recipient", multiple=True, required=True, metavar="ACTOR",
+              help="Who receives (repeat, or separate with commas).")
+@click.option("--amount", required=True, metavar="NUMBER",
+              help="Exact amount in the original currency, e.g. 2000000000.")
+@click.option("--currency", required=True, metavar="CODE", help="ISO 4217 code, e.g. JPY.")
+@click.option("--approximate", is_flag=True, help="The source gives the amount as approximate.")
+@click.option("--instrument", type=click.Choice(INSTRUMENTS), help="Kind of finance.")
+@click.option("--purpose", help="What it is for.")
+@click.option("--at", metavar="MEETING_ID", help="The meeting where it was pledged.")
+@source_options
+@click.pass_context
+def add_pledge(ctx: click.Context, event_id: str | None, as_json: bool, **options: Any) -> None:
+    """Record a pledge of money or assistance.
+
+    \b
+    Example:
+        tracker add pledge --title "Grant aid for medical equipment" --date 2020 \\
+          --donor JPN --recipient KAZ,KGZ,TJK,TKM,UZB --amount 2000000000 --currency JPY \\
+          --approximate --instrument grant --purpose "medical equipment" \\
+          --source "..." --quote "nearly 2 billion yen of grant aid"
+    """
+    from .model import draft_record
+
+    _append(ctx, draft_record("pledge", options), event_id, as_json)
+
+
+@cli.command()
+@click.argument("record_id", metavar="ID")
+@click.option("--status", required=True,
+              type=click.Choice(STATUSES["meeting"] + STATUSES["pledge"]),
+              help="Meeting: scheduled, held, postponed, cancelled. "
+              "Pledge: pledged, disbursed, fulfilled, withdrawn.")
+@click.option("--date", metavar="DATE", help="When the change happened (EDTF).")
+@click.option("--amount", metavar="NUMBER",
+              help="With --status disbursed: the cumulative amount disbursed.")
+@click.option("--note", help="A note on the change.")
+@source_options
+@click.pass_context
+def update(ctx: click.Context, record_id: str, event_id: str | None, as_json: bool,
+           **options: Any) -> None:
+    """Record a development in the world: a meeting held or postponed, a pledge disbursed.
+
+    \b
+    Example:
+        tracker update 01J3Z8Q6M0S7WQ4N6V7R2K9B1C --status postponed --date 2024-08-09 \\
+          --source https://example.org/news --quote "the summit was postponed"
+    """
+    from .model import draft_update, parse_reference
+    from .recorder import subject_kind
+
+    subject = parse_reference(record_id)
+    kind = subject_kind(_log(ctx), subject)
+    _append(ctx, draft_update(kind, subject, options), event_id, as_json)
+
+
+@cli.command()
+@click.argument("record_id", metavar="ID")
+@source_options
+@click.pass_context
+def cite(ctx: click.Context, record_id: str, event_id: str | None, as_json: bool,
+         **options: Any) -> None:
+    """Add another source for a record.
+
+    \b
+    Example:
+        tracker cite 01J3Z8Q6M0S7WQ4N6V7R2K9B1C --source https://example.org/report \\
+          --publisher "Example News" --published 2024-07-24 --quote "..."
+    """
+    from .model import draft_citation, parse_reference
+    from .recorder import subject_kind
+
+    subject = parse_reference(record_id)
+    subject_kind(_log(ctx), subject)
+    _append(ctx, draft_citation(subject, options), event_id, as_json)
+
+
+@cli.command()
+@click.argument("record_id", metavar="ID")
+@click.option("--json", "as_json", is_flag=True, help="Output JSON.")
+@click.pass_context
+def show(ctx: click.Context, record_id: str, as_json: bool) -> None:
+    """Show a record's current state and every event about it.
+
+    \b
+    Example:
+        tracker show 01J3Z8Q6M0S7WQ4N6V7R2K9B1C
+        tracker show central-asia-japan --json
+    """
+    from .model import parse_reference
+    from .show import describe, render
+
+    record = describe(_log(ctx), parse_reference(record_id))
+    click.echo(_dumps(record) if as_json else render(record))
+
+
+@cli.command(name="log")
+@click.option("--type", "event_type", metavar="T",
+              help="Only events of this type (meeting.recorded) or kind (meeting).")
+@click.option("--subject", metavar="ID", help="Only events about this record.")
+@click.option("--since", metavar="DATE", help="Only events recorded on or after this date.")
+@click.option("--json", "as_json", is_flag=True, help="Output a JSON array of events.")
+@click.pass_context
+def log_command(ctx: click.Context, event_type: str | None, subject: str | None,
+                since: str | None, as_json: bool) -> None:
+    """List events in replay order.
+
+    \b
+    Example:
+        tracker log --type meeting --since 2026-01-01
+        tracker log --subject central-asia-japan --json
+    """
+    from .dates import parse_date
+    from .model import parse_reference
+    from .projection import ordered_events
+    from .show import log_line
+
+    if subject:
+        subject = parse_reference(subject)
+    since_day = parse_date(since).start if since else None
+    first = True
+    if as_json:
+        click.echo("[", nl=False)
+    for event in ordered_events(_log(ctx)):
+        if event_type and event_type not in (event["type"], event["type"].partition(".")[0]):
+            continue
+        if subject and event["subject"] != subject:
+            continue
+        if since_day and event["recorded_at"][:10] < since_day:
+            continue
+        if as_json:
+            click.echo(("\n" if first else ",\n") + _dumps(event), nl=False)
+        else:
+            click.echo(log_line(event))
+        first = False
+    if as_json:
+        click.echo("\n]" if not first else "]")
+
+
+@cli.command()
+@click.option("--full", is_flag=True, help="Rebuild everything (every build is full for now).")
+@click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write this database instead of the global --db.")
+@click.pass_context
+def build(ctx: click.Context, full: bool, db_path: Path | None) -> None:
+    """Project the event log into the SQLite database.
+
+    \b
+    Example:
+        tracker build
+        tracker build --db /tmp/snapshot.db
+    """
+    from .projection import build as build_database
+
+    target = db_path or ctx.obj["db"]
+    count = build_database(_log(ctx), target)
+    click.echo(f"Built {target} from {count} events")
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8001, show_default=True, type=int, help="Port to listen on.")
+@click.option("--metadata", type=click.Path(dir_okay=False, path_type=Path),
+              help="Datasette metadata [default: datasette-metadata.json beside events/].")
+@click.pass_context
+def serve(ctx: click.Context, host: str, port: int, metadata: Path | None) -> None:
+    """Build if the log changed, then publish the database read-only with Datasette.
+
+    \b
+    Example:
+        tracker serve
+        tracker serve --host 0.0.0.0 --port 8080
+    """
+    from .projection import build as build_database
+    from .projection import is_stale
+    from .serve import serve as run_server
+
+    log, db = _log(ctx), ctx.obj["db"]
+    if is_stale(log, db):
+        count = build_database(log, db)
+        click.echo(f"Built {db} from {count} events", err=True)
+    metadata = metadata or Path(ctx.obj["events"]).parent / "datasette-metadata.json"
+    run_server(db, metadata, host, port)
+
+
+@cli.command()
+@click.pass_context
+def verify(ctx: click.Context) -> None:
+    """Check every event: hashes, ids, seq gaps, schema and references.
+
+    \b
+    Example:
+        tracker verify
+    """
+    from .verify import verify as verify_log
+
+    report = verify_log(_log(ctx))
+    for warning in report.warnings:
+        click.echo(f"Warning: {warning}", err=True)
+    for problem in report.problems:
+        click.echo(f"Problem: {problem}", err=True)
+    if not report.ok:
+        raise TrackerError(
+            f"verify failed: {len(report.problems)} problem(s) in {report.events} events; "
+            f"first: {report.problems[0]}"
+        )
+    click.echo(f"OK: {report.events} events in {report.files} files")

@@ -1,0 +1,70 @@
+"""EDTF level-0 dates: YYYY, YYYY-MM, YYYY-MM-DD and intervals A/B."""
+
+from __future__ import annotations
+
+import calendar
+import re
+from dataclasses import dataclass
+from datetime import date
+
+from .errors import TrackerError, shown
+
+PRECISIONS = ("year", "month", "day")
+_DATE = re.compile(r"(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?")
+
+
+@dataclass(frozen=True)
+class Span:
+    """A date as given, with the first and last day it can mean."""
+
+    text: str
+    start: str
+    end: str
+    precision: str
+
+
+def _single(text: str, original: str) -> Span:
+    match = _DATE.fullmatch(text)
+    if not match:
+        raise TrackerError(
+            f"invalid date {shown(original)}: use YYYY, YYYY-MM, YYYY-MM-DD or A/B"
+        )
+    year = int(match[1])
+    month = int(match[2]) if match[2] else None
+    day = int(match[3]) if match[3] else None
+    if year < 1:
+        raise TrackerError(f"invalid date {shown(original)}: year 0000 does not exist")
+    if month is not None and not 1 <= month <= 12:
+        raise TrackerError(f"invalid date {shown(original)}: no month {month:02d}")
+    if day is not None:
+        last = calendar.monthrange(year, month)[1]
+        if not 1 <= day <= last:
+            raise TrackerError(
+                f"invalid date {shown(original)}: {year:04d}-{month:02d} has {last} days"
+            )
+        day_text = date(year, month, day).isoformat()
+        return Span(text, day_text, day_text, "day")
+    if month is not None:
+        last = calendar.monthrange(year, month)[1]
+        return Span(
+            text,
+            date(year, month, 1).isoformat(),
+            date(year, month, last).isoformat(),
+            "month",
+        )
+    return Span(text, date(year, 1, 1).isoformat(), date(year, 12, 31).isoformat(), "year")
+
+
+def parse_date(text: str) -> Span:
+    """Parse an EDTF level-0 date or interval; raise TrackerError naming the text."""
+    if not isinstance(text, str):
+        raise TrackerError(f"invalid date {shown(text)}: not text")
+    if text.count("/") > 1:
+        raise TrackerError(f"invalid date {shown(text)}: an interval has one '/'")
+    if "/" in text:
+        first, last = (_single(part, text) for part in text.split("/"))
+        if last.end < first.start or last.start < first.start:
+            raise TrackerError(f"invalid date {shown(text)}: the interval ends before it starts")
+        coarsest = min(PRECISIONS.index(first.precision), PRECISIONS.index(last.precision))
+        return Span(text, first.start, last.end, PRECISIONS[coarsest])
+    return _single(text, text)

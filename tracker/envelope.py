@@ -1,0 +1,111 @@
+"""The event envelope: canonical JSON, content hash, parsing one log line."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import datetime, timezone
+from typing import Any
+
+import orjson
+
+SCHEMA = 1
+ENVELOPE_FIELDS = (
+    "data", "hash", "id", "recorded_at", "recorded_by",
+    "schema", "seq", "subject", "type", "writer",
+)
+HASH_KEY = b',"hash":"'
+ULID_PATTERN = re.compile(r"[0-7][0-9A-HJKMNP-TV-Z]{25}")
+WRITER_PATTERN = re.compile(r"[a-z0-9][a-z0-9-]{0,31}")
+TIMESTAMP_PATTERN = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z")
+
+
+class BadLine(ValueError):
+    """A log line that is not a well-formed event; the message says why."""
+
+
+def canonical(value: Any) -> bytes:
+    """Sorted keys, no whitespace, UTF-8: the bytes that are hashed and written."""
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+
+
+def content_hash(fields: dict[str, Any]) -> str:
+    """SHA-256 of the canonical JSON of every envelope field but `hash`."""
+    return hashlib.sha256(canonical({k: v for k, v in fields.items() if k != "hash"})).hexdigest()
+
+
+def seal(fields: dict[str, Any]) -> bytes:
+    """The complete log line (with its hash and final newline) for an envelope."""
+    return canonical({**fields, "hash": content_hash(fields)}) + b"\n"
+
+
+def now() -> str:
+    return format_timestamp(datetime.now(timezone.utc))
+
+
+def format_timestamp(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_timestamp(text: str) -> datetime:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
+
+
+def line_hash_ok(line: bytes) -> bool:
+    """Whether a canonical line's stored hash matches its content, without re-serialising.
+
+    In a canonical line `"hash"` is the only top-level key between `data` and `id`, and no
+    string can hold an unescaped quote, so cutting `,"hash":"<64 hex>"` out of the bytes
+    gives exactly the canonical JSON that was hashed.
+    """
+    body = line[:-1] if line.endswith(b"\n") else line
+    at = body.rfind(HASH_KEY)
+    if at < 0 or body[at + 73 : at + 74] != b'"':
+        return False
+    stored = body[at + 9 : at + 73]
+    content = body[:at] + body[at + 74 :]
+    return hashlib.sha256(content).hexdigest().encode() == stored
+
+
+def parse_line(line: bytes) -> dict[str, Any]:
+    """Parse and check one log line: JSON object, envelope fields and types, hash."""
+    try:
+        event = orjson.loads(line)
+    except orjson.JSONDecodeError as error:
+        raise BadLine(f"not valid JSON ({error.args[0].split(':')[0]})") from None
+    if not isinstance(event, dict):
+        raise BadLine("not a JSON object")
+    check_envelope(event)
+    body = line[:-1] if line.endswith(b"\n") else line
+    if canonical(event) != body:
+        raise BadLine("not in canonical form (hash, keys or spacing altered)")
+    if not line_hash_ok(body):
+        raise BadLine("hash does not match content")
+    return event
+
+
+def check_envelope(event: dict[str, Any]) -> None:
+    missing = [key for key in ENVELOPE_FIELDS if key not in event]
+    if missing:
+        raise BadLine(f"missing field {missing[0]!r}")
+    extra = sorted(set(event) - set(ENVELOPE_FIELDS))
+    if extra:
+        raise BadLine(f"unknown field {extra[0]!r}")
+    if not (isinstance(event["id"], str) and ULID_PATTERN.fullmatch(event["id"])):
+        raise BadLine(f"id {event['id']!r} is not a ULID")
+    checks = (
+        ("type", isinstance(event["type"], str)),
+        ("schema", type(event["schema"]) is int and event["schema"] >= 1),
+        ("subject", isinstance(event["subject"], str) and 0 < len(event["subject"]) <= 64),
+        ("recorded_at", isinstance(event["recorded_at"], str)
+         and TIMESTAMP_PATTERN.fullmatch(event["recorded_at"]) is not None),
+        ("recorded_by", isinstance(event["recorded_by"], str) and len(event["recorded_by"]) <= 200),
+        ("writer", isinstance(event["writer"], str)
+         and WRITER_PATTERN.fullmatch(event["writer"]) is not None),
+        ("seq", type(event["seq"]) is int and event["seq"] >= 1),
+        ("data", isinstance(event["data"], dict)),
+        ("hash", isinstance(event["hash"], str) and re.fullmatch(r"[0-9a-f]{64}", event["hash"])),
+    )
+    for name, ok in checks:
+        if not ok:
+            raise BadLine(f"bad {name} {event[name]!r}"[:120])

@@ -1,0 +1,13 @@
+"""The one exception type for user errors: the CLI prints its message on one line."""
+
+
+class TrackerError(Exception):
+    """Bad input or a refused operation; the message names the bad value."""
+
+
+def shown(value: object, limit: int = 60) -> str:
+    """Quote a user value for a one-line message: escaped, and shortened if long."""
+    text = str(value)
+    if len(text) > limit:
+        text = text[:limit] + "..."
+    return repr(text) if isinstance(value, str) else text

@@ -1,0 +1,468 @@
+"""Records, their fields and validation: user input in, normalised event data out.
+
+Each kind of record declares its fields once. A field is named as its CLI option
+(`participant`), stored under its data key (`participants`), parsed from user text
+and checked again, in its stored form, by `tracker verify`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from urllib.parse import urlsplit
+
+from .actors import all_actors, is_actor, parse_actor, parse_actors, parse_currency
+from .dates import parse_date
+from .envelope import ULID_PATTERN
+from .errors import TrackerError, shown
+
+KINDS = ("format", "meeting", "announcement", "pledge")
+RECORDED = {kind: f"{kind}.recorded" for kind in KINDS}
+STATUS_CHANGED = {"meeting": "meeting.status_changed", "pledge": "pledge.status_changed"}
+SOURCE_ADDED = "source.added"
+EVENT_TYPES = (*RECORDED.values(), *STATUS_CHANGED.values(), SOURCE_ADDED)
+
+STATUSES = {
+    "meeting": ("scheduled", "held", "postponed", "cancelled"),
+    "pledge": ("pledged", "disbursed", "fulfilled", "withdrawn"),
+}
+LEVELS = ("summit", "ministerial", "senior-officials", "ambassadorial", "working")
+MODES = ("in-person", "virtual", "hybrid")
+INSTRUMENTS = ("grant", "loan", "investment", "technical-assistance", "in-kind", "other")
+
+MAX_ITEMS = 300
+MAX_AMOUNT_DIGITS = 15  # exact as a number in SQLite, as well as in the text
+SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+AMOUNT = re.compile(r"(\d{1,3}(?:([,_])\d{3})(?:\2\d{3})*|\d+)(?:\.(\d+))?")
+# Control characters, DEL, C1 controls, line/paragraph separators and lone surrogates.
+_FORBIDDEN = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+_FORBIDDEN_SINGLE_LINE = re.compile(r"[\t\n]")
+
+
+# -- parsers for single values ----------------------------------------------------
+
+
+def text(option: str, limit: int, multiline: bool = False) -> Callable[[Any], str]:
+    """A parser for free text: stripped, not empty, no control characters, bounded."""
+
+    def parse(value: Any) -> str:
+        value = str(value).strip()
+        if not value:
+            raise TrackerError(f"empty --{option}")
+        bad = _FORBIDDEN.search(value) or (
+            None if multiline else _FORBIDDEN_SINGLE_LINE.search(value)
+        )
+        if bad:
+            character = f"U+{ord(bad.group()):04X}"
+            raise TrackerError(f"invalid --{option} {shown(value)}: control character {character}")
+        if len(value) > limit:
+            raise TrackerError(
+                f"--{option} too long: {len(value)} characters, at most {limit} "
+                f"({shown(value, 30)})"
+            )
+        return value
+
+    return parse
+
+
+def parse_slug(value: Any) -> str:
+    value = str(value).strip()
+    if not (2 <= len(value) <= 64 and SLUG.fullmatch(value)) or ULID_PATTERN.fullmatch(value):
+        raise TrackerError(
+            f"invalid format slug {shown(value)}: use 2-64 lower-case letters, digits and '-'"
+        )
+    return value
+
+
+def parse_id(value: Any) -> str:
+    """A record or event id: a ULID (case-insensitive)."""
+    text_value = str(value).strip().upper()
+    if not ULID_PATTERN.fullmatch(text_value):
+        raise TrackerError(f"invalid id {shown(value)}: expected a 26-character ULID")
+    return text_value
+
+
+def parse_reference(value: Any) -> str:
+    """A record id, or a format slug."""
+    value = str(value).strip()
+    if ULID_PATTERN.fullmatch(value.upper()):
+        return value.upper()
+    return parse_slug(value)
+
+
+def parse_amount(value: Any, option: str = "amount") -> str:
+    """A strictly positive exact decimal, as canonical text ("2000000000", "1.5")."""
+    raw = str(value).strip()
+    match = AMOUNT.fullmatch(raw)
+    if not match:
+        raise TrackerError(
+            f"invalid --{option} {shown(value)}: use digits with an optional decimal point"
+        )
+    whole = match[1].replace(",", "").replace("_", "").lstrip("0")
+    fraction = (match[3] or "").rstrip("0")
+    if not whole and not fraction:
+        raise TrackerError(f"invalid --{option} {shown(value)}: must be greater than zero")
+    if len(whole) + len(fraction) > MAX_AMOUNT_DIGITS:
+        raise TrackerError(
+            f"invalid --{option} {shown(value)}: more than {MAX_AMOUNT_DIGITS} significant digits"
+        )
+    return (whole or "0") + (f".{fraction}" if fraction else "")
+
+
+def parse_date_text(value: Any) -> str:
+    return parse_date(str(value).strip()).text
+
+
+def choice(option: str, allowed: Iterable[str]) -> Callable[[Any], str]:
+    allowed = tuple(allowed)
+
+    def parse(value: Any) -> str:
+        value = str(value).strip().lower()
+        if value not in allowed:
+            choices = ", ".join(allowed)
+            raise TrackerError(f"invalid --{option} {shown(value)}: use one of {choices}")
+        return value
+
+    return parse
+
+
+OFFICIAL_TEXT = text("official", 200)
+
+
+def parse_official(value: Any) -> dict[str, str]:
+    """ACTOR:NAME[:TITLE] -> {"actor", "name", "title"?}."""
+    parts = str(value).split(":", 2)
+    if len(parts) < 2 or not parts[1].strip():
+        raise TrackerError(f"invalid --official {shown(value)}: use ACTOR:NAME or ACTOR:NAME:TITLE")
+    official = {"actor": parse_actor(parts[0]), "name": OFFICIAL_TEXT(parts[1])}
+    if len(parts) == 3 and parts[2].strip():
+        official["title"] = OFFICIAL_TEXT(parts[2])
+    return official
+
+
+def is_valid(parse: Callable[[Any], Any], value: Any) -> bool:
+    """Whether a stored value is already in the form its parser gives."""
+    try:
+        return parse(value) == value
+    except (TrackerError, TypeError, ValueError):
+        return False
+
+
+# -- field declarations -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Field:
+    option: str  # CLI option and amend name: "participant"
+    key: str  # key in the event data: "participants"
+    parse: Callable[[Any], Any]
+    many: bool = False
+    required: bool = False
+    refers: str | None = None  # "format", "meeting" or "record": what a value must exist as
+
+    def check(self, value: Any) -> bool:
+        if self.many:
+            return isinstance(value, list) and 0 < len(value) <= MAX_ITEMS and all(
+                self.check_one(item) for item in value
+            )
+        return self.check_one(value)
+
+    def check_one(self, value: Any) -> bool:
+        if self.parse is parse_actor:
+            return is_actor(value)
+        if self.parse is parse_official:
+            return (
+                isinstance(value, dict)
+                and set(value) <= {"actor", "name", "title"}
+                and is_actor(value.get("actor"))
+                and all(is_valid(OFFICIAL_TEXT, value[k]) for k in value if k != "actor")
+            )
+        if self.parse is parse_flag:
+            return value is True
+        return isinstance(value, str) and is_valid(self.parse, value)
+
+
+def parse_flag(value: Any) -> bool:
+    return True
+
+
+def actor_field(option: str, key: str, **kwargs: Any) -> Field:
+    return Field(option, key, parse_actor, **kwargs)
+
+
+SOURCE_FIELDS = (
+    Field("publisher", "publisher", text("publisher", 200)),
+    Field("published", "published", parse_date_text),
+    Field("quote", "quote", text("quote", 5000, multiline=True)),
+)
+
+COMMON = {
+    "title": Field("title", "title", text("title", 300), required=True),
+    "date": Field("date", "date", parse_date_text, required=True),
+    "topic": Field("topic", "topics", text("topic", 100), many=True),
+    "summary": Field("summary", "summary", text("summary", 20000, multiline=True)),
+}
+
+FIELDS: dict[str, tuple[Field, ...]] = {
+    "format": (
+        Field("name", "name", text("name", 200), required=True),
+        actor_field("member", "members", many=True),
+        Field("launched", "launched", parse_date_text),
+        COMMON["summary"],
+    ),
+    "meeting": (
+        COMMON["title"],
+        COMMON["date"],
+        Field("status", "status", choice("status", ("scheduled", "held"))),
+        Field("format", "format", parse_slug, refers="format"),
+        Field("level", "level", choice("level", LEVELS)),
+        Field("mode", "mode", choice("mode", MODES)),
+        Field("city", "city", text("city", 200)),
+        actor_field("country", "country"),
+        actor_field("participant", "participants", many=True),
+        actor_field("chair", "chair"),
+        Field("official", "officials", parse_official, many=True),
+        COMMON["topic"],
+        COMMON["summary"],
+    ),
+    "announcement": (
+        COMMON["title"],
+        COMMON["date"],
+        actor_field("by", "by", required=True),
+        Field("about", "about", parse_reference, many=True, refers="record"),
+        COMMON["topic"],
+        COMMON["summary"],
+    ),
+    "pledge": (
+        COMMON["title"],
+        COMMON["date"],
+        actor_field("donor", "donor", required=True),
+        actor_field("recipient", "recipients", many=True, required=True),
+        Field("amount", "amount", parse_amount, required=True),
+        Field("currency", "currency", parse_currency, required=True),
+        Field("approximate", "approximate", parse_flag),
+        Field("instrument", "instrument", choice("instrument", INSTRUMENTS)),
+        Field("purpose", "purpose", text("purpose", 2000, multiline=True)),
+        Field("at", "meeting_id", parse_id, refers="meeting"),
+    ),
+}
+
+# Data keys no option sets directly: resolved from --city and --country.
+DERIVED_KEYS = {"meeting": ("city_as_given", "geonameid", "latitude", "longitude")}
+
+UPDATE_FIELDS = (
+    Field("date", "date", parse_date_text),
+    Field("amount", "amount", parse_amount),
+    Field("note", "note", text("note", 2000, multiline=True)),
+)
+
+
+# -- drafts: what a command asks to append -------------------------------------------
+
+
+@dataclass
+class Draft:
+    """Event data ready to append, the references that must exist, and warnings."""
+
+    type: str
+    data: dict[str, Any]
+    subject: str | None = None  # None: a new record whose id is the event id
+    references: list[tuple[str, str]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def _present(value: Any) -> bool:
+    return value not in (None, "", (), [], False)
+
+
+def parse_source(options: dict[str, Any]) -> dict[str, str]:
+    """`--source` (a URL or a citation) with `--publisher`, `--published`, `--quote`."""
+    raw = options.get("source")
+    if not _present(raw):
+        raise TrackerError("missing --source: every record needs a URL or citation")
+    value = text("source", 2000)(raw)
+    if re.match(r"(?i)https?:", value):
+        parts = urlsplit(value)
+        if not parts.netloc or " " in value:
+            raise TrackerError(f"invalid --source URL {shown(value)}")
+        source = {"url": value}
+    else:
+        source = {"citation": value}
+    for spec in SOURCE_FIELDS:
+        if _present(options.get(spec.option)):
+            source[spec.key] = spec.parse(options[spec.option])
+    return source
+
+
+def _parse_fields(kind: str, options: dict[str, Any]) -> tuple[dict[str, Any], list]:
+    data: dict[str, Any] = {}
+    references = []
+    for spec in FIELDS[kind]:
+        raw = options.get(spec.option)
+        if not _present(raw):
+            if spec.required:
+                raise TrackerError(f"missing --{spec.option}")
+            continue
+        if spec.parse is parse_actor and spec.many:
+            value: Any = parse_actors(raw)
+        elif spec.many:
+            value = []
+            for item in raw:
+                parsed = spec.parse(item)
+                if parsed not in value:
+                    value.append(parsed)
+        else:
+            value = spec.parse(raw)
+        if spec.many and len(value) > MAX_ITEMS:
+            raise TrackerError(f"too many --{spec.option}: {len(value)}, at most {MAX_ITEMS}")
+        data[spec.key] = value
+        if spec.refers:
+            for item in value if spec.many else [value]:
+                references.append((spec.refers, item))
+    return data, references
+
+
+def draft_record(kind: str, options: dict[str, Any], today: str | None = None) -> Draft:
+    """Validate the options of `tracker add KIND` into a `KIND.recorded` draft."""
+    data, references = _parse_fields(kind, options)
+    warnings: list[str] = []
+    subject = None
+    if kind == "format":
+        subject = parse_slug(options.get("slug", ""))
+    elif kind == "meeting":
+        warnings += _settle_meeting(data, today or datetime.now(timezone.utc).date().isoformat())
+    elif kind == "pledge" and data["donor"] in data["recipients"]:
+        raise TrackerError(f"--donor {data['donor']} is also a --recipient")
+    data["source"] = parse_source(options)
+    return Draft(RECORDED[kind], data, subject, references, warnings)
+
+
+def _settle_meeting(data: dict[str, Any], today: str) -> list[str]:
+    """Place, participants and default status of a meeting; returns warnings."""
+    span = parse_date(data["date"])
+    if "status" not in data:
+        data["status"] = "held" if span.end < today else "scheduled"
+    elif data["status"] == "held" and span.start > today:
+        raise TrackerError(f"--status held for a meeting dated {data['date']}, after today")
+    participants = data.get("participants", [])
+    extra = [data.get("chair")] + [official["actor"] for official in data.get("officials", [])]
+    for code in extra:
+        if code and code not in participants:
+            participants.append(code)
+    if participants:
+        data["participants"] = participants
+    if "city" not in data:
+        return []
+    country = data.get("country")
+    if country is None:
+        raise TrackerError(f"--city {shown(data['city'])} needs --country")
+    actor = all_actors()[country]
+    if actor.kind != "state":
+        raise TrackerError(f"--country {country} is not a state")
+    from .places import find_city
+
+    place = find_city(data["city"], actor.alpha_2)
+    if place is None:
+        return [f"city {shown(data['city'])} not found in {country}: recorded without coordinates"]
+    if place.name != data["city"]:
+        data["city_as_given"] = data["city"]
+        data["city"] = place.name
+    data.update(geonameid=place.geonameid, latitude=place.latitude, longitude=place.longitude)
+    return []
+
+
+def draft_update(kind: str, subject: str, options: dict[str, Any]) -> Draft:
+    """Validate `tracker update ID --status ...` for a record of `kind`."""
+    if kind not in STATUSES:
+        raise TrackerError(f"{subject} is a {kind}, which has no status")
+    status = str(options.get("status") or "").strip().lower()
+    if status not in STATUSES[kind]:
+        raise TrackerError(
+            f"invalid --status {shown(status)} for a {kind}: use one of {', '.join(STATUSES[kind])}"
+        )
+    data: dict[str, Any] = {"status": status}
+    for spec in UPDATE_FIELDS:
+        if _present(options.get(spec.option)):
+            data[spec.key] = spec.parse(options[spec.option])
+    if status == "disbursed" and "amount" not in data:
+        raise TrackerError("--status disbursed needs --amount (the cumulative amount disbursed)")
+    if "amount" in data and status != "disbursed":
+        raise TrackerError(f"--amount {data['amount']} only goes with --status disbursed")
+    data["source"] = parse_source(options)
+    return Draft(STATUS_CHANGED[kind], data, subject)
+
+
+def draft_citation(subject: str, options: dict[str, Any]) -> Draft:
+    """Validate `tracker cite ID --source ...`."""
+    return Draft(SOURCE_ADDED, {"source": parse_source(options)}, subject)
+
+
+# -- checking stored data (tracker verify) -------------------------------------------
+
+
+def _check_source(source: Any) -> str | None:
+    if not isinstance(source, dict):
+        return "missing source"
+    keys = {"url", "citation"} & set(source)
+    if len(keys) != 1 or not is_valid(text("source", 2000), source[keys.pop()]):
+        return "source needs one valid url or citation"
+    for spec in SOURCE_FIELDS:
+        if spec.key in source and not spec.check(source[spec.key]):
+            return f"bad source {spec.key}"
+    if set(source) - {"url", "citation", *(spec.key for spec in SOURCE_FIELDS)}:
+        return "unknown source field"
+    return None
+
+
+def check_data(event_type: str, data: dict[str, Any]) -> str | None:
+    """Why stored event data is not valid for its type, or None if it is."""
+    problem = _check_source(data.get("source"))
+    if problem:
+        return problem
+    rest = {key: value for key, value in data.items() if key != "source"}
+    kind, _, action = event_type.partition(".")
+    if action == "recorded" and kind in FIELDS:
+        specs = {spec.key: spec for spec in FIELDS[kind]}
+        for spec in specs.values():
+            if spec.required and spec.key not in rest:
+                return f"missing {spec.key}"
+        derived = DERIVED_KEYS.get(kind, ())
+        for key, value in rest.items():
+            if key in specs:
+                if not specs[key].check(value):
+                    return f"bad {key} {shown(value, 40)}"
+            elif key not in derived:
+                return f"unknown field {key!r}"
+        return _check_derived(rest)
+    if event_type in STATUS_CHANGED.values():
+        if rest.get("status") not in STATUSES[kind]:
+            return f"bad status {shown(rest.get('status'), 40)}"
+        specs = {spec.key: spec for spec in UPDATE_FIELDS}
+        for key, value in rest.items():
+            if key != "status" and (key not in specs or not specs[key].check(value)):
+                return f"bad {key} {shown(value, 40)}"
+        return None
+    if event_type == SOURCE_ADDED:
+        return None if not rest else f"unknown field {next(iter(rest))!r}"
+    return f"unknown event type {event_type!r}"
+
+
+def _check_derived(data: dict[str, Any]) -> str | None:
+    if "geonameid" in data and type(data["geonameid"]) is not int:
+        return "bad geonameid"
+    for key, limit in (("latitude", 90), ("longitude", 180)):
+        if key in data:
+            try:
+                ok = abs(Decimal(data[key])) <= limit and isinstance(data[key], str)
+            except (InvalidOperation, TypeError):
+                ok = False
+            if not ok:
+                return f"bad {key} {shown(data[key], 40)}"
+    if "city_as_given" in data and not is_valid(text("city", 200), data["city_as_given"]):
+        return "bad city_as_given"
+    return None
+

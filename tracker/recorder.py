@@ -1,0 +1,80 @@
+"""Append a validated draft to the log: references, causal timestamps, idempotent retry."""
+
+from __future__ import annotations
+
+import getpass
+import os
+from datetime import timedelta
+from typing import Any
+
+from ulid import ULID
+
+from . import envelope
+from .catalog import Catalog
+from .errors import TrackerError, shown
+from .log import EventLog
+from .model import Draft, parse_id
+
+
+def recorded_by() -> str:
+    """Who is recording: `TRACKER_USER`, else the login name."""
+    name = os.environ.get("TRACKER_USER")
+    if not name:
+        try:
+            name = getpass.getuser()
+        except (KeyError, OSError):
+            name = "unknown"
+    return name[:200]
+
+
+def after(timestamp: str) -> str:
+    """The next representable moment after a timestamp."""
+    moment = envelope.parse_timestamp(timestamp) + timedelta(microseconds=1)
+    return envelope.format_timestamp(moment)
+
+
+def same_content(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Whether two events say the same thing (a retry), whenever and by whom recorded."""
+    return all(a[key] == b[key] for key in ("type", "schema", "subject", "data"))
+
+
+def record(log: EventLog, draft: Draft, event_id: str | None = None) -> tuple[dict[str, Any], bool]:
+    """Append the draft as one event; return it and whether it is new (False: a retry).
+
+    The event sorts after every event it refers to, so replay order is causal even when
+    clocks of different writers disagree.
+    """
+    event_id = parse_id(event_id) if event_id else None
+    is_new_record = draft.type.endswith(".recorded")
+    with log.session() as appender:
+        floor = [appender.last_recorded_at] if appender.last_recorded_at else []
+        if draft.references or draft.subject or event_id:
+            catalog = Catalog.scan(log)
+            if event_id and (existing := catalog.event(event_id)) is not None:
+                candidate = {"type": draft.type, "schema": envelope.SCHEMA,
+                             "subject": draft.subject or event_id, "data": draft.data}
+                if same_content(existing, candidate):
+                    return existing, False
+                raise TrackerError(f"id {event_id} is already used by another event")
+            for wanted, reference in draft.references:
+                floor.append(catalog.require(wanted, reference).latest)
+            if draft.subject and is_new_record and draft.subject in catalog.subjects:
+                raise TrackerError(f"{shown(draft.subject)} already exists")
+            if draft.subject and not is_new_record:
+                floor.append(catalog.require("record", draft.subject).latest)
+        new_id = event_id or str(ULID())
+        event = appender.write({
+            "id": new_id,
+            "type": draft.type,
+            "schema": envelope.SCHEMA,
+            "subject": draft.subject or new_id,
+            "recorded_at": max([envelope.now(), *(after(moment) for moment in floor)]),
+            "recorded_by": recorded_by(),
+            "data": draft.data,
+        })
+        return event, True
+
+
+def subject_kind(log: EventLog, subject: str) -> str:
+    """The kind of an existing record, for commands that name one (update, cite)."""
+    return Catalog.scan(log).require("record", subject).kind

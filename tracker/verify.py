@@ -1,0 +1,136 @@
+"""Check the whole log: hashes, ids, sequences, schema and references."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import envelope, model
+from .log import EventLog, Tail
+
+
+@dataclass
+class Report:
+    events: int = 0
+    files: int = 0
+    problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def _where(path: Path, number: int, root: Path) -> str:
+    return f"{path.relative_to(root)}:{number}"
+
+
+def _id_in(body: bytes) -> str:
+    """The event id in a damaged line, if it can still be read."""
+    match = envelope.ULID_PATTERN.search(body.decode("utf-8", "replace").partition('"id":"')[2])
+    return match.group() if match else "(unreadable id)"
+
+
+def _references(event: dict) -> list[tuple[str, str]]:
+    """(wanted kind, subject) that an event needs to exist."""
+    data, kind = event["data"], event["type"].partition(".")[0]
+    if event["type"] == model.SOURCE_ADDED:
+        return [("record", event["subject"])]
+    if event["type"] in model.STATUS_CHANGED.values():
+        return [(kind, event["subject"])]
+    wanted = []
+    for spec in model.FIELDS.get(kind, ()):
+        if spec.refers and spec.key in data:
+            values = data[spec.key] if spec.many else [data[spec.key]]
+            wanted += [(spec.refers, value) for value in values]
+    return wanted
+
+
+def verify(log: EventLog) -> Report:
+    """Read every segment and report every problem, naming the event (or file and line)."""
+    report = Report()
+    hashes: dict[str, str] = {}
+    seqs: dict[str, list[tuple[int, str]]] = defaultdict(list)
+    subjects: dict[str, str] = {}
+    needed: list[tuple[str, str, str]] = []  # (event id, wanted kind, subject)
+    segments = log.segments()
+    report.files = len(segments)
+    for item in log.lines(segments):
+        if isinstance(item, Tail):
+            report.warnings.append(
+                f"{item.path.relative_to(log.root)} ends with an incomplete line "
+                f"({len(item.data)} bytes, no newline): the next append moves it to "
+                ".quarantine/"
+            )
+            continue
+        where = _where(item.path, item.number, log.root)
+        try:
+            event = envelope.parse_line(item.body)
+        except envelope.BadLine as error:
+            report.problems.append(f"event {_id_in(item.body)} ({where}): {error}")
+            continue
+        report.events += 1
+        event_id = event["id"]
+        previous = hashes.get(event_id)
+        if previous is not None:
+            if previous != event["hash"]:
+                report.problems.append(
+                    f"event {event_id} ({where}): duplicate id with other content"
+                )
+            else:
+                report.warnings.append(f"event {event_id} ({where}) appears more than once")
+            continue
+        hashes[event_id] = event["hash"]
+        problem = _check_event(event, item.path)
+        if problem:
+            report.problems.append(f"event {event_id} ({where}): {problem}")
+            continue
+        seqs[event["writer"]].append((event["seq"], event_id))
+        kind, _, action = event["type"].partition(".")
+        if action == "recorded":
+            if event["subject"] in subjects:
+                report.warnings.append(
+                    f"event {event_id} ({where}): {event['subject']} was already recorded; "
+                    "the earlier record stands"
+                )
+            else:
+                subjects[event["subject"]] = kind
+        needed += [(event_id, wanted, subject) for wanted, subject in _references(event)]
+    for writer, numbers in sorted(seqs.items()):
+        numbers.sort()
+        expected = 1
+        for seq, event_id in numbers:
+            if seq != expected:
+                what = "repeats" if seq < expected else f"skips to {seq} from {expected - 1}"
+                report.problems.append(
+                    f"writer {writer}: seq {what} at event {event_id} (a gap or a reused seq)"
+                )
+                expected = seq
+            expected += 1
+    for event_id, wanted, subject in needed:
+        kind = subjects.get(subject)
+        if kind is None:
+            report.problems.append(f"event {event_id}: refers to unknown subject {subject}")
+        elif wanted not in ("record", kind):
+            report.problems.append(f"event {event_id}: {subject} is a {kind}, not a {wanted}")
+    return report
+
+
+def _check_event(event: dict, path: Path) -> str | None:
+    if event["type"] not in model.EVENT_TYPES:
+        return f"unknown type {event['type']!r}"
+    if event["schema"] != envelope.SCHEMA:
+        return f"unknown schema version {event['schema']}"
+    if path.parent.name != event["writer"]:
+        return f"writer {event['writer']!r} in the folder of {path.parent.name!r}"
+    if path.stem != event["recorded_at"][:7]:
+        return f"recorded {event['recorded_at']} in segment {path.name}"
+    kind, _, action = event["type"].partition(".")
+    if action == "recorded":
+        expected = event["id"] if kind != "format" else event["subject"]
+        if event["subject"] != expected or (
+            kind == "format" and not model.is_valid(model.parse_slug, event["subject"])
+        ):
+            return f"bad subject {event['subject']!r} for a {kind}"
+    return model.check_data(event["type"], event["data"])
