@@ -15,6 +15,7 @@ from .log import EventLog, Line
 class Subject:
     kind: str  # format, meeting, announcement or pledge
     latest: str  # recorded_at of the latest event about it
+    date: str | None = None  # the record's date, for the checks of `update`
 
 
 class Catalog:
@@ -35,11 +36,12 @@ class Catalog:
                 event = orjson.loads(item.body)
                 kind, _, action = event["type"].partition(".")
                 subject, recorded_at = event["subject"], event["recorded_at"]
+                date = event["data"].get("date")
                 events[event["id"]] = item.body
             except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError):
                 continue  # tracker verify reports damaged lines
             if action == "recorded":
-                subjects.setdefault(subject, Subject(kind, recorded_at))
+                subjects.setdefault(subject, Subject(kind, recorded_at, date))
             known = subjects.get(subject)
             if known and recorded_at > known.latest:
                 known.latest = recorded_at

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,10 @@ class TrackerGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except BrokenPipeError:
+            # The reader went away (`tracker log | head`): stop quietly.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(0)
         except TrackerError as error:
             raise click.ClickException(str(error)) from None
         except OSError as error:
@@ -127,7 +132,8 @@ def add_format(ctx: click.Context, event_id: str | None, as_json: bool, **option
     Example:
         tracker add format central-asia-japan --name "Central Asia + Japan" \\
           --member JPN,KAZ,KGZ,TJK,TKM,UZB --launched 2004 \\
-          --source https://www.mofa.go.jp/region/europe/caj/ --quote "launched in 2004"
+          --source "ORIENT news, 24.07.2024" \\
+          --quote "The Central Asia Plus Japan Dialogue was launched in 2004"
     """
     from .model import draft_record
 
@@ -246,11 +252,11 @@ def update(ctx: click.Context, record_id: str, event_id: str | None, as_json: bo
           --source https://example.org/news --quote "the summit was postponed"
     """
     from .model import draft_update, parse_reference
-    from .recorder import subject_kind
+    from .recorder import find_subject
 
     subject = parse_reference(record_id)
-    kind = subject_kind(_log(ctx), subject)
-    _append(ctx, draft_update(kind, subject, options), event_id, as_json)
+    found = find_subject(_log(ctx), subject)
+    _append(ctx, draft_update(found.kind, subject, options, found.date), event_id, as_json)
 
 
 @cli.command()
@@ -267,10 +273,10 @@ def cite(ctx: click.Context, record_id: str, event_id: str | None, as_json: bool
           --publisher "Example News" --published 2024-07-24 --quote "..."
     """
     from .model import draft_citation, parse_reference
-    from .recorder import subject_kind
+    from .recorder import find_subject
 
     subject = parse_reference(record_id)
-    subject_kind(_log(ctx), subject)
+    find_subject(_log(ctx), subject)
     _append(ctx, draft_citation(subject, options), event_id, as_json)
 
 
@@ -379,6 +385,9 @@ def serve(ctx: click.Context, host: str, port: int, metadata: Path | None) -> No
         count = build_database(log, db)
         click.echo(f"Built {db} from {count} events", err=True)
     metadata = metadata or Path(ctx.obj["events"]).parent / "datasette-metadata.json"
+    if not metadata.exists():
+        click.echo(f"Warning: no {metadata}: serving without descriptions, facets and "
+                   "canned queries (use --metadata FILE)", err=True)
     run_server(db, metadata, host, port)
 
 

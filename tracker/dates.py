@@ -10,7 +10,7 @@ from datetime import date
 from .errors import TrackerError, shown
 
 PRECISIONS = ("year", "month", "day")
-_DATE = re.compile(r"(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?")
+_DATE = re.compile(r"([0-9]{4})(?:-([0-9]{2})(?:-([0-9]{2}))?)?")
 
 
 @dataclass(frozen=True)

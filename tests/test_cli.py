@@ -1,0 +1,286 @@
+"""The commands of the public contract, end to end through the CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .conftest import SOURCE, log_bytes, ok, rows, run
+
+# Every command of issue 2, with every option DESIGN.md lists for it.
+CONTRACT = {
+    ("add", "format"): ["--name", "--member", "--launched", "--source", "--publisher",
+                        "--published", "--quote"],
+    ("add", "meeting"): ["--title", "--date", "--status", "--format", "--level", "--mode",
+                         "--city", "--country", "--participant", "--chair", "--official",
+                         "--topic", "--summary", "--source", "--publisher", "--published",
+                         "--quote"],
+    ("add", "announcement"): ["--title", "--date", "--by", "--about", "--topic", "--summary",
+                              "--source", "--publisher", "--published", "--quote"],
+    ("add", "pledge"): ["--title", "--date", "--donor", "--recipient", "--amount", "--currency",
+                        "--approximate", "--instrument", "--purpose", "--at", "--source",
+                        "--publisher", "--published", "--quote"],
+    ("update",): ["--status", "--date", "--amount", "--note", "--source", "--publisher",
+                  "--published", "--quote"],
+    ("cite",): ["--source", "--publisher", "--published", "--quote"],
+    ("show",): ["--json"],
+    ("log",): ["--type", "--subject", "--since", "--json"],
+    ("build",): ["--full", "--db"],
+    ("serve",): ["--host", "--port"],
+    ("verify",): [],
+    (): ["--events", "--db"],
+    ("add",): [],
+}
+
+
+@pytest.mark.parametrize("command", list(CONTRACT), ids=lambda c: " ".join(c) or "tracker")
+def test_every_command_has_help_with_an_example(command: tuple[str, ...]) -> None:
+    help_text = ok(*command, "--help")
+    assert "Example:" in help_text
+    example = help_text.split("Example:", 1)[1].strip().splitlines()[0].strip()
+    assert example.startswith("tracker " + " ".join(command[:2]).strip())
+    for option in CONTRACT[command]:
+        assert f"  {option} " in help_text or f"  {option}\n" in help_text, option
+    options = [line.split()[0].rstrip(",") for line in help_text.splitlines()
+               if line.startswith("  --")]
+    for option in options:
+        if option not in ("--help", "--version"):
+            line = next(line for line in help_text.splitlines() if line.startswith(f"  {option}"))
+            assert len(line.split(None, 2)) >= 2, f"{option} has no help text"
+
+
+def test_python_dash_m_tracker() -> None:
+    result = subprocess.run([sys.executable, "-m", "tracker", "--help"],
+                            capture_output=True, text=True, check=True)
+    assert result.stdout.startswith("Usage: tracker [OPTIONS] COMMAND [ARGS]...")
+
+
+def test_add_meeting_reaches_every_table_after_build(
+    japan_format: str, db: Path
+) -> None:
+    meeting = ok("add", "meeting", "--title", "9th Central Asia + Japan foreign ministers' meeting",
+                 "--date", "2022-12", "--status", "held", "--format", japan_format,
+                 "--level", "ministerial", "--mode", "in-person", "--city", "Tokyo",
+                 "--country", "Japan", "--participant", "JP,KAZ", "--participant", "Kyrgyzstan",
+                 "--chair", "JPN", "--official", "JPN:Yoshimasa Hayashi:Foreign Minister",
+                 "--topic", "connectivity", "--summary", "Held in Tokyo.",
+                 "--source", "https://example.org/a", "--publisher", "Example",
+                 "--published", "2022-12-25", "--quote", "held in Tokyo in December 2022")
+    assert ok("build") == f"Built {db} from 2 events"
+    [row] = rows(db, "select * from meetings where id = ?", meeting)
+    assert {key: row[key] for key in (
+        "title", "date", "date_start", "date_end", "date_precision", "status", "format", "level",
+        "mode", "city", "country", "latitude", "longitude", "geonameid", "chair", "participants",
+        "topics", "summary")} == {
+        "title": "9th Central Asia + Japan foreign ministers' meeting", "date": "2022-12",
+        "date_start": "2022-12-01", "date_end": "2022-12-31", "date_precision": "month",
+        "status": "held", "format": "central-asia-japan", "level": "ministerial",
+        "mode": "in-person", "city": "Tokyo", "country": "JPN", "latitude": 35.6895,
+        "longitude": 139.69171, "geonameid": 1850147, "chair": "JPN",
+        "participants": '["JPN","KAZ","KGZ"]', "topics": '["connectivity"]',
+        "summary": "Held in Tokyo.",
+    }
+    assert rows(db, "select actor, official, official_title from meeting_participants "
+                "where meeting_id = ? order by rowid", meeting) == [
+        {"actor": "JPN", "official": "Yoshimasa Hayashi", "official_title": "Foreign Minister"},
+        {"actor": "KAZ", "official": None, "official_title": None},
+        {"actor": "KGZ", "official": None, "official_title": None},
+    ]
+    assert rows(db, "select kind, url, citation, publisher, published, quote from sources "
+                "where subject = ?", meeting) == [
+        {"kind": "record", "url": "https://example.org/a", "citation": None,
+         "publisher": "Example", "published": "2022-12-25",
+         "quote": "held in Tokyo in December 2022"}]
+    assert rows(db, "select kind, title, date_start, date_precision, status, format, actors "
+                "from timeline where id = ?", meeting) == [
+        {"kind": "meeting", "title": "9th Central Asia + Japan foreign ministers' meeting",
+         "date_start": "2022-12-01", "date_precision": "month", "status": "held",
+         "format": "central-asia-japan", "actors": '["JPN","KAZ","KGZ"]'}]
+    assert rows(db, "select id from meetings where id in "
+                "(select rowid_id from (select meetings.id as rowid_id from meetings_fts "
+                "join meetings on meetings.rowid = meetings_fts.rowid "
+                "where meetings_fts match 'tokyo'))") == [{"id": meeting}]
+
+
+def test_city_alternate_name_resolves_to_the_same_place(db: Path) -> None:
+    first = ok("add", "meeting", "--title", "A", "--date", "2019", "--city", "Nur-Sultan",
+               "--country", "KZ", *SOURCE)
+    second = ok("add", "meeting", "--title", "B", "--date", "2024", "--city", "Astana",
+                "--country", "KAZ", *SOURCE)
+    ok("build")
+    found = rows(db, "select id, city, city_as_given, latitude, longitude, geonameid "
+                 "from meetings order by title")
+    assert found == [
+        {"id": first, "city": "Astana", "city_as_given": "Nur-Sultan", "latitude": 51.1801,
+         "longitude": 71.44598, "geonameid": 1526273},
+        {"id": second, "city": "Astana", "city_as_given": None, "latitude": 51.1801,
+         "longitude": 71.44598, "geonameid": 1526273},
+    ]
+
+
+def test_default_meeting_status_follows_the_date(db: Path) -> None:
+    past = ok("add", "meeting", "--title", "Past", "--date", "2001-02-03", *SOURCE)
+    future = ok("add", "meeting", "--title", "Future", "--date", "2999", *SOURCE)
+    ok("build")
+    assert rows(db, "select id, status from meetings order by title") == [
+        {"id": future, "status": "scheduled"}, {"id": past, "status": "held"}]
+    assert rows(db, "select id, date_passed from upcoming_meetings") == [
+        {"id": future, "date_passed": 0}]
+
+
+def test_pledge_announcement_update_and_cite(japan_format: str, db: Path) -> None:
+    meeting = ok("add", "meeting", "--title", "Video conference", "--date", "2020",
+                 "--format", japan_format, "--mode", "virtual", *SOURCE)
+    pledge = ok("add", "pledge", "--title", "Grant aid", "--date", "2020", "--donor", "Japan",
+                "--recipient", "KAZ,KGZ", "--amount", "2,000,000,000", "--currency", "jpy",
+                "--approximate", "--instrument", "grant", "--purpose", "medical equipment",
+                "--at", meeting, *SOURCE)
+    announcement = ok("add", "announcement", "--title", "Japan welcomes", "--date", "2020-08",
+                      "--by", "JPN", "--about", meeting, "--about", japan_format,
+                      "--topic", "health", *SOURCE)
+    update = ok("update", pledge, "--status", "disbursed", "--amount", "500000000.50",
+                "--date", "2021-03", "--note", "first tranche", *SOURCE)
+    cite = ok("cite", announcement, "--source", "Statement of the MFA", "--quote", "welcomes")
+    ok("build")
+    [row] = rows(db, "select donor, recipients, amount, typeof(amount) as amount_type, "
+                 "amount_text, currency, approximate, instrument, purpose, meeting_id, status, "
+                 "disbursed_amount, disbursed_amount_text from pledges")
+    assert row == {"donor": "JPN", "recipients": '["KAZ","KGZ"]', "amount": 2000000000,
+                   "amount_type": "integer", "amount_text": "2000000000", "currency": "JPY",
+                   "approximate": 1, "instrument": "grant", "purpose": "medical equipment",
+                   "meeting_id": meeting, "status": "disbursed",
+                   "disbursed_amount": 500000000.5, "disbursed_amount_text": "500000000.5"}
+    assert rows(db, "select actor from pledge_recipients order by actor") == [
+        {"actor": "KAZ"}, {"actor": "KGZ"}]
+    assert rows(db, "select subject, kind, status, previous_status, date, date_start, "
+                "amount_text, note, event_id from status_changes") == [
+        {"subject": pledge, "kind": "pledge", "status": "disbursed",
+         "previous_status": "pledged", "date": "2021-03", "date_start": "2021-03-01",
+         "amount_text": "500000000.5", "note": "first tranche", "event_id": update}]
+    assert rows(db, "select subject from announcement_about order by subject") == sorted(
+        [{"subject": meeting}, {"subject": japan_format}], key=lambda r: r["subject"])
+    assert rows(db, "select kind, citation, quote from sources where event_id = ?", cite) == [
+        {"kind": "citation", "citation": "Statement of the MFA", "quote": "welcomes"}]
+    assert rows(db, "select id, outstanding_amount from pledges_outstanding") == [
+        {"id": pledge, "outstanding_amount": 1499999999.5}]
+    assert rows(db, "select kind, format, actors from timeline where id = ?", pledge) == [
+        {"kind": "pledge", "format": "central-asia-japan", "actors": '["KAZ","KGZ","JPN"]'}]
+    [japan] = rows(db, "select * from actor_activity where actor = 'JPN'")
+    assert (japan["announcements"], japan["pledges_made"], japan["formats"]) == (1, 1, 1)
+    assert [r["kind"] for r in rows(db, "select kind from format_history")] == [
+        "launch", "meeting", "pledge"]
+
+
+def test_update_meeting_status(db: Path) -> None:
+    meeting = ok("add", "meeting", "--title", "Summit", "--date", "2999-08",
+                 "--status", "scheduled", *SOURCE)
+    ok("update", meeting, "--status", "postponed", "--date", "2025-07-30", *SOURCE)
+    ok("build")
+    assert rows(db, "select status from meetings") == [{"status": "postponed"}]
+    assert rows(db, "select count(*) as n from upcoming_meetings") == [{"n": 0}]
+
+
+def test_writing_commands_print_json_with_json(events: Path) -> None:
+    output = ok("add", "meeting", "--title", "T", "--date", "2020", "--json", *SOURCE)
+    event = json.loads(output)
+    assert event["type"] == "meeting.recorded"
+    assert event["subject"] == event["id"]
+    assert event["seq"] == 1
+    assert event["recorded_by"] == "tester"
+    assert event["data"]["source"] == {"url": "https://example.org/report", "quote": "a quote"}
+    line = (next(events.glob("*/*.jsonl"))).read_text()
+    assert json.loads(line) == event
+
+
+def test_idempotent_retry_with_id(events: Path) -> None:
+    event_id = "01J3Z8Q6M0S7WQ4N6V7R2K9B1C"
+    args = ("add", "meeting", "--title", "T", "--date", "2020", "--id", event_id, *SOURCE)
+    assert ok(*args) == event_id
+    before = log_bytes(events)
+    result = run(*args)
+    assert (result.exit_code, result.stdout) == (0, f"{event_id}\n")
+    assert result.stderr == f"Already recorded: {event_id} (nothing appended)\n"
+    assert log_bytes(events) == before
+    other = run("add", "meeting", "--title", "Other", "--date", "2020", "--id", event_id,
+                *SOURCE)
+    assert (other.exit_code, other.stderr) == (
+        1, f"Error: id {event_id} is already used by another event\n")
+    assert log_bytes(events) == before
+
+
+def test_show_prints_state_and_history(db: Path) -> None:
+    meeting = ok("add", "meeting", "--title", "Summit", "--date", "2999-08",
+                 "--status", "scheduled", "--city", "Astana", "--country", "KAZ", *SOURCE)
+    update = ok("update", meeting, "--status", "postponed", "--note", "earthquake warning",
+                "--source", "Report of the MFA")
+    text = ok("show", meeting)
+    lines = text.splitlines()
+    assert lines[0] == f"meeting {meeting}"
+    assert "  status: postponed" in lines
+    assert "  date: 2999-08" in lines
+    assert "  city: Astana" in lines
+    assert "    status: scheduled -> postponed" in lines
+    assert "    note: earthquake warning" in lines
+    assert "    source: Report of the MFA" in lines
+    assert any(line.endswith(f"meeting.status_changed  {update}") for line in lines)
+    shown = json.loads(ok("show", meeting, "--json"))
+    assert shown["kind"] == "meeting"
+    assert shown["state"]["status"] == "postponed"
+    assert [event["type"] for event in shown["history"]] == [
+        "meeting.recorded", "meeting.status_changed"]
+    assert not db.exists()  # show reads the log, not the database
+
+
+def test_show_unknown_id() -> None:
+    result = run("show", "01J3Z8Q6M0S7WQ4N6V7R2K9B1C")
+    assert (result.exit_code, result.stderr) == (
+        1, "Error: unknown id '01J3Z8Q6M0S7WQ4N6V7R2K9B1C'\n")
+
+
+def test_log_filters_and_json(japan_format: str) -> None:
+    meeting = ok("add", "meeting", "--title", "T", "--date", "2020", "--format", japan_format,
+                 *SOURCE)
+    ok("cite", meeting, "--source", "Another report")
+    all_lines = ok("log").splitlines()
+    assert [line.split("  ")[2] for line in all_lines] == [
+        "format.recorded", "meeting.recorded", "source.added"]
+    assert len(ok("log", "--type", "meeting").splitlines()) == 1
+    assert len(ok("log", "--type", "source.added").splitlines()) == 1
+    assert len(ok("log", "--subject", meeting).splitlines()) == 2
+    assert ok("log", "--since", "2999-01-01") == ""
+    events = json.loads(ok("log", "--json", "--subject", meeting))
+    assert [event["type"] for event in events] == ["meeting.recorded", "source.added"]
+    assert json.loads(ok("log", "--json", "--type", "pledge")) == []
+
+
+def test_build_db_option_writes_elsewhere(tracker_env: Path) -> None:
+    ok("add", "meeting", "--title", "T", "--date", "2020", *SOURCE)
+    target = tracker_env / "other" / "snapshot.db"
+    assert ok("build", "--db", target) == f"Built {target} from 1 events"
+    assert rows(target, "select count(*) as n from meetings") == [{"n": 1}]
+    assert not (tracker_env / "tracker.db").exists()
+
+
+def test_global_options_override_environment(tmp_path: Path) -> None:
+    events, db = tmp_path / "elsewhere", tmp_path / "elsewhere.db"
+    ok("--events", events, "--db", db, "add", "meeting", "--title", "T", "--date", "2020",
+       *SOURCE)
+    ok("--events", events, "--db", db, "build")
+    assert rows(db, "select title from meetings") == [{"title": "T"}]
+    assert list(events.glob("*/*.jsonl"))
+
+
+def test_writer_id_is_per_log_and_kept_out_of_git(events: Path) -> None:
+    ok("add", "meeting", "--title", "T", "--date", "2020", *SOURCE)
+    writer = (events / ".writer").read_text().strip()
+    assert [path.parent.name for path in events.glob("*/*.jsonl")] == [writer]
+    assert (events / ".gitignore").read_text().splitlines() == [
+        ".lock", ".writer", ".quarantine/", ".cache/"]
+
+
+def test_version() -> None:
+    assert ok("--version").startswith("tracker, version ")

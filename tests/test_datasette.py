@@ -1,0 +1,193 @@
+"""Publication with Datasette: metadata, canned queries, labels, search, `tracker serve`."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.request
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+
+from tracker.serve import load_metadata, make_datasette
+
+from .conftest import BUNDLED_EVENTS, METADATA
+
+CONTRACT = {"events", "meetings", "meeting_participants", "announcements", "pledges",
+            "pledge_recipients", "formats", "format_members", "actors", "sources",
+            "status_changes", "timeline", "upcoming_meetings", "pledges_outstanding",
+            "actor_activity", "format_history"}
+QUERY_PARAMETERS = {
+    "meetings_of_format": {"format": "central-asia-japan"},
+    "actor_timeline": {"actor": "JPN"},
+    "pledges_by_donor": {"donor": "JPN"},
+    "pledges_outstanding_by_donor": {},
+    "upcoming_after": {"date": "2024-01-01"},
+    "recorded_since": {"date": "2000-01-01"},
+}
+
+
+@pytest.fixture
+async def datasette(bundled: Path):
+    instance = make_datasette(bundled, load_metadata(METADATA))
+    await instance.invoke_startup()
+    return instance
+
+
+async def get_json(datasette, path: str) -> dict | list:
+    response = await datasette.client.get(path)
+    assert response.status_code == 200, (path, response.text[:500])
+    return response.json()
+
+
+async def test_database_lists_every_table_and_view(datasette) -> None:
+    database = await get_json(datasette, "/tracker.json")
+    names = {table["name"] for table in database["tables"]} | {
+        view["name"] for view in database["views"]}
+    assert names >= CONTRACT
+
+
+async def test_meetings_json_is_sorted_by_date(datasette) -> None:
+    meetings = await get_json(datasette, "/tracker/meetings.json?_shape=array")
+    assert len(meetings) == 9
+    starts = [meeting["date_start"] for meeting in meetings]
+    assert starts == sorted(starts, reverse=True)
+
+
+async def test_every_table_view_and_column_is_described(datasette, bundled: Path) -> None:
+    metadata = json.loads(METADATA.read_text())
+    tables = metadata["databases"]["tracker"]["tables"]
+    database = await get_json(datasette, "/tracker.json")
+    visible = [table["name"] for table in database["tables"] if not table["hidden"]]
+    visible += [view["name"] for view in database["views"]]
+    assert visible
+    with closing(sqlite3.connect(bundled)) as conn:
+        for name in visible:
+            assert tables.get(name, {}).get("description"), f"{name} has no description"
+            columns = [row[1] for row in conn.execute(f"pragma table_info([{name}])")]
+            described = tables[name].get("columns", {})
+            for column in columns:
+                assert described.get(column), f"{name}.{column} has no description"
+            assert set(described) <= set(columns), f"{name} describes unknown columns"
+
+
+async def test_metadata_has_license_sources_and_titles(datasette) -> None:
+    metadata = json.loads(METADATA.read_text())
+    for key in ("title", "license", "license_url", "source", "description_html"):
+        assert metadata.get(key)
+    home = (await datasette.client.get("/")).text
+    assert "CC BY 4.0" in home
+    assert metadata["title"] in home
+
+
+async def test_configured_facets_and_sorts_work(datasette) -> None:
+    tables = json.loads(METADATA.read_text())["databases"]["tracker"]["tables"]
+    for name, config in tables.items():
+        if config.get("hidden"):
+            continue
+        page = await get_json(datasette, f"/tracker/{name}.json")
+        facets = [facet if isinstance(facet, str) else next(iter(facet.values()))
+                  for facet in config.get("facets", [])]
+        for facet in facets:
+            assert any(result["name"] == facet for result in page["facet_results"].values()), (
+                name, facet)
+        if "sort" in config:
+            assert page["human_description_en"].endswith(f"sorted by {config['sort']}")
+        if "sort_desc" in config:
+            assert page["human_description_en"].endswith(
+                f"sorted by {config['sort_desc']} descending")
+
+
+async def test_canned_queries_answer_with_parameters(datasette) -> None:
+    queries = json.loads(METADATA.read_text())["databases"]["tracker"]["queries"]
+    assert set(queries) == set(QUERY_PARAMETERS)
+    assert sum(":" in query["sql"] for query in queries.values()) >= 3
+    for name, parameters in QUERY_PARAMETERS.items():
+        query = "&".join(f"{key}={value}" for key, value in parameters.items())
+        result = await get_json(datasette, f"/tracker/{name}.json?_shape=objects&{query}")
+        assert result["ok"] is True
+        assert result["rows"], name
+
+
+async def test_canned_query_answers(datasette) -> None:
+    meetings = await get_json(
+        datasette, "/tracker/meetings_of_format.json?_shape=array&format=central-asia-japan")
+    assert [meeting["date"] for meeting in meetings] == [
+        "2004-08", "2017-05", "2019-05", "2020", "2022-12", "2024-07-23", "2024-08"]
+    totals = await get_json(datasette, "/tracker/pledges_by_donor.json?_shape=array&donor=JPN")
+    assert totals[-1]["title"] == "total in JPY (1 pledges)"
+    assert totals[-1]["amount"] == 2000000000
+    timeline = await get_json(datasette, "/tracker/actor_timeline.json?_shape=array&actor=KAZ")
+    roles = {row["title"]: row["roles"] for row in timeline}
+    assert roles["1st Central Asia + Japan summit"] == "host, member of format"
+    assert "announcer" in roles[
+        "Kazakhstan: Japan's economic and technological assets can modernise Central Asia's "
+        "economy"]
+
+
+async def test_foreign_keys_show_names(datasette) -> None:
+    rows = await get_json(datasette, "/tracker/meetings.json?_shape=array&_labels=on"
+                                     "&city=Ashgabat")
+    assert rows[0]["country"] == {"value": "TKM", "label": "Turkmenistan"}
+    assert rows[0]["format"] == {"value": "central-asia-japan", "label": "Central Asia + Japan"}
+
+
+async def test_search_finds_ashgabat(datasette) -> None:
+    rows = await get_json(datasette, "/tracker/meetings.json?_shape=array&_search=Ashgabat")
+    assert [row["title"] for row in rows] == ["6th Central Asia + Japan foreign ministers' meeting"]
+    quotes = await get_json(datasette, "/tracker/sources.json?_shape=array&_search=Ashgabat")
+    assert len(quotes) == 1
+
+
+def free_port() -> int:
+    with closing(socket.socket()) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_for(url: str, process: subprocess.Popen, seconds: float = 60) -> bytes:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"server exited: {process.stderr.read()}")
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                return response.read()
+        except OSError:
+            time.sleep(0.2)
+    raise AssertionError(f"no answer from {url}")
+
+
+def test_tracker_serve_builds_and_serves(tmp_path: Path) -> None:
+    """A real server on 127.0.0.1: builds the stale database first, then answers."""
+    project = tmp_path / "project"
+    shutil.copytree(BUNDLED_EVENTS, project / "events",
+                    ignore=shutil.ignore_patterns(".lock", ".writer"))
+    shutil.copy(METADATA, project / "datasette-metadata.json")
+    port = free_port()
+    environment = {key: value for key, value in os.environ.items()
+                   if key not in ("TRACKER_EVENTS", "TRACKER_DB")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tracker", "serve", "--port", str(port)],
+        cwd=project, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        database = json.loads(wait_for(f"http://127.0.0.1:{port}/tracker.json", process))
+        names = {t["name"] for t in database["tables"]} | {v["name"] for v in database["views"]}
+        assert names >= CONTRACT
+        meetings = json.loads(wait_for(
+            f"http://127.0.0.1:{port}/tracker/meetings.json?_shape=array", process))
+        assert len(meetings) == 9
+        metadata = json.loads(wait_for(f"http://127.0.0.1:{port}/-/metadata.json", process))
+        assert metadata["title"] == "tracker: diplomatic developments"
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    assert (project / "tracker.db").exists()
+    assert process.stderr.read().startswith("Built tracker.db from ")

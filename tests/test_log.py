@@ -1,0 +1,174 @@
+"""The append-only log: segments, seq, torn tails, locking and recovery."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tracker import envelope
+from tracker.errors import TrackerError
+from tracker.log import EventLog, Line, Tail
+from tracker.model import draft_record
+from tracker.recorder import record
+
+from .conftest import SOURCE, ok, run
+
+
+def fields(title: str, recorded_at: str | None = None) -> dict:
+    draft = draft_record("meeting", {"title": title, "date": "2020", "source": "s"})
+    event_id = str(__import__("ulid").ULID())
+    return {"id": event_id, "type": draft.type, "schema": envelope.SCHEMA, "subject": event_id,
+            "recorded_at": recorded_at or envelope.now(), "recorded_by": "t",
+            "data": draft.data}
+
+
+def segment(events: Path) -> Path:
+    [path] = events.glob("*/*.jsonl")
+    return path
+
+
+def test_lines_are_canonical_hashed_and_gapless(events: Path) -> None:
+    for title in "ABC":
+        ok("add", "meeting", "--title", title, "--date", "2020", *SOURCE)
+    lines = segment(events).read_bytes().split(b"\n")
+    assert lines[-1] == b""
+    parsed = [json.loads(line) for line in lines[:-1]]
+    assert [event["seq"] for event in parsed] == [1, 2, 3]
+    assert [event["recorded_at"] for event in parsed] == sorted(
+        event["recorded_at"] for event in parsed)
+    for line, event in zip(lines[:-1], parsed, strict=True):
+        assert line == envelope.canonical(event)
+        assert event["hash"] == envelope.content_hash(event)
+        assert envelope.line_hash_ok(line)
+
+
+def test_segments_are_per_writer_and_month(events: Path) -> None:
+    log = EventLog(events, writer="alice")
+    with log.session() as appender:
+        appender.write(fields("A", "2026-10-31T23:59:59.999999Z"))
+        appender.write(fields("B", "2026-11-01T00:00:00.000000Z"))
+    with EventLog(events, writer="bob").session() as appender:
+        appender.write(fields("C", "2026-11-02T00:00:00.000000Z"))
+    assert sorted(str(path.relative_to(events)) for path in events.glob("*/*.jsonl")) == [
+        "alice/2026-10.jsonl", "alice/2026-11.jsonl", "bob/2026-11.jsonl"]
+    with log.session() as appender:
+        assert appender.seq == 2  # continues across segment files
+        with pytest.raises(ValueError, match="back in time"):
+            appender.write(fields("D", "2026-10-01T00:00:00.000000Z"))
+    assert ok("verify") == "OK: 3 events in 3 files"
+
+
+def test_writer_from_environment(events: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TRACKER_WRITER", "carol")
+    ok("add", "meeting", "--title", "T", "--date", "2020", *SOURCE)
+    assert segment(events).parent.name == "carol"
+    monkeypatch.setenv("TRACKER_WRITER", "Not Valid")
+    result = run("add", "meeting", "--title", "T", "--date", "2020", *SOURCE)
+    assert (result.exit_code, result.stderr) == (
+        1, "Error: invalid writer id 'Not Valid': use a-z, 0-9 and '-'\n")
+
+
+@pytest.mark.parametrize("tail", [
+    b'{"data":{"title":"torn', b"\x00\x00\x00\x00", b'{"partial": true}'])
+def test_incomplete_last_line_is_skipped_then_quarantined(events: Path, tail: bytes) -> None:
+    first = ok("add", "meeting", "--title", "A", "--date", "2020", *SOURCE)
+    path = segment(events)
+    whole = path.read_bytes()
+    with open(path, "ab") as file:
+        file.write(tail)
+    log = EventLog(events)
+    items = list(log.lines())
+    assert [type(item) for item in items] == [Line, Tail]
+    assert items[1].data == tail
+    assert [event["id"] for event in log.events()] == [first]
+    verified = run("verify")
+    assert verified.exit_code == 0
+    assert "ends with an incomplete line" in verified.stderr
+    second = ok("add", "meeting", "--title", "B", "--date", "2020", *SOURCE)
+    assert path.read_bytes().startswith(whole)
+    assert [event["id"] for event in log.events()] == [first, second]
+    [quarantined] = (events / ".quarantine").glob("*/*.torn")
+    assert quarantined.read_bytes() == tail
+    assert ok("verify") == "OK: 2 events in 1 files"
+
+
+def test_valid_event_missing_its_newline_is_quarantined_not_lost(events: Path) -> None:
+    ok("add", "meeting", "--title", "A", "--date", "2020", *SOURCE)
+    path = segment(events)
+    log = EventLog(events)
+    line = envelope.seal({**fields("unacknowledged"), "writer": path.parent.name, "seq": 2})
+    with open(path, "ab") as file:
+        file.write(line[:-1])
+    ok("add", "meeting", "--title", "B", "--date", "2020", *SOURCE)
+    [quarantined] = (events / ".quarantine").glob("*/*.torn")
+    assert quarantined.read_bytes() == line[:-1]
+    assert [event["seq"] for event in log.events()] == [1, 2]
+
+
+def test_damaged_last_event_blocks_appends_with_a_clear_error(events: Path) -> None:
+    ok("add", "meeting", "--title", "A", "--date", "2020", *SOURCE)
+    path = segment(events)
+    path.write_bytes(path.read_bytes().replace(b'"title":"A"', b'"title":"B"'))
+    before = path.read_bytes()
+    result = run("add", "meeting", "--title", "C", "--date", "2020", *SOURCE)
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: the last event in ")
+    assert "hash does not match content" in result.stderr
+    assert path.read_bytes() == before
+
+
+def test_lock_is_an_flock_held_across_the_append(events: Path) -> None:
+    """While another process holds the flock, an append waits for it."""
+    ok("add", "meeting", "--title", "A", "--date", "2020", *SOURCE)
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import fcntl, os, sys, time\n"
+         f"fd = os.open({str(events / '.lock')!r}, os.O_RDWR)\n"
+         "fcntl.flock(fd, fcntl.LOCK_EX)\n"
+         "print('locked', flush=True)\n"
+         "time.sleep(1.5)\n"],
+        stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline() == "locked\n"
+    env = {**os.environ}
+    writer = subprocess.run(
+        [sys.executable, "-m", "tracker", "add", "meeting", "--title", "B", "--date", "2020",
+         *SOURCE], env=env, capture_output=True, text=True, timeout=60)
+    assert holder.poll() == 0, "the append finished while the other process held the lock"
+    assert writer.returncode == 0, writer.stderr
+    holder.wait()
+
+
+def test_concurrent_cli_writers_keep_seq_gapless(events: Path) -> None:
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c",
+             "import sys\nfrom tracker.cli import cli\n"
+             f"for i in range(10):\n"
+             f"    try:\n"
+             f"        cli(['add', 'meeting', '--title', 'P{n}-%d' % i, '--date', '2020',"
+             f"             '--source', 's'], standalone_mode=False)\n"
+             f"    except SystemExit:\n"
+             f"        pass\n"],
+            stdout=subprocess.DEVNULL)
+        for n in range(4)
+    ]
+    for process in processes:
+        assert process.wait(timeout=120) == 0
+    events_read = list(EventLog(events).events())
+    assert len(events_read) == 40
+    assert sorted(event["seq"] for event in events_read) == list(range(1, 41))
+    assert len({event["id"] for event in events_read}) == 40
+    assert ok("verify") == "OK: 40 events in 1 files"
+
+
+def test_record_refuses_reference_to_unknown_format(events: Path) -> None:
+    draft = draft_record("meeting", {"title": "T", "date": "2020", "format": "nope",
+                                     "source": "s"})
+    with pytest.raises(TrackerError, match="unknown format 'nope'"):
+        record(EventLog(events), draft)
+    assert list(events.glob("*/*.jsonl")) == []
