@@ -57,6 +57,12 @@ def _references(event: dict) -> list[tuple[str, str]]:
     return wanted
 
 
+def _payload_digest(event: dict) -> str:
+    """A digest of what an event says, leaving out when, by whom and where it was written."""
+    payload = {key: event[key] for key in ("type", "schema", "subject", "data")}
+    return hashlib.sha256(envelope.canonical(payload)).hexdigest()
+
+
 def _keep_what_can_be_read(
     body: bytes, seqs: dict[str, list[tuple[int, str]]], subjects: dict[str, str]
 ) -> None:
@@ -78,7 +84,7 @@ def _keep_what_can_be_read(
 def verify(log: EventLog) -> Report:
     """Read every segment and report every problem, naming the event (or file and line)."""
     report = Report()
-    hashes: dict[str, str] = {}
+    hashes: dict[str, tuple[str, str]] = {}  # id -> (hash, digest of what it says)
     seqs: dict[str, list[tuple[int, str]]] = defaultdict(list)
     subjects: dict[str, str] = {}
     needed: list[tuple[str, str, str]] = []  # (event id, wanted kind, subject)
@@ -103,15 +109,22 @@ def verify(log: EventLog) -> Report:
             continue
         event_id = event["id"]
         previous = hashes.get(event_id)
+        payload = _payload_digest(event)
         if previous is not None:
-            if previous != event["hash"]:
+            if previous == (event["hash"], payload):
+                report.warnings.append(f"event {event_id} ({where}) appears more than once")
+            elif previous[1] == payload:
+                report.warnings.append(
+                    f"event {event_id} ({where}) was recorded again by writer "
+                    f"{event['writer']} with the same content (a retry in another clone); "
+                    "the first one stands")
+                seqs[event["writer"]].append((event["seq"], event_id))
+            else:
                 report.problems.append(
                     f"event {event_id} ({where}): duplicate id with other content"
                 )
-            else:
-                report.warnings.append(f"event {event_id} ({where}) appears more than once")
             continue
-        hashes[event_id] = event["hash"]
+        hashes[event_id] = (event["hash"], payload)
         problem = _check_event(event, item.path)
         if problem:
             report.problems.append(f"event {event_id} ({where}): {problem}")
