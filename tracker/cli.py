@@ -367,14 +367,18 @@ def build(ctx: click.Context, full: bool, db_path: Path | None) -> None:
 @click.option("--port", default=8001, show_default=True, type=int, help="Port to listen on.")
 @click.option("--metadata", type=click.Path(dir_okay=False, path_type=Path),
               help="Datasette metadata [default: datasette-metadata.json beside events/].")
+@click.option("--watch/--no-watch", default=True, show_default=True,
+              help="Rebuild and show new records while serving.")
 @click.pass_context
-def serve(ctx: click.Context, host: str, port: int, metadata: Path | None) -> None:
+def serve(ctx: click.Context, host: str, port: int, metadata: Path | None, watch: bool) -> None:
     """Build if the log changed, then publish the database read-only with Datasette.
+
+    New records appear in the running site within seconds (see --no-watch).
 
     \b
     Example:
         tracker serve
-        tracker serve --host 0.0.0.0 --port 8080
+        tracker serve --host 0.0.0.0 --port 8080 --no-watch
     """
     from .projection import build as build_database
     from .projection import is_stale
@@ -388,7 +392,7 @@ def serve(ctx: click.Context, host: str, port: int, metadata: Path | None) -> No
     if not metadata.exists():
         click.echo(f"Warning: no {metadata}: serving without descriptions, facets and "
                    "canned queries (use --metadata FILE)", err=True)
-    run_server(db, metadata, host, port)
+    run_server(db, metadata, host, port, log=log if watch else None)
 
 
 @cli.command()

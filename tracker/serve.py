@@ -1,8 +1,19 @@
-"""Publish the projected database read-only with Datasette."""
+"""Publish the projected database read-only with Datasette.
+
+The single place that builds the Datasette instance. The database is served immutably
+(no writes, no locking) with precomputed row counts; when the file is replaced by a
+rebuild, `swap_database` puts the new file in place without restarting the server.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import json
+import sqlite3
+import threading
+from contextlib import closing
+from itertools import count
 from pathlib import Path
 from typing import Any
 
@@ -10,9 +21,17 @@ DATABASE = "tracker"
 SETTINGS = {
     "sql_time_limit_ms": 1000,
     "max_returned_rows": 1000,
-    "default_cache_ttl": 60,
+    "default_cache_ttl": 5,
     "facet_time_limit_ms": 500,
+    # Facet suggestions run a query per column on every table page: too slow at scale.
+    "suggest_facets": False,
+    "allow_download": True,
 }
+# Seconds an old database file's connections stay open after a swap: longer than any
+# query can run (every query is cut at sql_time_limit_ms).
+CLOSE_AFTER_SWAP = 30.0
+
+_generations = count(1)
 
 
 def load_metadata(path: Path | None) -> dict[str, Any]:
@@ -21,22 +40,130 @@ def load_metadata(path: Path | None) -> dict[str, Any]:
     return json.loads(Path(path).read_text(encoding="utf-8"))
 
 
+def file_identity(path: Path | str) -> tuple[int, int, int] | None:
+    """What identifies one version of a file: inode, size, modification time."""
+    try:
+        stat = Path(path).stat()
+    except FileNotFoundError:
+        return None
+    return (stat.st_ino, stat.st_size, stat.st_mtime_ns)
+
+
+def inspect_database(path: Path | str) -> dict[str, Any]:
+    """Datasette's inspect data for one file: row counts per table, size and a version hash.
+
+    Served immutably, Datasette then never counts a whole table on a page view.
+    """
+    path = Path(path)
+    identity = file_identity(path)
+    with closing(sqlite3.connect(f"file:{path}?immutable=1", uri=True)) as conn:
+        names = [row[0] for row in conn.execute(
+            "select name from sqlite_master where type = 'table' order by name")]
+        tables = {}
+        for name in names:
+            try:
+                rows = conn.execute(f"select count(*) from [{name}]").fetchone()[0]
+            except sqlite3.DatabaseError:
+                continue  # a virtual table that cannot be counted
+            tables[name] = {"name": name, "count": rows}
+    version = hashlib.sha256(repr(identity).encode()).hexdigest()
+    return {"hash": version, "size": path.stat().st_size, "file": str(path), "tables": tables}
+
+
+def _database_class():
+    from datasette.database import Database, connections
+
+    class TrackerDatabase(Database):
+        """An immutable database whose per-thread connections belong to one file version.
+
+        Datasette keys its thread-local connections by database name, so a new file at
+        the same path would be read through the old connections. Here each version has
+        its own key; a thread drops the connections of older versions when it next runs.
+        """
+
+        def __init__(self, ds, path: str):
+            super().__init__(ds, path=path, is_mutable=False)
+            self.connection_key = f"{DATABASE}@{next(_generations)}"
+
+        async def execute_fn(self, fn):
+            if self.ds.executor is None:
+                return await super().execute_fn(fn)
+            key = self.connection_key
+
+            def in_thread():
+                local = vars(connections)
+                for stale in [name for name in local if name.startswith(f"{DATABASE}@")
+                              and name != key]:
+                    local.pop(stale).close()
+                conn = local.get(key)
+                if conn is None:
+                    conn = self.connect()
+                    self.ds._prepare_connection(conn, self.name)
+                    local[key] = conn
+                return fn(conn)
+
+            return await asyncio.get_running_loop().run_in_executor(self.ds.executor, in_thread)
+
+    return TrackerDatabase
+
+
+def swap_database(datasette, db_path: Path | str, inspect_data: dict[str, Any] | None = None):
+    """Serve the file now at `db_path` as `tracker`, in place of the version served so far.
+
+    Synchronous and without awaits, so no request sees a half-done swap. The old
+    version's connections are closed later, when no query can still be using them.
+    """
+    inspect_data = inspect_data or inspect_database(db_path)
+    old = datasette.databases.get(DATABASE)
+    new = _database_class()(datasette, path=str(db_path))
+    datasette.inspect_data = {**(datasette.inspect_data or {}), DATABASE: inspect_data}
+    databases = {name: db for name, db in datasette.databases.items() if name != DATABASE}
+    datasette.databases = databases
+    datasette.add_database(new, name=DATABASE)
+    if old is not None:
+        timer = threading.Timer(CLOSE_AFTER_SWAP, old.close)
+        timer.daemon = True
+        timer.start()
+    return new
+
+
 def make_datasette(db_path: Path | str, metadata: dict[str, Any]):
     """A Datasette serving the database immutably under the name `tracker`."""
     from datasette.app import Datasette
-    from datasette.database import Database
+    from datasette.plugins import pm
 
-    datasette = Datasette(immutables=[], metadata=metadata, settings=SETTINGS)
+    from . import site
+
+    if not pm.is_registered(site):
+        pm.register(site, name="tracker.site")
+    datasette = Datasette(immutables=[], metadata=metadata, settings=SETTINGS,
+                          static_mounts=[(site.MOUNT, str(site.STATIC))])
     datasette.remove_database("_memory")
-    datasette.add_database(
-        Database(datasette, path=str(db_path), is_mutable=False), name=DATABASE
-    )
+    swap_database(datasette, db_path)
     return datasette
 
 
-def serve(db_path: Path | str, metadata_path: Path | None, host: str, port: int) -> None:
+def serve(db_path: Path | str, metadata_path: Path | None, host: str, port: int,
+          log=None) -> None:
+    """Run the site; given the event log, follow it and show new records as they come."""
     import uvicorn
 
+    from .watch import follow
+
     datasette = make_datasette(db_path, load_metadata(metadata_path))
+    server = uvicorn.Server(uvicorn.Config(datasette.app(), host=host, port=port,
+                                           log_level="warning"))
+
+    async def main() -> None:
+        watcher = None
+        if log is not None:
+            watcher = asyncio.create_task(follow(
+                log, Path(db_path), lambda data: swap_database(datasette, db_path, data)))
+        try:
+            await server.serve()
+        finally:
+            if watcher is not None:
+                watcher.cancel()
+
     print(f"Serving {db_path} at http://{host}:{port}/{DATABASE}", flush=True)
-    uvicorn.run(datasette.app(), host=host, port=port, log_level="warning")
+    asyncio.run(main())

@@ -1,0 +1,71 @@
+"""Follow the event log while the site runs: rebuild when it grows, swap the new file in.
+
+A new record is an append to a segment file, which changes the log's fingerprint (its
+segment files and their sizes). The watcher then runs `tracker build` in a separate
+process (so serving keeps its CPU and memory), which writes a temporary file and renames
+it into place; a new file at the database path (from this rebuild, or from a `tracker
+build` run by hand) is counted and swapped into the running Datasette.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from .log import EventLog
+from .projection import is_stale, log_fingerprint
+from .serve import file_identity, inspect_database
+
+POLL_SECONDS = 0.5
+
+
+def warn(message: str) -> None:
+    print(f"Warning: {message}", file=sys.stderr, flush=True)
+
+
+def rebuild_command(events: Path, db_path: Path) -> list[str]:
+    return [sys.executable, "-m", "tracker", "--events", str(events), "--db", str(db_path),
+            "build"]
+
+
+async def rebuild(events: Path, db_path: Path) -> str | None:
+    """Run `tracker build`; return its error line, or None when it succeeded."""
+    process = await asyncio.create_subprocess_exec(
+        *rebuild_command(events, db_path),
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+    _, errors = await process.communicate()
+    if process.returncode == 0:
+        return None
+    lines = errors.decode(errors="replace").strip().splitlines()
+    return lines[-1] if lines else f"tracker build exited with {process.returncode}"
+
+
+async def follow(log: EventLog, db_path: Path, swap: Callable[[dict[str, Any]], Any],
+                 interval: float = POLL_SECONDS) -> None:
+    """Poll the log and the database file forever; never stop serving on a failed build."""
+    served = file_identity(db_path)
+    seen = None
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            fingerprint = await asyncio.to_thread(log_fingerprint, log)
+            if fingerprint != seen:
+                seen = fingerprint
+                if await asyncio.to_thread(is_stale, log, db_path):
+                    error = await rebuild(log.root, db_path)
+                    if error:
+                        warn(f"the log changed but {db_path} could not be rebuilt ({error}); "
+                             "still serving the previous build")
+            identity = file_identity(db_path)
+            if identity is not None and identity != served:
+                data = await asyncio.to_thread(inspect_database, db_path)
+                swap(data)
+                served = identity
+                print(f"Reloaded {db_path}", file=sys.stderr, flush=True)
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:  # keep serving whatever happens to one round
+            warn(f"could not reload {db_path}: {error}")
