@@ -29,6 +29,8 @@ QUERY_PARAMETERS = {
     "pledges_outstanding_by_donor": {},
     "upcoming_after": {"date": "2024-01-01"},
     "recorded_since": {"date": "2000-01-01"},
+    "recent_developments": {},
+    "scheduled_meetings": {},
 }
 
 

@@ -12,6 +12,7 @@ import hashlib
 import json
 import sqlite3
 import threading
+import time
 from contextlib import closing
 from itertools import count
 from pathlib import Path
@@ -27,6 +28,8 @@ SETTINGS = {
     "suggest_facets": False,
     "allow_download": True,
 }
+# At most this long to count the rows of one view when a database is swapped in.
+VIEW_COUNT_SECONDS = 5.0
 # Seconds an old database file's connections stay open after a swap: longer than any
 # query can run (every query is cut at sql_time_limit_ms).
 CLOSE_AFTER_SWAP = 30.0
@@ -49,23 +52,36 @@ def file_identity(path: Path | str) -> tuple[int, int, int] | None:
     return (stat.st_ino, stat.st_size, stat.st_mtime_ns)
 
 
-def inspect_database(path: Path | str) -> dict[str, Any]:
-    """Datasette's inspect data for one file: row counts per table, size and a version hash.
+def _count(conn: sqlite3.Connection, name: str, seconds: float | None) -> int | None:
+    """Rows of a table or view; None if it cannot be counted (in `seconds`)."""
+    if seconds is not None:
+        deadline = time.monotonic() + seconds
+        conn.set_progress_handler(lambda: time.monotonic() > deadline, 10000)
+    try:
+        return conn.execute(f"select count(*) from [{name}]").fetchone()[0]
+    except sqlite3.DatabaseError:
+        return None  # a virtual table that cannot be counted, or out of time
+    finally:
+        conn.set_progress_handler(None, 0)
 
-    Served immutably, Datasette then never counts a whole table on a page view.
+
+def inspect_database(path: Path | str) -> dict[str, Any]:
+    """Datasette's inspect data for one file: rows per table and view, size, a version hash.
+
+    Served immutably, Datasette then counts no table or view on a page view. Views are
+    marked, so that they are not listed as tables.
     """
     path = Path(path)
     identity = file_identity(path)
+    tables = {}
     with closing(sqlite3.connect(f"file:{path}?immutable=1", uri=True)) as conn:
-        names = [row[0] for row in conn.execute(
-            "select name from sqlite_master where type = 'table' order by name")]
-        tables = {}
-        for name in names:
-            try:
-                rows = conn.execute(f"select count(*) from [{name}]").fetchone()[0]
-            except sqlite3.DatabaseError:
-                continue  # a virtual table that cannot be counted
-            tables[name] = {"name": name, "count": rows}
+        for name, kind in conn.execute(
+            "select name, type from sqlite_master where type in ('table', 'view') order by name"
+        ).fetchall():
+            is_view = kind == "view"
+            rows = _count(conn, name, VIEW_COUNT_SECONDS if is_view else None)
+            if rows is not None:
+                tables[name] = {"name": name, "count": rows, "view": is_view}
     version = hashlib.sha256(repr(identity).encode()).hexdigest()
     return {"hash": version, "size": path.stat().st_size, "file": str(path), "tables": tables}
 
@@ -84,6 +100,15 @@ def _database_class():
         def __init__(self, ds, path: str):
             super().__init__(ds, path=path, is_mutable=False)
             self.connection_key = f"{DATABASE}@{next(_generations)}"
+
+        @property
+        def cached_table_counts(self) -> dict[str, int] | None:
+            """Rows per table (not per view: Datasette lists these names as tables)."""
+            inspected = (self.ds.inspect_data or {}).get(self.name)
+            if inspected is None:
+                return None
+            return {name: table["count"] for name, table in inspected["tables"].items()
+                    if not table.get("view")}
 
         async def execute_fn(self, fn):
             if self.ds.executor is None:
@@ -146,9 +171,14 @@ def make_datasette(db_path: Path | str, metadata: dict[str, Any]):
 def serve(db_path: Path | str, metadata_path: Path | None, host: str, port: int,
           log=None) -> None:
     """Run the site; given the event log, follow it and show new records as they come."""
+    import warnings
+
     import uvicorn
 
     from .watch import follow
+
+    # datasette-ics calls str() on its calendar, which ics 0.7 warns about on every feed.
+    warnings.filterwarnings("ignore", r"Behaviour of str\(Component\)", FutureWarning)
 
     datasette = make_datasette(db_path, load_metadata(metadata_path))
     server = uvicorn.Server(uvicorn.Config(datasette.app(), host=host, port=port,
