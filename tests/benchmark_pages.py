@@ -33,6 +33,7 @@ from random import Random
 from typing import Any
 from urllib.parse import urlencode
 
+from datasette_dashboards import replace_opts_in_query
 from ulid import ULID
 
 from tracker import envelope
@@ -41,6 +42,8 @@ from tracker.model import draft_citation, draft_record, draft_update
 from tracker.places import find_city
 from tracker.projection import build
 from tracker.serve import DATABASE
+
+from .serving import free_port
 
 PROJECT = Path(__file__).resolve().parent.parent
 METADATA = PROJECT / "datasette-metadata.json"
@@ -213,14 +216,6 @@ def _place(city: str, country: str):
 # -- serving and timing ------------------------------------------------------------
 
 
-def free_port() -> int:
-    import socket
-
-    with closing(socket.socket()) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @contextmanager
 def served(db: Path, metadata: Path) -> Iterator[str]:
     """The site, in its own process, exactly as `tracker serve --no-watch` runs it."""
@@ -267,8 +262,6 @@ def pages(db: Path, metadata: dict[str, Any], url: str) -> dict[str, str]:
         found[f"dashboard {slug}"] = f"/-/dashboards/{slug}"
         for chart_slug, chart in dashboard.get("charts", {}).items():
             if "query" in chart:
-                from datasette_dashboards import replace_opts_in_query
-
                 sql = replace_opts_in_query(chart["query"], {})
                 found[f"dashboard {slug} chart {chart_slug}"] = (
                     f"/{chart['db']}.json?" + urlencode({"sql": sql, "_shape": "objects"}))

@@ -212,3 +212,19 @@ async def test_writing_methods_are_refused_everywhere(site, method: str) -> None
         assert response.status_code == 405, path
         assert response.headers["allow"] == "GET, HEAD, OPTIONS"
         assert response.text.startswith("Method not allowed: this site is read-only.")
+
+
+async def test_an_empty_tracker_publishes_every_page(db: Path) -> None:
+    ok("build")
+    site = make_datasette(db, load_metadata(METADATA))
+    for path in ("/", "/tracker/meetings", "/-/dashboards/overview", "/-/search?q=Astana",
+                 "/tracker/scheduled_meetings.ics"):
+        await get(site, path)
+    feed = ElementTree.fromstring((await get(site, "/tracker/recent_developments.atom")).content)
+    [entry] = feed.findall(f"{ATOM}entry")
+    assert entry.findtext(f"{ATOM}title") == "No development recorded yet"
+    charts = dashboard()["charts"]
+    [scheduled] = await chart_rows(site, charts["scheduled"], {})
+    assert scheduled["title"] == "No meeting is scheduled"
+    [held] = await chart_rows(site, charts["meetings-held"], {})
+    assert held == {"meetings": 0}

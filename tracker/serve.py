@@ -14,9 +14,13 @@ import sqlite3
 import threading
 import time
 from contextlib import closing
+from functools import cache
 from itertools import count
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .log import EventLog
 
 DATABASE = "tracker"
 SETTINGS = {
@@ -86,6 +90,7 @@ def inspect_database(path: Path | str) -> dict[str, Any]:
     return {"hash": version, "size": path.stat().st_size, "file": str(path), "tables": tables}
 
 
+@cache
 def _database_class():
     from datasette.database import Database, connections
 
@@ -169,7 +174,7 @@ def make_datasette(db_path: Path | str, metadata: dict[str, Any]):
 
 
 def serve(db_path: Path | str, metadata_path: Path | None, host: str, port: int,
-          log=None) -> None:
+          log: EventLog | None = None) -> None:
     """Run the site; given the event log, follow it and show new records as they come."""
     import warnings
 
