@@ -57,6 +57,7 @@ def test_a_recorded_meeting_appears_within_5_seconds(
         upcoming = server.json("/tracker/upcoming_meetings.json?_shape=array")
         assert "Live summit" in [row["title"] for row in upcoming]
     assert "Reloaded tracker.db" in server.stderr()
+    assert list(project.glob(".tracker.served-*")) == []  # the site's copy is gone
 
 
 def test_a_log_that_cannot_be_built_leaves_the_site_serving(tmp_path: Path) -> None:

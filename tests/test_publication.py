@@ -14,7 +14,13 @@ import icalendar
 import pytest
 from datasette_dashboards import replace_opts_in_query
 
-from tracker.serve import DATABASE, load_metadata, make_datasette, swap_database
+from tracker.serve import (
+    DATABASE,
+    copy_database,
+    load_metadata,
+    make_datasette,
+    swap_database,
+)
 
 from .conftest import METADATA, SOURCE, ok, rows
 
@@ -185,23 +191,26 @@ def test_every_facet_and_sort_has_an_index(bundled: Path) -> None:
                 assert column in leading, f"{name}.{column} has no index"
 
 
-async def test_swap_database_serves_a_rebuilt_file(japan_format: str, db: Path) -> None:
+async def test_swap_database_serves_a_new_copy(japan_format: str, db: Path) -> None:
+    """As `tracker serve` does: serve a copy; rebuild; copy again and swap it in."""
     ok("build")
-    site = make_datasette(db, load_metadata(METADATA))
+    copy = db.with_name("served.db")
+    copy_database(db, copy)
+    site = make_datasette(copy, load_metadata(METADATA))
     old = site.databases[DATABASE]
     assert (await get(site, "/tracker/meetings.json")).json()["rows"] == []
     ok("add", "meeting", "--title", "New", "--date", "2020", "--format", japan_format, *SOURCE)
-    ok("build")
-    # The served version is immutable: until the swap, the old file is what is read.
+    ok("build")  # incremental: tracker.db changes in place, the served copy does not
     assert (await get(site, "/tracker/meetings.json")).json()["rows"] == []
-    swap_database(site, db)
+    copy_database(db, copy)
+    swap_database(site, copy)
     meetings = (await get(site, "/tracker/meetings.json?_shape=array")).json()
     assert [meeting["title"] for meeting in meetings] == ["New"]
     assert site.inspect_data[DATABASE]["tables"]["meetings"]["count"] == 1
     assert site.databases[DATABASE] is not old
     assert set(site.databases) == {DATABASE, "_internal"}
     old.close()
-    assert rows(db, "select count(*) as n from meetings") == [{"n": 1}]
+    assert list(db.parent.glob("*.copying.db")) == []
 
 
 @pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE"])
@@ -228,3 +237,25 @@ async def test_an_empty_tracker_publishes_every_page(db: Path) -> None:
     assert scheduled["title"] == "No meeting is scheduled"
     [held] = await chart_rows(site, charts["meetings-held"], {})
     assert held == {"meetings": 0}
+
+
+async def test_atom_feed_reports_corrections(japan_format: str, db: Path) -> None:
+    meeting = ok("add", "meeting", "--title", "Talks", "--date", "2019",
+                 "--format", japan_format, *SOURCE)
+    ok("amend", meeting, "--set", "date=2019-05-20", "--reason", "the date was misread")
+    ok("retract", meeting, "--reason", "recorded twice")
+    ok("build")
+    site = make_datasette(db, load_metadata(METADATA))
+    feed = ElementTree.fromstring((await get(site, "/tracker/recent_developments.atom")).content)
+    entries = [(entry.findtext(f"{ATOM}title"), entry.findtext(f"{ATOM}content"),
+                entry.find(f"{ATOM}link").get("href")) for entry in feed.findall(f"{ATOM}entry")]
+    record = f"/tracker/records/{meeting}"
+    assert entries[:3] == [
+        ("Retracted: Talks", "Date: 2019-05-20. Reason: recorded twice.", record),
+        ("Corrected: Talks", "Date: 2019-05-20. Changed: date. Reason: the date was misread.",
+         record),
+        ("Meeting: Talks", "Date: 2019. Source: https://example.org/report: \u201ca quote\u201d",
+         record),
+    ]
+    for _title, _content, link in entries:
+        await get(site, link)

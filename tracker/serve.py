@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import os
+import signal
 import sqlite3
 import threading
 import time
@@ -173,9 +175,54 @@ def make_datasette(db_path: Path | str, metadata: dict[str, Any]):
     return datasette
 
 
+def served_copy(db_path: Path) -> Path:
+    """Where this server keeps its own copy of the database (beside it, same disk)."""
+    return db_path.with_name(f".{db_path.stem}.served-{os.getpid()}.db")
+
+
+def copy_database(db_path: Path | str, target: Path) -> None:
+    """A consistent copy of the database, written aside and renamed onto `target`.
+
+    `tracker build` may update the database in place (incrementally), while a file served
+    immutably must never change: so the site serves its own copy, made with SQLite's
+    backup (which reads one consistent state) and replaced whole, never rewritten.
+    """
+    temporary = target.with_name(f"{target.stem}.copying.db")
+    temporary.unlink(missing_ok=True)
+    try:
+        with closing(sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)) as source, \
+                closing(sqlite3.connect(temporary)) as copy:
+            source.backup(copy)
+        os.replace(temporary, target)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def remove_stale_copies(db_path: Path) -> None:
+    """Copies left by servers that were killed (their process is gone)."""
+    for path in db_path.parent.glob(f".{db_path.stem}.served-*.db"):
+        pid = path.name.removesuffix(".db").rpartition("-")[2].partition(".")[0]
+        if pid.isdigit() and not _is_running(int(pid)):
+            path.unlink(missing_ok=True)
+
+
+def _is_running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _exit(signum: int, frame: Any) -> None:
+    raise SystemExit(0)
+
+
 def serve(db_path: Path | str, metadata_path: Path | None, host: str, port: int,
           log: EventLog | None = None) -> None:
-    """Run the site; given the event log, follow it and show new records as they come."""
+    """Run the site on its own copy of the database; given the log, follow it."""
     import warnings
 
     import uvicorn
@@ -185,20 +232,31 @@ def serve(db_path: Path | str, metadata_path: Path | None, host: str, port: int,
     # datasette-ics calls str() on its calendar, which ics 0.7 warns about on every feed.
     warnings.filterwarnings("ignore", r"Behaviour of str\(Component\)", FutureWarning)
 
-    datasette = make_datasette(db_path, load_metadata(metadata_path))
-    server = uvicorn.Server(uvicorn.Config(datasette.app(), host=host, port=port,
-                                           log_level="warning"))
+    # uvicorn shuts down on SIGTERM, then raises it again: exit through `finally` below.
+    signal.signal(signal.SIGTERM, _exit)
+    db_path = Path(db_path)
+    remove_stale_copies(db_path)
+    copy = served_copy(db_path)
+    copy_database(db_path, copy)
+    try:
+        datasette = make_datasette(copy, load_metadata(metadata_path))
+        server = uvicorn.Server(uvicorn.Config(datasette.app(), host=host, port=port,
+                                               log_level="warning"))
 
-    async def main() -> None:
-        watcher = None
-        if log is not None:
-            watcher = asyncio.create_task(follow(
-                log, Path(db_path), lambda data: swap_database(datasette, db_path, data)))
-        try:
-            await server.serve()
-        finally:
-            if watcher is not None:
-                watcher.cancel()
+        async def main() -> None:
+            watcher = None
+            if log is not None:
+                watcher = asyncio.create_task(follow(
+                    log, db_path, copy, lambda data: swap_database(datasette, copy, data)))
+            try:
+                await server.serve()
+            finally:
+                if watcher is not None:
+                    watcher.cancel()
 
-    print(f"Serving {db_path} at http://{host}:{port}/{DATABASE}", flush=True)
-    asyncio.run(main())
+        print(f"Serving {db_path} at http://{host}:{port}/{DATABASE}", flush=True)
+        asyncio.run(main())
+    except KeyboardInterrupt:
+        pass  # Ctrl-C: uvicorn has shut down, raising SIGINT again
+    finally:
+        copy.unlink(missing_ok=True)

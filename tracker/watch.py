@@ -1,10 +1,11 @@
-"""Follow the event log while the site runs: rebuild when it grows, swap the new file in.
+"""Follow the event log while the site runs: rebuild when it grows, swap the new data in.
 
-A new record is an append to a segment file, which changes the log's fingerprint (its
-segment files and their sizes). The watcher then runs `tracker build` in a separate
-process (so serving keeps its CPU and memory), which writes a temporary file and renames
-it into place; a new file at the database path (from this rebuild, or from a `tracker
-build` run by hand) is counted and swapped into the running Datasette.
+A new record is an append to a segment file, which changes the log's snapshot (its
+segments, their sizes and last lines). The watcher then runs `tracker build` in a
+separate process (so serving keeps its CPU and memory), which updates `tracker.db`
+incrementally or rebuilds it. Whenever `tracker.db` has changed (by this build, or by a
+`tracker build` run by hand), the site takes a fresh copy of it, counts its rows, and
+swaps the copy into the running Datasette.
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from .log import EventLog
-from .projection import is_stale, log_fingerprint
-from .serve import file_identity, inspect_database
+from .projection import is_stale
+from .serve import copy_database, file_identity, inspect_database
 
 POLL_SECONDS = 0.5
 
@@ -43,17 +44,20 @@ async def rebuild(events: Path, db_path: Path) -> str | None:
     return lines[-1] if lines else f"tracker build exited with {process.returncode}"
 
 
-async def follow(log: EventLog, db_path: Path, swap: Callable[[dict[str, Any]], Any],
-                 interval: float = POLL_SECONDS) -> None:
-    """Poll the log and the database file forever; never stop serving on a failed build."""
+async def follow(log: EventLog, db_path: Path, served_path: Path,
+                 swap: Callable[[dict[str, Any]], Any], interval: float = POLL_SECONDS) -> None:
+    """Poll the log and the database forever; never stop serving on a failed build.
+
+    `served_path` is the site's own copy of `db_path`, which `swap` serves.
+    """
     served = file_identity(db_path)
     seen = None
     while True:
         await asyncio.sleep(interval)
         try:
-            fingerprint = await asyncio.to_thread(log_fingerprint, log)
-            if fingerprint != seen:
-                seen = fingerprint
+            state = await asyncio.to_thread(log.snapshot)
+            if state != seen:
+                seen = state
                 if await asyncio.to_thread(is_stale, log, db_path):
                     error = await rebuild(log.root, db_path)
                     if error:
@@ -61,8 +65,8 @@ async def follow(log: EventLog, db_path: Path, swap: Callable[[dict[str, Any]], 
                              "still serving the previous build")
             identity = file_identity(db_path)
             if identity is not None and identity != served:
-                data = await asyncio.to_thread(inspect_database, db_path)
-                swap(data)
+                await asyncio.to_thread(copy_database, db_path, served_path)
+                swap(await asyncio.to_thread(inspect_database, served_path))
                 served = identity
                 print(f"Reloaded {db_path}", file=sys.stderr, flush=True)
         except asyncio.CancelledError:
