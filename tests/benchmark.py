@@ -194,12 +194,10 @@ def generate(root: Path, count: int, seed: int = 1) -> None:
         handle.close()
 
 
-CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-
-
 def ulid(milliseconds: int, rng: random.Random) -> str:
+    """A ULID from a seeded generator, so that the same log is generated every time."""
     value = (milliseconds << 80) | rng.getrandbits(80)
-    return "".join(CROCKFORD[(value >> shift) & 31] for shift in range(125, -1, -5))
+    return "".join(envelope.CROCKFORD[(value >> shift) & 31] for shift in range(125, -1, -5))
 
 
 # -- measurements --------------------------------------------------------------------------
@@ -327,13 +325,10 @@ def main() -> None:
     results["verify_s"], _ = run_timed([*tracker, "verify"], env)
     results["verify_events_per_s"] = args.events / results["verify_s"]
 
-    try:
-        from tests.benchmark_pages import measure_pages
-    except ImportError:
-        results["pages"] = None
-    else:
-        run_timed([*tracker, "build"], env)
-        results["pages"] = measure_pages(db, PROJECT / "datasette-metadata.json")
+    from tests.benchmark_pages import measure
+
+    run_timed([*tracker, "build"], env)
+    results["pages"] = measure(db, PROJECT / "datasette-metadata.json", repeats=args.runs * 4)
 
     report(results)
     args.output.write_text(json.dumps(results, indent=2) + "\n")
@@ -370,9 +365,10 @@ def report(results: dict) -> None:
         ("tracker verify", f"{results['verify_s']:.2f} s "
          f"({results['verify_events_per_s']:,.0f} events/s)", "target >= 200,000/s"),
     ]
-    for page, figures in (results.get("pages") or {}).items():
+    for page, figures in results["pages"].items():
+        verdict = "met" if figures["p95_ms"] <= 250 else "OVER 250 ms"
         rows.append((f"page {page}", f"p50 {figures['p50_ms']:.0f} ms, "
-                     f"p95 {figures['p95_ms']:.0f} ms", "target p95 <= 250 ms"))
+                     f"p95 {figures['p95_ms']:.0f} ms", f"target p95 <= 250 ms: {verdict}"))
     width = max(len(row[0]) for row in rows)
     for name, value, note in rows:
         print(f"{name:<{width}}  {value:<34}  {note}")

@@ -34,7 +34,6 @@ from typing import Any
 from urllib.parse import urlencode
 
 from datasette_dashboards import replace_opts_in_query
-from ulid import ULID
 
 from tracker import envelope
 from tracker.log import EventLog
@@ -89,7 +88,7 @@ class SyntheticLog:
         self.seq += 1
         self.moment += timedelta(seconds=self.rng.randint(1, 90))
         recorded_at = envelope.format_timestamp(self.moment)
-        event_id = str(ULID.from_datetime(self.moment))
+        event_id = envelope.new_id(int(self.moment.timestamp() * 1000))
         line = envelope.seal({
             "id": event_id, "type": draft.type, "schema": envelope.SCHEMA,
             "subject": draft.subject or event_id, "recorded_at": recorded_at,

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+import time
 from datetime import datetime, timezone
 from typing import Any
 
@@ -22,6 +24,20 @@ TIMESTAMP_PATTERN = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z")
 
 class BadLine(ValueError):
     """A log line that is not a well-formed event; the message says why."""
+
+
+CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def new_id(milliseconds: int | None = None) -> str:
+    """A new ULID: 48 bits of Unix milliseconds, then 80 random bits, in Crockford base32.
+
+    (python-ulid does the same, but importing it costs a third of `tracker add`'s start.)
+    """
+    if milliseconds is None:
+        milliseconds = time.time_ns() // 1_000_000
+    value = (milliseconds << 80) | int.from_bytes(os.urandom(10), "big")
+    return "".join(CROCKFORD[(value >> shift) & 31] for shift in range(125, -1, -5))
 
 
 def canonical(value: Any) -> bytes:
