@@ -674,3 +674,34 @@ def test_a_writer_that_comes_first_is_seen_before_writing(tmp_path: Path, events
     assert [str(problem) for problem in refused.value.problems] == [
         "line 2: slug: format 'central-asia-japan' already exists"]
     assert list(events.glob("*/*.jsonl")) == [next(events.glob("other/*.jsonl"))]
+
+
+def test_write_many_appends_in_order_across_segments_with_gapless_seq(events: Path) -> None:
+    from tracker import envelope
+    from tracker.log import EventLog
+    from tracker.model import draft_record
+
+    def fields(number: int, recorded_at: str) -> dict:
+        draft = draft_record("meeting", {"title": f"M{number}", "date": "2020", "source": "x"})
+        event_id = f"01ARZ3NDEKTSV4RRFFQ69G5F{number:02d}"
+        return {"id": event_id, "type": draft.type, "schema": envelope.SCHEMA,
+                "subject": event_id, "recorded_at": recorded_at, "recorded_by": "t",
+                "data": draft.data}
+
+    log = EventLog(events, writer="w")
+    with log.session() as appender:
+        appender.write(fields(0, "2026-10-31T23:59:59.999990Z"))
+        counted = []
+        assert appender.write_many([fields(1, "2026-10-31T23:59:59.999999Z"),
+                                    fields(2, "2026-11-01T00:00:00.000000Z"),
+                                    fields(3, "2026-11-01T00:00:00.000001Z")],
+                                   counted.append) == 3
+        assert counted == [1, 2]  # one chunk per segment
+        with pytest.raises(ValueError, match="back in time"):
+            appender.write_many([fields(4, "2026-11-01T00:00:00.000002Z"),
+                                 fields(5, "2026-10-01T00:00:00.000000Z")])
+        assert appender.seq == 4  # neither line of the refused batch was written
+    assert {path.name: [event["seq"] for event in map(json.loads, path.read_text().splitlines())]
+            for path in events.glob("w/*.jsonl")} == {"2026-10.jsonl": [1, 2],
+                                                      "2026-11.jsonl": [3, 4]}
+    assert ok("verify") == "OK: 4 events in 2 files"

@@ -9,7 +9,6 @@ after a crash part-way) appends only what is missing.
 
 from __future__ import annotations
 
-import base64
 import gc
 import hashlib
 import re
@@ -38,7 +37,8 @@ Progress = Callable[[str, int], AbstractContextManager[Callable[[int], None]]]
 OPTION = re.compile(r"--(" + "|".join(sorted(KNOWN_COLUMNS, key=len, reverse=True)) + r")\b")
 LOOKS_LIKE_ULID = re.compile(r"[0-9A-Za-z]{24,28}")
 EPOCH = date(1970, 1, 1)
-CROCKFORD = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", "0123456789ABCDEFGHJKMNPQRSTVWXYZ")
+CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # the base-32 alphabet of ULIDs
+BASE32_PAIRS = [first + second for first in CROCKFORD for second in CROCKFORD]  # 10 bits each
 KEY_TEXT = model.text("id", 200)
 REFERS = {kind: {spec.refers: spec.option for spec in specs if spec.refers}
           for kind, specs in model.FIELDS.items()}
@@ -82,8 +82,8 @@ def _time_part(when: str | None) -> str:
 
 def _random_part(value: Any) -> str:
     """16 Crockford base-32 characters (80 bits) of the SHA-256 of a value's canonical JSON."""
-    digest = hashlib.sha256(envelope.canonical(value)).digest()
-    return base64.b32encode(digest[:10]).decode().translate(CROCKFORD)
+    bits = int.from_bytes(hashlib.sha256(envelope.canonical(value)).digest()[:10], "big")
+    return "".join([BASE32_PAIRS[(bits >> shift) & 1023] for shift in range(70, -1, -10)])
 
 
 def key_suffix(key: str) -> str:
@@ -216,9 +216,10 @@ class Planner:
         if event_id is None:
             event_id = derived_id(kind, row.cells, draft.data, key)
         subject = draft.subject or event_id
-        if key is not None and self.catalog.event(event_id) is None:
+        existing = self.catalog.event(event_id)
+        if key is not None and existing is None:
             self._check_key(key, event_id)
-        state = self._state(row, kind, event_id, subject, draft, own)
+        state = self._state(row, kind, event_id, subject, draft, own, existing)
         if key is not None:
             self.keys[key] = (subject, row.line)
         if kind in RECORD_KINDS:
@@ -315,7 +316,7 @@ class Planner:
                              f"not a {wanted}")
 
     def _state(self, row: Row, kind: str, event_id: str, subject: str,
-               draft: model.Draft, own: bool) -> str:
+               draft: model.Draft, own: bool, existing: dict[str, Any] | None) -> str:
         """"new", "present" (already in the log) or "repeated" (as an earlier row).
 
         A row with its own id or key must match what the log holds under that id; a row
@@ -333,7 +334,6 @@ class Planner:
             self.plan.repeated += 1
             return "repeated"
         self.seen[event_id] = (row.line, draft.type, subject, draft.data, defaulted)
-        existing = self.catalog.event(event_id)
         if existing is not None:
             same = (existing["type"], existing["subject"]) == (draft.type, subject)
             if same and own:

