@@ -23,7 +23,7 @@ from .conftest import BUNDLED_EVENTS, METADATA
 CONTRACT = {"events", "meetings", "meeting_participants", "announcements", "pledges",
             "pledge_recipients", "formats", "format_members", "actors", "sources",
             "status_changes", "timeline", "upcoming_meetings", "pledges_outstanding",
-            "actor_activity", "format_history"}
+            "actor_activity", "format_history", "records", "history", "corrections"}
 QUERY_PARAMETERS = {
     "meetings_of_format": {"format": "central-asia-japan"},
     "actor_timeline": {"actor": "JPN"},
@@ -31,6 +31,7 @@ QUERY_PARAMETERS = {
     "pledges_outstanding_by_donor": {},
     "upcoming_after": {"date": "2024-01-01"},
     "recorded_since": {"date": "2000-01-01"},
+    "changed_since": {"date": "2000-01-01"},
 }
 
 

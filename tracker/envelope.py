@@ -109,3 +109,26 @@ def check_envelope(event: dict[str, Any]) -> None:
     for name, ok in checks:
         if not ok:
             raise BadLine(f"bad {name} {event[name]!r}"[:120])
+
+
+def as_of_moment(text: str) -> str:
+    """The last moment `--as-of TEXT` includes, as a recorded_at timestamp.
+
+    A date (YYYY-MM-DD) means the end of that day, UTC; a time (YYYY-MM-DDTHH:MM[:SS[.f]]
+    with an optional Z or UTC offset) means that instant; times without offset are UTC.
+    """
+    from .errors import TrackerError, shown
+
+    value = str(text).strip()
+    try:
+        if re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
+            moment = datetime.fromisoformat(value + "T23:59:59.999999+00:00")
+        else:
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=timezone.utc)
+    except ValueError:
+        raise TrackerError(
+            f"invalid --as-of {shown(value)}: use YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ"
+        ) from None
+    return format_timestamp(moment)

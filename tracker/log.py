@@ -8,6 +8,7 @@ incomplete last line; the next append moves it to `events/.quarantine/`.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import os
 import secrets
 from collections.abc import Callable, Iterable, Iterator
@@ -31,6 +32,15 @@ class Line:
     path: Path
     number: int
     body: bytes  # without its newline
+
+
+@dataclass(frozen=True)
+class SegmentState:
+    """How far a segment file was read: the end of its last complete line, and a hash of
+    that line (to notice a file rewritten rather than appended to)."""
+
+    size: int
+    tail: str
 
 
 @dataclass(frozen=True)
@@ -111,6 +121,27 @@ class EventLog:
                         offset += len(raw)
                     else:
                         yield Tail(path, offset, raw)
+
+    def snapshot(self) -> dict[str, SegmentState]:
+        """The state of every segment now, by path relative to the log folder."""
+        states = {}
+        for path in self.segments():
+            end = _end_of_last_line(path, path.stat().st_size)
+            line = line_ending_at(path, end)
+            tail = hashlib.sha256(line).hexdigest() if line is not None else ""
+            states[str(path.relative_to(self.root))] = SegmentState(end, tail)
+        return states
+
+    def read_range(self, path: Path, start: int, stop: int) -> Iterator[Line]:
+        """The complete lines between two offsets (line numbers count from `start`)."""
+        with open(path, "rb") as file:
+            file.seek(start)
+            remaining = stop - start
+            for number, raw in enumerate(file, start=1):
+                if remaining <= 0 or not raw.endswith(b"\n") or len(raw) > remaining:
+                    break
+                remaining -= len(raw)
+                yield Line(path, number, raw[:-1])
 
     def events(self) -> Iterator[dict[str, Any]]:
         """Every parsed event, in file order, skipping incomplete last lines."""
@@ -326,8 +357,11 @@ def _end_of_last_line(path: Path, size: int) -> int:
 
 def _last_line(path: Path) -> bytes | None:
     """The last complete line of a file, without its newline; None if there is none."""
-    size = path.stat().st_size
-    end = _end_of_last_line(path, size)
+    return line_ending_at(path, _end_of_last_line(path, path.stat().st_size))
+
+
+def line_ending_at(path: Path, end: int) -> bytes | None:
+    """The line whose newline is the byte before `end`, without it; None if end is 0."""
     if end == 0:
         return None
     start = _end_of_last_line(path, end - 1)

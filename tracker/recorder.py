@@ -75,6 +75,10 @@ def record(log: EventLog, draft: Draft, event_id: str | None = None) -> tuple[di
         return event, True
 
 
-def find_subject(log: EventLog, subject: str) -> Subject:
-    """An existing record, for commands that name one (update, cite)."""
-    return Catalog.scan(log).require("record", subject)
+def find_subject(log: EventLog, subject: str, with_data: bool = False) -> Subject:
+    """An existing record that was not retracted, for commands that name one.
+
+    With `with_data`, its current data (as recorded, then amended) is read too.
+    """
+    return Catalog.scan(log, keep_data_of=subject if with_data else None).require(
+        "record", subject)
