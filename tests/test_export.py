@@ -23,16 +23,25 @@ TABLES = ("meetings", "pledges", "announcements", "formats", "sources", "status_
 RECORDING_TIMES = ("recorded_at", "updated_at")
 
 
-def contents(db: Path) -> dict[str, list[tuple]]:
-    """Every row of the compared tables, without `recorded_at` and `updated_at`, sorted."""
+def contents(db: Path, amendment_sources_as_citations: bool = False) -> dict[str, list]:
+    """Every row of the compared tables, without `recorded_at` and `updated_at`, sorted.
+
+    An export writes the source of an amendment as a citation (the amendment itself is
+    in the exported values): with `amendment_sources_as_citations`, so does this.
+    """
     result = {}
     with closing(sqlite3.connect(db)) as conn:
+        conn.row_factory = sqlite3.Row
         for table in TABLES:
             names = [row[1] for row in conn.execute(f"pragma table_info({table})")
                      if row[1] not in RECORDING_TIMES]
-            result[table] = sorted(
-                conn.execute(f"select {', '.join(names)} from {table}").fetchall(),
-                key=repr)
+            found = [dict(row) for row in
+                     conn.execute(f"select {', '.join(names)} from {table}")]
+            if table == "sources" and amendment_sources_as_citations:
+                for row in found:
+                    if row["kind"] == "amendment":
+                        row["kind"] = "citation"
+            result[table] = sorted(found, key=repr)
     return result
 
 
@@ -72,6 +81,13 @@ def rich_log(tracker_env: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     summit = ok("add", "meeting", "--title", "Summit to come", "--date", "2999",
                 "--country", "KAZ", *SOURCE)
     ok("update", summit, "--status", "cancelled", "--note", "called off", *SOURCE)
+    ok("amend", meeting, "--set", "date=2023-07-20", "--set", "participant=KAZ,SAU,TJK",
+       "--reason", "the date was misread", "--source", "https://example.org/correction",
+       "--quote", "on 20 July")
+    ok("amend", pledge, "--set", "amount=1600000", "--reason", "a typo")
+    wrong = ok("add", "meeting", "--title", "No such meeting", "--date", "2001", *SOURCE)
+    ok("cite", wrong, "--source", "A report")
+    ok("retract", wrong, "--reason", "a misread report")
     return tracker_env / "events"
 
 
@@ -88,18 +104,20 @@ def test_jsonl_export_reimports_into_an_empty_log_with_identical_tables(
 ) -> None:
     """Identical means: every column of every record, source and status change table,
     ids and event ids included, except `recorded_at` and `updated_at`, which say when the
-    row was recorded in the log that holds it (for an import: the time of the import)."""
+    row was recorded in the log that holds it (for an import: the time of the import).
+    The source of an amendment comes back as a citation (kind `citation`)."""
     exported = export()
     path = tmp_path / "export.jsonl"
     path.write_text(exported)
     copy, copy_db = tmp_path / "copy" / "events", tmp_path / "copy" / "tracker.db"
     result = run("--events", copy, "--db", copy_db, "import", path)
     assert result.exit_code == 0, result.output
-    assert result.stdout.startswith(f"Imported {path}: appended 42 events (9 formats, ")
-    assert ok("--events", copy, "verify") == "OK: 42 events in 1 files"
+    assert result.stdout.startswith(f"Imported {path}: appended 43 events (9 formats, ")
+    assert ok("--events", copy, "verify") == "OK: 43 events in 1 files"
     ok("build")
     ok("--events", copy, "--db", copy_db, "build")
-    original, imported = contents(db), contents(copy_db)
+    original, imported = contents(db, amendment_sources_as_citations=True), contents(copy_db)
+    assert "amendment" in {row["kind"] for row in contents(db)["sources"]}
     assert all(original[table] for table in TABLES)
     for table in TABLES:
         assert imported[table] == original[table], table
@@ -120,7 +138,7 @@ def test_csv_export_reimports_with_identical_tables_too(
     ok("--events", copy, "--db", copy_db, "import", path)
     ok("build")
     ok("--events", copy, "--db", copy_db, "build")
-    assert contents(copy_db) == contents(db)
+    assert contents(copy_db) == contents(db, amendment_sources_as_citations=True)
 
 
 def test_an_export_imported_into_its_own_log_adds_nothing(
@@ -129,7 +147,7 @@ def test_an_export_imported_into_its_own_log_adds_nothing(
     path = tmp_path / "export.jsonl"
     path.write_text(export())
     before = log_bytes(rich_log)
-    assert ok("import", path) == (f"Imported {path}: nothing new to append; 42 rows already "
+    assert ok("import", path) == (f"Imported {path}: nothing new to append; 43 rows already "
                                   "in the log")
     assert log_bytes(rich_log) == before
 
@@ -142,7 +160,7 @@ def test_rows_carry_ids_sources_and_what_reproduces_the_current_state(rich_log: 
     loan = lines[0]
     assert {key: value for key, value in loan.items() if key not in ("id", "at")} == {
         "kind": "pledge", "title": "Loan", "date": "2023-07", "donor": "SAU",
-        "recipient": ["KAZ", "UZB"], "amount": "1500000.5", "currency": "USD",
+        "recipient": ["KAZ", "UZB"], "amount": "1600000", "currency": "USD",
         "approximate": True, "instrument": "loan", "purpose": "roads",
         "source": "https://example.org/report", "quote": "a quote"}
     assert {key: lines[1][key] for key in ("subject", "status", "date", "amount", "note")} == {
@@ -153,11 +171,17 @@ def test_rows_carry_ids_sources_and_what_reproduces_the_current_state(rich_log: 
     meetings = [json.loads(line) for line in export("--type", "meeting").splitlines()]
     jeddah = next(line for line in meetings if line.get("city") == "Jeddah")
     assert jeddah["status"] == "held"  # as recorded; the updates follow it
-    assert jeddah["official"] == ["KAZ:Kassym-Jomart Tokayev",
-                                  "UZB:Shavkat Mirziyoyev:President: of Uzbekistan"]
+    assert jeddah["official"] == ["UZB:Shavkat Mirziyoyev:President: of Uzbekistan",
+                                  "KAZ:Kassym-Jomart Tokayev"]
     assert [line["status"] for line in meetings
             if line["kind"] == "update" and line["subject"] == jeddah["id"]] == [
         "postponed", "held"]
+    # Amended values, the amendment's source as a citation; retracted records are left out.
+    assert jeddah["date"] == "2023-07-20"
+    assert [line["source"] for line in meetings if line["kind"] == "citation"
+            and line["subject"] == jeddah["id"]] == ["https://example.org/correction"]
+    assert "No such meeting" not in export()
+    assert "A report" not in export()
     # A city is exported as it was given (import places it again: Astana, city_as_given).
     assert [line["title"] for line in meetings if line.get("city") == "Nur-Sultan"] == [
         "1st Central Asia + Japan foreign ministers' meeting"]
@@ -172,7 +196,7 @@ def test_csv_export_has_a_fixed_header_and_spreadsheet_cells(rich_log: Path) -> 
                   if "Jeddah" in row)
     assert jeddah["title"] == "Summit; with a semicolon"
     assert jeddah["topic"] == "trade\\; transit; energy"
-    assert jeddah["participant"] == "KAZ; SAU; UZB"
+    assert jeddah["participant"] == "KAZ; SAU; TJK; UZB"
     assert jeddah["summary"] == "Two lines.\nSecond line."
     assert text.count("\r\n") == len(table)
 

@@ -424,7 +424,7 @@ def test_the_same_id_with_other_content_is_refused(tmp_path: Path, events: Path)
     assert_refused(run("import", path), [
         f"Error: {path}: 1 of 1 rows is invalid; nothing imported",
         f"line 2: id 'k1': id {events_of(events)[0]['id']} is already in the log with "
-        "other content"])
+        "other content; to correct a record, use tracker amend"])
     write(path, "id,title,date,source\nk1,Talks,2021,x\n")
     assert_refused(run("import", path), [
         f"Error: {path}: 1 of 1 rows is invalid; nothing imported",
@@ -705,3 +705,26 @@ def test_write_many_appends_in_order_across_segments_with_gapless_seq(events: Pa
             for path in events.glob("w/*.jsonl")} == {"2026-10.jsonl": [1, 2],
                                                       "2026-11.jsonl": [3, 4]}
     assert ok("verify") == "OK: 4 events in 2 files"
+
+
+def test_a_row_still_matches_its_record_after_an_amendment(tmp_path: Path, events: Path) -> None:
+    path = write(tmp_path / "meetings.csv", "id,title,date,source\nk1,Talks,2020,x\n")
+    [record] = json.loads(ok("import", path, "--json"))["records"]
+    ok("amend", record["id"], "--set", "title=Talks in Tashkent", "--reason", "more exact")
+    assert ok("import", path).endswith("1 row already in the log")
+    amended = write(tmp_path / "meetings-amended.csv",
+                    "id,title,date,source\nk1,Talks in Tashkent,2020,x\n")
+    assert ok("import", amended).endswith("1 row already in the log")
+    other = write(tmp_path / "meetings-other.csv",
+                  "id,title,date,source\nk1,Talks in Almaty,2020,x\n")
+    assert_refused(run("import", other), [
+        f"Error: {other}: 1 of 1 rows is invalid; nothing imported",
+        f"line 2: id 'k1': id {record['id']} is already in the log with other content; "
+        "to correct a record, use tracker amend"])
+    ok("retract", record["id"], "--reason", "never happened")
+    cite = write(tmp_path / "citations.csv", "subject,source\nk1,Another report\n")
+    assert_refused(run("import", cite), [
+        f"Error: {cite}: 1 of 1 rows is invalid; nothing imported",
+        f"line 2: subject 'k1': {record['id']} was retracted"])
+    assert [event["type"] for event in events_of(events)] == [
+        "meeting.recorded", "record.amended", "record.retracted"]

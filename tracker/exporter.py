@@ -1,10 +1,12 @@
 """`tracker export`: the current records, read from the projected database, as import rows.
 
-Each record is one row (its first source included), followed by one row per status update
-and per further source, in the order they were recorded. Records come in an order that
-`tracker import` accepts: formats, meetings, pledges, then announcements, each after any
-record it refers to. Event ids are carried in `id`, so an export imported into an empty
-log gives the same records, sources and status changes.
+Each record is one row: its current data (as recorded, then amended), turned back into
+the options of `tracker add` by `model.record_options`, with its first source. Then come
+one row per status update and per further source, in the order they were recorded.
+Records come in an order that `tracker import` accepts: formats, meetings, pledges, then
+announcements, each after any record it refers to. Retracted records are left out. Event
+ids are carried in `id`, so an export imported into an empty log gives the same records,
+sources and status changes.
 """
 
 from __future__ import annotations
@@ -19,21 +21,14 @@ from typing import Any, TextIO
 
 import orjson
 
+from .model import record_options
 from .rowformat import RECORD_KINDS, all_columns, to_csv_cell
 
 Row = dict[str, Any]
 
 EXPORT_ORDER = ("format", "meeting", "pledge", "announcement")
-QUERIES = {
-    "format": "select * from formats order by recorded_at, slug",
-    "meeting": "select * from meetings order by recorded_at, id",
-    "pledge": "select * from pledges order by recorded_at, id",
-    "announcement": "select * from announcements order by recorded_at, id",
-}
-
-
-def _list(value: str | None) -> list[str] | None:
-    return orjson.loads(value) if value else None
+RECORDS = ("select id, kind, data from records where retracted = 0 and kind = ? "
+           "order by recorded_at, id")
 
 
 def _source(row: sqlite3.Row) -> Row:
@@ -42,11 +37,13 @@ def _source(row: sqlite3.Row) -> Row:
 
 
 def _compact(row: Row) -> Row:
-    return {key: value for key, value in row.items() if value not in (None, "", [], False)}
+    """The row without empty cells, lists as lists."""
+    return {key: list(value) if isinstance(value, tuple) else value
+            for key, value in row.items() if value not in (None, "", (), [], False)}
 
 
 class Exporter:
-    """Reads the whole database once, then yields rows record by record."""
+    """Reads the sources and status changes once, then yields rows record by record."""
 
     def __init__(self, conn: sqlite3.Connection):
         conn.row_factory = sqlite3.Row
@@ -55,29 +52,23 @@ class Exporter:
         for row in conn.execute("select * from sources order by recorded_at, event_id"):
             self.sources[row["subject"]].append(row)
         self.changes = {row["event_id"]: row for row in conn.execute(
-            "select * from status_changes order by recorded_at, event_id")}
-        self.officials: dict[str, list[str]] = defaultdict(list)
-        for row in conn.execute("select * from meeting_participants where official is not null "
-                                "order by rowid"):
-            title = f":{row['official_title']}" if row["official_title"] else ""
-            self.officials[row["meeting_id"]].append(f"{row['actor']}:{row['official']}{title}")
+            "select * from status_changes")}
 
     def rows(self, kinds: tuple[str, ...] = RECORD_KINDS) -> Iterator[Row]:
         for kind in EXPORT_ORDER:
             if kind in kinds:
-                records = list(self.conn.execute(QUERIES[kind]))
+                records = [(row["id"], orjson.loads(row["data"]))
+                           for row in self.conn.execute(RECORDS, (kind,))]
                 if kind == "announcement":
                     records = _referred_first(records)
-                for record in records:
-                    yield from self._record_rows(kind, record)
+                for subject, data in records:
+                    yield from self._record_rows(kind, subject, data)
 
-    def _record_rows(self, kind: str, record: sqlite3.Row) -> Iterator[Row]:
-        subject = record["slug"] if kind == "format" else record["id"]
+    def _record_rows(self, kind: str, subject: str, data: dict[str, Any]) -> Iterator[Row]:
         sources = self.sources.get(subject, [])
         first = next((row for row in sources if row["kind"] == "record"), None)
-        fields = getattr(self, f"_{kind}")(record)
-        event_id = first["event_id"] if first else None
-        yield _compact({"kind": kind, "id": event_id, **fields,
+        options = record_options(kind, subject, data)
+        yield _compact({"kind": kind, "id": first["event_id"] if first else None, **options,
                         **(_source(first) if first else {})})
         for row in sources:
             if row is first:
@@ -88,60 +79,28 @@ class Exporter:
                                 "status": change["status"], "date": change["date"],
                                 "amount": change["amount_text"], "note": change["note"],
                                 **_source(row)})
-            else:
+            else:  # a citation, or the source of an amendment
                 yield _compact({"kind": "citation", "id": row["event_id"], "subject": subject,
                                 **_source(row)})
 
-    @staticmethod
-    def _format(record: sqlite3.Row) -> Row:
-        return {"slug": record["slug"], "name": record["name"],
-                "member": _list(record["members"]), "launched": record["launched"],
-                "summary": record["summary"]}
 
-    def _meeting(self, record: sqlite3.Row) -> Row:
-        first_change = next(
-            (self.changes[row["event_id"]] for row in self.sources.get(record["id"], [])
-             if row["kind"] == "update" and row["event_id"] in self.changes), None)
-        return {"title": record["title"], "date": record["date"],
-                "status": first_change["previous_status"] if first_change else record["status"],
-                "format": record["format"], "level": record["level"], "mode": record["mode"],
-                "city": record["city_as_given"] or record["city"], "country": record["country"],
-                "participant": _list(record["participants"]), "chair": record["chair"],
-                "official": self.officials.get(record["id"]),
-                "topic": _list(record["topics"]), "summary": record["summary"]}
-
-    @staticmethod
-    def _announcement(record: sqlite3.Row) -> Row:
-        return {"title": record["title"], "date": record["date"], "by": record["by_actor"],
-                "about": _list(record["about"]), "topic": _list(record["topics"]),
-                "summary": record["summary"]}
-
-    @staticmethod
-    def _pledge(record: sqlite3.Row) -> Row:
-        return {"title": record["title"], "date": record["date"], "donor": record["donor"],
-                "recipient": _list(record["recipients"]), "amount": record["amount_text"],
-                "currency": record["currency"], "approximate": bool(record["approximate"]),
-                "instrument": record["instrument"], "purpose": record["purpose"],
-                "at": record["meeting_id"]}
-
-
-def _referred_first(records: list[sqlite3.Row]) -> list[sqlite3.Row]:
+def _referred_first(records: list[tuple[str, dict]]) -> list[tuple[str, dict]]:
     """Announcements in recorded order, except that one comes after those it is about."""
-    by_id = {record["id"]: record for record in records}
-    ordered: list[sqlite3.Row] = []
+    by_id = dict(records)
+    ordered: list[tuple[str, dict]] = []
     placed: set[str] = set()
 
-    def place(record: sqlite3.Row, path: set[str]) -> None:
-        if record["id"] in placed or record["id"] in path:
+    def place(subject: str, path: set[str]) -> None:
+        if subject in placed or subject in path:
             return
-        for reference in _list(record["about"]) or []:
+        for reference in by_id[subject].get("about", []):
             if reference in by_id:
-                place(by_id[reference], path | {record["id"]})
-        placed.add(record["id"])
-        ordered.append(record)
+                place(reference, path | {subject})
+        placed.add(subject)
+        ordered.append((subject, by_id[subject]))
 
-    for record in records:
-        place(record, set())
+    for subject, _data in records:
+        place(subject, set())
     return ordered
 
 

@@ -18,9 +18,9 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from functools import lru_cache
-from pathlib import Path
 from typing import Any, NamedTuple
 
+import orjson
 from ulid import ULID
 
 from . import envelope, model
@@ -28,7 +28,7 @@ from .actors import parse_actor, parse_actors
 from .catalog import Catalog
 from .dates import parse_date
 from .errors import TrackerError, shown
-from .log import EventLog
+from .log import EventLog, Line
 from .recorder import after, recorded_by
 from .rowformat import RECORD_KINDS, ROW_KINDS
 from .rowreader import KNOWN_COLUMNS, Problem, Row, read_rows
@@ -100,19 +100,12 @@ def derived_id(kind: str, cells: dict[str, Any], data: dict[str, Any],
                                else _random_part({"kind": kind, **cells}))
 
 
-def _comparable(event_type: str, subject: str, data: dict[str, Any],
-                defaulted_status: bool) -> tuple[str, str, bytes]:
-    """What must match for a row to count as already in the log.
-
-    Officials are compared as a set (an export lists them by participant). A meeting
-    row without a status does not compare it: the default depends on the day of import.
-    """
-    data = dict(data)
-    if "officials" in data:
-        data["officials"] = sorted(data["officials"], key=envelope.canonical)
+def _comparable(event_type: str, data: dict[str, Any], defaulted_status: bool) -> bytes:
+    """What must match for a row to count as the same event: its data, except that a
+    meeting row without a status does not compare it (the default depends on the day)."""
     if defaulted_status and event_type == model.RECORDED["meeting"]:
-        data.pop("status", None)
-    return event_type, subject, envelope.canonical(data)
+        data = {key: value for key, value in data.items() if key != "status"}
+    return envelope.canonical(data)
 
 
 def _plain(error: TrackerError) -> str:
@@ -170,8 +163,10 @@ class Plan:
 class Planner:
     """Turns rows into events in file order, against the log's catalog and earlier rows."""
 
-    def __init__(self, catalog: Catalog):
+    def __init__(self, log: EventLog, catalog: Catalog):
+        self.log = log
         self.catalog = catalog
+        self._amendments: dict[str, list[tuple[tuple, dict[str, Any]]]] | None = None
         self.plan = Plan()
         self.defined: dict[str, Defined] = {}  # records of this file by id (slug)
         self.keys: dict[str, tuple[str, int]] = {}  # row key -> (record id, line)
@@ -315,6 +310,52 @@ class Planner:
             raise RowProblem(column, f"{reference} is a {defined.kind} (line {defined.line}), "
                              f"not a {wanted}")
 
+    def _matches(self, existing: dict[str, Any], draft: model.Draft, subject: str,
+                 own: bool, defaulted: bool) -> bool:
+        """Whether the log's event under a row's id is what the row says.
+
+        A row whose id is a hash of its content matches by construction. A row with its
+        own id or key must say the same; a record row may also match the record as
+        amended since (what `tracker export` writes), and a citation row the source of an
+        amendment (which `tracker export` writes as a citation).
+        """
+        if existing["subject"] != subject:
+            return False
+        if existing["type"] == model.AMENDED and draft.type == model.SOURCE_ADDED:
+            return existing["data"].get("source") == draft.data["source"]
+        if existing["type"] != draft.type:
+            return False
+        if not own:
+            return True
+        mine = _comparable(draft.type, draft.data, defaulted)
+        if mine == _comparable(existing["type"], existing["data"], defaulted):
+            return True
+        if not draft.type.endswith(".recorded"):
+            return False
+        current = {**self._current(subject, existing["data"]), "source": draft.data["source"]}
+        return (existing["data"]["source"] == draft.data["source"]
+                and mine == _comparable(draft.type, current, defaulted))
+
+    def _current(self, subject: str, recorded: dict[str, Any]) -> dict[str, Any]:
+        """A record's data as recorded, then amended (the log is read once, when needed)."""
+        if self._amendments is None:
+            self._amendments = {}
+            for item in self.log.lines():
+                if not isinstance(item, Line) or b'"record.amended"' not in item.body:
+                    continue
+                try:
+                    event = orjson.loads(item.body)
+                    key = (event["recorded_at"], event["writer"], event["seq"], event["id"])
+                    if event["type"] == model.AMENDED:
+                        self._amendments.setdefault(event["subject"], []).append(
+                            (key, event["data"]["changes"]))
+                except (orjson.JSONDecodeError, KeyError, TypeError):
+                    continue  # tracker verify reports damaged lines
+        data = {key: value for key, value in recorded.items() if key != "source"}
+        for _key, changes in sorted(self._amendments.get(subject, []), key=lambda item: item[0]):
+            data = model.apply_changes(data, changes)
+        return data
+
     def _state(self, row: Row, kind: str, event_id: str, subject: str,
                draft: model.Draft, own: bool, existing: dict[str, Any] | None) -> str:
         """"new", "present" (already in the log) or "repeated" (as an earlier row).
@@ -327,21 +368,19 @@ class Planner:
         if earlier is not None:
             line, earlier_type, earlier_subject, earlier_data, earlier_defaulted = earlier
             defaulted = defaulted or earlier_defaulted
-            if (_comparable(earlier_type, earlier_subject, earlier_data, defaulted)
-                    != _comparable(draft.type, subject, draft.data, defaulted)):
+            if ((earlier_type, earlier_subject) != (draft.type, subject)
+                    or _comparable(earlier_type, earlier_data, defaulted)
+                    != _comparable(draft.type, draft.data, defaulted)):
                 raise RowProblem("id", f"id {event_id} is already used on line {line} "
                                  "for other content")
             self.plan.repeated += 1
             return "repeated"
         self.seen[event_id] = (row.line, draft.type, subject, draft.data, defaulted)
         if existing is not None:
-            same = (existing["type"], existing["subject"]) == (draft.type, subject)
-            if same and own:
-                same = (_comparable(existing["type"], subject, existing["data"], defaulted)
-                        == _comparable(draft.type, subject, draft.data, defaulted))
-            if not same:
+            if not self._matches(existing, draft, subject, own, defaulted):
+                hint = "; to correct a record, use tracker amend" if kind in RECORD_KINDS else ""
                 raise RowProblem("id", f"id {event_id} is already in the log with other "
-                                 "content")
+                                 f"content{hint}")
             self.plan.present += 1
             return "present"
         if kind == "format":
@@ -355,8 +394,9 @@ class Planner:
         return "new"
 
 
-def plan_rows(rows: list[Row], catalog: Catalog, progress: Progress = no_progress) -> Plan:
-    planner = Planner(catalog)
+def plan_rows(rows: list[Row], log: EventLog, catalog: Catalog,
+              progress: Progress = no_progress) -> Plan:
+    planner = Planner(log, catalog)
     with progress("Checking", len(rows)) as advance:
         for number, row in enumerate(rows, start=1):
             planner.add(row)
@@ -470,18 +510,13 @@ def import_file(log: EventLog, path: str, kind: str | None = None, dry_run: bool
         return _import_file(log, path, kind, dry_run, progress)
 
 
-def _log_state(log: EventLog) -> list[tuple[Path, int]]:
-    """Each segment file and its size: what changes when anyone appends."""
-    return [(path, path.stat().st_size) for path in log.segments()]
-
-
 def _import_file(log: EventLog, path: str, kind: str | None, dry_run: bool,
                  progress: Progress) -> Outcome:
     if kind is not None and kind not in ROW_KINDS:
         raise TrackerError(f"unknown --kind {shown(kind)}: use one of {', '.join(ROW_KINDS)}")
     rows, problems = read_rows(path, kind)
-    state = _log_state(log)
-    plan = plan_rows(rows, Catalog.scan(log), progress)
+    state = log.snapshot()
+    plan = plan_rows(rows, log, Catalog.scan(log), progress)
     total = len(rows) + len({problem.line for problem in problems if not problem.header})
     if problems or plan.problems:
         raise refuse(path, problems + plan.problems, total)
@@ -489,8 +524,8 @@ def _import_file(log: EventLog, path: str, kind: str | None, dry_run: bool,
     if dry_run or not plan.events:
         return outcome
     with log.session() as appender:
-        if _log_state(log) != state:  # another writer came first: check again
-            plan = outcome.plan = plan_rows(rows, Catalog.scan(log), progress)
+        if log.snapshot() != state:  # another writer came first: check again
+            plan = outcome.plan = plan_rows(rows, log, Catalog.scan(log), progress)
             if plan.problems:
                 raise refuse(path, plan.problems, total)
         floors = [moment for moment in (appender.last_recorded_at, plan.floor) if moment]
