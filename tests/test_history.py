@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import SOURCE, log_bytes, ok, rows, run
+from .conftest import METADATA, SOURCE, log_bytes, ok, rows, run
 
 
 def test_amend_scenario_show_and_as_of(db: Path, tracker_env: Path) -> None:
@@ -202,15 +202,20 @@ def test_history_records_every_change(db: Path) -> None:
     ok("build")
     assert rows(db, "select event_type, recorded_by, field, old_value, new_value, reason "
                 "from history order by rowid") == [
-        {"event_type": "pledge.recorded", "recorded_by": "tester", "field": "record",
-         "old_value": None, "new_value": "Grant", "reason": None},
         {"event_type": "pledge.status_changed", "recorded_by": "tester", "field": "status",
          "old_value": "pledged", "new_value": "disbursed", "reason": "tranche 1"},
         {"event_type": "pledge.status_changed", "recorded_by": "tester",
          "field": "disbursed_amount", "old_value": None, "new_value": "400",
          "reason": "tranche 1"},
-        {"event_type": "source.added", "recorded_by": "tester", "field": "source",
-         "old_value": None, "new_value": "Budget report", "reason": None},
+    ]
+    changed = rows(db, json.loads(METADATA.read_text())["databases"]["tracker"]["queries"][
+        "changed_since"]["sql"].replace(":date", "'2000-01-01'"))
+    assert changed[0]["event_type"] == "source.added"  # the newest first
+    assert sorted((row["event_type"], row["field"], row["new_value"]) for row in changed) == [
+        ("pledge.recorded", "record", "Grant"),
+        ("pledge.status_changed", "disbursed_amount", "400"),
+        ("pledge.status_changed", "status", "disbursed"),
+        ("source.added", "source", "Budget report"),
     ]
 
 

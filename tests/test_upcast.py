@@ -35,7 +35,7 @@ def test_the_fixture_log_projects_to_the_expected_rows(tmp_path: Path) -> None:
     expected = json.loads((FIXTURE / "expected.json").read_text())
     assert {table: len(rows) for table, rows in expected.items()} == {
         "announcement_about": 2, "announcements": 1, "format_members": 6, "formats": 1,
-        "history": 21, "meeting_participants": 3, "meetings": 2, "pledge_recipients": 5,
+        "history": 14, "meeting_participants": 3, "meetings": 2, "pledge_recipients": 5,
         "pledges": 1, "records": 6, "sources": 9, "status_changes": 2}
     build(EventLog(FIXTURE / "events"), tmp_path / "fixture.db", full=True)
     assert projected_rows(tmp_path / "fixture.db", expected) == expected

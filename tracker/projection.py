@@ -11,11 +11,13 @@ from __future__ import annotations
 import hashlib
 import heapq
 import os
+import re
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import closing
 from dataclasses import asdict, dataclass
 from functools import lru_cache
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +28,7 @@ from . import envelope, schema
 from .actors import all_actors, all_currencies
 from .dates import Span, parse_date
 from .errors import TrackerError
-from .log import EventLog, Line, SegmentState, line_ending_at
+from .log import EventLog, SegmentState, line_ending_at
 from .model import AMENDED, RETRACTED, SOURCE_ADDED, apply_changes
 from .upcast import upcast
 
@@ -40,26 +42,30 @@ class OutOfOrder(Exception):
 
 
 def sort_key(event: Event) -> tuple:
-    return (event["recorded_at"], event["writer"], event["seq"], event["id"], event["hash"])
+    """Replay order: (recorded_at, writer, seq, id, hash)."""
+    return SORT_KEY(event)
 
 
-def _parsed(item: Line) -> Event:
-    try:
-        return envelope.parse_line(item.body)
-    except envelope.BadLine as error:
-        raise TrackerError(
-            f"{item.path.name} line {item.number} is damaged ({error}); run tracker verify"
-        ) from None
+SORT_KEY = itemgetter("recorded_at", "writer", "seq", "id", "hash")
+MONTH = re.compile(r"[0-9]{4}-[0-9]{2}")
 
 
 def _file_events(log: EventLog, path: Path, start: int, stop: int,
-                 check_order: bool = True) -> Iterator[Event]:
+                 month: str | None) -> Iterator[Event]:
+    """The events of one segment between two offsets. With `month`, check that they are
+    in replay order and of that month, else raise OutOfOrder (replay then sorts)."""
     previous = None
-    for item in log.read_range(path, start, stop):
-        event = _parsed(item)
-        if check_order:
-            key = sort_key(event)
-            if previous is not None and key < previous:
+    for number, body in log.read_range(path, start, stop):
+        try:
+            event = envelope.parse_hashed(body)
+        except envelope.BadLine as error:
+            where = f"line {number}" if start == 0 else f"line {number} after byte {start}"
+            raise TrackerError(
+                f"{path.parent.name}/{path.name} {where} is damaged ({error}); "
+                "run tracker verify") from None
+        if month is not None:
+            key = SORT_KEY(event)
+            if (previous is not None and key < previous) or key[0][:7] != month:
                 raise OutOfOrder(path)
             previous = key
         yield event
@@ -70,19 +76,31 @@ def ordered_events(
     sort_in_memory: bool = False,
     ranges: dict[str, tuple[int, int]] | None = None,
 ) -> Iterator[Event]:
-    """Events in replay order: a streaming merge of segments, or a sort in memory.
+    """Events in replay order, streaming: months in turn, each a merge of its segments.
 
-    `ranges` limits reading to byte ranges of some segments (relative path -> start, stop);
-    by default every segment is read whole.
+    A segment whose lines are out of order or not of its month (after a hand edit or an
+    odd merge) raises OutOfOrder: callers then ask for `sort_in_memory`. `ranges` limits
+    reading to byte ranges of some segments (relative path -> start, stop); by default
+    every segment is read whole.
     """
     if ranges is None:
         ranges = {name: (0, state.size) for name, state in log.snapshot().items()}
-    streams = [_file_events(log, log.root / name, start, stop, check_order=not sort_in_memory)
-               for name, (start, stop) in sorted(ranges.items()) if stop > start]
+    wanted = sorted((name, start, stop) for name, (start, stop) in ranges.items() if stop > start)
     if sort_in_memory:
-        yield from sorted((event for stream in streams for event in stream), key=sort_key)
-    else:
-        yield from heapq.merge(*streams, key=sort_key)
+        streams = [_file_events(log, log.root / name, start, stop, None)
+                   for name, start, stop in wanted]
+        yield from sorted((event for stream in streams for event in stream), key=SORT_KEY)
+        return
+    months: dict[str, list[tuple[str, int, int]]] = {}
+    for name, start, stop in wanted:
+        month = Path(name).stem
+        if not MONTH.fullmatch(month):
+            raise OutOfOrder(name)
+        months.setdefault(month, []).append((name, start, stop))
+    for month in sorted(months):
+        streams = [_file_events(log, log.root / name, start, stop, month)
+                   for name, start, stop in months[month]]
+        yield from streams[0] if len(streams) == 1 else heapq.merge(*streams, key=SORT_KEY)
 
 
 @lru_cache(maxsize=65536)
@@ -188,18 +206,21 @@ class Shape:
     row: Callable[[dict[str, Any]], dict[str, Any]]
     children: Callable[[str, dict[str, Any]], Iterator[tuple[str, dict[str, Any]]]]
     child_tables: tuple[tuple[str, str], ...]  # (table, column naming the record)
+    child_keys: tuple[str, ...]  # the data keys the child rows come from
     first_status: Callable[[dict[str, Any]], str | None] = lambda data: None
 
 
 SHAPES = {
     "format": Shape("formats", "slug", format_row, format_children,
-                    (("format_members", "format"),)),
+                    (("format_members", "format"),), ("members",)),
     "meeting": Shape("meetings", "id", meeting_row, meeting_children,
-                     (("meeting_participants", "meeting_id"),), lambda data: data["status"]),
+                     (("meeting_participants", "meeting_id"),), ("participants", "officials"),
+                     lambda data: data["status"]),
     "announcement": Shape("announcements", "id", announcement_row, announcement_children,
-                          (("announcement_about", "announcement_id"),)),
+                          (("announcement_about", "announcement_id"),), ("about",)),
     "pledge": Shape("pledges", "id", pledge_row, pledge_children,
-                    (("pledge_recipients", "pledge_id"),), lambda data: "pledged"),
+                    (("pledge_recipients", "pledge_id"),), ("recipients",),
+                    lambda data: "pledged"),
 }
 TABLE_OF = {kind: (shape.table, shape.key) for kind, shape in SHAPES.items()}
 
@@ -212,11 +233,30 @@ class Record:
 
 
 class Projector:
-    """Applies events, one at a time, to an open database of the shape of `schema`."""
+    """Applies events in replay order to an open database of the shape of `schema`.
 
-    def __init__(self, conn: sqlite3.Connection):
+    Inserts are buffered per table and written with executemany; anything that reads or
+    changes existing rows first flushes the buffers if they hold rows of that record, so
+    every table sees the same sequence of changes as one statement per event would give.
+    """
+
+    BATCH = 5000
+
+    def __init__(self, conn: sqlite3.Connection, incremental: bool = False):
         self.conn = conn
+        self.incremental = incremental  # the database already holds events
         self.last_key: tuple | None = None
+        self.seen: set[str] = set()  # event ids applied (an event repeated is applied once)
+        self.buffers: dict[str, list[tuple]] = {}
+        self.pending: dict[str, set[str]] = {}  # table -> subjects with rows in its buffer
+        self.buffered = 0
+        self.columns = {table.name: tuple(table.columns) for table in schema.TABLES}
+        self.empty = {name: dict.fromkeys(columns) for name, columns in self.columns.items()}
+        self.values = {name: itemgetter(*columns) for name, columns in self.columns.items()}
+        self.statements = {
+            name: f"insert into {name} ({', '.join(columns)}) "
+                  f"values ({', '.join('?' for _ in columns)})"
+            for name, columns in self.columns.items()}
         self.handlers: dict[str, Callable[[Event], None]] = {
             "format.recorded": self.recorded,
             "meeting.recorded": self.recorded,
@@ -230,42 +270,68 @@ class Projector:
         }
 
     def apply(self, event: Event) -> None:
+        event_id = event["id"]
+        if event_id in self.seen or (self.incremental and self.conn.execute(
+                "select 1 from events where id = ?", (event_id,)).fetchone()):
+            return  # the same event seen again (a duplicated line, or a retry in two clones)
+        self.seen.add(event_id)
         key = sort_key(event)
         if self.last_key is None or key > self.last_key:
             self.last_key = key
-        inserted = self.conn.execute(
-            "insert or ignore into events (id, type, subject, recorded_at, recorded_by, writer,"
-            " seq, schema, data, hash) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (event["id"], event["type"], event["subject"], event["recorded_at"],
-             event["recorded_by"], event["writer"], event["seq"], event["schema"],
-             orjson.dumps(event["data"], option=orjson.OPT_SORT_KEYS).decode(), event["hash"]),
-        ).rowcount
-        if not inserted:
-            return  # the same event seen again (a duplicated line)
+        self.insert("events", {
+            "id": event_id, "type": event["type"], "subject": event["subject"],
+            "recorded_at": event["recorded_at"], "recorded_by": event["recorded_by"],
+            "writer": event["writer"], "seq": event["seq"], "schema": event["schema"],
+            "data": orjson.dumps(event["data"], option=orjson.OPT_SORT_KEYS).decode(),
+            "hash": event["hash"]}, None)
         handler = self.handlers.get(event["type"])
         if handler is None:
-            raise TrackerError(f"event {event['id']} has unknown type {event['type']!r}")
+            raise TrackerError(f"event {event_id} has unknown type {event['type']!r}")
         try:
             handler(upcast(event))
         except (KeyError, TypeError, ValueError, TrackerError) as error:
             raise TrackerError(
-                f"event {event['id']} cannot be projected ({error!r}); run tracker verify"
+                f"event {event_id} cannot be projected ({error!r}); run tracker verify"
             ) from None
+
+    def finish(self) -> None:
+        self.flush()
 
     # -- helpers -------------------------------------------------------------------
 
-    def insert(self, table: str, row: dict[str, Any]) -> None:
-        columns = ", ".join(row)
-        marks = ", ".join("?" for _ in row)
-        self.conn.execute(f"insert into {table} ({columns}) values ({marks})",
-                          tuple(row.values()))
+    def insert(self, table: str, row: dict[str, Any], subject: str | None) -> None:
+        """Buffer a row about the record `subject` (None: a row never changed later)."""
+        if subject is not None:
+            self.pending.setdefault(table, set()).add(subject)
+        self.buffers.setdefault(table, []).append(self.values[table]({**self.empty[table], **row}))
+        self.buffered += 1
+        if self.buffered >= self.BATCH:
+            self.flush()
+
+    def flush(self, tables: Iterable[str] | None = None) -> None:
+        """Write the buffered rows of some tables (by default, all)."""
+        for table in list(self.buffers) if tables is None else tables:
+            rows = self.buffers.pop(table, None)
+            if rows:
+                self.conn.executemany(self.statements[table], rows)
+                self.buffered -= len(rows)
+            self.pending.pop(table, None)
+
+    def settle(self, subject: str, *tables: str) -> None:
+        """Write the buffered rows of these tables if one is about `subject`, before its
+        rows there are read or changed."""
+        stale = [table for table in tables if subject in self.pending.get(table, ())]
+        if stale:
+            self.flush(stale)
 
     def update(self, table: str, key: str, value: str, changes: dict[str, Any]) -> None:
+        self.settle(value, table)
         assignments = ", ".join(f"{column} = ?" for column in changes)
         self.conn.execute(f"update {table} set {assignments} where {key} = ?",
                           (*changes.values(), value))
 
     def record(self, subject: str) -> Record | None:
+        self.settle(subject, "records")
         row = self.conn.execute("select kind, data, retracted from records where id = ?",
                                 (subject,)).fetchone()
         return Record(row[0], orjson.loads(row[1]), bool(row[2])) if row else None
@@ -279,7 +345,6 @@ class Projector:
     def touch(self, kind: str, subject: str, recorded_at: str) -> None:
         shape = SHAPES[kind]
         self.update(shape.table, shape.key, subject, {"updated_at": recorded_at})
-        self.update("records", "id", subject, {"updated_at": recorded_at})
 
     def add_source(self, event: Event, kind: str) -> None:
         source = event["data"]["source"]
@@ -288,7 +353,7 @@ class Projector:
             "url": source.get("url"), "citation": source.get("citation"),
             "publisher": source.get("publisher"), "published": source.get("published"),
             "quote": source.get("quote"), "recorded_at": event["recorded_at"],
-        })
+        }, event["subject"])
 
     def history(self, event: Event, kind: str, field: str, old: Any, new: Any,
                 reason: str | None = None) -> None:
@@ -297,33 +362,35 @@ class Projector:
             "event_type": event["type"], "recorded_at": event["recorded_at"],
             "recorded_by": event["recorded_by"], "field": field, "old_value": _text(old),
             "new_value": _text(new), "reason": reason,
-        })
+        }, event["subject"])
 
-    def write_children(self, shape: Shape, subject: str, data: dict[str, Any]) -> None:
-        for table, column in shape.child_tables:
-            self.conn.execute(f"delete from {table} where {column} = ?", (subject,))
+    def write_children(self, shape: Shape, subject: str, data: dict[str, Any],
+                       replace: bool = False) -> None:
+        if replace:
+            self.settle(subject, *(table for table, _column in shape.child_tables))
+            for table, column in shape.child_tables:
+                self.conn.execute(f"delete from {table} where {column} = ?", (subject,))
         for table, row in shape.children(subject, data):
-            self.insert(table, row)
+            self.insert(table, row, subject)
 
     # -- handlers ------------------------------------------------------------------
 
     def recorded(self, event: Event) -> None:
         kind, subject = event["type"].partition(".")[0], event["subject"]
-        if self.record(subject) is not None:
-            return  # the subject was recorded first by another event: verify warns
+        if subject != event["id"] and self.record(subject) is not None:
+            return  # a format's slug recorded first by another event: verify warns
         data = {key: value for key, value in event["data"].items() if key != "source"}
         shape, stamp = SHAPES[kind], event["recorded_at"]
         title = data.get("title") or data.get("name")
         self.insert("records", {"id": subject, "kind": kind, "title": title,
                                 "data": _json(data), "retracted": 0,
-                                "recorded_at": stamp, "updated_at": stamp})
+                                "recorded_at": stamp}, subject)
         status = shape.first_status(data)
         self.insert(shape.table, {shape.key: subject, **shape.row(data),
                                   **({"status": status} if status else {}),
-                                  "recorded_at": stamp, "updated_at": stamp})
+                                  "recorded_at": stamp, "updated_at": stamp}, subject)
         self.write_children(shape, subject, data)
         self.add_source(event, "record")
-        self.history(event, kind, "record", None, title)
 
     def amended(self, event: Event) -> None:
         subject, changes = event["subject"], event["data"]["changes"]
@@ -334,16 +401,17 @@ class Projector:
         data = apply_changes(record.data, changes)
         old = dict(record.data)
         if "status" in changes:
+            self.settle(subject, shape.table)
             old["status"] = self.conn.execute(
                 f"select status from {shape.table} where id = ?", (subject,)).fetchone()[0]
         self.update("records", "id", subject, {
-            "title": data.get("title") or data.get("name"), "data": _json(data),
-            "updated_at": stamp})
+            "title": data.get("title") or data.get("name"), "data": _json(data)})
         row = {**shape.row(data), "updated_at": stamp}
         if "status" in changes:
             row["status"] = changes["status"]
         self.update(shape.table, shape.key, subject, row)
-        self.write_children(shape, subject, data)
+        if any(key in changes for key in shape.child_keys):
+            self.write_children(shape, subject, data, replace=True)
         if "source" in event["data"]:
             self.add_source(event, "amendment")
         for field in sorted(changes):
@@ -358,6 +426,7 @@ class Projector:
             return
         table = SHAPES[kind].table
         disbursed = "disbursed_amount_text" if kind == "pledge" else "null"
+        self.settle(subject, table)
         previous = self.conn.execute(f"select status, {disbursed} from {table} where id = ?",
                                      (subject,)).fetchone()
         changes = {"status": data["status"], "updated_at": event["recorded_at"]}
@@ -365,7 +434,6 @@ class Projector:
             changes.update(disbursed_amount=_number(data["amount"]),
                            disbursed_amount_text=data["amount"])
         self.update(table, "id", subject, changes)
-        self.update("records", "id", subject, {"updated_at": event["recorded_at"]})
         when = span(data["date"]) if "date" in data else None
         self.insert("status_changes", {
             "subject": subject, "kind": kind, "status": data["status"],
@@ -374,7 +442,7 @@ class Projector:
             "amount": _number(data.get("amount")), "amount_text": data.get("amount"),
             "note": data.get("note"), "event_id": event["id"],
             "recorded_at": event["recorded_at"],
-        })
+        }, subject)
         self.add_source(event, "update")
         self.history(event, kind, "status", previous[0], data["status"], data.get("note"))
         if "amount" in data:
@@ -387,9 +455,6 @@ class Projector:
             return
         self.touch(record.kind, event["subject"], event["recorded_at"])
         self.add_source(event, "citation")
-        source = event["data"]["source"]
-        self.history(event, record.kind, "source", None,
-                     source.get("url") or source.get("citation"))
 
     def retracted(self, event: Event) -> None:
         subject = event["subject"]
@@ -397,14 +462,15 @@ class Projector:
         if record is None:
             return
         shape, stamp = SHAPES[record.kind], event["recorded_at"]
+        self.settle(subject, shape.table, "sources",
+                    *(table for table, _column in shape.child_tables))
         self.conn.execute(f"delete from {shape.table} where {shape.key} = ?", (subject,))
         for table, column in shape.child_tables:
             self.conn.execute(f"delete from {table} where {column} = ?", (subject,))
         self.conn.execute("delete from sources where subject = ?", (subject,))
         reason = event["data"]["reason"]
         self.update("records", "id", subject, {"retracted": 1, "retracted_at": stamp,
-                                                "retraction_reason": reason,
-                                                "updated_at": stamp})
+                                                "retraction_reason": reason})
         self.history(event, record.kind, "record", "recorded", "retracted", reason)
 
 
@@ -431,6 +497,7 @@ def project(events: Iterable[Event], conn: sqlite3.Connection) -> Projector:
     projector = Projector(conn)
     for event in events:
         projector.apply(event)
+    projector.finish()
     schema.create_indexes_views_fts(db)
     conn.execute("commit")
     conn.execute("analyze")
@@ -578,16 +645,17 @@ def _build_incrementally(log: EventLog, db_path: Path,
     ranges = _new_ranges(log, info, snapshot)
     if ranges is None:
         return None
-    events = sorted(ordered_events(log, sort_in_memory=True, ranges=ranges), key=sort_key)
+    events = list(ordered_events(log, sort_in_memory=True, ranges=ranges))
     if events and info.last_key is not None and sort_key(events[0]) <= tuple(info.last_key):
         return None  # older events arrived (a merge): replay everything
     with closing(sqlite3.connect(str(db_path), isolation_level=None)) as conn:
         conn.execute("begin immediate")
         try:
-            projector = Projector(conn)
+            projector = Projector(conn, incremental=True)
             projector.last_key = tuple(info.last_key) if info.last_key else None
             for event in events:
                 projector.apply(event)
+            projector.finish()
             BuildInfo(snapshot, _key(projector.last_key)).save(conn)
             conn.execute("commit")
         except BaseException:

@@ -98,12 +98,11 @@ def render(record: dict[str, Any]) -> str:
     for event in record["history"]:
         lines.append(f"  {event['recorded_at']}  {event['recorded_by']}  {event['type']}  "
                      f"{event['id']}")
+        if event["type"].endswith(".recorded"):
+            data = event["data"]
+            lines.append(f"    recorded: {data.get('title') or data.get('name')}")
         for change in event["changes"]:
-            if change["field"] == "record":
-                lines.append(f"    {change['new']}" if change["old"] is None
-                             else f"    record: {change['old']} -> {change['new']}")
-            elif change["field"] != "source":
-                lines.append(f"    {change['field']}: {change['old']} -> {change['new']}")
+            lines.append(f"    {change['field']}: {change['old']} -> {change['new']}")
         if event["reason"]:
             label = "note" if event["type"].endswith(".status_changed") else "reason"
             lines.append(f"    {label}: {event['reason']}")
