@@ -40,6 +40,7 @@ EPOCH = date(1970, 1, 1)
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # the base-32 alphabet of ULIDs
 BASE32_PAIRS = [first + second for first in CROCKFORD for second in CROCKFORD]  # 10 bits each
 KEY_TEXT = model.text("id", 200)
+SIMPLE_KEY = re.compile(r"[0-9A-Za-z_.:/#-]{1,200}")  # a key KEY_TEXT would accept as it is
 REFERS = {kind: {spec.refers: spec.option for spec in specs if spec.refers}
           for kind, specs in model.FIELDS.items()}
 MAX_ULID_MS = (1 << 48) - 1
@@ -238,10 +239,11 @@ class Planner:
         if LOOKS_LIKE_ULID.fullmatch(value):
             raise RowProblem("id", f"invalid id {shown(value)}: expected a 26-character ULID "
                              "(or a short key of your own, such as m1)")
-        try:
-            value = KEY_TEXT(value)
-        except TrackerError as error:
-            raise RowProblem("id", _plain(error)) from None
+        if not SIMPLE_KEY.fullmatch(value):
+            try:
+                value = KEY_TEXT(value)
+            except TrackerError as error:
+                raise RowProblem("id", _plain(error)) from None
         if value in self.keys:
             raise RowProblem("id", f"key {shown(value)} is already used on line "
                              f"{self.keys[value][1]}")
@@ -530,11 +532,9 @@ def _import_file(log: EventLog, path: str, kind: str | None, dry_run: bool,
                 raise refuse(path, plan.problems, total)
         floors = [moment for moment in (appender.last_recorded_at, plan.floor) if moment]
         start = max([envelope.now(), *(after(moment) for moment in floors)])
-        stamped = (
-            {**event, "recorded_at": moment}
-            for event, moment in zip(plan.events, timestamps(start, len(plan.events)),
-                                     strict=True)
-        )
+        for event, moment in zip(plan.events, timestamps(start, len(plan.events)),
+                                 strict=True):
+            event["recorded_at"] = moment
         with progress("Writing", len(plan.events)) as advance:
-            outcome.written = appender.write_many(stamped, advance)
+            outcome.written = appender.write_many(plan.events, advance)
     return outcome

@@ -36,7 +36,7 @@ ALLOWED = {kind: frozenset(columns(kind)) for kind in ROW_KINDS}
 PLAIN = KNOWN_COLUMNS - MULTI_VALUED - FLAGS
 
 
-@dataclass
+@dataclass(slots=True)
 class Row:
     """One row of the file: the line it starts on, its kind and its non-empty cells."""
 
