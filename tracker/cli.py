@@ -432,15 +432,20 @@ def build(ctx: click.Context, full: bool, as_of: str | None, db_path: Path | Non
               help="Serve the state as of then, built into a temporary database.")
 @click.option("--metadata", type=click.Path(dir_okay=False, path_type=Path),
               help="Datasette metadata [default: datasette-metadata.json beside events/].")
+@click.option("--watch/--no-watch", default=True, show_default=True,
+              help="Rebuild and show new records while serving.")
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int, as_of: str | None,
-          metadata: Path | None) -> None:
+          metadata: Path | None, watch: bool) -> None:
     """Build if the log changed, then publish the database read-only with Datasette.
+
+    New records appear in the running site within seconds (see --no-watch).
 
     \b
     Example:
         tracker serve
         tracker serve --as-of 2024-07-01 --port 8002
+        tracker serve --host 0.0.0.0 --port 8080 --no-watch
     """
     import tempfile
 
@@ -465,7 +470,7 @@ def serve(ctx: click.Context, host: str, port: int, as_of: str | None,
     if is_stale(log, db):
         result = build_database(log, db)
         click.echo(f"Built {db} from {result.events} events", err=True)
-    run_server(db, metadata, host, port)
+    run_server(db, metadata, host, port, log=log if watch else None)
 
 
 @cli.command()

@@ -67,7 +67,8 @@ TABLES = (
         foreign_keys=(("format", "formats", "slug"), ("country", "actors", "code"),
                       ("chair", "actors", "code")),
         indexes=("title", "date_start", "date_end", "date_precision", "status", "format",
-                 "level", "mode", "city", "country", "chair", "recorded_at", "updated_at"),
+                 "level", "mode", "city", "country", "chair", "recorded_at", "updated_at",
+                 ("date_start", "format")),
         fts=("title", "summary", "city", "topics"),
     ),
     Table(
