@@ -11,6 +11,7 @@ import click
 
 from .errors import TrackerError
 from .model import INSTRUMENTS, LEVELS, MODES, STATUSES
+from .rowformat import RECORD_KINDS, ROW_KINDS
 
 
 class TrackerGroup(click.Group):
@@ -501,3 +502,65 @@ def verify(ctx: click.Context, against: str | None) -> None:
         )
     since = f"; nothing changed or removed since {against}" if against else ""
     click.echo(f"OK: {report.events} events in {report.files} files{since}")
+
+
+@cli.command(name="import")
+@click.argument("file", metavar="FILE")
+@click.option("--kind", type=click.Choice(ROW_KINDS),
+              help="Kind of every row, for a CSV file without a kind column.")
+@click.option("--dry-run", is_flag=True, help="Check every row and report; write nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the outcome and every row's id.")
+@click.pass_context
+def import_command(ctx: click.Context, file: str, kind: str | None, dry_run: bool,
+                   as_json: bool) -> None:
+    """Import records, updates and citations from CSV or JSON Lines, all or nothing.
+
+    \b
+    Example:
+        tracker import meetings.csv --dry-run
+        tracker import meetings.csv
+        tracker export > all.jsonl && tracker --events copy/ import all.jsonl
+    """
+    from .importer import ImportRefused, import_file, report
+    from .progress import progress_bar
+
+    try:
+        outcome = import_file(_log(ctx), file, kind, dry_run, progress_bar)
+    except ImportRefused as refused:
+        click.echo(f"Error: {refused}", err=True)
+        for problem in refused.problems:
+            click.echo(str(problem), err=True)
+        ctx.exit(1)
+    summary, warnings = report(outcome)
+    for warning in warnings:
+        click.echo(f"Warning: {warning}", err=True)
+    click.echo(_dumps(outcome.as_json()) if as_json else summary)
+
+
+@cli.command()
+@click.option("--format", "output_format", type=click.Choice(("jsonl", "csv")),
+              default="jsonl", show_default=True, help="Output format.")
+@click.option("--type", "kind", type=click.Choice(RECORD_KINDS),
+              help="Only records of this kind (with their updates and citations).")
+@click.pass_context
+def export(ctx: click.Context, output_format: str, kind: str | None) -> None:
+    """Write the current records with their sources to stdout, ready for tracker import.
+
+    \b
+    Example:
+        tracker export > tracker.jsonl
+        tracker export --format csv --type meeting > meetings.csv
+    """
+    from .exporter import export_rows, write_csv, write_jsonl
+    from .projection import build as build_database
+    from .projection import is_stale
+
+    log, db = _log(ctx), ctx.obj["db"]
+    if is_stale(log, db):
+        build_database(log, db)
+    kinds = (kind,) if kind else RECORD_KINDS
+    rows = export_rows(db, kinds)
+    if output_format == "csv":
+        write_csv(rows, sys.stdout, kinds)
+    else:
+        write_jsonl(rows, sys.stdout)
