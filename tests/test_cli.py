@@ -34,6 +34,8 @@ CONTRACT = {
     ("build",): ["--full", "--as-of", "--db"],
     ("serve",): ["--host", "--port", "--as-of"],
     ("verify",): ["--against"],
+    ("import",): ["--dry-run"],
+    ("export",): ["--format", "--type"],
     (): ["--events", "--db"],
     ("add",): [],
 }

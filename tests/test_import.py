@@ -13,8 +13,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
-from ulid import ULID
 
+from tracker import envelope
 from tracker.importer import derived_id, key_suffix
 
 from .conftest import PROJECT, SOURCE, log_bytes, ok, rows, run
@@ -408,8 +408,9 @@ k1,Keyed,1965,x,
         ("0000000000" + key_suffix("k1"), "new"),  # before 1970: time part 0
         (records[2]["id"], "new")]
     assert records[1]["key"] == "k1"
-    assert ULID.from_str(records[2]["id"]).datetime == datetime(2024, 8, 15, tzinfo=timezone.utc)
-    assert ULID.from_str(records[1]["id"]).timestamp == 0
+    assert envelope.id_milliseconds(records[2]["id"]) == int(
+        datetime(2024, 8, 15, tzinfo=timezone.utc).timestamp() * 1000)
+    assert envelope.id_milliseconds(records[1]["id"]) == 0
     assert [event["id"] for event in events_of(events)] == [record["id"] for record in records]
     again = json.loads(ok("import", path, "--json"))
     assert [record["state"] for record in again["records"]] == ["present"] * 3

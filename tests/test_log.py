@@ -184,3 +184,4 @@ def test_new_ids_are_ulids_that_sort_by_time() -> None:
     later = envelope.new_id(int(datetime(2024, 8, 1, tzinfo=timezone.utc).timestamp() * 1000))
     assert earlier < later < ids[0]
     assert earlier[:10] == "00ZRBTAH00"  # 48 bits of milliseconds, Crockford base32
+    assert envelope.id_milliseconds(earlier) == 1091318400000

@@ -40,6 +40,14 @@ def new_id(milliseconds: int | None = None) -> str:
     return "".join(CROCKFORD[(value >> shift) & 31] for shift in range(125, -1, -5))
 
 
+def id_milliseconds(event_id: str) -> int:
+    """The Unix milliseconds in the time part (first 10 characters) of a ULID."""
+    value = 0
+    for character in event_id[:10]:
+        value = value * 32 + CROCKFORD.index(character)
+    return value
+
+
 def canonical(value: Any) -> bytes:
     """Sorted keys, no whitespace, UTF-8: the bytes that are hashed and written."""
     return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)

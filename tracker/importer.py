@@ -21,7 +21,6 @@ from functools import lru_cache
 from typing import Any, NamedTuple
 
 import orjson
-from ulid import ULID
 
 from . import envelope, model
 from .actors import parse_actor, parse_actors
@@ -37,8 +36,8 @@ Progress = Callable[[str, int], AbstractContextManager[Callable[[int], None]]]
 OPTION = re.compile(r"--(" + "|".join(sorted(KNOWN_COLUMNS, key=len, reverse=True)) + r")\b")
 LOOKS_LIKE_ULID = re.compile(r"[0-9A-Za-z]{24,28}")
 EPOCH = date(1970, 1, 1)
-CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # the base-32 alphabet of ULIDs
-BASE32_PAIRS = [first + second for first in CROCKFORD for second in CROCKFORD]  # 10 bits each
+BASE32_PAIRS = [first + second for first in envelope.CROCKFORD
+                for second in envelope.CROCKFORD]  # 10 bits each
 KEY_TEXT = model.text("id", 200)
 SIMPLE_KEY = re.compile(r"[0-9A-Za-z_.:/#-]{1,200}")  # a key KEY_TEXT would accept as it is
 REFERS = {kind: {spec.refers: spec.option for spec in specs if spec.refers}
@@ -78,7 +77,7 @@ def _time_part(when: str | None) -> str:
     if when:
         start = date.fromisoformat(parse_date(when).start)
         milliseconds = min(max((start - EPOCH).days * 86_400_000, 0), MAX_ULID_MS)
-    return str(ULID.from_bytes(milliseconds.to_bytes(6, "big") + bytes(10)))[:10]
+    return envelope.new_id(milliseconds)[:10]
 
 
 def _random_part(value: Any) -> str:
