@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
-import pty
 import re
-import select
 import subprocess
 import sys
 from datetime import datetime, timezone
@@ -18,6 +15,7 @@ from tracker import envelope
 from tracker.importer import derived_id, key_suffix
 
 from .conftest import PROJECT, SOURCE, log_bytes, ok, rows, run
+from .terminal import stderr_on_terminal
 
 EXAMPLES = PROJECT / "examples" / "import"
 TEMPLATE_ORDER = ("formats", "meetings", "pledges", "announcements", "updates", "citations")
@@ -545,24 +543,7 @@ def run_import_on(stderr_is_a_terminal: bool, path: Path, events: Path) -> str:
         result = subprocess.run(command, capture_output=True, text=True, check=True,
                                 cwd=PROJECT)
         return result.stderr
-    leader, follower = pty.openpty()
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=follower, cwd=PROJECT)
-    os.close(follower)
-    output = b""
-    while True:
-        ready, _, _ = select.select([leader], [], [], 60)
-        if not ready:
-            break
-        try:
-            chunk = os.read(leader, 65536)
-        except OSError:  # the terminal closed: the process ended
-            break
-        if not chunk:
-            break
-        output += chunk
-    os.close(leader)
-    assert process.wait(timeout=60) == 0
-    return output.decode()
+    return stderr_on_terminal(command, PROJECT)
 
 
 def test_a_progress_bar_on_a_terminal_for_big_files_only(tmp_path: Path) -> None:

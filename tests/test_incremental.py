@@ -183,3 +183,25 @@ def test_a_copied_database_keeps_building(events: Path, db: Path, tmp_path: Path
     shutil.copy(db, copy)
     ok("add", "meeting", "--title", "B", "--date", "2019", *SOURCE)
     assert ok("build", "--db", copy) == f"Updated {copy} with 1 new events"
+
+
+def test_a_big_build_shows_progress_on_a_terminal_only(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from .benchmark import generate
+    from .conftest import PROJECT
+    from .terminal import stderr_on_terminal
+
+    events = tmp_path / "events"
+    generate(events, 16000)
+    command = [sys.executable, "-m", "tracker", "--events", str(events), "build",
+               "--db", str(tmp_path / "big.db")]
+    shown = stderr_on_terminal(command, PROJECT)
+    assert "Building" in shown and "100%" in shown
+    piped = subprocess.run(command, cwd=PROJECT, capture_output=True, text=True, check=True)
+    assert piped.stderr == ""
+    again = subprocess.run([sys.executable, "-m", "tracker", "--events", str(events),
+                            "build", "--full", "--db", str(tmp_path / "again.db")],
+                           cwd=PROJECT, capture_output=True, text=True, check=True)
+    assert again.stdout.startswith(f"Built {tmp_path / 'again.db'} from 16000 events")

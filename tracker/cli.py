@@ -413,11 +413,12 @@ def build(ctx: click.Context, full: bool, as_of: str | None, db_path: Path | Non
         tracker build --as-of 2024-07-01 --db /tmp/july.db
     """
     from .envelope import as_of_moment
+    from .progress import bytes_bar
     from .projection import build as build_database
 
     target = db_path or ctx.obj["db"]
     moment = as_of_moment(as_of) if as_of else None
-    result = build_database(_log(ctx), target, full=full, as_of=moment)
+    result = build_database(_log(ctx), target, full=full, as_of=moment, progress=bytes_bar)
     if result.incremental:
         click.echo(f"Updated {target} with {result.events} new events")
     else:

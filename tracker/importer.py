@@ -13,8 +13,8 @@ import gc
 import hashlib
 import re
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from functools import lru_cache
@@ -28,11 +28,11 @@ from .catalog import Catalog
 from .dates import parse_date
 from .errors import TrackerError, shown
 from .log import EventLog, Line
+from .progress import Progress, no_progress
 from .recorder import after, recorded_by
 from .rowformat import RECORD_KINDS, ROW_KINDS
 from .rowreader import KNOWN_COLUMNS, Problem, Row, read_rows
 
-Progress = Callable[[str, int], AbstractContextManager[Callable[[int], None]]]
 OPTION = re.compile(r"--(" + "|".join(sorted(KNOWN_COLUMNS, key=len, reverse=True)) + r")\b")
 LOOKS_LIKE_ULID = re.compile(r"[0-9A-Za-z]{24,28}")
 EPOCH = date(1970, 1, 1)
@@ -43,10 +43,6 @@ SIMPLE_KEY = re.compile(r"[0-9A-Za-z_.:/#-]{1,200}")  # a key KEY_TEXT would acc
 REFERS = {kind: {spec.refers: spec.option for spec in specs if spec.refers}
           for kind, specs in model.FIELDS.items()}
 MAX_ULID_MS = (1 << 48) - 1
-
-
-def no_progress(label: str, total: int) -> AbstractContextManager[Callable[[int], None]]:
-    return nullcontext(lambda count: None)
 
 
 # -- rows -> events ------------------------------------------------------------------

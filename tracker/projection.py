@@ -30,6 +30,7 @@ from .dates import Span, parse_date
 from .errors import TrackerError
 from .log import EventLog, SegmentState, line_ending_at
 from .model import AMENDED, RETRACTED, SOURCE_ADDED, apply_changes
+from .progress import Advance, Progress, no_progress
 from .upcast import upcast
 
 Event = dict[str, Any]
@@ -50,12 +51,21 @@ SORT_KEY = itemgetter("recorded_at", "writer", "seq", "id", "hash")
 MONTH = re.compile(r"[0-9]{4}-[0-9]{2}")
 
 
+REPORT_EVERY = 4096  # lines between two reports of progress
+
+
 def _file_events(log: EventLog, path: Path, start: int, stop: int,
-                 month: str | None) -> Iterator[Event]:
+                 month: str | None, advance: Advance | None = None) -> Iterator[Event]:
     """The events of one segment between two offsets. With `month`, check that they are
-    in replay order and of that month, else raise OutOfOrder (replay then sorts)."""
+    in replay order and of that month, else raise OutOfOrder (replay then sorts).
+    `advance(bytes)` is told, now and then, how far reading got."""
     previous = None
+    done = 0
     for number, body in log.read_range(path, start, stop):
+        done += len(body) + 1
+        if advance is not None and number % REPORT_EVERY == 0:
+            advance(done)
+            done = 0
         try:
             event = envelope.parse_hashed(body)
         except envelope.BadLine as error:
@@ -69,12 +79,15 @@ def _file_events(log: EventLog, path: Path, start: int, stop: int,
                 raise OutOfOrder(path)
             previous = key
         yield event
+    if advance is not None:
+        advance(done)
 
 
 def ordered_events(
     log: EventLog,
     sort_in_memory: bool = False,
     ranges: dict[str, tuple[int, int]] | None = None,
+    advance: Advance | None = None,
 ) -> Iterator[Event]:
     """Events in replay order, streaming: months in turn, each a merge of its segments.
 
@@ -87,7 +100,7 @@ def ordered_events(
         ranges = {name: (0, state.size) for name, state in log.snapshot().items()}
     wanted = sorted((name, start, stop) for name, (start, stop) in ranges.items() if stop > start)
     if sort_in_memory:
-        streams = [_file_events(log, log.root / name, start, stop, None)
+        streams = [_file_events(log, log.root / name, start, stop, None, advance)
                    for name, start, stop in wanted]
         yield from sorted((event for stream in streams for event in stream), key=SORT_KEY)
         return
@@ -98,7 +111,7 @@ def ordered_events(
             raise OutOfOrder(name)
         months.setdefault(month, []).append((name, start, stop))
     for month in sorted(months):
-        streams = [_file_events(log, log.root / name, start, stop, month)
+        streams = [_file_events(log, log.root / name, start, stop, month, advance)
                    for name, start, stop in months[month]]
         yield from streams[0] if len(streams) == 1 else heapq.merge(*streams, key=SORT_KEY)
 
@@ -646,29 +659,35 @@ def _in_time(events: Iterable[Event], as_of: str | None) -> Iterator[Event]:
 
 
 def build(log: EventLog, db_path: Path | str, full: bool = False,
-          as_of: str | None = None) -> BuildResult:
+          as_of: str | None = None, progress: Progress = no_progress) -> BuildResult:
     """Bring the database up to date with the log: incrementally when every new event
     sorts after the last one applied, else by a full rebuild. `as_of` (a recorded_at
-    timestamp) builds the state from the events recorded up to that moment, in full."""
+    timestamp) builds the state from the events recorded up to that moment, in full.
+    `progress(label, total bytes)` gives the `advance` function reading reports to."""
     db_path = Path(db_path)
     snapshot = log.snapshot()
     if not full and as_of is None:
         result = _build_incrementally(log, db_path, snapshot)
         if result is not None:
             return result
-    return _build_fully(log, db_path, snapshot, as_of)
+    return _build_fully(log, db_path, snapshot, as_of, progress)
 
 
 def _build_fully(log: EventLog, db_path: Path, snapshot: dict[str, SegmentState],
-                 as_of: str | None) -> BuildResult:
+                 as_of: str | None, progress: Progress = no_progress) -> BuildResult:
     db_path.parent.mkdir(parents=True, exist_ok=True)
     temporary = db_path.with_name(f".{db_path.name}.building-{os.getpid()}")
     ranges = {name: (0, state.size) for name, state in snapshot.items()}
+    total = sum(state.size for state in snapshot.values())
     try:
         try:
-            counted = _project_file(log, temporary, ranges, as_of, snapshot, False)
+            with progress("Building", total) as advance:
+                counted = _project_file(log, temporary, ranges, as_of, snapshot, False,
+                                        advance)
         except OutOfOrder:
-            counted = _project_file(log, temporary, ranges, as_of, snapshot, True)
+            with progress("Building", total) as advance:
+                counted = _project_file(log, temporary, ranges, as_of, snapshot, True,
+                                        advance)
         os.replace(temporary, db_path)
     finally:
         temporary.unlink(missing_ok=True)
@@ -677,11 +696,12 @@ def _build_fully(log: EventLog, db_path: Path, snapshot: dict[str, SegmentState]
 
 def _project_file(log: EventLog, path: Path, ranges: dict[str, tuple[int, int]],
                   as_of: str | None, snapshot: dict[str, SegmentState],
-                  sort_in_memory: bool) -> _Counter:
+                  sort_in_memory: bool, advance: Advance | None = None) -> _Counter:
     """Project the events into a new database file; return the count of events applied."""
     path.unlink(missing_ok=True)
     with closing(sqlite3.connect(str(path))) as conn:
-        counted = _Counter(_in_time(ordered_events(log, sort_in_memory, ranges), as_of))
+        counted = _Counter(_in_time(ordered_events(log, sort_in_memory, ranges, advance),
+                                    as_of))
         projector = project(counted, conn)
         conn.execute("begin")
         BuildInfo(snapshot, _key(projector.last_key), as_of).save(conn)
