@@ -69,7 +69,10 @@ def _append(ctx: click.Context, draft, event_id: str | None, as_json: bool) -> N
 
     for warning in draft.warnings:
         click.echo(f"Warning: {warning}", err=True)
-    event, is_new = record(_log(ctx), draft, event_id)
+    log = _log(ctx)
+    event, is_new = record(log, draft, event_id)
+    for tail in log.quarantined:
+        click.echo(f"Warning: {tail.notice(log.root)}", err=True)
     if not is_new:
         click.echo(f"Already recorded: {event['id']} (nothing appended)", err=True)
     if as_json:

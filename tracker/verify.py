@@ -28,12 +28,6 @@ def _where(path: Path, number: int, root: Path) -> str:
     return f"{path.relative_to(root)}:{number}"
 
 
-def _id_in(body: bytes) -> str:
-    """The event id in a damaged line, if it can still be read."""
-    match = envelope.ULID_PATTERN.search(body.decode("utf-8", "replace").partition('"id":"')[2])
-    return match.group() if match else "(unreadable id)"
-
-
 def _references(event: dict) -> list[tuple[str, str]]:
     """(wanted kind, subject) that an event needs to exist."""
     data, kind = event["data"], event["type"].partition(".")[0]
@@ -62,7 +56,7 @@ def _keep_what_can_be_read(
     except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError):
         return
     if isinstance(writer, str) and type(seq) is int:
-        seqs[writer].append((seq, _id_in(body)))
+        seqs[writer].append((seq, envelope.id_in(body)))
     if action == "recorded" and isinstance(subject, str):
         subjects.setdefault(subject, kind)
 
@@ -70,7 +64,7 @@ def _keep_what_can_be_read(
 def verify(log: EventLog) -> Report:
     """Read every segment and report every problem, naming the event (or file and line)."""
     report = Report()
-    hashes: dict[str, str] = {}
+    hashes: dict[str, tuple[str, str]] = {}  # id -> (hash, where first seen)
     seqs: dict[str, list[tuple[int, str]]] = defaultdict(list)
     subjects: dict[str, str] = {}
     needed: list[tuple[str, str, str]] = []  # (event id, wanted kind, subject)
@@ -78,31 +72,31 @@ def verify(log: EventLog) -> Report:
     report.files = len(segments)
     for item in log.lines(segments):
         if isinstance(item, Tail):
-            report.warnings.append(
-                f"{item.path.relative_to(log.root)} ends with an incomplete line "
-                f"({len(item.data)} bytes, no newline): the next append moves it to "
-                ".quarantine/"
-            )
+            report.warnings.append(item.warning(log.root))
             continue
         where = _where(item.path, item.number, log.root)
         report.events += 1
         try:
             event = envelope.parse_line(item.body)
         except envelope.BadLine as error:
-            report.problems.append(f"event {_id_in(item.body)} ({where}): {error}")
+            report.problems.append(f"event {envelope.id_in(item.body)} ({where}): {error}")
             _keep_what_can_be_read(item.body, seqs, subjects)
             continue
         event_id = event["id"]
         previous = hashes.get(event_id)
         if previous is not None:
-            if previous != event["hash"]:
+            if previous[0] != event["hash"]:
+                seqs[event["writer"]].append((event["seq"], event_id))  # reported once
                 report.problems.append(
-                    f"event {event_id} ({where}): duplicate id with other content"
+                    f"event {event_id} ({where}): duplicate id with other content "
+                    f"(first at {previous[1]})"
                 )
             else:
-                report.warnings.append(f"event {event_id} ({where}) appears more than once")
+                report.warnings.append(
+                    f"event {event_id} ({where}) appears more than once (first at {previous[1]})"
+                )
             continue
-        hashes[event_id] = event["hash"]
+        hashes[event_id] = (event["hash"], where)
         problem = _check_event(event, item.path)
         if problem:
             report.problems.append(f"event {event_id} ({where}): {problem}")
@@ -120,15 +114,21 @@ def verify(log: EventLog) -> Report:
         needed += [(event_id, wanted, subject) for wanted, subject in _references(event)]
     for writer, numbers in sorted(seqs.items()):
         numbers.sort()
-        expected = 1
+        expected, previous_id = 1, ""
         for seq, event_id in numbers:
-            if seq != expected:
-                what = "repeats" if seq < expected else f"skips to {seq} from {expected - 1}"
+            if seq > expected:
+                missing = seq - expected
                 report.problems.append(
-                    f"writer {writer}: seq {what} at event {event_id} (a gap or a reused seq)"
+                    f"writer {writer}: seq jumps from {expected - 1} to {seq} at event "
+                    f"{event_id}: {missing} event{'s' if missing > 1 else ''} of this writer "
+                    "missing"
                 )
-                expected = seq
-            expected += 1
+            elif seq < expected:
+                report.problems.append(
+                    f"writer {writer}: seq {seq} used by both event {previous_id} and event "
+                    f"{event_id}"
+                )
+            expected, previous_id = seq + 1, event_id
     for event_id, wanted, subject in needed:
         kind = subjects.get(subject)
         if kind is None:
