@@ -127,22 +127,29 @@ class EventLog:
         return self._writer
 
     def _stored_writer(self) -> str:
-        """Read `events/.writer`, or create it whole: written aside, then linked into place."""
+        """Read `events/.writer`, or create it whole: written aside, then linked into place
+        (or put in place of an empty one, as an older version could leave after a crash)."""
         path = self.root / ".writer"
         try:
-            return path.read_text().strip()
+            stored: str | None = path.read_text().strip()
         except FileNotFoundError:
-            pass
+            stored = None
+        if stored:
+            return stored
         self._prepare()
         candidate = secrets.token_hex(4)
         staging = self._make_dirs(self.root / ".cache") / f"writer.{os.getpid()}.{candidate}"
         _create_file(staging, f"{candidate}\n".encode())
         try:
-            os.link(staging, path)
+            if stored is None:
+                os.link(staging, path)
+            else:
+                os.replace(staging, path)
         except FileExistsError:
             return path.read_text().strip()  # another process was first
         finally:
-            os.unlink(staging)
+            with suppress(FileNotFoundError):
+                os.unlink(staging)
         self._make_durable(path)
         return candidate
 
