@@ -187,7 +187,7 @@ def test_a_mid_file_line_whose_hash_fails_is_fatal_and_named(events: Path) -> No
     # build refuses to publish it
     built = run("build")
     assert (built.exit_code, built.stderr) == (
-        1, f"Error: {path.name} line 2 is damaged (hash does not match content); "
+        1, f"Error: {name(path, events)} line 2 is damaged (hash does not match content); "
         "run tracker verify\n")
     # an append reads only the writer's last event, so it goes on; verify still names it
     ok("add", "meeting", "--title", "Delta", "--date", "2020", *SOURCE)

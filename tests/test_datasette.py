@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import socket
 import sqlite3
 import subprocess
-import sys
 import time
 import urllib.request
 from contextlib import closing
@@ -18,12 +14,14 @@ import pytest
 
 from tracker.serve import load_metadata, make_datasette
 
-from .conftest import BUNDLED_EVENTS, METADATA
+from .conftest import METADATA
+from .serving import copy_bundled_project, tracker_serve
+from .serving import free_port as free_port
 
 CONTRACT = {"events", "meetings", "meeting_participants", "announcements", "pledges",
             "pledge_recipients", "formats", "format_members", "actors", "sources",
             "status_changes", "timeline", "upcoming_meetings", "pledges_outstanding",
-            "actor_activity", "format_history"}
+            "actor_activity", "format_history", "records", "history", "corrections"}
 QUERY_PARAMETERS = {
     "meetings_of_format": {"format": "central-asia-japan"},
     "actor_timeline": {"actor": "JPN"},
@@ -31,6 +29,9 @@ QUERY_PARAMETERS = {
     "pledges_outstanding_by_donor": {},
     "upcoming_after": {"date": "2024-01-01"},
     "recorded_since": {"date": "2000-01-01"},
+    "changed_since": {"date": "2000-01-01"},
+    "recent_developments": {},
+    "scheduled_meetings": {},
 }
 
 
@@ -146,12 +147,6 @@ async def test_search_finds_ashgabat(datasette) -> None:
     assert len(quotes) == 1
 
 
-def free_port() -> int:
-    with closing(socket.socket()) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def wait_for(url: str, process: subprocess.Popen, seconds: float = 60) -> bytes:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -167,27 +162,13 @@ def wait_for(url: str, process: subprocess.Popen, seconds: float = 60) -> bytes:
 
 def test_tracker_serve_builds_and_serves(tmp_path: Path) -> None:
     """A real server on 127.0.0.1: builds the stale database first, then answers."""
-    project = tmp_path / "project"
-    shutil.copytree(BUNDLED_EVENTS, project / "events",
-                    ignore=shutil.ignore_patterns(".lock", ".writer"))
-    shutil.copy(METADATA, project / "datasette-metadata.json")
-    port = free_port()
-    environment = {key: value for key, value in os.environ.items()
-                   if key not in ("TRACKER_EVENTS", "TRACKER_DB")}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tracker", "serve", "--port", str(port)],
-        cwd=project, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        database = json.loads(wait_for(f"http://127.0.0.1:{port}/tracker.json", process))
+    project = copy_bundled_project(tmp_path / "project")
+    with tracker_serve(project) as server:
+        database = server.json("/tracker.json")
         names = {t["name"] for t in database["tables"]} | {v["name"] for v in database["views"]}
         assert names >= CONTRACT
-        meetings = json.loads(wait_for(
-            f"http://127.0.0.1:{port}/tracker/meetings.json?_shape=array", process))
-        assert len(meetings) == 9
-        metadata = json.loads(wait_for(f"http://127.0.0.1:{port}/-/metadata.json", process))
+        assert len(server.json("/tracker/meetings.json?_shape=array")) == 9
+        metadata = server.json("/-/metadata.json")
         assert metadata["title"] == "tracker: diplomatic developments"
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
     assert (project / "tracker.db").exists()
-    assert process.stderr.read().startswith("Built tracker.db from ")
+    assert server.stderr().startswith("Built tracker.db from ")

@@ -87,9 +87,7 @@ def kill_library_writer(events: Path, writer: str, rng: random.Random, mode: str
 def kill_cli_writer(events: Path, writer: str, rng: random.Random,
                     figures: Counter) -> tuple[dict[str, bytes], list[str], dict[str, str]]:
     """Run `tracker add` with a large event and `--id`, killed at a random moment."""
-    from ulid import ULID
-
-    event_id = str(ULID())
+    event_id = envelope.new_id()
     data = meeting_data(rng, rng.choice((10**7, rng.randrange(100_000, 700_000))))
     process = subprocess.Popen(
         [*tracker_command(), "--events", str(events), *cli_arguments(data), "--id", event_id],

@@ -21,7 +21,7 @@ from .conftest import SOURCE, ok, run
 
 def fields(title: str, recorded_at: str | None = None) -> dict:
     draft = draft_record("meeting", {"title": title, "date": "2020", "source": "s"})
-    event_id = str(__import__("ulid").ULID())
+    event_id = envelope.new_id()
     return {"id": event_id, "type": draft.type, "schema": envelope.SCHEMA, "subject": event_id,
             "recorded_at": recorded_at or envelope.now(), "recorded_by": "t",
             "data": draft.data}
@@ -123,3 +123,16 @@ def test_record_refuses_reference_to_unknown_format(events: Path) -> None:
     with pytest.raises(TrackerError, match="unknown format 'nope'"):
         record(EventLog(events), draft)
     assert list(events.glob("*/*.jsonl")) == []
+
+
+def test_new_ids_are_ulids_that_sort_by_time() -> None:
+    from datetime import datetime, timezone
+
+    ids = [envelope.new_id() for _ in range(2000)]
+    assert len(set(ids)) == 2000
+    assert all(envelope.ULID_PATTERN.fullmatch(event_id) for event_id in ids)
+    earlier = envelope.new_id(int(datetime(2004, 8, 1, tzinfo=timezone.utc).timestamp() * 1000))
+    later = envelope.new_id(int(datetime(2024, 8, 1, tzinfo=timezone.utc).timestamp() * 1000))
+    assert earlier < later < ids[0]
+    assert earlier[:10] == "00ZRBTAH00"  # 48 bits of milliseconds, Crockford base32
+    assert envelope.id_milliseconds(earlier) == 1091318400000

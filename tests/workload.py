@@ -120,9 +120,7 @@ def draw_size(rng: random.Random, index: int, large: int = 10,
 
 
 def fields(rng: random.Random, size: int) -> dict[str, Any]:
-    from ulid import ULID
-
-    event_id = str(ULID())
+    event_id = envelope.new_id()
     return {"id": event_id, "type": RECORDED["meeting"], "schema": envelope.SCHEMA,
             "subject": event_id, "recorded_at": envelope.now(), "recorded_by": "workload",
             "data": meeting_data(rng, size)}

@@ -11,6 +11,7 @@ import click
 
 from .errors import TrackerError
 from .model import INSTRUMENTS, LEVELS, MODES, STATUSES
+from .rowformat import RECORD_KINDS, ROW_KINDS
 
 
 class TrackerGroup(click.Group):
@@ -49,19 +50,26 @@ def _log(ctx: click.Context):
     return EventLog(ctx.obj["events"])
 
 
-def source_options(command):
-    """--source, --publisher, --published, --quote: the provenance every write needs."""
-    for option in reversed((
-        click.option("--source", required=True, help="URL or citation of the source."),
+def source_options(required: bool = True):
+    """--source, --publisher, --published, --quote (the provenance of a write), --id, --json."""
+    source_help = ("URL or citation of the source." if required
+                   else "URL or citation of a source, if one shows it.")
+    options = (
+        click.option("--source", required=required, help=source_help),
         click.option("--publisher", help="Who published the source."),
         click.option("--published", metavar="DATE", help="When the source was published."),
         click.option("--quote", help="The words of the source that support the record."),
         click.option("--id", "event_id", metavar="ULID",
                      help="Event id, to make a retry idempotent."),
         click.option("--json", "as_json", is_flag=True, help="Print the event as JSON."),
-    )):
-        command = option(command)
-    return command
+    )
+
+    def decorate(command):
+        for option in reversed(options):
+            command = option(command)
+        return command
+
+    return decorate
 
 
 def _append(ctx: click.Context, draft, event_id: str | None, as_json: bool) -> None:
@@ -126,7 +134,7 @@ def add() -> None:
               help="Member state or organisation (repeat, or separate with commas).")
 @click.option("--launched", metavar="DATE", help="When the format began (EDTF date).")
 @click.option("--summary", help="What the format is.")
-@source_options
+@source_options()
 @click.pass_context
 def add_format(ctx: click.Context, event_id: str | None, as_json: bool, **options: Any) -> None:
     """Record a format of dialogue, such as "Central Asia + Japan".
@@ -161,7 +169,7 @@ def add_format(ctx: click.Context, event_id: str | None, as_json: bool, **option
               help="A named official who took part (repeat).")
 @click.option("--topic", multiple=True, help="A topic discussed (repeat).")
 @click.option("--summary", help="What happened.")
-@source_options
+@source_options()
 @click.pass_context
 def add_meeting(ctx: click.Context, event_id: str | None, as_json: bool, **options: Any) -> None:
     """Record a meeting, held or scheduled.
@@ -186,7 +194,7 @@ def add_meeting(ctx: click.Context, event_id: str | None, as_json: bool, **optio
               help="A record it is about: meeting, pledge or format (repeat).")
 @click.option("--topic", multiple=True, help="A topic (repeat).")
 @click.option("--summary", help="What it says.")
-@source_options
+@source_options()
 @click.pass_context
 def add_announcement(ctx: click.Context, event_id: str | None, as_json: bool,
                      **options: Any) -> None:
@@ -216,7 +224,7 @@ def add_announcement(ctx: click.Context, event_id: str | None, as_json: bool,
 @click.option("--instrument", type=click.Choice(INSTRUMENTS), help="Kind of finance.")
 @click.option("--purpose", help="What it is for.")
 @click.option("--at", metavar="MEETING_ID", help="The meeting where it was pledged.")
-@source_options
+@source_options()
 @click.pass_context
 def add_pledge(ctx: click.Context, event_id: str | None, as_json: bool, **options: Any) -> None:
     """Record a pledge of money or assistance.
@@ -243,7 +251,7 @@ def add_pledge(ctx: click.Context, event_id: str | None, as_json: bool, **option
 @click.option("--amount", metavar="NUMBER",
               help="With --status disbursed: the cumulative amount disbursed.")
 @click.option("--note", help="A note on the change.")
-@source_options
+@source_options()
 @click.pass_context
 def update(ctx: click.Context, record_id: str, event_id: str | None, as_json: bool,
            **options: Any) -> None:
@@ -264,7 +272,7 @@ def update(ctx: click.Context, record_id: str, event_id: str | None, as_json: bo
 
 @cli.command()
 @click.argument("record_id", metavar="ID")
-@source_options
+@source_options()
 @click.pass_context
 def cite(ctx: click.Context, record_id: str, event_id: str | None, as_json: bool,
          **options: Any) -> None:
@@ -346,66 +354,146 @@ def log_command(ctx: click.Context, event_type: str | None, subject: str | None,
 
 
 @cli.command()
-@click.option("--full", is_flag=True, help="Rebuild everything (every build is full for now).")
+@click.argument("record_id", metavar="ID")
+@click.option("--set", "assignments", multiple=True, metavar="FIELD=VALUE", required=True,
+              help="A field as named by its `add` option; lists comma-separated (repeat).")
+@click.option("--reason", required=True, help="Why the record was wrong.")
+@source_options(required=False)
+@click.pass_context
+def amend(ctx: click.Context, record_id: str, assignments: tuple[str, ...],
+          event_id: str | None, as_json: bool, **options: Any) -> None:
+    """Correct a record that was wrong; the old values stay in its history.
+
+    \b
+    Example:
+        tracker amend 01J3Z8Q6M0S7WQ4N6V7R2K9B1C --set date=2019-05-20 \\
+          --set participant=JPN,KAZ,KGZ --reason "the date was misread" \\
+          --source https://example.org/communique --quote "on 20 May 2019"
+    """
+    from .model import draft_amendment, parse_reference
+    from .recorder import find_subject
+
+    subject = parse_reference(record_id)
+    found = find_subject(_log(ctx), subject, with_data=True)
+    draft = draft_amendment(found.kind, subject, found.data, assignments, options)
+    _append(ctx, draft, event_id, as_json)
+
+
+@cli.command()
+@click.argument("record_id", metavar="ID")
+@click.option("--reason", required=True, help="Why the record should not stand.")
+@source_options(required=False)
+@click.pass_context
+def retract(ctx: click.Context, record_id: str, event_id: str | None, as_json: bool,
+            **options: Any) -> None:
+    """Withdraw a record that should not exist; it stays in the events and the history.
+
+    \b
+    Example:
+        tracker retract 01J3Z8Q6M0S7WQ4N6V7R2K9B1C --reason "recorded twice"
+    """
+    from .model import draft_retraction, parse_reference
+    from .recorder import find_subject
+
+    subject = parse_reference(record_id)
+    find_subject(_log(ctx), subject)
+    _append(ctx, draft_retraction(subject, options), event_id, as_json)
+
+
+@cli.command()
+@click.option("--full", is_flag=True, help="Rebuild everything instead of applying new events.")
+@click.option("--as-of", metavar="TIMESTAMP",
+              help="Only events recorded up to then (YYYY-MM-DD: the end of that day, UTC).")
 @click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Write this database instead of the global --db.")
 @click.pass_context
-def build(ctx: click.Context, full: bool, db_path: Path | None) -> None:
+def build(ctx: click.Context, full: bool, as_of: str | None, db_path: Path | None) -> None:
     """Project the event log into the SQLite database.
 
     \b
     Example:
         tracker build
-        tracker build --db /tmp/snapshot.db
+        tracker build --as-of 2024-07-01 --db /tmp/july.db
     """
+    from .envelope import as_of_moment
     from .projection import build as build_database
 
     target = db_path or ctx.obj["db"]
-    count = build_database(_log(ctx), target)
-    click.echo(f"Built {target} from {count} events")
+    moment = as_of_moment(as_of) if as_of else None
+    result = build_database(_log(ctx), target, full=full, as_of=moment)
+    if result.incremental:
+        click.echo(f"Updated {target} with {result.events} new events")
+    else:
+        suffix = f" recorded up to {moment}" if moment else ""
+        click.echo(f"Built {target} from {result.events} events{suffix}")
 
 
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8001, show_default=True, type=int, help="Port to listen on.")
+@click.option("--as-of", metavar="TIMESTAMP",
+              help="Serve the state as of then, built into a temporary database.")
 @click.option("--metadata", type=click.Path(dir_okay=False, path_type=Path),
               help="Datasette metadata [default: datasette-metadata.json beside events/].")
+@click.option("--watch/--no-watch", default=True, show_default=True,
+              help="Rebuild and show new records while serving.")
 @click.pass_context
-def serve(ctx: click.Context, host: str, port: int, metadata: Path | None) -> None:
+def serve(ctx: click.Context, host: str, port: int, as_of: str | None,
+          metadata: Path | None, watch: bool) -> None:
     """Build if the log changed, then publish the database read-only with Datasette.
+
+    New records appear in the running site within seconds (see --no-watch).
 
     \b
     Example:
         tracker serve
-        tracker serve --host 0.0.0.0 --port 8080
+        tracker serve --as-of 2024-07-01 --port 8002
+        tracker serve --host 0.0.0.0 --port 8080 --no-watch
     """
+    import tempfile
+
+    from .envelope import as_of_moment
     from .projection import build as build_database
     from .projection import is_stale
     from .serve import serve as run_server
 
     log, db = _log(ctx), ctx.obj["db"]
-    if is_stale(log, db):
-        count = build_database(log, db)
-        click.echo(f"Built {db} from {count} events", err=True)
     metadata = metadata or Path(ctx.obj["events"]).parent / "datasette-metadata.json"
     if not metadata.exists():
         click.echo(f"Warning: no {metadata}: serving without descriptions, facets and "
                    "canned queries (use --metadata FILE)", err=True)
-    run_server(db, metadata, host, port)
+    if as_of:
+        moment = as_of_moment(as_of)
+        with tempfile.TemporaryDirectory() as folder:
+            snapshot = Path(folder) / "tracker.db"
+            result = build_database(log, snapshot, as_of=moment)
+            click.echo(f"Built the state as of {moment} from {result.events} events", err=True)
+            run_server(snapshot, metadata, host, port)
+        return
+    if is_stale(log, db):
+        result = build_database(log, db)
+        click.echo(f"Built {db} from {result.events} events", err=True)
+    run_server(db, metadata, host, port, log=log if watch else None)
 
 
 @cli.command()
+@click.option("--against", metavar="GIT_REV",
+              help="Also prove the log only grew since this git revision.")
 @click.pass_context
-def verify(ctx: click.Context) -> None:
+def verify(ctx: click.Context, against: str | None) -> None:
     """Check every event: hashes, ids, seq gaps, schema and references.
 
     \b
     Example:
         tracker verify
+        tracker verify --against origin/main
     """
     from .verify import verify as verify_log
+    from .verify import verify_against
 
     report = verify_log(_log(ctx))
+    if against:
+        report.merge(verify_against(_log(ctx), against))
     for warning in report.warnings:
         click.echo(f"Warning: {warning}", err=True)
     for problem in report.problems:
@@ -415,4 +503,67 @@ def verify(ctx: click.Context) -> None:
             f"verify failed: {len(report.problems)} problem(s) in {report.events} events; "
             f"first: {report.problems[0]}"
         )
-    click.echo(f"OK: {report.events} events in {report.files} files")
+    since = f"; nothing changed or removed since {against}" if against else ""
+    click.echo(f"OK: {report.events} events in {report.files} files{since}")
+
+
+@cli.command(name="import")
+@click.argument("file", metavar="FILE")
+@click.option("--kind", type=click.Choice(ROW_KINDS),
+              help="Kind of every row, for a CSV file without a kind column.")
+@click.option("--dry-run", is_flag=True, help="Check every row and report; write nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the outcome and every row's id.")
+@click.pass_context
+def import_command(ctx: click.Context, file: str, kind: str | None, dry_run: bool,
+                   as_json: bool) -> None:
+    """Import records, updates and citations from CSV or JSON Lines, all or nothing.
+
+    \b
+    Example:
+        tracker import meetings.csv --dry-run
+        tracker import meetings.csv
+        tracker export > all.jsonl && tracker --events copy/ import all.jsonl
+    """
+    from .importer import ImportRefused, import_file, report
+    from .progress import progress_bar
+
+    try:
+        outcome = import_file(_log(ctx), file, kind, dry_run, progress_bar)
+    except ImportRefused as refused:
+        click.echo(f"Error: {refused}", err=True)
+        for problem in refused.problems:
+            click.echo(str(problem), err=True)
+        ctx.exit(1)
+    summary, warnings = report(outcome)
+    for warning in warnings:
+        click.echo(f"Warning: {warning}", err=True)
+    click.echo(_dumps(outcome.as_json()) if as_json else summary)
+
+
+@cli.command()
+@click.option("--format", "output_format", type=click.Choice(("jsonl", "csv")),
+              default="jsonl", show_default=True, help="Output format.")
+@click.option("--type", "kind", type=click.Choice(RECORD_KINDS),
+              help="Only records of this kind (with their updates and citations).")
+@click.pass_context
+def export(ctx: click.Context, output_format: str, kind: str | None) -> None:
+    """Write the current records with their sources to stdout, ready for tracker import.
+
+    \b
+    Example:
+        tracker export > tracker.jsonl
+        tracker export --format csv --type meeting > meetings.csv
+    """
+    from .exporter import export_rows, write_csv, write_jsonl
+    from .projection import build as build_database
+    from .projection import is_stale
+
+    log, db = _log(ctx), ctx.obj["db"]
+    if is_stale(log, db):
+        build_database(log, db)
+    kinds = (kind,) if kind else RECORD_KINDS
+    rows = export_rows(db, kinds)
+    if output_format == "csv":
+        write_csv(rows, sys.stdout, kinds)
+    else:
+        write_jsonl(rows, sys.stdout)

@@ -6,6 +6,7 @@ import calendar
 import re
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 
 from .errors import TrackerError, shown
 
@@ -59,6 +60,12 @@ def parse_date(text: str) -> Span:
     """Parse an EDTF level-0 date or interval; raise TrackerError naming the text."""
     if not isinstance(text, str):
         raise TrackerError(f"invalid date {shown(text)}: not text")
+    return _parse_date(text)
+
+
+@lru_cache(maxsize=65536)
+def _parse_date(text: str) -> Span:
+    """parse_date of a string, remembered: imports and builds parse the same dates often."""
     if text.count("/") > 1:
         raise TrackerError(f"invalid date {shown(text)}: an interval has one '/'")
     if "/" in text:

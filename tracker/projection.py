@@ -1,17 +1,23 @@
 """Replay the log into SQLite: current state, history tables, views and search.
 
 The result depends only on the set of events: they are replayed in the order of
-(recorded_at, writer, seq, id, hash), whatever the order of files and lines.
+(recorded_at, writer, seq, id, hash), whatever the order of files and lines. A build
+is full (into a temporary file, renamed into place) or incremental (only events that
+sort after the last one applied, in one transaction); both give the same contents.
 """
 
 from __future__ import annotations
 
+import hashlib
 import heapq
 import os
+import re
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import closing
+from dataclasses import asdict, dataclass
 from functools import lru_cache
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +28,13 @@ from . import envelope, schema
 from .actors import all_actors, all_currencies
 from .dates import Span, parse_date
 from .errors import TrackerError
-from .log import EventLog, Line
+from .log import EventLog, SegmentState, line_ending_at
+from .model import AMENDED, RETRACTED, SOURCE_ADDED, apply_changes
+from .upcast import upcast
 
 Event = dict[str, Any]
+# Bump when the projection changes: a database built by another version is rebuilt whole.
+PROJECTION_VERSION = "2"
 
 
 class OutOfOrder(Exception):
@@ -32,37 +42,65 @@ class OutOfOrder(Exception):
 
 
 def sort_key(event: Event) -> tuple:
-    return (event["recorded_at"], event["writer"], event["seq"], event["id"], event["hash"])
+    """Replay order: (recorded_at, writer, seq, id, hash)."""
+    return SORT_KEY(event)
 
 
-def _parsed(item: Line) -> Event:
-    try:
-        return envelope.parse_line(item.body)
-    except envelope.BadLine as error:
-        raise TrackerError(
-            f"{item.path.name} line {item.number} is damaged ({error}); run tracker verify"
-        ) from None
+SORT_KEY = itemgetter("recorded_at", "writer", "seq", "id", "hash")
+MONTH = re.compile(r"[0-9]{4}-[0-9]{2}")
 
 
-def _file_events(log: EventLog, path: Path) -> Iterator[Event]:
+def _file_events(log: EventLog, path: Path, start: int, stop: int,
+                 month: str | None) -> Iterator[Event]:
+    """The events of one segment between two offsets. With `month`, check that they are
+    in replay order and of that month, else raise OutOfOrder (replay then sorts)."""
     previous = None
-    for item in log.lines([path]):
-        if isinstance(item, Line):
-            event = _parsed(item)
-            key = sort_key(event)
-            if previous is not None and key < previous:
+    for number, body in log.read_range(path, start, stop):
+        try:
+            event = envelope.parse_hashed(body)
+        except envelope.BadLine as error:
+            where = f"line {number}" if start == 0 else f"line {number} after byte {start}"
+            raise TrackerError(
+                f"{path.parent.name}/{path.name} {where} is damaged ({error}); "
+                "run tracker verify") from None
+        if month is not None:
+            key = SORT_KEY(event)
+            if (previous is not None and key < previous) or key[0][:7] != month:
                 raise OutOfOrder(path)
             previous = key
-            yield event
+        yield event
 
 
-def ordered_events(log: EventLog, sort_in_memory: bool = False) -> Iterator[Event]:
-    """Every event in replay order: a streaming merge of segments, or a sort in memory."""
+def ordered_events(
+    log: EventLog,
+    sort_in_memory: bool = False,
+    ranges: dict[str, tuple[int, int]] | None = None,
+) -> Iterator[Event]:
+    """Events in replay order, streaming: months in turn, each a merge of its segments.
+
+    A segment whose lines are out of order or not of its month (after a hand edit or an
+    odd merge) raises OutOfOrder: callers then ask for `sort_in_memory`. `ranges` limits
+    reading to byte ranges of some segments (relative path -> start, stop); by default
+    every segment is read whole.
+    """
+    if ranges is None:
+        ranges = {name: (0, state.size) for name, state in log.snapshot().items()}
+    wanted = sorted((name, start, stop) for name, (start, stop) in ranges.items() if stop > start)
     if sort_in_memory:
-        events = [_parsed(item) for item in log.lines() if isinstance(item, Line)]
-        yield from sorted(events, key=sort_key)
-    else:
-        yield from heapq.merge(*(_file_events(log, path) for path in log.segments()), key=sort_key)
+        streams = [_file_events(log, log.root / name, start, stop, None)
+                   for name, start, stop in wanted]
+        yield from sorted((event for stream in streams for event in stream), key=SORT_KEY)
+        return
+    months: dict[str, list[tuple[str, int, int]]] = {}
+    for name, start, stop in wanted:
+        month = Path(name).stem
+        if not MONTH.fullmatch(month):
+            raise OutOfOrder(name)
+        months.setdefault(month, []).append((name, start, stop))
+    for month in sorted(months):
+        streams = [_file_events(log, log.root / name, start, stop, month)
+                   for name, start, stop in months[month]]
+        yield from streams[0] if len(streams) == 1 else heapq.merge(*streams, key=SORT_KEY)
 
 
 @lru_cache(maxsize=65536)
@@ -74,68 +112,239 @@ def _json(value: Any) -> str | None:
     return None if value is None else orjson.dumps(value).decode()
 
 
+def _text(value: Any) -> str | None:
+    """A field value as text for the history table."""
+    if value is None or isinstance(value, str):
+        return value
+    if value is True or value is False:
+        return "true" if value else "false"
+    return orjson.dumps(value).decode()
+
+
 def _number(text: str | None) -> int | float | None:
     if text is None:
         return None
     return float(text) if "." in text else int(text)
 
 
-class Projector:
-    """Applies events, one at a time, to an open database of the shape of `schema`."""
+def _dated(data: dict[str, Any], key: str = "date") -> dict[str, Any]:
+    if key not in data:
+        return {key: None, f"{key}_start": None, f"{key}_end": None, f"{key}_precision": None}
+    when = span(data[key])
+    return {key: when.text, f"{key}_start": when.start, f"{key}_end": when.end,
+            f"{key}_precision": when.precision}
 
-    def __init__(self, conn: sqlite3.Connection):
+
+# -- how each kind of record becomes rows -------------------------------------------------
+
+
+def format_row(data: dict[str, Any]) -> dict[str, Any]:
+    return {"name": data["name"], **_dated(data, "launched"),
+            "members": _json(data.get("members")), "summary": data.get("summary")}
+
+
+def format_children(slug: str, data: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    for actor in data.get("members", []):
+        yield "format_members", {"format": slug, "actor": actor}
+
+
+def meeting_row(data: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "title": data["title"], **_dated(data), "format": data.get("format"),
+        "level": data.get("level"), "mode": data.get("mode"), "city": data.get("city"),
+        "country": data.get("country"), "latitude": _number(data.get("latitude")),
+        "longitude": _number(data.get("longitude")), "geonameid": data.get("geonameid"),
+        "city_as_given": data.get("city_as_given"), "chair": data.get("chair"),
+        "participants": _json(data.get("participants")), "topics": _json(data.get("topics")),
+        "summary": data.get("summary"),
+    }
+
+
+def meeting_children(meeting_id: str, data: dict[str, Any]) -> Iterator[tuple[str, dict]]:
+    officials = data.get("officials", [])
+    for actor in data.get("participants", []):
+        own = [official for official in officials if official["actor"] == actor] or [{}]
+        for official in own:
+            yield "meeting_participants", {
+                "meeting_id": meeting_id, "actor": actor, "official": official.get("name"),
+                "official_title": official.get("title"),
+            }
+
+
+def announcement_row(data: dict[str, Any]) -> dict[str, Any]:
+    return {"title": data["title"], **_dated(data), "by_actor": data["by"],
+            "about": _json(data.get("about")), "topics": _json(data.get("topics")),
+            "summary": data.get("summary")}
+
+
+def announcement_children(announcement_id: str, data: dict) -> Iterator[tuple[str, dict]]:
+    for subject in data.get("about", []):
+        yield "announcement_about", {"announcement_id": announcement_id, "subject": subject}
+
+
+def pledge_row(data: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "title": data["title"], **_dated(data), "donor": data["donor"],
+        "recipients": _json(data["recipients"]), "amount": _number(data["amount"]),
+        "amount_text": data["amount"], "currency": data["currency"],
+        "approximate": int(bool(data.get("approximate"))), "instrument": data.get("instrument"),
+        "purpose": data.get("purpose"), "meeting_id": data.get("meeting_id"),
+    }
+
+
+def pledge_children(pledge_id: str, data: dict[str, Any]) -> Iterator[tuple[str, dict]]:
+    for actor in data["recipients"]:
+        yield "pledge_recipients", {"pledge_id": pledge_id, "actor": actor}
+
+
+@dataclass(frozen=True)
+class Shape:
+    """Where a kind of record lives: its table, key, row, child rows and first status."""
+
+    table: str
+    key: str
+    row: Callable[[dict[str, Any]], dict[str, Any]]
+    children: Callable[[str, dict[str, Any]], Iterator[tuple[str, dict[str, Any]]]]
+    child_tables: tuple[tuple[str, str], ...]  # (table, column naming the record)
+    child_keys: tuple[str, ...]  # the data keys the child rows come from
+    first_status: Callable[[dict[str, Any]], str | None] = lambda data: None
+
+
+SHAPES = {
+    "format": Shape("formats", "slug", format_row, format_children,
+                    (("format_members", "format"),), ("members",)),
+    "meeting": Shape("meetings", "id", meeting_row, meeting_children,
+                     (("meeting_participants", "meeting_id"),), ("participants", "officials"),
+                     lambda data: data["status"]),
+    "announcement": Shape("announcements", "id", announcement_row, announcement_children,
+                          (("announcement_about", "announcement_id"),), ("about",)),
+    "pledge": Shape("pledges", "id", pledge_row, pledge_children,
+                    (("pledge_recipients", "pledge_id"),), ("recipients",),
+                    lambda data: "pledged"),
+}
+TABLE_OF = {kind: (shape.table, shape.key) for kind, shape in SHAPES.items()}
+
+
+@dataclass
+class Record:
+    kind: str
+    data: dict[str, Any]
+    retracted: bool
+
+
+class Projector:
+    """Applies events in replay order to an open database of the shape of `schema`.
+
+    Inserts are buffered per table and written with executemany; anything that reads or
+    changes existing rows first flushes the buffers if they hold rows of that record, so
+    every table sees the same sequence of changes as one statement per event would give.
+    """
+
+    BATCH = 5000
+
+    def __init__(self, conn: sqlite3.Connection, incremental: bool = False):
         self.conn = conn
+        self.incremental = incremental  # the database already holds events
+        self.last_key: tuple | None = None
+        self.seen: set[str] = set()  # event ids applied (an event repeated is applied once)
+        self.buffers: dict[str, list[tuple]] = {}
+        self.pending: dict[str, set[str]] = {}  # table -> subjects with rows in its buffer
+        self.buffered = 0
+        self.columns = {table.name: tuple(table.columns) for table in schema.TABLES}
+        self.empty = {name: dict.fromkeys(columns) for name, columns in self.columns.items()}
+        self.values = {name: itemgetter(*columns) for name, columns in self.columns.items()}
+        self.statements = {
+            name: f"insert into {name} ({', '.join(columns)}) "
+                  f"values ({', '.join('?' for _ in columns)})"
+            for name, columns in self.columns.items()}
         self.handlers: dict[str, Callable[[Event], None]] = {
-            "format.recorded": self.format_recorded,
-            "meeting.recorded": self.meeting_recorded,
-            "announcement.recorded": self.announcement_recorded,
-            "pledge.recorded": self.pledge_recorded,
+            "format.recorded": self.recorded,
+            "meeting.recorded": self.recorded,
+            "announcement.recorded": self.recorded,
+            "pledge.recorded": self.recorded,
             "meeting.status_changed": self.status_changed,
             "pledge.status_changed": self.status_changed,
-            "source.added": self.source_added,
+            SOURCE_ADDED: self.source_added,
+            AMENDED: self.amended,
+            RETRACTED: self.retracted,
         }
 
     def apply(self, event: Event) -> None:
-        inserted = self.conn.execute(
-            "insert or ignore into events (id, type, subject, recorded_at, recorded_by, writer,"
-            " seq, schema, data, hash) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (event["id"], event["type"], event["subject"], event["recorded_at"],
-             event["recorded_by"], event["writer"], event["seq"], event["schema"],
-             orjson.dumps(event["data"], option=orjson.OPT_SORT_KEYS).decode(), event["hash"]),
-        ).rowcount
-        if not inserted:
-            return  # the same event seen again (a duplicated line)
+        event_id = event["id"]
+        if event_id in self.seen or (self.incremental and self.conn.execute(
+                "select 1 from events where id = ?", (event_id,)).fetchone()):
+            return  # the same event seen again (a duplicated line, or a retry in two clones)
+        self.seen.add(event_id)
+        key = sort_key(event)
+        if self.last_key is None or key > self.last_key:
+            self.last_key = key
+        self.insert("events", {
+            "id": event_id, "type": event["type"], "subject": event["subject"],
+            "recorded_at": event["recorded_at"], "recorded_by": event["recorded_by"],
+            "writer": event["writer"], "seq": event["seq"], "schema": event["schema"],
+            "data": orjson.dumps(event["data"], option=orjson.OPT_SORT_KEYS).decode(),
+            "hash": event["hash"]}, None)
         handler = self.handlers.get(event["type"])
         if handler is None:
-            raise TrackerError(f"event {event['id']} has unknown type {event['type']!r}")
+            raise TrackerError(f"event {event_id} has unknown type {event['type']!r}")
         try:
-            handler(event)
+            handler(upcast(event))
         except (KeyError, TypeError, ValueError, TrackerError) as error:
             raise TrackerError(
-                f"event {event['id']} cannot be projected ({error!r}); run tracker verify"
+                f"event {event_id} cannot be projected ({error!r}); run tracker verify"
             ) from None
+
+    def finish(self) -> None:
+        self.flush()
 
     # -- helpers -------------------------------------------------------------------
 
-    def insert(self, table: str, row: dict[str, Any], ignore: bool = False) -> int:
-        columns = ", ".join(row)
-        marks = ", ".join("?" for _ in row)
-        verb = "insert or ignore" if ignore else "insert"
-        sql = f"{verb} into {table} ({columns}) values ({marks})"
-        return self.conn.execute(sql, tuple(row.values())).rowcount
+    def insert(self, table: str, row: dict[str, Any], subject: str | None) -> None:
+        """Buffer a row about the record `subject` (None: a row never changed later)."""
+        if subject is not None:
+            self.pending.setdefault(table, set()).add(subject)
+        self.buffers.setdefault(table, []).append(self.values[table]({**self.empty[table], **row}))
+        self.buffered += 1
+        if self.buffered >= self.BATCH:
+            self.flush()
 
-    def kind_of(self, subject: str) -> str | None:
-        for kind, table, key in (("meeting", "meetings", "id"), ("pledge", "pledges", "id"),
-                                 ("announcement", "announcements", "id"),
-                                 ("format", "formats", "slug")):
-            if self.conn.execute(f"select 1 from {table} where {key} = ?", (subject,)).fetchone():
-                return kind
-        return None
+    def flush(self, tables: Iterable[str] | None = None) -> None:
+        """Write the buffered rows of some tables (by default, all)."""
+        for table in list(self.buffers) if tables is None else tables:
+            rows = self.buffers.pop(table, None)
+            if rows:
+                self.conn.executemany(self.statements[table], rows)
+                self.buffered -= len(rows)
+            self.pending.pop(table, None)
+
+    def settle(self, subject: str, *tables: str) -> None:
+        """Write the buffered rows of these tables if one is about `subject`, before its
+        rows there are read or changed."""
+        stale = [table for table in tables if subject in self.pending.get(table, ())]
+        if stale:
+            self.flush(stale)
+
+    def update(self, table: str, key: str, value: str, changes: dict[str, Any]) -> None:
+        self.settle(value, table)
+        assignments = ", ".join(f"{column} = ?" for column in changes)
+        self.conn.execute(f"update {table} set {assignments} where {key} = ?",
+                          (*changes.values(), value))
+
+    def record(self, subject: str) -> Record | None:
+        self.settle(subject, "records")
+        row = self.conn.execute("select kind, data, retracted from records where id = ?",
+                                (subject,)).fetchone()
+        return Record(row[0], orjson.loads(row[1]), bool(row[2])) if row else None
+
+    def current(self, subject: str) -> Record | None:
+        """The record an event about `subject` applies to; None if unknown or retracted
+        (possible after a merge; `tracker verify` reports unknown subjects)."""
+        record = self.record(subject)
+        return None if record is None or record.retracted else record
 
     def touch(self, kind: str, subject: str, recorded_at: str) -> None:
-        table, key = TABLE_OF[kind]
-        self.conn.execute(f"update {table} set updated_at = ? where {key} = ?",
-                          (recorded_at, subject))
+        shape = SHAPES[kind]
+        self.update(shape.table, shape.key, subject, {"updated_at": recorded_at})
 
     def add_source(self, event: Event, kind: str) -> None:
         source = event["data"]["source"]
@@ -144,114 +353,125 @@ class Projector:
             "url": source.get("url"), "citation": source.get("citation"),
             "publisher": source.get("publisher"), "published": source.get("published"),
             "quote": source.get("quote"), "recorded_at": event["recorded_at"],
-        })
+        }, event["subject"])
 
-    @staticmethod
-    def dated(data: dict[str, Any], key: str = "date") -> dict[str, Any]:
-        when = span(data[key])
-        return {key: when.text, f"{key}_start": when.start, f"{key}_end": when.end,
-                f"{key}_precision": when.precision}
+    def history(self, event: Event, kind: str, field: str, old: Any, new: Any,
+                reason: str | None = None) -> None:
+        self.insert("history", {
+            "subject": event["subject"], "kind": kind, "event_id": event["id"],
+            "event_type": event["type"], "recorded_at": event["recorded_at"],
+            "recorded_by": event["recorded_by"], "field": field, "old_value": _text(old),
+            "new_value": _text(new), "reason": reason,
+        }, event["subject"])
+
+    def write_children(self, shape: Shape, subject: str, data: dict[str, Any],
+                       replace: bool = False) -> None:
+        if replace:
+            self.settle(subject, *(table for table, _column in shape.child_tables))
+            for table, column in shape.child_tables:
+                self.conn.execute(f"delete from {table} where {column} = ?", (subject,))
+        for table, row in shape.children(subject, data):
+            self.insert(table, row, subject)
 
     # -- handlers ------------------------------------------------------------------
 
-    def format_recorded(self, event: Event) -> None:
-        data, slug = event["data"], event["subject"]
-        launched = self.dated(data, "launched") if "launched" in data else {}
-        if not self.insert("formats", {
-            "slug": slug, "name": data["name"], **launched, "members": _json(data.get("members")),
-            "summary": data.get("summary"), "recorded_at": event["recorded_at"],
-            "updated_at": event["recorded_at"],
-        }, ignore=True):
-            return  # the slug was recorded first by another event: verify warns
-        for actor in data.get("members", []):
-            self.insert("format_members", {"format": slug, "actor": actor})
+    def recorded(self, event: Event) -> None:
+        kind, subject = event["type"].partition(".")[0], event["subject"]
+        if subject != event["id"] and self.record(subject) is not None:
+            return  # a format's slug recorded first by another event: verify warns
+        data = {key: value for key, value in event["data"].items() if key != "source"}
+        shape, stamp = SHAPES[kind], event["recorded_at"]
+        title = data.get("title") or data.get("name")
+        self.insert("records", {"id": subject, "kind": kind, "title": title,
+                                "data": _json(data), "retracted": 0,
+                                "recorded_at": stamp}, subject)
+        status = shape.first_status(data)
+        self.insert(shape.table, {shape.key: subject, **shape.row(data),
+                                  **({"status": status} if status else {}),
+                                  "recorded_at": stamp, "updated_at": stamp}, subject)
+        self.write_children(shape, subject, data)
         self.add_source(event, "record")
 
-    def meeting_recorded(self, event: Event) -> None:
-        data, meeting_id = event["data"], event["subject"]
-        self.insert("meetings", {
-            "id": meeting_id, "title": data["title"], **self.dated(data),
-            "status": data["status"], "format": data.get("format"), "level": data.get("level"),
-            "mode": data.get("mode"), "city": data.get("city"), "country": data.get("country"),
-            "latitude": _number(data.get("latitude")), "longitude": _number(data.get("longitude")),
-            "geonameid": data.get("geonameid"), "city_as_given": data.get("city_as_given"),
-            "chair": data.get("chair"), "participants": _json(data.get("participants")),
-            "topics": _json(data.get("topics")), "summary": data.get("summary"),
-            "recorded_at": event["recorded_at"], "updated_at": event["recorded_at"],
-        })
-        officials = data.get("officials", [])
-        for actor in data.get("participants", []):
-            own = [official for official in officials if official["actor"] == actor] or [{}]
-            for official in own:
-                self.insert("meeting_participants", {
-                    "meeting_id": meeting_id, "actor": actor, "official": official.get("name"),
-                    "official_title": official.get("title"),
-                })
-        self.add_source(event, "record")
-
-    def announcement_recorded(self, event: Event) -> None:
-        data, announcement_id = event["data"], event["subject"]
-        self.insert("announcements", {
-            "id": announcement_id, "title": data["title"], **self.dated(data),
-            "by_actor": data["by"], "about": _json(data.get("about")),
-            "topics": _json(data.get("topics")), "summary": data.get("summary"),
-            "recorded_at": event["recorded_at"], "updated_at": event["recorded_at"],
-        })
-        for subject in data.get("about", []):
-            self.insert("announcement_about", {"announcement_id": announcement_id,
-                                               "subject": subject})
-        self.add_source(event, "record")
-
-    def pledge_recorded(self, event: Event) -> None:
-        data, pledge_id = event["data"], event["subject"]
-        self.insert("pledges", {
-            "id": pledge_id, "title": data["title"], **self.dated(data), "donor": data["donor"],
-            "recipients": _json(data["recipients"]), "amount": _number(data["amount"]),
-            "amount_text": data["amount"], "currency": data["currency"],
-            "approximate": int(bool(data.get("approximate"))),
-            "instrument": data.get("instrument"), "purpose": data.get("purpose"),
-            "meeting_id": data.get("meeting_id"), "status": "pledged",
-            "recorded_at": event["recorded_at"], "updated_at": event["recorded_at"],
-        })
-        for actor in data["recipients"]:
-            self.insert("pledge_recipients", {"pledge_id": pledge_id, "actor": actor})
-        self.add_source(event, "record")
+    def amended(self, event: Event) -> None:
+        subject, changes = event["subject"], event["data"]["changes"]
+        record = self.current(subject)
+        if record is None:
+            return
+        shape, stamp = SHAPES[record.kind], event["recorded_at"]
+        data = apply_changes(record.data, changes)
+        old = dict(record.data)
+        if "status" in changes:
+            self.settle(subject, shape.table)
+            old["status"] = self.conn.execute(
+                f"select status from {shape.table} where id = ?", (subject,)).fetchone()[0]
+        self.update("records", "id", subject, {
+            "title": data.get("title") or data.get("name"), "data": _json(data)})
+        row = {**shape.row(data), "updated_at": stamp}
+        if "status" in changes:
+            row["status"] = changes["status"]
+        self.update(shape.table, shape.key, subject, row)
+        if any(key in changes for key in shape.child_keys):
+            self.write_children(shape, subject, data, replace=True)
+        if "source" in event["data"]:
+            self.add_source(event, "amendment")
+        for field in sorted(changes):
+            self.history(event, record.kind, field, old.get(field), changes[field],
+                         event["data"]["reason"])
 
     def status_changed(self, event: Event) -> None:
         data, subject = event["data"], event["subject"]
         kind = event["type"].partition(".")[0]
-        table, _key = TABLE_OF[kind]
-        row = self.conn.execute(f"select status from {table} where id = ?", (subject,)).fetchone()
-        if row is None:
-            return  # unknown subject: verify reports it
+        record = self.current(subject)
+        if record is None or record.kind != kind:
+            return
+        table = SHAPES[kind].table
+        disbursed = "disbursed_amount_text" if kind == "pledge" else "null"
+        self.settle(subject, table)
+        previous = self.conn.execute(f"select status, {disbursed} from {table} where id = ?",
+                                     (subject,)).fetchone()
         changes = {"status": data["status"], "updated_at": event["recorded_at"]}
         if "amount" in data:
             changes.update(disbursed_amount=_number(data["amount"]),
                            disbursed_amount_text=data["amount"])
-        assignments = ", ".join(f"{column} = ?" for column in changes)
-        self.conn.execute(f"update {table} set {assignments} where id = ?",
-                          (*changes.values(), subject))
+        self.update(table, "id", subject, changes)
         when = span(data["date"]) if "date" in data else None
         self.insert("status_changes", {
             "subject": subject, "kind": kind, "status": data["status"],
-            "previous_status": row[0], "date": data.get("date"),
+            "previous_status": previous[0], "date": data.get("date"),
             "date_start": when.start if when else None,
             "amount": _number(data.get("amount")), "amount_text": data.get("amount"),
             "note": data.get("note"), "event_id": event["id"],
             "recorded_at": event["recorded_at"],
-        })
+        }, subject)
         self.add_source(event, "update")
+        self.history(event, kind, "status", previous[0], data["status"], data.get("note"))
+        if "amount" in data:
+            self.history(event, kind, "disbursed_amount", previous[1], data["amount"],
+                         data.get("note"))
 
     def source_added(self, event: Event) -> None:
-        kind = self.kind_of(event["subject"])
-        if kind is None:
+        record = self.current(event["subject"])
+        if record is None:
             return
-        self.touch(kind, event["subject"], event["recorded_at"])
+        self.touch(record.kind, event["subject"], event["recorded_at"])
         self.add_source(event, "citation")
 
-
-TABLE_OF = {"meeting": ("meetings", "id"), "pledge": ("pledges", "id"),
-            "announcement": ("announcements", "id"), "format": ("formats", "slug")}
+    def retracted(self, event: Event) -> None:
+        subject = event["subject"]
+        record = self.current(subject)
+        if record is None:
+            return
+        shape, stamp = SHAPES[record.kind], event["recorded_at"]
+        self.settle(subject, shape.table, "sources",
+                    *(table for table, _column in shape.child_tables))
+        self.conn.execute(f"delete from {shape.table} where {shape.key} = ?", (subject,))
+        for table, column in shape.child_tables:
+            self.conn.execute(f"delete from {table} where {column} = ?", (subject,))
+        self.conn.execute("delete from sources where subject = ?", (subject,))
+        reason = event["data"]["reason"]
+        self.update("records", "id", subject, {"retracted": 1, "retracted_at": stamp,
+                                                "retraction_reason": reason})
+        self.history(event, record.kind, "record", "recorded", "retracted", reason)
 
 
 def fill_reference_tables(db: sqlite_utils.Database) -> None:
@@ -265,14 +485,8 @@ def fill_reference_tables(db: sqlite_utils.Database) -> None:
     )
 
 
-def log_fingerprint(log: EventLog) -> str:
-    """Which segment files the log has and their sizes: changes with every append."""
-    parts = [f"{path.relative_to(log.root)}:{path.stat().st_size}" for path in log.segments()]
-    return envelope.canonical(parts).decode()
-
-
-def project(events: Iterable[Event], conn: sqlite3.Connection) -> int:
-    """Create the schema in an empty database and apply the events; return how many."""
+def project(events: Iterable[Event], conn: sqlite3.Connection) -> Projector:
+    """Create the schema in an empty database and apply the events."""
     conn.isolation_level = None
     conn.execute("pragma journal_mode = off")
     conn.execute("pragma synchronous = off")
@@ -281,50 +495,177 @@ def project(events: Iterable[Event], conn: sqlite3.Connection) -> int:
     schema.create_tables(db)
     fill_reference_tables(db)
     projector = Projector(conn)
-    count = 0
     for event in events:
         projector.apply(event)
-        count += 1
+    projector.finish()
     schema.create_indexes_views_fts(db)
     conn.execute("commit")
     conn.execute("analyze")
-    return count
+    return projector
 
 
-def build(log: EventLog, db_path: Path | str) -> int:
-    """Rebuild the database from the log into a temporary file, then rename it into place."""
+# -- building the database file ----------------------------------------------------------
+
+
+@dataclass
+class BuildInfo:
+    """What a database was built from, kept in its build_info table."""
+
+    segments: dict[str, SegmentState]
+    last_key: list | None
+    as_of: str | None = None
+    version: str = PROJECTION_VERSION
+
+    def save(self, conn: sqlite3.Connection) -> None:
+        values = {
+            "projection_version": self.version,
+            "segments": orjson.dumps({name: asdict(state) for name, state
+                                      in sorted(self.segments.items())}).decode(),
+            "last_key": orjson.dumps(self.last_key).decode(),
+            "as_of": self.as_of or "",
+        }
+        conn.executemany("insert or replace into build_info (key, value) values (?, ?)",
+                         sorted(values.items()))
+
+    @classmethod
+    def load(cls, db_path: Path) -> BuildInfo | None:
+        if not db_path.exists():
+            return None
+        try:
+            with closing(sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)) as conn:
+                values = dict(conn.execute("select key, value from build_info"))
+            segments = {name: SegmentState(**state)
+                        for name, state in orjson.loads(values["segments"]).items()}
+            return cls(segments, orjson.loads(values["last_key"]), values["as_of"] or None,
+                       values["projection_version"])
+        except (sqlite3.DatabaseError, KeyError, TypeError, orjson.JSONDecodeError):
+            return None
+
+
+@dataclass
+class BuildResult:
+    events: int  # events applied by this build
+    incremental: bool
+
+
+def _in_time(events: Iterable[Event], as_of: str | None) -> Iterator[Event]:
+    for event in events:
+        if as_of is None or event["recorded_at"] <= as_of:
+            yield event
+
+
+def build(log: EventLog, db_path: Path | str, full: bool = False,
+          as_of: str | None = None) -> BuildResult:
+    """Bring the database up to date with the log: incrementally when every new event
+    sorts after the last one applied, else by a full rebuild. `as_of` (a recorded_at
+    timestamp) builds the state from the events recorded up to that moment, in full."""
     db_path = Path(db_path)
+    snapshot = log.snapshot()
+    if not full and as_of is None:
+        result = _build_incrementally(log, db_path, snapshot)
+        if result is not None:
+            return result
+    return _build_fully(log, db_path, snapshot, as_of)
+
+
+def _build_fully(log: EventLog, db_path: Path, snapshot: dict[str, SegmentState],
+                 as_of: str | None) -> BuildResult:
     db_path.parent.mkdir(parents=True, exist_ok=True)
     temporary = db_path.with_name(f".{db_path.name}.building-{os.getpid()}")
-    fingerprint = log_fingerprint(log)
+    ranges = {name: (0, state.size) for name, state in snapshot.items()}
     try:
-        for sort_in_memory in (False, True):
-            temporary.unlink(missing_ok=True)
-            try:
-                with closing(sqlite3.connect(str(temporary))) as conn:
-                    count = project(ordered_events(log, sort_in_memory), conn)
-                break
-            except OutOfOrder:
-                continue
-        with closing(sqlite3.connect(str(temporary))) as conn, conn:
-            conn.execute("insert into build_info (key, value) values ('log_fingerprint', ?)",
-                         (fingerprint,))
+        try:
+            counted = _project_file(log, temporary, ranges, as_of, snapshot, False)
+        except OutOfOrder:
+            counted = _project_file(log, temporary, ranges, as_of, snapshot, True)
         os.replace(temporary, db_path)
     finally:
         temporary.unlink(missing_ok=True)
-    return count
+    return BuildResult(counted.count, incremental=False)
 
 
-def is_stale(log: EventLog, db_path: Path | str) -> bool:
-    """Whether the database is missing or older than the log it was built from."""
-    db_path = Path(db_path)
-    if not db_path.exists():
-        return True
-    try:
-        with closing(sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)) as conn:
-            row = conn.execute(
-                "select value from build_info where key = 'log_fingerprint'"
-            ).fetchone()
-    except sqlite3.DatabaseError:
-        return True
-    return row is None or row[0] != log_fingerprint(log)
+def _project_file(log: EventLog, path: Path, ranges: dict[str, tuple[int, int]],
+                  as_of: str | None, snapshot: dict[str, SegmentState],
+                  sort_in_memory: bool) -> _Counter:
+    """Project the events into a new database file; return the count of events applied."""
+    path.unlink(missing_ok=True)
+    with closing(sqlite3.connect(str(path))) as conn:
+        counted = _Counter(_in_time(ordered_events(log, sort_in_memory, ranges), as_of))
+        projector = project(counted, conn)
+        conn.execute("begin")
+        BuildInfo(snapshot, _key(projector.last_key), as_of).save(conn)
+        conn.execute("commit")
+    return counted
+
+
+def _key(key: tuple | None) -> list | None:
+    return list(key) if key is not None else None
+
+
+class _Counter:
+    """Counts the events an iterator yields."""
+
+    def __init__(self, events: Iterable[Event]):
+        self.events, self.count = events, 0
+
+    def __iter__(self) -> Iterator[Event]:
+        for event in self.events:
+            self.count += 1
+            yield event
+
+
+def _new_ranges(log: EventLog, info: BuildInfo,
+                snapshot: dict[str, SegmentState]) -> dict[str, tuple[int, int]] | None:
+    """The byte ranges appended since the build, or None if anything was rewritten."""
+    ranges = {}
+    for name, old in info.segments.items():
+        new = snapshot.get(name)
+        if new is None or new.size < old.size:
+            return None
+        if new.size == old.size:
+            if new.tail != old.tail:
+                return None
+            continue
+        line = line_ending_at(log.root / name, old.size)
+        if old.size and (line is None or hashlib.sha256(line).hexdigest() != old.tail):
+            return None
+        ranges[name] = (old.size, new.size)
+    for name, new in snapshot.items():
+        if name not in info.segments:
+            ranges[name] = (0, new.size)
+    return ranges
+
+
+def _build_incrementally(log: EventLog, db_path: Path,
+                         snapshot: dict[str, SegmentState]) -> BuildResult | None:
+    """Apply only the new events in place, or return None when a full build is needed."""
+    info = BuildInfo.load(db_path)
+    if info is None or info.version != PROJECTION_VERSION or info.as_of is not None:
+        return None
+    ranges = _new_ranges(log, info, snapshot)
+    if ranges is None:
+        return None
+    events = list(ordered_events(log, sort_in_memory=True, ranges=ranges))
+    if events and info.last_key is not None and sort_key(events[0]) <= tuple(info.last_key):
+        return None  # older events arrived (a merge): replay everything
+    with closing(sqlite3.connect(str(db_path), isolation_level=None)) as conn:
+        conn.execute("begin immediate")
+        try:
+            projector = Projector(conn, incremental=True)
+            projector.last_key = tuple(info.last_key) if info.last_key else None
+            for event in events:
+                projector.apply(event)
+            projector.finish()
+            BuildInfo(snapshot, _key(projector.last_key)).save(conn)
+            conn.execute("commit")
+        except BaseException:
+            conn.execute("rollback")
+            raise
+    return BuildResult(len(events), incremental=True)
+
+
+def is_stale(log: EventLog, db_path: Path | str, as_of: str | None = None) -> bool:
+    """Whether the database is missing, or was built from another state of the log."""
+    info = BuildInfo.load(Path(db_path))
+    return (info is None or info.version != PROJECTION_VERSION or info.as_of != as_of
+            or info.segments != log.snapshot())

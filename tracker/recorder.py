@@ -5,15 +5,15 @@ from __future__ import annotations
 import getpass
 import os
 from datetime import timedelta
-from typing import Any
-
-from ulid import ULID
+from typing import TYPE_CHECKING, Any
 
 from . import envelope
-from .catalog import Catalog, Subject
 from .errors import TrackerError, shown
 from .log import EventLog
 from .model import Draft, parse_id
+
+if TYPE_CHECKING:
+    from .catalog import Subject
 
 
 def recorded_by() -> str:
@@ -49,6 +49,8 @@ def record(log: EventLog, draft: Draft, event_id: str | None = None) -> tuple[di
     with log.session() as appender:
         floor = [appender.last_recorded_at] if appender.last_recorded_at else []
         if draft.references or draft.subject or event_id:
+            from .catalog import Catalog
+
             catalog = Catalog.scan(log)
             if event_id and (existing := catalog.event(event_id)) is not None:
                 candidate = {"type": draft.type, "schema": envelope.SCHEMA,
@@ -62,7 +64,7 @@ def record(log: EventLog, draft: Draft, event_id: str | None = None) -> tuple[di
                 raise TrackerError(f"{shown(draft.subject)} already exists")
             if draft.subject and not is_new_record:
                 floor.append(catalog.require("record", draft.subject).latest)
-        new_id = event_id or str(ULID())
+        new_id = event_id or envelope.new_id()
         event = appender.write({
             "id": new_id,
             "type": draft.type,
@@ -75,6 +77,12 @@ def record(log: EventLog, draft: Draft, event_id: str | None = None) -> tuple[di
         return event, True
 
 
-def find_subject(log: EventLog, subject: str) -> Subject:
-    """An existing record, for commands that name one (update, cite)."""
-    return Catalog.scan(log).require("record", subject)
+def find_subject(log: EventLog, subject: str, with_data: bool = False) -> Subject:
+    """An existing record that was not retracted, for commands that name one.
+
+    With `with_data`, its current data (as recorded, then amended) is read too.
+    """
+    from .catalog import Catalog
+
+    return Catalog.scan(log, keep_data_of=subject if with_data else None).require(
+        "record", subject)

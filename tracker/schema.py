@@ -67,7 +67,8 @@ TABLES = (
         foreign_keys=(("format", "formats", "slug"), ("country", "actors", "code"),
                       ("chair", "actors", "code")),
         indexes=("title", "date_start", "date_end", "date_precision", "status", "format",
-                 "level", "mode", "city", "country", "chair", "recorded_at", "updated_at"),
+                 "level", "mode", "city", "country", "chair", "recorded_at", "updated_at",
+                 ("date_start", "format")),
         fts=("title", "summary", "city", "topics"),
     ),
     Table(
@@ -128,6 +129,20 @@ TABLES = (
         pk="event_id",
         indexes=("subject", "kind", "status", "date_start", "recorded_at"),
     ),
+    Table(
+        "records",
+        {"id": str, "kind": str, "title": str, "data": str, "retracted": int,
+         "retracted_at": str, "retraction_reason": str, "recorded_at": str},
+        pk="id",
+        indexes=("kind", "title", "retracted", "recorded_at", "retracted_at"),
+    ),
+    Table(
+        "history",
+        {"subject": str, "kind": str, "event_id": str, "event_type": str, "recorded_at": str,
+         "recorded_by": str, "field": str, "old_value": str, "new_value": str, "reason": str},
+        indexes=("subject", "kind", "event_id", "event_type", "recorded_at", "recorded_by",
+                 "field"),
+    ),
     Table("build_info", {"key": str, "value": str}, pk="key"),
 )
 
@@ -151,6 +166,16 @@ select 'format', slug, 'Launch of ' || name, launched, launched_start, launched_
   launched_precision, null, slug, members, null, null, summary, recorded_at
 from formats where launched is not null
 order by date_start, kind, id""",
+    "corrections": """
+select history.event_id, history.recorded_at, history.recorded_by, history.subject,
+  history.kind, records.title,
+  case history.event_type when 'record.amended' then 'amended' else 'retracted' end
+    as correction,
+  group_concat(history.field, ', ') as fields, history.reason
+from history left join records on records.id = history.subject
+where history.event_type in ('record.amended', 'record.retracted')
+group by history.event_id
+order by history.recorded_at desc, history.event_id""",
     "upcoming_meetings": """
 select id, title, date, date_start, date_end, date_precision, format, level, mode, city,
   country, latitude, longitude, participants, chair,
@@ -218,8 +243,14 @@ order by format, date_start, kind, id""",
 }
 
 
+# The indexes replay itself looks rows up by (to amend or retract a record), created
+# before loading; every other index is created after, which is faster.
+REPLAY_INDEXES = (("meeting_participants", "meeting_id"),
+                  ("announcement_about", "announcement_id"), ("sources", "subject"))
+
+
 def create_tables(db: sqlite_utils.Database) -> None:
-    """Every table, without its indexes (created after loading, which is faster)."""
+    """Every table, with only the indexes that replay needs."""
     for table in TABLES:
         db[table.name].create(
             table.columns,
@@ -227,17 +258,19 @@ def create_tables(db: sqlite_utils.Database) -> None:
             foreign_keys=list(table.foreign_keys),
             if_not_exists=True,
         )
+    for table, column in REPLAY_INDEXES:
+        db[table].create_index([column], if_not_exists=True)
 
 
 def create_indexes_views_fts(db: sqlite_utils.Database) -> None:
-    """Indexes, full-text search and views, idempotently."""
+    """Indexes, full-text search (kept in step by triggers) and views, idempotently."""
     for table in TABLES:
         for columns in table.indexes:
             db[table.name].create_index(
                 [columns] if isinstance(columns, str) else list(columns), if_not_exists=True
             )
         if table.fts and not db[table.name].detect_fts():
-            db[table.name].enable_fts(list(table.fts), create_triggers=False, tokenize="porter")
+            db[table.name].enable_fts(list(table.fts), create_triggers=True, tokenize="porter")
     for name, sql in VIEWS.items():
         db.create_view(name, sql.strip(), replace=True)
 

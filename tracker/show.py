@@ -26,34 +26,42 @@ def _rows(conn: sqlite3.Connection, sql: str, *args: Any) -> list[dict[str, Any]
 
 
 def describe(log: EventLog, subject: str) -> dict[str, Any]:
-    """{"kind", "id", "state", "sources", "status_changes", "history"} for one record."""
+    """A record's current state and its history: every event about it, in order, with
+    what it changed (old -> new), the reason and the source."""
     events = [event for event in ordered_events(log) if event["subject"] == subject]
     if not events:
         raise TrackerError(f"unknown id {shown(subject)}")
     with closing(sqlite3.connect(":memory:")) as conn:
         project(events, conn)
-        kind = next((k for k, (table, key) in TABLE_OF.items()
-                     if conn.execute(f"select 1 from {table} where {key} = ?",
-                                     (subject,)).fetchone()), None)
-        if kind is None:
+        [record] = _rows(conn, "select * from records where id = ?", subject) or [None]
+        if record is None:
             raise TrackerError(f"{shown(subject)} has events but no record")
+        kind = record["kind"]
         table, key = TABLE_OF[kind]
-        state = _rows(conn, f"select * from {table} where {key} = ?", subject)[0]
+        rows = _rows(conn, f"select * from {table} where {key} = ?", subject)
+        state = rows[0] if rows else {"title": record["title"], **orjson.loads(record["data"])}
         for column in JSON_COLUMNS & set(state):
-            if state[column] is not None:
+            if isinstance(state[column], str):
                 state[column] = orjson.loads(state[column])
-        if kind == "meeting":
+        if kind == "meeting" and rows:
             state["participant_rows"] = _rows(conn, PARTICIPANTS, subject)
-        sources = _rows(conn, "select * from sources where subject = ? order by recorded_at",
-                        subject)
-        changes = _rows(conn, "select * from status_changes where subject = ? "
-                        "order by recorded_at", subject)
-    history = [
-        {key: event[key] for key in ("id", "type", "recorded_at", "recorded_by", "data")}
-        for event in events
-    ]
-    return {"kind": kind, "id": subject, "state": state, "sources": sources,
-            "status_changes": changes, "history": history}
+        changes = _rows(conn, "select event_id, field, old_value, new_value, reason "
+                        "from history where subject = ? order by rowid", subject)
+    history = []
+    for event in events:
+        own = [change for change in changes if change["event_id"] == event["id"]]
+        history.append({
+            "id": event["id"], "type": event["type"], "recorded_at": event["recorded_at"],
+            "recorded_by": event["recorded_by"],
+            "changes": [{"field": change["field"], "old": change["old_value"],
+                         "new": change["new_value"]} for change in own],
+            "reason": next((change["reason"] for change in own if change["reason"]), None),
+            "source": event["data"].get("source"),
+            "data": event["data"],
+        })
+    return {"kind": kind, "id": subject, "retracted": bool(record["retracted"]),
+            "retraction_reason": record["retraction_reason"], "state": state,
+            "history": history}
 
 
 def _source_line(source: dict[str, Any]) -> str:
@@ -72,8 +80,10 @@ def render(record: dict[str, Any]) -> str:
     """The text `tracker show` prints."""
     state = record["state"]
     lines = [f"{record['kind']} {record['id']}"]
+    if record["retracted"]:
+        lines.append(f"  RETRACTED: {record['retraction_reason']} (last state below)")
     skip = {"id", "slug", "participant_rows", "recorded_at", "updated_at", "amount_text",
-            "disbursed_amount_text"}
+            "disbursed_amount_text", "officials"}
     for column, value in state.items():
         if column in skip or value is None:
             continue
@@ -85,31 +95,30 @@ def render(record: dict[str, Any]) -> str:
             title = f", {row['official_title']}" if row["official_title"] else ""
             lines.append(f"  official: {row['actor']} {row['official']}{title}")
     lines.append("history:")
-    sources = {source["event_id"]: source for source in record["sources"]}
-    changes = {change["event_id"]: change for change in record["status_changes"]}
     for event in record["history"]:
         lines.append(f"  {event['recorded_at']}  {event['recorded_by']}  {event['type']}  "
                      f"{event['id']}")
-        change = changes.get(event["id"])
-        if change:
-            detail = f"    status: {change['previous_status']} -> {change['status']}"
-            if change["date"]:
-                detail += f" on {change['date']}"
-            if change["amount_text"]:
-                detail += f", amount {change['amount_text']}"
-            lines.append(detail)
-            if change["note"]:
-                lines.append(f"    note: {change['note']}")
-        if event["id"] in sources:
-            lines.append(f"    source: {_source_line(sources[event['id']])}")
+        if event["type"].endswith(".recorded"):
+            data = event["data"]
+            lines.append(f"    recorded: {data.get('title') or data.get('name')}")
+        for change in event["changes"]:
+            lines.append(f"    {change['field']}: {change['old']} -> {change['new']}")
+        if event["reason"]:
+            label = "note" if event["type"].endswith(".status_changed") else "reason"
+            lines.append(f"    {label}: {event['reason']}")
+        if event["source"]:
+            lines.append(f"    source: {_source_line(event['source'])}")
     return "\n".join(lines)
 
 
 def log_line(event: Event) -> str:
     """One line of `tracker log`."""
     data = event["data"]
-    label = data.get("title") or data.get("name") or data.get("status") or ""
+    label = (data.get("title") or data.get("name") or data.get("status")
+             or data.get("reason") or "")
     if event["type"] == "source.added":
         label = data["source"].get("url") or data["source"].get("citation", "")
+    elif event["type"] == "record.amended":
+        label = f"{', '.join(data['changes'])}: {data['reason']}"
     return "  ".join((event["recorded_at"], event["id"], event["type"], event["subject"],
                       label[:80]))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import subprocess
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -9,7 +11,9 @@ from pathlib import Path
 import orjson
 
 from . import envelope, model
-from .log import EventLog, Tail
+from .errors import TrackerError, shown
+from .log import EventLog, Line, Tail
+from .upcast import can_upcast, upcast
 
 
 @dataclass
@@ -23,6 +27,10 @@ class Report:
     def ok(self) -> bool:
         return not self.problems
 
+    def merge(self, other: Report) -> None:
+        self.problems += other.problems
+        self.warnings += other.warnings
+
 
 def _where(path: Path, number: int, root: Path) -> str:
     return f"{path.relative_to(root)}:{number}"
@@ -31,7 +39,7 @@ def _where(path: Path, number: int, root: Path) -> str:
 def _references(event: dict) -> list[tuple[str, str]]:
     """(wanted kind, subject) that an event needs to exist."""
     data, kind = event["data"], event["type"].partition(".")[0]
-    if event["type"] == model.SOURCE_ADDED:
+    if event["type"] in (model.SOURCE_ADDED, model.AMENDED, model.RETRACTED):
         return [("record", event["subject"])]
     if event["type"] in model.STATUS_CHANGED.values():
         return [(kind, event["subject"])]
@@ -41,6 +49,12 @@ def _references(event: dict) -> list[tuple[str, str]]:
             values = data[spec.key] if spec.many else [data[spec.key]]
             wanted += [(spec.refers, value) for value in values]
     return wanted
+
+
+def _payload_digest(event: dict) -> str:
+    """A digest of what an event says, leaving out when, by whom and where it was written."""
+    payload = {key: event[key] for key in ("type", "schema", "subject", "data")}
+    return hashlib.sha256(envelope.canonical(payload)).hexdigest()
 
 
 def _keep_what_can_be_read(
@@ -64,10 +78,11 @@ def _keep_what_can_be_read(
 def verify(log: EventLog) -> Report:
     """Read every segment and report every problem, naming the event (or file and line)."""
     report = Report()
-    hashes: dict[str, tuple[str, str]] = {}  # id -> (hash, where first seen)
+    hashes: dict[str, tuple[str, str, str]] = {}  # id -> (hash, digest of what it says, where)
     seqs: dict[str, list[tuple[int, str]]] = defaultdict(list)
     subjects: dict[str, str] = {}
     needed: list[tuple[str, str, str]] = []  # (event id, wanted kind, subject)
+    amendments: list[tuple[str, dict]] = []  # checked once the kinds of subjects are known
     segments = log.segments()
     report.files = len(segments)
     for item in log.lines(segments):
@@ -84,23 +99,33 @@ def verify(log: EventLog) -> Report:
             continue
         event_id = event["id"]
         previous = hashes.get(event_id)
+        payload = _payload_digest(event)
         if previous is not None:
-            if previous[0] != event["hash"]:
+            first = previous[2]
+            if previous[:2] == (event["hash"], payload):
+                report.warnings.append(
+                    f"event {event_id} ({where}) appears more than once (first at {first})")
+            elif previous[1] == payload:
+                report.warnings.append(
+                    f"event {event_id} ({where}) was recorded again by writer "
+                    f"{event['writer']} with the same content (a retry in another clone); "
+                    f"the first one ({first}) stands")
+                seqs[event["writer"]].append((event["seq"], event_id))
+            else:
                 seqs[event["writer"]].append((event["seq"], event_id))  # reported once
                 report.problems.append(
                     f"event {event_id} ({where}): duplicate id with other content "
-                    f"(first at {previous[1]})"
-                )
-            else:
-                report.warnings.append(
-                    f"event {event_id} ({where}) appears more than once (first at {previous[1]})"
+                    f"(first at {first})"
                 )
             continue
-        hashes[event_id] = (event["hash"], where)
+        hashes[event_id] = (event["hash"], payload, where)
         problem = _check_event(event, item.path)
         if problem:
             report.problems.append(f"event {event_id} ({where}): {problem}")
             continue
+        event = upcast(event)
+        if event["type"] == model.AMENDED:
+            amendments.append((f"event {event_id} ({where})", event))
         seqs[event["writer"]].append((event["seq"], event_id))
         kind, _, action = event["type"].partition(".")
         if action == "recorded":
@@ -135,14 +160,19 @@ def verify(log: EventLog) -> Report:
             report.problems.append(f"event {event_id}: refers to unknown subject {subject}")
         elif wanted not in ("record", kind):
             report.problems.append(f"event {event_id}: {subject} is a {kind}, not a {wanted}")
+    for label, event in amendments:
+        kind = subjects.get(event["subject"])
+        problem = model.check_data(event["type"], event["data"], kind) if kind else None
+        if problem:
+            report.problems.append(f"{label}: {problem}")
     return report
 
 
 def _check_event(event: dict, path: Path) -> str | None:
     if event["type"] not in model.EVENT_TYPES:
         return f"unknown type {event['type']!r}"
-    if event["schema"] != envelope.SCHEMA:
-        return f"unknown schema version {event['schema']}"
+    if not can_upcast(event["type"], event["schema"]):
+        return f"unknown schema version {event['schema']} of {event['type']}"
     if path.parent.name != event["writer"]:
         return f"writer {event['writer']!r} in the folder of {path.parent.name!r}"
     if path.stem != event["recorded_at"][:7]:
@@ -154,4 +184,53 @@ def _check_event(event: dict, path: Path) -> str | None:
             kind == "format" and not model.is_valid(model.parse_slug, event["subject"])
         ):
             return f"bad subject {event['subject']!r} for a {kind}"
-    return model.check_data(event["type"], event["data"])
+    return model.check_data(event["type"], upcast(event)["data"])
+
+
+def _git(folder: Path, *args: str) -> bytes:
+    result = subprocess.run(["git", "-C", str(folder), *args], capture_output=True)
+    if result.returncode != 0:
+        message = result.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise TrackerError(f"git {' '.join(args[:2])} failed: "
+                           f"{message[-1] if message else result.returncode}")
+    return result.stdout
+
+
+def verify_against(log: EventLog, revision: str) -> Report:
+    """Prove the log only grew since a git revision: every event committed there is still
+    present, byte for byte. Edits and deletions are named by event id."""
+    report = Report()
+    if not log.root.is_dir():
+        raise TrackerError(f"no event log at {log.root}")
+    try:
+        top = Path(_git(log.root, "rev-parse", "--show-toplevel").decode().strip())
+    except TrackerError:
+        raise TrackerError(f"{log.root} is not in a git repository") from None
+    try:
+        _git(top, "rev-parse", "--verify", "--quiet", f"{revision}^{{commit}}")
+    except TrackerError:
+        raise TrackerError(f"unknown git revision {shown(revision)}") from None
+    prefix = log.root.resolve().relative_to(top.resolve()).as_posix()
+    listed = _git(top, "ls-tree", "-r", "-z", "--name-only", revision, "--", prefix)
+    committed = [name for name in listed.decode().split("\0")
+                 if name.endswith(".jsonl") and name.count("/") == prefix.count("/") + 2]
+    present: dict[str, set[str]] = defaultdict(set)
+    lines_now: set[str] = set()
+    for item in log.lines():
+        if isinstance(item, Line):
+            digest = hashlib.sha256(item.body).hexdigest()
+            present[envelope.id_in(item.body)].add(digest)
+            lines_now.add(digest)
+    for name in committed:
+        content = _git(top, "cat-file", "blob", f"{revision}:{name}")
+        for number, body in enumerate(content.split(b"\n")[:-1], start=1):
+            digest = hashlib.sha256(body).hexdigest()
+            if digest in lines_now:
+                continue
+            event_id = envelope.id_in(body)
+            where = f"{name}:{number} at {revision}"
+            if present.get(event_id):
+                report.problems.append(f"event {event_id} ({where}) was edited since {revision}")
+            else:
+                report.problems.append(f"event {event_id} ({where}) was deleted since {revision}")
+    return report

@@ -1,0 +1,204 @@
+"""The published site in a real browser: Chromium driven by Playwright against `tracker serve`.
+
+Every request that leaves 127.0.0.1 is blocked and recorded, as on a machine without a
+network: pages, charts, maps and search must work with the project's own assets (map
+tiles are the only thing allowed to go missing). Screenshots go to test-output/browser/.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from collections.abc import Iterator
+from contextlib import closing
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+from .conftest import PROJECT
+from .serving import Server, copy_bundled_project, tracker_serve
+
+CHROMIUM = Path("/usr/bin/chromium")
+SCREENSHOTS = PROJECT / "test-output" / "browser"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-default-apps"]
+TILES = re.compile(r"(^|\.)tile\.openstreetmap\.org$")
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Path]]:
+    project = copy_bundled_project(tmp_path_factory.mktemp("site") / "project")
+    with tracker_serve(project, "--no-watch") as server:
+        yield server, project / "tracker.db"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium (.ci/run does)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield instance
+        instance.close()
+
+
+class Visit:
+    """One page of the site, offline, with its outside requests and script errors."""
+
+    def __init__(self, browser, server: Server, name: str):
+        self.server = server
+        self.name = name
+        self.outside: list[tuple[str, str]] = []
+        self.errors: list[str] = []
+        self.context = browser.new_context(viewport={"width": 1280, "height": 1000})
+        self.page = self.context.new_page()
+        self.page.route("**/*", self.route)
+        self.page.on("pageerror", lambda error: self.errors.append(str(error)))
+
+    def route(self, route, request) -> None:
+        if urlsplit(request.url).hostname == "127.0.0.1" or request.url.startswith("data:"):
+            route.continue_()
+        else:
+            self.outside.append((request.resource_type, request.url))
+            route.abort("internetdisconnected")
+
+    def open(self, path: str):
+        response = self.page.goto(self.server.url + path)
+        assert response is not None and response.status == 200, path
+        return self.page
+
+    def close(self) -> None:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        self.page.screenshot(path=str(SCREENSHOTS / f"{self.name}.png"), full_page=True)
+        self.context.close()
+        assert self.errors == [], self.errors
+        # Only map tiles may be wanted from outside: scripts, styles, data are local.
+        assert all(kind == "image" and TILES.search(urlsplit(url).hostname or "")
+                   for kind, url in self.outside), self.outside
+
+
+@pytest.fixture
+def visit(browser, site, request) -> Iterator[Visit]:
+    server, _db = site
+    page = Visit(browser, server, request.node.name)
+    yield page
+    page.close()
+
+
+def query(db: Path, sql: str) -> list[tuple]:
+    with closing(sqlite3.connect(db)) as conn:
+        return conn.execute(sql).fetchall()
+
+
+def test_home_page_lists_the_tables(visit: Visit, site) -> None:
+    page = visit.open("/")
+    assert page.title().startswith("tracker: diplomatic developments")
+    assert page.locator("h2 a[href='/tracker']").inner_text() == "tracker"
+    linked = set(page.eval_on_selector_all("a[href^='/tracker/']",
+                                           "links => links.map(a => a.getAttribute('href'))"))
+    for name in ("meetings", "announcements", "pledges", "formats", "actors", "events",
+                 "sources", "status_changes", "timeline", "upcoming_meetings",
+                 "pledges_outstanding", "actor_activity", "format_history",
+                 "recent_developments.atom", "scheduled_meetings.ics"):
+        assert f"/tracker/{name}" in linked, name
+    for link in ("/-/dashboards/overview", "/-/search"):
+        assert page.locator(f"a[href='{link}']").count() >= 1, link
+    page.click("h2 a[href='/tracker']")
+    page.wait_for_url("**/tracker")
+    tables = page.locator("h3 a").all_inner_texts()
+    views = page.locator("h2:has-text('Views') + ul a").all_inner_texts()
+    assert {"meetings", "announcements", "pledges", "sources", "formats", "actors"} <= set(tables)
+    assert {"timeline", "upcoming_meetings", "pledges_outstanding", "actor_activity",
+            "format_history"} <= set(views)
+
+
+def test_a_facet_click_filters_the_meetings(visit: Visit) -> None:
+    page = visit.open("/tracker/meetings")
+    assert page.locator("h3").first.inner_text().startswith("9 rows")
+    facet = page.locator(".facet-info[data-column='format'] a",
+                         has_text="Central Asia + China")
+    facet.click()
+    page.wait_for_url(re.compile(r"format=central-asia-china"))
+    assert page.locator("h3").first.inner_text().startswith("1 row where format =")
+    rows = page.locator("table.rows-and-columns tbody tr")
+    assert rows.count() == 1
+    assert "First Central Asia + China dialogue" in rows.first.inner_text()
+
+
+def markers_on_map(page, selector: str) -> int:
+    """Markers shown, counting each cluster as the markers it holds."""
+    page.wait_for_selector(f"{selector} .leaflet-marker-icon")
+    page.wait_for_timeout(500)  # let the cluster animation settle
+    return page.evaluate("""selector => {
+        let total = 0;
+        for (const icon of document.querySelectorAll(selector + ' .leaflet-marker-icon')) {
+            total += icon.classList.contains('marker-cluster')
+                ? parseInt(icon.innerText, 10) : 1;
+        }
+        return total;
+    }""", selector)
+
+
+def test_the_map_shows_a_marker_per_located_meeting(visit: Visit, site) -> None:
+    _server, db = site
+    [(located,)] = query(db, "select count(*) from meetings where latitude is not null")
+    assert located == 5
+    page = visit.open("/tracker/meetings")
+    assert markers_on_map(page, ".leaflet-container") == located
+
+
+def test_views_with_coordinates_have_a_map(visit: Visit) -> None:
+    page = visit.open("/tracker/upcoming_meetings")
+    assert markers_on_map(page, ".leaflet-container") == 1
+
+
+def test_the_dashboard_renders_charts_with_marks(visit: Visit, site) -> None:
+    _server, db = site
+    page = visit.open("/-/dashboards/overview")
+    [(held,)] = query(db, "select count(*) from meetings where status = 'held'")
+    assert page.locator("#chart-meetings-held p").inner_text() == str(held)
+    assert page.locator("#chart-meetings-upcoming p").inner_text() == "0"
+    assert page.locator("#chart-pledged p").inner_text() == "JPY 2.0 bn"
+    [(groups,)] = query(db, "select count(*) from (select 1 from meetings "
+                            "group by substr(date_start, 1, 4), format)")
+    bars = page.locator("#chart-meetings-per-year svg g.mark-rect path")
+    bars.first.wait_for()
+    assert bars.count() == groups
+    actor_bars = page.locator("#chart-developments-per-actor svg g.mark-rect path")
+    actor_bars.first.wait_for()
+    assert actor_bars.count() > 10
+    [(places,)] = query(db, "select count(distinct latitude || ',' || longitude) from meetings "
+                            "where latitude is not null")
+    assert markers_on_map(page, "#chart-meeting-places") == places
+    rows = page.locator("#chart-scheduled tbody tr")
+    assert rows.count() == 1
+    assert "1st Central Asia + Japan summit" in rows.first.inner_text()
+    assert "date passed" in rows.first.inner_text()
+
+
+def test_the_dashboard_filters(visit: Visit) -> None:
+    page = visit.open("/-/dashboards/overview")
+    page.select_option("select#format", "central-asia-china")
+    page.click("input[type=submit][value=Apply]")
+    page.wait_for_url(re.compile(r"format=central-asia-china"))
+    page.locator("#chart-meetings-held p").wait_for()
+    assert page.locator("#chart-meetings-held p").inner_text() == "1"
+    bars = page.locator("#chart-meetings-per-year svg g.mark-rect path")
+    bars.first.wait_for()
+    assert bars.count() == 1
+    assert page.locator("#chart-pledged p").inner_text() == "none"
+
+
+def test_search_finds_ashgabat(visit: Visit) -> None:
+    page = visit.open("/")
+    page.fill("#search-all-q", "Ashgabat")
+    page.press("#search-all-q", "Enter")
+    page.wait_for_url(re.compile(r"/-/search\?q=Ashgabat"))
+    results = page.locator("#search-all-results")
+    results.get_by_text("6th Central Asia + Japan foreign ministers' meeting").first.wait_for()
+    text = results.inner_text()
+    assert "meetings" in text and "sources" in text

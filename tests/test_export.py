@@ -1,0 +1,231 @@
+"""`tracker export`: current records with their sources, re-importable without loss."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import shutil
+import sqlite3
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+
+from tracker.rowformat import all_columns
+
+from .conftest import BUNDLED_EVENTS, SOURCE, log_bytes, ok, rows, run
+
+# The tables an export must reproduce, and the columns that say when something was
+# recorded in *this* log (left out of the comparison: an import records anew).
+TABLES = ("meetings", "pledges", "announcements", "formats", "sources", "status_changes",
+          "meeting_participants", "pledge_recipients", "format_members", "announcement_about")
+RECORDING_TIMES = ("recorded_at", "updated_at")
+
+
+def contents(db: Path, amendment_sources_as_citations: bool = False) -> dict[str, list]:
+    """Every row of the compared tables, without `recorded_at` and `updated_at`, sorted.
+
+    An export writes the source of an amendment as a citation (the amendment itself is
+    in the exported values): with `amendment_sources_as_citations`, so does this.
+    """
+    result = {}
+    with closing(sqlite3.connect(db)) as conn:
+        conn.row_factory = sqlite3.Row
+        for table in TABLES:
+            names = [row[1] for row in conn.execute(f"pragma table_info({table})")
+                     if row[1] not in RECORDING_TIMES]
+            found = [dict(row) for row in
+                     conn.execute(f"select {', '.join(names)} from {table}")]
+            if table == "sources" and amendment_sources_as_citations:
+                for row in found:
+                    if row["kind"] == "amendment":
+                        row["kind"] = "citation"
+            result[table] = sorted(found, key=repr)
+    return result
+
+
+@pytest.fixture
+def rich_log(tracker_env: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The bundled log plus every kind of event and field, from two writers."""
+    shutil.copytree(BUNDLED_EVENTS, tracker_env / "events",
+                    ignore=shutil.ignore_patterns(".lock", ".writer"))
+    monkeypatch.setenv("TRACKER_WRITER", "alice")
+    ok("add", "format", "central-asia-gulf", "--name", "Central Asia + GCC",
+       "--member", "GCC,KAZ,KGZ,TJK,TKM,UZB", *SOURCE)
+    meeting = ok("add", "meeting", "--title", "Summit; with a semicolon", "--date",
+                 "2023-07-19", "--format", "central-asia-gulf", "--level", "summit",
+                 "--mode", "hybrid", "--city", "Jeddah", "--country", "SAU",
+                 "--participant", "KAZ", "--chair", "SAU",
+                 "--official", "UZB:Shavkat Mirziyoyev:President: of Uzbekistan",
+                 "--official", "KAZ:Kassym-Jomart Tokayev", "--topic", "trade; transit",
+                 "--topic", "energy", "--summary", "Two lines.\nSecond line.",
+                 "--source", "https://example.org/jeddah", "--publisher", "Example",
+                 "--published", "2023-07-20", "--quote", "met in \"Jeddah\"")
+    monkeypatch.setenv("TRACKER_WRITER", "bob")
+    pledge = ok("add", "pledge", "--title", "Loan", "--date", "2023-07", "--donor", "SAU",
+                "--recipient", "KAZ,UZB", "--amount", "1,500,000.50", "--currency", "USD",
+                "--approximate", "--instrument", "loan", "--purpose", "roads", "--at", meeting,
+                *SOURCE)
+    ok("update", pledge, "--status", "disbursed", "--amount", "10.5", "--date", "2024",
+       "--note", "first", *SOURCE)
+    ok("cite", pledge, "--source", "A second report", "--quote", "a loan")
+    ok("update", pledge, "--status", "disbursed", "--amount", "20", *SOURCE)
+    first = ok("add", "announcement", "--title", "GCC welcomes the summit", "--date",
+               "2023-07-20", "--by", "GCC", "--about", meeting, "--about", pledge, *SOURCE)
+    ok("add", "announcement", "--title", "Kazakhstan agrees", "--date", "2023-07-21",
+       "--by", "KAZ", "--about", first, "--about", "central-asia-gulf", "--topic", "x",
+       *SOURCE)
+    ok("update", meeting, "--status", "postponed", *SOURCE)
+    ok("update", meeting, "--status", "held", "--date", "2023-07-19", *SOURCE)
+    summit = ok("add", "meeting", "--title", "Summit to come", "--date", "2999",
+                "--country", "KAZ", *SOURCE)
+    ok("update", summit, "--status", "cancelled", "--note", "called off", *SOURCE)
+    ok("amend", meeting, "--set", "date=2023-07-20", "--set", "participant=KAZ,SAU,TJK",
+       "--reason", "the date was misread", "--source", "https://example.org/correction",
+       "--quote", "on 20 July")
+    ok("amend", pledge, "--set", "amount=1600000", "--reason", "a typo")
+    wrong = ok("add", "meeting", "--title", "No such meeting", "--date", "2001", *SOURCE)
+    ok("cite", wrong, "--source", "A report")
+    ok("retract", wrong, "--reason", "a misread report")
+    return tracker_env / "events"
+
+
+def export(*args: str, where: tuple = ()) -> str:
+    """The exact output of `tracker [where] export [args]` (line ends as written)."""
+    result = run(*where, "export", *args)
+    assert result.exit_code == 0, result.output
+    assert result.stderr == ""
+    return result.stdout_bytes.decode()
+
+
+def test_jsonl_export_reimports_into_an_empty_log_with_identical_tables(
+    rich_log: Path, tmp_path: Path, db: Path
+) -> None:
+    """Identical means: every column of every record, source and status change table,
+    ids and event ids included, except `recorded_at` and `updated_at`, which say when the
+    row was recorded in the log that holds it (for an import: the time of the import).
+    The source of an amendment comes back as a citation (kind `citation`)."""
+    exported = export()
+    path = tmp_path / "export.jsonl"
+    path.write_text(exported)
+    copy, copy_db = tmp_path / "copy" / "events", tmp_path / "copy" / "tracker.db"
+    result = run("--events", copy, "--db", copy_db, "import", path)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith(f"Imported {path}: appended 43 events (9 formats, ")
+    assert ok("--events", copy, "verify") == "OK: 43 events in 1 files"
+    ok("build")
+    ok("--events", copy, "--db", copy_db, "build")
+    original, imported = contents(db, amendment_sources_as_citations=True), contents(copy_db)
+    assert "amendment" in {row["kind"] for row in contents(db)["sources"]}
+    assert all(original[table] for table in TABLES)
+    for table in TABLES:
+        assert imported[table] == original[table], table
+    # recorded_at is the time of the import, after every original event.
+    last = rows(db, "select max(recorded_at) as at from events")[0]["at"]
+    assert rows(copy_db, "select min(recorded_at) as at from events")[0]["at"] > last
+    # The copy exports exactly the same text.
+    assert export(where=("--events", copy, "--db", copy_db)) == exported
+
+
+
+def test_csv_export_reimports_with_identical_tables_too(
+    rich_log: Path, tmp_path: Path, db: Path
+) -> None:
+    path = tmp_path / "export.csv"
+    path.write_text(export("--format", "csv"))
+    copy, copy_db = tmp_path / "copy" / "events", tmp_path / "copy" / "tracker.db"
+    ok("--events", copy, "--db", copy_db, "import", path)
+    ok("build")
+    ok("--events", copy, "--db", copy_db, "build")
+    assert contents(copy_db) == contents(db, amendment_sources_as_citations=True)
+
+
+def test_an_export_imported_into_its_own_log_adds_nothing(
+    rich_log: Path, tmp_path: Path
+) -> None:
+    path = tmp_path / "export.jsonl"
+    path.write_text(export())
+    before = log_bytes(rich_log)
+    assert ok("import", path) == (f"Imported {path}: nothing new to append; 43 rows already "
+                                  "in the log")
+    assert log_bytes(rich_log) == before
+
+
+def test_rows_carry_ids_sources_and_what_reproduces_the_current_state(rich_log: Path) -> None:
+    everything = [json.loads(line) for line in export("--type", "pledge").splitlines()]
+    start = next(index for index, line in enumerate(everything) if line.get("title") == "Loan")
+    lines = everything[start:]
+    assert [line["kind"] for line in lines] == ["pledge", "update", "citation", "update"]
+    loan = lines[0]
+    assert {key: value for key, value in loan.items() if key not in ("id", "at")} == {
+        "kind": "pledge", "title": "Loan", "date": "2023-07", "donor": "SAU",
+        "recipient": ["KAZ", "UZB"], "amount": "1600000", "currency": "USD",
+        "approximate": True, "instrument": "loan", "purpose": "roads",
+        "source": "https://example.org/report", "quote": "a quote"}
+    assert {key: lines[1][key] for key in ("subject", "status", "date", "amount", "note")} == {
+        "subject": loan["id"], "status": "disbursed", "date": "2024", "amount": "10.5",
+        "note": "first"}
+    assert lines[2] == {"kind": "citation", "id": lines[2]["id"], "subject": loan["id"],
+                        "source": "A second report", "quote": "a loan"}
+    meetings = [json.loads(line) for line in export("--type", "meeting").splitlines()]
+    jeddah = next(line for line in meetings if line.get("city") == "Jeddah")
+    assert jeddah["status"] == "held"  # as recorded; the updates follow it
+    assert jeddah["official"] == ["UZB:Shavkat Mirziyoyev:President: of Uzbekistan",
+                                  "KAZ:Kassym-Jomart Tokayev"]
+    assert [line["status"] for line in meetings
+            if line["kind"] == "update" and line["subject"] == jeddah["id"]] == [
+        "postponed", "held"]
+    # Amended values, the amendment's source as a citation; retracted records are left out.
+    assert jeddah["date"] == "2023-07-20"
+    assert [line["source"] for line in meetings if line["kind"] == "citation"
+            and line["subject"] == jeddah["id"]] == ["https://example.org/correction"]
+    assert "No such meeting" not in export()
+    assert "A report" not in export()
+    # A city is exported as it was given (import places it again: Astana, city_as_given).
+    assert [line["title"] for line in meetings if line.get("city") == "Nur-Sultan"] == [
+        "1st Central Asia + Japan foreign ministers' meeting"]
+
+
+def test_csv_export_has_a_fixed_header_and_spreadsheet_cells(rich_log: Path) -> None:
+    text = export("--format", "csv", "--type", "meeting")
+    table = list(csv.reader(io.StringIO(text, newline="")))
+    assert tuple(table[0]) == all_columns(("meeting", "update", "citation"))
+    header = table[0]
+    jeddah = next(dict(zip(header, row, strict=True)) for row in table[1:]
+                  if "Jeddah" in row)
+    assert jeddah["title"] == "Summit; with a semicolon"
+    assert jeddah["topic"] == "trade\\; transit; energy"
+    assert jeddah["participant"] == "KAZ; SAU; TJK; UZB"
+    assert jeddah["summary"] == "Two lines.\nSecond line."
+    assert text.count("\r\n") == len(table)
+
+
+def test_announcements_come_after_the_records_they_are_about(rich_log: Path) -> None:
+    kinds_and_ids = [(line["kind"], line.get("id"), line.get("about", []))
+                     for line in map(json.loads, export().splitlines())]
+    position = {row_id: index for index, (_kind, row_id, _about) in enumerate(kinds_and_ids)}
+    for index, (_kind, _row_id, about) in enumerate(kinds_and_ids):
+        for reference in about:
+            assert position.get(reference, -1) < index or reference.islower()
+    order = [kind for kind, _, _ in kinds_and_ids if kind not in ("update", "citation")]
+    assert order == sorted(order, key=("format", "meeting", "pledge", "announcement").index)
+
+
+def test_export_builds_a_stale_database_first(events: Path, db: Path) -> None:
+    ok("add", "meeting", "--title", "First", "--date", "2020", *SOURCE)
+    ok("build")
+    ok("add", "meeting", "--title", "Second", "--date", "2021", *SOURCE)
+    titles = [json.loads(line)["title"] for line in export().splitlines()]
+    assert titles == ["First", "Second"]
+
+
+def test_export_of_an_empty_log(db: Path) -> None:
+    assert export() == ""
+    assert export("--format", "csv") == ",".join(all_columns()) + "\r\n"
+
+
+def test_export_refuses_unknown_options() -> None:
+    result = run("export", "--type", "update")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: Invalid value for '--type': 'update' is not one of")

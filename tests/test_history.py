@@ -1,0 +1,248 @@
+"""Corrections and history: amend, retract, show, the history table, as-of builds."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from .conftest import METADATA, SOURCE, log_bytes, ok, rows, run
+
+
+def test_amend_scenario_show_and_as_of(db: Path, tracker_env: Path) -> None:
+    """The issue's scenario: 2019 amended to 2019-05-20, seen by show and by as-of builds."""
+    meeting = ok("add", "meeting", "--title", "Ministers meet", "--date", "2019", *SOURCE)
+    time.sleep(0.01)
+    [recorded] = json.loads(ok("log", "--json"))
+    before = recorded["recorded_at"]
+    amendment = ok("amend", meeting, "--set", "date=2019-05-20",
+                   "--reason", "the year was read from the headline; the text gives the day",
+                   "--source", "https://example.org/communique", "--quote", "on 20 May 2019")
+    text = ok("show", meeting)
+    assert "    date: 2019 -> 2019-05-20" in text.splitlines()
+    assert ("    reason: the year was read from the headline; the text gives the day"
+            in text.splitlines())
+    assert "    source: https://example.org/communique" in text.splitlines()
+    assert "  date: 2019-05-20" in text.splitlines()
+    assert f"amend  {amendment}" not in text  # event type is printed, not the command
+    assert f"record.amended  {amendment}" in text
+
+    early, late = tracker_env / "early.db", tracker_env / "late.db"
+    assert ok("build", "--as-of", before, "--db", early) == (
+        f"Built {early} from 1 events recorded up to {before}")
+    ok("build", "--as-of", "2999-01-01", "--db", late)
+    assert rows(early, "select date, date_start, date_end, date_precision from meetings") == [
+        {"date": "2019", "date_start": "2019-01-01", "date_end": "2019-12-31",
+         "date_precision": "year"}]
+    assert rows(late, "select date, date_start, date_end, date_precision from meetings") == [
+        {"date": "2019-05-20", "date_start": "2019-05-20", "date_end": "2019-05-20",
+         "date_precision": "day"}]
+    ok("build")
+    assert rows(db, "select field, old_value, new_value, reason, event_id from history "
+                "where event_type = 'record.amended'") == [
+        {"field": "date", "old_value": "2019", "new_value": "2019-05-20",
+         "reason": "the year was read from the headline; the text gives the day",
+         "event_id": amendment}]
+    assert rows(db, "select kind, quote from sources where event_id = ?", amendment) == [
+        {"kind": "amendment", "quote": "on 20 May 2019"}]
+    assert rows(db, "select correction, fields, title from corrections") == [
+        {"correction": "amended", "fields": "date", "title": "Ministers meet"}]
+
+
+def test_as_of_a_day_means_the_end_of_that_day(db: Path, tracker_env: Path) -> None:
+    ok("add", "meeting", "--title", "Today", "--date", "2020", *SOURCE)
+    snapshot = tracker_env / "day.db"
+    [event] = json.loads(ok("log", "--json"))
+    day = event["recorded_at"][:10]
+    ok("build", "--as-of", day, "--db", snapshot)
+    assert rows(snapshot, "select title from meetings") == [{"title": "Today"}]
+    ok("build", "--as-of", "2000-01-01", "--db", snapshot)
+    assert rows(snapshot, "select count(*) as n from meetings") == [{"n": 0}]
+    result = run("build", "--as-of", "last tuesday")
+    assert (result.exit_code, result.stderr) == (
+        1, "Error: invalid --as-of 'last tuesday': use YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ\n")
+
+
+def test_amend_replaces_lists_whole_and_resolves_places(db: Path, japan_format: str) -> None:
+    meeting = ok("add", "meeting", "--title", "Summit", "--date", "2024-08", "--status",
+                 "scheduled", "--format", japan_format, "--city", "Almaty", "--country", "KAZ",
+                 "--participant", "JPN,KAZ", "--topic", "trade", *SOURCE)
+    ok("amend", meeting, "--set", "city=Nur-Sultan", "--set", "participant=JPN,KAZ,KGZ,TJK",
+       "--set", "topic=", "--reason", "the place and the guests were misread")
+    ok("build")
+    [row] = rows(db, "select city, city_as_given, latitude, country, participants, topics "
+                 "from meetings")
+    assert row == {"city": "Astana", "city_as_given": "Nur-Sultan", "latitude": 51.1801,
+                   "country": "KAZ", "participants": '["JPN","KAZ","KGZ","TJK"]',
+                   "topics": None}
+    assert [r["actor"] for r in rows(db, "select actor from meeting_participants "
+                                     "order by rowid")] == ["JPN", "KAZ", "KGZ", "TJK"]
+    changes = {r["field"]: (r["old_value"], r["new_value"]) for r in rows(
+        db, "select field, old_value, new_value from history "
+        "where event_type = 'record.amended'")}
+    assert changes == {
+        "city": ("Almaty", "Astana"), "city_as_given": (None, "Nur-Sultan"),
+        "geonameid": ("1526384", "1526273"), "latitude": ("43.25249", "51.1801"),
+        "longitude": ("76.9115", "71.44598"),
+        "participants": ('["JPN","KAZ"]', '["JPN","KAZ","KGZ","TJK"]'),
+        "topics": ('["trade"]', None),
+    }
+    assert rows(db, "select count(*) as n from meetings_fts where meetings_fts match 'almaty'"
+                ) == [{"n": 0}]
+    assert rows(db, "select count(*) as n from meetings_fts where meetings_fts match 'astana'"
+                ) == [{"n": 1}]
+
+
+def test_amend_status_and_pledge_fields(db: Path) -> None:
+    pledge = ok("add", "pledge", "--title", "Loan", "--date", "2021", "--donor", "JPN",
+                "--recipient", "UZB", "--amount", "100", "--currency", "USD", *SOURCE)
+    ok("amend", pledge, "--set", "amount=150", "--set", "approximate=yes",
+       "--set", "instrument=loan", "--set", "status=fulfilled", "--reason", "misread")
+    ok("build")
+    assert rows(db, "select amount, approximate, instrument, status from pledges") == [
+        {"amount": 150, "approximate": 1, "instrument": "loan", "status": "fulfilled"}]
+    assert {r["field"]: r["old_value"] for r in rows(
+        db, "select field, old_value from history where event_type = 'record.amended'")} == {
+        "amount": "100", "approximate": None, "instrument": None, "status": "pledged"}
+
+
+@pytest.mark.parametrize(("assignment", "message"), [
+    ("colour=red", "unknown field 'colour' for a meeting: use one of title, date, status, "
+     "format, level, mode, city, country, participant, chair, official, topic, summary"),
+    ("title=", "--set title= cannot clear the required field title"),
+    ("date=2019-02-30", "invalid date '2019-02-30': 2019-02 has 28 days"),
+    ("format=nope", "unknown format 'nope'"),
+    ("title", "invalid --set 'title': use FIELD=VALUE"),
+    ("title=Ministers meet", "nothing to amend: title already as given"),
+    ("status=disbursed", "invalid --set status=disbursed: use one of scheduled, held, "
+     "postponed, cancelled"),
+    ("participant=Atlantis", "unknown actor 'Atlantis'"),
+])
+def test_bad_amendments_are_refused(events: Path, assignment: str, message: str) -> None:
+    meeting = ok("add", "meeting", "--title", "Ministers meet", "--date", "2019", *SOURCE)
+    before = log_bytes(events)
+    result = run("amend", meeting, "--set", assignment, "--reason", "why")
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"Error: {message}"), result.stderr
+    assert result.stderr.count("\n") == 1
+    assert log_bytes(events) == before
+
+
+def test_amend_needs_a_reason(events: Path) -> None:
+    meeting = ok("add", "meeting", "--title", "Ministers meet", "--date", "2019", *SOURCE)
+    before = log_bytes(events)
+    missing = run("amend", meeting, "--set", "date=2020")
+    assert (missing.exit_code, missing.stderr) == (1, "Error: Missing option '--reason'.\n")
+    empty = run("amend", meeting, "--set", "date=2020", "--reason", "  ")
+    assert (empty.exit_code, empty.stderr) == (1, "Error: empty --reason\n")
+    assert log_bytes(events) == before
+
+
+def test_retract_leaves_current_state_but_not_history(db: Path, japan_format: str) -> None:
+    meeting = ok("add", "meeting", "--title", "Phantom meeting in Ashgabat", "--date", "2018",
+                 "--format", japan_format, "--city", "Ashgabat", "--country", "TKM",
+                 "--participant", "JPN,TKM", *SOURCE)
+    pledge = ok("add", "pledge", "--title", "Aid", "--date", "2018", "--donor", "JPN",
+                "--recipient", "TKM", "--amount", "5", "--currency", "JPY", "--at", meeting,
+                *SOURCE)
+    retraction = ok("retract", meeting, "--reason", "no such meeting: a misread report")
+    ok("build")
+    assert rows(db, "select count(*) as n from meetings") == [{"n": 0}]
+    assert rows(db, "select count(*) as n from meeting_participants") == [{"n": 0}]
+    assert rows(db, "select id from timeline where kind = 'meeting'") == []
+    assert rows(db, "select count(*) as n from meetings_fts where meetings_fts match 'phantom'"
+                ) == [{"n": 0}]
+    assert rows(db, "select count(*) as n from sources_fts where sources_fts match 'quote'"
+                ) == [{"n": 2}]  # the format's and the pledge's, not the meeting's
+    assert rows(db, "select count(*) as n from sources where subject = ?", meeting) == [
+        {"n": 0}]
+    assert [r["type"] for r in rows(db, "select type from events where subject = ? "
+                                    "order by rowid", meeting)] == [
+        "meeting.recorded", "record.retracted"]
+    assert rows(db, "select field, old_value, new_value, reason from history "
+                "where event_id = ?", retraction) == [
+        {"field": "record", "old_value": "recorded", "new_value": "retracted",
+         "reason": "no such meeting: a misread report"}]
+    assert rows(db, "select retracted, retraction_reason from records where id = ?",
+                meeting) == [{"retracted": 1,
+                              "retraction_reason": "no such meeting: a misread report"}]
+    assert rows(db, "select correction from corrections") == [{"correction": "retracted"}]
+    assert rows(db, "select id from pledges") == [{"id": pledge}]  # the pledge stands
+    shown = ok("show", meeting).splitlines()
+    assert shown[1] == "  RETRACTED: no such meeting: a misread report (last state below)"
+    assert "    record: recorded -> retracted" in shown
+    assert json.loads(ok("show", meeting, "--json"))["retracted"] is True
+
+
+@pytest.mark.parametrize("command", [
+    ("amend", "{id}", "--set", "title=New", "--reason", "r"),
+    ("update", "{id}", "--status", "held", *SOURCE),
+    ("cite", "{id}", *SOURCE),
+    ("retract", "{id}", "--reason", "again"),
+    ("add", "pledge", "--title", "P", "--date", "2020", "--donor", "JPN", "--recipient",
+     "KAZ", "--amount", "1", "--currency", "JPY", "--at", "{id}", *SOURCE),
+])
+def test_a_retracted_record_refuses_changes(events: Path, command: tuple[str, ...]) -> None:
+    meeting = ok("add", "meeting", "--title", "M", "--date", "2019", *SOURCE)
+    ok("retract", meeting, "--reason", "duplicate")
+    before = log_bytes(events)
+    result = run(*(part.format(id=meeting) for part in command))
+    assert (result.exit_code, result.stderr) == (1, f"Error: {meeting} was retracted\n")
+    assert log_bytes(events) == before
+
+
+def test_history_records_every_change(db: Path) -> None:
+    pledge = ok("add", "pledge", "--title", "Grant", "--date", "2020", "--donor", "JPN",
+                "--recipient", "KAZ", "--amount", "1000", "--currency", "JPY", *SOURCE)
+    ok("update", pledge, "--status", "disbursed", "--amount", "400", "--note", "tranche 1",
+       *SOURCE)
+    ok("cite", pledge, "--source", "Budget report")
+    ok("build")
+    assert rows(db, "select event_type, recorded_by, field, old_value, new_value, reason "
+                "from history order by rowid") == [
+        {"event_type": "pledge.status_changed", "recorded_by": "tester", "field": "status",
+         "old_value": "pledged", "new_value": "disbursed", "reason": "tranche 1"},
+        {"event_type": "pledge.status_changed", "recorded_by": "tester",
+         "field": "disbursed_amount", "old_value": None, "new_value": "400",
+         "reason": "tranche 1"},
+    ]
+    changed = rows(db, json.loads(METADATA.read_text())["databases"]["tracker"]["queries"][
+        "changed_since"]["sql"].replace(":date", "'2000-01-01'"))
+    assert changed[0]["event_type"] == "source.added"  # the newest first
+    assert sorted((row["event_type"], row["field"], row["new_value"]) for row in changed) == [
+        ("pledge.recorded", "record", "Grant"),
+        ("pledge.status_changed", "disbursed_amount", "400"),
+        ("pledge.status_changed", "status", "disbursed"),
+        ("source.added", "source", "Budget report"),
+    ]
+
+
+def test_serve_as_of_publishes_the_past(events: Path, tmp_path: Path) -> None:
+    """A real server on 127.0.0.1 showing the state before an amendment."""
+    import os
+    import subprocess
+    import sys
+
+    from .test_datasette import free_port, wait_for
+
+    meeting = ok("add", "meeting", "--title", "Ministers meet", "--date", "2019", *SOURCE)
+    [recorded] = json.loads(ok("log", "--json"))
+    time.sleep(0.01)
+    ok("amend", meeting, "--set", "date=2019-05-20", "--reason", "misread")
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tracker", "serve", "--port", str(port), "--as-of",
+         recorded["recorded_at"]], env=os.environ, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True)
+    try:
+        served = json.loads(wait_for(
+            f"http://127.0.0.1:{port}/tracker/meetings.json?_shape=array", process))
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    assert [(row["date"], row["date_precision"]) for row in served] == [("2019", "year")]
+    assert (f"Built the state as of {recorded['recorded_at']} from 1 events\n"
+            in process.stderr.read())
+    assert not (tmp_path / "tracker.db").exists()  # the present database is not touched

@@ -1,0 +1,87 @@
+"""Live refresh: what the CLI records shows in a running `tracker serve`, without a restart."""
+
+from __future__ import annotations
+
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+
+from .serving import Server, copy_bundled_project, tracker, tracker_serve
+
+LIVE_SECONDS = 5.0  # the issue's acceptance bound
+
+
+def wait_until(check, seconds: float = 30) -> float:
+    """Poll `check` until it is true; return how long that took."""
+    start = time.monotonic()
+    while not check():
+        if time.monotonic() - start > seconds:
+            raise AssertionError(f"not true after {seconds} s")
+        time.sleep(0.05)
+    return time.monotonic() - start
+
+
+def meeting_titles(server: Server) -> list[str]:
+    return [row["title"] for row in server.json("/tracker/meetings.json?_shape=array")]
+
+
+def test_a_recorded_meeting_appears_within_5_seconds(
+    tmp_path: Path, record_property: pytest.RecordProperty
+) -> None:
+    project = copy_bundled_project(tmp_path / "project")
+    when = (date.today() + timedelta(days=200)).isoformat()
+    with tracker_serve(project) as server:
+        assert len(meeting_titles(server)) == 9
+        started = time.monotonic()
+        added = tracker(project, "add", "meeting", "--title", "Live summit", "--date", when,
+                        "--format", "central-asia-japan", "--city", "Ashgabat",
+                        "--country", "TKM", "--source", "https://example.org/live")
+        recorded = time.monotonic()
+        assert added.returncode == 0, added.stderr
+        meeting_id = added.stdout.strip()
+        seconds = wait_until(lambda: "Live summit" in meeting_titles(server))
+        record_property("seconds_to_appear", round(seconds, 3))
+        print(f"appeared {seconds:.2f} s after the CLI returned "
+              f"({recorded - started:.2f} s in the CLI)")
+        assert seconds <= LIVE_SECONDS
+        # Everything else follows: the feeds, the counts, the views.
+        feed = server.json("/tracker/recent_developments.json?_shape=array")
+        assert feed[0]["atom_title"] == "Meeting: Live summit"
+        calendar = server.get("/tracker/scheduled_meetings.ics").decode()
+        assert f"UID:{meeting_id}@tracker" in calendar
+        tables = {table["name"]: table["count"]
+                  for table in server.json("/tracker.json")["tables"]}
+        assert tables["meetings"] == 10
+        upcoming = server.json("/tracker/upcoming_meetings.json?_shape=array")
+        assert "Live summit" in [row["title"] for row in upcoming]
+    assert "Reloaded tracker.db" in server.stderr()
+    assert list(project.glob(".tracker.served-*")) == []  # the site's copy is gone
+
+
+def test_a_log_that_cannot_be_built_leaves_the_site_serving(tmp_path: Path) -> None:
+    project = copy_bundled_project(tmp_path / "project")
+    with tracker_serve(project) as server:
+        segment = next((project / "events" / "bundled").glob("*.jsonl"))
+        with open(segment, "ab") as damaged:
+            damaged.write(b'{"not": "an event"}\n')
+        wait_until(lambda: "could not be rebuilt" in server.stderr())
+        assert len(meeting_titles(server)) == 9
+        warning = server.stderr().splitlines()[-1]
+        assert warning.startswith("Warning: the log changed but tracker.db could not be "
+                                  "rebuilt (Error: ")
+        assert warning.endswith("still serving the previous build")
+
+
+def test_no_watch_serves_what_was_built(tmp_path: Path) -> None:
+    project = copy_bundled_project(tmp_path / "project")
+    with tracker_serve(project, "--no-watch") as server:
+        added = tracker(project, "add", "announcement", "--title", "Quiet", "--date", "2024",
+                        "--by", "JPN", "--source", "https://example.org/q")
+        assert added.returncode == 0, added.stderr
+        time.sleep(2)
+        tables = {table["name"]: table["count"]
+                  for table in server.json("/tracker.json")["tables"]}
+        assert tables["announcements"] == 4
+    assert "Reloaded" not in server.stderr()

@@ -1,0 +1,261 @@
+"""The published site beyond tables: plugins, feeds, dashboard, counts, indexes, swaps."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import xml.etree.ElementTree as ElementTree
+from contextlib import closing
+from datetime import date, timedelta
+from pathlib import Path
+from urllib.parse import urlencode
+
+import icalendar
+import pytest
+from datasette_dashboards import replace_opts_in_query
+
+from tracker.serve import (
+    DATABASE,
+    copy_database,
+    load_metadata,
+    make_datasette,
+    swap_database,
+)
+
+from .conftest import METADATA, SOURCE, ok, rows
+
+ATOM = "{http://www.w3.org/2005/Atom}"
+PLUGINS = {"datasette-dashboards", "datasette-cluster-map", "datasette-leaflet",
+           "datasette-atom", "datasette-ics", "datasette-search-all"}
+FILTERS = {"format": "central-asia-japan", "actor": "JPN", "year": "2024"}
+
+
+@pytest.fixture
+async def site(bundled: Path):
+    instance = make_datasette(bundled, load_metadata(METADATA))
+    await instance.invoke_startup()
+    return instance
+
+
+async def get(site, path: str, status: int = 200):
+    response = await site.client.get(path)
+    assert response.status_code == status, (path, response.text[:500])
+    return response
+
+
+def dashboard() -> dict:
+    return json.loads(METADATA.read_text())["plugins"]["datasette-dashboards"]["overview"]
+
+
+async def test_plugins_load_under_datasette_0_65(site) -> None:
+    versions = (await get(site, "/-/versions.json")).json()
+    assert versions["datasette"]["version"].startswith("0.65.")
+    plugins = {plugin["name"] for plugin in (await get(site, "/-/plugins.json")).json()}
+    assert plugins >= PLUGINS
+
+
+async def test_atom_feed_has_an_entry_per_recent_development(site, bundled: Path) -> None:
+    response = await get(site, "/tracker/recent_developments.atom")
+    assert response.headers["content-type"].startswith("application/xml")
+    feed = ElementTree.fromstring(response.content)
+    assert feed.tag == f"{ATOM}feed"
+    assert feed.findtext(f"{ATOM}title") == "Recently recorded developments"
+    latest = rows(bundled, "select id, type, recorded_at from events "
+                           "order by recorded_at desc, id desc limit 50")
+    entries = feed.findall(f"{ATOM}entry")
+    assert len(entries) == len(latest) == 30
+    assert [entry.findtext(f"{ATOM}id") for entry in entries] == [
+        f"urn:tracker:{event['id']}" for event in latest]
+    for entry, event in zip(entries, latest, strict=True):
+        assert entry.findtext(f"{ATOM}updated").startswith(event["recorded_at"][:19])
+        assert entry.findtext(f"{ATOM}title")
+        assert "Source: " in entry.findtext(f"{ATOM}content")
+        await get(site, entry.find(f"{ATOM}link").get("href"))
+    titles = [entry.findtext(f"{ATOM}title") for entry in entries]
+    assert "Meeting: 6th Central Asia + Japan foreign ministers' meeting" in titles
+    assert sum(title.startswith("Pledge: ") for title in titles) == 1
+    assert sum(title.startswith("New source for: ") for title in titles) == 8
+
+
+async def test_calendar_has_the_scheduled_meetings(site, bundled: Path) -> None:
+    response = await get(site, "/tracker/scheduled_meetings.ics")
+    assert response.headers["content-type"].startswith("text/calendar")
+    calendar = icalendar.Calendar.from_ical(response.content)
+    events = calendar.walk("VEVENT")
+    scheduled = rows(bundled, "select * from meetings where status = 'scheduled' "
+                              "order by date_start")
+    assert len(events) == len(scheduled) == 1
+    [event], [meeting] = events, scheduled
+    assert str(event["SUMMARY"]) == meeting["title"] == "1st Central Asia + Japan summit"
+    assert str(event["UID"]) == f"{meeting['id']}@tracker"
+    assert event.decoded("DTSTART").date() == date(2024, 8, 1)
+    assert event.decoded("DTEND").date() == date(2024, 9, 1)
+    assert "dated 2024-08 (known to the month)" in str(event["DESCRIPTION"])
+    assert "Place: Astana, Kazakhstan." in str(event["DESCRIPTION"])
+
+
+async def test_home_page_links_work(site) -> None:
+    home = (await get(site, "/")).text
+    for link in ("/-/dashboards/overview", "/-/search", "/tracker/meetings",
+                 "/tracker/recent_developments.atom", "/tracker/scheduled_meetings.ics"):
+        assert f'href="{link}"' in home
+        await get(site, link)
+
+
+async def chart_rows(site, chart: dict, options: dict[str, str]) -> list[dict]:
+    """A chart's data, fetched the way datasette-dashboards' script fetches it."""
+    sql = replace_opts_in_query(chart["query"], options)
+    response = await get(site, f"/{chart['db']}.json?" + urlencode(
+        {"sql": sql, **options, "_shape": "objects"}))
+    return response.json()["rows"]
+
+
+@pytest.mark.parametrize("options", [{}, FILTERS], ids=["unfiltered", "filtered"])
+async def test_every_dashboard_chart_answers(site, options: dict[str, str]) -> None:
+    charts = dashboard()["charts"]
+    assert {chart["library"] for chart in charts.values()} == {
+        "metric", "vega-lite", "map", "table"}
+    for chart in charts.values():
+        assert await chart_rows(site, chart, options), chart["title"]
+    page = (await get(site, "/-/dashboards/overview?" + urlencode(options))).text
+    for name, value in FILTERS.items():
+        assert f'<option value="{value}"' in page, name
+
+
+async def test_dashboard_figures(site, bundled: Path) -> None:
+    charts = dashboard()["charts"]
+
+    async def metric(name: str, options: dict[str, str]):
+        [row] = await chart_rows(site, charts[name], options)
+        return row[charts[name]["display"]["field"]]
+
+    assert await metric("meetings-held", {}) == 8
+    # Held in 2024, in the Central Asia + Japan format, with Japan taking part.
+    assert await metric("meetings-held", FILTERS) == 1
+    assert await metric("meetings-upcoming", {}) == 0
+    assert await metric("pledged", {}) == "JPY 2.0 bn"
+    assert await metric("pledged", {"year": "2024"}) == "none"
+    per_year = await chart_rows(site, charts["meetings-per-year"], {})
+    assert sum(row["meetings"] for row in per_year) == 9
+    assert {"year": "2020", "format": "Central Asia + China", "meetings": 1} in per_year
+    places = await chart_rows(site, charts["meeting-places"], {})
+    assert {row["place"]: row["meetings"] for row in places} == {
+        "Astana, Kazakhstan": 2, "Tokyo, Japan": 2, "Ashgabat, Turkmenistan": 1}
+    actors = await chart_rows(site, charts["developments-per-actor"], {"actor": "KAZ"})
+    assert {"actor": "Kazakhstan", "kind": "announcement", "developments": 1} in actors
+
+
+async def test_dashboard_shows_html_in_titles_as_text(japan_format: str, db: Path) -> None:
+    """The table and map charts insert values as HTML: the queries escape them."""
+    future = (date.today() + timedelta(days=400)).isoformat()
+    ok("add", "meeting", "--title", "<img src=x onerror=alert(1)> & talks", "--date", future,
+       "--format", japan_format, "--city", "Ashgabat", "--country", "TKM", *SOURCE)
+    ok("build")
+    site = make_datasette(db, load_metadata(METADATA))
+    charts = dashboard()["charts"]
+    [row] = await chart_rows(site, charts["scheduled"], {})
+    assert row["title"] == "&lt;img src=x onerror=alert(1)&gt; &amp; talks"
+    assert row["note"] == "upcoming"
+    [place] = await chart_rows(site, charts["meeting-places"], {})
+    assert place["place"] == "Ashgabat, Turkmenistan"
+
+
+async def test_counts_are_precomputed(site, bundled: Path) -> None:
+    counts = site.inspect_data[DATABASE]["tables"]
+    with closing(sqlite3.connect(bundled)) as conn:
+        for table in ("events", "meetings", "sources", "actors"):
+            [(expected,)] = conn.execute(f"select count(*) from {table}").fetchall()
+            assert counts[table]["count"] == expected
+    database = (await get(site, "/tracker.json")).json()
+    assert {table["name"]: table["count"] for table in database["tables"]}["events"] == 30
+    page = (await get(site, "/tracker/meetings.json")).json()
+    assert page["filtered_table_rows_count"] == 9
+
+
+def test_every_facet_and_sort_has_an_index(bundled: Path) -> None:
+    tables = json.loads(METADATA.read_text())["databases"]["tracker"]["tables"]
+    with closing(sqlite3.connect(bundled)) as conn:
+        views = {row[0] for row in conn.execute("select name from sqlite_master "
+                                                "where type = 'view'")}
+        for name, config in tables.items():
+            if name in views:
+                continue
+            leading = set()
+            for (index,) in conn.execute(f"select name from pragma_index_list('{name}')"):
+                first = conn.execute(f"select name from pragma_index_info('{index}') "
+                                     "where seqno = 0").fetchone()
+                leading.add(first[0])
+            columns = [facet for facet in config.get("facets", []) if isinstance(facet, str)]
+            columns += [config[key] for key in ("sort", "sort_desc") if key in config]
+            for column in columns:
+                assert column in leading, f"{name}.{column} has no index"
+
+
+async def test_swap_database_serves_a_new_copy(japan_format: str, db: Path) -> None:
+    """As `tracker serve` does: serve a copy; rebuild; copy again and swap it in."""
+    ok("build")
+    copy = db.with_name("served.db")
+    copy_database(db, copy)
+    site = make_datasette(copy, load_metadata(METADATA))
+    old = site.databases[DATABASE]
+    assert (await get(site, "/tracker/meetings.json")).json()["rows"] == []
+    ok("add", "meeting", "--title", "New", "--date", "2020", "--format", japan_format, *SOURCE)
+    ok("build")  # incremental: tracker.db changes in place, the served copy does not
+    assert (await get(site, "/tracker/meetings.json")).json()["rows"] == []
+    copy_database(db, copy)
+    swap_database(site, copy)
+    meetings = (await get(site, "/tracker/meetings.json?_shape=array")).json()
+    assert [meeting["title"] for meeting in meetings] == ["New"]
+    assert site.inspect_data[DATABASE]["tables"]["meetings"]["count"] == 1
+    assert site.databases[DATABASE] is not old
+    assert set(site.databases) == {DATABASE, "_internal"}
+    old.close()
+    assert list(db.parent.glob("*.copying.db")) == []
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE"])
+async def test_writing_methods_are_refused_everywhere(site, method: str) -> None:
+    for path in ("/tracker/meetings", "/tracker/recent_developments", "/tracker",
+                 "/-/dashboards/overview", "/tracker/meetings/x/-/update"):
+        response = await site.client.request(method, path)
+        assert response.status_code == 405, path
+        assert response.headers["allow"] == "GET, HEAD, OPTIONS"
+        assert response.text.startswith("Method not allowed: this site is read-only.")
+
+
+async def test_an_empty_tracker_publishes_every_page(db: Path) -> None:
+    ok("build")
+    site = make_datasette(db, load_metadata(METADATA))
+    for path in ("/", "/tracker/meetings", "/-/dashboards/overview", "/-/search?q=Astana",
+                 "/tracker/scheduled_meetings.ics"):
+        await get(site, path)
+    feed = ElementTree.fromstring((await get(site, "/tracker/recent_developments.atom")).content)
+    [entry] = feed.findall(f"{ATOM}entry")
+    assert entry.findtext(f"{ATOM}title") == "No development recorded yet"
+    charts = dashboard()["charts"]
+    [scheduled] = await chart_rows(site, charts["scheduled"], {})
+    assert scheduled["title"] == "No meeting is scheduled"
+    [held] = await chart_rows(site, charts["meetings-held"], {})
+    assert held == {"meetings": 0}
+
+
+async def test_atom_feed_reports_corrections(japan_format: str, db: Path) -> None:
+    meeting = ok("add", "meeting", "--title", "Talks", "--date", "2019",
+                 "--format", japan_format, *SOURCE)
+    ok("amend", meeting, "--set", "date=2019-05-20", "--reason", "the date was misread")
+    ok("retract", meeting, "--reason", "recorded twice")
+    ok("build")
+    site = make_datasette(db, load_metadata(METADATA))
+    feed = ElementTree.fromstring((await get(site, "/tracker/recent_developments.atom")).content)
+    entries = [(entry.findtext(f"{ATOM}title"), entry.findtext(f"{ATOM}content"),
+                entry.find(f"{ATOM}link").get("href")) for entry in feed.findall(f"{ATOM}entry")]
+    record = f"/tracker/records/{meeting}"
+    assert entries[:3] == [
+        ("Retracted: Talks", "Date: 2019-05-20. Reason: recorded twice.", record),
+        ("Corrected: Talks", "Date: 2019-05-20. Changed: date. Reason: the date was misread.",
+         record),
+        ("Meeting: Talks", "Date: 2019. Source: https://example.org/report: \u201ca quote\u201d",
+         record),
+    ]
+    for _title, _content, link in entries:
+        await get(site, link)

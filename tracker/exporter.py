@@ -1,0 +1,131 @@
+"""`tracker export`: the current records, read from the projected database, as import rows.
+
+Each record is one row: its current data (as recorded, then amended), turned back into
+the options of `tracker add` by `model.record_options`, with its first source. Then come
+one row per status update and per further source, in the order they were recorded.
+Records come in an order that `tracker import` accepts: formats, meetings, pledges, then
+announcements, each after any record it refers to. Retracted records are left out. Event
+ids are carried in `id`, so an export imported into an empty log gives the same records,
+sources and status changes.
+"""
+
+from __future__ import annotations
+
+import csv
+import sqlite3
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import closing
+from pathlib import Path
+from typing import Any, TextIO
+
+import orjson
+
+from .model import record_options
+from .rowformat import RECORD_KINDS, all_columns, to_csv_cell
+
+Row = dict[str, Any]
+
+EXPORT_ORDER = ("format", "meeting", "pledge", "announcement")
+RECORDS = ("select id, kind, data from records where retracted = 0 and kind = ? "
+           "order by recorded_at, id")
+
+
+def _source(row: sqlite3.Row) -> Row:
+    return {"source": row["url"] or row["citation"], "publisher": row["publisher"],
+            "published": row["published"], "quote": row["quote"]}
+
+
+def _compact(row: Row) -> Row:
+    """The row without empty cells, lists as lists."""
+    return {key: list(value) if isinstance(value, tuple) else value
+            for key, value in row.items() if value not in (None, "", (), [], False)}
+
+
+class Exporter:
+    """Reads the sources and status changes once, then yields rows record by record."""
+
+    def __init__(self, conn: sqlite3.Connection):
+        conn.row_factory = sqlite3.Row
+        self.conn = conn
+        self.sources: dict[str, list[sqlite3.Row]] = defaultdict(list)
+        for row in conn.execute("select * from sources order by recorded_at, event_id"):
+            self.sources[row["subject"]].append(row)
+        self.changes = {row["event_id"]: row for row in conn.execute(
+            "select * from status_changes")}
+
+    def rows(self, kinds: tuple[str, ...] = RECORD_KINDS) -> Iterator[Row]:
+        for kind in EXPORT_ORDER:
+            if kind in kinds:
+                records = [(row["id"], orjson.loads(row["data"]))
+                           for row in self.conn.execute(RECORDS, (kind,))]
+                if kind == "announcement":
+                    records = _referred_first(records)
+                for subject, data in records:
+                    yield from self._record_rows(kind, subject, data)
+
+    def _record_rows(self, kind: str, subject: str, data: dict[str, Any]) -> Iterator[Row]:
+        sources = self.sources.get(subject, [])
+        first = next((row for row in sources if row["kind"] == "record"), None)
+        options = record_options(kind, subject, data)
+        yield _compact({"kind": kind, "id": first["event_id"] if first else None, **options,
+                        **(_source(first) if first else {})})
+        for row in sources:
+            if row is first:
+                continue
+            change = self.changes.get(row["event_id"]) if row["kind"] == "update" else None
+            if change is not None:
+                yield _compact({"kind": "update", "id": row["event_id"], "subject": subject,
+                                "status": change["status"], "date": change["date"],
+                                "amount": change["amount_text"], "note": change["note"],
+                                **_source(row)})
+            else:  # a citation, or the source of an amendment
+                yield _compact({"kind": "citation", "id": row["event_id"], "subject": subject,
+                                **_source(row)})
+
+
+def _referred_first(records: list[tuple[str, dict]]) -> list[tuple[str, dict]]:
+    """Announcements in recorded order, except that one comes after those it is about."""
+    by_id = dict(records)
+    ordered: list[tuple[str, dict]] = []
+    placed: set[str] = set()
+
+    def place(subject: str, path: set[str]) -> None:
+        if subject in placed or subject in path:
+            return
+        for reference in by_id[subject].get("about", []):
+            if reference in by_id:
+                place(reference, path | {subject})
+        placed.add(subject)
+        ordered.append((subject, by_id[subject]))
+
+    for subject, _data in records:
+        place(subject, set())
+    return ordered
+
+
+def export_rows(db_path: Path | str, kinds: tuple[str, ...] = RECORD_KINDS) -> Iterator[Row]:
+    """The rows of every record of the given kinds in a built database."""
+    with closing(sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)) as conn:
+        yield from Exporter(conn).rows(kinds)
+
+
+def write_jsonl(rows: Iterator[Row], out: TextIO) -> int:
+    count = 0
+    for row in rows:
+        out.write(orjson.dumps(row).decode() + "\n")
+        count += 1
+    return count
+
+
+def write_csv(rows: Iterator[Row], out: TextIO, kinds: tuple[str, ...] = RECORD_KINDS) -> int:
+    """CSV with a header of every column the kinds (and their updates and citations) use."""
+    row_kinds = (*kinds, "citation") if kinds == ("format",) else (*kinds, "update", "citation")
+    header = all_columns(row_kinds)
+    writer = csv.writer(out)
+    writer.writerow(header)
+    count = 0
+    for row in rows:
+        writer.writerow([to_csv_cell(row.get(column)) for column in header])
+        count += 1
+    return count

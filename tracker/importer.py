@@ -1,0 +1,539 @@
+"""`tracker import`: read CSV or JSON Lines rows, check every one, then append them at once.
+
+Each row is validated by the same functions as the CLI (`model.draft_record`,
+`draft_update`, `draft_citation`). Nothing is written unless every row is valid. The new
+events are then appended under one lock session with one fsync per segment file. Event ids
+come from the `id` column or from a hash of the row, so importing a file again (or again
+after a crash part-way) appends only what is missing.
+"""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+import re
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from functools import lru_cache
+from typing import Any, NamedTuple
+
+import orjson
+
+from . import envelope, model
+from .actors import parse_actor, parse_actors
+from .catalog import Catalog
+from .dates import parse_date
+from .errors import TrackerError, shown
+from .log import EventLog, Line
+from .recorder import after, recorded_by
+from .rowformat import RECORD_KINDS, ROW_KINDS
+from .rowreader import KNOWN_COLUMNS, Problem, Row, read_rows
+
+Progress = Callable[[str, int], AbstractContextManager[Callable[[int], None]]]
+OPTION = re.compile(r"--(" + "|".join(sorted(KNOWN_COLUMNS, key=len, reverse=True)) + r")\b")
+LOOKS_LIKE_ULID = re.compile(r"[0-9A-Za-z]{24,28}")
+EPOCH = date(1970, 1, 1)
+BASE32_PAIRS = [first + second for first in envelope.CROCKFORD
+                for second in envelope.CROCKFORD]  # 10 bits each
+KEY_TEXT = model.text("id", 200)
+SIMPLE_KEY = re.compile(r"[0-9A-Za-z_.:/#-]{1,200}")  # a key KEY_TEXT would accept as it is
+REFERS = {kind: {spec.refers: spec.option for spec in specs if spec.refers}
+          for kind, specs in model.FIELDS.items()}
+MAX_ULID_MS = (1 << 48) - 1
+
+
+def no_progress(label: str, total: int) -> AbstractContextManager[Callable[[int], None]]:
+    return nullcontext(lambda count: None)
+
+
+# -- rows -> events ------------------------------------------------------------------
+
+
+class RowProblem(Exception):
+    """Why one row cannot be imported: the column at fault (if known) and a message."""
+
+    def __init__(self, field: str | None, message: str):
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+class ImportRefused(TrackerError):
+    """Some rows are invalid: nothing was written. The message is a one-line summary."""
+
+    def __init__(self, summary: str, problems: list[Problem]):
+        super().__init__(summary)
+        self.problems = problems
+
+
+@lru_cache(maxsize=65536)
+def _time_part(when: str | None) -> str:
+    """The first 10 characters of a ULID whose time is the first day a date can mean
+    (midnight UTC; 1970-01-01 for earlier dates or none)."""
+    milliseconds = 0
+    if when:
+        start = date.fromisoformat(parse_date(when).start)
+        milliseconds = min(max((start - EPOCH).days * 86_400_000, 0), MAX_ULID_MS)
+    return envelope.new_id(milliseconds)[:10]
+
+
+def _random_part(value: Any) -> str:
+    """16 Crockford base-32 characters (80 bits) of the SHA-256 of a value's canonical JSON."""
+    bits = int.from_bytes(hashlib.sha256(envelope.canonical(value)).digest()[:10], "big")
+    return "".join([BASE32_PAIRS[(bits >> shift) & 1023] for shift in range(70, -1, -10)])
+
+
+def key_suffix(key: str) -> str:
+    """The last 16 characters (the random part) of the id of a row with this key."""
+    return _random_part(["key", key])
+
+
+def derived_id(kind: str, cells: dict[str, Any], data: dict[str, Any],
+               key: str | None = None) -> str:
+    """A ULID for a row without one: its time part is the row's date (or the source's),
+    its random part a hash of the row's key if it has one, else of the whole row."""
+    when = data.get("date") or data.get("launched") or data["source"].get("published")
+    return _time_part(when) + (key_suffix(key) if key is not None
+                               else _random_part({"kind": kind, **cells}))
+
+
+def _comparable(event_type: str, data: dict[str, Any], defaulted_status: bool) -> bytes:
+    """What must match for a row to count as the same event: its data, except that a
+    meeting row without a status does not compare it (the default depends on the day)."""
+    if defaulted_status and event_type == model.RECORDED["meeting"]:
+        data = {key: value for key, value in data.items() if key != "status"}
+    return envelope.canonical(data)
+
+
+def _plain(error: TrackerError) -> str:
+    """A model message with its CLI options named as columns: `--date` -> `date`."""
+    return OPTION.sub(r"\1", str(error))
+
+
+def _blame(kind: str, cells: dict[str, Any], error: TrackerError) -> str | None:
+    """The column a validation error is about: named in the message, else found by parsing
+    each cell on its own with its Field declaration."""
+    match = OPTION.search(str(error))
+    if match:
+        return match[1]
+    specs = (model.FIELDS.get(kind) or model.UPDATE_FIELDS) + model.SOURCE_FIELDS
+    for spec in specs:
+        value = cells.get(spec.option)
+        if value in (None, "", [], False):
+            continue
+        try:
+            if spec.parse is parse_actor and spec.many:
+                parse_actors(value)
+            else:
+                for item in value if spec.many else [value]:
+                    spec.parse(item)
+        except TrackerError:
+            return spec.option
+    if kind == "format":
+        return "slug"
+    return "subject" if kind in ("update", "citation") else None
+
+
+class Defined(NamedTuple):
+    """A record that an earlier row of the file defines (line 0: one from the log)."""
+
+    kind: str
+    date: str | None
+    line: int
+
+
+@dataclass
+class Plan:
+    """What an import would append, and what it found."""
+
+    rows: int = 0
+    events: list[dict[str, Any]] = field(default_factory=list)
+    appended: Counter = field(default_factory=Counter)
+    present: int = 0
+    repeated: int = 0
+    floor: str | None = None  # the latest recorded_at of an existing record referred to
+    problems: list[Problem] = field(default_factory=list)
+    warnings: list[tuple[int, str]] = field(default_factory=list)
+    ids: list[tuple] = field(default_factory=list)  # (line, kind, id, event id, state, key)
+
+
+class Planner:
+    """Turns rows into events in file order, against the log's catalog and earlier rows."""
+
+    def __init__(self, log: EventLog, catalog: Catalog):
+        self.log = log
+        self.catalog = catalog
+        self._amendments: dict[str, list[tuple[tuple, dict[str, Any]]]] | None = None
+        self.plan = Plan()
+        self.defined: dict[str, Defined] = {}  # records of this file by id (slug)
+        self.keys: dict[str, tuple[str, int]] = {}  # row key -> (record id, line)
+        self.seen: dict[str, tuple] = {}  # event id -> (line, type, subject, data, defaulted)
+        self.by = recorded_by()
+        self._suffixes: dict[str, list[str]] | None = None
+
+    def add(self, row: Row) -> None:
+        self.plan.rows += 1
+        try:
+            self._add(row)
+        except RowProblem as problem:
+            value = row.cells.get(problem.field) if problem.field else None
+            self.plan.problems.append(Problem(row.line, problem.field, problem.message, value))
+
+    def _add(self, row: Row) -> None:
+        kind, cells = row.kind, dict(row.cells)
+        event_id, key = self._own_id(cells.pop("id", None))
+        for name in ("at", "subject"):
+            if name in cells:
+                cells[name] = self._resolve(cells[name])
+        if "about" in cells:
+            cells["about"] = [self._resolve(item) for item in cells["about"]]
+        if "at" in cells and not envelope.ULID_PATTERN.fullmatch(cells["at"]):
+            raise RowProblem("at", f"unknown id or key {shown(cells['at'])}: not in the log, "
+                             "nor on an earlier line")
+        subject = self._subject(cells) if kind in ("update", "citation") else None
+        try:
+            if kind in RECORD_KINDS:
+                draft = model.draft_record(kind, cells)
+            elif kind == "update":
+                record = self._record(subject)
+                draft = model.draft_update(record.kind, subject, cells, record.date)
+            else:
+                self._require("subject", "record", subject)
+                draft = model.draft_citation(subject, cells)
+        except TrackerError as error:
+            raise RowProblem(_blame(kind, cells, error), _plain(error)) from None
+        for wanted, reference in draft.references:
+            self._require(REFERS[kind][wanted], wanted, reference)
+        own = event_id is not None or key is not None
+        if event_id is None:
+            event_id = derived_id(kind, row.cells, draft.data, key)
+        subject = draft.subject or event_id
+        existing = self.catalog.event(event_id)
+        if key is not None and existing is None:
+            self._check_key(key, event_id)
+        state = self._state(row, kind, event_id, subject, draft, own, existing)
+        if key is not None:
+            self.keys[key] = (subject, row.line)
+        if kind in RECORD_KINDS:
+            self.defined[subject] = Defined(kind, draft.data.get("date"), row.line)
+        self.plan.ids.append((row.line, kind, subject, event_id, state, key))
+        if state != "new":
+            return
+        if draft.warnings:
+            self.plan.warnings += [(row.line, warning) for warning in draft.warnings]
+        self.plan.appended[kind] += 1
+        self.plan.events.append({"id": event_id, "type": draft.type, "schema": envelope.SCHEMA,
+                                 "subject": subject, "recorded_by": self.by,
+                                 "data": draft.data})
+
+    def _own_id(self, value: str | None) -> tuple[str | None, str | None]:
+        """(event id, row key) from the `id` cell: a ULID is the id, other text a key."""
+        if value is None:
+            return None, None
+        if envelope.ULID_PATTERN.fullmatch(value.upper()):
+            return value.upper(), None
+        if LOOKS_LIKE_ULID.fullmatch(value):
+            raise RowProblem("id", f"invalid id {shown(value)}: expected a 26-character ULID "
+                             "(or a short key of your own, such as m1)")
+        if not SIMPLE_KEY.fullmatch(value):
+            try:
+                value = KEY_TEXT(value)
+            except TrackerError as error:
+                raise RowProblem("id", _plain(error)) from None
+        if value in self.keys:
+            raise RowProblem("id", f"key {shown(value)} is already used on line "
+                             f"{self.keys[value][1]}")
+        return None, value
+
+    def _resolve(self, reference: str) -> str:
+        """A reference as the record id it means: a ULID, a key of an earlier row or of an
+        earlier import (found by its id's random part), else as given (a format slug)."""
+        if envelope.ULID_PATTERN.fullmatch(reference.upper()):
+            return reference.upper()
+        if reference in self.keys:
+            return self.keys[reference][0]
+        if reference in self.defined or reference in self.catalog.subjects:
+            return reference
+        found = self._logged_keys().get(key_suffix(reference), [])
+        return found[0] if len(found) == 1 else reference
+
+    def _logged_keys(self) -> dict[str, list[str]]:
+        """Records of the log by the random part of their id (scanned once, when needed)."""
+        if self._suffixes is None:
+            self._suffixes = {}
+            for subject in self.catalog.subjects:
+                if len(subject) == 26 and envelope.ULID_PATTERN.fullmatch(subject):
+                    self._suffixes.setdefault(subject[10:], []).append(subject)
+        return self._suffixes
+
+    def _check_key(self, key: str, event_id: str) -> None:
+        """A key names one record: refuse a new row whose key already names another (one
+        of another date, whose id differs in its time part)."""
+        others = [other for other in self._logged_keys().get(event_id[10:], [])
+                  if other != event_id]
+        if others:
+            raise RowProblem("id", f"key {shown(key)} already names {others[0]} in the log "
+                             "(imported earlier with other content)")
+
+    def _subject(self, cells: dict[str, Any]) -> str:
+        if not cells.get("subject"):
+            raise RowProblem("subject", "missing subject: the id of the record (or the slug "
+                             "of the format)")
+        try:
+            return model.parse_reference(cells["subject"])
+        except TrackerError as error:
+            raise RowProblem("subject", _plain(error)) from None
+
+    def _record(self, subject: str) -> Defined:
+        """A record named by an update or citation: from an earlier row, or the log."""
+        self._require("subject", "record", subject)
+        if subject in self.defined:
+            return self.defined[subject]
+        found = self.catalog.subjects[subject]
+        return Defined(found.kind, found.date, 0)
+
+    def _require(self, column: str, wanted: str, reference: str) -> None:
+        defined = self.defined.get(reference)
+        if defined is None:
+            try:
+                found = self.catalog.require(wanted, reference)
+            except TrackerError as error:
+                message = str(error)
+                if message.startswith("unknown"):
+                    message += ": not in the log, nor on an earlier line"
+                raise RowProblem(column, message) from None
+            if self.plan.floor is None or found.latest > self.plan.floor:
+                self.plan.floor = found.latest
+        elif wanted not in ("record", defined.kind):
+            raise RowProblem(column, f"{reference} is a {defined.kind} (line {defined.line}), "
+                             f"not a {wanted}")
+
+    def _matches(self, existing: dict[str, Any], draft: model.Draft, subject: str,
+                 own: bool, defaulted: bool) -> bool:
+        """Whether the log's event under a row's id is what the row says.
+
+        A row whose id is a hash of its content matches by construction. A row with its
+        own id or key must say the same; a record row may also match the record as
+        amended since (what `tracker export` writes), and a citation row the source of an
+        amendment (which `tracker export` writes as a citation).
+        """
+        if existing["subject"] != subject:
+            return False
+        if existing["type"] == model.AMENDED and draft.type == model.SOURCE_ADDED:
+            return existing["data"].get("source") == draft.data["source"]
+        if existing["type"] != draft.type:
+            return False
+        if not own:
+            return True
+        mine = _comparable(draft.type, draft.data, defaulted)
+        if mine == _comparable(existing["type"], existing["data"], defaulted):
+            return True
+        if not draft.type.endswith(".recorded"):
+            return False
+        current = {**self._current(subject, existing["data"]), "source": draft.data["source"]}
+        return (existing["data"]["source"] == draft.data["source"]
+                and mine == _comparable(draft.type, current, defaulted))
+
+    def _current(self, subject: str, recorded: dict[str, Any]) -> dict[str, Any]:
+        """A record's data as recorded, then amended (the log is read once, when needed)."""
+        if self._amendments is None:
+            self._amendments = {}
+            for item in self.log.lines():
+                if not isinstance(item, Line) or b'"record.amended"' not in item.body:
+                    continue
+                try:
+                    event = orjson.loads(item.body)
+                    key = (event["recorded_at"], event["writer"], event["seq"], event["id"])
+                    if event["type"] == model.AMENDED:
+                        self._amendments.setdefault(event["subject"], []).append(
+                            (key, event["data"]["changes"]))
+                except (orjson.JSONDecodeError, KeyError, TypeError):
+                    continue  # tracker verify reports damaged lines
+        data = {key: value for key, value in recorded.items() if key != "source"}
+        for _key, changes in sorted(self._amendments.get(subject, []), key=lambda item: item[0]):
+            data = model.apply_changes(data, changes)
+        return data
+
+    def _state(self, row: Row, kind: str, event_id: str, subject: str,
+               draft: model.Draft, own: bool, existing: dict[str, Any] | None) -> str:
+        """"new", "present" (already in the log) or "repeated" (as an earlier row).
+
+        A row with its own id or key must match what the log holds under that id; a row
+        whose id comes from a hash of its content matches by construction.
+        """
+        defaulted = "status" not in row.cells
+        earlier = self.seen.get(event_id)
+        if earlier is not None:
+            line, earlier_type, earlier_subject, earlier_data, earlier_defaulted = earlier
+            defaulted = defaulted or earlier_defaulted
+            if ((earlier_type, earlier_subject) != (draft.type, subject)
+                    or _comparable(earlier_type, earlier_data, defaulted)
+                    != _comparable(draft.type, draft.data, defaulted)):
+                raise RowProblem("id", f"id {event_id} is already used on line {line} "
+                                 "for other content")
+            self.plan.repeated += 1
+            return "repeated"
+        self.seen[event_id] = (row.line, draft.type, subject, draft.data, defaulted)
+        if existing is not None:
+            if not self._matches(existing, draft, subject, own, defaulted):
+                hint = "; to correct a record, use tracker amend" if kind in RECORD_KINDS else ""
+                raise RowProblem("id", f"id {event_id} is already in the log with other "
+                                 f"content{hint}")
+            self.plan.present += 1
+            return "present"
+        if kind == "format":
+            if subject in self.defined:
+                raise RowProblem("slug", f"format {shown(subject)} is already on line "
+                                 f"{self.defined[subject].line}")
+            if subject in self.catalog.subjects:
+                raise RowProblem("slug", f"format {shown(subject)} already exists")
+        elif kind in RECORD_KINDS and subject in self.catalog.subjects:
+            raise RowProblem("id", f"id {subject} is already in the log with other content")
+        return "new"
+
+
+def plan_rows(rows: list[Row], log: EventLog, catalog: Catalog,
+              progress: Progress = no_progress) -> Plan:
+    planner = Planner(log, catalog)
+    with progress("Checking", len(rows)) as advance:
+        for number, row in enumerate(rows, start=1):
+            planner.add(row)
+            if number % 1000 == 0:
+                advance(1000)
+        advance(len(rows) % 1000)
+    return planner.plan
+
+
+# -- writing -----------------------------------------------------------------------------
+
+
+def timestamps(start: str, count: int) -> Iterator[str]:
+    """`count` timestamps one microsecond apart, from `start`."""
+    first = envelope.parse_timestamp(start)
+    base = (first - datetime(1970, 1, 1, tzinfo=timezone.utc)) // timedelta(microseconds=1)
+    prefixes: dict[int, str] = {}
+    for offset in range(count):
+        seconds, micro = divmod(base + offset, 1_000_000)
+        prefix = prefixes.get(seconds)
+        if prefix is None:
+            moment = datetime.fromtimestamp(seconds, timezone.utc)
+            prefix = prefixes[seconds] = moment.strftime("%Y-%m-%dT%H:%M:%S")
+        yield f"{prefix}.{micro:06d}Z"
+
+
+@dataclass
+class Outcome:
+    path: str
+    plan: Plan
+    dry_run: bool
+    written: int = 0
+
+    def as_json(self) -> dict[str, Any]:
+        plan = self.plan
+        return {"file": self.path, "dry_run": self.dry_run, "rows": plan.rows,
+                "appended": len(plan.events) if self.dry_run else self.written,
+                "by_kind": dict(plan.appended), "already_in_log": plan.present,
+                "repeated": plan.repeated, "records": [
+                    {"line": line, "kind": kind, "id": subject, "event_id": event_id,
+                     "state": state, **({"key": key} if key is not None else {})}
+                    for line, kind, subject, event_id, state, key in plan.ids]}
+
+
+def _counted(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def report(outcome: Outcome) -> tuple[str, list[str]]:
+    """The summary line of an import, and its warnings (the same warning once, with a count)."""
+    plan = outcome.plan
+    new = len(plan.events)
+    kinds = ", ".join(_counted(plan.appended[kind], kind) for kind in ROW_KINDS
+                      if plan.appended[kind])
+    if outcome.dry_run:
+        parts = [f"Dry run of {outcome.path}: every row is valid; would append "
+                 f"{_counted(new, 'event')}" + (f" ({kinds})" if new else "")]
+    elif new:
+        parts = [f"Imported {outcome.path}: appended {_counted(new, 'event')} ({kinds})"]
+    else:
+        parts = [f"Imported {outcome.path}: nothing new to append"]
+    if plan.present:
+        parts.append(f"{_counted(plan.present, 'row')} already in the log")
+    if plan.repeated:
+        parts.append(f"{_counted(plan.repeated, 'row')} repeating an earlier row")
+    if outcome.dry_run:
+        parts.append("nothing written")
+    grouped: dict[str, list[int]] = {}
+    for line, warning in plan.warnings:
+        grouped.setdefault(warning, []).append(line)
+    warnings = [
+        f"line {lines[0]}" + (f" (and {len(lines) - 1} more rows)" if len(lines) > 1 else "")
+        + f": {warning}"
+        for warning, lines in grouped.items()
+    ]
+    return "; ".join(parts), warnings
+
+
+def summary_of(path: str, problems: list[Problem], rows: int) -> str:
+    parts = []
+    if any(problem.header for problem in problems):
+        parts.append("the header is invalid")
+    bad = len({problem.line for problem in problems if not problem.header})
+    if bad:
+        parts.append(f"{bad} of {rows} rows {'is' if bad == 1 else 'are'} invalid")
+    return f"{path}: {' and '.join(parts)}; nothing imported"
+
+
+def refuse(path: str, problems: list[Problem], rows: int) -> ImportRefused:
+    problems = sorted(problems, key=lambda problem: problem.line)
+    return ImportRefused(summary_of(path, problems, rows), problems)
+
+
+@contextmanager
+def _collection_paused() -> Iterator[None]:
+    """No cyclic garbage collection while rows and events pile up (they form no cycles):
+    on 100,000 rows, repeated full collections cost more than the work itself."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def import_file(log: EventLog, path: str, kind: str | None = None, dry_run: bool = False,
+                progress: Progress = no_progress) -> Outcome:
+    """Check every row of the file, then (unless `dry_run`) append the new events."""
+    with _collection_paused():
+        return _import_file(log, path, kind, dry_run, progress)
+
+
+def _import_file(log: EventLog, path: str, kind: str | None, dry_run: bool,
+                 progress: Progress) -> Outcome:
+    if kind is not None and kind not in ROW_KINDS:
+        raise TrackerError(f"unknown --kind {shown(kind)}: use one of {', '.join(ROW_KINDS)}")
+    rows, problems = read_rows(path, kind)
+    state = log.snapshot()
+    plan = plan_rows(rows, log, Catalog.scan(log), progress)
+    total = len(rows) + len({problem.line for problem in problems if not problem.header})
+    if problems or plan.problems:
+        raise refuse(path, problems + plan.problems, total)
+    outcome = Outcome(path, plan, dry_run)
+    if dry_run or not plan.events:
+        return outcome
+    with log.session() as appender:
+        if log.snapshot() != state:  # another writer came first: check again
+            plan = outcome.plan = plan_rows(rows, log, Catalog.scan(log), progress)
+            if plan.problems:
+                raise refuse(path, plan.problems, total)
+        floors = [moment for moment in (appender.last_recorded_at, plan.floor) if moment]
+        start = max([envelope.now(), *(after(moment) for moment in floors)])
+        for event, moment in zip(plan.events, timestamps(start, len(plan.events)),
+                                 strict=True):
+            event["recorded_at"] = moment
+        with progress("Writing", len(plan.events)) as advance:
+            outcome.written = appender.write_many(plan.events, advance)
+    return outcome

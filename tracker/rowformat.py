@@ -1,0 +1,97 @@
+"""The rows of `tracker import` and `tracker export`: kinds, columns and cell encodings.
+
+A row is one event: a record (format, meeting, announcement, pledge), a status `update`
+or a `citation`. Columns are named as the CLI options (`participant`, `at`, `source`).
+In CSV, a multi-valued cell separates its items with `;` (`\\;` is a literal semicolon)
+and a flag is `yes` or empty; in JSON Lines they are arrays and booleans.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import model
+from .errors import TrackerError, shown
+
+RECORD_KINDS = model.KINDS
+ROW_KINDS = (*RECORD_KINDS, "update", "citation")
+SOURCE_COLUMNS = ("source", *(spec.option for spec in model.SOURCE_FIELDS))
+UPDATE_COLUMNS = ("status", *(spec.option for spec in model.UPDATE_FIELDS))
+LEADING = {"format": ("id", "slug"), "update": ("id", "subject"), "citation": ("id", "subject")}
+
+MULTI_VALUED = frozenset(
+    spec.option for specs in model.FIELDS.values() for spec in specs if spec.many
+)
+FLAGS = frozenset(
+    spec.option for specs in model.FIELDS.values() for spec in specs
+    if spec.parse is model.parse_flag
+)
+TRUE = frozenset(("yes", "y", "true", "1", "x"))
+FALSE = frozenset(("no", "n", "false", "0", ""))
+
+
+def columns(kind: str) -> tuple[str, ...]:
+    """The columns of a row of one kind, in the order `tracker export` writes them."""
+    if kind in RECORD_KINDS:
+        fields = tuple(spec.option for spec in model.FIELDS[kind])
+    elif kind == "update":
+        fields = UPDATE_COLUMNS
+    elif kind == "citation":
+        fields = ()
+    else:
+        raise TrackerError(f"unknown kind {shown(kind)}: use one of {', '.join(ROW_KINDS)}")
+    return (*LEADING.get(kind, ("id",)), *fields, *SOURCE_COLUMNS)
+
+
+def all_columns(kinds: tuple[str, ...] = ROW_KINDS) -> tuple[str, ...]:
+    """`kind` and then every column of the given kinds, meeting's first, without repeats."""
+    ordered = sorted(kinds, key=lambda kind: (kind == "format", kinds.index(kind)))
+    names = dict.fromkeys(["kind", "id", "subject", "slug"])
+    for kind in ordered:
+        names.update(dict.fromkeys(name for name in columns(kind) if name not in SOURCE_COLUMNS))
+    for name in ("subject", "slug"):
+        if not any(name in LEADING.get(kind, ()) for kind in kinds):
+            del names[name]
+    return (*names, *SOURCE_COLUMNS)
+
+
+def split_list(cell: str) -> list[str]:
+    """A CSV cell of several values: `JPN; KAZ` -> ["JPN", "KAZ"] (`\\;` keeps a `;`)."""
+    if "\\" not in cell:
+        return [item.strip() for item in cell.split(";") if item.strip()]
+    items, current, escaped = [], [], False
+    for character in cell:
+        if escaped:
+            current.append(character if character in "\\;" else "\\" + character)
+            escaped = False
+        elif character == "\\":
+            escaped = True
+        elif character == ";":
+            items.append("".join(current))
+            current = []
+        else:
+            current.append(character)
+    items.append("".join(current) + ("\\" if escaped else ""))
+    return [item.strip() for item in items if item.strip()]
+
+
+def join_list(items: list[str]) -> str:
+    """The CSV cell for several values: the inverse of `split_list`."""
+    return "; ".join(item.replace("\\", "\\\\").replace(";", "\\;") for item in items)
+
+
+def parse_flag_cell(column: str, cell: str) -> bool:
+    value = cell.strip().lower()
+    if value in TRUE:
+        return True
+    if value in FALSE:
+        return False
+    raise TrackerError(f"invalid {column} {shown(cell)}: use yes or no")
+
+
+def to_csv_cell(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else ""
+    if isinstance(value, list):
+        return join_list(value)
+    return "" if value is None else str(value)

@@ -1,0 +1,247 @@
+"""Reading the rows of `tracker import`: CSV or JSON Lines in, decoded cells out.
+
+A row keeps its line number (where it starts in the file), its kind and its non-empty
+cells. Problems found just reading (the header, a cell of another kind, a bad flag) are
+collected with their line numbers; checking the rows is the importer's job.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from .errors import TrackerError, shown
+from .rowformat import (
+    FLAGS,
+    MULTI_VALUED,
+    ROW_KINDS,
+    all_columns,
+    columns,
+    parse_flag_cell,
+    split_list,
+)
+
+JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
+CSV_SUFFIXES = (".csv", ".tsv", ".txt")
+KNOWN_COLUMNS = frozenset(all_columns())
+ALLOWED = {kind: frozenset(columns(kind)) for kind in ROW_KINDS}
+PLAIN = KNOWN_COLUMNS - MULTI_VALUED - FLAGS
+
+
+@dataclass(slots=True)
+class Row:
+    """One row of the file: the line it starts on, its kind and its non-empty cells."""
+
+    line: int
+    kind: str
+    cells: dict[str, Any]  # column -> str, list[str] (multi-valued) or bool (flag)
+
+
+@dataclass
+class Problem:
+    """Why a row (or the header, line 1 of a CSV file) cannot be imported."""
+
+    line: int
+    field: str | None
+    message: str
+    value: Any = None
+    header: bool = False
+
+    def __str__(self) -> str:
+        message = self.message
+        if self.field is None:
+            return f"line {self.line}: {message}"
+        value = "; ".join(self.value) if isinstance(self.value, list) else self.value
+        if value in (None, "", True, False) or shown(value) in message:
+            return f"line {self.line}: {self.field}: {message}"
+        return f"line {self.line}: {self.field} {shown(value)}: {message}"
+
+
+def read_text(path: str) -> str:
+    """The file (or stdin for `-`) as text: UTF-8, with or without a byte-order mark."""
+    data = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise TrackerError(
+            f"{path} is not UTF-8 (byte 0x{data[error.start]:02x} at offset {error.start}): "
+            "save it as UTF-8 CSV"
+        ) from None
+
+
+def kind_from_name(path: str) -> str | None:
+    """`meetings.csv`, `pledges-2020.csv` -> the kind their rows are, if the name says."""
+    match = re.match(r"[a-z]+", Path(path).stem.lower())
+    if not match:
+        return None
+    word = match.group()
+    for kind in ROW_KINDS:
+        if word in (kind, kind + "s"):
+            return kind
+    return None
+
+
+def read_rows(path: str, kind: str | None = None) -> tuple[list[Row], list[Problem]]:
+    """The rows of a CSV or JSON Lines file and the problems found just reading them."""
+    text = read_text(path)
+    if not text.strip():
+        raise TrackerError(f"{path} is empty")
+    default_kind = kind or kind_from_name(path)
+    suffix = Path(path).suffix.lower()
+    is_jsonl = suffix in JSONL_SUFFIXES or (
+        suffix not in CSV_SUFFIXES and text.lstrip()[:1] == "{"
+    )
+    problems: list[Problem] = []
+    rows = list((_jsonl_rows if is_jsonl else _csv_rows)(text, default_kind, problems))
+    return rows, problems
+
+
+def _row(line: int, cells: dict[str, Any], default_kind: str | None,
+         problems: list[Problem]) -> Row | None:
+    """A row of a known kind whose cells all belong to that kind, else a problem."""
+    kind = str(cells.pop("kind", None) or default_kind or "").strip().lower()
+    if kind not in ROW_KINDS:
+        message = (f"unknown kind {shown(kind)}: use one of {', '.join(ROW_KINDS)}" if kind
+                   else "no kind: add a kind column, or use --kind")
+        problems.append(Problem(line, "kind", message))
+        return None
+    if not cells.keys() <= ALLOWED[kind]:
+        name = next(name for name in cells if name not in ALLOWED[kind])
+        problems.append(Problem(line, name, f"not a column of a {kind} row", cells[name]))
+        return None
+    return Row(line, kind, cells)
+
+
+def _delimiter(header_line: str) -> str:
+    """`,`, `;` or a tab: whichever separates the names of the header line."""
+    counts = {delimiter: header_line.count(delimiter) for delimiter in (",", ";", "\t")}
+    best = max(counts, key=lambda delimiter: counts[delimiter])
+    return best if counts[best] else ","
+
+
+def _csv_rows(text: str, default_kind: str | None, problems: list[Problem]) -> Iterator[Row]:
+    reader = csv.reader(io.StringIO(text, newline=""),
+                        delimiter=_delimiter(text.partition("\n")[0]), strict=True)
+    try:
+        header = [name.strip().lower() for name in next(reader, [])]
+    except csv.Error as error:
+        problems.append(Problem(1, None, f"malformed CSV header ({error})", header=True))
+        return
+    known = KNOWN_COLUMNS if "kind" in header else set(columns(default_kind or "citation"))
+    if "kind" not in header and default_kind is None:
+        problems.append(Problem(1, None, "no kind column: add one, name the file after its "
+                                "kind (meetings.csv), or use --kind", header=True))
+        return
+    seen: set[str] = set()
+    for name in header:
+        if name and name not in known and name != "kind":
+            problems.append(Problem(1, None, f"unknown column {shown(name)}", header=True))
+        elif name in seen and name not in MULTI_VALUED:
+            problems.append(Problem(1, None, f"column {shown(name)} appears twice",
+                                    header=True))
+        seen.add(name)
+    if problems:
+        return
+    end = reader.line_num
+    while True:
+        try:
+            record = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            problems.append(Problem(end + 1, None, f"malformed CSV ({error})"))
+            return
+        line, end = end + 1, reader.line_num
+        cells = _csv_cells(line, header, record, problems)
+        if cells is not None and (row := _row(line, cells, default_kind, problems)):
+            yield row
+
+
+def _csv_cells(line: int, header: list[str], record: list[str],
+               problems: list[Problem]) -> dict[str, Any] | None:
+    """The non-empty cells of one CSV record, decoded; None for a blank or bad record."""
+    if len(record) > len(header) and any(cell.strip() for cell in record[len(header):]):
+        problems.append(Problem(line, None, f"{len(record)} cells, but the header names "
+                                f"{len(header)} columns"))
+        return None
+    cells: dict[str, Any] = {}
+    for name, cell in zip(header, record, strict=False):
+        if not cell or cell.isspace():
+            continue
+        if name in PLAIN:
+            cells[name] = cell.strip()
+        elif not name:
+            problems.append(Problem(line, None, f"a value in a column with no name: "
+                                    f"{shown(cell)}"))
+            return None
+        elif name in MULTI_VALUED:
+            cells.setdefault(name, []).extend(split_list(cell))
+        else:
+            try:
+                cells[name] = parse_flag_cell(name, cell)
+            except TrackerError as error:
+                problems.append(Problem(line, name, str(error), cell))
+                return None
+    return cells or None
+
+
+def _jsonl_rows(text: str, default_kind: str | None, problems: list[Problem]) -> Iterator[Row]:
+    for number, raw in enumerate(text.split("\n"), start=1):
+        if not raw.strip():
+            continue
+        try:
+            value = orjson.loads(raw)
+        except orjson.JSONDecodeError as error:
+            problems.append(Problem(number, None, f"not valid JSON ({error.args[0]})"))
+            continue
+        if not isinstance(value, dict):
+            problems.append(Problem(number, None, "not a JSON object"))
+            continue
+        cells = _json_cells(number, value, problems)
+        if cells is not None and (row := _row(number, cells, default_kind, problems)):
+            yield row
+
+
+def _json_cells(line: int, value: dict[str, Any],
+                problems: list[Problem]) -> dict[str, Any] | None:
+    cells: dict[str, Any] = {}
+    for name, cell in value.items():
+        problem = None
+        if name not in KNOWN_COLUMNS:
+            problem = "unknown field"
+        elif cell is None or cell == "" or cell == []:
+            continue
+        elif name in MULTI_VALUED:
+            items = [cell] if isinstance(cell, str) else cell
+            if isinstance(items, list) and all(isinstance(item, str) for item in items):
+                cells[name] = [item.strip() for item in items if item.strip()]
+            else:
+                problem = "expected text or a list of text"
+        elif name in FLAGS:
+            if isinstance(cell, bool):
+                cells[name] = cell
+            elif isinstance(cell, str):
+                try:
+                    cells[name] = parse_flag_cell(name, cell)
+                except TrackerError as error:
+                    problem = str(error)
+            else:
+                problem = "expected true or false"
+        elif isinstance(cell, str):
+            cells[name] = cell.strip()
+        elif isinstance(cell, int | float) and not isinstance(cell, bool):
+            cells[name] = str(cell)
+        else:
+            problem = "expected text"
+        if problem:
+            problems.append(Problem(line, name, problem, cell if isinstance(cell, str) else None))
+            return None
+    return cells

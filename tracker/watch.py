@@ -1,0 +1,75 @@
+"""Follow the event log while the site runs: rebuild when it grows, swap the new data in.
+
+A new record is an append to a segment file, which changes the log's snapshot (its
+segments, their sizes and last lines). The watcher then runs `tracker build` in a
+separate process (so serving keeps its CPU and memory), which updates `tracker.db`
+incrementally or rebuilds it. Whenever `tracker.db` has changed (by this build, or by a
+`tracker build` run by hand), the site takes a fresh copy of it, counts its rows, and
+swaps the copy into the running Datasette.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from .log import EventLog
+from .projection import is_stale
+from .serve import copy_database, file_identity, inspect_database
+
+POLL_SECONDS = 0.5
+
+
+def warn(message: str) -> None:
+    print(f"Warning: {message}", file=sys.stderr, flush=True)
+
+
+def rebuild_command(events: Path, db_path: Path) -> list[str]:
+    return [sys.executable, "-m", "tracker", "--events", str(events), "--db", str(db_path),
+            "build"]
+
+
+async def rebuild(events: Path, db_path: Path) -> str | None:
+    """Run `tracker build`; return its error line, or None when it succeeded."""
+    process = await asyncio.create_subprocess_exec(
+        *rebuild_command(events, db_path),
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+    _, errors = await process.communicate()
+    if process.returncode == 0:
+        return None
+    lines = errors.decode(errors="replace").strip().splitlines()
+    return lines[-1] if lines else f"tracker build exited with {process.returncode}"
+
+
+async def follow(log: EventLog, db_path: Path, served_path: Path,
+                 swap: Callable[[dict[str, Any]], Any], interval: float = POLL_SECONDS) -> None:
+    """Poll the log and the database forever; never stop serving on a failed build.
+
+    `served_path` is the site's own copy of `db_path`, which `swap` serves.
+    """
+    served = file_identity(db_path)
+    seen = None
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            state = await asyncio.to_thread(log.snapshot)
+            if state != seen:
+                seen = state
+                if await asyncio.to_thread(is_stale, log, db_path):
+                    error = await rebuild(log.root, db_path)
+                    if error:
+                        warn(f"the log changed but {db_path} could not be rebuilt ({error}); "
+                             "still serving the previous build")
+            identity = file_identity(db_path)
+            if identity is not None and identity != served:
+                await asyncio.to_thread(copy_database, db_path, served_path)
+                swap(await asyncio.to_thread(inspect_database, served_path))
+                served = identity
+                print(f"Reloaded {db_path}", file=sys.stderr, flush=True)
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:  # keep serving whatever happens to one round
+            warn(f"could not reload {db_path}: {error}")
