@@ -138,7 +138,8 @@ class Tracer:
 
 
 def writer_main(base: str, crash_at: str, drop: str, commands: str) -> None:
-    """Run CLI commands in this process under the tracer; record an `ack` after each success."""
+    """Run CLI commands in this process under the tracer; after each success, record an
+    `ack` for each event it printed (an id or slug; with `import --json`, every event id)."""
     import json
 
     import click
@@ -155,7 +156,12 @@ def writer_main(base: str, crash_at: str, drop: str, commands: str) -> None:
         except click.ClickException as error:
             tracer.entries.append(("refused", error.format_message()))
             continue
-        tracer.entries.append(("ack", output.getvalue().strip()))
+        printed = output.getvalue().strip()
+        if printed.startswith("{"):  # tracker import --json: every event it appended
+            for row in json.loads(printed)["records"]:
+                tracer.entries.append(("ack", row["event_id"]))
+        else:
+            tracer.entries.append(("ack", printed))
     tracer.save()
 
 

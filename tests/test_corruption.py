@@ -138,6 +138,23 @@ def test_a_tail_is_a_warning_then_quarantined_and_reported(
     assert run("verify").stderr == ""
 
 
+def test_an_import_moves_a_tail_and_says_so(events: Path, tmp_path: Path) -> None:
+    _, path = three_meetings(events)
+    whole = path.read_bytes()
+    with open(path, "ab") as file:
+        file.write(b"\0" * 10)
+    rows = tmp_path / "rows.csv"
+    rows.write_text("title,date,source\nImported,2021,https://example.org/i\n")
+    result = run("import", rows, "--kind", "meeting")
+    assert result.exit_code == 0, result.output
+    [quarantined] = (events / ".quarantine" / WRITER).iterdir()
+    assert result.stderr == (
+        f"Warning: moved 10 NUL bytes from the end of {name(path, events)} to "
+        f"{name(quarantined, events)} (left by an interrupted write, never acknowledged)\n")
+    assert path.read_bytes().startswith(whole)
+    assert ok("verify") == "OK: 4 events in 1 files"
+
+
 def test_the_quarantine_happens_under_the_lock(events: Path,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     """While a tail is moved, another descriptor cannot take the log's lock."""
