@@ -27,13 +27,20 @@ from .rowformat import RECORD_KINDS, all_columns, to_csv_cell
 Row = dict[str, Any]
 
 EXPORT_ORDER = ("format", "meeting", "pledge", "announcement")
-RECORDS = ("select id, kind, data from records where retracted = 0 and kind = ? "
-           "order by recorded_at, id")
+# A record's current data: records.data once amended, else its recording event's data.
+RECORDS = ("select records.id, coalesce(records.data, events.data) as data from records "
+           "left join events on events.id = records.id "
+           "where records.retracted = 0 and records.kind = ? "
+           "order by records.recorded_at, records.id")
 
 
 def _source(row: sqlite3.Row) -> Row:
     return {"source": row["url"] or row["citation"], "publisher": row["publisher"],
             "published": row["published"], "quote": row["quote"]}
+
+
+def _without_source(data: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in data.items() if key != "source"}
 
 
 def _compact(row: Row) -> Row:
@@ -57,7 +64,7 @@ class Exporter:
     def rows(self, kinds: tuple[str, ...] = RECORD_KINDS) -> Iterator[Row]:
         for kind in EXPORT_ORDER:
             if kind in kinds:
-                records = [(row["id"], orjson.loads(row["data"]))
+                records = [(row["id"], _without_source(orjson.loads(row["data"])))
                            for row in self.conn.execute(RECORDS, (kind,))]
                 if kind == "announcement":
                     records = _referred_first(records)

@@ -228,7 +228,7 @@ TABLE_OF = {kind: (shape.table, shape.key) for kind, shape in SHAPES.items()}
 @dataclass
 class Record:
     kind: str
-    data: dict[str, Any]
+    stored: str | None  # records.data: kept once amended (and for formats)
     retracted: bool
 
 
@@ -278,12 +278,11 @@ class Projector:
         key = sort_key(event)
         if self.last_key is None or key > self.last_key:
             self.last_key = key
-        self.insert("events", {
-            "id": event_id, "type": event["type"], "subject": event["subject"],
-            "recorded_at": event["recorded_at"], "recorded_by": event["recorded_by"],
-            "writer": event["writer"], "seq": event["seq"], "schema": event["schema"],
-            "data": orjson.dumps(event["data"], option=orjson.OPT_SORT_KEYS).decode(),
-            "hash": event["hash"]}, None)
+        self.insert_values("events", (
+            event_id, event["type"], event["subject"], event["recorded_at"],
+            event["recorded_by"], event["writer"], event["seq"], event["schema"],
+            orjson.dumps(event["data"], option=orjson.OPT_SORT_KEYS).decode(), event["hash"]),
+            event_id)
         handler = self.handlers.get(event["type"])
         if handler is None:
             raise TrackerError(f"event {event_id} has unknown type {event['type']!r}")
@@ -299,11 +298,14 @@ class Projector:
 
     # -- helpers -------------------------------------------------------------------
 
-    def insert(self, table: str, row: dict[str, Any], subject: str | None) -> None:
-        """Buffer a row about the record `subject` (None: a row never changed later)."""
-        if subject is not None:
-            self.pending.setdefault(table, set()).add(subject)
-        self.buffers.setdefault(table, []).append(self.values[table]({**self.empty[table], **row}))
+    def insert(self, table: str, row: dict[str, Any], subject: str) -> None:
+        """Buffer a row (missing columns are null) about the record `subject`."""
+        self.insert_values(table, self.values[table]({**self.empty[table], **row}), subject)
+
+    def insert_values(self, table: str, values: tuple, subject: str) -> None:
+        """Buffer a row given as all its values, in the table's column order."""
+        self.pending.setdefault(table, set()).add(subject)
+        self.buffers.setdefault(table, []).append(values)
         self.buffered += 1
         if self.buffered >= self.BATCH:
             self.flush()
@@ -334,7 +336,16 @@ class Projector:
         self.settle(subject, "records")
         row = self.conn.execute("select kind, data, retracted from records where id = ?",
                                 (subject,)).fetchone()
-        return Record(row[0], orjson.loads(row[1]), bool(row[2])) if row else None
+        return Record(row[0], row[1], bool(row[2])) if row else None
+
+    def data_of(self, subject: str, record: Record) -> dict[str, Any]:
+        """A record's current data: as amended, or else as recorded (by the event whose id
+        is the record's id, which keeps records.data empty for most records)."""
+        if record.stored is not None:
+            return orjson.loads(record.stored)
+        self.settle(subject, "events")
+        [text] = self.conn.execute("select data from events where id = ?", (subject,)).fetchone()
+        return {key: value for key, value in orjson.loads(text).items() if key != "source"}
 
     def current(self, subject: str) -> Record | None:
         """The record an event about `subject` applies to; None if unknown or retracted
@@ -347,13 +358,11 @@ class Projector:
         self.update(shape.table, shape.key, subject, {"updated_at": recorded_at})
 
     def add_source(self, event: Event, kind: str) -> None:
-        source = event["data"]["source"]
-        self.insert("sources", {
-            "subject": event["subject"], "event_id": event["id"], "kind": kind,
-            "url": source.get("url"), "citation": source.get("citation"),
-            "publisher": source.get("publisher"), "published": source.get("published"),
-            "quote": source.get("quote"), "recorded_at": event["recorded_at"],
-        }, event["subject"])
+        source, subject = event["data"]["source"], event["subject"]
+        self.insert_values("sources", (
+            subject, event["id"], kind, source.get("url"), source.get("citation"),
+            source.get("publisher"), source.get("published"), source.get("quote"),
+            event["recorded_at"]), subject)
 
     def history(self, event: Event, kind: str, field: str, old: Any, new: Any,
                 reason: str | None = None) -> None:
@@ -382,9 +391,9 @@ class Projector:
         data = {key: value for key, value in event["data"].items() if key != "source"}
         shape, stamp = SHAPES[kind], event["recorded_at"]
         title = data.get("title") or data.get("name")
-        self.insert("records", {"id": subject, "kind": kind, "title": title,
-                                "data": _json(data), "retracted": 0,
-                                "recorded_at": stamp}, subject)
+        self.insert_values("records", (
+            subject, kind, title, _json(data) if subject != event["id"] else None, 0, None, None,
+            stamp), subject)
         status = shape.first_status(data)
         self.insert(shape.table, {shape.key: subject, **shape.row(data),
                                   **({"status": status} if status else {}),
@@ -398,8 +407,8 @@ class Projector:
         if record is None:
             return
         shape, stamp = SHAPES[record.kind], event["recorded_at"]
-        data = apply_changes(record.data, changes)
-        old = dict(record.data)
+        old = self.data_of(subject, record)
+        data = apply_changes(old, changes)
         if "status" in changes:
             self.settle(subject, shape.table)
             old["status"] = self.conn.execute(
@@ -490,6 +499,7 @@ def project(events: Iterable[Event], conn: sqlite3.Connection) -> Projector:
     conn.isolation_level = None
     conn.execute("pragma journal_mode = off")
     conn.execute("pragma synchronous = off")
+    conn.execute("pragma cache_size = -65536")  # 64 MB of pages: lookups by key stay in memory
     db = sqlite_utils.Database(conn)
     conn.execute("begin")
     schema.create_tables(db)
@@ -500,6 +510,7 @@ def project(events: Iterable[Event], conn: sqlite3.Connection) -> Projector:
     projector.finish()
     schema.create_indexes_views_fts(db)
     conn.execute("commit")
+    conn.execute("pragma analysis_limit = 1000")  # statistics from a sample of each index
     conn.execute("analyze")
     return projector
 

@@ -119,7 +119,7 @@ TABLES = (
          "publisher": str, "published": str, "quote": str, "recorded_at": str},
         pk="event_id",
         indexes=("subject", "kind", "publisher", "published", "recorded_at"),
-        fts=("quote", "citation", "publisher", "url"),
+        fts=("quote", "citation", "publisher"),
     ),
     Table(
         "status_changes",

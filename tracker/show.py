@@ -10,6 +10,7 @@ import orjson
 
 from .errors import TrackerError, shown
 from .log import EventLog
+from .model import AMENDED, apply_changes
 from .projection import TABLE_OF, ordered_events, project
 
 Event = dict[str, Any]
@@ -23,6 +24,17 @@ def _rows(conn: sqlite3.Connection, sql: str, *args: Any) -> list[dict[str, Any]
     cursor = conn.execute(sql, args)
     names = [column[0] for column in cursor.description]
     return [dict(zip(names, row, strict=False)) for row in cursor.fetchall()]
+
+
+def _last_data(events: list[Event]) -> dict[str, Any]:
+    """A record's data as last recorded and amended (for a retracted record)."""
+    data: dict[str, Any] = {}
+    for event in events:
+        if event["type"].endswith(".recorded") and not data:
+            data = {key: value for key, value in event["data"].items() if key != "source"}
+        elif event["type"] == AMENDED:
+            data = apply_changes(data, event["data"]["changes"])
+    return data
 
 
 def describe(log: EventLog, subject: str) -> dict[str, Any]:
@@ -39,7 +51,7 @@ def describe(log: EventLog, subject: str) -> dict[str, Any]:
         kind = record["kind"]
         table, key = TABLE_OF[kind]
         rows = _rows(conn, f"select * from {table} where {key} = ?", subject)
-        state = rows[0] if rows else {"title": record["title"], **orjson.loads(record["data"])}
+        state = rows[0] if rows else {"title": record["title"], **_last_data(events)}
         for column in JSON_COLUMNS & set(state):
             if isinstance(state[column], str):
                 state[column] = orjson.loads(state[column])
