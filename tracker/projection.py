@@ -15,7 +15,7 @@ import re
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import closing
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from operator import itemgetter
 from pathlib import Path
@@ -162,12 +162,13 @@ def meeting_row(data: dict[str, Any]) -> dict[str, Any]:
 
 def meeting_children(meeting_id: str, data: dict[str, Any]) -> Iterator[tuple[str, dict]]:
     officials = data.get("officials", [])
+    start = span(data["date"]).start
     for actor in data.get("participants", []):
         own = [official for official in officials if official["actor"] == actor] or [{}]
         for official in own:
             yield "meeting_participants", {
                 "meeting_id": meeting_id, "actor": actor, "official": official.get("name"),
-                "official_title": official.get("title"),
+                "official_title": official.get("title"), "date_start": start,
             }
 
 
@@ -193,8 +194,9 @@ def pledge_row(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def pledge_children(pledge_id: str, data: dict[str, Any]) -> Iterator[tuple[str, dict]]:
+    start = span(data["date"]).start
     for actor in data["recipients"]:
-        yield "pledge_recipients", {"pledge_id": pledge_id, "actor": actor}
+        yield "pledge_recipients", {"pledge_id": pledge_id, "actor": actor, "date_start": start}
 
 
 @dataclass(frozen=True)
@@ -214,15 +216,34 @@ SHAPES = {
     "format": Shape("formats", "slug", format_row, format_children,
                     (("format_members", "format"),), ("members",)),
     "meeting": Shape("meetings", "id", meeting_row, meeting_children,
-                     (("meeting_participants", "meeting_id"),), ("participants", "officials"),
-                     lambda data: data["status"]),
+                     (("meeting_participants", "meeting_id"),),
+                     ("participants", "officials", "date"), lambda data: data["status"]),
     "announcement": Shape("announcements", "id", announcement_row, announcement_children,
                           (("announcement_about", "announcement_id"),), ("about",)),
     "pledge": Shape("pledges", "id", pledge_row, pledge_children,
-                    (("pledge_recipients", "pledge_id"),), ("recipients",),
+                    (("pledge_recipients", "pledge_id"),), ("recipients", "date"),
                     lambda data: "pledged"),
 }
 TABLE_OF = {kind: (shape.table, shape.key) for kind, shape in SHAPES.items()}
+ACTOR_KEYS = ("participants", "recipients", "members")
+ACTOR_KEY = ("country", "chair", "by", "donor")
+
+
+def actors_of(data: dict[str, Any]) -> set[str]:
+    """Every actor a record's data names (what actor_activity counts)."""
+    found = {data[key] for key in ACTOR_KEY if key in data}
+    for key in ACTOR_KEYS:
+        found.update(data.get(key, ()))
+    return found
+
+
+@dataclass
+class Touched:
+    """What an incremental build changed, for refreshing the derived tables."""
+
+    ids: set[str] = field(default_factory=set)
+    formats: set[str] = field(default_factory=set)
+    actors: set[str] = field(default_factory=set)
 
 
 @dataclass
@@ -245,6 +266,7 @@ class Projector:
     def __init__(self, conn: sqlite3.Connection, incremental: bool = False):
         self.conn = conn
         self.incremental = incremental  # the database already holds events
+        self.touched = Touched() if incremental else None
         self.last_key: tuple | None = None
         self.seen: set[str] = set()  # event ids applied (an event repeated is applied once)
         self.buffers: dict[str, list[tuple]] = {}
@@ -373,6 +395,13 @@ class Projector:
             "new_value": _text(new), "reason": reason,
         }, event["subject"])
 
+    def correction(self, event: Event, kind: str, data: dict[str, Any], correction: str,
+                   fields: str) -> None:
+        self.insert_values("correction_rows", (
+            event["id"], event["recorded_at"], event["recorded_by"], event["subject"], kind,
+            data.get("title") or data.get("name"), correction, fields,
+            event["data"]["reason"]), event["subject"])
+
     def write_children(self, shape: Shape, subject: str, data: dict[str, Any],
                        replace: bool = False) -> None:
         if replace:
@@ -400,6 +429,9 @@ class Projector:
                                   "recorded_at": stamp, "updated_at": stamp}, subject)
         self.write_children(shape, subject, data)
         self.add_source(event, "record")
+        if self.touched is not None:
+            self.touched.ids.add(subject)
+            self.touched.actors |= actors_of(data)
 
     def amended(self, event: Event) -> None:
         subject, changes = event["subject"], event["data"]["changes"]
@@ -423,9 +455,15 @@ class Projector:
             self.write_children(shape, subject, data, replace=True)
         if "source" in event["data"]:
             self.add_source(event, "amendment")
-        for field in sorted(changes):
-            self.history(event, record.kind, field, old.get(field), changes[field],
-                         event["data"]["reason"])
+        reason = event["data"]["reason"]
+        for name in sorted(changes):
+            self.history(event, record.kind, name, old.get(name), changes[name], reason)
+        self.correction(event, record.kind, data, "amended", ", ".join(sorted(changes)))
+        if self.touched is not None:
+            self.touched.ids.add(subject)
+            self.touched.actors |= actors_of(old) | actors_of(data)
+            if record.kind == "format":
+                self.touched.formats.add(subject)
 
     def status_changed(self, event: Event) -> None:
         data, subject = event["data"], event["subject"]
@@ -453,6 +491,8 @@ class Projector:
             "recorded_at": event["recorded_at"],
         }, subject)
         self.add_source(event, "update")
+        if self.touched is not None:
+            self.touched.ids.add(subject)
         self.history(event, kind, "status", previous[0], data["status"], data.get("note"))
         if "amount" in data:
             self.history(event, kind, "disbursed_amount", previous[1], data["amount"],
@@ -481,6 +521,13 @@ class Projector:
         self.update("records", "id", subject, {"retracted": 1, "retracted_at": stamp,
                                                 "retraction_reason": reason})
         self.history(event, record.kind, "record", "recorded", "retracted", reason)
+        old = self.data_of(subject, record)
+        self.correction(event, record.kind, old, "retracted", "record")
+        if self.touched is not None:
+            self.touched.ids.add(subject)
+            self.touched.actors |= actors_of(old)
+            if record.kind == "format":
+                self.touched.formats.add(subject)
 
 
 def fill_reference_tables(db: sqlite_utils.Database) -> None:
@@ -497,9 +544,10 @@ def fill_reference_tables(db: sqlite_utils.Database) -> None:
 def project(events: Iterable[Event], conn: sqlite3.Connection) -> Projector:
     """Create the schema in an empty database and apply the events."""
     conn.isolation_level = None
+    conn.execute("pragma page_size = 8192")
     conn.execute("pragma journal_mode = off")
     conn.execute("pragma synchronous = off")
-    conn.execute("pragma cache_size = -65536")  # 64 MB of pages: lookups by key stay in memory
+    conn.execute("pragma cache_size = -32768")  # 32 MB of pages for lookups by key
     db = sqlite_utils.Database(conn)
     conn.execute("begin")
     schema.create_tables(db)
@@ -508,11 +556,43 @@ def project(events: Iterable[Event], conn: sqlite3.Connection) -> Projector:
     for event in events:
         projector.apply(event)
     projector.finish()
+    schema.create_indexes_views_fts(db, derived=False)
+    refresh_derived(conn, None)
     schema.create_indexes_views_fts(db)
     conn.execute("commit")
     conn.execute("pragma analysis_limit = 1000")  # statistics from a sample of each index
     conn.execute("analyze")
     return projector
+
+
+def refresh_derived(conn: sqlite3.Connection, touched: Touched | None) -> None:
+    """Fill the derived tables (`touched` None: all of them, from empty), or refresh the
+    rows about the records, formats and actors an incremental build touched."""
+
+    def clause(kind: str, column: str) -> str:
+        if touched is None:
+            return "1"
+        return f"{column} in (select value from temp.touched_{kind})"
+
+    def statement(template: str) -> str:
+        return re.sub(r"\{(ids|formats|actors):([\w.]+)\}",
+                      lambda match: clause(match[1], match[2]), template)
+
+    if touched is not None:
+        for kind in ("ids", "formats", "actors"):
+            conn.execute(f"create temp table if not exists touched_{kind} "
+                         "(value text primary key)")
+            conn.execute(f"delete from temp.touched_{kind}")
+            conn.executemany(f"insert into temp.touched_{kind} values (?)",
+                             ((value,) for value in getattr(touched, kind)))
+        # A pledge shows the format of its meeting: refresh the pledges of touched meetings.
+        conn.execute("insert or ignore into temp.touched_ids select id from pledges "
+                     "where meeting_id in (select value from temp.touched_ids)")
+        for template in schema.DERIVED_CLEAR.values():
+            conn.execute(statement(template))
+    for templates in schema.DERIVED_FILL.values():
+        for template in templates:
+            conn.execute(statement(template))
 
 
 # -- building the database file ----------------------------------------------------------
@@ -667,6 +747,7 @@ def _build_incrementally(log: EventLog, db_path: Path,
             for event in events:
                 projector.apply(event)
             projector.finish()
+            refresh_derived(conn, projector.touched)
             BuildInfo(snapshot, _key(projector.last_key)).save(conn)
             conn.execute("commit")
         except BaseException:

@@ -19,6 +19,7 @@ class Table:
     foreign_keys: tuple[tuple[str, str, str], ...] = ()
     indexes: tuple[str | tuple[str, ...], ...] = ()
     fts: tuple[str, ...] = ()
+    derived: bool = False  # kept by refresh_derived, not by replaying events
 
 
 # Amounts keep whole numbers as integers and fractions as reals: a column declared ANY
@@ -67,15 +68,16 @@ TABLES = (
         foreign_keys=(("format", "formats", "slug"), ("country", "actors", "code"),
                       ("chair", "actors", "code")),
         indexes=("title", "date_start", "date_end", "date_precision", "status", "format",
-                 "level", "mode", "city", "country", "chair", "recorded_at", "updated_at",
-                 ("date_start", "format")),
+                 "level", "mode", "city", ("country", "date_start"), ("chair", "date_start"),
+                 "recorded_at", "updated_at", ("date_start", "format")),
         fts=("title", "summary", "city", "topics"),
     ),
     Table(
         "meeting_participants",
-        {"meeting_id": str, "actor": str, "official": str, "official_title": str},
+        {"meeting_id": str, "actor": str, "official": str, "official_title": str,
+         "date_start": str},
         foreign_keys=(("meeting_id", "meetings", "id"), ("actor", "actors", "code")),
-        indexes=("meeting_id", "actor", "official"),
+        indexes=("meeting_id", ("actor", "meeting_id", "date_start"), "official"),
     ),
     Table(
         "announcements",
@@ -83,7 +85,8 @@ TABLES = (
          "summary": str, **STAMPS},
         pk="id",
         foreign_keys=(("by_actor", "actors", "code"),),
-        indexes=("title", "date_start", "date_precision", "by_actor", "recorded_at", "updated_at"),
+        indexes=("title", "date_start", "date_precision", ("by_actor", "date_start"),
+                 "recorded_at", "updated_at"),
         fts=("title", "summary", "topics"),
     ),
     Table(
@@ -101,17 +104,17 @@ TABLES = (
         pk="id",
         foreign_keys=(("donor", "actors", "code"), ("currency", "currencies", "code"),
                       ("meeting_id", "meetings", "id")),
-        indexes=("title", "date_start", "date_precision", "donor", "amount", "currency",
-                 "approximate", "instrument", "meeting_id", "status", "recorded_at",
-                 "updated_at"),
+        indexes=("title", "date_start", "date_precision", ("donor", "date_start"), "amount",
+                 "currency", "approximate", "instrument", "meeting_id", "status",
+                 "recorded_at", "updated_at"),
         fts=("title", "purpose"),
     ),
     Table(
         "pledge_recipients",
-        {"pledge_id": str, "actor": str},
+        {"pledge_id": str, "actor": str, "date_start": str},
         pk=("pledge_id", "actor"),
         foreign_keys=(("pledge_id", "pledges", "id"), ("actor", "actors", "code")),
-        indexes=("actor",),
+        indexes=(("actor", "date_start"),),
     ),
     Table(
         "sources",
@@ -143,103 +146,160 @@ TABLES = (
         indexes=("subject", "kind", "event_id", "event_type", "recorded_at", "recorded_by",
                  "field"),
     ),
+    # The rows behind the views that summarise the tables above: computed once by a
+    # full build, refreshed for the records, formats and actors an incremental build
+    # touched, so that their pages stay fast at a million events.
+    Table(
+        "timeline_rows",
+        {"kind": str, "id": str, "title": str, **DATED, "status": str, "format": str,
+         "actors": str, "city": str, "country": str, "summary": str, "recorded_at": str},
+        pk="id",
+        indexes=("kind", "status", "format", "date_start", "date_precision", "recorded_at"),
+        derived=True,
+    ),
+    Table(
+        "format_history_rows",
+        {"format": str, "format_name": str, "kind": str, "id": str, "title": str,
+         "date": str, "date_start": str, "date_precision": str, "status": str, "level": str,
+         "mode": str, "city": str, "country": str},
+        pk="id",
+        indexes=(("format", "date_start"), "date_start", "kind", "level"),
+        derived=True,
+    ),
+    Table(
+        "actor_activity_rows",
+        {"actor": str, "name": str, "kind": str, "meetings": int, "meetings_chaired": int,
+         "meetings_hosted": int, "announcements": int, "pledges_made": int,
+         "pledges_received": int, "formats": int, "first_date": str, "last_date": str},
+        pk="actor",
+        indexes=("kind", "meetings"),
+        derived=True,
+    ),
+    Table(
+        "correction_rows",
+        {"event_id": str, "recorded_at": str, "recorded_by": str, "subject": str,
+         "kind": str, "title": str, "correction": str, "fields": str, "reason": str},
+        pk="event_id",
+        indexes=("recorded_at", "correction", "kind", "recorded_by"),
+    ),
     Table("build_info", {"key": str, "value": str}, pk="key"),
 )
 
+def _view_of(table: str) -> str:
+    columns = next(t.columns for t in TABLES if t.name == table)
+    return f"select {', '.join(columns)} from {table}"
+
+
 VIEWS = {
-    "timeline": """
-select 'meeting' as kind, id, title, date, date_start, date_end, date_precision, status,
-  format, participants as actors, city, country, summary, recorded_at
-from meetings
-union all
-select 'announcement', id, title, date, date_start, date_end, date_precision, null,
-  null, json_array(by_actor), null, null, summary, recorded_at
-from announcements
-union all
-select 'pledge', pledges.id, pledges.title, pledges.date, pledges.date_start,
-  pledges.date_end, pledges.date_precision, pledges.status, meetings.format,
-  json_insert(pledges.recipients, '$[#]', pledges.donor), null, null, pledges.purpose,
-  pledges.recorded_at
-from pledges left join meetings on meetings.id = pledges.meeting_id
-union all
-select 'format', slug, 'Launch of ' || name, launched, launched_start, launched_end,
-  launched_precision, null, slug, members, null, null, summary, recorded_at
-from formats where launched is not null
-order by date_start, kind, id""",
-    "corrections": """
-select history.event_id, history.recorded_at, history.recorded_by, history.subject,
-  history.kind, records.title,
-  case history.event_type when 'record.amended' then 'amended' else 'retracted' end
-    as correction,
-  group_concat(history.field, ', ') as fields, history.reason
-from history left join records on records.id = history.subject
-where history.event_type in ('record.amended', 'record.retracted')
-group by history.event_id
-order by history.recorded_at desc, history.event_id""",
+    "timeline": _view_of("timeline_rows"),
+    "format_history": _view_of("format_history_rows"),
+    "actor_activity": _view_of("actor_activity_rows"),
+    "corrections": _view_of("correction_rows"),
     "upcoming_meetings": """
 select id, title, date, date_start, date_end, date_precision, format, level, mode, city,
   country, latitude, longitude, participants, chair,
   date_end < date('now') as date_passed
 from meetings
-where status = 'scheduled'
-order by date_start, id""",
+where status = 'scheduled'""",
     "pledges_outstanding": """
 select id, title, date, date_start, date_precision, donor, recipients, amount, currency,
   approximate, instrument, purpose, meeting_id, status, disbursed_amount,
   max(amount - coalesce(disbursed_amount, 0), 0) as outstanding_amount
 from pledges
-where status in ('pledged', 'disbursed')
-order by date_start, id""",
-    "actor_activity": """
-with involvement as (
-  select distinct meeting_participants.actor, 'meeting' as role, meetings.id,
-    meetings.date_start
-  from meeting_participants join meetings on meetings.id = meeting_participants.meeting_id
-  union all
-  select chair, 'chair', id, date_start from meetings where chair is not null
-  union all
-  select country, 'host', id, date_start from meetings where country is not null
-  union all
-  select by_actor, 'announcement', id, date_start from announcements
-  union all
-  select donor, 'donor', id, date_start from pledges
-  union all
-  select pledge_recipients.actor, 'recipient', pledges.id, pledges.date_start
-  from pledge_recipients join pledges on pledges.id = pledge_recipients.pledge_id
-  union all
-  select actor, 'member', format, null from format_members
-)
-select actors.code as actor, actors.name, actors.kind,
-  sum(role = 'meeting') as meetings,
-  sum(role = 'chair') as meetings_chaired,
-  sum(role = 'host') as meetings_hosted,
-  sum(role = 'announcement') as announcements,
-  sum(role = 'donor') as pledges_made,
-  sum(role = 'recipient') as pledges_received,
-  sum(role = 'member') as formats,
-  min(date_start) as first_date,
-  max(date_start) as last_date
-from involvement join actors on actors.code = involvement.actor
-group by actors.code
-order by meetings desc, announcements + pledges_made + pledges_received desc, actors.code""",
-    "format_history": """
-select formats.slug as format, formats.name as format_name, 'launch' as kind,
-  formats.slug as id, 'Launch of ' || formats.name as title, formats.launched as date,
-  formats.launched_start as date_start, formats.launched_precision as date_precision,
-  null as status, null as level, null as mode, null as city, null as country
-from formats where formats.launched is not null
-union all
+where status in ('pledged', 'disbursed')""",
+}
+
+# How the derived tables are filled. `{ids:column}`, `{formats:column}` and
+# `{actors:column}` stand for "this row is about a touched record / format / actor";
+# a full build fills everything (each stands for 1).
+DERIVED_FILL = {
+    "timeline_rows": (
+        """insert into timeline_rows
+select 'meeting', id, title, date, date_start, date_end, date_precision, status, format,
+  participants, city, country, summary, recorded_at
+from meetings where {ids:id}""",
+        """insert into timeline_rows
+select 'announcement', id, title, date, date_start, date_end, date_precision, null, null,
+  json_array(by_actor), null, null, summary, recorded_at
+from announcements where {ids:id}""",
+        """insert into timeline_rows
+select 'pledge', pledges.id, pledges.title, pledges.date, pledges.date_start,
+  pledges.date_end, pledges.date_precision, pledges.status, meetings.format,
+  json_insert(pledges.recipients, '$[#]', pledges.donor), null, null, pledges.purpose,
+  pledges.recorded_at
+from pledges left join meetings on meetings.id = pledges.meeting_id where {ids:pledges.id}""",
+        """insert into timeline_rows
+select 'format', slug, 'Launch of ' || name, launched, launched_start, launched_end,
+  launched_precision, null, slug, members, null, null, summary, recorded_at
+from formats where launched is not null and {ids:slug}""",
+    ),
+    "format_history_rows": (
+        """insert into format_history_rows
+select slug, name, 'launch', slug, 'Launch of ' || name, launched, launched_start,
+  launched_precision, null, null, null, null, null
+from formats where launched is not null and ({ids:slug} or {formats:slug})""",
+        """insert into format_history_rows
 select formats.slug, formats.name, 'meeting', meetings.id, meetings.title, meetings.date,
   meetings.date_start, meetings.date_precision, meetings.status, meetings.level,
   meetings.mode, meetings.city, meetings.country
 from meetings join formats on formats.slug = meetings.format
-union all
+where {ids:meetings.id} or {formats:formats.slug}""",
+        """insert into format_history_rows
 select formats.slug, formats.name, 'pledge', pledges.id, pledges.title, pledges.date,
   pledges.date_start, pledges.date_precision, pledges.status, null, null, null, null
-from pledges
-  join meetings on meetings.id = pledges.meeting_id
+from pledges join meetings on meetings.id = pledges.meeting_id
   join formats on formats.slug = meetings.format
-order by format, date_start, kind, id""",
+where {ids:pledges.id} or {formats:formats.slug}""",
+    ),
+    "actor_activity_rows": (
+        """insert into actor_activity_rows
+with participation as (
+  select actor, count(distinct meeting_id) as n, min(date_start) as first,
+    max(date_start) as last
+  from meeting_participants where {actors:actor} group by actor),
+chairs as (
+  select chair as actor, count(*) as n, min(date_start) as first, max(date_start) as last
+  from meetings where chair is not null and {actors:chair} group by chair),
+hosts as (
+  select country as actor, count(*) as n, min(date_start) as first, max(date_start) as last
+  from meetings where country is not null and {actors:country} group by country),
+announcers as (
+  select by_actor as actor, count(*) as n, min(date_start) as first, max(date_start) as last
+  from announcements where {actors:by_actor} group by by_actor),
+donors as (
+  select donor as actor, count(*) as n, min(date_start) as first, max(date_start) as last
+  from pledges where {actors:donor} group by donor),
+recipients as (
+  select actor, count(*) as n, min(date_start) as first, max(date_start) as last
+  from pledge_recipients where {actors:actor} group by actor),
+members as (
+  select actor, count(*) as n from format_members where {actors:actor} group by actor)
+select actors.code, actors.name, actors.kind, coalesce(participation.n, 0),
+  coalesce(chairs.n, 0), coalesce(hosts.n, 0), coalesce(announcers.n, 0),
+  coalesce(donors.n, 0), coalesce(recipients.n, 0), coalesce(members.n, 0),
+  nullif(min(coalesce(participation.first, '~'), coalesce(chairs.first, '~'),
+    coalesce(hosts.first, '~'), coalesce(announcers.first, '~'),
+    coalesce(donors.first, '~'), coalesce(recipients.first, '~')), '~'),
+  max(coalesce(participation.last, ''), coalesce(chairs.last, ''), coalesce(hosts.last, ''),
+    coalesce(announcers.last, ''), coalesce(donors.last, ''),
+    coalesce(recipients.last, ''))
+from actors
+  left join participation on participation.actor = actors.code
+  left join chairs on chairs.actor = actors.code
+  left join hosts on hosts.actor = actors.code
+  left join announcers on announcers.actor = actors.code
+  left join donors on donors.actor = actors.code
+  left join recipients on recipients.actor = actors.code
+  left join members on members.actor = actors.code
+where {actors:actors.code} and coalesce(participation.n, chairs.n, hosts.n, announcers.n,
+  donors.n, recipients.n, members.n) is not null""",
+    ),
+}
+# What an incremental refresh removes first, before filling again.
+DERIVED_CLEAR = {
+    "timeline_rows": "delete from timeline_rows where {ids:id}",
+    "format_history_rows": "delete from format_history_rows where {ids:id} or {formats:format}",
+    "actor_activity_rows": "delete from actor_activity_rows where {actors:actor}",
 }
 
 
@@ -262,17 +322,22 @@ def create_tables(db: sqlite_utils.Database) -> None:
         db[table].create_index([column], if_not_exists=True)
 
 
-def create_indexes_views_fts(db: sqlite_utils.Database) -> None:
-    """Indexes, full-text search (kept in step by triggers) and views, idempotently."""
+def create_indexes_views_fts(db: sqlite_utils.Database, derived: bool = True) -> None:
+    """Indexes, full-text search (kept in step by triggers) and views, idempotently.
+
+    With `derived=False`, only those of the tables events are replayed into."""
     for table in TABLES:
+        if table.derived and not derived:
+            continue
         for columns in table.indexes:
             db[table.name].create_index(
                 [columns] if isinstance(columns, str) else list(columns), if_not_exists=True
             )
         if table.fts and not db[table.name].detect_fts():
             db[table.name].enable_fts(list(table.fts), create_triggers=True, tokenize="porter")
-    for name, sql in VIEWS.items():
-        db.create_view(name, sql.strip(), replace=True)
+    if derived:
+        for name, sql in VIEWS.items():
+            db.create_view(name, sql.strip(), replace=True)
 
 
 def ensure_db_shape(db: sqlite_utils.Database) -> None:
