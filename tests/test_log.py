@@ -12,7 +12,7 @@ import pytest
 
 from tracker import envelope
 from tracker.errors import TrackerError
-from tracker.log import EventLog, Line, Tail
+from tracker.log import EventLog
 from tracker.model import draft_record
 from tracker.recorder import record
 
@@ -71,55 +71,6 @@ def test_writer_from_environment(events: Path, monkeypatch: pytest.MonkeyPatch) 
     result = run("add", "meeting", "--title", "T", "--date", "2020", *SOURCE)
     assert (result.exit_code, result.stderr) == (
         1, "Error: invalid writer id 'Not Valid': use a-z, 0-9 and '-'\n")
-
-
-@pytest.mark.parametrize("tail", [
-    b'{"data":{"title":"torn', b"\x00\x00\x00\x00", b'{"partial": true}'])
-def test_incomplete_last_line_is_skipped_then_quarantined(events: Path, tail: bytes) -> None:
-    first = ok("add", "meeting", "--title", "A", "--date", "2020", *SOURCE)
-    path = segment(events)
-    whole = path.read_bytes()
-    with open(path, "ab") as file:
-        file.write(tail)
-    log = EventLog(events)
-    items = list(log.lines())
-    assert [type(item) for item in items] == [Line, Tail]
-    assert items[1].data == tail
-    assert [event["id"] for event in log.events()] == [first]
-    verified = run("verify")
-    assert verified.exit_code == 0
-    assert "ends with an incomplete line" in verified.stderr
-    second = ok("add", "meeting", "--title", "B", "--date", "2020", *SOURCE)
-    assert path.read_bytes().startswith(whole)
-    assert [event["id"] for event in log.events()] == [first, second]
-    [quarantined] = (events / ".quarantine").glob("*/*.torn")
-    assert quarantined.read_bytes() == tail
-    assert ok("verify") == "OK: 2 events in 1 files"
-
-
-def test_valid_event_missing_its_newline_is_quarantined_not_lost(events: Path) -> None:
-    ok("add", "meeting", "--title", "A", "--date", "2020", *SOURCE)
-    path = segment(events)
-    log = EventLog(events)
-    line = envelope.seal({**fields("unacknowledged"), "writer": path.parent.name, "seq": 2})
-    with open(path, "ab") as file:
-        file.write(line[:-1])
-    ok("add", "meeting", "--title", "B", "--date", "2020", *SOURCE)
-    [quarantined] = (events / ".quarantine").glob("*/*.torn")
-    assert quarantined.read_bytes() == line[:-1]
-    assert [event["seq"] for event in log.events()] == [1, 2]
-
-
-def test_damaged_last_event_blocks_appends_with_a_clear_error(events: Path) -> None:
-    ok("add", "meeting", "--title", "A", "--date", "2020", *SOURCE)
-    path = segment(events)
-    path.write_bytes(path.read_bytes().replace(b'"title":"A"', b'"title":"B"'))
-    before = path.read_bytes()
-    result = run("add", "meeting", "--title", "C", "--date", "2020", *SOURCE)
-    assert result.exit_code == 1
-    assert result.stderr.startswith("Error: the last event in ")
-    assert "hash does not match content" in result.stderr
-    assert path.read_bytes() == before
 
 
 def test_lock_is_an_flock_held_across_the_append(events: Path) -> None:

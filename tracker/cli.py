@@ -77,13 +77,21 @@ def _append(ctx: click.Context, draft, event_id: str | None, as_json: bool) -> N
 
     for warning in draft.warnings:
         click.echo(f"Warning: {warning}", err=True)
-    event, is_new = record(_log(ctx), draft, event_id)
+    log = _log(ctx)
+    event, is_new = record(log, draft, event_id)
+    _report_quarantined(log)
     if not is_new:
         click.echo(f"Already recorded: {event['id']} (nothing appended)", err=True)
     if as_json:
         click.echo(_dumps(event))
     else:
         click.echo(event["subject"] if event["type"].endswith(".recorded") else event["id"])
+
+
+def _report_quarantined(log) -> None:
+    """Say what the append moved to the quarantine (what interrupted writes left)."""
+    for tail in log.quarantined:
+        click.echo(f"Warning: {tail.notice(log.root)}", err=True)
 
 
 def _dumps(value: Any) -> str:
@@ -525,13 +533,15 @@ def import_command(ctx: click.Context, file: str, kind: str | None, dry_run: boo
     from .importer import ImportRefused, import_file, report
     from .progress import progress_bar
 
+    log = _log(ctx)
     try:
-        outcome = import_file(_log(ctx), file, kind, dry_run, progress_bar)
+        outcome = import_file(log, file, kind, dry_run, progress_bar)
     except ImportRefused as refused:
         click.echo(f"Error: {refused}", err=True)
         for problem in refused.problems:
             click.echo(str(problem), err=True)
         ctx.exit(1)
+    _report_quarantined(log)
     summary, warnings = report(outcome)
     for warning in warnings:
         click.echo(f"Warning: {warning}", err=True)

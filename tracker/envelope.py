@@ -91,6 +91,12 @@ def line_hash_ok(line: bytes) -> bool:
     return hashlib.sha256(content).hexdigest().encode() == stored
 
 
+def id_in(body: bytes) -> str:
+    """The event id in a line, even a damaged one, for messages; "(unreadable id)" if none."""
+    match = ULID_PATTERN.search(body.decode("utf-8", "replace").partition('"id":"')[2])
+    return match.group() if match else "(unreadable id)"
+
+
 def parse_line(line: bytes) -> dict[str, Any]:
     """Parse and check one log line: JSON object, envelope fields and types, hash."""
     try:

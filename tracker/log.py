@@ -1,8 +1,13 @@
 """The append-only log: per-writer segment files of JSON lines under `events/`.
 
 Appends take an exclusive flock on `events/.lock`, write the whole line with one
-`os.write` on an O_APPEND descriptor and fsync before returning. Readers skip an
-incomplete last line; the next append moves it to `events/.quarantine/`.
+`os.write` on an O_APPEND descriptor, fsync the file and the directories that lead to
+it, and only then return. Readers skip what an interrupted write left at the end of a
+segment (a Tail); the next append by that writer moves it to `events/.quarantine/`.
+
+Every change to the log's files goes through the `os` calls below (open, write, fsync,
+ftruncate, mkdir, link, unlink), never through buffered file objects, so that the
+power-loss test can model exactly what reaches the disk.
 """
 
 from __future__ import annotations
@@ -12,8 +17,8 @@ import hashlib
 import os
 import secrets
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -45,16 +50,63 @@ class SegmentState:
 
 @dataclass(frozen=True)
 class Tail:
-    """An incomplete last line of a segment file."""
+    """What an interrupted write left at the end of a segment, never acknowledged.
+
+    Either the bytes after the last newline, or a last line holding NUL bytes (a file
+    grown by a crash before its data reached the disk; a complete append never writes
+    a NUL, since canonical JSON escapes it).
+    """
 
     path: Path
     offset: int
     data: bytes
+    moved_to: Path | None = None  # where the next append put it
+
+    def describe(self) -> str:
+        """What the tail is, for messages: NUL bytes, an event without newline, a torn line."""
+        size = len(self.data)
+        if not self.data.strip(b"\0"):
+            return f"{size} NUL bytes"
+        if b"\0" in self.data:
+            return f"a line with NUL bytes ({size} bytes)"
+        try:
+            event = envelope.parse_line(self.data)
+        except envelope.BadLine:
+            return f"an incomplete line ({size} bytes, no newline)"
+        return f"a complete event {event['id']} without its newline ({size} bytes)"
+
+    def warning(self, root: Path) -> str:
+        """What `tracker verify` says about a tail that is still in place."""
+        return (f"{self.path.relative_to(root)} ends with {self.describe()} at byte "
+                f"{self.offset}, left by an interrupted write and never acknowledged: the "
+                f"next append by writer {self.path.parent.name} moves it to .quarantine/")
+
+    def notice(self, root: Path) -> str:
+        """What the append that moved a tail to the quarantine says."""
+        moved = self.moved_to.relative_to(root) if self.moved_to else "?"
+        return (f"moved {self.describe()} from the end of {self.path.relative_to(root)} to "
+                f"{moved} (left by an interrupted write, never acknowledged)")
 
 
 def _fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:  # os.write writes less only on a full disk or a signal
+        view = view[os.write(fd, view):]
+
+
+def _create_file(path: Path, data: bytes) -> None:
+    """Create a new file (never an existing one) holding `data`, fsynced."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    try:
+        _write_all(fd, data)
         os.fsync(fd)
     finally:
         os.close(fd)
@@ -66,6 +118,8 @@ class EventLog:
     def __init__(self, root: Path | str, writer: str | None = None):
         self.root = Path(root)
         self._writer = writer
+        self._durable: set[Path] = set()  # paths whose directory entry this process fsynced
+        self.quarantined: list[Tail] = []  # tails moved away by this object's appends
 
     # -- layout -----------------------------------------------------------------
 
@@ -84,49 +138,90 @@ class EventLog:
         return self._writer
 
     def _stored_writer(self) -> str:
+        """Read `events/.writer`, or create it whole: written aside, then linked into place
+        (or put in place of an empty one, as an older version could leave after a crash)."""
         path = self.root / ".writer"
         try:
-            return path.read_text().strip()
+            stored: str | None = path.read_text().strip()
         except FileNotFoundError:
-            pass
+            stored = None
+        if stored:
+            return stored
         self._prepare()
         candidate = secrets.token_hex(4)
+        staging = self._make_dirs(self.root / ".cache") / f"writer.{os.getpid()}.{candidate}"
+        _create_file(staging, f"{candidate}\n".encode())
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            if stored is None:
+                os.link(staging, path)
+            else:
+                os.replace(staging, path)
         except FileExistsError:
-            return path.read_text().strip()
-        with os.fdopen(fd, "w") as file:
-            file.write(candidate + "\n")
-            file.flush()
-            os.fsync(file.fileno())
+            return path.read_text().strip()  # another process was first
+        finally:
+            with suppress(FileNotFoundError):
+                os.unlink(staging)
+        self._make_durable(path)
         return candidate
 
     def _prepare(self) -> None:
         """Create the folder, with a .gitignore that keeps local state out of git."""
-        self.root.mkdir(parents=True, exist_ok=True)
+        self._make_dirs(self.root)
         ignore = self.root / ".gitignore"
         if not ignore.exists():
-            ignore.write_text("".join(f"{name}\n" for name in LOCAL_FILES))
+            with suppress(FileExistsError):
+                _create_file(ignore, "".join(f"{name}\n" for name in LOCAL_FILES).encode())
+
+    def _make_dirs(self, folder: Path) -> Path:
+        """Create a folder and its missing parents, each durably; return the folder."""
+        missing = []
+        while not folder.is_dir():
+            missing.append(folder)
+            folder = folder.parent
+        for path in reversed(missing):
+            with suppress(FileExistsError):  # another process made it: sync it all the same
+                os.mkdir(path)
+            _fsync_dir(path.parent)
+            self._durable.add(path)
+        return missing[0] if missing else folder
+
+    def _make_durable(self, path: Path) -> None:
+        """Fsync the directories holding `path`, up to the log's parent, once per process.
+
+        A crashed process may have created an entry without fsyncing its directory, so
+        an entry seen on disk is not trusted to be durable until this process syncs it.
+        """
+        stop = self.root.parent
+        while path != stop and path not in self._durable and path.parent != path:
+            _fsync_dir(path.parent)
+            self._durable.add(path)
+            path = path.parent
 
     # -- reading ------------------------------------------------------------------
 
     def lines(self, paths: list[Path] | None = None) -> Iterator[Line | Tail]:
-        """Every complete line, then a Tail for any incomplete last line."""
+        """Every complete line, then a Tail for what an interrupted write left at the end."""
         for path in self.segments() if paths is None else paths:
             with open(path, "rb") as file:
-                offset = 0
-                for number, raw in enumerate(file, start=1):
-                    if raw.endswith(b"\n"):
-                        yield Line(path, number, raw[:-1])
-                        offset += len(raw)
-                    else:
-                        yield Tail(path, offset, raw)
+                offset, number, previous = 0, 0, None
+                for raw in file:
+                    if previous is not None:
+                        number += 1
+                        yield Line(path, number, previous[:-1])
+                        offset += len(previous)
+                    previous = raw
+                if previous is None:
+                    continue
+                if previous.endswith(b"\n") and b"\0" not in previous:
+                    yield Line(path, number + 1, previous[:-1])
+                else:
+                    yield Tail(path, offset, previous)
 
     def snapshot(self) -> dict[str, SegmentState]:
         """The state of every segment now, by path relative to the log folder."""
         states = {}
         for path in self.segments():
-            end = _end_of_last_line(path, path.stat().st_size)
+            end = complete_end(path)
             line = line_ending_at(path, end)
             tail = hashlib.sha256(line).hexdigest() if line is not None else ""
             states[str(path.relative_to(self.root))] = SegmentState(end, tail)
@@ -145,16 +240,30 @@ class EventLog:
                 yield number, raw[:-1]
 
     def events(self) -> Iterator[dict[str, Any]]:
-        """Every parsed event, in file order, skipping incomplete last lines."""
+        """Every parsed event, in file order, skipping tails."""
         for item in self.lines():
             if isinstance(item, Line):
                 yield envelope.parse_line(item.body)
+
+    def tail(self, segment: Path) -> Tail | None:
+        """What an interrupted write left at the end of a segment, if anything."""
+        size = segment.stat().st_size
+        start = _tail_start(segment, size)
+        if start is None:
+            return None
+        with open(segment, "rb") as file:
+            file.seek(start)
+            return Tail(segment, start, file.read(size - start))
 
     # -- appending -----------------------------------------------------------------
 
     @contextmanager
     def locked(self) -> Iterator[None]:
-        """Hold the exclusive lock of the log (flock, released when the descriptor closes)."""
+        """Hold the exclusive lock of the log.
+
+        flock, not fcntl record locks: a record lock is dropped when the process closes
+        *any* descriptor of the file, a flock only when its own descriptor is closed.
+        """
         self._prepare()
         fd = os.open(self.root / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
         try:
@@ -165,83 +274,80 @@ class EventLog:
 
     @contextmanager
     def session(self) -> Iterator[Appender]:
-        """Hold the lock, repair this writer's torn tails, and yield an Appender."""
+        """Hold the lock and yield an Appender for this writer.
+
+        Tails of the writer's segments are moved to the quarantine by the first write,
+        so that a command refused before it writes leaves the log byte for byte as it was.
+        """
         writer = self.writer()
         with self.locked():
-            for segment in sorted((self.root / writer).glob("*.jsonl")):
-                self.quarantine_tail(segment)
-            yield Appender(self, writer, self.last_event(writer))
+            tails = [tail for segment in sorted((self.root / writer).glob("*.jsonl"))
+                     if (tail := self.tail(segment)) is not None]
+            yield Appender(self, writer, self.last_event(writer), tails)
 
-    def _write(self, folder: Path, name: str, line: bytes) -> None:
-        new_folder = not folder.exists()
-        folder.mkdir(parents=True, exist_ok=True)
-        if new_folder:
-            _fsync_dir(self.root)
-        path = folder / name
-        new_file = not path.exists()
+    def _append(self, path: Path, line: bytes) -> None:
+        """Append one whole line and make it durable; on any failure, leave no trace of it."""
+        self._make_dirs(path.parent)
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
-            written = os.write(fd, line)
-            while written < len(line):  # only on a full disk or a signal
-                written += os.write(fd, line[written:])
-            os.fsync(fd)
+            size = os.fstat(fd).st_size
+            try:
+                _write_all(fd, line)
+                os.fsync(fd)
+                self._make_durable(path)
+            except BaseException:
+                with suppress(OSError):  # a torn line would otherwise be glued to the next one
+                    os.ftruncate(fd, size)
+                    os.fsync(fd)
+                raise
         finally:
             os.close(fd)
-        if new_file:
-            _fsync_dir(folder)
 
     def last_event(self, writer: str) -> dict[str, Any] | None:
         """The writer's most recent complete event, read from the end of its segments."""
         for segment in sorted((self.root / writer).glob("*.jsonl"), reverse=True):
-            body = _last_line(segment)
-            if body is not None:
+            found = _last_line(segment)
+            if found is not None:
+                start, body = found
                 try:
                     return envelope.parse_line(body)
                 except envelope.BadLine as error:
+                    where = f"{segment.relative_to(self.root)}:{_line_number(segment, start)}"
                     raise TrackerError(
-                        f"the last event in {segment} is damaged ({error}); run tracker verify"
+                        f"event {envelope.id_in(body)} ({where}): {error}; the last event of "
+                        f"writer {writer} is damaged, so nothing can be appended after it: "
+                        "run tracker verify"
                     ) from None
         return None
 
-    def quarantine_tail(self, segment: Path) -> Tail | None:
-        """Move an incomplete last line (a torn write, trailing NULs) to the quarantine.
-
-        Call with the lock held. Returns what was moved, or None if the file was whole.
-        """
-        size = segment.stat().st_size
-        if size == 0:
-            return None
-        with open(segment, "rb") as file:
-            file.seek(size - 1)
-            if file.read(1) == b"\n":
-                return None
-        keep = _end_of_last_line(segment, size)
-        with open(segment, "rb") as file:
-            file.seek(keep)
-            data = file.read()
-        quarantine = self.root / ".quarantine" / segment.parent.name
-        quarantine.mkdir(parents=True, exist_ok=True)
-        target = quarantine / f"{segment.stem}.{envelope.now().replace(':', '')}.{keep}.torn"
-        with open(target, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        _fsync_dir(quarantine)
-        with open(segment, "r+b") as file:
-            file.truncate(keep)
-            file.flush()
-            os.fsync(file.fileno())
-        return Tail(segment, keep, data)
+    def quarantine(self, tail: Tail) -> Tail:
+        """Copy a tail to `.quarantine/<writer>/`, then cut it off its segment (lock held)."""
+        folder = self._make_dirs(self.root / ".quarantine" / tail.path.parent.name)
+        stamp = envelope.now().replace(":", "")
+        target = folder / f"{tail.path.stem}.{stamp}.{tail.offset}.torn"
+        _create_file(target, tail.data)
+        self._make_durable(target)
+        fd = os.open(tail.path, os.O_WRONLY)
+        try:
+            os.ftruncate(fd, tail.offset)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        moved = replace(tail, moved_to=target)
+        self.quarantined.append(moved)
+        return moved
 
 
 class Appender:
     """Writes events for one writer while the log's lock is held."""
 
-    def __init__(self, log: EventLog, writer: str, last: dict[str, Any] | None):
+    def __init__(self, log: EventLog, writer: str, last: dict[str, Any] | None,
+                 tails: list[Tail] | None = None):
         self.log = log
         self.writer = writer
         self.seq = last["seq"] if last else 0
         self.last_recorded_at = last["recorded_at"] if last else None
+        self._tails = list(tails or [])
 
     def write(self, fields: dict[str, Any]) -> dict[str, Any]:
         """Seal and append one event (id, type, schema, subject, recorded_at, recorded_by, data).
@@ -253,10 +359,16 @@ class Appender:
             raise ValueError("recorded_at must not go back in time within a writer")
         event = {**fields, "writer": self.writer, "seq": self.seq + 1}
         line = envelope.seal(event)
-        self.log._write(self.log.root / self.writer, recorded_at[:7] + ".jsonl", line)
+        self._quarantine_tails()
+        self.log._append(self.log.root / self.writer / (recorded_at[:7] + ".jsonl"), line)
         self.seq += 1
         self.last_recorded_at = recorded_at
         return envelope.parse_line(line[:-1])
+
+    def _quarantine_tails(self) -> None:
+        """Before the first write: move the tails of this writer's segments away."""
+        while self._tails:
+            self.log.quarantine(self._tails.pop(0))
 
     def write_many(
         self, events: Iterable[dict[str, Any]], progress: Callable[[int], None] | None = None
@@ -276,6 +388,7 @@ class Appender:
         def flush() -> None:
             nonlocal written, pending, size
             if pending and segment:
+                self._quarantine_tails()
                 segment.append(b"".join(pending))
                 written += len(pending)
                 self.seq, self.last_recorded_at = seq, last
@@ -312,37 +425,39 @@ class Appender:
 
 
 class _OpenSegment:
-    """A segment file open for appending by `Appender.write_many`: fsynced once, on close."""
+    """A segment file open for appending by `Appender.write_many`: fsynced once, on close,
+    with the folders that lead to it (as EventLog._append does for one line)."""
 
     def __init__(self, log: EventLog, folder: Path, name: str):
-        if not folder.exists():
-            folder.mkdir(parents=True, exist_ok=True)
-            _fsync_dir(log.root)
-        self.folder = folder
+        log._make_dirs(folder)
+        self.log = log
         self.name = name
-        path = folder / name
-        self.new_file = not path.exists()
-        self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        self.path = folder / name
+        self.fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
 
     def append(self, data: bytes) -> None:
-        view = memoryview(data)
-        while view:  # more than one call only for big chunks, a full disk or a signal
-            view = view[os.write(self.fd, view):]
+        """Write whole lines; on any failure cut off what part of them was written."""
+        size = os.fstat(self.fd).st_size
+        try:
+            _write_all(self.fd, data)
+        except BaseException:
+            with suppress(OSError):
+                os.ftruncate(self.fd, size)
+            raise
 
     def close(self) -> None:
         try:
             os.fsync(self.fd)
+            self.log._make_durable(self.path)
         finally:
             os.close(self.fd)
-        if self.new_file:
-            _fsync_dir(self.folder)
 
     def abandon(self) -> None:
         os.close(self.fd)
 
 
 def _end_of_last_line(path: Path, size: int) -> int:
-    """The offset just after the last newline of a file (0 if it has none)."""
+    """The offset just after the last newline before `size` (0 if there is none)."""
     with open(path, "rb") as file:
         position = size
         while position > 0:
@@ -356,16 +471,56 @@ def _end_of_last_line(path: Path, size: int) -> int:
     return 0
 
 
-def _last_line(path: Path) -> bytes | None:
-    """The last complete line of a file, without its newline; None if there is none."""
-    return line_ending_at(path, _end_of_last_line(path, path.stat().st_size))
+def _tail_start(path: Path, size: int) -> int | None:
+    """Where a segment's tail starts (see Tail), or None if it ends with a whole line."""
+    if size == 0:
+        return None
+    end = _end_of_last_line(path, size)
+    if end < size:
+        return end
+    start = _end_of_last_line(path, size - 1)
+    with open(path, "rb") as file:
+        file.seek(start)
+        return start if b"\0" in file.read(size - start) else None
 
 
-def line_ending_at(path: Path, end: int) -> bytes | None:
-    """The line whose newline is the byte before `end`, without it; None if end is 0."""
+def complete_end(path: Path) -> int:
+    """The end of a segment's last complete line, before any tail."""
+    size = path.stat().st_size
+    start = _tail_start(path, size)
+    return size if start is None else start
+
+
+def _line_before(path: Path, end: int) -> tuple[int, bytes] | None:
+    """Where the line whose newline is the byte before `end` starts, and the line without
+    it; None if end is 0."""
     if end == 0:
         return None
     start = _end_of_last_line(path, end - 1)
     with open(path, "rb") as file:
         file.seek(start)
-        return file.read(end - 1 - start)
+        return start, file.read(end - 1 - start)
+
+
+def _last_line(path: Path) -> tuple[int, bytes] | None:
+    """Where the last complete line before any tail starts, and the line."""
+    return _line_before(path, complete_end(path))
+
+
+def line_ending_at(path: Path, end: int) -> bytes | None:
+    """The line whose newline is the byte before `end`, without it; None if end is 0."""
+    found = _line_before(path, end)
+    return None if found is None else found[1]
+
+
+def _line_number(path: Path, offset: int) -> int:
+    """The number of the line that starts at `offset` (for messages)."""
+    newlines = 0
+    with open(path, "rb") as file:
+        while offset > 0:
+            chunk = file.read(min(TAIL_CHUNK, offset))
+            if not chunk:
+                break
+            offset -= len(chunk)
+            newlines += chunk.count(b"\n")
+    return newlines + 1

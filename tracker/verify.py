@@ -36,12 +36,6 @@ def _where(path: Path, number: int, root: Path) -> str:
     return f"{path.relative_to(root)}:{number}"
 
 
-def _id_in(body: bytes) -> str:
-    """The event id in a damaged line, if it can still be read."""
-    match = envelope.ULID_PATTERN.search(body.decode("utf-8", "replace").partition('"id":"')[2])
-    return match.group() if match else "(unreadable id)"
-
-
 def _references(event: dict) -> list[tuple[str, str]]:
     """(wanted kind, subject) that an event needs to exist."""
     data, kind = event["data"], event["type"].partition(".")[0]
@@ -76,7 +70,7 @@ def _keep_what_can_be_read(
     except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError):
         return
     if isinstance(writer, str) and type(seq) is int:
-        seqs[writer].append((seq, _id_in(body)))
+        seqs[writer].append((seq, envelope.id_in(body)))
     if action == "recorded" and isinstance(subject, str):
         subjects.setdefault(subject, kind)
 
@@ -84,7 +78,7 @@ def _keep_what_can_be_read(
 def verify(log: EventLog) -> Report:
     """Read every segment and report every problem, naming the event (or file and line)."""
     report = Report()
-    hashes: dict[str, tuple[str, str]] = {}  # id -> (hash, digest of what it says)
+    hashes: dict[str, tuple[str, str, str]] = {}  # id -> (hash, digest of what it says, where)
     seqs: dict[str, list[tuple[int, str]]] = defaultdict(list)
     subjects: dict[str, str] = {}
     needed: list[tuple[str, str, str]] = []  # (event id, wanted kind, subject)
@@ -93,38 +87,38 @@ def verify(log: EventLog) -> Report:
     report.files = len(segments)
     for item in log.lines(segments):
         if isinstance(item, Tail):
-            report.warnings.append(
-                f"{item.path.relative_to(log.root)} ends with an incomplete line "
-                f"({len(item.data)} bytes, no newline): the next append moves it to "
-                ".quarantine/"
-            )
+            report.warnings.append(item.warning(log.root))
             continue
         where = _where(item.path, item.number, log.root)
         report.events += 1
         try:
             event = envelope.parse_line(item.body)
         except envelope.BadLine as error:
-            report.problems.append(f"event {_id_in(item.body)} ({where}): {error}")
+            report.problems.append(f"event {envelope.id_in(item.body)} ({where}): {error}")
             _keep_what_can_be_read(item.body, seqs, subjects)
             continue
         event_id = event["id"]
         previous = hashes.get(event_id)
         payload = _payload_digest(event)
         if previous is not None:
-            if previous == (event["hash"], payload):
-                report.warnings.append(f"event {event_id} ({where}) appears more than once")
+            first = previous[2]
+            if previous[:2] == (event["hash"], payload):
+                report.warnings.append(
+                    f"event {event_id} ({where}) appears more than once (first at {first})")
             elif previous[1] == payload:
                 report.warnings.append(
                     f"event {event_id} ({where}) was recorded again by writer "
                     f"{event['writer']} with the same content (a retry in another clone); "
-                    "the first one stands")
+                    f"the first one ({first}) stands")
                 seqs[event["writer"]].append((event["seq"], event_id))
             else:
+                seqs[event["writer"]].append((event["seq"], event_id))  # reported once
                 report.problems.append(
-                    f"event {event_id} ({where}): duplicate id with other content"
+                    f"event {event_id} ({where}): duplicate id with other content "
+                    f"(first at {first})"
                 )
             continue
-        hashes[event_id] = (event["hash"], payload)
+        hashes[event_id] = (event["hash"], payload, where)
         problem = _check_event(event, item.path)
         if problem:
             report.problems.append(f"event {event_id} ({where}): {problem}")
@@ -145,15 +139,21 @@ def verify(log: EventLog) -> Report:
         needed += [(event_id, wanted, subject) for wanted, subject in _references(event)]
     for writer, numbers in sorted(seqs.items()):
         numbers.sort()
-        expected = 1
+        expected, previous_id = 1, ""
         for seq, event_id in numbers:
-            if seq != expected:
-                what = "repeats" if seq < expected else f"skips to {seq} from {expected - 1}"
+            if seq > expected:
+                missing = seq - expected
                 report.problems.append(
-                    f"writer {writer}: seq {what} at event {event_id} (a gap or a reused seq)"
+                    f"writer {writer}: seq jumps from {expected - 1} to {seq} at event "
+                    f"{event_id}: {missing} event{'s' if missing > 1 else ''} of this writer "
+                    "missing"
                 )
-                expected = seq
-            expected += 1
+            elif seq < expected:
+                report.problems.append(
+                    f"writer {writer}: seq {seq} used by both event {previous_id} and event "
+                    f"{event_id}"
+                )
+            expected, previous_id = seq + 1, event_id
     for event_id, wanted, subject in needed:
         kind = subjects.get(subject)
         if kind is None:
@@ -219,7 +219,7 @@ def verify_against(log: EventLog, revision: str) -> Report:
     for item in log.lines():
         if isinstance(item, Line):
             digest = hashlib.sha256(item.body).hexdigest()
-            present[_id_in(item.body)].add(digest)
+            present[envelope.id_in(item.body)].add(digest)
             lines_now.add(digest)
     for name in committed:
         content = _git(top, "cat-file", "blob", f"{revision}:{name}")
@@ -227,7 +227,7 @@ def verify_against(log: EventLog, revision: str) -> Report:
             digest = hashlib.sha256(body).hexdigest()
             if digest in lines_now:
                 continue
-            event_id = _id_in(body)
+            event_id = envelope.id_in(body)
             where = f"{name}:{number} at {revision}"
             if present.get(event_id):
                 report.problems.append(f"event {event_id} ({where}) was edited since {revision}")

@@ -1,0 +1,276 @@
+"""Corruption classes: each has one outcome and one message, in `tracker verify` and at the
+next append.
+
+| class                               | tracker verify           | next append (same writer)   |
+| ----------------------------------- | ------------------------ | --------------------------- |
+| partial last line                   | warning, exit 0          | quarantined, reported       |
+| trailing NUL bytes                  | warning, exit 0          | quarantined, reported       |
+| valid last line without its newline | warning, exit 0          | quarantined, reported       |
+| mid-file line whose hash fails      | problem naming the event | appends (reads only the     |
+|                                     |                          | writer's last event)        |
+| last line whose hash fails          | problem naming the event | refused, naming the event   |
+| duplicate id with other content     | problem naming the id    | appends                     |
+| seq gap                             | problem naming the writer| appends                     |
+
+A tail (the first three) was never acknowledged: an append writes its whole line with
+one write and fsyncs it before reporting success, so a line without its newline (or one
+holding NUL bytes, which canonical JSON never contains) is what a crash left behind.
+Everything else is damage to acknowledged events: never repaired, always reported.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from tracker import envelope
+from tracker.log import EventLog, Tail
+
+from .conftest import SOURCE, log_bytes, ok, run
+
+WRITER = "w1"
+QUARANTINE_NAME = re.compile(
+    r"\.quarantine/w1/(\d{4}-\d{2})\.\d{4}-\d{2}-\d{2}T\d{6}\.\d{6}Z\.(\d+)\.torn")
+
+
+@pytest.fixture(autouse=True)
+def fixed_writer(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TRACKER_WRITER", WRITER)
+
+
+def three_meetings(events: Path) -> tuple[list[str], Path]:
+    ids = [ok("add", "meeting", "--title", title, "--date", "2020", *SOURCE)
+           for title in ("Alpha", "Bravo", "Charlie")]
+    [path] = events.glob("*/*.jsonl")
+    return ids, path
+
+
+def name(path: Path, events: Path) -> str:
+    return str(path.relative_to(events))
+
+
+def lines_of(path: Path) -> list[bytes]:
+    return path.read_bytes().split(b"\n")[:-1]
+
+
+def verify_fails_with(problem: str, events_count: int) -> None:
+    """`tracker verify`: exit 1, one Problem line (exactly this), and the summary line."""
+    result = run("verify")
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert result.stderr == (
+        f"Problem: {problem}\n"
+        f"Error: verify failed: 1 problem(s) in {events_count} events; first: {problem}\n"
+    )
+
+
+# -- tails: never acknowledged, quarantined by the next append --------------------------------
+
+
+def torn_json(line: bytes) -> bytes:
+    return line[: len(line) // 2]
+
+
+TAILS = [
+    pytest.param(torn_json, "an incomplete line ({size} bytes, no newline)", id="partial-line"),
+    pytest.param(lambda line: b"\0" * 4096, "4096 NUL bytes", id="trailing-nuls"),
+    pytest.param(lambda line: b"\0" * 100 + line[100:], "a line with NUL bytes ({size} bytes)",
+                 id="nul-filled-start-of-a-whole-line"),
+    pytest.param(lambda line: line[:-1], "a complete event {id} without its newline ({size} bytes)",
+                 id="valid-line-missing-newline"),
+]
+
+
+@pytest.mark.parametrize(("make_tail", "description"), TAILS)
+def test_a_tail_is_a_warning_then_quarantined_and_reported(
+        events: Path, db: Path, make_tail, description: str) -> None:
+    ids, path = three_meetings(events)
+    whole = path.read_bytes()
+    unacknowledged = envelope.seal({
+        "id": "01J3Z8Q6M0S7WQ4N6V7R2K9B1C", "type": "meeting.recorded", "schema": 1,
+        "subject": "01J3Z8Q6M0S7WQ4N6V7R2K9B1C", "recorded_at": envelope.now(),
+        "recorded_by": "tester", "writer": WRITER, "seq": 4,
+        "data": {"title": "Delta", "date": "2020", "status": "held",
+                 "source": {"citation": "s"}}})
+    tail = make_tail(unacknowledged)
+    with open(path, "ab") as file:
+        file.write(tail)
+    what = description.format(size=len(tail), id="01J3Z8Q6M0S7WQ4N6V7R2K9B1C")
+    segment_name = name(path, events)
+
+    # readers skip it: verify warns and passes, build projects the three events
+    result = run("verify")
+    assert (result.exit_code, result.stdout) == (0, "OK: 3 events in 1 files\n")
+    assert result.stderr == (
+        f"Warning: {segment_name} ends with {what} at byte {len(whole)}, left by an "
+        f"interrupted write and never acknowledged: the next append by writer {WRITER} "
+        "moves it to .quarantine/\n")
+    assert ok("build") == f"Built {db} from 3 events"
+    # a refused command does not touch it
+    before = log_bytes(events)
+    refused = run("add", "meeting", "--title", "E", "--date", "2020", "--format", "nope",
+                  *SOURCE)
+    assert refused.exit_code == 1
+    assert log_bytes(events) == before
+
+    # the next append moves it to the quarantine, under the lock, and says so
+    result = run("add", "meeting", "--title", "Echo", "--date", "2020", *SOURCE)
+    assert result.exit_code == 0, result.output
+    [quarantined] = (events / ".quarantine" / WRITER).iterdir()
+    moved = name(quarantined, events)
+    match = QUARANTINE_NAME.fullmatch(moved)
+    assert match and match[2] == str(len(whole)), moved
+    assert result.stderr == (
+        f"Warning: moved {what} from the end of {segment_name} to {moved} (left by an "
+        "interrupted write, never acknowledged)\n")
+    assert quarantined.read_bytes() == tail
+    assert path.read_bytes().startswith(whole)
+    events_now = [json.loads(line) for line in lines_of(path)]
+    assert [event["seq"] for event in events_now] == [1, 2, 3, 4]
+    assert [event["id"] for event in events_now[:3]] == ids
+    assert result.stdout == f"{events_now[3]['id']}\n"
+    assert ok("verify") == "OK: 4 events in 1 files"
+    assert run("verify").stderr == ""
+
+
+def test_an_import_moves_a_tail_and_says_so(events: Path, tmp_path: Path) -> None:
+    _, path = three_meetings(events)
+    whole = path.read_bytes()
+    with open(path, "ab") as file:
+        file.write(b"\0" * 10)
+    rows = tmp_path / "rows.csv"
+    rows.write_text("title,date,source\nImported,2021,https://example.org/i\n")
+    result = run("import", rows, "--kind", "meeting")
+    assert result.exit_code == 0, result.output
+    [quarantined] = (events / ".quarantine" / WRITER).iterdir()
+    assert result.stderr == (
+        f"Warning: moved 10 NUL bytes from the end of {name(path, events)} to "
+        f"{name(quarantined, events)} (left by an interrupted write, never acknowledged)\n")
+    assert path.read_bytes().startswith(whole)
+    assert ok("verify") == "OK: 4 events in 1 files"
+
+
+def test_the_quarantine_happens_under_the_lock(events: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """While a tail is moved, another descriptor cannot take the log's lock."""
+    _, path = three_meetings(events)
+    with open(path, "ab") as file:
+        file.write(b'{"data":{"ti')
+    seen = []
+    original = EventLog.quarantine
+
+    def probing(self: EventLog, tail: Tail) -> Tail:
+        fd = os.open(self.root / ".lock", os.O_RDWR)
+        try:
+            with pytest.raises(BlockingIOError):
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        finally:
+            os.close(fd)
+        seen.append(tail.data)
+        return original(self, tail)
+
+    monkeypatch.setattr(EventLog, "quarantine", probing)
+    ok("add", "meeting", "--title", "Delta", "--date", "2020", *SOURCE)
+    assert seen == [b'{"data":{"ti']
+
+
+def test_a_retry_that_appends_nothing_leaves_the_tail_in_place(events: Path) -> None:
+    event_id = ok("add", "meeting", "--title", "Alpha", "--date", "2020", "--id",
+                  "01J3Z8Q6M0S7WQ4N6V7R2K9B1C", *SOURCE)
+    [path] = events.glob("*/*.jsonl")
+    with open(path, "ab") as file:
+        file.write(b"\0\0\0")
+    before = log_bytes(events)
+    result = run("add", "meeting", "--title", "Alpha", "--date", "2020", "--id", event_id,
+                 *SOURCE)
+    assert (result.exit_code, result.stderr) == (
+        0, f"Already recorded: {event_id} (nothing appended)\n")
+    assert log_bytes(events) == before
+
+
+# -- damage to acknowledged events: reported, never repaired ----------------------------------
+
+
+def test_a_mid_file_line_whose_hash_fails_is_fatal_and_named(events: Path) -> None:
+    ids, path = three_meetings(events)
+    path.write_bytes(path.read_bytes().replace(b'"title":"Bravo"', b'"title":"Brave"'))
+    problem = f"event {ids[1]} ({name(path, events)}:2): hash does not match content"
+    verify_fails_with(problem, 3)
+    # build refuses to publish it
+    built = run("build")
+    assert (built.exit_code, built.stderr) == (
+        1, f"Error: {name(path, events)} line 2 is damaged (hash does not match content); "
+        "run tracker verify\n")
+    # an append reads only the writer's last event, so it goes on; verify still names it
+    ok("add", "meeting", "--title", "Delta", "--date", "2020", *SOURCE)
+    assert [json.loads(line)["seq"] for line in lines_of(path)] == [1, 2, 3, 4]
+    verify_fails_with(problem, 4)
+
+
+def test_a_last_line_whose_hash_fails_blocks_appends_naming_the_event(events: Path) -> None:
+    ids, path = three_meetings(events)
+    path.write_bytes(path.read_bytes().replace(b'"title":"Charlie"', b'"title":"Charles"'))
+    where = f"{name(path, events)}:3"
+    verify_fails_with(f"event {ids[2]} ({where}): hash does not match content", 3)
+    before = log_bytes(events)
+    result = run("add", "meeting", "--title", "Delta", "--date", "2020", *SOURCE)
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr == (
+        f"Error: event {ids[2]} ({where}): hash does not match content; the last event of "
+        f"writer {WRITER} is damaged, so nothing can be appended after it: run tracker "
+        "verify\n")
+    assert log_bytes(events) == before
+
+
+def test_a_duplicate_id_with_other_content_is_fatal_and_named(events: Path) -> None:
+    ids, path = three_meetings(events)
+    original = json.loads(lines_of(path)[0])
+    forged = {**original, "seq": 4, "data": {**original["data"], "title": "Forged"}}
+    forged.pop("hash")
+    with open(path, "ab") as file:
+        file.write(envelope.seal(forged))
+    segment_name = name(path, events)
+    problem = (f"event {ids[0]} ({segment_name}:4): duplicate id with other content "
+               f"(first at {segment_name}:1)")
+    verify_fails_with(problem, 4)
+    ok("add", "meeting", "--title", "Delta", "--date", "2020", *SOURCE)
+    verify_fails_with(problem, 5)
+
+
+def test_an_identical_duplicate_line_is_only_a_warning(events: Path) -> None:
+    ids, path = three_meetings(events)
+    with open(path, "ab") as file:
+        file.write(lines_of(path)[0] + b"\n")  # as a union merge of two clones can give
+    result = run("verify")
+    segment_name = name(path, events)
+    assert (result.exit_code, result.stdout) == (0, "OK: 4 events in 1 files\n")
+    assert result.stderr == (f"Warning: event {ids[0]} ({segment_name}:4) appears more than "
+                             f"once (first at {segment_name}:1)\n")
+
+
+def test_a_seq_gap_is_fatal_and_names_the_writer(events: Path) -> None:
+    ids, path = three_meetings(events)
+    lines = lines_of(path)
+    path.write_bytes(lines[0] + b"\n" + lines[2] + b"\n")
+    problem = f"writer {WRITER}: seq jumps from 1 to 3 at event {ids[2]}: 1 event of this " \
+              "writer missing"
+    verify_fails_with(problem, 2)
+    ok("add", "meeting", "--title", "Delta", "--date", "2020", *SOURCE)
+    assert [json.loads(line)["seq"] for line in lines_of(path)] == [1, 3, 4]
+    verify_fails_with(problem, 3)
+
+
+def test_a_reused_seq_names_the_writer_and_the_event(events: Path) -> None:
+    ids, path = three_meetings(events)
+    third = json.loads(lines_of(path)[2])
+    third.pop("hash")
+    other = {**third, "id": "01J3Z8Q6M0S7WQ4N6V7R2K9B1C", "subject": "01J3Z8Q6M0S7WQ4N6V7R2K9B1C"}
+    with open(path, "ab") as file:
+        file.write(envelope.seal(other))
+    verify_fails_with(
+        f"writer {WRITER}: seq 3 used by both event {other['id']} and event {ids[2]}", 4)

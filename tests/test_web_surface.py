@@ -1,0 +1,196 @@
+"""The published web surface: read-only, time-limited, and safe to show hostile text.
+
+Most tests use one real `tracker serve` on a free port of 127.0.0.1, serving a copy of
+the bundled log plus a meeting whose title is a `<script>`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import sqlite3
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+
+from tracker.serve import SETTINGS, load_metadata, make_datasette
+from tracker.site import READ_ONLY
+
+from .conftest import BUNDLED_EVENTS, METADATA
+from .serving import copy_bundled_project, tracker, tracker_serve
+
+SCRIPT_TITLE = '<script>alert("owned")</script> summit'
+FOREVER = ("with recursive counter(n) as (select 1 union all select n + 1 from counter) "
+           "select count(*) from counter")
+
+
+class Site:
+    """A running server, asked with any method; HTTP errors are answers, not exceptions."""
+
+    def __init__(self, url: str, project: Path):
+        self.url = url
+        self.project = project
+
+    def request(self, path: str, method: str = "GET", data: bytes | None = None,
+                timeout: float = 60) -> tuple[int, str]:
+        request = urllib.request.Request(self.url + path, data=data, method=method)
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                return response.status, response.read().decode()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read().decode()
+
+    def sql(self, query: str, **extra: str) -> tuple[int, str]:
+        return self.request("/tracker.json?" + urllib.parse.urlencode({"sql": query, **extra}))
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    project = copy_bundled_project(tmp_path_factory.mktemp("web") / "project")
+    added = tracker(project, "add", "meeting", "--title", SCRIPT_TITLE, "--date", "2024-08",
+                    "--summary", "<b>bold</b> & <i>more</i>",
+                    "--source", "https://example.org/?a=<x>&b='y'")
+    assert added.returncode == 0, added.stderr
+    with tracker_serve(project) as running:
+        yield Site(running.url, project)
+
+
+def database_digest(project: Path) -> str:
+    return hashlib.sha256((project / "tracker.db").read_bytes()).hexdigest()
+
+
+# -- read-only ---------------------------------------------------------------------------------
+
+
+def test_canned_queries_only_read(tmp_path: Path) -> None:
+    """Every canned query runs on a connection that cannot write (query_only); none is
+    marked `write`."""
+    queries = json.loads(METADATA.read_text())["databases"]["tracker"]["queries"]
+    assert queries
+    events = tmp_path / "events"
+    shutil.copytree(BUNDLED_EVENTS, events, ignore=shutil.ignore_patterns(".lock", ".writer"))
+    from tracker.log import EventLog
+    from tracker.projection import build
+
+    build(EventLog(events), tmp_path / "tracker.db")
+    with closing(sqlite3.connect(f"file:{tmp_path / 'tracker.db'}?mode=ro", uri=True)) as conn:
+        conn.execute("pragma query_only = 1")
+        for name, query in queries.items():
+            assert not query.get("write"), name
+            assert set(query) <= {"sql", "title", "description", "hide_sql", "fragment"}, name
+            parameters = {part[1:] for part in query["sql"].replace("(", " ").split()
+                          if part.startswith(":")}
+            conn.execute(query["sql"], dict.fromkeys(parameters, "")).fetchall()
+        with pytest.raises(sqlite3.OperationalError, match="readonly"):
+            conn.execute("delete from meetings")
+
+
+def test_post_and_write_sql_change_nothing(server: Site) -> None:
+    """A real server: POSTs with SQL in the form are refused (every writing method on every
+    page: test_publication.py), write SQL is refused, and the database does not change."""
+    before = database_digest(server.project)
+    count = json.loads(server.sql("select count(*) as n from meetings")[1])["rows"]
+    form = urllib.parse.urlencode({"sql": "delete from meetings"}).encode()
+    for path in ("/tracker", "/tracker.json", "/tracker/meetings", "/tracker/meetings.json",
+                 "/tracker/recorded_since", "/tracker/-/query", "/-/permissions",
+                 "/tracker?sql=delete+from+meetings"):
+        status, body = server.request(path, method="POST", data=form)
+        assert (status, body) == (405, READ_ONLY.decode()), path
+    for statement in ("delete from meetings", "drop table events",
+                      "update meetings set title = 'x'", "attach database 'x.db' as x",
+                      "insert into meetings (id) values ('x')", "pragma writable_schema = 1",
+                      "select 1; delete from meetings"):
+        status, body = server.sql(statement)
+        assert status == 400, (statement, body)
+        assert json.loads(body)["ok"] is False
+    assert json.loads(server.sql("select count(*) as n from meetings")[1])["rows"] == count
+    assert database_digest(server.project) == before
+
+
+def test_the_database_is_served_immutable(server: Site, bundled: Path) -> None:
+    status, body = server.request("/-/databases.json")
+    [database] = json.loads(body)
+    assert (status, database["name"], database["is_mutable"]) == (200, "tracker", False)
+    datasette = make_datasette(bundled, load_metadata(METADATA))
+    connection = datasette.get_database("tracker").connect()
+    with pytest.raises(sqlite3.OperationalError, match="readonly"):
+        connection.execute("delete from meetings")
+    with pytest.raises(AssertionError):
+        datasette.get_database("tracker").connect(write=True)
+
+
+# -- time limits ---------------------------------------------------------------------------------
+
+
+def test_arbitrary_sql_is_time_limited(server: Site) -> None:
+    status, body = server.request("/-/settings.json")
+    assert json.loads(body)["sql_time_limit_ms"] == SETTINGS["sql_time_limit_ms"] == 1000
+    for extra in ({}, {"_timelimit": "100000"}):  # a query cannot ask for more time
+        status, body = server.sql(FOREVER, **extra)
+        assert status == 400
+        assert "SQL query took too long" in json.loads(body)["error"]
+
+
+def test_queries_that_would_run_forever_are_cut_off_and_the_server_keeps_answering(
+        server: Site) -> None:
+    """Five clients send three endless queries each, back to back: more than Datasette's
+    SQL threads (3). Each is cut off; other requests are answered in the meantime (a
+    request waits at most for a thread to free, which the time limit bounds) and after."""
+    results: list[tuple[int, str, float]] = []
+
+    def endless() -> None:
+        for _ in range(3):
+            status, body = server.sql(FOREVER)
+            results.append((status, body, time.monotonic()))
+
+    threads = [threading.Thread(target=endless) for _ in range(5)]
+    for thread in threads:
+        thread.start()
+    answered: list[tuple[int, float, float]] = []
+    while any(thread.is_alive() for thread in threads):
+        for path in ("/-/versions.json", "/tracker/meetings.json?_shape=array"):
+            started = time.monotonic()
+            status = server.request(path)[0]
+            answered.append((status, started, time.monotonic()))
+    for thread in threads:
+        thread.join(timeout=120)
+    assert len(results) == 15
+    for status, body, _ in results:
+        assert status == 400 and "SQL query took too long" in body
+    assert {status for status, _, _ in answered} == {200}
+    last_cut_off = max(finished for *_, finished in results)
+    during = [finished for _, _, finished in answered if finished < last_cut_off]
+    assert during, "no answer while the endless queries ran"
+    latencies = sorted(finished - started for _, started, finished in answered)
+    assert latencies[-1] < 30, latencies
+    status, body = server.request("/tracker/meetings.json?_shape=array")
+    assert status == 200 and len(json.loads(body)) == 10
+
+
+# -- hostile text in pages -------------------------------------------------------------------
+
+
+def test_a_script_in_a_title_renders_escaped(server: Site) -> None:
+    [meeting] = json.loads(server.request(
+        "/tracker/meetings.json?_shape=array&title__contains=script")[1])
+    assert meeting["title"] == SCRIPT_TITLE  # the JSON API gives it verbatim
+    escaped = "&lt;script&gt;alert(&#34;owned&#34;)&lt;/script&gt; summit"
+    for path in (f"/tracker/meetings/{meeting['id']}", "/tracker/meetings",
+                 "/tracker/meetings?_search=summit", "/tracker/timeline",
+                 "/tracker/recorded_since?date=2000-01-01",
+                 "/tracker?sql=select+title+from+meetings"):
+        status, page = server.request(path)
+        assert status == 200, path
+        assert escaped in page, path
+        assert "<script>alert(" not in page, path
+    status, page = server.request(f"/tracker/meetings/{meeting['id']}")
+    assert "&lt;b&gt;bold&lt;/b&gt; &amp; &lt;i&gt;more&lt;/i&gt;" in page
+    assert "<b>bold</b>" not in page
