@@ -50,9 +50,13 @@ class Tracer:
         self.fds: dict[int, tuple[str, bool]] = {}  # fd -> (path, is a directory)
 
     def under(self, path: Any) -> str | None:
+        """The path if the model follows it: under the base, but not in the catalog's
+        index (`.cache/catalog/`: a local cache rebuilt from the log, with no durability)."""
         if isinstance(path, int):
             return None
         full = os.path.abspath(os.fspath(path))
+        if f"{os.sep}.cache{os.sep}catalog" in full[len(self.base):]:
+            return None
         return full if full == self.base or full.startswith(self.base + os.sep) else None
 
     def call(self) -> None:
@@ -178,11 +182,13 @@ class Node:
 
 
 def _snapshot(path: Path) -> Node:
-    """A real folder as a model node, all of it durable."""
+    """A real folder as a model node, all of it durable (but the catalog's index, which
+    the model does not follow: see Tracer.under)."""
     if path.is_dir():
         node = Node(True)
         for child in sorted(path.iterdir()):
-            node.entries[child.name] = _snapshot(child)
+            if not (child.name == "catalog" and path.name == ".cache"):
+                node.entries[child.name] = _snapshot(child)
         node.synced_entries = dict(node.entries)
         return node
     data = path.read_bytes()

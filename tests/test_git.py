@@ -83,7 +83,7 @@ def test_two_clones_merge_in_both_orders(origin: Path) -> None:
     git(alice, "pull", "-q", "--no-rebase", str(bob), "main")
     git(bob, "pull", "-q", "--no-rebase", str(alice.parent / "alice"), "main")
     for repo in (alice, bob):
-        assert "<<<<<<<" not in "".join(p.read_text() for p in (repo / "events").glob("*/*"))
+        assert "<<<<<<<" not in "".join(p.read_text() for p in (repo / "events").glob("*/*.jsonl"))
         assert ok("--events", repo / "events", "verify").startswith("OK: 4 events in 3 files")
     expected = union(alice, bob)
     assert projected(alice) == expected

@@ -73,8 +73,9 @@ AFTER_A_CRASH = [
 
 
 def real_tree(base: Path) -> dict[str, bytes | None]:
+    """The files under the base, but for the catalog's index (see Tracer.under)."""
     return {str(path.relative_to(base)): (None if path.is_dir() else path.read_bytes())
-            for path in sorted(base.rglob("*"))}
+            for path in sorted(base.rglob("*")) if "/.cache/catalog" not in f"/{path}"}
 
 
 def run_writer(base: Path, commands: list[list[str]], crash_at: int | None = None,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from tracker import envelope
 from tracker.log import EventLog
 
 from .conftest import SOURCE, ok, run
@@ -81,3 +82,41 @@ def test_unknown_event_type_names_the_event(events: Path) -> None:
 
 def test_verify_on_an_empty_log() -> None:
     assert ok("verify") == "OK: 0 events in 0 files"
+
+
+def test_two_processes_report_what_one_does(events: Path) -> None:
+    """Writers checked in two processes: the same problems and warnings as in one."""
+    from tracker.verify import verify
+
+    for writer in ("alice", "bob", "carol"):
+        log = EventLog(events, writer=writer)
+        with log.session() as appender:
+            for title in ("One", "Two", "Three"):
+                appender.write(fields(f"{writer} {title}"))
+    retried = fields("Retried in two clones")
+    forged = fields("Forged")
+    orphan = fields("Orphan")
+    orphan["data"]["format"] = "no-such-format"
+    with EventLog(events, writer="alice").session() as appender:
+        appender.write(retried)
+        appender.write(forged)
+        appender.write(orphan)
+    with EventLog(events, writer="bob").session() as appender:
+        appender.write({**retried, "recorded_at": envelope.now()})
+        appender.write({**forged, "data": {**forged["data"], "title": "Other"},
+                        "recorded_at": envelope.now()})
+    for writer in ("alice", "carol"):
+        with EventLog(events, writer=writer).session() as appender:
+            fmt = {**fields("x"), "type": "format.recorded", "subject": "same-slug",
+                   "data": {"name": f"Format of {writer}", "source": {"citation": "s"}}}
+            appender.write(fmt)
+    segment = next((events / "carol").glob("*.jsonl"))
+    lines = segment.read_bytes().split(b"\n")
+    segment.write_bytes(b"\n".join([lines[0], *lines[2:]]))  # a seq gap
+    one = verify(EventLog(events), workers=1)
+    two = verify(EventLog(events), workers=2)
+    assert (two.events, two.files) == (one.events, one.files) == (15, 3)
+    assert sorted(two.problems) == sorted(one.problems)
+    assert sorted(two.warnings) == sorted(one.warnings)
+    assert len(one.problems) == 3  # the forgery, the unknown format, the seq gap
+    assert len(one.warnings) == 2  # the retry in another clone, the slug recorded twice

@@ -126,30 +126,32 @@ def parse_hashed(line: bytes) -> dict[str, Any]:
     return event
 
 
+HASH_PATTERN = re.compile(r"[0-9a-f]{64}")
+_FIELD_SET = frozenset(ENVELOPE_FIELDS)
+_FIELD_CHECKS = (
+    ("id", lambda v: type(v) is str and ULID_PATTERN.fullmatch(v) is not None),
+    ("type", lambda v: type(v) is str),
+    ("schema", lambda v: type(v) is int and v >= 1),
+    ("subject", lambda v: type(v) is str and 0 < len(v) <= 64),
+    ("recorded_at", lambda v: type(v) is str and TIMESTAMP_PATTERN.fullmatch(v) is not None),
+    ("recorded_by", lambda v: type(v) is str and len(v) <= 200),
+    ("writer", lambda v: type(v) is str and WRITER_PATTERN.fullmatch(v) is not None),
+    ("seq", lambda v: type(v) is int and v >= 1),
+    ("data", lambda v: type(v) is dict),
+    ("hash", lambda v: type(v) is str and HASH_PATTERN.fullmatch(v) is not None),
+)
+
+
 def check_envelope(event: dict[str, Any]) -> None:
-    missing = [key for key in ENVELOPE_FIELDS if key not in event]
-    if missing:
-        raise BadLine(f"missing field {missing[0]!r}")
-    extra = sorted(set(event) - set(ENVELOPE_FIELDS))
-    if extra:
-        raise BadLine(f"unknown field {extra[0]!r}")
-    if not (isinstance(event["id"], str) and ULID_PATTERN.fullmatch(event["id"])):
-        raise BadLine(f"id {event['id']!r} is not a ULID")
-    checks = (
-        ("type", isinstance(event["type"], str)),
-        ("schema", type(event["schema"]) is int and event["schema"] >= 1),
-        ("subject", isinstance(event["subject"], str) and 0 < len(event["subject"]) <= 64),
-        ("recorded_at", isinstance(event["recorded_at"], str)
-         and TIMESTAMP_PATTERN.fullmatch(event["recorded_at"]) is not None),
-        ("recorded_by", isinstance(event["recorded_by"], str) and len(event["recorded_by"]) <= 200),
-        ("writer", isinstance(event["writer"], str)
-         and WRITER_PATTERN.fullmatch(event["writer"]) is not None),
-        ("seq", type(event["seq"]) is int and event["seq"] >= 1),
-        ("data", isinstance(event["data"], dict)),
-        ("hash", isinstance(event["hash"], str) and re.fullmatch(r"[0-9a-f]{64}", event["hash"])),
-    )
-    for name, ok in checks:
-        if not ok:
+    if event.keys() != _FIELD_SET:
+        missing = [key for key in ENVELOPE_FIELDS if key not in event]
+        if missing:
+            raise BadLine(f"missing field {missing[0]!r}")
+        raise BadLine(f"unknown field {sorted(set(event) - _FIELD_SET)[0]!r}")
+    for name, ok in _FIELD_CHECKS:
+        if not ok(event[name]):
+            if name == "id":
+                raise BadLine(f"id {event['id']!r} is not a ULID")
             raise BadLine(f"bad {name} {event[name]!r}"[:120])
 
 

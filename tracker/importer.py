@@ -513,7 +513,8 @@ def _import_file(log: EventLog, path: str, kind: str | None, dry_run: bool,
         raise TrackerError(f"unknown --kind {shown(kind)}: use one of {', '.join(ROW_KINDS)}")
     rows, problems = read_rows(path, kind)
     state = log.snapshot()
-    plan = plan_rows(rows, log, Catalog.scan(log), progress)
+    with Catalog.scan(log) as catalog:
+        plan = plan_rows(rows, log, catalog, progress)
     total = len(rows) + len({problem.line for problem in problems if not problem.header})
     if problems or plan.problems:
         raise refuse(path, problems + plan.problems, total)
@@ -522,7 +523,8 @@ def _import_file(log: EventLog, path: str, kind: str | None, dry_run: bool,
         return outcome
     with log.session() as appender:
         if log.snapshot() != state:  # another writer came first: check again
-            plan = outcome.plan = plan_rows(rows, log, Catalog.scan(log), progress)
+            with Catalog.scan(log) as catalog:
+                plan = outcome.plan = plan_rows(rows, log, catalog, progress)
             if plan.problems:
                 raise refuse(path, plan.problems, total)
         floors = [moment for moment in (appender.last_recorded_at, plan.floor) if moment]

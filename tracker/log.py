@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from . import envelope
 from .errors import TrackerError, shown
@@ -30,8 +30,7 @@ TAIL_CHUNK = 1 << 16
 WRITE_CHUNK = 1 << 22  # bytes of whole lines per os.write in Appender.write_many
 
 
-@dataclass(frozen=True)
-class Line:
+class Line(NamedTuple):
     """One complete line of a segment file, with where it was found."""
 
     path: Path
@@ -227,17 +226,41 @@ class EventLog:
             states[str(path.relative_to(self.root))] = SegmentState(end, tail)
         return states
 
-    def read_range(self, path: Path, start: int, stop: int) -> Iterator[tuple[int, bytes]]:
-        """(line number counted from `start`, line without its newline) of the complete
-        lines between two offsets."""
+    def appended_since(self, old: dict[str, SegmentState], now: dict[str, SegmentState]
+                       ) -> dict[str, tuple[int, int]] | None:
+        """The byte ranges appended between two snapshots (relative path -> start, stop),
+        or None if a segment was rewritten, shortened or removed in between."""
+        ranges = {}
+        for name, before in old.items():
+            after = now.get(name)
+            if after is None or after.size < before.size:
+                return None
+            if after.size == before.size:
+                if after.tail != before.tail:
+                    return None
+                continue
+            line = line_ending_at(self.root / name, before.size)
+            if before.size and (line is None
+                                or hashlib.sha256(line).hexdigest() != before.tail):
+                return None
+            ranges[name] = (before.size, after.size)
+        for name, after in now.items():
+            if name not in old:
+                ranges[name] = (0, after.size)
+        return ranges
+
+    def read_range(self, path: Path, start: int,
+                   stop: int) -> Iterator[tuple[int, int, bytes]]:
+        """(line number counted from `start`, offset, line without its newline) of the
+        complete lines between two offsets."""
         with open(path, "rb", buffering=1 << 20) as file:
             file.seek(start)
-            remaining = stop - start
+            offset = start
             for number, raw in enumerate(file, start=1):
-                remaining -= len(raw)
-                if remaining < 0 or raw[-1:] != b"\n":
+                if offset + len(raw) > stop or raw[-1:] != b"\n":
                     break
-                yield number, raw[:-1]
+                yield number, offset, raw[:-1]
+                offset += len(raw)
 
     def events(self) -> Iterator[dict[str, Any]]:
         """Every parsed event, in file order, skipping tails."""

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
+from functools import cached_property, lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -49,27 +50,44 @@ _FORBIDDEN_SINGLE_LINE = re.compile(r"[\t\n]")
 # -- parsers for single values ----------------------------------------------------
 
 
-def text(option: str, limit: int, multiline: bool = False) -> Callable[[Any], str]:
-    """A parser for free text: stripped, not empty, no control characters, bounded."""
+_FORBIDDEN_ANY = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 
-    def parse(value: Any) -> str:
+
+class Text:
+    """A parser for free text: stripped, not empty, no control characters, bounded.
+
+    `valid(value)` says, quickly, whether a stored value is already what parsing gives.
+    """
+
+    def __init__(self, option: str, limit: int, multiline: bool = False):
+        self.option, self.limit, self.multiline = option, limit, multiline
+        self.forbidden = _FORBIDDEN if multiline else _FORBIDDEN_ANY
+
+    def __call__(self, value: Any) -> str:
+        option = self.option
         value = str(value).strip()
         if not value or all(unicodedata.category(ch)[0] in "CZ" for ch in value):
             raise TrackerError(f"empty --{option}")
-        bad = _FORBIDDEN.search(value) or (
-            None if multiline else _FORBIDDEN_SINGLE_LINE.search(value)
-        )
+        bad = self.forbidden.search(value)
         if bad:
             character = f"U+{ord(bad.group()):04X}"
             raise TrackerError(f"invalid --{option} {shown(value)}: control character {character}")
-        if len(value) > limit:
+        if len(value) > self.limit:
             raise TrackerError(
-                f"--{option} too long: {len(value)} characters, at most {limit} "
+                f"--{option} too long: {len(value)} characters, at most {self.limit} "
                 f"({shown(value, 30)})"
             )
         return value
 
-    return parse
+    def valid(self, value: Any) -> bool:
+        return (type(value) is str and 0 < len(value) <= self.limit and value.strip() == value
+                and self.forbidden.search(value) is None
+                and (unicodedata.category(value[0])[0] not in "CZ"
+                     or not all(unicodedata.category(ch)[0] in "CZ" for ch in value)))
+
+
+def text(option: str, limit: int, multiline: bool = False) -> Text:
+    return Text(option, limit, multiline)
 
 
 def parse_slug(value: Any) -> str:
@@ -120,20 +138,31 @@ def parse_date_text(value: Any) -> str:
     return parse_date(str(value).strip()).text
 
 
-def choice(option: str, allowed: Iterable[str]) -> Callable[[Any], str]:
-    allowed = tuple(allowed)
+class Choice:
+    """A parser for one of a few words (case-insensitive); `valid` checks a stored one."""
 
-    def parse(value: Any) -> str:
+    def __init__(self, option: str, allowed: Iterable[str]):
+        self.option, self.allowed = option, tuple(allowed)
+        self.words = frozenset(self.allowed)
+
+    def __call__(self, value: Any) -> str:
         value = str(value).strip().lower()
-        if value not in allowed:
-            choices = ", ".join(allowed)
-            raise TrackerError(f"invalid --{option} {shown(value)}: use one of {choices}")
+        if value not in self.words:
+            choices = ", ".join(self.allowed)
+            raise TrackerError(f"invalid --{self.option} {shown(value)}: use one of {choices}")
         return value
 
-    return parse
+    def valid(self, value: Any) -> bool:
+        return type(value) is str and value in self.words
+
+
+def choice(option: str, allowed: Iterable[str]) -> Choice:
+    return Choice(option, allowed)
 
 
 OFFICIAL_TEXT = text("official", 200)
+SOURCE_TEXT = text("source", 2000)
+CITY_TEXT = text("city", 200)
 
 
 def parse_official(value: Any) -> dict[str, str]:
@@ -149,10 +178,25 @@ def parse_official(value: Any) -> dict[str, str]:
 
 def is_valid(parse: Callable[[Any], Any], value: Any) -> bool:
     """Whether a stored value is already in the form its parser gives."""
+    fast = getattr(parse, "valid", None)
+    if fast is not None:
+        return fast(value)
+    if type(value) is str:
+        return _valid_text_value(parse, value)
+    return _valid(parse, value)
+
+
+def _valid(parse: Callable[[Any], Any], value: Any) -> bool:
     try:
         return parse(value) == value
     except (TrackerError, TypeError, ValueError):
         return False
+
+
+@lru_cache(maxsize=65536)
+def _valid_text_value(parse: Callable[[Any], Any], value: str) -> bool:
+    """is_valid for text values, which repeat (dates, codes, amounts): remembered."""
+    return _valid(parse, value)
 
 
 # -- field declarations -------------------------------------------------------------
@@ -167,26 +211,32 @@ class Field:
     required: bool = False
     refers: str | None = None  # "format", "meeting" or "record": what a value must exist as
 
-    def check(self, value: Any) -> bool:
-        if self.many:
-            return isinstance(value, list) and 0 < len(value) <= MAX_ITEMS and all(
-                self.check_one(item) for item in value
-            )
-        return self.check_one(value)
+    @cached_property
+    def check(self) -> Callable[[Any], bool]:
+        """Whether a stored value is valid for this field (compiled once)."""
+        one = self._check_one()
+        if not self.many:
+            return one
+        return lambda value: (type(value) is list and 0 < len(value) <= MAX_ITEMS
+                              and all(map(one, value)))
 
-    def check_one(self, value: Any) -> bool:
+    def _check_one(self) -> Callable[[Any], bool]:
         if self.parse is parse_actor:
-            return is_actor(value)
+            return is_actor
         if self.parse is parse_official:
-            return (
-                isinstance(value, dict)
-                and set(value) <= {"actor", "name", "title"}
+            return lambda value: (
+                type(value) is dict
+                and value.keys() <= {"actor", "name", "title"}
                 and is_actor(value.get("actor"))
-                and all(is_valid(OFFICIAL_TEXT, value[k]) for k in value if k != "actor")
+                and all(OFFICIAL_TEXT.valid(value[k]) for k in value if k != "actor")
             )
         if self.parse is parse_flag:
-            return value is True
-        return isinstance(value, str) and is_valid(self.parse, value)
+            return lambda value: value is True
+        fast = getattr(self.parse, "valid", None)
+        if fast is not None:
+            return fast
+        parse = self.parse
+        return lambda value: type(value) is str and _valid_text_value(parse, value)
 
 
 def parse_flag(value: Any) -> bool:
@@ -224,7 +274,7 @@ FIELDS: dict[str, tuple[Field, ...]] = {
         Field("format", "format", parse_slug, refers="format"),
         Field("level", "level", choice("level", LEVELS)),
         Field("mode", "mode", choice("mode", MODES)),
-        Field("city", "city", text("city", 200)),
+        Field("city", "city", CITY_TEXT),
         actor_field("country", "country"),
         actor_field("participant", "participants", many=True),
         actor_field("chair", "chair"),
@@ -257,6 +307,10 @@ FIELDS: dict[str, tuple[Field, ...]] = {
 # Data keys no option sets directly: resolved from --city and --country.
 DERIVED_KEYS = {"meeting": ("city_as_given", "geonameid", "latitude", "longitude")}
 
+SPECS = {kind: {spec.key: spec for spec in specs} for kind, specs in FIELDS.items()}
+REQUIRED_KEYS = {kind: tuple(spec.key for spec in specs if spec.required)
+                 for kind, specs in FIELDS.items()}
+
 UPDATE_FIELDS = (
     Field("date", "date", parse_date_text),
     Field("amount", "amount", parse_amount),
@@ -287,7 +341,7 @@ def parse_source(options: dict[str, Any]) -> dict[str, str]:
     raw = options.get("source")
     if not _present(raw):
         raise TrackerError("missing --source: every record needs a URL or citation")
-    value = text("source", 2000)(raw)
+    value = SOURCE_TEXT(raw)
     if re.match(r"(?i)https?:", value):
         parts = urlsplit(value)
         if not parts.netloc or " " in value:
@@ -547,7 +601,7 @@ def _check_source(source: Any) -> str | None:
     if not isinstance(source, dict):
         return "missing source"
     keys = {"url", "citation"} & set(source)
-    if len(keys) != 1 or not is_valid(text("source", 2000), source[keys.pop()]):
+    if len(keys) != 1 or not SOURCE_TEXT.valid(source[keys.pop()]):
         return "source needs one valid url or citation"
     for spec in SOURCE_FIELDS:
         if spec.key in source and not spec.check(source[spec.key]):
@@ -569,10 +623,9 @@ def check_data(event_type: str, data: dict[str, Any], kind: str | None = None) -
     rest = {key: value for key, value in data.items() if key != "source"}
     record_kind, _, action = event_type.partition(".")
     if action == "recorded" and record_kind in FIELDS:
-        specs = {spec.key: spec for spec in FIELDS[record_kind]}
-        for spec in specs.values():
-            if spec.required and spec.key not in rest:
-                return f"missing {spec.key}"
+        for key in REQUIRED_KEYS[record_kind]:
+            if key not in rest:
+                return f"missing {key}"
         return _check_fields(record_kind, rest)
     if event_type in STATUS_CHANGED.values():
         if rest.get("status") not in STATUSES[record_kind]:
@@ -602,7 +655,7 @@ def check_data(event_type: str, data: dict[str, Any], kind: str | None = None) -
 
 def _check_fields(kind: str, fields: dict[str, Any], amending: bool = False) -> str | None:
     """Check record fields in their stored form; in an amendment, None clears a field."""
-    specs = {spec.key: spec for spec in FIELDS[kind]}
+    specs = SPECS[kind]
     derived = DERIVED_KEYS.get(kind, ())
     for key, value in fields.items():
         if amending and key == "status" and kind in STATUSES:
@@ -631,7 +684,7 @@ def _check_derived(data: dict[str, Any]) -> str | None:
                 ok = False
             if not ok:
                 return f"bad {key} {shown(data[key], 40)}"
-    if "city_as_given" in data and not is_valid(text("city", 200), data["city_as_given"]):
+    if "city_as_given" in data and not CITY_TEXT.valid(data["city_as_given"]):
         return "bad city_as_given"
     return None
 

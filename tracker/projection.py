@@ -8,7 +8,6 @@ sort after the last one applied, in one transaction); both give the same content
 
 from __future__ import annotations
 
-import hashlib
 import heapq
 import os
 import re
@@ -28,7 +27,7 @@ from . import envelope, schema
 from .actors import all_actors, all_currencies
 from .dates import Span, parse_date
 from .errors import TrackerError
-from .log import EventLog, SegmentState, line_ending_at
+from .log import EventLog, SegmentState
 from .model import AMENDED, RETRACTED, SOURCE_ADDED, apply_changes
 from .progress import Advance, Progress, no_progress
 from .upcast import upcast
@@ -61,7 +60,7 @@ def _file_events(log: EventLog, path: Path, start: int, stop: int,
     `advance(bytes)` is told, now and then, how far reading got."""
     previous = None
     done = 0
-    for number, body in log.read_range(path, start, stop):
+    for number, _offset, body in log.read_range(path, start, stop):
         done += len(body) + 1
         if advance is not None and number % REPORT_EVERY == 0:
             advance(done)
@@ -725,35 +724,13 @@ class _Counter:
             yield event
 
 
-def _new_ranges(log: EventLog, info: BuildInfo,
-                snapshot: dict[str, SegmentState]) -> dict[str, tuple[int, int]] | None:
-    """The byte ranges appended since the build, or None if anything was rewritten."""
-    ranges = {}
-    for name, old in info.segments.items():
-        new = snapshot.get(name)
-        if new is None or new.size < old.size:
-            return None
-        if new.size == old.size:
-            if new.tail != old.tail:
-                return None
-            continue
-        line = line_ending_at(log.root / name, old.size)
-        if old.size and (line is None or hashlib.sha256(line).hexdigest() != old.tail):
-            return None
-        ranges[name] = (old.size, new.size)
-    for name, new in snapshot.items():
-        if name not in info.segments:
-            ranges[name] = (0, new.size)
-    return ranges
-
-
 def _build_incrementally(log: EventLog, db_path: Path,
                          snapshot: dict[str, SegmentState]) -> BuildResult | None:
     """Apply only the new events in place, or return None when a full build is needed."""
     info = BuildInfo.load(db_path)
     if info is None or info.version != PROJECTION_VERSION or info.as_of is not None:
         return None
-    ranges = _new_ranges(log, info, snapshot)
+    ranges = log.appended_since(info.segments, snapshot)
     if ranges is None:
         return None
     events = list(ordered_events(log, sort_in_memory=True, ranges=ranges))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import os
+from contextlib import ExitStack
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -46,12 +47,12 @@ def record(log: EventLog, draft: Draft, event_id: str | None = None) -> tuple[di
     """
     event_id = parse_id(event_id) if event_id else None
     is_new_record = draft.type.endswith(".recorded")
-    with log.session() as appender:
+    with ExitStack() as stack, log.session() as appender:
         floor = [appender.last_recorded_at] if appender.last_recorded_at else []
         if draft.references or draft.subject or event_id:
             from .catalog import Catalog
 
-            catalog = Catalog.scan(log)
+            catalog = stack.enter_context(Catalog.scan(log))
             if event_id and (existing := catalog.event(event_id)) is not None:
                 candidate = {"type": draft.type, "schema": envelope.SCHEMA,
                              "subject": draft.subject or event_id, "data": draft.data}
@@ -84,5 +85,8 @@ def find_subject(log: EventLog, subject: str, with_data: bool = False) -> Subjec
     """
     from .catalog import Catalog
 
-    return Catalog.scan(log, keep_data_of=subject if with_data else None).require(
-        "record", subject)
+    with Catalog.scan(log) as catalog:
+        found = catalog.require("record", subject)
+        if with_data:
+            found.data = catalog.data_of(subject)
+        return found

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import subprocess
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -58,7 +60,8 @@ def _payload_digest(event: dict) -> str:
 
 
 def _keep_what_can_be_read(
-    body: bytes, seqs: dict[str, list[tuple[int, str]]], subjects: dict[str, str]
+    body: bytes, seqs: dict[str, list[tuple[int, str]]],
+    subjects: dict[str, tuple[str, str, int, int]],
 ) -> None:
     """Count a damaged event's seq and subject, if they can be read, so that one damaged
     line is reported once, not again as a seq gap and as unknown references."""
@@ -72,71 +75,118 @@ def _keep_what_can_be_read(
     if isinstance(writer, str) and type(seq) is int:
         seqs[writer].append((seq, envelope.id_in(body)))
     if action == "recorded" and isinstance(subject, str):
-        subjects.setdefault(subject, kind)
+        subjects.setdefault(subject, (kind, envelope.id_in(body), -1, 0))
 
 
-def verify(log: EventLog) -> Report:
-    """Read every segment and report every problem, naming the event (or file and line)."""
-    report = Report()
-    hashes: dict[str, tuple[str, str, str]] = {}  # id -> (hash, digest of what it says, where)
-    seqs: dict[str, list[tuple[int, str]]] = defaultdict(list)
-    subjects: dict[str, str] = {}
-    needed: list[tuple[str, str, str]] = []  # (event id, wanted kind, subject)
-    amendments: list[tuple[str, dict]] = []  # checked once the kinds of subjects are known
+PARALLEL_BYTES = 64 << 20  # below this, one process checks the whole log
+
+
+@dataclass
+class Scan:
+    """What one pass over some writers' segments found: problems within them, and what
+    the checks across the whole log need."""
+
+    report: Report
+    firsts: dict[str, tuple[str, int, int]]  # id -> (hash, segment, line) where first seen
+    subjects: dict[str, tuple[str, str, int, int]]  # subject -> (kind, event id, segment, line)
+    needed: list[tuple[str, str, str]]  # (event id, wanted kind, subject)
+    amendments: list[tuple[str, dict]]  # (label, event): checked once kinds are known
+
+
+def verify(log: EventLog, workers: int | None = None) -> Report:
+    """Read every segment and report every problem, naming the event (or file and line).
+
+    A large log with several writers is checked by two processes, one per group of
+    writers (a writer's seq can only be checked with all its segments in one process).
+    """
     segments = log.segments()
-    report.files = len(segments)
-    for item in log.lines(segments):
+    writers: dict[str, list[int]] = defaultdict(list)
+    for number, path in enumerate(segments):
+        writers[path.parent.name].append(number)
+    if workers is None:
+        size = sum(path.stat().st_size for path in segments)
+        workers = 2 if size >= PARALLEL_BYTES and len(writers) > 1 and (os.cpu_count() or 1) > 1 \
+            else 1
+    bins: list[list[int]] = [[] for _ in range(min(workers, len(writers)) or 1)]
+    weights = [0] * len(bins)
+    for group in sorted(writers.values(), key=lambda group: -sum(
+            segments[number].stat().st_size for number in group)):
+        lightest = weights.index(min(weights))
+        bins[lightest] += group
+        weights[lightest] += sum(segments[number].stat().st_size for number in group)
+    if len(bins) == 1:
+        scans = [_scan(log.root, segments, bins[0])]
+    else:
+        import multiprocessing
+
+        with multiprocessing.get_context("fork").Pool(len(bins)) as pool:
+            scans = pool.starmap(_scan, [(log.root, segments, numbers) for numbers in bins])
+    return _combine(log, segments, scans)
+
+
+def _scan(root: Path, segments: list[Path], numbers: list[int]) -> Scan:
+    """Check the lines of some segments (all the segments of their writers)."""
+    log = EventLog(root)
+    scan = Scan(Report(), {}, {}, [], [])
+    report = scan.report
+    seqs: dict[str, list[tuple[int, str]]] = defaultdict(list)
+    for segment, item in _numbered_lines(log, segments, numbers):
         if isinstance(item, Tail):
-            report.warnings.append(item.warning(log.root))
+            report.warnings.append(item.warning(root))
             continue
-        where = _where(item.path, item.number, log.root)
+        path, number, body = item
         report.events += 1
         try:
-            event = envelope.parse_line(item.body)
+            event = envelope.parse_line(body)
         except envelope.BadLine as error:
-            report.problems.append(f"event {envelope.id_in(item.body)} ({where}): {error}")
-            _keep_what_can_be_read(item.body, seqs, subjects)
+            report.problems.append(
+                f"event {envelope.id_in(body)} ({_where(path, number, root)}): {error}")
+            _keep_what_can_be_read(body, seqs, scan.subjects)
             continue
         event_id = event["id"]
-        previous = hashes.get(event_id)
-        payload = _payload_digest(event)
-        if previous is not None:
-            first = previous[2]
-            if previous[:2] == (event["hash"], payload):
-                report.warnings.append(
-                    f"event {event_id} ({where}) appears more than once (first at {first})")
-            elif previous[1] == payload:
-                report.warnings.append(
-                    f"event {event_id} ({where}) was recorded again by writer "
-                    f"{event['writer']} with the same content (a retry in another clone); "
-                    f"the first one ({first}) stands")
-                seqs[event["writer"]].append((event["seq"], event_id))
-            else:
-                seqs[event["writer"]].append((event["seq"], event_id))  # reported once
-                report.problems.append(
-                    f"event {event_id} ({where}): duplicate id with other content "
-                    f"(first at {first})"
-                )
+        first = scan.firsts.get(event_id)
+        if first is not None:
+            here = (event["hash"], segment, number)
+            _report_duplicate(report, log, segments, first, here, seqs, event)
             continue
-        hashes[event_id] = (event["hash"], payload, where)
-        problem = _check_event(event, item.path)
+        scan.firsts[event_id] = (event["hash"], segment, number)
+        problem = _check_event(event, path)
         if problem:
-            report.problems.append(f"event {event_id} ({where}): {problem}")
+            report.problems.append(f"event {event_id} ({_where(path, number, root)}): "
+                                   f"{problem}")
             continue
         event = upcast(event)
-        if event["type"] == model.AMENDED:
-            amendments.append((f"event {event_id} ({where})", event))
+        event_type = event["type"]
+        if event_type == model.AMENDED:
+            scan.amendments.append((f"event {event_id} ({_where(path, number, root)})", event))
         seqs[event["writer"]].append((event["seq"], event_id))
-        kind, _, action = event["type"].partition(".")
+        kind, _, action = event_type.partition(".")
         if action == "recorded":
-            if event["subject"] in subjects:
-                report.warnings.append(
-                    f"event {event_id} ({where}): {event['subject']} was already recorded; "
-                    "the earlier record stands"
-                )
+            earlier = scan.subjects.get(event["subject"])
+            if earlier is not None:
+                report.warnings.append(_recorded_again(event, _where(path, number, root)))
             else:
-                subjects[event["subject"]] = kind
-        needed += [(event_id, wanted, subject) for wanted, subject in _references(event)]
+                scan.subjects[event["subject"]] = (kind, event_id, segment, number)
+        for wanted, subject in _references(event):
+            scan.needed.append((event_id, wanted, subject))
+    _check_seqs(report, seqs)
+    return scan
+
+
+def _numbered_lines(log: EventLog, segments: list[Path],
+                    numbers: list[int]) -> Iterator[tuple[int, Line | Tail]]:
+    """(segment number, line or tail) of some segments."""
+    for number in numbers:
+        for item in log.lines([segments[number]]):
+            yield number, item
+
+
+def _recorded_again(event: dict, where: str) -> str:
+    return (f"event {event['id']} ({where}): {event['subject']} was already recorded; the "
+            "earlier record stands")
+
+
+def _check_seqs(report: Report, seqs: dict[str, list[tuple[int, str]]]) -> None:
     for writer, numbers in sorted(seqs.items()):
         numbers.sort()
         expected, previous_id = 1, ""
@@ -154,18 +204,81 @@ def verify(log: EventLog) -> Report:
                     f"{event_id}"
                 )
             expected, previous_id = seq + 1, event_id
-    for event_id, wanted, subject in needed:
-        kind = subjects.get(subject)
-        if kind is None:
-            report.problems.append(f"event {event_id}: refers to unknown subject {subject}")
-        elif wanted not in ("record", kind):
-            report.problems.append(f"event {event_id}: {subject} is a {kind}, not a {wanted}")
-    for label, event in amendments:
-        kind = subjects.get(event["subject"])
-        problem = model.check_data(event["type"], event["data"], kind) if kind else None
-        if problem:
-            report.problems.append(f"{label}: {problem}")
+
+
+def _combine(log: EventLog, segments: list[Path], scans: list[Scan]) -> Report:
+    """One report from the scans, with the checks that need the whole log."""
+    report = Report(files=len(segments))
+    firsts: dict[str, tuple[str, int, int]] = {}
+    subjects: dict[str, tuple[str, str, int, int]] = {}
+    for scan in scans:
+        report.events += scan.report.events
+        report.merge(scan.report)
+        for event_id, here in scan.firsts.items():
+            first = firsts.get(event_id)
+            if first is None:
+                firsts[event_id] = here
+            else:  # the same id in two groups of writers
+                _report_duplicate(report, log, segments, first, here, None, None)
+        for subject, recorded in scan.subjects.items():
+            earlier = subjects.get(subject)
+            if earlier is None:
+                subjects[subject] = recorded
+            elif earlier[1] != recorded[1]:
+                event = envelope.parse_line(_line_at(segments[recorded[2]], recorded[3]))
+                report.warnings.append(_recorded_again(
+                    event, _where(segments[recorded[2]], recorded[3], log.root)))
+    for scan in scans:
+        for event_id, wanted, subject in scan.needed:
+            recorded = subjects.get(subject)
+            if recorded is None:
+                report.problems.append(f"event {event_id}: refers to unknown subject {subject}")
+            elif wanted not in ("record", recorded[0]):
+                report.problems.append(
+                    f"event {event_id}: {subject} is a {recorded[0]}, not a {wanted}")
+    for scan in scans:
+        for label, event in scan.amendments:
+            recorded = subjects.get(event["subject"])
+            problem = (model.check_data(event["type"], event["data"], recorded[0])
+                       if recorded else None)
+            if problem:
+                report.problems.append(f"{label}: {problem}")
     return report
+
+
+def _report_duplicate(report: Report, log: EventLog, segments: list[Path],
+                      first: tuple[str, int, int], here: tuple[str, int, int],
+                      seqs: dict[str, list[tuple[int, str]]] | None,
+                      event: dict | None) -> None:
+    """An id seen before: the same event again, a retry in another clone, or a forgery."""
+    first_hash, first_segment, first_line = first
+    there = _where(segments[first_segment], first_line, log.root)
+    if event is None:
+        event = envelope.parse_line(_line_at(segments[here[1]], here[2]))
+    where = _where(segments[here[1]], here[2], log.root)
+    event_id = event["id"]
+    if first_hash == event["hash"]:
+        report.warnings.append(f"event {event_id} ({where}) appears more than once "
+                               f"(first at {there})")
+        return
+    if seqs is not None:
+        seqs[event["writer"]].append((event["seq"], event_id))  # its seq is used either way
+    earlier = envelope.parse_line(_line_at(segments[first_segment], first_line))
+    if _payload_digest(earlier) == _payload_digest(event):
+        report.warnings.append(
+            f"event {event_id} ({where}) was recorded again by writer {event['writer']} with "
+            f"the same content (a retry in another clone); the first one ({there}) stands")
+    else:
+        report.problems.append(
+            f"event {event_id} ({where}): duplicate id with other content (first at {there})")
+
+
+def _line_at(path: Path, number: int) -> bytes:
+    with open(path, "rb") as file:
+        for count, raw in enumerate(file, start=1):
+            if count == number:
+                return raw.rstrip(b"\n")
+    raise AssertionError(f"{path} has no line {number}")
 
 
 def _check_event(event: dict, path: Path) -> str | None:

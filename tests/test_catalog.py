@@ -1,0 +1,107 @@
+"""The catalog: an index of records and event ids that reads only what was appended."""
+
+from __future__ import annotations
+
+import sqlite3
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+
+from tracker import envelope
+from tracker.catalog import Catalog
+from tracker.log import EventLog
+
+from .conftest import SOURCE, ok, run
+from .test_log import fields
+
+INDEX = Path(".cache") / "catalog" / "index.db"
+
+
+def indexed_segments(events: Path) -> dict[str, int]:
+    with closing(sqlite3.connect(events / INDEX)) as conn:
+        return dict(conn.execute("select name, size from segments"))
+
+
+def test_the_index_follows_appends(events: Path, japan_format: str) -> None:
+    meeting = ok("add", "meeting", "--title", "M", "--date", "2020", "--format", japan_format,
+                 *SOURCE)
+    [segment] = events.glob("*/*.jsonl")
+    assert indexed_segments(events) == {str(segment.relative_to(events)):
+                                        segment.stat().st_size - len(segment.read_bytes()
+                                                                     .splitlines()[-1]) - 1}
+    ok("update", meeting, "--status", "cancelled", *SOURCE)
+    with Catalog.scan(EventLog(events)) as catalog:
+        assert indexed_segments(events) == {str(segment.relative_to(events)):
+                                            segment.stat().st_size}
+        assert catalog.subjects[meeting].kind == "meeting"
+        assert japan_format in catalog.subjects
+        assert sorted(catalog.subjects) == sorted([meeting, japan_format])
+
+
+def test_amended_data_and_retractions(events: Path) -> None:
+    meeting = ok("add", "meeting", "--title", "M", "--date", "2019", "--participant", "JPN",
+                 *SOURCE)
+    ok("amend", meeting, "--set", "date=2019-05", "--set", "participant=JPN,KAZ",
+       "--reason", "misread")
+    with Catalog.scan(EventLog(events)) as catalog:
+        data = catalog.data_of(meeting)
+        assert (data["date"], data["participants"]) == ("2019-05", ["JPN", "KAZ"])
+        assert "source" not in data
+        assert catalog.subjects[meeting].date == "2019-05"
+    ok("retract", meeting, "--reason", "duplicate")
+    with Catalog.scan(EventLog(events)) as catalog:
+        assert catalog.subjects[meeting].retracted
+        with pytest.raises(Exception, match="was retracted"):
+            catalog.require("record", meeting)
+
+
+def test_a_merge_with_older_events_rebuilds_the_index(events: Path) -> None:
+    ok("add", "meeting", "--title", "Late", "--date", "2020", *SOURCE)
+    older = fields("Early")
+    older["recorded_at"] = "2021-01-01T00:00:00.000000Z"
+    with EventLog(events, writer="other-clone").session() as appender:
+        appender.write(older)
+    assert ok("update", older["id"], "--status", "cancelled", *SOURCE)
+    with Catalog.scan(EventLog(events)) as catalog:
+        assert catalog.subjects[older["id"]].kind == "meeting"
+
+
+def test_a_rewritten_log_rebuilds_the_index(events: Path) -> None:
+    first = ok("add", "meeting", "--title", "A", "--date", "2020", *SOURCE)
+    second = ok("add", "meeting", "--title", "B", "--date", "2020", *SOURCE)
+    [segment] = events.glob("*/*.jsonl")
+    lines = segment.read_bytes().splitlines(keepends=True)
+    segment.write_bytes(lines[0])  # the second event removed (verify names it)
+    result = run("cite", second, *SOURCE)
+    assert (result.exit_code, result.stderr) == (1, f"Error: unknown id '{second}'\n")
+    ok("cite", first, *SOURCE)
+
+
+def test_a_damaged_index_is_rebuilt(events: Path) -> None:
+    meeting = ok("add", "meeting", "--title", "A", "--date", "2020", *SOURCE)
+    ok("cite", meeting, *SOURCE)
+    (events / INDEX).write_bytes(b"not a database at all" * 100)
+    for extra in (events / INDEX).parent.glob("index.db-*"):
+        extra.unlink()
+    ok("cite", meeting, *SOURCE)
+    assert indexed_segments(events)
+
+
+def test_retries_find_the_event_by_id(events: Path) -> None:
+    event_id = envelope.new_id()
+    args = ("add", "meeting", "--title", "T", "--date", "2020", "--id", event_id, *SOURCE)
+    ok(*args)
+    for title in "BCD":
+        ok("add", "meeting", "--title", title, "--date", "2020", *SOURCE)
+    assert run(*args).stderr == f"Already recorded: {event_id} (nothing appended)\n"
+    with Catalog.scan(EventLog(events)) as catalog:
+        assert catalog.event(event_id)["data"]["title"] == "T"
+        assert catalog.event(envelope.new_id()) is None
+
+
+def test_no_log_yet(tmp_path: Path) -> None:
+    with Catalog.scan(EventLog(tmp_path / "nothing")) as catalog:
+        assert catalog.subjects.get("x") is None
+        assert list(catalog.subjects) == []
+    assert not (tmp_path / "nothing").exists()
