@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 
 from .errors import TrackerError, shown
 
@@ -99,20 +100,32 @@ _SPACES = re.compile(r"\s+")
 
 
 @cache
-def _countries() -> dict[str, Actor]:
-    import pycountry
+def _iso(database: str, key: str) -> list[dict[str, str]]:
+    """The records of one of pycountry's ISO databases, read from its JSON file.
 
+    (`import pycountry` itself costs a third of `tracker add`'s start-up, mostly in
+    looking up its own version; its data are what we need.)
+    """
+    import importlib.util
+
+    import orjson
+
+    spec = importlib.util.find_spec("pycountry")
+    folder = Path(spec.origin).parent / "databases"
+    return orjson.loads((folder / f"{database}.json").read_bytes())[key]
+
+
+@cache
+def _countries() -> dict[str, Actor]:
     actors = {}
-    for country in pycountry.countries:
-        name = DISPLAY_NAMES.get(
-            country.alpha_3, getattr(country, "common_name", None) or country.name
-        )
-        actors[country.alpha_3] = Actor(
-            country.alpha_3,
-            name,
+    for country in _iso("iso3166-1", "3166-1"):
+        code, name = country["alpha_3"], country["name"]
+        actors[code] = Actor(
+            code,
+            DISPLAY_NAMES.get(code, country.get("common_name") or name),
             "state",
-            getattr(country, "official_name", None) or country.name,
-            country.alpha_2,
+            country.get("official_name") or name,
+            country["alpha_2"],
         )
     return actors
 
@@ -136,10 +149,8 @@ def _names() -> dict[str, str]:
     for actor in _countries().values():
         for key in (actor.code, actor.alpha_2, actor.name, actor.official_name):
             names.setdefault(key.casefold(), actor.code)
-    import pycountry
-
-    for country in pycountry.countries:
-        names.setdefault(country.name.casefold(), country.alpha_3)
+    for country in _iso("iso3166-1", "3166-1"):
+        names.setdefault(country["name"].casefold(), country["alpha_3"])
     for alias, code in COUNTRY_ALIASES.items():
         names.setdefault(alias, code)
     return names
@@ -176,9 +187,7 @@ def is_actor(code: object) -> bool:
 @cache
 def all_currencies() -> dict[str, str]:
     """ISO 4217 code -> name."""
-    import pycountry
-
-    return {currency.alpha_3: currency.name for currency in pycountry.currencies}
+    return {currency["alpha_3"]: currency["name"] for currency in _iso("iso4217", "4217")}
 
 
 def parse_currency(text: str) -> str:
