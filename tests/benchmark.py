@@ -242,6 +242,8 @@ def floor(files: list[Path], db: Path) -> float:
 
 
 def median_time(command: list[str], env: dict, runs: int) -> float:
+    """The median of `runs` timed runs, after one untimed run (cold caches, bytecode)."""
+    run_timed(command, env)
     return statistics.median(run_timed(command, env)[0] for _ in range(runs))
 
 

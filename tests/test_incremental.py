@@ -11,7 +11,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tracker import envelope, schema
+from tracker import envelope, projection, schema
 from tracker.log import EventLog
 from tracker.model import draft_record
 
@@ -205,3 +205,14 @@ def test_a_big_build_shows_progress_on_a_terminal_only(tmp_path: Path) -> None:
                             "build", "--full", "--db", str(tmp_path / "again.db")],
                            cwd=PROJECT, capture_output=True, text=True, check=True)
     assert again.stdout.startswith(f"Built {tmp_path / 'again.db'} from 16000 events")
+
+
+def test_a_database_of_another_projection_version_is_rebuilt(events: Path, db: Path) -> None:
+    ok("add", "meeting", "--title", "A", "--date", "2019", *SOURCE)
+    ok("build")
+    with closing(sqlite3.connect(db)) as conn, conn:
+        conn.execute("update build_info set value = 'older' where key = 'projection_version'")
+    ok("add", "meeting", "--title", "B", "--date", "2019", *SOURCE)
+    assert ok("build") == f"Built {db} from 2 events"
+    assert rows(db, "select value from build_info where key = 'projection_version'") == [
+        {"value": projection.PROJECTION_VERSION}]

@@ -18,10 +18,9 @@ from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from operator import itemgetter
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
-import sqlite_utils
 
 from . import envelope, schema
 from .actors import all_actors, all_currencies
@@ -32,9 +31,12 @@ from .model import AMENDED, RETRACTED, SOURCE_ADDED, apply_changes
 from .progress import Advance, Progress, no_progress
 from .upcast import upcast
 
+if TYPE_CHECKING:
+    import sqlite_utils
+
 Event = dict[str, Any]
 # Bump when the projection changes: a database built by another version is rebuilt whole.
-PROJECTION_VERSION = "2"
+PROJECTION_VERSION = "3"
 
 
 class OutOfOrder(Exception):
@@ -161,8 +163,10 @@ def format_children(slug: str, data: dict[str, Any]) -> Iterator[tuple[str, dict
 
 
 def meeting_row(data: dict[str, Any]) -> dict[str, Any]:
+    dated = _dated(data)
     return {
-        "title": data["title"], **_dated(data), "format": data.get("format"),
+        "title": data["title"], **dated, "year": dated["date_start"][:4],
+        "format": data.get("format"),
         "level": data.get("level"), "mode": data.get("mode"), "city": data.get("city"),
         "country": data.get("country"), "latitude": _number(data.get("latitude")),
         "longitude": _number(data.get("longitude")), "geonameid": data.get("geonameid"),
@@ -560,6 +564,8 @@ def project(events: Iterable[Event], conn: sqlite3.Connection) -> Projector:
     conn.execute("pragma journal_mode = off")
     conn.execute("pragma synchronous = off")
     conn.execute("pragma cache_size = -32768")  # 32 MB of pages for lookups by key
+    import sqlite_utils  # only a full build creates the schema (its import is not free)
+
     db = sqlite_utils.Database(conn)
     conn.execute("begin")
     schema.create_tables(db)
@@ -587,7 +593,7 @@ def refresh_derived(conn: sqlite3.Connection, touched: Touched | None) -> None:
         return f"{column} in (select value from temp.touched_{kind})"
 
     def statement(template: str) -> str:
-        return re.sub(r"\{(ids|formats|actors):([\w.]+)\}",
+        return re.sub(r"\{(ids|actors):([\w.]+)\}",
                       lambda match: clause(match[1], match[2]), template)
 
     if touched is not None:
@@ -597,6 +603,11 @@ def refresh_derived(conn: sqlite3.Connection, touched: Touched | None) -> None:
             conn.execute(f"delete from temp.touched_{kind}")
             conn.executemany(f"insert into temp.touched_{kind} values (?)",
                              ((value,) for value in getattr(touched, kind)))
+        # A format's rows show its name: refresh its launch, meetings and their pledges.
+        conn.execute("insert or ignore into temp.touched_ids "
+                     "select value from temp.touched_formats")
+        conn.execute("insert or ignore into temp.touched_ids select id from meetings "
+                     "where format in (select value from temp.touched_formats)")
         # A pledge shows the format of its meeting: refresh the pledges of touched meetings.
         conn.execute("insert or ignore into temp.touched_ids select id from pledges "
                      "where meeting_id in (select value from temp.touched_ids)")

@@ -7,8 +7,11 @@ dogsheep. Table and column names are the public contract (see DESIGN.md).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import sqlite_utils
+if TYPE_CHECKING:
+    import sqlite_utils
+
 
 
 @dataclass(frozen=True)
@@ -60,16 +63,17 @@ TABLES = (
     ),
     Table(
         "meetings",
-        {"id": str, "title": str, **DATED, "status": str, "format": str, "level": str,
-         "mode": str, "city": str, "country": str, "latitude": float, "longitude": float,
-         "geonameid": int, "city_as_given": str, "chair": str, "participants": str,
-         "topics": str, "summary": str, **STAMPS},
+        {"id": str, "title": str, **DATED, "year": str, "status": str, "format": str,
+         "level": str, "mode": str, "city": str, "country": str, "latitude": float,
+         "longitude": float, "geonameid": int, "city_as_given": str, "chair": str,
+         "participants": str, "topics": str, "summary": str, **STAMPS},
         pk="id",
         foreign_keys=(("format", "formats", "slug"), ("country", "actors", "code"),
                       ("chair", "actors", "code")),
-        indexes=("title", "date_start", "date_end", "date_precision", "status", "format",
+        indexes=("title", "date_start", "date_end", "date_precision", ("status", "date_start"),
+                 ("status", "format"), ("status", "level"), ("status", "country"), "format",
                  "level", "mode", "city", ("country", "date_start"), ("chair", "date_start"),
-                 "recorded_at", "updated_at", ("date_start", "format")),
+                 "recorded_at", "updated_at", ("date_start", "format"), ("year", "format")),
         fts=("title", "summary", "city", "topics"),
     ),
     Table(
@@ -176,6 +180,13 @@ TABLES = (
         derived=True,
     ),
     Table(
+        "timeline_actors",
+        {"actor": str, "id": str, "kind": str, "date_start": str},
+        pk=("actor", "id"),
+        indexes=(("actor", "date_start", "id"), "id"),
+        derived=True,
+    ),
+    Table(
         "correction_rows",
         {"event_id": str, "recorded_at": str, "recorded_by": str, "subject": str,
          "kind": str, "title": str, "correction": str, "fields": str, "reason": str},
@@ -209,9 +220,9 @@ from pledges
 where status in ('pledged', 'disbursed')""",
 }
 
-# How the derived tables are filled. `{ids:column}`, `{formats:column}` and
-# `{actors:column}` stand for "this row is about a touched record / format / actor";
-# a full build fills everything (each stands for 1).
+# How the derived tables are filled. `{ids:column}` and `{actors:column}` stand for
+# "this row is about a touched record (or format) / actor"; a full build fills
+# everything (each stands for 1).
 DERIVED_FILL = {
     "timeline_rows": (
         """insert into timeline_rows
@@ -237,19 +248,39 @@ from formats where launched is not null and {ids:slug}""",
         """insert into format_history_rows
 select slug, name, 'launch', slug, 'Launch of ' || name, launched, launched_start,
   launched_precision, null, null, null, null, null
-from formats where launched is not null and ({ids:slug} or {formats:slug})""",
+from formats where launched is not null and {ids:slug}""",
         """insert into format_history_rows
 select formats.slug, formats.name, 'meeting', meetings.id, meetings.title, meetings.date,
   meetings.date_start, meetings.date_precision, meetings.status, meetings.level,
   meetings.mode, meetings.city, meetings.country
 from meetings join formats on formats.slug = meetings.format
-where {ids:meetings.id} or {formats:formats.slug}""",
+where {ids:meetings.id}""",
         """insert into format_history_rows
 select formats.slug, formats.name, 'pledge', pledges.id, pledges.title, pledges.date,
   pledges.date_start, pledges.date_precision, pledges.status, null, null, null, null
 from pledges join meetings on meetings.id = pledges.meeting_id
   join formats on formats.slug = meetings.format
-where {ids:pledges.id} or {formats:formats.slug}""",
+where {ids:pledges.id}""",
+    ),
+    # Who takes part in each record, in any role: for one actor's timeline, newest first.
+    # An actor belongs to a meeting of its format only when the meeting names no one.
+    "timeline_actors": (
+        """insert or ignore into timeline_actors
+select actor, meeting_id, 'meeting', date_start from meeting_participants
+where {ids:meeting_id}""",
+        """insert or ignore into timeline_actors
+select country, id, 'meeting', date_start from meetings
+where country is not null and {ids:id}""",
+        """insert or ignore into timeline_actors
+select format_members.actor, meetings.id, 'meeting', meetings.date_start
+from meetings join format_members on format_members.format = meetings.format
+where meetings.participants is null and {ids:meetings.id}""",
+        """insert or ignore into timeline_actors
+select by_actor, id, 'announcement', date_start from announcements where {ids:id}""",
+        """insert or ignore into timeline_actors
+select donor, id, 'pledge', date_start from pledges where {ids:id}""",
+        """insert or ignore into timeline_actors
+select actor, pledge_id, 'pledge', date_start from pledge_recipients where {ids:pledge_id}""",
     ),
     "actor_activity_rows": (
         """insert into actor_activity_rows
@@ -298,10 +329,17 @@ where {actors:actors.code} and coalesce(participation.n, chairs.n, hosts.n, anno
 # What an incremental refresh removes first, before filling again.
 DERIVED_CLEAR = {
     "timeline_rows": "delete from timeline_rows where {ids:id}",
-    "format_history_rows": "delete from format_history_rows where {ids:id} or {formats:format}",
+    "format_history_rows": "delete from format_history_rows where {ids:id}",
     "actor_activity_rows": "delete from actor_activity_rows where {actors:actor}",
+    "timeline_actors": "delete from timeline_actors where {ids:id}",
 }
 
+
+# Indexes sqlite-utils cannot declare (partial ones), created with the others.
+EXTRA_INDEXES = (
+    "create index if not exists meetings_format_naming_no_one on meetings(format) "
+    "where participants is null",
+)
 
 # The indexes replay itself looks rows up by (to amend or retract a record), created
 # before loading; every other index is created after, which is faster.
@@ -335,6 +373,8 @@ def create_indexes_views_fts(db: sqlite_utils.Database, derived: bool = True) ->
             )
         if table.fts and not db[table.name].detect_fts():
             db[table.name].enable_fts(list(table.fts), create_triggers=True, tokenize="porter")
+    for statement in EXTRA_INDEXES:
+        db.execute(statement)
     if derived:
         for name, sql in VIEWS.items():
             db.create_view(name, sql.strip(), replace=True)
