@@ -36,10 +36,10 @@ from urllib.parse import urlencode
 from datasette_dashboards import replace_opts_in_query
 
 from tracker import envelope
+from tracker.build import build
 from tracker.log import EventLog
 from tracker.model import draft_citation, draft_record, draft_update
 from tracker.places import find_city
-from tracker.projection import build
 from tracker.serve import DATABASE
 
 from .serving import free_port

@@ -8,8 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tracker.build import build
 from tracker.log import EventLog
-from tracker.projection import build
 
 from .conftest import BUNDLED_EVENTS, PROJECT, rows
 from .test_projection import dump

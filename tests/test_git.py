@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tracker.build import build
 from tracker.log import EventLog
-from tracker.projection import build
 
 from .conftest import PROJECT, SOURCE, ok, run
 from .test_incremental import contents

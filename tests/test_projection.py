@@ -13,8 +13,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tracker.build import build, is_stale
 from tracker.log import EventLog
-from tracker.projection import build, is_stale
 
 from .conftest import SOURCE, ok, rows, run
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from tracker import upcast
+from tracker.build import build
 from tracker.log import EventLog
-from tracker.projection import build
 from tracker.verify import verify
 
 FIXTURE = Path(__file__).parent / "fixtures" / "schema-1"

@@ -77,8 +77,8 @@ def test_canned_queries_only_read(tmp_path: Path) -> None:
     assert queries
     events = tmp_path / "events"
     shutil.copytree(BUNDLED_EVENTS, events, ignore=shutil.ignore_patterns(".lock", ".writer"))
+    from tracker.build import build
     from tracker.log import EventLog
-    from tracker.projection import build
 
     build(EventLog(events), tmp_path / "tracker.db")
     with closing(sqlite3.connect(f"file:{tmp_path / 'tracker.db'}?mode=ro", uri=True)) as conn:

@@ -333,7 +333,7 @@ def log_command(ctx: click.Context, event_type: str | None, subject: str | None,
     """
     from .dates import parse_date
     from .model import parse_reference
-    from .projection import ordered_events
+    from .replay import ordered_events
     from .show import log_line
 
     if subject:
@@ -420,9 +420,9 @@ def build(ctx: click.Context, full: bool, as_of: str | None, db_path: Path | Non
         tracker build
         tracker build --as-of 2024-07-01 --db /tmp/july.db
     """
+    from .build import build as build_database
     from .envelope import as_of_moment
     from .progress import bytes_bar
-    from .projection import build as build_database
 
     target = db_path or ctx.obj["db"]
     moment = as_of_moment(as_of) if as_of else None
@@ -458,9 +458,9 @@ def serve(ctx: click.Context, host: str, port: int, as_of: str | None,
     """
     import tempfile
 
+    from .build import build as build_database
+    from .build import is_stale
     from .envelope import as_of_moment
-    from .projection import build as build_database
-    from .projection import is_stale
     from .serve import serve as run_server
 
     log, db = _log(ctx), ctx.obj["db"]
@@ -562,9 +562,9 @@ def export(ctx: click.Context, output_format: str, kind: str | None) -> None:
         tracker export > tracker.jsonl
         tracker export --format csv --type meeting > meetings.csv
     """
+    from .build import build as build_database
+    from .build import is_stale
     from .exporter import export_rows, write_csv, write_jsonl
-    from .projection import build as build_database
-    from .projection import is_stale
 
     log, db = _log(ctx), ctx.obj["db"]
     if is_stale(log, db):

@@ -1,34 +1,28 @@
-"""Replay the log into SQLite: current state, history tables, views and search.
+"""Replay events into SQLite: current state, history tables, derived tables, search.
 
-The result depends only on the set of events: they are replayed in the order of
-(recorded_at, writer, seq, id, hash), whatever the order of files and lines. A build
-is full (into a temporary file, renamed into place) or incremental (only events that
-sort after the last one applied, in one transaction); both give the same contents.
+Every event is applied in replay order by the Projector; the tables, indexes, views and
+full-text search are declared in `schema`. How a database file is built, in full or
+incrementally, is `build`'s part.
 """
 
 from __future__ import annotations
 
-import heapq
-import os
 import re
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import closing
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from functools import lru_cache
 from operator import itemgetter
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from . import envelope, schema
+from . import schema
 from .actors import all_actors, all_currencies
 from .dates import Span, parse_date
 from .errors import TrackerError
-from .log import EventLog, SegmentState
 from .model import AMENDED, RETRACTED, SOURCE_ADDED, apply_changes
-from .progress import Advance, Progress, no_progress
+from .replay import sort_key
 from .upcast import upcast
 
 if TYPE_CHECKING:
@@ -37,84 +31,6 @@ if TYPE_CHECKING:
 Event = dict[str, Any]
 # Bump when the projection changes: a database built by another version is rebuilt whole.
 PROJECTION_VERSION = "3"
-
-
-class OutOfOrder(Exception):
-    """A segment file whose lines are not in replay order (after a manual edit or merge)."""
-
-
-def sort_key(event: Event) -> tuple:
-    """Replay order: (recorded_at, writer, seq, id, hash)."""
-    return SORT_KEY(event)
-
-
-SORT_KEY = itemgetter("recorded_at", "writer", "seq", "id", "hash")
-MONTH = re.compile(r"[0-9]{4}-[0-9]{2}")
-
-
-REPORT_EVERY = 4096  # lines between two reports of progress
-
-
-def _file_events(log: EventLog, path: Path, start: int, stop: int,
-                 month: str | None, advance: Advance | None = None) -> Iterator[Event]:
-    """The events of one segment between two offsets. With `month`, check that they are
-    in replay order and of that month, else raise OutOfOrder (replay then sorts).
-    `advance(bytes)` is told, now and then, how far reading got."""
-    previous = None
-    done = 0
-    for number, _offset, body in log.read_range(path, start, stop):
-        done += len(body) + 1
-        if advance is not None and number % REPORT_EVERY == 0:
-            advance(done)
-            done = 0
-        try:
-            event = envelope.parse_hashed(body)
-        except envelope.BadLine as error:
-            where = f"line {number}" if start == 0 else f"line {number} after byte {start}"
-            raise TrackerError(
-                f"{path.parent.name}/{path.name} {where} is damaged ({error}); "
-                "run tracker verify") from None
-        if month is not None:
-            key = SORT_KEY(event)
-            if (previous is not None and key < previous) or key[0][:7] != month:
-                raise OutOfOrder(path)
-            previous = key
-        yield event
-    if advance is not None:
-        advance(done)
-
-
-def ordered_events(
-    log: EventLog,
-    sort_in_memory: bool = False,
-    ranges: dict[str, tuple[int, int]] | None = None,
-    advance: Advance | None = None,
-) -> Iterator[Event]:
-    """Events in replay order, streaming: months in turn, each a merge of its segments.
-
-    A segment whose lines are out of order or not of its month (after a hand edit or an
-    odd merge) raises OutOfOrder: callers then ask for `sort_in_memory`. `ranges` limits
-    reading to byte ranges of some segments (relative path -> start, stop); by default
-    every segment is read whole.
-    """
-    if ranges is None:
-        ranges = {name: (0, state.size) for name, state in log.snapshot().items()}
-    wanted = sorted((name, start, stop) for name, (start, stop) in ranges.items() if stop > start)
-    if sort_in_memory:
-        streams = [_file_events(log, log.root / name, start, stop, None, advance)
-                   for name, start, stop in wanted]
-        yield from sorted((event for stream in streams for event in stream), key=SORT_KEY)
-        return
-    months: dict[str, list[tuple[str, int, int]]] = {}
-    for name, start, stop in wanted:
-        month = Path(name).stem
-        if not MONTH.fullmatch(month):
-            raise OutOfOrder(name)
-        months.setdefault(month, []).append((name, start, stop))
-    for month in sorted(months):
-        streams = [_file_events(log, log.root / name, start, stop, month, advance)
-                   for name, start, stop in months[month]]
-        yield from streams[0] if len(streams) == 1 else heapq.merge(*streams, key=SORT_KEY)
 
 
 @lru_cache(maxsize=65536)
@@ -578,8 +494,7 @@ def project(events: Iterable[Event], conn: sqlite3.Connection) -> Projector:
     refresh_derived(conn, None)
     schema.create_indexes_views_fts(db)
     conn.execute("commit")
-    conn.execute("pragma analysis_limit = 1000")  # statistics from a sample of each index
-    conn.execute("analyze")
+    conn.execute("analyze")  # full statistics: sampled ones lead the planner astray
     return projector
 
 
@@ -619,153 +534,3 @@ def refresh_derived(conn: sqlite3.Connection, touched: Touched | None) -> None:
 
 
 # -- building the database file ----------------------------------------------------------
-
-
-@dataclass
-class BuildInfo:
-    """What a database was built from, kept in its build_info table."""
-
-    segments: dict[str, SegmentState]
-    last_key: list | None
-    as_of: str | None = None
-    version: str = PROJECTION_VERSION
-
-    def save(self, conn: sqlite3.Connection) -> None:
-        values = {
-            "projection_version": self.version,
-            "segments": orjson.dumps({name: asdict(state) for name, state
-                                      in sorted(self.segments.items())}).decode(),
-            "last_key": orjson.dumps(self.last_key).decode(),
-            "as_of": self.as_of or "",
-        }
-        conn.executemany("insert or replace into build_info (key, value) values (?, ?)",
-                         sorted(values.items()))
-
-    @classmethod
-    def load(cls, db_path: Path) -> BuildInfo | None:
-        if not db_path.exists():
-            return None
-        try:
-            with closing(sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)) as conn:
-                values = dict(conn.execute("select key, value from build_info"))
-            segments = {name: SegmentState(**state)
-                        for name, state in orjson.loads(values["segments"]).items()}
-            return cls(segments, orjson.loads(values["last_key"]), values["as_of"] or None,
-                       values["projection_version"])
-        except (sqlite3.DatabaseError, KeyError, TypeError, orjson.JSONDecodeError):
-            return None
-
-
-@dataclass
-class BuildResult:
-    events: int  # events applied by this build
-    incremental: bool
-
-
-def _in_time(events: Iterable[Event], as_of: str | None) -> Iterator[Event]:
-    for event in events:
-        if as_of is None or event["recorded_at"] <= as_of:
-            yield event
-
-
-def build(log: EventLog, db_path: Path | str, full: bool = False,
-          as_of: str | None = None, progress: Progress = no_progress) -> BuildResult:
-    """Bring the database up to date with the log: incrementally when every new event
-    sorts after the last one applied, else by a full rebuild. `as_of` (a recorded_at
-    timestamp) builds the state from the events recorded up to that moment, in full.
-    `progress(label, total bytes)` gives the `advance` function reading reports to."""
-    db_path = Path(db_path)
-    snapshot = log.snapshot()
-    if not full and as_of is None:
-        result = _build_incrementally(log, db_path, snapshot)
-        if result is not None:
-            return result
-    return _build_fully(log, db_path, snapshot, as_of, progress)
-
-
-def _build_fully(log: EventLog, db_path: Path, snapshot: dict[str, SegmentState],
-                 as_of: str | None, progress: Progress = no_progress) -> BuildResult:
-    db_path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = db_path.with_name(f".{db_path.name}.building-{os.getpid()}")
-    ranges = {name: (0, state.size) for name, state in snapshot.items()}
-    total = sum(state.size for state in snapshot.values())
-    try:
-        try:
-            with progress("Building", total) as advance:
-                counted = _project_file(log, temporary, ranges, as_of, snapshot, False,
-                                        advance)
-        except OutOfOrder:
-            with progress("Building", total) as advance:
-                counted = _project_file(log, temporary, ranges, as_of, snapshot, True,
-                                        advance)
-        os.replace(temporary, db_path)
-    finally:
-        temporary.unlink(missing_ok=True)
-    return BuildResult(counted.count, incremental=False)
-
-
-def _project_file(log: EventLog, path: Path, ranges: dict[str, tuple[int, int]],
-                  as_of: str | None, snapshot: dict[str, SegmentState],
-                  sort_in_memory: bool, advance: Advance | None = None) -> _Counter:
-    """Project the events into a new database file; return the count of events applied."""
-    path.unlink(missing_ok=True)
-    with closing(sqlite3.connect(str(path))) as conn:
-        counted = _Counter(_in_time(ordered_events(log, sort_in_memory, ranges, advance),
-                                    as_of))
-        projector = project(counted, conn)
-        conn.execute("begin")
-        BuildInfo(snapshot, _key(projector.last_key), as_of).save(conn)
-        conn.execute("commit")
-    return counted
-
-
-def _key(key: tuple | None) -> list | None:
-    return list(key) if key is not None else None
-
-
-class _Counter:
-    """Counts the events an iterator yields."""
-
-    def __init__(self, events: Iterable[Event]):
-        self.events, self.count = events, 0
-
-    def __iter__(self) -> Iterator[Event]:
-        for event in self.events:
-            self.count += 1
-            yield event
-
-
-def _build_incrementally(log: EventLog, db_path: Path,
-                         snapshot: dict[str, SegmentState]) -> BuildResult | None:
-    """Apply only the new events in place, or return None when a full build is needed."""
-    info = BuildInfo.load(db_path)
-    if info is None or info.version != PROJECTION_VERSION or info.as_of is not None:
-        return None
-    ranges = log.appended_since(info.segments, snapshot)
-    if ranges is None:
-        return None
-    events = list(ordered_events(log, sort_in_memory=True, ranges=ranges))
-    if events and info.last_key is not None and sort_key(events[0]) <= tuple(info.last_key):
-        return None  # older events arrived (a merge): replay everything
-    with closing(sqlite3.connect(str(db_path), isolation_level=None)) as conn:
-        conn.execute("begin immediate")
-        try:
-            projector = Projector(conn, incremental=True)
-            projector.last_key = tuple(info.last_key) if info.last_key else None
-            for event in events:
-                projector.apply(event)
-            projector.finish()
-            refresh_derived(conn, projector.touched)
-            BuildInfo(snapshot, _key(projector.last_key)).save(conn)
-            conn.execute("commit")
-        except BaseException:
-            conn.execute("rollback")
-            raise
-    return BuildResult(len(events), incremental=True)
-
-
-def is_stale(log: EventLog, db_path: Path | str, as_of: str | None = None) -> bool:
-    """Whether the database is missing, or was built from another state of the log."""
-    info = BuildInfo.load(Path(db_path))
-    return (info is None or info.version != PROJECTION_VERSION or info.as_of != as_of
-            or info.segments != log.snapshot())

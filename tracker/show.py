@@ -11,7 +11,8 @@ import orjson
 from .errors import TrackerError, shown
 from .log import EventLog
 from .model import AMENDED, apply_changes
-from .projection import TABLE_OF, ordered_events, project
+from .projection import TABLE_OF, project
+from .replay import ordered_events
 
 Event = dict[str, Any]
 

@@ -16,8 +16,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from .build import is_stale
 from .log import EventLog
-from .projection import is_stale
 from .serve import copy_database, file_identity, inspect_database
 
 POLL_SECONDS = 0.5

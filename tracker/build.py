@@ -1,0 +1,170 @@
+"""Build the database file from the log: in full (into a temporary file, renamed into
+place) or incrementally (only the events that sort after the last one applied, in one
+transaction); both give the same contents. `as_of` builds the past.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import closing
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import orjson
+
+from .log import EventLog, SegmentState
+from .progress import Advance, Progress, no_progress
+from .projection import PROJECTION_VERSION, Event, Projector, project, refresh_derived
+from .replay import OutOfOrder, ordered_events, sort_key
+
+
+@dataclass
+class BuildInfo:
+    """What a database was built from, kept in its build_info table."""
+
+    segments: dict[str, SegmentState]
+    last_key: list | None
+    as_of: str | None = None
+    version: str = PROJECTION_VERSION
+
+    def save(self, conn: sqlite3.Connection) -> None:
+        values = {
+            "projection_version": self.version,
+            "segments": orjson.dumps({name: asdict(state) for name, state
+                                      in sorted(self.segments.items())}).decode(),
+            "last_key": orjson.dumps(self.last_key).decode(),
+            "as_of": self.as_of or "",
+        }
+        conn.executemany("insert or replace into build_info (key, value) values (?, ?)",
+                         sorted(values.items()))
+
+    @classmethod
+    def load(cls, db_path: Path) -> BuildInfo | None:
+        if not db_path.exists():
+            return None
+        try:
+            with closing(sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)) as conn:
+                values = dict(conn.execute("select key, value from build_info"))
+            segments = {name: SegmentState(**state)
+                        for name, state in orjson.loads(values["segments"]).items()}
+            return cls(segments, orjson.loads(values["last_key"]), values["as_of"] or None,
+                       values["projection_version"])
+        except (sqlite3.DatabaseError, KeyError, TypeError, orjson.JSONDecodeError):
+            return None
+
+
+@dataclass
+class BuildResult:
+    events: int  # events applied by this build
+    incremental: bool
+
+
+def _in_time(events: Iterable[Event], as_of: str | None) -> Iterator[Event]:
+    for event in events:
+        if as_of is None or event["recorded_at"] <= as_of:
+            yield event
+
+
+def build(log: EventLog, db_path: Path | str, full: bool = False,
+          as_of: str | None = None, progress: Progress = no_progress) -> BuildResult:
+    """Bring the database up to date with the log: incrementally when every new event
+    sorts after the last one applied, else by a full rebuild. `as_of` (a recorded_at
+    timestamp) builds the state from the events recorded up to that moment, in full.
+    `progress(label, total bytes)` gives the `advance` function reading reports to."""
+    db_path = Path(db_path)
+    snapshot = log.snapshot()
+    if not full and as_of is None:
+        result = _build_incrementally(log, db_path, snapshot)
+        if result is not None:
+            return result
+    return _build_fully(log, db_path, snapshot, as_of, progress)
+
+
+def _build_fully(log: EventLog, db_path: Path, snapshot: dict[str, SegmentState],
+                 as_of: str | None, progress: Progress = no_progress) -> BuildResult:
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = db_path.with_name(f".{db_path.name}.building-{os.getpid()}")
+    ranges = {name: (0, state.size) for name, state in snapshot.items()}
+    total = sum(state.size for state in snapshot.values())
+    try:
+        try:
+            with progress("Building", total) as advance:
+                counted = _project_file(log, temporary, ranges, as_of, snapshot, False,
+                                        advance)
+        except OutOfOrder:
+            with progress("Building", total) as advance:
+                counted = _project_file(log, temporary, ranges, as_of, snapshot, True,
+                                        advance)
+        os.replace(temporary, db_path)
+    finally:
+        temporary.unlink(missing_ok=True)
+    return BuildResult(counted.count, incremental=False)
+
+
+def _project_file(log: EventLog, path: Path, ranges: dict[str, tuple[int, int]],
+                  as_of: str | None, snapshot: dict[str, SegmentState],
+                  sort_in_memory: bool, advance: Advance | None = None) -> _Counter:
+    """Project the events into a new database file; return the count of events applied."""
+    path.unlink(missing_ok=True)
+    with closing(sqlite3.connect(str(path))) as conn:
+        counted = _Counter(_in_time(ordered_events(log, sort_in_memory, ranges, advance),
+                                    as_of))
+        projector = project(counted, conn)
+        conn.execute("begin")
+        BuildInfo(snapshot, _key(projector.last_key), as_of).save(conn)
+        conn.execute("commit")
+    return counted
+
+
+def _key(key: tuple | None) -> list | None:
+    return list(key) if key is not None else None
+
+
+class _Counter:
+    """Counts the events an iterator yields."""
+
+    def __init__(self, events: Iterable[Event]):
+        self.events, self.count = events, 0
+
+    def __iter__(self) -> Iterator[Event]:
+        for event in self.events:
+            self.count += 1
+            yield event
+
+
+def _build_incrementally(log: EventLog, db_path: Path,
+                         snapshot: dict[str, SegmentState]) -> BuildResult | None:
+    """Apply only the new events in place, or return None when a full build is needed."""
+    info = BuildInfo.load(db_path)
+    if info is None or info.version != PROJECTION_VERSION or info.as_of is not None:
+        return None
+    ranges = log.appended_since(info.segments, snapshot)
+    if ranges is None:
+        return None
+    events = list(ordered_events(log, sort_in_memory=True, ranges=ranges))
+    if events and info.last_key is not None and sort_key(events[0]) <= tuple(info.last_key):
+        return None  # older events arrived (a merge): replay everything
+    with closing(sqlite3.connect(str(db_path), isolation_level=None)) as conn:
+        conn.execute("begin immediate")
+        try:
+            projector = Projector(conn, incremental=True)
+            projector.last_key = tuple(info.last_key) if info.last_key else None
+            for event in events:
+                projector.apply(event)
+            projector.finish()
+            refresh_derived(conn, projector.touched)
+            BuildInfo(snapshot, _key(projector.last_key)).save(conn)
+            conn.execute("commit")
+        except BaseException:
+            conn.execute("rollback")
+            raise
+    return BuildResult(len(events), incremental=True)
+
+
+def is_stale(log: EventLog, db_path: Path | str, as_of: str | None = None) -> bool:
+    """Whether the database is missing, or was built from another state of the log."""
+    info = BuildInfo.load(Path(db_path))
+    return (info is None or info.version != PROJECTION_VERSION or info.as_of != as_of
+            or info.segments != log.snapshot())
