@@ -107,8 +107,9 @@ TABLES = (
         pk="id",
         foreign_keys=(("donor", "actors", "code"), ("currency", "currencies", "code"),
                       ("meeting_id", "meetings", "id")),
-        indexes=("date_start", "date_precision", ("donor", "date_start"), "currency",
-                 "approximate", "instrument", "meeting_id", "status", "recorded_at"),
+        indexes=("date_start", "date_precision", ("donor", "status", "date_start"),
+                 ("currency", "status"), "approximate", "instrument", "meeting_id", "status",
+                 "recorded_at"),
         fts=("title", "purpose"),
     ),
     Table(
