@@ -11,6 +11,7 @@ import pytest
 from tracker import envelope
 from tracker.catalog import Catalog
 from tracker.log import EventLog
+from tracker.recorder import after
 
 from .conftest import SOURCE, ok, run
 from .test_log import fields
@@ -56,7 +57,7 @@ def test_amended_data_and_retractions(events: Path) -> None:
             catalog.require("record", meeting)
 
 
-def test_a_merge_with_older_events_rebuilds_the_index(events: Path) -> None:
+def test_older_events_from_a_merge_are_indexed(events: Path) -> None:
     ok("add", "meeting", "--title", "Late", "--date", "2020", *SOURCE)
     older = fields("Early")
     older["recorded_at"] = "2021-01-01T00:00:00.000000Z"
@@ -105,3 +106,21 @@ def test_no_log_yet(tmp_path: Path) -> None:
         assert catalog.subjects.get("x") is None
         assert list(catalog.subjects) == []
     assert not (tmp_path / "nothing").exists()
+
+
+def test_an_older_amendment_that_arrives_later_is_folded_in_order(events: Path) -> None:
+    """Amendments apply in replay order, whatever order a merge brings them in."""
+    meeting = ok("add", "meeting", "--title", "Recorded", "--date", "2019", *SOURCE)
+    [recorded] = list(EventLog(events).events())
+    ok("amend", meeting, "--set", "title=Second", "--reason", "later fix")
+    with Catalog.scan(EventLog(events)) as catalog:
+        assert catalog.data_of(meeting)["title"] == "Second"
+    earlier = {**fields("unused"), "type": "record.amended", "subject": meeting,
+               "recorded_at": after(recorded["recorded_at"]),
+               "data": {"changes": {"title": "First"}, "reason": "earlier fix"}}
+    with EventLog(events, writer="other-clone").session() as appender:
+        appender.write(earlier)
+    with Catalog.scan(EventLog(events)) as catalog:
+        assert catalog.data_of(meeting)["title"] == "Second"
+        assert catalog.subjects[meeting].latest > earlier["recorded_at"]
+

@@ -22,16 +22,20 @@ from .errors import TrackerError, shown
 from .log import EventLog, SegmentState
 from .model import AMENDED, RETRACTED, apply_changes
 
-VERSION = "1"
+VERSION = "2"
 SCHEMA = """
 create table if not exists meta (key text primary key, value text);
 create table if not exists segments (name text primary key, size integer, tail text);
 create table if not exists subjects (
-  id text primary key, kind text, latest text, date text, retracted integer,
-  data text,      -- the current data, once amended (else: the recording event's data)
+  id text primary key, kind text,
+  recorded_key text,  -- replay key of the recording event: the earliest one stands
+  latest text, date text, retracted integer,
+  data text,          -- the current data, once amended (else: the recording event's data)
   segment text, offset integer  -- where the recording event is
 );
-create table if not exists events (id text primary key, segment text, offset integer);
+create table if not exists events (
+  id text primary key, subject text, type text, key text, segment text, offset integer);
+create index if not exists events_by_subject on events (subject, type, key);
 """
 
 
@@ -140,7 +144,12 @@ class Catalog:
 
 
 def _refresh(log: EventLog, conn: sqlite3.Connection) -> None:
-    """Bring the index up to date, in one transaction (other processes wait)."""
+    """Bring the index up to date, in one transaction (other processes wait).
+
+    Nothing in it depends on the order events arrive in (a merge may bring older ones):
+    the latest time is a maximum, a retraction is final, and a record's amended data is
+    folded again, in replay order, whenever one of its amendments arrives.
+    """
     conn.execute("begin immediate")
     try:
         meta = dict(conn.execute("select key, value from meta"))
@@ -148,76 +157,88 @@ def _refresh(log: EventLog, conn: sqlite3.Connection) -> None:
                  for name, size, tail in conn.execute("select name, size, tail from segments")}
         now = log.snapshot()
         ranges = log.appended_since(known, now) if meta.get("version") == VERSION else None
-        events = _read_ranges(log, ranges) if ranges is not None else None
-        last = orjson.loads(meta["last_key"]) if meta.get("last_key") else None
-        if events is None or (events and last and list(events[0][0]) <= last):
-            # Rewritten, or older events arrived (a merge): index the whole log again.
+        if ranges is None:  # a segment was rewritten (or a new index): read everything
             for table in ("meta", "segments", "subjects", "events"):
                 conn.execute(f"delete from {table}")
-            events = _read_ranges(log, {name: (0, state.size) for name, state in now.items()})
-            last = None
-        for key, event, segment, offset in events:
-            _note(log, conn, event, segment, offset)
-            last = list(key)
+            ranges = {name: (0, state.size) for name, state in now.items()}
+        for chunk in _read_ranges(log, ranges):
+            _index(log, conn, chunk)
         conn.executemany("insert or replace into segments values (?, ?, ?)",
                          ((name, state.size, state.tail) for name, state in now.items()))
-        conn.executemany("insert or replace into meta values (?, ?)",
-                         [("version", VERSION), ("last_key", orjson.dumps(last).decode())])
+        conn.execute("insert or replace into meta values ('version', ?)", (VERSION,))
         conn.execute("commit")
     except BaseException:
         conn.execute("rollback")
         raise
 
 
-def _read_ranges(log: EventLog, ranges: dict[str, tuple[int, int]]) -> list[tuple]:
-    """(sort key, event, segment, offset) of the lines in the ranges, in replay order;
-    damaged lines are left out (`tracker verify` reports them)."""
+CHUNK = 20000  # events indexed at a time (the index does not depend on their order)
+
+
+def _read_ranges(log: EventLog, ranges: dict[str, tuple[int, int]]) -> Iterator[list[tuple]]:
+    """Chunks of (replay key, event, segment, offset) of the lines in the ranges; damaged
+    lines are left out (`tracker verify` reports them)."""
     found = []
     for segment, (start, stop) in ranges.items():
         for _number, offset, body in log.read_range(log.root / segment, start, stop):
             try:
                 event = orjson.loads(body)
-                key = (event["recorded_at"], event["writer"], event["seq"], event["id"])
-            except (orjson.JSONDecodeError, KeyError, TypeError):
+                key = (f"{event['recorded_at']} {event['writer']} {event['seq']:012d} "
+                       f"{event['id']}")
+            except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
                 continue
-            found.append((key, event, segment, offset))
-    found.sort(key=lambda item: item[0])
-    return found
+            if all(isinstance(event.get(name), str) for name in ("type", "subject")) and \
+                    isinstance(event.get("data"), dict):
+                found.append((key, event, segment, offset))
+                if len(found) >= CHUNK:
+                    yield found
+                    found = []
+    yield found
 
 
-def _note(log: EventLog, conn: sqlite3.Connection, event: dict[str, Any], segment: str,
-          offset: int) -> None:
-    """Index one event, applied in replay order."""
-    try:
-        kind, _, action = event["type"].partition(".")
-        subject, recorded_at, data = event["subject"], event["recorded_at"], event["data"]
-        conn.execute("insert or ignore into events values (?, ?, ?)",
-                     (event["id"], segment, offset))
-        if action == "recorded":
-            conn.execute("insert or ignore into subjects values (?, ?, ?, ?, 0, ?, ?, ?)",
-                         (subject, kind, recorded_at, data.get("date"),
-                          None if subject == event["id"] else _json(_without_source(data)),
-                          segment, offset))
-            return
-        row = conn.execute("select data, segment, offset from subjects where id = ?",
-                           (subject,)).fetchone()
-        if row is None:
-            return
-        changes: dict[str, Any] = {"latest": recorded_at}
-        if event["type"] == RETRACTED:
-            changes["retracted"] = 1
-        elif event["type"] == AMENDED:
-            current = (orjson.loads(row[0]) if row[0] is not None
-                       else _without_source(_read_line(log, row[1], row[2])["data"]))
-            amended = apply_changes(current, data["changes"])
-            changes["data"] = _json(amended)
-            if "date" in data["changes"]:
-                changes["date"] = data["changes"]["date"]
-        assignments = ", ".join(f"{column} = ?" for column in changes)
-        conn.execute(f"update subjects set {assignments} where id = ?",
-                     (*changes.values(), subject))
-    except (KeyError, TypeError, AttributeError, orjson.JSONDecodeError):
-        return
+def _index(log: EventLog, conn: sqlite3.Connection, found: list[tuple]) -> None:
+    """Add new events to the index and bring the records they are about up to date."""
+    conn.executemany(
+        "insert or ignore into events values (?, ?, ?, ?, ?, ?)",
+        ((event["id"], event["subject"], event["type"], key, segment, offset)
+         for key, event, segment, offset in found))
+    conn.executemany(
+        "insert into subjects values (?, ?, ?, ?, ?, 0, ?, ?, ?) on conflict (id) do update "
+        "set kind = excluded.kind, recorded_key = excluded.recorded_key, "
+        "date = excluded.date, data = excluded.data, segment = excluded.segment, "
+        "offset = excluded.offset where excluded.recorded_key < subjects.recorded_key",
+        ((event["subject"], event["type"].partition(".")[0], key, event["recorded_at"],
+          event["data"].get("date"),
+          None if event["subject"] == event["id"] else _json(_without_source(event["data"])),
+          segment, offset)
+         for key, event, segment, offset in found if event["type"].endswith(".recorded")))
+    conn.execute("create temp table if not exists touched (id text primary key)")
+    conn.execute("delete from temp.touched")
+    conn.executemany("insert or ignore into temp.touched values (?)",
+                     ((event["subject"],) for _key, event, _segment, _offset in found))
+    conn.execute(
+        "update subjects set latest = (select substr(max(key), 1, 27) from events "
+        "where events.subject = subjects.id), retracted = exists (select 1 from events "
+        f"where events.subject = subjects.id and events.type = '{RETRACTED}') "
+        "where id in (select id from temp.touched)")
+    amended = [row[0] for row in conn.execute(
+        f"select distinct subject from events where type = '{AMENDED}' "
+        "and subject in (select id from temp.touched) and subject in (select id from subjects)")]
+    for subject in amended:
+        _fold(log, conn, subject)
+
+
+def _fold(log: EventLog, conn: sqlite3.Connection, subject: str) -> None:
+    """A record's data and date: as recorded, then amended, in replay order."""
+    segment, offset = conn.execute(
+        "select segment, offset from subjects where id = ?", (subject,)).fetchone()
+    data = _without_source(_read_line(log, segment, offset)["data"])
+    for segment, offset in conn.execute(
+            f"select segment, offset from events where subject = ? and type = '{AMENDED}' "
+            "order by key", (subject,)).fetchall():
+        data = apply_changes(data, _read_line(log, segment, offset)["data"]["changes"])
+    conn.execute("update subjects set data = ?, date = ? where id = ?",
+                 (_json(data), data.get("date"), subject))
 
 
 def _read_line(log: EventLog, segment: str, offset: int) -> dict[str, Any]:
