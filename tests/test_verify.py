@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
 from tracker import envelope
@@ -120,3 +122,51 @@ def test_two_processes_report_what_one_does(events: Path) -> None:
     assert sorted(two.warnings) == sorted(one.warnings)
     assert len(one.problems) == 3  # the forgery, the unknown format, the seq gap
     assert len(one.warnings) == 2  # the retry in another clone, the slug recorded twice
+
+
+class RecordedProgress:
+    """A progress function that keeps what it was told."""
+
+    def __init__(self) -> None:
+        self.told: list[tuple[str, int]] = []
+        self.advanced: list[int] = []
+
+    def __call__(self, label: str, total: int) -> AbstractContextManager[Callable[[int], None]]:
+        self.told.append((label, total))
+        return nullcontext(self.advanced.append)
+
+
+def test_verify_reports_every_byte_it_checks_in_one_or_two_processes(tmp_path: Path) -> None:
+    from tracker.verify import REPORT_EVERY, verify
+
+    from .benchmark import generate
+
+    events = tmp_path / "events"
+    generate(events, 9000)
+    size = sum(path.stat().st_size for path in EventLog(events).segments())
+    for workers in (1, 2):
+        progress = RecordedProgress()
+        report = verify(EventLog(events), workers=workers, progress=progress)
+        assert (report.events, report.problems) == (9000, [])
+        assert progress.told == [("Verifying", size)]
+        assert sum(progress.advanced) == size
+        if workers == 1:  # reported as it reads, every REPORT_EVERY lines
+            assert len(progress.advanced) == 9000 // REPORT_EVERY + 1
+
+
+def test_a_big_verify_shows_progress_on_a_terminal_only(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from .benchmark import generate
+    from .conftest import PROJECT
+    from .terminal import stderr_on_terminal
+
+    events = tmp_path / "events"
+    generate(events, 16000)
+    command = [sys.executable, "-m", "tracker", "--events", str(events), "verify"]
+    shown = stderr_on_terminal(command, PROJECT)
+    assert "Verifying" in shown and "100%" in shown
+    piped = subprocess.run(command, cwd=PROJECT, capture_output=True, text=True, check=True)
+    assert piped.stderr == ""
+    assert piped.stdout.startswith("OK: 16000 events")

@@ -494,10 +494,11 @@ def verify(ctx: click.Context, against: str | None) -> None:
         tracker verify
         tracker verify --against origin/main
     """
+    from .progress import bytes_bar
     from .verify import verify as verify_log
     from .verify import verify_against
 
-    report = verify_log(_log(ctx))
+    report = verify_log(_log(ctx), progress=bytes_bar)
     if against:
         report.merge(verify_against(_log(ctx), against))
     for warning in report.warnings:

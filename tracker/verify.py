@@ -9,12 +9,14 @@ from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import orjson
 
 from . import envelope, model
 from .errors import TrackerError, shown
 from .log import EventLog, Line, Tail
+from .progress import Advance, Progress, no_progress
 from .upcast import can_upcast, upcast
 
 
@@ -79,6 +81,7 @@ def _keep_what_can_be_read(
 
 
 PARALLEL_BYTES = 64 << 20  # below this, one process checks the whole log
+REPORT_EVERY = 4096  # lines between two reports of progress
 
 
 @dataclass
@@ -93,11 +96,13 @@ class Scan:
     amendments: list[tuple[str, dict]]  # (label, event): checked once kinds are known
 
 
-def verify(log: EventLog, workers: int | None = None) -> Report:
+def verify(log: EventLog, workers: int | None = None,
+           progress: Progress = no_progress) -> Report:
     """Read every segment and report every problem, naming the event (or file and line).
 
     A large log with several writers is checked by two processes, one per group of
     writers (a writer's seq can only be checked with all its segments in one process).
+    `progress(label, total bytes)` gives the `advance` function the reading reports to.
     """
     segments = log.segments()
     writers: dict[str, list[int]] = defaultdict(list)
@@ -114,28 +119,68 @@ def verify(log: EventLog, workers: int | None = None) -> Report:
         lightest = weights.index(min(weights))
         bins[lightest] += group
         weights[lightest] += sum(segments[number].stat().st_size for number in group)
-    if len(bins) == 1:
-        scans = [_scan(log.root, segments, bins[0])]
-    else:
-        import multiprocessing
-
-        with multiprocessing.get_context("fork").Pool(len(bins)) as pool:
-            scans = pool.starmap(_scan, [(log.root, segments, numbers) for numbers in bins])
+    with progress("Verifying", sum(weights)) as advance:
+        if len(bins) == 1:
+            scans = [_scan(log.root, segments, bins[0], advance)]
+        else:
+            scans = _scan_in_processes(log.root, segments, bins, advance)
     return _combine(log, segments, scans)
 
 
-def _scan(root: Path, segments: list[Path], numbers: list[int]) -> Scan:
+_DONE: Any = None  # bytes checked so far, shared with the worker processes
+
+
+def _scan_in_processes(root: Path, segments: list[Path], bins: list[list[int]],
+                       advance: Advance) -> list[Scan]:
+    import multiprocessing
+
+    global _DONE
+    context = multiprocessing.get_context("fork")
+    _DONE = context.Value("q", 0)  # inherited by the workers, which fork from here
+    reported = 0
+    with context.Pool(len(bins)) as pool:
+        pending = pool.starmap_async(_scan, [(root, segments, numbers) for numbers in bins])
+        while not pending.ready():
+            pending.wait(0.2)
+            done = _DONE.value
+            advance(done - reported)
+            reported = done
+        return pending.get()
+
+
+def _report_bytes(advance: Advance | None) -> Advance:
+    """Where a scan reports bytes checked: the bar, or the counter shared by workers."""
+    if advance is not None:
+        return advance
+    if _DONE is None:
+        return lambda count: None
+
+    def add(count: int) -> None:
+        with _DONE.get_lock():
+            _DONE.value += count
+
+    return add
+
+
+def _scan(root: Path, segments: list[Path], numbers: list[int],
+          advance: Advance | None = None) -> Scan:
     """Check the lines of some segments (all the segments of their writers)."""
     log = EventLog(root)
     scan = Scan(Report(), {}, {}, [], [])
     report = scan.report
     seqs: dict[str, list[tuple[int, str]]] = defaultdict(list)
+    report_bytes = _report_bytes(advance)
+    done = 0
     for segment, item in _numbered_lines(log, segments, numbers):
         if isinstance(item, Tail):
             report.warnings.append(item.warning(root))
             continue
         path, number, body = item
         report.events += 1
+        done += len(body) + 1
+        if report.events % REPORT_EVERY == 0:
+            report_bytes(done)
+            done = 0
         try:
             event = envelope.parse_line(body)
         except envelope.BadLine as error:
@@ -169,6 +214,7 @@ def _scan(root: Path, segments: list[Path], numbers: list[int]) -> Scan:
                 scan.subjects[event["subject"]] = (kind, event_id, segment, number)
         for wanted, subject in _references(event):
             scan.needed.append((event_id, wanted, subject))
+    report_bytes(done)
     _check_seqs(report, seqs)
     return scan
 
