@@ -170,3 +170,27 @@ def test_a_big_verify_shows_progress_on_a_terminal_only(tmp_path: Path) -> None:
     piped = subprocess.run(command, cwd=PROJECT, capture_output=True, text=True, check=True)
     assert piped.stderr == ""
     assert piped.stdout.startswith("OK: 16000 events")
+
+
+def test_a_damaged_record_in_the_other_process_is_reported_once(events: Path) -> None:
+    """A damaged line recording a subject that another group of writers recorded too."""
+    from tracker.verify import verify
+
+    def format_event(name: str) -> dict:
+        return {**fields("x"), "type": "format.recorded", "subject": "same-slug",
+                "data": {"name": name, "source": {"citation": "s"}}}
+
+    with EventLog(events, writer="alice").session() as appender:  # the heavier: first
+        appender.write(format_event("Format of alice"))
+        for title in ("One", "Two", "Three"):
+            appender.write(fields(title))
+    with EventLog(events, writer="bob").session() as appender:
+        appender.write(format_event("Format of bob"))
+    damaged = next((events / "bob").glob("*.jsonl"))
+    damaged.write_bytes(damaged.read_bytes().replace(b"Format of bob", b"Format of eve"))
+    one = verify(EventLog(events), workers=1)
+    two = verify(EventLog(events), workers=2)
+    assert (two.problems, two.warnings) == (one.problems, one.warnings)
+    [problem] = one.problems
+    assert problem.endswith("hash does not match content")
+    assert one.warnings == []
