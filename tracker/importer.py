@@ -9,12 +9,10 @@ after a crash part-way) appends only what is missing.
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import re
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from functools import lru_cache
@@ -25,6 +23,7 @@ import orjson
 from . import envelope, model
 from .actors import parse_actor, parse_actors
 from .catalog import Catalog
+from .collector import collection_paused
 from .dates import parse_date
 from .errors import TrackerError, shown
 from .log import EventLog, Line
@@ -487,23 +486,10 @@ def refuse(path: str, problems: list[Problem], rows: int) -> ImportRefused:
     return ImportRefused(summary_of(path, problems, rows), problems)
 
 
-@contextmanager
-def _collection_paused() -> Iterator[None]:
-    """No cyclic garbage collection while rows and events pile up (they form no cycles):
-    on 100,000 rows, repeated full collections cost more than the work itself."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 def import_file(log: EventLog, path: str, kind: str | None = None, dry_run: bool = False,
                 progress: Progress = no_progress) -> Outcome:
     """Check every row of the file, then (unless `dry_run`) append the new events."""
-    with _collection_paused():
+    with collection_paused():
         return _import_file(log, path, kind, dry_run, progress)
 
 

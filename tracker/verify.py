@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import gc
 import hashlib
 import marshal
 import os
 import subprocess
 from collections import defaultdict
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +15,7 @@ from typing import Any
 import orjson
 
 from . import envelope, model
+from .collector import collection_paused
 from .errors import TrackerError, shown
 from .log import EventLog, Line, Tail
 from .progress import Advance, Progress, no_progress
@@ -134,7 +133,7 @@ def verify(log: EventLog, workers: int | None = None,
         lightest = weights.index(min(weights))
         bins[lightest] += group
         weights[lightest] += sum(segments[number].stat().st_size for number in group)
-    with _no_garbage_collection():  # forked workers inherit the pause
+    with collection_paused():  # forked workers inherit the pause
         with progress("Verifying", sum(weights)) as advance:
             if len(bins) == 1:
                 scans = [_scan(log.root, segments, bins[0], advance)]
@@ -193,25 +192,12 @@ def _report_bytes(advance: Advance | None) -> Advance:
 def _scan(root: Path, segments: list[Path], numbers: list[int],
           advance: Advance | None = None) -> Scan:
     """Check the lines of some segments (all the segments of their writers)."""
-    with _no_garbage_collection():
+    with collection_paused():
         return _scan_lines(root, segments, numbers, advance)
 
 
 def _scan_packed(root: Path, segments: list[Path], numbers: list[int]) -> bytes:
     return _scan(root, segments, numbers).pack()
-
-
-@contextmanager
-def _no_garbage_collection() -> Iterator[None]:
-    """Pause the cycle collector: a scan keeps a million small acyclic objects, which
-    its passes would walk again and again for nothing."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _scan_lines(root: Path, segments: list[Path], numbers: list[int],
