@@ -1,6 +1,6 @@
 """Concurrent writers: 8 processes x 250 `tracker add` through the CLI, and 8 processes x 2000
 appends through the library, all at once on one log, with events from the smallest valid
-one (about 350 bytes) to the largest the model allows (0.71 MB).
+one (about 350 bytes) to the largest the model allows (1.1 MB).
 
 Two processes share each writer id, so appends to the same segment contend for the lock.
 Nothing may be lost or doubled: exactly that many new events, each with the content that
@@ -51,6 +51,9 @@ def check_log(events: Path, db: Path, sent: dict[str, str], before: int) -> dict
         seqs[event["writer"]].append(event["seq"])
     for numbers in seqs.values():
         assert sorted(numbers) == list(range(1, len(numbers) + 1))
+    sizes = [len(line) for path in EventLog(events).segments()
+             for line in path.read_bytes().splitlines()]
+    assert min(sizes) < 400 and max(sizes) > 1_000_000  # from 100 B of data to over 1 MB
     result = run("verify")
     assert (result.exit_code, result.stderr) == (0, "")
     assert re.fullmatch(rf"OK: {before + len(sent)} events in \d+ files\n", result.stdout)

@@ -3,7 +3,7 @@
 Each iteration starts a writer process on a log and kills it with SIGKILL:
 - `random`: a library writer appending a mix of sizes, killed after a random delay;
 - `large`: a library writer whose every other event is the largest the model allows
-  (0.71 MB), killed 0-0.8 ms after it announces the write of one, so during its write or fsync;
+  (1.1 MB), killed 0-0.8 ms after it announces the write of one, so during its write or fsync;
 - `cli`: a real `tracker add` process with a large event, killed at a random moment of
   its run (start-up, validation, lock, write, fsync, exit).
 

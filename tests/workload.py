@@ -5,9 +5,9 @@ root. Each prints one line per event so that the test knows what was acknowledge
 
 Sizes: the smallest valid event is a meeting with a one-letter title (its line is about
 300 bytes, most of it the envelope: id, hash, timestamps). The largest is a meeting with
-every text field at its limit in 4-byte characters, MAX_LINE bytes: the model's field
-limits (title 300, summary 20000, quote 5000, citation 2000, publisher 200, 300 topics of
-100 and 300 officials of 200 + 200 characters) allow no larger event: about 0.71 MB.
+every text field at its limit in 4-byte characters: the model's field limits (title 300,
+summary 20000, quote 5000, citation 2000, publisher 200, 500 topics of 100 and 500
+officials of 200 + 200 characters) allow no larger event: about 1.1 MB.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Any
 
 from tracker import envelope
 from tracker.log import EventLog
-from tracker.model import RECORDED, Draft
+from tracker.model import MAX_ITEMS, RECORDED, Draft
 from tracker.recorder import record
 
 # Characters of 1, 2, 3 and 4 bytes in UTF-8; none is blank, a control character or ':'.
@@ -32,7 +32,6 @@ ALPHABETS = (
 )
 LIMITS = {"title": 300, "summary": 20000, "quote": 5000, "topic": 100, "official": 200,
           "citation": 2000, "publisher": 200}
-MAX_ITEMS = 300
 SMALL = 100  # bytes of data of the small events
 
 
@@ -115,7 +114,7 @@ def draw_size(rng: random.Random, index: int, large: int = 10,
     if index == 1:
         return 10**7  # as large as the model allows
     if index < 2 + large:
-        return rng.randrange(64_000, 720_000)
+        return rng.randrange(64_000, 1_100_000)
     return int(math.exp(rng.uniform(math.log(SMALL), math.log(small_max))))
 
 

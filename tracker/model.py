@@ -38,7 +38,7 @@ LEVELS = ("summit", "ministerial", "senior-officials", "ambassadorial", "working
 MODES = ("in-person", "virtual", "hybrid")
 INSTRUMENTS = ("grant", "loan", "investment", "technical-assistance", "in-kind", "other")
 
-MAX_ITEMS = 300
+MAX_ITEMS = 500
 MAX_AMOUNT_DIGITS = 15  # exact as a number in SQLite, as well as in the text
 SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 AMOUNT = re.compile(r"([0-9]{1,3}(?:([,_])[0-9]{3})(?:\2[0-9]{3})*|[0-9]+)(?:\.([0-9]+))?")
