@@ -175,38 +175,22 @@ def _scan_in_processes(root: Path, segments: list[Path], bins: list[list[int]],
         _DONE = None
 
 
-def _report_bytes(advance: Advance | None) -> Advance:
-    """Where a scan reports bytes checked: the bar, or the counter shared by workers."""
-    if advance is not None:
-        return advance
-    if _DONE is None:
-        return lambda count: None
-
-    def add(count: int) -> None:
-        with _DONE.get_lock():
-            _DONE.value += count
-
-    return add
-
-
-def _scan(root: Path, segments: list[Path], numbers: list[int],
-          advance: Advance | None = None) -> Scan:
-    """Check the lines of some segments (all the segments of their writers)."""
-    with collection_paused():
-        return _scan_lines(root, segments, numbers, advance)
+def _add_to_shared_count(count: int) -> None:
+    with _DONE.get_lock():
+        _DONE.value += count
 
 
 def _scan_packed(root: Path, segments: list[Path], numbers: list[int]) -> bytes:
-    return _scan(root, segments, numbers).pack()
+    """A worker's scan: its progress goes to the count shared with the main process."""
+    return _scan(root, segments, numbers, _add_to_shared_count).pack()
 
 
-def _scan_lines(root: Path, segments: list[Path], numbers: list[int],
-                advance: Advance | None) -> Scan:
+def _scan(root: Path, segments: list[Path], numbers: list[int], advance: Advance) -> Scan:
+    """Check the lines of some segments (all the segments of their writers)."""
     log = EventLog(root)
     scan = Scan(Report(), {}, {}, [], [])
     report = scan.report
     seqs: dict[str, list[tuple[int, str]]] = defaultdict(list)
-    report_bytes = _report_bytes(advance)
     done = 0
     for segment, item in _numbered_lines(log, segments, numbers):
         if isinstance(item, Tail):
@@ -216,7 +200,7 @@ def _scan_lines(root: Path, segments: list[Path], numbers: list[int],
         report.events += 1
         done += len(body) + 1
         if report.events % REPORT_EVERY == 0:
-            report_bytes(done)
+            advance(done)
             done = 0
         try:
             event = envelope.parse_line(body)
@@ -251,7 +235,7 @@ def _scan_lines(root: Path, segments: list[Path], numbers: list[int],
                 scan.subjects[event["subject"]] = (kind, event_id, segment, number)
         for wanted, subject in _references(event):
             scan.needed.append((event_id, wanted, subject))
-    report_bytes(done)
+    advance(done)
     _check_seqs(report, seqs)
     return scan
 
