@@ -214,13 +214,15 @@ class Field:
     @cached_property
     def check(self) -> Callable[[Any], bool]:
         """Whether a stored value is valid for this field (compiled once)."""
-        one = self._check_one()
+        one = self.check_item
         if not self.many:
             return one
         return lambda value: (type(value) is list and 0 < len(value) <= MAX_ITEMS
                               and all(map(one, value)))
 
-    def _check_one(self) -> Callable[[Any], bool]:
+    @cached_property
+    def check_item(self) -> Callable[[Any], bool]:
+        """Whether one stored value (one item, if the field repeats) is valid."""
         if self.parse is parse_actor:
             return is_actor
         if self.parse is parse_official:
@@ -676,15 +678,26 @@ def _check_fields(kind: str, fields: dict[str, Any], amending: bool = False) -> 
 def _check_derived(data: dict[str, Any]) -> str | None:
     if "geonameid" in data and type(data["geonameid"]) is not int:
         return "bad geonameid"
-    for key, limit in (("latitude", 90), ("longitude", 180)):
-        if key in data:
-            try:
-                ok = abs(Decimal(data[key])) <= limit and isinstance(data[key], str)
-            except (InvalidOperation, TypeError):
-                ok = False
-            if not ok:
-                return f"bad {key} {shown(data[key], 40)}"
+    for key, valid in (("latitude", valid_latitude), ("longitude", valid_longitude)):
+        if key in data and not valid(data[key]):
+            return f"bad {key} {shown(data[key], 40)}"
     if "city_as_given" in data and not CITY_TEXT.valid(data["city_as_given"]):
         return "bad city_as_given"
     return None
 
+
+@lru_cache(maxsize=65536)
+def _valid_coordinate(value: str, limit: int) -> bool:
+    """A coordinate is stored as decimal text (as GeoNames gives it) within +-limit."""
+    try:
+        return abs(Decimal(value)) <= limit
+    except InvalidOperation:
+        return False
+
+
+def valid_latitude(value: Any) -> bool:
+    return type(value) is str and _valid_coordinate(value, 90)
+
+
+def valid_longitude(value: Any) -> bool:
+    return type(value) is str and _valid_coordinate(value, 180)

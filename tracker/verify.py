@@ -17,6 +17,7 @@ import orjson
 from . import envelope, model
 from .collector import collection_paused
 from .errors import TrackerError, shown
+from .fastcheck import Checked, FastCheck
 from .log import EventLog, Line, Tail
 from .progress import Advance, Progress, no_progress
 from .upcast import can_upcast, upcast
@@ -187,54 +188,70 @@ def _scan_packed(root: Path, segments: list[Path], numbers: list[int]) -> bytes:
 
 def _scan(root: Path, segments: list[Path], numbers: list[int], advance: Advance) -> Scan:
     """Check the lines of some segments (all the segments of their writers)."""
+    fast = FastCheck()
     log = EventLog(root)
     scan = Scan(Report(), {}, {}, [], [])
-    report = scan.report
+    report, firsts, subjects, needed = scan.report, scan.firsts, scan.subjects, scan.needed
     seqs: dict[str, list[tuple[int, str]]] = defaultdict(list)
     done = 0
+    folder = stem = ""
+    last: Path | None = None
     for segment, item in _numbered_lines(log, segments, numbers):
         if isinstance(item, Tail):
             report.warnings.append(item.warning(root))
             continue
         path, number, body = item
+        if path is not last:
+            last, folder, stem = path, path.parent.name, path.stem
         report.events += 1
         done += len(body) + 1
         if report.events % REPORT_EVERY == 0:
             advance(done)
             done = 0
-        try:
-            event = envelope.parse_line(body)
-        except envelope.BadLine as error:
-            report.problems.append(
-                f"event {envelope.id_in(body)} ({_where(path, number, root)}): {error}")
-            _keep_what_can_be_read(body, seqs, scan.subjects)
-            continue
-        event_id = event["id"]
-        first = scan.firsts.get(event_id)
+        checked: Checked | None = fast.check(body, folder, stem)
+        event = None
+        if checked is None:  # not surely valid: the full checks, which say why
+            try:
+                event = envelope.parse_line(body)
+            except envelope.BadLine as error:
+                report.problems.append(
+                    f"event {envelope.id_in(body)} ({_where(path, number, root)}): {error}")
+                _keep_what_can_be_read(body, seqs, subjects)
+                continue
+            event_id, event_hash = event["id"], event["hash"]
+        else:
+            event_id, event_hash = checked[0], checked[1]
+        first = firsts.get(event_id)
         if first is not None:
-            here = (event["hash"], segment, number)
-            _report_duplicate(report, log, segments, first, here, seqs, event)
+            here = (event_hash, segment, number)
+            _report_duplicate(report, log, segments, first, here, seqs,
+                              event or envelope.parse_line(body))
             continue
-        scan.firsts[event_id] = (event["hash"], segment, number)
-        problem = _check_event(event, path)
-        if problem:
-            report.problems.append(f"event {event_id} ({_where(path, number, root)}): "
-                                   f"{problem}")
-            continue
-        event = upcast(event)
-        event_type = event["type"]
-        if event_type == model.AMENDED:
-            scan.amendments.append((f"event {event_id} ({_where(path, number, root)})", event))
-        seqs[event["writer"]].append((event["seq"], event_id))
+        firsts[event_id] = (event_hash, segment, number)
+        if checked is None:
+            problem = _check_event(event, path)
+            if problem:
+                report.problems.append(f"event {event_id} ({_where(path, number, root)}): "
+                                       f"{problem}")
+                continue
+            event = upcast(event)
+            checked = (event_id, event_hash, event["writer"], event["seq"], event["type"],
+                       event["subject"], _references(event),
+                       event if event["type"] == model.AMENDED else None)
+        _, _, writer, seq, event_type, subject, references, amendment = checked
+        if amendment is not None:  # checked once the kinds of all records are known
+            scan.amendments.append((f"event {event_id} ({_where(path, number, root)})",
+                                    amendment))
+        seqs[writer].append((seq, event_id))
         kind, _, action = event_type.partition(".")
         if action == "recorded":
-            earlier = scan.subjects.get(event["subject"])
-            if earlier is not None:
-                report.warnings.append(_recorded_again(event, _where(path, number, root)))
+            if subject in subjects:
+                report.warnings.append(
+                    _recorded_again(event_id, subject, _where(path, number, root)))
             else:
-                scan.subjects[event["subject"]] = (kind, event_id, segment, number)
-        for wanted, subject in _references(event):
-            scan.needed.append((event_id, wanted, subject))
+                subjects[subject] = (kind, event_id, segment, number)
+        for wanted, referred in references:
+            needed.append((event_id, wanted, referred))
     advance(done)
     _check_seqs(report, seqs)
     return scan
@@ -248,9 +265,9 @@ def _numbered_lines(log: EventLog, segments: list[Path],
             yield number, item
 
 
-def _recorded_again(event: dict, where: str) -> str:
-    return (f"event {event['id']} ({where}): {event['subject']} was already recorded; the "
-            "earlier record stands")
+def _recorded_again(event_id: str, subject: str, where: str) -> str:
+    return (f"event {event_id} ({where}): {subject} was already recorded; the earlier record "
+            "stands")
 
 
 def _check_seqs(report: Report, seqs: dict[str, list[tuple[int, str]]]) -> None:
@@ -292,7 +309,7 @@ def _combine(log: EventLog, segments: list[Path], scans: list[Scan]) -> Report:
             if subjects[subject][1] != recorded[1] and recorded[2] >= 0:  # not a damaged line
                 event = envelope.parse_line(_line_at(segments[recorded[2]], recorded[3]))
                 report.warnings.append(_recorded_again(
-                    event, _where(segments[recorded[2]], recorded[3], log.root)))
+                    event["id"], subject, _where(segments[recorded[2]], recorded[3], log.root)))
         subjects.update(scan.subjects)
     for scan in scans:
         for event_id, wanted, subject in scan.needed:

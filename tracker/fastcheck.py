@@ -1,0 +1,378 @@
+"""The fast path of `tracker verify`: one msgspec pass checks a valid event in C.
+
+msgspec types, built from the model's field declarations, decode a line and check its
+envelope and data; encoding the result again must give the line byte for byte, which
+shows it canonical. The types are never looser than the model's checks: a line they
+refuse (or an event they do not cover: amendments, old schema versions) goes to the
+full checks, which name the problem. So the fast path changes how fast, never what,
+`tracker verify` reports.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from collections.abc import Callable
+from typing import Annotated, Any, Literal, NamedTuple
+
+import msgspec
+from msgspec import UNSET, Meta, Struct, UnsetType
+
+from . import envelope, model, upcast
+from .actors import all_actors
+
+MsgspecType = Any
+
+
+# What the checks across the whole log need of one valid event: id, hash, writer, seq,
+# type, subject, references (each (wanted kind, subject)) and, for an amendment, the event
+# as a dict. A plain tuple: made fastest.
+Checked = tuple[str, str, str, int, str, str, list[tuple[str, str]], dict | None]
+
+
+# 64-bit integers, which orjson reads as integers (beyond, floats, which the full checks
+# refuse; msgspec would read any integer).
+INTEGER = Annotated[int, Meta(ge=-(2**63), le=2**63 - 1)]
+POSITIVE = Annotated[int, Meta(ge=1, le=2**63 - 1)]
+
+def _text_start() -> str:
+    """A class of the characters a text may start with: those of the Basic Multilingual
+    Plane that are not spaces, controls, format characters or unassigned (category C or
+    Z). Texts starting in other planes are left to the full checks."""
+    ranges: list[list[int]] = []
+    for code in range(0x10000):
+        if unicodedata.category(chr(code))[0] not in "CZ" and not chr(code).isspace():
+            if ranges and ranges[-1][1] == code - 1:
+                ranges[-1][1] = code
+            else:
+                ranges.append([code, code])
+    return "[" + "".join(re.escape(chr(first)) + ("-" + re.escape(chr(last)) if last > first
+                                                   else "") for first, last in ranges) + "]"
+
+
+TEXT_START = _text_start()
+
+
+def text_pattern(text: model.Text) -> str:
+    """A pattern that only accepts what `text.valid` accepts: a first character as above,
+    no forbidden character, and no space at the end."""
+    forbidden = text.forbidden.pattern[1:-1]  # inside the brackets of "[...]"
+    return rf"\A{TEXT_START}(?:[^{forbidden}]*[^\s{forbidden}])?\Z"
+
+
+def plain_line(line: bytes) -> bool:
+    """Whether every string in a line is printable ASCII without escapes: then a text
+    passes the rules of `Text.valid` on characters if it neither starts nor ends with a
+    space (`texts_ok`); only its length is left to check."""
+    return line.isascii() and b"\\" not in line and b"\x7f" not in line
+
+
+# Where texts are in event data: (key, shape), shape ONE, MANY or the texts of a nested
+# object (a source, officials).
+ONE, MANY = "one", "many"
+Texts = tuple[tuple[str, Any], ...]
+
+
+def _texts(specs: tuple[model.Field, ...]) -> Texts:
+    found: list[tuple[str, Any]] = []
+    for spec in specs:
+        if isinstance(spec.parse, model.Text):
+            found.append((spec.key, MANY if spec.many else ONE))
+        elif spec.parse is model.parse_official:
+            found.append((spec.key, OFFICIAL_TEXTS))
+    return tuple(found)
+
+
+OFFICIAL_TEXTS: Texts = (("name", ONE), ("title", ONE))
+SOURCE_TEXTS: Texts = (("url", ONE), ("citation", ONE), *_texts(model.SOURCE_FIELDS))
+SOURCE = ("source", SOURCE_TEXTS)
+
+
+def texts_ok(data: Any, texts: Texts) -> bool:
+    """Whether no text in some data starts or ends with a space."""
+    for key, shape in texts:
+        value = getattr(data, key)
+        if value is UNSET:
+            continue
+        if shape is ONE:
+            if value[0] == " " or value[-1] == " ":
+                return False
+        elif shape is MANY:
+            for item in value:
+                if item[0] == " " or item[-1] == " ":
+                    return False
+        elif shape is OFFICIAL_TEXTS:
+            if not all(texts_ok(official, shape) for official in value):
+                return False
+        elif not texts_ok(value, shape):
+            return False
+    return True
+
+
+def _listed(one: MsgspecType, spec: model.Field) -> MsgspecType:
+    if not spec.many:
+        return one
+    return Annotated[list[one], Meta(min_length=1, max_length=model.MAX_ITEMS)]
+
+
+Field = tuple[str, MsgspecType, Any]  # (key, type, default); no default: required
+# (key, repeats, the model's check of one value, its answers so far or None)
+Check = tuple[str, bool, Callable[[Any], bool], dict[str, bool] | None]
+ULID = rf"\A{envelope.ULID_PATTERN.pattern}\Z"
+is_ulid = re.compile(ULID).match
+NO_DEFAULT = msgspec.NODEFAULT
+ACTOR: MsgspecType = Literal[tuple(all_actors())]  # type: ignore[valid-type]
+
+
+def _struct(name: str, fields: list[Field]) -> type[Struct]:
+    ordered = sorted(fields)  # canonical JSON has sorted keys; structs encode in field order
+    return msgspec.defstruct(
+        name, [(key, kind) if default is NO_DEFAULT else (key, kind, default)
+               for key, kind, default in ordered],
+        forbid_unknown_fields=True, kw_only=True)
+
+
+def _optional(key: str, kind: MsgspecType) -> Field:
+    return (key, kind | UnsetType, UNSET)
+
+
+class Types:
+    """The msgspec types of the fields, for plain lines (see `plain_line`: texts checked
+    for length here, and by `texts_ok` for spaces) or for any line (texts checked by
+    pattern)."""
+
+    def __init__(self, plain: bool):
+        self.plain = plain
+        self.official = _struct("Official", [
+            ("actor", ACTOR, NO_DEFAULT),
+            _optional("name", self.text(model.OFFICIAL_TEXT)),
+            _optional("title", self.text(model.OFFICIAL_TEXT))])
+        fields, _ = self.fields(model.SOURCE_FIELDS)
+        self.source = _struct("Source", [_optional("url", self.text(model.SOURCE_TEXT)),
+                                         _optional("citation", self.text(model.SOURCE_TEXT)),
+                                         *fields])
+
+    def text(self, text: model.Text) -> MsgspecType:
+        if self.plain:
+            return Annotated[str, Meta(min_length=1, max_length=text.limit)]
+        return Annotated[str, Meta(max_length=text.limit, pattern=text_pattern(text))]
+
+    def native(self, spec: model.Field) -> MsgspecType | None:
+        """The msgspec type that checks a field by itself, or None if the model's check
+        must run after decoding."""
+        parse = spec.parse
+        if parse is model.parse_actor:
+            return ACTOR
+        if isinstance(parse, model.Text):
+            return self.text(parse)
+        if isinstance(parse, model.Choice):
+            return Literal[parse.allowed]  # type: ignore[valid-type]
+        if parse is model.parse_flag:
+            return Literal[True]
+        if parse is model.parse_official:
+            return self.official
+        if parse is model.parse_id:
+            return Annotated[str, Meta(pattern=ULID)]
+        return None
+
+    def fields(self, specs: tuple[model.Field, ...]) -> tuple[list[Field], list[Check]]:
+        fields, checks = [], []
+        for spec in specs:
+            native = self.native(spec)
+            if native is None:
+                native = str
+                checks.append(_check(spec))
+            kind = _listed(native, spec)
+            fields.append((spec.key, kind, NO_DEFAULT) if spec.required
+                          else _optional(spec.key, kind))
+        return fields, checks
+
+    def derived(self, kind: str) -> tuple[list[Field], list[Check]]:
+        """The keys of a record that `tracker add` fills in (a meeting's place)."""
+        if kind != "meeting":
+            return [], []
+        return ([_optional("city_as_given", self.text(model.CITY_TEXT)),
+                 _optional("geonameid", INTEGER),
+                 _optional("latitude", str), _optional("longitude", str)],
+                [("latitude", False, model.valid_latitude, {}),
+                 ("longitude", False, model.valid_longitude, {})])
+
+
+class EventType(NamedTuple):
+    """How to check one type of event: the decoder of the whole line, the model's checks
+    to run on its data after decoding, and the references it makes."""
+
+    decoder: msgspec.json.Decoder
+    checks: list[Check]
+    references: Callable[[Any, str], list[tuple[str, str]]]
+    recorded: str  # the kind of record it creates, or ""
+    texts: Texts  # where its data has texts: checked by `texts_ok` in plain lines
+
+
+def _record_references(specs: tuple[model.Field, ...]) -> Callable[[Any, str], list]:
+    referring = [(spec.key, spec.refers, spec.many) for spec in specs if spec.refers]
+
+    def references(data: Any, subject: str) -> list[tuple[str, str]]:
+        wanted = []
+        for key, refers, many in referring:
+            value = getattr(data, key)
+            if value is not UNSET:
+                wanted += [(refers, item) for item in value] if many else [(refers, value)]
+        return wanted
+
+    return references
+
+
+def _envelope(event_type: str, data: type[Struct]) -> list[Field]:
+    """The envelope fields of one type of event, around its data: of the current schema
+    version only (older ones are upcast by the full checks). `hash`, `id` and
+    `recorded_at` are checked on the line by `TAIL`, `writer` against its folder."""
+    return [("data", data, NO_DEFAULT), ("hash", str, NO_DEFAULT), ("id", str, NO_DEFAULT),
+            ("recorded_at", str, NO_DEFAULT),
+            ("recorded_by", Annotated[str, Meta(max_length=200)], NO_DEFAULT),
+            ("schema", Literal[upcast.SCHEMA], NO_DEFAULT), ("seq", POSITIVE, NO_DEFAULT),
+            ("subject", Annotated[str, Meta(min_length=1, max_length=64)], NO_DEFAULT),
+            ("type", Literal[event_type], NO_DEFAULT), ("writer", str, NO_DEFAULT)]
+
+
+# What an amendment may set a field to; the record's kind tells, in the checks across the
+# whole log, which values its fields take (`model.check_data`).
+CHANGE = str | INTEGER | Literal[True] | None | list[str]
+
+
+def _event_types(types: Types) -> dict[bytes, EventType]:
+    """The event types, by their name in a line."""
+    source = ("source", types.source, NO_DEFAULT)
+    on_record = lambda data, subject: [("record", subject)]  # noqa: E731
+    declared: dict[str, tuple[list[Field], list[Check], Callable, str, Texts]] = {}
+    for kind, specs in model.FIELDS.items():
+        fields, checks = types.fields(specs)
+        derived_fields, derived_checks = types.derived(kind)
+        derived_texts = (("city_as_given", ONE),) if derived_fields else ()
+        declared[model.RECORDED[kind]] = (
+            [*fields, *derived_fields, source], checks + derived_checks,
+            _record_references(specs), kind, (*_texts(specs), *derived_texts, SOURCE))
+    for kind, event_type in model.STATUS_CHANGED.items():
+        fields, checks = types.fields(model.UPDATE_FIELDS)
+        status = ("status", Literal[model.STATUSES[kind]], NO_DEFAULT)
+        declared[event_type] = ([*fields, status, source], checks,
+                                lambda data, subject, kind=kind: [(kind, subject)], "",
+                                (*_texts(model.UPDATE_FIELDS), SOURCE))
+    declared[model.SOURCE_ADDED] = ([source], [], on_record, "", (SOURCE,))
+    reason = ("reason", types.text(model.REASON), NO_DEFAULT)
+    optional_source = _optional("source", types.source)
+    declared[model.RETRACTED] = ([reason, optional_source], [], on_record, "",
+                                 (("reason", ONE), SOURCE))
+    changes = ("changes", Annotated[dict[str, CHANGE], Meta(min_length=1)], NO_DEFAULT)
+    declared[model.AMENDED] = ([changes, reason, optional_source], [], on_record, "",
+                               (("reason", ONE), SOURCE))
+    checked = {}
+    for event_type, (fields, checks, references, recorded, texts) in declared.items():
+        name = event_type.replace(".", "_")
+        data = _struct(name, fields)
+        event = _struct(f"{name}_event", _envelope(event_type, data))
+        checked[event_type.encode()] = EventType(msgspec.json.Decoder(event), checks,
+                                                 references, recorded,
+                                                 texts if types.plain else ())
+    return checked
+
+
+TYPE_KEY = b',"type":"'
+# The envelope from its hash to recorded_by, in a canonical line (ASCII digits only).
+TAIL = re.compile(rb',"hash":"[0-9a-f]{64}","id":"[0-7][0-9A-HJKMNP-TV-Z]{25}","recorded_at":"'
+                  rb'[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z",')
+
+
+class FastCheck:
+    """`check(line, writer folder, segment name)`: the event if it is surely valid, else
+    None (the full checks then say whether it is, and why not)."""
+
+    def __init__(self) -> None:
+        self.plain = _event_types(Types(plain=True))
+        self.any = _event_types(Types(plain=False))
+        self.encode = msgspec.json.Encoder().encode
+        self.writers: dict[str, bool] = {}
+
+    def check(self, line: bytes, folder: str, segment: str) -> Checked | None:
+        at = line.rfind(TYPE_KEY) + len(TYPE_KEY)  # the decoder checks this guess
+        event_type = (self.plain if plain_line(line) else self.any).get(
+            line[at : line.find(b'"', at)])
+        if event_type is None:
+            return None
+        try:
+            event = event_type.decoder.decode(line)
+        except (msgspec.MsgspecError, RecursionError):
+            return None
+        if (event.writer != folder or event.recorded_at[:7] != segment
+                or not self._writer_ok(folder) or self.encode(event) != line):
+            return None
+        # The line is canonical: its only `,"hash":"` is the envelope's.
+        at = line.rfind(envelope.HASH_KEY)
+        if TAIL.match(line, at) is None:
+            return None
+        content = hashlib.sha256(line[:at])
+        content.update(line[at + 74 :])
+        if content.hexdigest() != event.hash:
+            return None
+        data = event.data
+        if not (texts_ok(data, event_type.texts) and _passes(data, event_type.checks)):
+            return None
+        source = getattr(data, "source", UNSET)
+        if source is not UNSET and not (
+                (source.url is UNSET) != (source.citation is UNSET)
+                and _passes(source, SOURCE_CHECKS)):
+            return None
+        subject = event.subject
+        kind = event_type.recorded
+        if kind and not (subject == event.id if kind != "format"
+                         else model.is_valid(model.parse_slug, subject)):
+            return None
+        amendment = None
+        if event.type == model.AMENDED:
+            if list(data.changes) != sorted(data.changes):  # not canonical
+                return None
+            amendment = {"type": event.type, "subject": subject,
+                         "data": {"changes": data.changes, "reason": data.reason}}
+        return (event.id, event.hash, event.writer, event.seq, event.type, subject,
+                event_type.references(data, subject), amendment)
+
+    def _writer_ok(self, folder: str) -> bool:
+        ok = self.writers.get(folder)
+        if ok is None:
+            ok = self.writers[folder] = bool(envelope.WRITER_PATTERN.fullmatch(folder))
+        return ok
+
+
+def _check(spec: model.Field) -> Check:
+    """The model's check of a field, run after decoding; its answers on values that
+    repeat (dates, amounts, codes) are remembered."""
+    one = spec.check_item
+    if spec.parse is model.parse_reference:  # mostly record ids, each seen once or twice
+        return (spec.key, spec.many, lambda value: is_ulid(value) is not None or one(value),
+                None)
+    return (spec.key, spec.many, one, {})
+
+
+SOURCE_CHECKS: list[Check] = [_check(spec) for spec in model.SOURCE_FIELDS
+                              if not isinstance(spec.parse, model.Text)]
+REMEMBERED = 65536  # answers kept per check
+
+
+def _passes(data: Any, checks: list[Check]) -> bool:
+    for key, many, one, known in checks:
+        value = getattr(data, key)
+        if value is UNSET:
+            continue
+        for item in value if many else (value,):
+            if known is None:
+                ok = one(item)
+            else:
+                ok = known.get(item)
+                if ok is None:
+                    ok = one(item)
+                    if len(known) < REMEMBERED:
+                        known[item] = ok
+            if not ok:
+                return False
+    return True
