@@ -9,6 +9,7 @@ from pathlib import Path
 
 from tracker import envelope
 from tracker.log import EventLog
+from tracker.model import draft_record
 
 from .conftest import SOURCE, ok, run
 from .test_log import fields, segment
@@ -112,15 +113,33 @@ def test_two_processes_report_what_one_does(events: Path) -> None:
             fmt = {**fields("x"), "type": "format.recorded", "subject": "same-slug",
                    "data": {"name": f"Format of {writer}", "source": {"citation": "s"}}}
             appender.write(fmt)
+    for writer in ("alice", "bob"):  # references and amendments settled in each group
+        with EventLog(events, writer=writer).session() as appender:
+            meeting = appender.write(fields(f"{writer} meets"))
+            for changes in ({"title": "Renamed"}, {"donor": "JPN"}):  # the second is bad
+                appender.write({**fields("x"), "type": "record.amended",
+                                "subject": meeting["id"],
+                                "data": {"changes": changes, "reason": "r"}})
+            pledge = draft_record("pledge", {"title": "Grant", "date": "2020", "donor": "JPN",
+                                             "recipient": ("KAZ",), "amount": "5",
+                                             "currency": "JPY", "at": meeting["id"],
+                                             "source": "s"})
+            first = appender.write({**fields("x"), "type": pledge.type, "data": pledge.data})
+            appender.write({**fields("x"), "type": pledge.type,  # "at" another pledge: bad
+                            "data": {**pledge.data, "meeting_id": first["id"]}})
     segment = next((events / "carol").glob("*.jsonl"))
     lines = segment.read_bytes().split(b"\n")
     segment.write_bytes(b"\n".join([lines[0], *lines[2:]]))  # a seq gap
     one = verify(EventLog(events), workers=1)
     two = verify(EventLog(events), workers=2)
-    assert (two.events, two.files) == (one.events, one.files) == (15, 3)
+    assert (two.events, two.files) == (one.events, one.files) == (25, 3)
     assert sorted(two.problems) == sorted(one.problems)
     assert sorted(two.warnings) == sorted(one.warnings)
-    assert len(one.problems) == 3  # the forgery, the unknown format, the seq gap
+    # the forgery, the unknown format, the seq gap; in each group, a bad amendment and a
+    # pledge at a pledge
+    assert len(one.problems) == 7
+    assert sum("unknown field 'donor'" in problem for problem in one.problems) == 2
+    assert sum("is a pledge, not a meeting" in problem for problem in one.problems) == 2
     assert len(one.warnings) == 2  # the retry in another clone, the slug recorded twice
 
 

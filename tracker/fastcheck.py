@@ -3,9 +3,9 @@
 msgspec types, built from the model's field declarations, decode a line and check its
 envelope and data; encoding the result again must give the line byte for byte, which
 shows it canonical. The types are never looser than the model's checks: a line they
-refuse (or an event they do not cover: amendments, old schema versions) goes to the
-full checks, which name the problem. So the fast path changes how fast, never what,
-`tracker verify` reports.
+refuse (or one they do not cover, such as an old schema version) goes to the full
+checks, which name the problem. So the fast path changes how fast, never what, `tracker
+verify` reports; tests/test_fastcheck.py holds it to that.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ Checked = tuple[str, str, str, int, str, str, list[tuple[str, str]], dict | None
 # refuse; msgspec would read any integer).
 INTEGER = Annotated[int, Meta(ge=-(2**63), le=2**63 - 1)]
 POSITIVE = Annotated[int, Meta(ge=1, le=2**63 - 1)]
+
 
 def _text_start() -> str:
     """A class of the characters a text may start with: those of the Basic Multilingual
@@ -279,7 +280,8 @@ def _event_types(types: Types) -> dict[bytes, EventType]:
 
 
 TYPE_KEY = b',"type":"'
-# The envelope from its hash to recorded_by, in a canonical line (ASCII digits only).
+# The envelope from its hash to recorded_by, in a canonical line (ASCII digits only, where
+# the envelope's patterns take any decimal digit).
 TAIL = re.compile(rb',"hash":"[0-9a-f]{64}","id":"[0-7][0-9A-HJKMNP-TV-Z]{25}","recorded_at":"'
                   rb'[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z",')
 

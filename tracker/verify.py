@@ -168,12 +168,31 @@ def _scan_in_processes(root: Path, segments: list[Path], bins: list[list[int]],
             pending = pool.starmap_async(
                 _scan_packed, [(root, segments, numbers) for numbers in bins[1:]])
             here = _scan(root, segments, bins[0], with_workers)
+            _drop_settled(here)  # while the workers finish
             while not pending.ready():
                 pending.wait(0.2)
                 with_workers(0)
             return [here, *(Scan.unpack(packed) for packed in pending.get())]
     finally:
         _DONE = None
+
+
+def _drop_settled(scan: Scan) -> None:
+    """Drop the references and amendments that the records of a scan settle, leaving
+    the others, in order, to `_combine`: for the first scan only, whose records stand
+    over those of the others there, so that the report is the same."""
+    subjects = scan.subjects
+    scan.needed = [(event_id, wanted, subject) for event_id, wanted, subject in scan.needed
+                   if not _settles(subjects.get(subject), wanted)]
+    scan.amendments = [
+        (label, event) for label, event in scan.amendments
+        if (recorded := subjects.get(event["subject"])) is None
+        or model.check_data(event["type"], event["data"], recorded[0])]
+
+
+def _settles(recorded: tuple[str, str, int, int] | None, wanted: str) -> bool:
+    """Whether a record (kind, event id, segment, line) is what a reference wants."""
+    return recorded is not None and wanted in ("record", recorded[0])
 
 
 def _add_to_shared_count(count: int) -> None:
@@ -316,7 +335,7 @@ def _combine(log: EventLog, segments: list[Path], scans: list[Scan]) -> Report:
             recorded = subjects.get(subject)
             if recorded is None:
                 report.problems.append(f"event {event_id}: refers to unknown subject {subject}")
-            elif wanted not in ("record", recorded[0]):
+            elif not _settles(recorded, wanted):
                 report.problems.append(
                     f"event {event_id}: {subject} is a {recorded[0]}, not a {wanted}")
     for scan in scans:
