@@ -170,7 +170,7 @@ def _scan_in_processes(root: Path, segments: list[Path], bins: list[list[int]],
             here = _scan(root, segments, bins[0], with_workers)
             _drop_settled(here)  # while the workers finish
             while not pending.ready():
-                pending.wait(0.2)
+                pending.wait(0.05)
                 with_workers(0)
             return [here, *(Scan.unpack(packed) for packed in pending.get())]
     finally:
@@ -213,7 +213,7 @@ def _scan(root: Path, segments: list[Path], numbers: list[int], advance: Advance
     report, firsts, subjects, needed = scan.report, scan.firsts, scan.subjects, scan.needed
     seqs: dict[str, list[tuple[int, str]]] = defaultdict(list)
     done = 0
-    folder = stem = ""
+    folder = stem = name = ""
     last: Path | None = None
     for segment, item in _numbered_lines(log, segments, numbers):
         if isinstance(item, Tail):
@@ -222,6 +222,7 @@ def _scan(root: Path, segments: list[Path], numbers: list[int], advance: Advance
         path, number, body = item
         if path is not last:
             last, folder, stem = path, path.parent.name, path.stem
+            name = str(path.relative_to(root))  # in messages: name:line
         report.events += 1
         done += len(body) + 1
         if report.events % REPORT_EVERY == 0:
@@ -234,7 +235,7 @@ def _scan(root: Path, segments: list[Path], numbers: list[int], advance: Advance
                 event = envelope.parse_line(body)
             except envelope.BadLine as error:
                 report.problems.append(
-                    f"event {envelope.id_in(body)} ({_where(path, number, root)}): {error}")
+                    f"event {envelope.id_in(body)} ({name}:{number}): {error}")
                 _keep_what_can_be_read(body, seqs, subjects)
                 continue
             event_id, event_hash = event["id"], event["hash"]
@@ -250,7 +251,7 @@ def _scan(root: Path, segments: list[Path], numbers: list[int], advance: Advance
         if checked is None:
             problem = _check_event(event, path)
             if problem:
-                report.problems.append(f"event {event_id} ({_where(path, number, root)}): "
+                report.problems.append(f"event {event_id} ({name}:{number}): "
                                        f"{problem}")
                 continue
             event = upcast(event)
@@ -259,14 +260,14 @@ def _scan(root: Path, segments: list[Path], numbers: list[int], advance: Advance
                        event if event["type"] == model.AMENDED else None)
         _, _, writer, seq, event_type, subject, references, amendment = checked
         if amendment is not None:  # checked once the kinds of all records are known
-            scan.amendments.append((f"event {event_id} ({_where(path, number, root)})",
+            scan.amendments.append((f"event {event_id} ({name}:{number})",
                                     amendment))
         seqs[writer].append((seq, event_id))
         kind, _, action = event_type.partition(".")
         if action == "recorded":
             if subject in subjects:
                 report.warnings.append(
-                    _recorded_again(event_id, subject, _where(path, number, root)))
+                    _recorded_again(event_id, subject, f"{name}:{number}"))
             else:
                 subjects[subject] = (kind, event_id, segment, number)
         for wanted, referred in references:
