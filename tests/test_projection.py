@@ -168,3 +168,16 @@ def test_every_facet_and_sort_column_is_indexed(mixed_log: Path, db: Path) -> No
             wanted += [config[key] for key in ("sort", "sort_desc") if key in config]
             for column in wanted:
                 assert column in indexed | pk, f"{table}.{column} has no index"
+
+
+def test_show_and_log_read_a_segment_out_of_order(events: Path) -> None:
+    """Lines reordered by hand: `show` and `log` sort them, as `build` does."""
+    first = ok("add", "meeting", "--title", "First", "--date", "2020", *SOURCE)
+    ok("add", "meeting", "--title", "Second", "--date", "2021", *SOURCE)
+    ok("amend", first, "--set", "date=2020-05", "--reason", "more precise")
+    shown, logged = ok("show", first), ok("log")
+    [segment] = events.glob("*/*.jsonl")
+    lines = segment.read_bytes().splitlines(keepends=True)
+    segment.write_bytes(b"".join(reversed(lines)))
+    assert (ok("show", first), ok("log")) == (shown, logged)
+    assert len(logged.splitlines()) == 3

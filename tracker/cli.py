@@ -333,22 +333,23 @@ def log_command(ctx: click.Context, event_type: str | None, subject: str | None,
     """
     from .dates import parse_date
     from .model import parse_reference
-    from .replay import ordered_events
+    from .replay import events_in_order
     from .show import log_line
 
     if subject:
         subject = parse_reference(subject)
     since_day = parse_date(since).start if since else None
+
+    def wanted(event: dict) -> bool:
+        return ((not event_type or event_type in (event["type"],
+                                                  event["type"].partition(".")[0]))
+                and (not subject or event["subject"] == subject)
+                and (not since_day or event["recorded_at"][:10] >= since_day))
+
     first = True
     if as_json:
         click.echo("[", nl=False)
-    for event in ordered_events(_log(ctx)):
-        if event_type and event_type not in (event["type"], event["type"].partition(".")[0]):
-            continue
-        if subject and event["subject"] != subject:
-            continue
-        if since_day and event["recorded_at"][:10] < since_day:
-            continue
+    for event in events_in_order(_log(ctx), wanted):
         if as_json:
             click.echo(("\n" if first else ",\n") + _dumps(event), nl=False)
         else:

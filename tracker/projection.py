@@ -298,8 +298,11 @@ class Projector:
         if record.stored is not None:
             return orjson.loads(record.stored)
         self.settle(subject, "events")
-        [text] = self.conn.execute("select data from events where id = ?", (subject,)).fetchone()
-        return {key: value for key, value in orjson.loads(text).items() if key != "source"}
+        cursor = self.conn.execute("select * from events where id = ?", (subject,))
+        event = dict(zip([column[0] for column in cursor.description], cursor.fetchone(),
+                         strict=True))
+        data = upcast({**event, "data": orjson.loads(event["data"])})["data"]
+        return {key: value for key, value in data.items() if key != "source"}
 
     def current(self, subject: str) -> Record | None:
         """The record an event about `subject` applies to; None if unknown or retracted

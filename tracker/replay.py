@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import heapq
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from operator import itemgetter
 from pathlib import Path
 from typing import Any
@@ -94,3 +94,13 @@ def ordered_events(
         streams = [_file_events(log, log.root / name, start, stop, month, advance)
                    for name, start, stop in months[month]]
         yield from streams[0] if len(streams) == 1 else heapq.merge(*streams, key=SORT_KEY)
+
+
+def events_in_order(log: EventLog, keep: Callable[[Event], bool] = lambda event: True
+                    ) -> list[Event]:
+    """The events `keep` takes, in replay order: streamed, or sorted in memory if a
+    segment turns out to be out of order."""
+    try:
+        return [event for event in ordered_events(log) if keep(event)]
+    except OutOfOrder:
+        return [event for event in ordered_events(log, sort_in_memory=True) if keep(event)]

@@ -10,9 +10,8 @@ import orjson
 
 from .errors import TrackerError, shown
 from .log import EventLog
-from .model import AMENDED, apply_changes
 from .projection import TABLE_OF, project
-from .replay import ordered_events
+from .replay import events_in_order
 
 Event = dict[str, Any]
 
@@ -27,32 +26,22 @@ def _rows(conn: sqlite3.Connection, sql: str, *args: Any) -> list[dict[str, Any]
     return [dict(zip(names, row, strict=False)) for row in cursor.fetchall()]
 
 
-def _last_data(events: list[Event]) -> dict[str, Any]:
-    """A record's data as last recorded and amended (for a retracted record)."""
-    data: dict[str, Any] = {}
-    for event in events:
-        if event["type"].endswith(".recorded") and not data:
-            data = {key: value for key, value in event["data"].items() if key != "source"}
-        elif event["type"] == AMENDED:
-            data = apply_changes(data, event["data"]["changes"])
-    return data
-
-
 def describe(log: EventLog, subject: str) -> dict[str, Any]:
     """A record's current state and its history: every event about it, in order, with
     what it changed (old -> new), the reason and the source."""
-    events = [event for event in ordered_events(log) if event["subject"] == subject]
+    events = events_in_order(log, lambda event: event["subject"] == subject)
     if not events:
         raise TrackerError(f"unknown id {shown(subject)}")
     with closing(sqlite3.connect(":memory:")) as conn:
-        project(events, conn)
+        projector = project(events, conn)
         [record] = _rows(conn, "select * from records where id = ?", subject) or [None]
         if record is None:
             raise TrackerError(f"{shown(subject)} has events but no record")
         kind = record["kind"]
         table, key = TABLE_OF[kind]
         rows = _rows(conn, f"select * from {table} where {key} = ?", subject)
-        state = rows[0] if rows else {"title": record["title"], **_last_data(events)}
+        state = rows[0] if rows else {  # a retracted record: its data as last amended
+            "title": record["title"], **projector.data_of(subject, projector.record(subject))}
         for column in JSON_COLUMNS & set(state):
             if isinstance(state[column], str):
                 state[column] = orjson.loads(state[column])
