@@ -216,3 +216,12 @@ def test_a_database_of_another_projection_version_is_rebuilt(events: Path, db: P
     assert ok("build") == f"Built {db} from 2 events"
     assert rows(db, "select value from build_info where key = 'projection_version'") == [
         {"value": projection.PROJECTION_VERSION}]
+
+
+def test_a_build_with_nothing_new_leaves_the_database_file_untouched(db: Path) -> None:
+    """A watching server reloads the file when it changes: a no-op build must not."""
+    ok("add", "meeting", "--title", "M", "--date", "2019", *SOURCE)
+    ok("build")
+    before = (db.stat().st_mtime_ns, db.read_bytes())
+    assert ok("build") == f"Updated {db} with 0 new events"
+    assert (db.stat().st_mtime_ns, db.read_bytes()) == before

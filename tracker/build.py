@@ -140,6 +140,8 @@ def _build_incrementally(log: EventLog, db_path: Path,
     info = BuildInfo.load(db_path)
     if info is None or info.version != PROJECTION_VERSION or info.as_of is not None:
         return None
+    if info.segments == snapshot:
+        return BuildResult(0, incremental=True)  # up to date: the file stays untouched
     ranges = log.appended_since(info.segments, snapshot)
     if ranges is None:
         return None
@@ -163,8 +165,10 @@ def _build_incrementally(log: EventLog, db_path: Path,
     return BuildResult(len(events), incremental=True)
 
 
-def is_stale(log: EventLog, db_path: Path | str, as_of: str | None = None) -> bool:
-    """Whether the database is missing, or was built from another state of the log."""
+def is_stale(log: EventLog, db_path: Path | str, as_of: str | None = None,
+             snapshot: dict[str, SegmentState] | None = None) -> bool:
+    """Whether the database is missing, or was built from another state of the log
+    (`snapshot`, if the caller has just taken it)."""
     info = BuildInfo.load(Path(db_path))
     return (info is None or info.version != PROJECTION_VERSION or info.as_of != as_of
-            or info.segments != log.snapshot())
+            or info.segments != (log.snapshot() if snapshot is None else snapshot))

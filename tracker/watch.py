@@ -58,7 +58,7 @@ async def follow(log: EventLog, db_path: Path, served_path: Path,
             state = await asyncio.to_thread(log.snapshot)
             if state != seen:
                 seen = state
-                if await asyncio.to_thread(is_stale, log, db_path):
+                if await asyncio.to_thread(is_stale, log, db_path, None, state):
                     error = await rebuild(log.root, db_path)
                     if error:
                         warn(f"the log changed but {db_path} could not be rebuilt ({error}); "
