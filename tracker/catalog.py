@@ -20,7 +20,7 @@ import orjson
 
 from .errors import TrackerError, shown
 from .log import EventLog, SegmentState
-from .model import AMENDED, RETRACTED, apply_changes
+from .model import AMENDED, RETRACTED, apply_changes, without_source
 
 VERSION = "2"
 SCHEMA = """
@@ -123,8 +123,7 @@ class Catalog:
             raise KeyError(subject)
         if row[0] is not None:
             return orjson.loads(row[0])
-        recorded = self._read(row[1], row[2])["data"]
-        return {key: value for key, value in recorded.items() if key != "source"}
+        return without_source(self._read(row[1], row[2])["data"])
 
     def _read(self, segment: str, offset: int) -> dict[str, Any]:
         return _read_line(self.log, segment, offset)
@@ -209,7 +208,7 @@ def _index(log: EventLog, conn: sqlite3.Connection, found: list[tuple]) -> None:
         "offset = excluded.offset where excluded.recorded_key < subjects.recorded_key",
         ((event["subject"], event["type"].partition(".")[0], key, event["recorded_at"],
           event["data"].get("date"),
-          None if event["subject"] == event["id"] else _json(_without_source(event["data"])),
+          None if event["subject"] == event["id"] else _json(without_source(event["data"])),
           segment, offset)
          for key, event, segment, offset in found if event["type"].endswith(".recorded")))
     conn.execute("create temp table if not exists touched (id text primary key)")
@@ -232,7 +231,7 @@ def _fold(log: EventLog, conn: sqlite3.Connection, subject: str) -> None:
     """A record's data and date: as recorded, then amended, in replay order."""
     segment, offset = conn.execute(
         "select segment, offset from subjects where id = ?", (subject,)).fetchone()
-    data = _without_source(_read_line(log, segment, offset)["data"])
+    data = without_source(_read_line(log, segment, offset)["data"])
     for segment, offset in conn.execute(
             f"select segment, offset from events where subject = ? and type = '{AMENDED}' "
             "order by key", (subject,)).fetchall():
@@ -246,10 +245,6 @@ def _read_line(log: EventLog, segment: str, offset: int) -> dict[str, Any]:
     with open(log.root / segment, "rb") as file:
         file.seek(offset)
         return orjson.loads(file.readline())
-
-
-def _without_source(data: dict[str, Any]) -> dict[str, Any]:
-    return {key: value for key, value in data.items() if key != "source"}
 
 
 def _json(value: Any) -> str:

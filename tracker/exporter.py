@@ -39,10 +39,6 @@ def _source(row: sqlite3.Row) -> Row:
             "published": row["published"], "quote": row["quote"]}
 
 
-def _without_source(data: dict[str, Any]) -> dict[str, Any]:
-    return {key: value for key, value in data.items() if key != "source"}
-
-
 def _compact(row: Row) -> Row:
     """The row without empty cells, lists as lists."""
     return {key: list(value) if isinstance(value, tuple) else value
@@ -64,7 +60,7 @@ class Exporter:
     def rows(self, kinds: tuple[str, ...] = RECORD_KINDS) -> Iterator[Row]:
         for kind in EXPORT_ORDER:
             if kind in kinds:
-                records = [(row["id"], _without_source(orjson.loads(row["data"])))
+                records = [(row["id"], orjson.loads(row["data"]))
                            for row in self.conn.execute(RECORDS, (kind,))]
                 if kind == "announcement":
                     records = _referred_first(records)

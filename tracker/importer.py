@@ -18,15 +18,13 @@ from datetime import date, datetime, timedelta, timezone
 from functools import lru_cache
 from typing import Any, NamedTuple
 
-import orjson
-
 from . import envelope, model
 from .actors import parse_actor, parse_actors
 from .catalog import Catalog
 from .collector import collection_paused
 from .dates import parse_date
 from .errors import TrackerError, shown
-from .log import EventLog, Line
+from .log import EventLog
 from .progress import Progress, no_progress
 from .recorder import after, recorded_by
 from .rowformat import RECORD_KINDS, ROW_KINDS
@@ -38,7 +36,6 @@ EPOCH = date(1970, 1, 1)
 BASE32_PAIRS = [first + second for first in envelope.CROCKFORD
                 for second in envelope.CROCKFORD]  # 10 bits each
 KEY_TEXT = model.text("id", 200)
-SIMPLE_KEY = re.compile(r"[0-9A-Za-z_.:/#-]{1,200}")  # a key KEY_TEXT would accept as it is
 REFERS = {kind: {spec.refers: spec.option for spec in specs if spec.refers}
           for kind, specs in model.FIELDS.items()}
 MAX_ULID_MS = (1 << 48) - 1
@@ -158,10 +155,8 @@ class Plan:
 class Planner:
     """Turns rows into events in file order, against the log's catalog and earlier rows."""
 
-    def __init__(self, log: EventLog, catalog: Catalog):
-        self.log = log
+    def __init__(self, catalog: Catalog):
         self.catalog = catalog
-        self._amendments: dict[str, list[tuple[tuple, dict[str, Any]]]] | None = None
         self.plan = Plan()
         self.defined: dict[str, Defined] = {}  # records of this file by id (slug)
         self.keys: dict[str, tuple[str, int]] = {}  # row key -> (record id, line)
@@ -233,7 +228,7 @@ class Planner:
         if LOOKS_LIKE_ULID.fullmatch(value):
             raise RowProblem("id", f"invalid id {shown(value)}: expected a 26-character ULID "
                              "(or a short key of your own, such as m1)")
-        if not SIMPLE_KEY.fullmatch(value):
+        if not KEY_TEXT.valid(value):
             try:
                 value = KEY_TEXT(value)
             except TrackerError as error:
@@ -328,29 +323,9 @@ class Planner:
             return True
         if not draft.type.endswith(".recorded"):
             return False
-        current = {**self._current(subject, existing["data"]), "source": draft.data["source"]}
+        current = {**self.catalog.data_of(subject), "source": draft.data["source"]}
         return (existing["data"]["source"] == draft.data["source"]
                 and mine == _comparable(draft.type, current, defaulted))
-
-    def _current(self, subject: str, recorded: dict[str, Any]) -> dict[str, Any]:
-        """A record's data as recorded, then amended (the log is read once, when needed)."""
-        if self._amendments is None:
-            self._amendments = {}
-            for item in self.log.lines():
-                if not isinstance(item, Line) or b'"record.amended"' not in item.body:
-                    continue
-                try:
-                    event = orjson.loads(item.body)
-                    key = (event["recorded_at"], event["writer"], event["seq"], event["id"])
-                    if event["type"] == model.AMENDED:
-                        self._amendments.setdefault(event["subject"], []).append(
-                            (key, event["data"]["changes"]))
-                except (orjson.JSONDecodeError, KeyError, TypeError):
-                    continue  # tracker verify reports damaged lines
-        data = {key: value for key, value in recorded.items() if key != "source"}
-        for _key, changes in sorted(self._amendments.get(subject, []), key=lambda item: item[0]):
-            data = model.apply_changes(data, changes)
-        return data
 
     def _state(self, row: Row, kind: str, event_id: str, subject: str,
                draft: model.Draft, own: bool, existing: dict[str, Any] | None) -> str:
@@ -390,9 +365,8 @@ class Planner:
         return "new"
 
 
-def plan_rows(rows: list[Row], log: EventLog, catalog: Catalog,
-              progress: Progress = no_progress) -> Plan:
-    planner = Planner(log, catalog)
+def plan_rows(rows: list[Row], catalog: Catalog, progress: Progress = no_progress) -> Plan:
+    planner = Planner(catalog)
     with progress("Checking", len(rows)) as advance:
         for number, row in enumerate(rows, start=1):
             planner.add(row)
@@ -500,7 +474,7 @@ def _import_file(log: EventLog, path: str, kind: str | None, dry_run: bool,
     rows, problems = read_rows(path, kind)
     state = log.snapshot()
     with Catalog.scan(log) as catalog:
-        plan = plan_rows(rows, log, catalog, progress)
+        plan = plan_rows(rows, catalog, progress)
     total = len(rows) + len({problem.line for problem in problems if not problem.header})
     if problems or plan.problems:
         raise refuse(path, problems + plan.problems, total)
@@ -510,7 +484,7 @@ def _import_file(log: EventLog, path: str, kind: str | None, dry_run: bool,
     with log.session() as appender:
         if log.snapshot() != state:  # another writer came first: check again
             with Catalog.scan(log) as catalog:
-                plan = outcome.plan = plan_rows(rows, log, catalog, progress)
+                plan = outcome.plan = plan_rows(rows, catalog, progress)
             if plan.problems:
                 raise refuse(path, plan.problems, total)
         floors = [moment for moment in (appender.last_recorded_at, plan.floor) if moment]

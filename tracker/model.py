@@ -508,6 +508,11 @@ def record_options(kind: str, subject: str, data: dict[str, Any]) -> dict[str, A
     return options
 
 
+def without_source(data: dict[str, Any]) -> dict[str, Any]:
+    """Record data without its source (sources are kept apart, one row each)."""
+    return {key: value for key, value in data.items() if key != "source"}
+
+
 def apply_changes(data: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
     """Record data after an amendment: changed keys replaced, keys set to None removed."""
     merged = {**data, **changes}

@@ -21,7 +21,7 @@ from . import schema
 from .actors import all_actors, all_currencies
 from .dates import Span, parse_date
 from .errors import TrackerError
-from .model import AMENDED, RETRACTED, SOURCE_ADDED, apply_changes
+from .model import AMENDED, RETRACTED, SOURCE_ADDED, apply_changes, without_source
 from .replay import sort_key
 from .upcast import upcast
 
@@ -301,8 +301,7 @@ class Projector:
         cursor = self.conn.execute("select * from events where id = ?", (subject,))
         event = dict(zip([column[0] for column in cursor.description], cursor.fetchone(),
                          strict=True))
-        data = upcast({**event, "data": orjson.loads(event["data"])})["data"]
-        return {key: value for key, value in data.items() if key != "source"}
+        return without_source(upcast({**event, "data": orjson.loads(event["data"])})["data"])
 
     def current(self, subject: str) -> Record | None:
         """The record an event about `subject` applies to; None if unknown or retracted
