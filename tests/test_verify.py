@@ -110,9 +110,7 @@ def test_two_processes_report_what_one_does(events: Path) -> None:
                         "recorded_at": envelope.now()})
     for writer in ("alice", "carol"):
         with EventLog(events, writer=writer).session() as appender:
-            fmt = {**fields("x"), "type": "format.recorded", "subject": "same-slug",
-                   "data": {"name": f"Format of {writer}", "source": {"citation": "s"}}}
-            appender.write(fmt)
+            appender.write(format_recorded(f"Format of {writer}"))
     for writer in ("alice", "bob"):  # references and amendments settled in each group
         with EventLog(events, writer=writer).session() as appender:
             meeting = appender.write(fields(f"{writer} meets"))
@@ -195,16 +193,12 @@ def test_a_damaged_record_in_the_other_process_is_reported_once(events: Path) ->
     """A damaged line recording a subject that another group of writers recorded too."""
     from tracker.verify import verify
 
-    def format_event(name: str) -> dict:
-        return {**fields("x"), "type": "format.recorded", "subject": "same-slug",
-                "data": {"name": name, "source": {"citation": "s"}}}
-
     with EventLog(events, writer="alice").session() as appender:  # the heavier: first
-        appender.write(format_event("Format of alice"))
+        appender.write(format_recorded("Format of alice"))
         for title in ("One", "Two", "Three"):
             appender.write(fields(title))
     with EventLog(events, writer="bob").session() as appender:
-        appender.write(format_event("Format of bob"))
+        appender.write(format_recorded("Format of bob"))
     damaged = next((events / "bob").glob("*.jsonl"))
     damaged.write_bytes(damaged.read_bytes().replace(b"Format of bob", b"Format of eve"))
     one = verify(EventLog(events), workers=1)
@@ -213,3 +207,45 @@ def test_a_damaged_record_in_the_other_process_is_reported_once(events: Path) ->
     [problem] = one.problems
     assert problem.endswith("hash does not match content")
     assert one.warnings == []
+
+
+def format_recorded(name: str) -> dict:
+    return {**fields("x"), "type": "format.recorded", "subject": "same-slug",
+            "data": {"name": name, "source": {"citation": "s"}}}
+
+
+def one_and_two_processes(events: Path) -> tuple:
+    """The reports of one and of two processes, which must be the same."""
+    from tracker.verify import verify
+
+    one = verify(EventLog(events), workers=1)
+    two = verify(EventLog(events), workers=2)
+    assert (two.events, two.problems, two.warnings) == (one.events, one.problems, one.warnings)
+    return one.problems, one.warnings
+
+
+def test_the_first_record_of_a_slug_is_the_same_in_one_or_two_processes(events: Path) -> None:
+    """Writers split a(10), d(4) | b(8), c(5): the slug of b comes first in segment order."""
+    for writer, count in (("a", 10), ("b", 8), ("c", 5), ("d", 4)):
+        with EventLog(events, writer=writer).session() as appender:
+            if writer in "bd":
+                appender.write(format_recorded(f"Format of {writer}"))
+            for title in range(count - (writer in "bd")):
+                appender.write(fields(f"{writer} {title}"))
+    problems, [warning] = one_and_two_processes(events)
+    assert problems == []
+    assert "(d/" in warning and warning.endswith("same-slug was already recorded; the earlier "
+                                                 "record stands")
+
+
+def test_a_line_copied_into_another_writers_folder_in_one_or_two_processes(
+        events: Path) -> None:
+    for writer, count in (("a", 6), ("b", 5)):
+        with EventLog(events, writer=writer).session() as appender:
+            for title in range(count):
+                appender.write(fields(f"{writer} {title}"))
+    source, target = (next((events / writer).glob("*.jsonl")) for writer in "ab")
+    target.write_bytes(target.read_bytes() + source.read_bytes().splitlines(keepends=True)[2])
+    problems, [warning] = one_and_two_processes(events)
+    assert problems == []
+    assert "appears more than once (first at a/" in warning

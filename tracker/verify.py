@@ -65,8 +65,8 @@ def _payload_digest(event: dict) -> str:
 
 
 def _keep_what_can_be_read(
-    body: bytes, seqs: dict[str, list[tuple[int, str]]],
-    subjects: dict[str, tuple[str, str, int, int]],
+    body: bytes, seqs: dict[str, list[tuple[int, str]]], subjects: dict[str, Recorded],
+    segment: int, number: int,
 ) -> None:
     """Count a damaged event's seq and subject, if they can be read, so that one damaged
     line is reported once, not again as a seq gap and as unknown references."""
@@ -80,8 +80,12 @@ def _keep_what_can_be_read(
     if isinstance(writer, str) and type(seq) is int:
         seqs[writer].append((seq, envelope.id_in(body)))
     if action == "recorded" and isinstance(subject, str):
-        subjects.setdefault(subject, (kind, envelope.id_in(body), -1, 0))
+        subjects.setdefault(subject, (kind, envelope.id_in(body), segment, number, False))
 
+
+# Where a subject was first recorded: (kind, event id, segment, line, whether the line can
+# be read; a damaged one still counts, so that it is reported once, not as references).
+Recorded = tuple[str, str, int, int, bool]
 
 PARALLEL_BYTES = 64 << 20  # below this, one process checks the whole log
 REPORT_EVERY = 4096  # lines between two reports of progress
@@ -94,7 +98,7 @@ class Scan:
 
     report: Report
     firsts: dict[str, tuple[str, int, int]]  # id -> (hash, segment, line) where first seen
-    subjects: dict[str, tuple[str, str, int, int]]  # subject -> (kind, event id, segment, line)
+    subjects: dict[str, Recorded]  # subject -> where it was first recorded
     needed: list[tuple[str, str, str]]  # (event id, wanted kind, subject)
     amendments: list[tuple[str, dict]]  # (label, event): checked once kinds are known
 
@@ -117,29 +121,37 @@ def verify(log: EventLog, workers: int | None = None,
 
     A large log with several writers is checked by two processes, one per group of
     writers (a writer's seq can only be checked with all its segments in one process).
+    Each reads its segments in order, and what comes first in that order is "first", so
+    the report is the same. An event id found in two groups (a line copied into another
+    writer's folder, a retry in another clone) sends the log to one process, where a
+    repeated line is reported once as such.
     `progress(label, total bytes)` gives the `advance` function the reading reports to.
     """
     segments = log.segments()
+    sizes = [path.stat().st_size for path in segments]
     writers: dict[str, list[int]] = defaultdict(list)
     for number, path in enumerate(segments):
         writers[path.parent.name].append(number)
     if workers is None:
-        size = sum(path.stat().st_size for path in segments)
-        workers = 2 if size >= PARALLEL_BYTES and len(writers) > 1 and (os.cpu_count() or 1) > 1 \
-            else 1
+        workers = 2 if (sum(sizes) >= PARALLEL_BYTES and len(writers) > 1
+                        and (os.cpu_count() or 1) > 1) else 1
     bins: list[list[int]] = [[] for _ in range(min(workers, len(writers)) or 1)]
     weights = [0] * len(bins)
-    for group in sorted(writers.values(), key=lambda group: -sum(
-            segments[number].stat().st_size for number in group)):
+    for group in sorted(writers.values(), key=lambda group: -sum(sizes[n] for n in group)):
         lightest = weights.index(min(weights))
         bins[lightest] += group
-        weights[lightest] += sum(segments[number].stat().st_size for number in group)
+        weights[lightest] += sum(sizes[number] for number in group)
+    bins = [sorted(numbers) for numbers in bins]
     with collection_paused():  # forked workers inherit the pause
-        with progress("Verifying", sum(weights)) as advance:
+        with progress("Verifying", sum(sizes)) as advance:
             if len(bins) == 1:
                 scans = [_scan(log.root, segments, bins[0], advance)]
             else:
                 scans = _scan_in_processes(log.root, segments, bins, advance)
+        if len(scans) > 1 and any(scan.firsts.keys() & scans[0].firsts.keys()
+                                  for scan in scans[1:]):
+            with progress("Verifying in one process", sum(sizes)) as advance:
+                scans = [_scan(log.root, segments, list(range(len(segments))), advance)]
         return _combine(log, segments, scans)
 
 
@@ -179,8 +191,9 @@ def _scan_in_processes(root: Path, segments: list[Path], bins: list[list[int]],
 
 def _drop_settled(scan: Scan) -> None:
     """Drop the references and amendments that the records of a scan settle, leaving
-    the others, in order, to `_combine`: for the first scan only, whose records stand
-    over those of the others there, so that the report is the same."""
+    the others, in order, to `_combine`. A subject recorded in another scan too is a
+    format's slug (a record's subject is its event id, which sends the log to one
+    process), of the same kind there: so the report is the same."""
     subjects = scan.subjects
     scan.needed = [(event_id, wanted, subject) for event_id, wanted, subject in scan.needed
                    if not _settles(subjects.get(subject), wanted)]
@@ -190,8 +203,8 @@ def _drop_settled(scan: Scan) -> None:
         or model.check_data(event["type"], event["data"], recorded[0])]
 
 
-def _settles(recorded: tuple[str, str, int, int] | None, wanted: str) -> bool:
-    """Whether a record (kind, event id, segment, line) is what a reference wants."""
+def _settles(recorded: Recorded | None, wanted: str) -> bool:
+    """Whether a record is what a reference wants."""
     return recorded is not None and wanted in ("record", recorded[0])
 
 
@@ -236,7 +249,7 @@ def _scan(root: Path, segments: list[Path], numbers: list[int], advance: Advance
             except envelope.BadLine as error:
                 report.problems.append(
                     f"event {envelope.id_in(body)} ({name}:{number}): {error}")
-                _keep_what_can_be_read(body, seqs, subjects)
+                _keep_what_can_be_read(body, seqs, subjects, segment, number)
                 continue
             event_id, event_hash = event["id"], event["hash"]
         else:
@@ -269,7 +282,7 @@ def _scan(root: Path, segments: list[Path], numbers: list[int], advance: Advance
                 report.warnings.append(
                     _recorded_again(event_id, subject, f"{name}:{number}"))
             else:
-                subjects[subject] = (kind, event_id, segment, number)
+                subjects[subject] = (kind, event_id, segment, number, True)
         for wanted, referred in references:
             needed.append((event_id, wanted, referred))
     advance(done)
@@ -313,23 +326,19 @@ def _check_seqs(report: Report, seqs: dict[str, list[tuple[int, str]]]) -> None:
 def _combine(log: EventLog, segments: list[Path], scans: list[Scan]) -> Report:
     """One report from the scans, with the checks that need the whole log."""
     report = Report(files=len(segments))
-    firsts: dict[str, tuple[str, int, int]] = scans[0].firsts
-    subjects: dict[str, tuple[str, str, int, int]] = scans[0].subjects
+    subjects: dict[str, Recorded] = scans[0].subjects
     for number, scan in enumerate(scans):
         report.events += scan.report.events
         report.merge(scan.report)
         if number == 0:
             continue
-        for event_id in sorted(scan.firsts.keys() & firsts.keys()):  # in two groups
-            here = scan.firsts.pop(event_id)
-            _report_duplicate(report, log, segments, firsts[event_id], here, None, None)
-        firsts.update(scan.firsts)
-        for subject in sorted(scan.subjects.keys() & subjects.keys()):
-            recorded = scan.subjects.pop(subject)
-            if subjects[subject][1] != recorded[1] and recorded[2] >= 0:  # not a damaged line
-                event = envelope.parse_line(_line_at(segments[recorded[2]], recorded[3]))
+        for subject in sorted(scan.subjects.keys() & subjects.keys()):  # a format's slug
+            first, later = sorted((subjects[subject], scan.subjects.pop(subject)),
+                                  key=lambda recorded: recorded[2:4])
+            subjects[subject] = first
+            if later[4]:  # a damaged line is reported as such
                 report.warnings.append(_recorded_again(
-                    event["id"], subject, _where(segments[recorded[2]], recorded[3], log.root)))
+                    later[1], subject, _where(segments[later[2]], later[3], log.root)))
         subjects.update(scan.subjects)
     for scan in scans:
         for event_id, wanted, subject in scan.needed:
@@ -351,21 +360,17 @@ def _combine(log: EventLog, segments: list[Path], scans: list[Scan]) -> Report:
 
 def _report_duplicate(report: Report, log: EventLog, segments: list[Path],
                       first: tuple[str, int, int], here: tuple[str, int, int],
-                      seqs: dict[str, list[tuple[int, str]]] | None,
-                      event: dict | None) -> None:
+                      seqs: dict[str, list[tuple[int, str]]], event: dict) -> None:
     """An id seen before: the same event again, a retry in another clone, or a forgery."""
     first_hash, first_segment, first_line = first
     there = _where(segments[first_segment], first_line, log.root)
-    if event is None:
-        event = envelope.parse_line(_line_at(segments[here[1]], here[2]))
     where = _where(segments[here[1]], here[2], log.root)
     event_id = event["id"]
     if first_hash == event["hash"]:
         report.warnings.append(f"event {event_id} ({where}) appears more than once "
                                f"(first at {there})")
         return
-    if seqs is not None:
-        seqs[event["writer"]].append((event["seq"], event_id))  # its seq is used either way
+    seqs[event["writer"]].append((event["seq"], event_id))  # its seq is used either way
     earlier = envelope.parse_line(_line_at(segments[first_segment], first_line))
     if _payload_digest(earlier) == _payload_digest(event):
         report.warnings.append(
