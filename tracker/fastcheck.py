@@ -121,7 +121,6 @@ Field = tuple[str, MsgspecType, Any]  # (key, type, default); no default: requir
 # (key, repeats, the model's check of one value, its answers so far or None)
 Check = tuple[str, bool, Callable[[Any], bool], dict[str, bool] | None]
 ULID = rf"\A{envelope.ULID_PATTERN.pattern}\Z"
-is_ulid = re.compile(ULID).match
 NO_DEFAULT = msgspec.NODEFAULT
 ACTOR: MsgspecType = Literal[tuple(all_actors())]  # type: ignore[valid-type]
 
@@ -149,7 +148,7 @@ class Types:
             ("actor", ACTOR, NO_DEFAULT),
             _optional("name", self.text(model.OFFICIAL_TEXT)),
             _optional("title", self.text(model.OFFICIAL_TEXT))])
-        fields, _ = self.fields(model.SOURCE_FIELDS)
+        fields, self.source_checks = self.fields(model.SOURCE_FIELDS)
         self.source = _struct("Source", [_optional("url", self.text(model.SOURCE_TEXT)),
                                          _optional("citation", self.text(model.SOURCE_TEXT)),
                                          *fields])
@@ -291,8 +290,10 @@ class FastCheck:
     None (the full checks then say whether it is, and why not)."""
 
     def __init__(self) -> None:
-        self.plain = _event_types(Types(plain=True))
+        plain = Types(plain=True)
+        self.plain = _event_types(plain)
         self.any = _event_types(Types(plain=False))
+        self.source_checks = plain.source_checks  # the model's: the same for any line
         self.encode = msgspec.json.Encoder().encode
         self.writers: dict[str, bool] = {}
 
@@ -323,7 +324,7 @@ class FastCheck:
         source = getattr(data, "source", UNSET)
         if source is not UNSET and not (
                 (source.url is UNSET) != (source.citation is UNSET)
-                and _passes(source, SOURCE_CHECKS)):
+                and _passes(source, self.source_checks)):
             return None
         subject = event.subject
         kind = event_type.recorded
@@ -348,16 +349,11 @@ class FastCheck:
 
 def _check(spec: model.Field) -> Check:
     """The model's check of a field, run after decoding; its answers on values that
-    repeat (dates, amounts, codes) are remembered."""
-    one = spec.check_item
-    if spec.parse is model.parse_reference:  # mostly record ids, each seen once or twice
-        return (spec.key, spec.many, lambda value: is_ulid(value) is not None or one(value),
-                None)
-    return (spec.key, spec.many, one, {})
+    repeat (dates, amounts, codes) are remembered, not those on record ids."""
+    remembered = spec.parse not in (model.parse_id, model.parse_reference)
+    return (spec.key, spec.many, spec.check_item, {} if remembered else None)
 
 
-SOURCE_CHECKS: list[Check] = [_check(spec) for spec in model.SOURCE_FIELDS
-                              if not isinstance(spec.parse, model.Text)]
 REMEMBERED = 65536  # answers kept per check
 
 

@@ -44,7 +44,6 @@ SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 AMOUNT = re.compile(r"([0-9]{1,3}(?:([,_])[0-9]{3})(?:\2[0-9]{3})*|[0-9]+)(?:\.([0-9]+))?")
 # Control characters, DEL, C1 controls, line/paragraph separators and lone surrogates.
 _FORBIDDEN = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
-_FORBIDDEN_SINGLE_LINE = re.compile(r"[\t\n]")
 
 
 # -- parsers for single values ----------------------------------------------------
@@ -60,7 +59,7 @@ class Text:
     """
 
     def __init__(self, option: str, limit: int, multiline: bool = False):
-        self.option, self.limit, self.multiline = option, limit, multiline
+        self.option, self.limit = option, limit
         self.forbidden = _FORBIDDEN if multiline else _FORBIDDEN_ANY
 
     def __call__(self, value: Any) -> str:
@@ -238,6 +237,10 @@ class Field:
         if fast is not None:
             return fast
         parse = self.parse
+        if parse in (parse_id, parse_reference):  # record ids, each seen once or twice:
+            # a ULID is already as parsing gives it (not remembered, unlike dates or codes)
+            return lambda value: type(value) is str and (
+                ULID_PATTERN.fullmatch(value) is not None or _valid_text_value(parse, value))
         return lambda value: type(value) is str and _valid_text_value(parse, value)
 
 
