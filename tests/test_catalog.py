@@ -89,6 +89,35 @@ def test_a_damaged_index_is_rebuilt(events: Path) -> None:
     assert indexed_segments(events)
 
 
+def test_an_index_from_another_schema_is_rebuilt(events: Path) -> None:
+    meeting = ok("add", "meeting", "--title", "A", "--date", "2020", *SOURCE)
+    ok("cite", meeting, *SOURCE)
+    with closing(sqlite3.connect(events / INDEX)) as conn:
+        conn.execute("drop table subjects")
+        conn.execute("create table subjects (id text primary key)")  # no other column
+    ok("cite", meeting, *SOURCE)
+    assert indexed_segments(events)
+
+
+def test_a_busy_index_is_an_error_and_is_kept(events: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    meeting = ok("add", "meeting", "--title", "A", "--date", "2020", *SOURCE)
+    ok("cite", meeting, *SOURCE)
+    before = (events / INDEX).read_bytes()
+
+    def busy(log: EventLog, conn: sqlite3.Connection) -> None:
+        error = sqlite3.OperationalError("database is locked")
+        error.sqlite_errorname = "SQLITE_BUSY"
+        raise error
+
+    monkeypatch.setattr("tracker.catalog._refresh", busy)
+    result = run("cite", meeting, *SOURCE)
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr.startswith("Error: cannot use the index ")
+    assert result.stderr.endswith(": database is locked\n")
+    assert (events / INDEX).read_bytes() == before
+
+
 def test_retries_find_the_event_by_id(events: Path) -> None:
     event_id = envelope.new_id()
     args = ("add", "meeting", "--title", "T", "--date", "2020", "--id", event_id, *SOURCE)

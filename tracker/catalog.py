@@ -73,6 +73,12 @@ class Subjects:
         return (row[0] for row in self.conn.execute("select id from subjects"))
 
 
+# Errors of an index that is fine but cannot be used now (busy for a minute, the disk):
+# not a reason to delete it.
+UNAVAILABLE = ("SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_IOERR", "SQLITE_FULL",
+               "SQLITE_READONLY", "SQLITE_CANTOPEN", "SQLITE_NOMEM")
+
+
 class Catalog:
     """The index, open and up to date with the log."""
 
@@ -90,15 +96,25 @@ class Catalog:
             path = folder / "index.db"
         else:
             path = Path(":memory:")  # no log yet: nothing to remember
+        try:
+            return cls._open(log, path)
+        except sqlite3.DatabaseError as error:
+            if getattr(error, "sqlite_errorname", "").startswith(UNAVAILABLE):
+                raise TrackerError(f"cannot use the index {path}: {error}") from None
+            for suffix in ("", "-wal", "-shm"):  # a damaged or outdated index: a cache
+                Path(f"{path}{suffix}").unlink(missing_ok=True)
+            return cls._open(log, path)
+
+    @classmethod
+    def _open(cls, log: EventLog, path: Path) -> Catalog:
         conn = sqlite3.connect(str(path), timeout=60, isolation_level=None)
         try:
             conn.execute("pragma journal_mode = wal")
             conn.executescript(SCHEMA)
             _refresh(log, conn)
-        except sqlite3.DatabaseError:
+        except BaseException:
             conn.close()
-            path.unlink(missing_ok=True)  # a damaged index: it is only a cache
-            return cls.scan(log)
+            raise
         return cls(log, conn)
 
     def close(self) -> None:
