@@ -42,10 +42,8 @@ from tracker.model import draft_citation, draft_record, draft_update
 from tracker.places import find_city
 from tracker.serve import DATABASE
 
+from .conftest import METADATA
 from .serving import free_port
-
-PROJECT = Path(__file__).resolve().parent.parent
-METADATA = PROJECT / "datasette-metadata.json"
 
 # Values for canned-query parameters, picked from the database being measured.
 PARAMETERS = {

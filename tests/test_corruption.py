@@ -31,7 +31,9 @@ import pytest
 from tracker import envelope
 from tracker.log import EventLog, Tail
 
+from . import test_verify
 from .conftest import SOURCE, log_bytes, ok, run
+from .test_log import segment
 
 WRITER = "w1"
 QUARANTINE_NAME = re.compile(
@@ -44,10 +46,7 @@ def fixed_writer(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def three_meetings(events: Path) -> tuple[list[str], Path]:
-    ids = [ok("add", "meeting", "--title", title, "--date", "2020", *SOURCE)
-           for title in ("Alpha", "Bravo", "Charlie")]
-    [path] = events.glob("*/*.jsonl")
-    return ids, path
+    return test_verify.three_meetings(), segment(events)
 
 
 def name(path: Path, events: Path) -> str:

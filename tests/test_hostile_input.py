@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import ClassVar
 
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import Result
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -39,14 +39,13 @@ from markupsafe import escape
 
 from tracker.actors import all_actors, all_currencies, is_actor, parse_actor, parse_actors
 from tracker.actors import parse_currency as currency_parser
-from tracker.cli import cli
 from tracker.dates import PRECISIONS, parse_date
 from tracker.envelope import ULID_PATTERN
 from tracker.errors import TrackerError, shown
 from tracker.model import SLUG, parse_amount, parse_id, parse_reference, parse_slug
 from tracker.serve import load_metadata, make_datasette
 
-from .conftest import METADATA, SOURCE, log_bytes, ok, rows
+from .conftest import METADATA, SOURCE, log_bytes, ok, rows, run
 
 HOSTILE = (
     "Robert'); DROP TABLE meetings; --",
@@ -120,9 +119,7 @@ class TrackerMachine(RuleBasedStateMachine):
     # -- running commands
 
     def cli(self, *arguments: str) -> Result:
-        return CliRunner().invoke(
-            cli, ["--events", str(self.events), "--db", str(self.folder / "tracker.db"),
-                  *arguments], prog_name="tracker")
+        return run("--events", self.events, "--db", self.folder / "tracker.db", *arguments)
 
     def lands(self, *arguments: str) -> str:
         result = self.cli(*arguments)

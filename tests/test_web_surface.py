@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 import sqlite3
 import threading
 import time
@@ -24,7 +23,7 @@ import pytest
 from tracker.serve import SETTINGS, load_metadata, make_datasette
 from tracker.site import READ_ONLY
 
-from .conftest import BUNDLED_EVENTS, METADATA
+from .conftest import METADATA
 from .serving import copy_bundled_project, tracker, tracker_serve
 
 SCRIPT_TITLE = '<script>alert("owned")</script> summit'
@@ -70,18 +69,12 @@ def database_digest(project: Path) -> str:
 # -- read-only ---------------------------------------------------------------------------------
 
 
-def test_canned_queries_only_read(tmp_path: Path) -> None:
+def test_canned_queries_only_read(bundled: Path) -> None:
     """Every canned query runs on a connection that cannot write (query_only); none is
     marked `write`."""
     queries = json.loads(METADATA.read_text())["databases"]["tracker"]["queries"]
     assert queries
-    events = tmp_path / "events"
-    shutil.copytree(BUNDLED_EVENTS, events, ignore=shutil.ignore_patterns(".lock", ".writer"))
-    from tracker.build import build
-    from tracker.log import EventLog
-
-    build(EventLog(events), tmp_path / "tracker.db")
-    with closing(sqlite3.connect(f"file:{tmp_path / 'tracker.db'}?mode=ro", uri=True)) as conn:
+    with closing(sqlite3.connect(f"file:{bundled}?mode=ro", uri=True)) as conn:
         conn.execute("pragma query_only = 1")
         for name, query in queries.items():
             assert not query.get("write"), name
