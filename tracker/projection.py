@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from . import schema
-from .actors import all_actors, all_currencies
+from .actors import all_actors, all_currencies, parse_actor
 from .dates import Span, parse_date
 from .errors import TrackerError
-from .model import AMENDED, RETRACTED, SOURCE_ADDED, apply_changes, without_source
+from .model import AMENDED, FIELDS, RETRACTED, SOURCE_ADDED, apply_changes, without_source
 from .replay import sort_key
 from .upcast import upcast
 
@@ -157,8 +157,10 @@ SHAPES = {
                     lambda data: "pledged"),
 }
 TABLE_OF = {kind: (shape.table, shape.key) for kind, shape in SHAPES.items()}
-ACTOR_KEYS = ("participants", "recipients", "members")
-ACTOR_KEY = ("country", "chair", "by", "donor")
+_ACTOR_FIELDS = {(spec.key, spec.many) for specs in FIELDS.values() for spec in specs
+                 if spec.parse is parse_actor}
+ACTOR_KEYS = tuple(sorted(key for key, many in _ACTOR_FIELDS if many))  # lists of actors
+ACTOR_KEY = tuple(sorted(key for key, many in _ACTOR_FIELDS if not many))
 
 
 def actors_of(data: dict[str, Any]) -> set[str]:
@@ -197,7 +199,6 @@ class Projector:
 
     def __init__(self, conn: sqlite3.Connection, incremental: bool = False):
         self.conn = conn
-        self.incremental = incremental  # the database already holds events
         self.touched = Touched() if incremental else None
         self.last_key: tuple | None = None
         self.seen: set[str] = set()  # event ids applied (an event repeated is applied once)
@@ -225,7 +226,7 @@ class Projector:
 
     def apply(self, event: Event) -> None:
         event_id = event["id"]
-        if event_id in self.seen or (self.incremental and self.conn.execute(
+        if event_id in self.seen or (self.touched is not None and self.conn.execute(
                 "select 1 from events where id = ?", (event_id,)).fetchone()):
             return  # the same event seen again (a duplicated line, or a retry in two clones)
         self.seen.add(event_id)
@@ -533,6 +534,3 @@ def refresh_derived(conn: sqlite3.Connection, touched: Touched | None) -> None:
     for templates in schema.DERIVED_FILL.values():
         for template in templates:
             conn.execute(statement(template))
-
-
-# -- building the database file ----------------------------------------------------------

@@ -1,7 +1,9 @@
 """The shape of the projected database: tables, indexes, full-text search and views.
 
-Declared once here and created idempotently by `ensure_db_shape`, in the manner of
-dogsheep. Table and column names are the public contract (see DESIGN.md).
+Declared once here, in the manner of dogsheep, and created idempotently: tables by
+`create_tables` before the events are loaded, indexes, full-text search and views by
+`create_indexes_views_fts` after (faster than keeping them up to date row by row).
+Table and column names are the public contract (see DESIGN.md).
 """
 
 from __future__ import annotations
@@ -378,7 +380,3 @@ def create_indexes_views_fts(db: sqlite_utils.Database, derived: bool = True) ->
         for name, sql in VIEWS.items():
             db.create_view(name, sql.strip(), replace=True)
 
-
-def ensure_db_shape(db: sqlite_utils.Database) -> None:
-    create_tables(db)
-    create_indexes_views_fts(db)
