@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from tracker.build import build, is_stale
 from tracker.log import EventLog
+from tracker.projection import Projector
 
 from .conftest import SOURCE, ok, rows, run
 
@@ -70,6 +71,16 @@ def test_two_builds_are_identical(mixed_log: Path, db: Path, tmp_path: Path) -> 
     assert rows(db, "select status, disbursed_amount from pledges") == [
         {"status": "disbursed", "disbursed_amount": 20}]
     assert len(first["events"]) == 10
+
+
+def test_writing_after_every_event_gives_the_same_database(
+    mixed_log: Path, db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rows wait in buffers between writes: where the writes fall changes nothing."""
+    ok("build")
+    monkeypatch.setattr(Projector, "FLUSH_EVERY", 1)
+    build(EventLog(mixed_log), tmp_path / "unbuffered.db")
+    assert dump(tmp_path / "unbuffered.db") == dump(db)
 
 
 @settings(max_examples=60, deadline=None,

@@ -513,7 +513,9 @@ def record_options(kind: str, subject: str, data: dict[str, Any]) -> dict[str, A
 
 def without_source(data: dict[str, Any]) -> dict[str, Any]:
     """Record data without its source (sources are kept apart, one row each)."""
-    return {key: value for key, value in data.items() if key != "source"}
+    data = dict(data)
+    data.pop("source", None)
+    return data
 
 
 def apply_changes(data: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:

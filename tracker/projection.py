@@ -66,6 +66,8 @@ def _dated(data: dict[str, Any], key: str = "date") -> dict[str, Any]:
 
 
 # -- how each kind of record becomes rows -------------------------------------------------
+# A record's own row is a dict (amendments update it by column); its child rows are
+# tuples in their table's column order (see `schema`), the fast path of a full build.
 
 
 def format_row(data: dict[str, Any]) -> dict[str, Any]:
@@ -73,9 +75,9 @@ def format_row(data: dict[str, Any]) -> dict[str, Any]:
             "members": _json(data.get("members")), "summary": data.get("summary")}
 
 
-def format_children(slug: str, data: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
-    for actor in data.get("members", []):
-        yield "format_members", {"format": slug, "actor": actor}
+def format_children(slug: str, data: dict[str, Any]) -> Iterator[tuple[str, tuple]]:
+    for actor in data.get("members", ()):
+        yield "format_members", (slug, actor)
 
 
 def meeting_row(data: dict[str, Any]) -> dict[str, Any]:
@@ -92,16 +94,16 @@ def meeting_row(data: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def meeting_children(meeting_id: str, data: dict[str, Any]) -> Iterator[tuple[str, dict]]:
-    officials = data.get("officials", [])
+def meeting_children(meeting_id: str, data: dict[str, Any]) -> Iterator[tuple[str, tuple]]:
+    officials = data.get("officials", ())
     start = span(data["date"]).start
-    for actor in data.get("participants", []):
-        own = [official for official in officials if official["actor"] == actor] or [{}]
+    for actor in data.get("participants", ()):
+        own = [official for official in officials if official["actor"] == actor]
+        if not own:
+            yield "meeting_participants", (meeting_id, actor, None, None, start)
         for official in own:
-            yield "meeting_participants", {
-                "meeting_id": meeting_id, "actor": actor, "official": official.get("name"),
-                "official_title": official.get("title"), "date_start": start,
-            }
+            yield "meeting_participants", (meeting_id, actor, official.get("name"),
+                                           official.get("title"), start)
 
 
 def announcement_row(data: dict[str, Any]) -> dict[str, Any]:
@@ -110,9 +112,9 @@ def announcement_row(data: dict[str, Any]) -> dict[str, Any]:
             "summary": data.get("summary")}
 
 
-def announcement_children(announcement_id: str, data: dict) -> Iterator[tuple[str, dict]]:
-    for subject in data.get("about", []):
-        yield "announcement_about", {"announcement_id": announcement_id, "subject": subject}
+def announcement_children(announcement_id: str, data: dict) -> Iterator[tuple[str, tuple]]:
+    for subject in data.get("about", ()):
+        yield "announcement_about", (announcement_id, subject)
 
 
 def pledge_row(data: dict[str, Any]) -> dict[str, Any]:
@@ -125,10 +127,10 @@ def pledge_row(data: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def pledge_children(pledge_id: str, data: dict[str, Any]) -> Iterator[tuple[str, dict]]:
+def pledge_children(pledge_id: str, data: dict[str, Any]) -> Iterator[tuple[str, tuple]]:
     start = span(data["date"]).start
     for actor in data["recipients"]:
-        yield "pledge_recipients", {"pledge_id": pledge_id, "actor": actor, "date_start": start}
+        yield "pledge_recipients", (pledge_id, actor, start)
 
 
 @dataclass(frozen=True)
@@ -138,7 +140,7 @@ class Shape:
     table: str
     key: str
     row: Callable[[dict[str, Any]], dict[str, Any]]
-    children: Callable[[str, dict[str, Any]], Iterator[tuple[str, dict[str, Any]]]]
+    children: Callable[[str, dict[str, Any]], Iterator[tuple[str, tuple]]]
     child_tables: tuple[tuple[str, str], ...]  # (table, column naming the record)
     child_keys: tuple[str, ...]  # the data keys the child rows come from
     first_status: Callable[[dict[str, Any]], str | None] = lambda data: None
@@ -195,17 +197,18 @@ class Projector:
     every table sees the same sequence of changes as one statement per event would give.
     """
 
-    BATCH = 5000
+    FLUSH_EVERY = 1000  # events between two writes of every buffer
 
     def __init__(self, conn: sqlite3.Connection, incremental: bool = False):
         self.conn = conn
         self.touched = Touched() if incremental else None
         self.last_key: tuple | None = None
         self.seen: set[str] = set()  # event ids applied (an event repeated is applied once)
-        self.buffers: dict[str, list[tuple]] = {}
-        self.pending: dict[str, set[str]] = {}  # table -> subjects with rows in its buffer
-        self.buffered = 0
         self.columns = {table.name: tuple(table.columns) for table in schema.TABLES}
+        self.buffers: dict[str, list[tuple]] = {name: [] for name in self.columns}
+        # table -> the subjects with rows in its buffer
+        self.pending: dict[str, set[str]] = {name: set() for name in self.columns}
+        self.unflushed = 0  # events applied since every buffer was last written
         self.empty = {name: dict.fromkeys(columns) for name, columns in self.columns.items()}
         self.values = {name: itemgetter(*columns) for name, columns in self.columns.items()}
         self.statements = {
@@ -247,6 +250,9 @@ class Projector:
             raise TrackerError(
                 f"event {event_id} cannot be projected ({error!r}); run tracker verify"
             ) from None
+        self.unflushed += 1
+        if self.unflushed >= self.FLUSH_EVERY:
+            self.flush()
 
     def finish(self) -> None:
         self.flush()
@@ -259,25 +265,24 @@ class Projector:
 
     def insert_values(self, table: str, values: tuple, subject: str) -> None:
         """Buffer a row given as all its values, in the table's column order."""
-        self.pending.setdefault(table, set()).add(subject)
-        self.buffers.setdefault(table, []).append(values)
-        self.buffered += 1
-        if self.buffered >= self.BATCH:
-            self.flush()
+        self.buffers[table].append(values)
+        self.pending[table].add(subject)
 
     def flush(self, tables: Iterable[str] | None = None) -> None:
         """Write the buffered rows of some tables (by default, all)."""
-        for table in list(self.buffers) if tables is None else tables:
-            rows = self.buffers.pop(table, None)
+        if tables is None:
+            tables, self.unflushed = self.buffers, 0
+        for table in tables:
+            rows = self.buffers[table]
             if rows:
                 self.conn.executemany(self.statements[table], rows)
-                self.buffered -= len(rows)
-            self.pending.pop(table, None)
+                rows.clear()
+                self.pending[table].clear()
 
     def settle(self, subject: str, *tables: str) -> None:
         """Write the buffered rows of these tables if one is about `subject`, before its
         rows there are read or changed."""
-        stale = [table for table in tables if subject in self.pending.get(table, ())]
+        stale = [table for table in tables if subject in self.pending[table]]
         if stale:
             self.flush(stale)
 
@@ -343,8 +348,8 @@ class Projector:
             self.settle(subject, *(table for table, _column in shape.child_tables))
             for table, column in shape.child_tables:
                 self.conn.execute(f"delete from {table} where {column} = ?", (subject,))
-        for table, row in shape.children(subject, data):
-            self.insert(table, row, subject)
+        for table, values in shape.children(subject, data):
+            self.insert_values(table, values, subject)
 
     # -- handlers ------------------------------------------------------------------
 
@@ -352,16 +357,18 @@ class Projector:
         kind, subject = event["type"].partition(".")[0], event["subject"]
         if subject != event["id"] and self.record(subject) is not None:
             return  # a format's slug recorded first by another event: verify warns
-        data = {key: value for key, value in event["data"].items() if key != "source"}
+        data = without_source(event["data"])
         shape, stamp = SHAPES[kind], event["recorded_at"]
         title = data.get("title") or data.get("name")
         self.insert_values("records", (
             subject, kind, title, _json(data) if subject != event["id"] else None, 0, None, None,
             stamp), subject)
+        row = {**self.empty[shape.table], shape.key: subject, **shape.row(data),
+               "recorded_at": stamp, "updated_at": stamp}
         status = shape.first_status(data)
-        self.insert(shape.table, {shape.key: subject, **shape.row(data),
-                                  **({"status": status} if status else {}),
-                                  "recorded_at": stamp, "updated_at": stamp}, subject)
+        if status:
+            row["status"] = status
+        self.insert_values(shape.table, self.values[shape.table](row), subject)
         self.write_children(shape, subject, data)
         self.add_source(event, "record")
         if self.touched is not None:
