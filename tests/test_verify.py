@@ -7,6 +7,8 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
+import pytest
+
 from tracker import envelope
 from tracker.log import EventLog
 from tracker.model import draft_record
@@ -249,3 +251,25 @@ def test_a_line_copied_into_another_writers_folder_in_one_or_two_processes(
     problems, [warning] = one_and_two_processes(events)
     assert problems == []
     assert "appears more than once (first at a/" in warning
+
+
+@pytest.mark.parametrize("damaged_first", [False, True])
+def test_a_damaged_copy_of_a_record_in_another_folder_in_one_or_two_processes(
+        events: Path, damaged_first: bool) -> None:
+    """A record, and a damaged copy of its line in another writer's folder: the copy is
+    reported once, as damaged, and the record stands, whichever comes first."""
+    for writer, count in (("a", 6), ("b", 5)):
+        with EventLog(events, writer=writer).session() as appender:
+            for title in range(count):
+                appender.write(fields(f"{writer} {title}"))
+    source, target = (next((events / writer).glob("*.jsonl")) for writer in "ab")
+    if damaged_first:
+        source, target = target, source
+    line = source.read_bytes().splitlines(keepends=True)[2]
+    damaged = line.replace(b'"title":"', b'"title":"X')  # the hash no longer matches
+    kept = target.read_bytes().splitlines(keepends=True)
+    target.write_bytes(b"".join(kept) + damaged)
+    problems, warnings = one_and_two_processes(events)
+    assert problems == [f"event {json.loads(line)['id']} ({target.relative_to(events)}:"
+                        f"{len(kept) + 1}): hash does not match content"]
+    assert warnings == []

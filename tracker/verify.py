@@ -65,11 +65,12 @@ def _payload_digest(event: dict) -> str:
 
 
 def _keep_what_can_be_read(
-    body: bytes, seqs: dict[str, list[tuple[int, str]]], subjects: dict[str, Recorded],
-    segment: int, number: int,
+    body: bytes, folder: str, seqs: Seqs, subjects: dict[str, Recorded | str], segment: int,
+    number: int,
 ) -> None:
-    """Count a damaged event's seq and subject, if they can be read, so that one damaged
-    line is reported once, not again as a seq gap and as unknown references."""
+    """Count a damaged event's seq (if it is its folder's writer's) and subject, if they
+    can be read, so that one damaged line is reported once, not again as a seq gap and as
+    unknown references. A readable record of the subject, before or after, stands."""
     try:
         event = orjson.loads(body)
         writer, seq = event["writer"], event["seq"]
@@ -77,15 +78,50 @@ def _keep_what_can_be_read(
         subject = event["subject"]
     except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError):
         return
-    if isinstance(writer, str) and type(seq) is int:
-        seqs[writer].append((seq, envelope.id_in(body)))
+    if writer == folder and type(seq) is int:
+        seqs.add(writer, seq, envelope.id_in(body))
     if action == "recorded" and isinstance(subject, str):
         subjects.setdefault(subject, (kind, envelope.id_in(body), segment, number, False))
 
 
 # Where a subject was first recorded: (kind, event id, segment, line, whether the line can
 # be read; a damaged one still counts, so that it is reported once, not as references).
+# A record whose subject is its own event id keeps only its kind (one shared string, not a
+# tuple per record): where it stands is its event's place in `Scan.firsts`.
 Recorded = tuple[str, str, int, int, bool]
+# The kind and action of each event type, as shared strings.
+KIND_AND_ACTION = {event_type: (event_type.partition(".")[0], event_type.partition(".")[2])
+                   for event_type in model.EVENT_TYPES}
+
+
+def _place(segment: int, number: int) -> int:
+    """A line's place (segment, line number) as one int: a million of them stay small."""
+    return segment << 32 | number
+
+
+def _segment_and_line(place: int) -> tuple[int, int]:
+    return place >> 32, place & 0xFFFFFFFF
+
+
+def _kind(recorded: Recorded | str) -> str:
+    return recorded if type(recorded) is str else recorded[0]
+
+
+def _readable(recorded: Recorded | str) -> bool:
+    return type(recorded) is str or recorded[4]
+
+
+class Seqs:
+    """Each writer's seqs and the ids of the events that used them, as two lists (a pair
+    per event would be a million more objects)."""
+
+    def __init__(self) -> None:
+        self.numbers: dict[str, list[int]] = defaultdict(list)
+        self.ids: dict[str, list[str]] = defaultdict(list)
+
+    def add(self, writer: str, seq: int, event_id: str) -> None:
+        self.numbers[writer].append(seq)
+        self.ids[writer].append(event_id)
 
 PARALLEL_BYTES = 64 << 20  # below this, one process checks the whole log
 REPORT_EVERY = 4096  # lines between two reports of progress
@@ -97,8 +133,8 @@ class Scan:
     the checks across the whole log need."""
 
     report: Report
-    firsts: dict[str, tuple[str, int, int]]  # id -> (hash, segment, line) where first seen
-    subjects: dict[str, Recorded]  # subject -> where it was first recorded
+    firsts: dict[str, int]  # event id -> the place of the line where it was first seen
+    subjects: dict[str, Recorded | str]  # subject -> where it was first recorded
     needed: list[tuple[str, str, str]]  # (event id, wanted kind, subject)
     amendments: list[tuple[str, dict]]  # (label, event): checked once kinds are known
 
@@ -148,7 +184,7 @@ def verify(log: EventLog, workers: int | None = None,
                 scans = [_scan(log.root, segments, bins[0], advance)]
             else:
                 scans = _scan_in_processes(log.root, segments, bins, advance)
-        if len(scans) > 1 and any(scan.firsts.keys() & scans[0].firsts.keys()
+        if len(scans) > 1 and any(not scans[0].firsts.keys().isdisjoint(scan.firsts)
                                   for scan in scans[1:]):
             with progress("Verifying in one process", sum(sizes)) as advance:
                 scans = [_scan(log.root, segments, list(range(len(segments))), advance)]
@@ -200,12 +236,12 @@ def _drop_settled(scan: Scan) -> None:
     scan.amendments = [
         (label, event) for label, event in scan.amendments
         if (recorded := subjects.get(event["subject"])) is None
-        or model.check_data(event["type"], event["data"], recorded[0])]
+        or model.check_data(event["type"], event["data"], _kind(recorded))]
 
 
-def _settles(recorded: Recorded | None, wanted: str) -> bool:
+def _settles(recorded: Recorded | str | None, wanted: str) -> bool:
     """Whether a record is what a reference wants."""
-    return recorded is not None and wanted in ("record", recorded[0])
+    return recorded is not None and wanted in ("record", _kind(recorded))
 
 
 def _add_to_shared_count(count: int) -> None:
@@ -214,8 +250,11 @@ def _add_to_shared_count(count: int) -> None:
 
 
 def _scan_packed(root: Path, segments: list[Path], numbers: list[int]) -> bytes:
-    """A worker's scan: its progress goes to the count shared with the main process."""
-    return _scan(root, segments, numbers, _add_to_shared_count).pack()
+    """A worker's scan, less what it settles itself: its progress goes to the count
+    shared with the main process."""
+    scan = _scan(root, segments, numbers, _add_to_shared_count)
+    _drop_settled(scan)
+    return scan.pack()
 
 
 def _scan(root: Path, segments: list[Path], numbers: list[int], advance: Advance) -> Scan:
@@ -224,7 +263,9 @@ def _scan(root: Path, segments: list[Path], numbers: list[int], advance: Advance
     log = EventLog(root)
     scan = Scan(Report(), {}, {}, [], [])
     report, firsts, subjects, needed = scan.report, scan.firsts, scan.subjects, scan.needed
-    seqs: dict[str, list[tuple[int, str]]] = defaultdict(list)
+    seqs = Seqs()
+    seq_numbers, seq_ids = seqs.numbers, seqs.ids
+    lines = _Lines(segments)
     done = 0
     folder = stem = name = ""
     last: Path | None = None
@@ -249,18 +290,17 @@ def _scan(root: Path, segments: list[Path], numbers: list[int], advance: Advance
             except envelope.BadLine as error:
                 report.problems.append(
                     f"event {envelope.id_in(body)} ({name}:{number}): {error}")
-                _keep_what_can_be_read(body, seqs, subjects, segment, number)
+                _keep_what_can_be_read(body, folder, seqs, subjects, segment, number)
                 continue
-            event_id, event_hash = event["id"], event["hash"]
+            event_id = event["id"]
         else:
-            event_id, event_hash = checked[0], checked[1]
+            event_id = checked[0]
         first = firsts.get(event_id)
         if first is not None:
-            here = (event_hash, segment, number)
-            _report_duplicate(report, log, segments, first, here, seqs,
-                              event or envelope.parse_line(body))
+            _report_duplicate(report, lines, log.root, first, _place(segment, number), seqs,
+                              body)
             continue
-        firsts[event_id] = (event_hash, segment, number)
+        firsts[event_id] = _place(segment, number)
         if checked is None:
             problem = _check_event(event, path)
             if problem:
@@ -268,19 +308,23 @@ def _scan(root: Path, segments: list[Path], numbers: list[int], advance: Advance
                                        f"{problem}")
                 continue
             event = upcast(event)
-            checked = (event_id, event_hash, event["writer"], event["seq"], event["type"],
+            checked = (event_id, event["hash"], event["writer"], event["seq"], event["type"],
                        event["subject"], _references(event),
                        event if event["type"] == model.AMENDED else None)
         _, _, writer, seq, event_type, subject, references, amendment = checked
         if amendment is not None:  # checked once the kinds of all records are known
             scan.amendments.append((f"event {event_id} ({name}:{number})",
                                     amendment))
-        seqs[writer].append((seq, event_id))
-        kind, _, action = event_type.partition(".")
+        seq_numbers[writer].append(seq)
+        seq_ids[writer].append(event_id)
+        kind, action = KIND_AND_ACTION[event_type]
         if action == "recorded":
-            if subject in subjects:
+            earlier = subjects.get(subject)
+            if earlier is not None and _readable(earlier):
                 report.warnings.append(
                     _recorded_again(event_id, subject, f"{name}:{number}"))
+            elif subject == event_id:
+                subjects[subject] = kind
             else:
                 subjects[subject] = (kind, event_id, segment, number, True)
         for wanted, referred in references:
@@ -303,11 +347,12 @@ def _recorded_again(event_id: str, subject: str, where: str) -> str:
             "stands")
 
 
-def _check_seqs(report: Report, seqs: dict[str, list[tuple[int, str]]]) -> None:
-    for writer, numbers in sorted(seqs.items()):
-        numbers.sort()
+def _check_seqs(report: Report, seqs: Seqs) -> None:
+    for writer, numbers in sorted(seqs.numbers.items()):
+        if numbers == list(range(1, len(numbers) + 1)):
+            continue  # 1, 2, 3, ...: nothing to report
         expected, previous_id = 1, ""
-        for seq, event_id in numbers:
+        for seq, event_id in sorted(zip(numbers, seqs.ids[writer], strict=True)):
             if seq > expected:
                 missing = seq - expected
                 report.problems.append(
@@ -326,17 +371,26 @@ def _check_seqs(report: Report, seqs: dict[str, list[tuple[int, str]]]) -> None:
 def _combine(log: EventLog, segments: list[Path], scans: list[Scan]) -> Report:
     """One report from the scans, with the checks that need the whole log."""
     report = Report(files=len(segments))
-    subjects: dict[str, Recorded] = scans[0].subjects
+    subjects: dict[str, Recorded | str] = scans[0].subjects
+
+    def where_recorded(subject: str, recorded: Recorded | str) -> Recorded:
+        if type(recorded) is not str:
+            return recorded
+        place = next(scan.firsts[subject] for scan in scans if subject in scan.firsts)
+        return (recorded, subject, *_segment_and_line(place), True)
+
     for number, scan in enumerate(scans):
         report.events += scan.report.events
         report.merge(scan.report)
         if number == 0:
             continue
-        for subject in sorted(scan.subjects.keys() & subjects.keys()):  # a format's slug
-            first, later = sorted((subjects[subject], scan.subjects.pop(subject)),
+        # A format's slug, or a damaged line's subject, recorded in both.
+        for subject in sorted(scan.subjects.keys() & subjects.keys()):
+            first, later = sorted((where_recorded(subject, subjects[subject]),
+                                   where_recorded(subject, scan.subjects.pop(subject))),
                                   key=lambda recorded: recorded[2:4])
-            subjects[subject] = first
-            if later[4]:  # a damaged line is reported as such
+            subjects[subject] = first if first[4] or not later[4] else later
+            if first[4] and later[4]:  # a damaged line is reported as such
                 report.warnings.append(_recorded_again(
                     later[1], subject, _where(segments[later[2]], later[3], log.root)))
         subjects.update(scan.subjects)
@@ -347,31 +401,30 @@ def _combine(log: EventLog, segments: list[Path], scans: list[Scan]) -> Report:
                 report.problems.append(f"event {event_id}: refers to unknown subject {subject}")
             elif not _settles(recorded, wanted):
                 report.problems.append(
-                    f"event {event_id}: {subject} is a {recorded[0]}, not a {wanted}")
+                    f"event {event_id}: {subject} is a {_kind(recorded)}, not a {wanted}")
     for scan in scans:
         for label, event in scan.amendments:
             recorded = subjects.get(event["subject"])
-            problem = (model.check_data(event["type"], event["data"], recorded[0])
+            problem = (model.check_data(event["type"], event["data"], _kind(recorded))
                        if recorded else None)
             if problem:
                 report.problems.append(f"{label}: {problem}")
     return report
 
 
-def _report_duplicate(report: Report, log: EventLog, segments: list[Path],
-                      first: tuple[str, int, int], here: tuple[str, int, int],
-                      seqs: dict[str, list[tuple[int, str]]], event: dict) -> None:
+def _report_duplicate(report: Report, lines: _Lines, root: Path, first: int, here: int,
+                      seqs: Seqs, body: bytes) -> None:
     """An id seen before: the same event again, a retry in another clone, or a forgery."""
-    first_hash, first_segment, first_line = first
-    there = _where(segments[first_segment], first_line, log.root)
-    where = _where(segments[here[1]], here[2], log.root)
+    earlier_body = lines.at(first)
+    there, where = lines.where(first, root), lines.where(here, root)
+    event = envelope.parse_line(body)
     event_id = event["id"]
-    if first_hash == event["hash"]:
+    if earlier_body == body:
         report.warnings.append(f"event {event_id} ({where}) appears more than once "
                                f"(first at {there})")
         return
-    seqs[event["writer"]].append((event["seq"], event_id))  # its seq is used either way
-    earlier = envelope.parse_line(_line_at(segments[first_segment], first_line))
+    seqs.add(event["writer"], event["seq"], event_id)  # its seq is used either way
+    earlier = envelope.parse_line(earlier_body)
     if _payload_digest(earlier) == _payload_digest(event):
         report.warnings.append(
             f"event {event_id} ({where}) was recorded again by writer {event['writer']} with "
@@ -381,12 +434,28 @@ def _report_duplicate(report: Report, log: EventLog, segments: list[Path],
             f"event {event_id} ({where}): duplicate id with other content (first at {there})")
 
 
-def _line_at(path: Path, number: int) -> bytes:
-    with open(path, "rb") as file:
-        for count, raw in enumerate(file, start=1):
-            if count == number:
-                return raw.rstrip(b"\n")
-    raise AssertionError(f"{path} has no line {number}")
+class _Lines:
+    """Lines of the segments by place, for reports that compare a line with an earlier one
+    (rare): the offsets of a segment's lines are read once, when first asked for."""
+
+    def __init__(self, segments: list[Path]):
+        self.segments = segments
+        self.offsets: dict[int, list[int]] = {}
+
+    def at(self, place: int) -> bytes:
+        segment, number = _segment_and_line(place)
+        offsets = self.offsets.get(segment)
+        with open(self.segments[segment], "rb") as file:
+            if offsets is None:
+                offsets = self.offsets[segment] = [0]
+                for raw in file:
+                    offsets.append(offsets[-1] + len(raw))
+            file.seek(offsets[number - 1])
+            return file.readline().rstrip(b"\n")
+
+    def where(self, place: int, root: Path) -> str:
+        segment, number = _segment_and_line(place)
+        return _where(self.segments[segment], number, root)
 
 
 def _check_event(event: dict, path: Path) -> str | None:
