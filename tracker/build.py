@@ -14,6 +14,7 @@ from pathlib import Path
 
 import orjson
 
+from .collector import collection_paused
 from .log import EventLog, SegmentState
 from .progress import Advance, Progress, no_progress
 from .projection import PROJECTION_VERSION, Event, Projector, project, refresh_derived
@@ -90,11 +91,11 @@ def _build_fully(log: EventLog, db_path: Path, snapshot: dict[str, SegmentState]
     total = sum(state.size for state in snapshot.values())
     try:
         try:
-            with progress("Building", total) as advance:
+            with progress("Building", total) as advance, collection_paused():
                 counted = _project_file(log, temporary, ranges, as_of, snapshot, False,
                                         advance)
         except OutOfOrder:
-            with progress("Building", total) as advance:
+            with progress("Building", total) as advance, collection_paused():
                 counted = _project_file(log, temporary, ranges, as_of, snapshot, True,
                                         advance)
         os.replace(temporary, db_path)

@@ -173,6 +173,43 @@ def actors_of(data: dict[str, Any]) -> set[str]:
     return found
 
 
+EMPTY = {table.name: dict.fromkeys(table.columns) for table in schema.TABLES}
+VALUES = {table.name: itemgetter(*table.columns) for table in schema.TABLES}
+
+
+def event_row(event: Event) -> tuple:
+    """An event's row in the events table (as written: not upcast)."""
+    return (event["id"], event["type"], event["subject"], event["recorded_at"],
+            event["recorded_by"], event["writer"], event["seq"], event["schema"],
+            orjson.dumps(event["data"], option=orjson.OPT_SORT_KEYS).decode(), event["hash"])
+
+
+def source_row(event: Event, kind: str) -> tuple:
+    """The row in sources of the source an event gives."""
+    source = event["data"]["source"]
+    return (event["subject"], event["id"], kind, source.get("url"), source.get("citation"),
+            source.get("publisher"), source.get("published"), source.get("quote"),
+            event["recorded_at"])
+
+
+def record_rows(event: Event) -> Iterator[tuple[str, tuple]]:
+    """(table, values) of the rows a record's (upcast) event adds: to records, its own
+    table and the child tables, and sources."""
+    kind, subject = event["type"].partition(".")[0], event["subject"]
+    data = without_source(event["data"])
+    shape, stamp = SHAPES[kind], event["recorded_at"]
+    yield "records", (subject, kind, data.get("title") or data.get("name"),
+                      _json(data) if subject != event["id"] else None, 0, None, None, stamp)
+    row = {**EMPTY[shape.table], shape.key: subject, **shape.row(data),
+           "recorded_at": stamp, "updated_at": stamp}
+    status = shape.first_status(data)
+    if status:
+        row["status"] = status
+    yield shape.table, VALUES[shape.table](row)
+    yield from shape.children(subject, data)
+    yield "sources", source_row(event, "record")
+
+
 @dataclass
 class Touched:
     """What an incremental build changed, for refreshing the derived tables."""
@@ -209,8 +246,6 @@ class Projector:
         # table -> the subjects with rows in its buffer
         self.pending: dict[str, set[str]] = {name: set() for name in self.columns}
         self.unflushed = 0  # events applied since every buffer was last written
-        self.empty = {name: dict.fromkeys(columns) for name, columns in self.columns.items()}
-        self.values = {name: itemgetter(*columns) for name, columns in self.columns.items()}
         self.statements = {
             name: f"insert into {name} ({', '.join(columns)}) "
                   f"values ({', '.join('?' for _ in columns)})"
@@ -236,11 +271,7 @@ class Projector:
         key = sort_key(event)
         if self.last_key is None or key > self.last_key:
             self.last_key = key
-        self.insert_values("events", (
-            event_id, event["type"], event["subject"], event["recorded_at"],
-            event["recorded_by"], event["writer"], event["seq"], event["schema"],
-            orjson.dumps(event["data"], option=orjson.OPT_SORT_KEYS).decode(), event["hash"]),
-            event_id)
+        self.insert_values("events", event_row(event), event_id)
         handler = self.handlers.get(event["type"])
         if handler is None:
             raise TrackerError(f"event {event_id} has unknown type {event['type']!r}")
@@ -261,7 +292,7 @@ class Projector:
 
     def insert(self, table: str, row: dict[str, Any], subject: str) -> None:
         """Buffer a row (missing columns are null) about the record `subject`."""
-        self.insert_values(table, self.values[table]({**self.empty[table], **row}), subject)
+        self.insert_values(table, VALUES[table]({**EMPTY[table], **row}), subject)
 
     def insert_values(self, table: str, values: tuple, subject: str) -> None:
         """Buffer a row given as all its values, in the table's column order."""
@@ -320,11 +351,7 @@ class Projector:
         self.update(shape.table, shape.key, subject, {"updated_at": recorded_at})
 
     def add_source(self, event: Event, kind: str) -> None:
-        source, subject = event["data"]["source"], event["subject"]
-        self.insert_values("sources", (
-            subject, event["id"], kind, source.get("url"), source.get("citation"),
-            source.get("publisher"), source.get("published"), source.get("quote"),
-            event["recorded_at"]), subject)
+        self.insert_values("sources", source_row(event, kind), event["subject"])
 
     def history(self, event: Event, kind: str, field: str, old: Any, new: Any,
                 reason: str | None = None) -> None:
@@ -354,26 +381,14 @@ class Projector:
     # -- handlers ------------------------------------------------------------------
 
     def recorded(self, event: Event) -> None:
-        kind, subject = event["type"].partition(".")[0], event["subject"]
+        subject = event["subject"]
         if subject != event["id"] and self.record(subject) is not None:
             return  # a format's slug recorded first by another event: verify warns
-        data = without_source(event["data"])
-        shape, stamp = SHAPES[kind], event["recorded_at"]
-        title = data.get("title") or data.get("name")
-        self.insert_values("records", (
-            subject, kind, title, _json(data) if subject != event["id"] else None, 0, None, None,
-            stamp), subject)
-        row = {**self.empty[shape.table], shape.key: subject, **shape.row(data),
-               "recorded_at": stamp, "updated_at": stamp}
-        status = shape.first_status(data)
-        if status:
-            row["status"] = status
-        self.insert_values(shape.table, self.values[shape.table](row), subject)
-        self.write_children(shape, subject, data)
-        self.add_source(event, "record")
+        for table, values in record_rows(event):
+            self.insert_values(table, values, subject)
         if self.touched is not None:
             self.touched.ids.add(subject)
-            self.touched.actors |= actors_of(data)
+            self.touched.actors |= actors_of(without_source(event["data"]))
 
     def amended(self, event: Event) -> None:
         subject, changes = event["subject"], event["data"]["changes"]
