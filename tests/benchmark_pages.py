@@ -43,7 +43,7 @@ from tracker.places import find_city
 from tracker.serve import DATABASE
 
 from .conftest import METADATA
-from .serving import free_port
+from .serving import first_answer, free_port
 
 # Values for canned-query parameters, picked from the database being measured.
 PARAMETERS = {
@@ -223,15 +223,7 @@ def served(db: Path, metadata: Path) -> Iterator[str]:
                                stdout=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 300
-        while True:
-            try:
-                urllib.request.urlopen(url + "/-/versions.json", timeout=5).read()
-                break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("the server did not start") from None
-                time.sleep(0.2)
+        first_answer(url + "/-/versions.json", process, seconds=300)
         yield url
     finally:
         process.terminate()

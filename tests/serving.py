@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +46,23 @@ def tracker(project: Path, *args: str, timeout: float = 60) -> subprocess.Comple
                           timeout=timeout)
 
 
+def first_answer(url: str, process: subprocess.Popen, seconds: float = 60,
+                 output: Callable[[], str] = lambda: "") -> bytes:
+    """The first answer from `url` of the server `process` is starting. AssertionError if
+    the process exits first (with its `output`), or after `seconds` without an answer."""
+    deadline = time.monotonic() + seconds
+    while True:
+        if process.poll() is not None:
+            raise AssertionError(f"server exited: {output()}")
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                return response.read()
+        except OSError:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no answer from {url}") from None
+            time.sleep(0.1)
+
+
 @dataclass
 class Server:
     url: str
@@ -74,17 +91,7 @@ def tracker_serve(project: Path, *args: str, seconds: float = 60) -> Iterator[Se
             cwd=project, env=clean_environment(), stdout=subprocess.DEVNULL, stderr=stderr)
     server = Server(f"http://127.0.0.1:{port}", process, stderr_path)
     try:
-        deadline = time.monotonic() + seconds
-        while True:
-            if process.poll() is not None:
-                raise AssertionError(f"server exited: {server.stderr()}")
-            try:
-                server.get("/-/versions.json", timeout=5)
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise AssertionError(f"no answer from {server.url}") from None
-                time.sleep(0.1)
+        first_answer(server.url + "/-/versions.json", process, seconds, server.stderr)
         yield server
     finally:
         process.terminate()

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import subprocess
-import time
-import urllib.request
 from contextlib import closing
 from pathlib import Path
 
@@ -145,19 +142,6 @@ async def test_search_finds_ashgabat(datasette) -> None:
     assert [row["title"] for row in rows] == ["6th Central Asia + Japan foreign ministers' meeting"]
     quotes = await get_json(datasette, "/tracker/sources.json?_shape=array&_search=Ashgabat")
     assert len(quotes) == 1
-
-
-def wait_for(url: str, process: subprocess.Popen, seconds: float = 60) -> bytes:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"server exited: {process.stderr.read()}")
-        try:
-            with urllib.request.urlopen(url, timeout=5) as response:
-                return response.read()
-        except OSError:
-            time.sleep(0.2)
-    raise AssertionError(f"no answer from {url}")
 
 
 def test_tracker_serve_builds_and_serves(tmp_path: Path) -> None:
