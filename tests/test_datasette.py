@@ -13,7 +13,6 @@ from tracker.serve import load_metadata, make_datasette
 
 from .conftest import METADATA
 from .serving import copy_bundled_project, tracker_serve
-from .serving import free_port as free_port
 
 CONTRACT = {"events", "meetings", "meeting_participants", "announcements", "pledges",
             "pledge_recipients", "formats", "format_members", "actors", "sources",

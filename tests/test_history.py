@@ -225,7 +225,7 @@ def test_serve_as_of_publishes_the_past(events: Path, tmp_path: Path) -> None:
     import subprocess
     import sys
 
-    from .test_datasette import free_port, wait_for
+    from .serving import first_answer, free_port
 
     meeting = ok("add", "meeting", "--title", "Ministers meet", "--date", "2019", *SOURCE)
     [recorded] = json.loads(ok("log", "--json"))
@@ -237,8 +237,9 @@ def test_serve_as_of_publishes_the_past(events: Path, tmp_path: Path) -> None:
          recorded["recorded_at"]], env=os.environ, stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, text=True)
     try:
-        served = json.loads(wait_for(
-            f"http://127.0.0.1:{port}/tracker/meetings.json?_shape=array", process))
+        served = json.loads(first_answer(
+            f"http://127.0.0.1:{port}/tracker/meetings.json?_shape=array", process,
+            output=process.stderr.read))
     finally:
         process.terminate()
         process.wait(timeout=30)

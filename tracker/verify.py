@@ -123,6 +123,7 @@ class Seqs:
         self.numbers[writer].append(seq)
         self.ids[writer].append(event_id)
 
+
 PARALLEL_BYTES = 64 << 20  # below this, one process checks the whole log
 REPORT_EVERY = 4096  # lines between two reports of progress
 
