@@ -156,7 +156,8 @@ def generate(root: Path, count: int, seed: int = 1) -> None:
                 data["meeting_id"] = rng.choice(live["meeting"][-1000:])
             event_type = "pledge.recorded"
         elif kind == "status":
-            record_kind = "pledge" if live["pledge"] and rng.random() < 0.4 else "meeting"
+            record_kind = ("pledge" if live["pledge"]
+                           and (rng.random() < 0.4 or not live["meeting"]) else "meeting")
             subject = rng.choice(live[record_kind][-2000:])
             status = rng.choice(statuses[record_kind])
             data = {"status": status}

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import tempfile
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tracker import envelope
 from tracker.log import EventLog
@@ -273,3 +276,48 @@ def test_a_damaged_copy_of_a_record_in_another_folder_in_one_or_two_processes(
     assert problems == [f"event {json.loads(line)['id']} ({target.relative_to(events)}:"
                         f"{len(kept) + 1}): hash does not match content"]
     assert warnings == []
+
+
+DAMAGE = ("copy elsewhere", "repeat at the end", "drop", "break the hash", "break the JSON",
+          "copy broken elsewhere")
+
+
+@settings(max_examples=150, deadline=None)
+@given(seed=st.integers(0, 2**16), changes=st.lists(
+    st.tuples(st.sampled_from(DAMAGE), st.integers(0, 10**6), st.integers(0, 10**6)),
+    min_size=1, max_size=5))
+def test_one_and_two_processes_agree_on_a_damaged_log(
+        seed: int, changes: list[tuple[str, int, int]]) -> None:
+    """Lines copied, repeated, dropped or damaged anywhere in a log of four writers: two
+    processes report what one does."""
+    from .benchmark import generate
+
+    with tempfile.TemporaryDirectory() as scratch:
+        events = Path(scratch) / "events"
+        generate(events, 240, seed=seed)
+        segments = sorted(events.glob("*/*.jsonl"))
+        for change, which, where in changes:
+            source = segments[which % len(segments)]
+            other = segments[(which + 1 + where) % len(segments)]
+            lines = source.read_bytes().splitlines(keepends=True)
+            at = where % len(lines)
+            line = lines[at]
+            broken = (line.replace(b'"recorded_by":"', b'"recorded_by":"X', 1)
+                      if change != "break the JSON" else line.replace(b"}", b"", 1))
+            if change in ("break the hash", "break the JSON"):
+                lines[at] = broken
+            elif change == "drop":
+                del lines[at]
+            elif change == "repeat at the end":
+                lines.append(line)
+            source.write_bytes(b"".join(lines))
+            if change in ("copy elsewhere", "copy broken elsewhere"):
+                copied = line if change == "copy elsewhere" else broken
+                other.write_bytes(other.read_bytes() + copied)
+        from tracker.verify import verify
+
+        one = verify(EventLog(events), workers=1)
+        two = verify(EventLog(events), workers=2)
+        # in the order of the segments each process read
+        assert (two.events, sorted(two.problems), sorted(two.warnings)) == (
+            one.events, sorted(one.problems), sorted(one.warnings))
