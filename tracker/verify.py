@@ -9,6 +9,7 @@ import subprocess
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -124,42 +125,51 @@ class Seqs:
         self.ids[writer].append(event_id)
 
 
-PARALLEL_BYTES = 64 << 20  # below this, one process checks the whole log
+PARALLEL_BYTES = 4 << 20  # below this, one process checks the whole log
 REPORT_EVERY = 4096  # lines between two reports of progress
+TAIL_LINE = 0xFFFFFFFF  # the line number of a segment's torn tail, after its lines
+
+# The order of a report: what the lines say, in the order of segments and lines; then
+# the writers' seq problems, by writer; then references and amendments, in the order of
+# the events that make them. It does not depend on how the writers were split.
+LINE, SEQ, REFERENCE, AMENDMENT = range(4)
+Found = list[tuple[tuple, str]]  # (where in that order, message)
 
 
 @dataclass
 class Scan:
-    """What one pass over some writers' segments found: problems within them, and what
-    the checks across the whole log need."""
+    """What one pass over some writers' segments found: problems and warnings within
+    them, in report order, and what the checks across the whole log need."""
 
-    report: Report
-    firsts: dict[str, int]  # event id -> the place of the line where it was first seen
-    subjects: dict[str, Recorded | str]  # subject -> where it was first recorded
-    needed: list[tuple[str, str, str]]  # (event id, wanted kind, subject)
-    amendments: list[tuple[str, dict]]  # (label, event): checked once kinds are known
+    events: int = 0
+    problems: Found = field(default_factory=list)
+    warnings: Found = field(default_factory=list)
+    firsts: dict[str, int] = field(default_factory=dict)  # event id -> place first seen
+    subjects: dict[str, Recorded | str] = field(default_factory=dict)  # where recorded
+    needed: list[tuple[str, str, str]] = field(default_factory=list)  # id, wanted, subject
+    # (label, event, place): checked once the kinds of all records are known
+    amendments: list[tuple[str, dict, int]] = field(default_factory=list)
 
     def pack(self) -> bytes:
         """The scan as marshal bytes: sent between processes about twice as fast as a
         pickle of the same dicts."""
-        report = self.report
-        return marshal.dumps((report.events, report.problems, report.warnings, self.firsts,
+        return marshal.dumps((self.events, self.problems, self.warnings, self.firsts,
                               self.subjects, self.needed, self.amendments))
 
     @classmethod
     def unpack(cls, packed: bytes) -> Scan:
-        events, problems, warnings, firsts, subjects, needed, amendments = marshal.loads(packed)
-        return cls(Report(events, 0, problems, warnings), firsts, subjects, needed, amendments)
+        return cls(*marshal.loads(packed))
 
 
 def verify(log: EventLog, workers: int | None = None,
            progress: Progress = no_progress) -> Report:
     """Read every segment and report every problem, naming the event (or file and line).
 
-    A large log with several writers is checked by two processes, one per group of
+    A log of several writers (from 4 MB) is checked by two processes, one per group of
     writers (a writer's seq can only be checked with all its segments in one process).
-    Each reads its segments in order, and what comes first in that order is "first", so
-    the report is the same. An event id found in two groups (a line copied into another
+    Each reads its segments in order, and what comes first in that order is "first"; each
+    finding keeps its place in the report order (see LINE ... AMENDMENT), so the report
+    is the same, in the same order. An event id found in two groups (a line copied into another
     writer's folder, a retry in another clone) sends the log to one process, where a
     repeated line is reported once as such.
     `progress(label, total bytes)` gives the `advance` function the reading reports to.
@@ -235,7 +245,7 @@ def _drop_settled(scan: Scan) -> None:
     scan.needed = [(event_id, wanted, subject) for event_id, wanted, subject in scan.needed
                    if not _settles(subjects.get(subject), wanted)]
     scan.amendments = [
-        (label, event) for label, event in scan.amendments
+        (label, event, place) for label, event, place in scan.amendments
         if (recorded := subjects.get(event["subject"])) is None
         or model.check_data(event["type"], event["data"], _kind(recorded))]
 
@@ -262,8 +272,10 @@ def _scan(root: Path, segments: list[Path], numbers: list[int], advance: Advance
     """Check the lines of some segments (all the segments of their writers)."""
     fast = FastCheck()
     log = EventLog(root)
-    scan = Scan(Report(), {}, {}, [], [])
-    report, firsts, subjects, needed = scan.report, scan.firsts, scan.subjects, scan.needed
+    scan = Scan()
+    problems, warnings = scan.problems, scan.warnings
+    firsts, subjects, needed = scan.firsts, scan.subjects, scan.needed
+    events = 0
     seqs = Seqs()
     seq_numbers, seq_ids = seqs.numbers, seqs.ids
     lines = _Lines(segments)
@@ -272,15 +284,15 @@ def _scan(root: Path, segments: list[Path], numbers: list[int], advance: Advance
     last: Path | None = None
     for segment, item in _numbered_lines(log, segments, numbers):
         if isinstance(item, Tail):
-            report.warnings.append(item.warning(root))
+            warnings.append(((LINE, _place(segment, TAIL_LINE)), item.warning(root)))
             continue
         path, number, body = item
         if path is not last:
             last, folder, stem = path, path.parent.name, path.stem
             name = str(path.relative_to(root))  # in messages: name:line
-        report.events += 1
+        events += 1
         done += len(body) + 1
-        if report.events % REPORT_EVERY == 0:
+        if events % REPORT_EVERY == 0:
             advance(done)
             done = 0
         checked: Checked | None = fast.check(body, folder, stem)
@@ -289,8 +301,8 @@ def _scan(root: Path, segments: list[Path], numbers: list[int], advance: Advance
             try:
                 event = envelope.parse_line(body)
             except envelope.BadLine as error:
-                report.problems.append(
-                    f"event {envelope.id_in(body)} ({name}:{number}): {error}")
+                problems.append(((LINE, _place(segment, number)),
+                                 f"event {envelope.id_in(body)} ({name}:{number}): {error}"))
                 _keep_what_can_be_read(body, folder, seqs, subjects, segment, number)
                 continue
             event_id = event["id"]
@@ -298,15 +310,15 @@ def _scan(root: Path, segments: list[Path], numbers: list[int], advance: Advance
             event_id = checked[0]
         first = firsts.get(event_id)
         if first is not None:
-            _report_duplicate(report, lines, log.root, first, _place(segment, number), seqs,
+            _report_duplicate(scan, lines, log.root, first, _place(segment, number), seqs,
                               body)
             continue
         firsts[event_id] = _place(segment, number)
         if checked is None:
             problem = _check_event(event, path)
             if problem:
-                report.problems.append(f"event {event_id} ({name}:{number}): "
-                                       f"{problem}")
+                problems.append(((LINE, _place(segment, number)),
+                                 f"event {event_id} ({name}:{number}): {problem}"))
                 continue
             event = upcast(event)
             checked = (event_id, event["hash"], event["writer"], event["seq"], event["type"],
@@ -314,16 +326,16 @@ def _scan(root: Path, segments: list[Path], numbers: list[int], advance: Advance
                        event if event["type"] == model.AMENDED else None)
         _, _, writer, seq, event_type, subject, references, amendment = checked
         if amendment is not None:  # checked once the kinds of all records are known
-            scan.amendments.append((f"event {event_id} ({name}:{number})",
-                                    amendment))
+            scan.amendments.append((f"event {event_id} ({name}:{number})", amendment,
+                                    _place(segment, number)))
         seq_numbers[writer].append(seq)
         seq_ids[writer].append(event_id)
         kind, action = KIND_AND_ACTION[event_type]
         if action == "recorded":
             earlier = subjects.get(subject)
             if earlier is not None and _readable(earlier):
-                report.warnings.append(
-                    _recorded_again(event_id, subject, f"{name}:{number}"))
+                warnings.append(((LINE, _place(segment, number)),
+                                 _recorded_again(event_id, subject, f"{name}:{number}")))
             elif subject == event_id:
                 subjects[subject] = kind
             else:
@@ -331,7 +343,8 @@ def _scan(root: Path, segments: list[Path], numbers: list[int], advance: Advance
         for wanted, referred in references:
             needed.append((event_id, wanted, referred))
     advance(done)
-    _check_seqs(report, seqs)
+    scan.events = events
+    _check_seqs(problems, seqs)
     return scan
 
 
@@ -348,7 +361,7 @@ def _recorded_again(event_id: str, subject: str, where: str) -> str:
             "stands")
 
 
-def _check_seqs(report: Report, seqs: Seqs) -> None:
+def _check_seqs(problems: Found, seqs: Seqs) -> None:
     for writer, numbers in sorted(seqs.numbers.items()):
         if numbers == list(range(1, len(numbers) + 1)):
             continue  # 1, 2, 3, ...: nothing to report
@@ -356,22 +369,21 @@ def _check_seqs(report: Report, seqs: Seqs) -> None:
         for seq, event_id in sorted(zip(numbers, seqs.ids[writer], strict=True)):
             if seq > expected:
                 missing = seq - expected
-                report.problems.append(
+                problems.append(((SEQ, writer), (
                     f"writer {writer}: seq jumps from {expected - 1} to {seq} at event "
                     f"{event_id}: {missing} event{'s' if missing > 1 else ''} of this writer "
-                    "missing"
-                )
+                    "missing")))
             elif seq < expected:
-                report.problems.append(
+                problems.append(((SEQ, writer), (
                     f"writer {writer}: seq {seq} used by both event {previous_id} and event "
-                    f"{event_id}"
-                )
+                    f"{event_id}")))
             expected, previous_id = seq + 1, event_id
 
 
 def _combine(log: EventLog, segments: list[Path], scans: list[Scan]) -> Report:
     """One report from the scans, with the checks that need the whole log."""
-    report = Report(files=len(segments))
+    problems: Found = [found for scan in scans for found in scan.problems]
+    warnings: Found = [found for scan in scans for found in scan.warnings]
     subjects: dict[str, Recorded | str] = scans[0].subjects
 
     def where_recorded(subject: str, recorded: Recorded | str) -> Recorded:
@@ -380,11 +392,7 @@ def _combine(log: EventLog, segments: list[Path], scans: list[Scan]) -> Report:
         place = next(scan.firsts[subject] for scan in scans if subject in scan.firsts)
         return (recorded, subject, *_segment_and_line(place), True)
 
-    for number, scan in enumerate(scans):
-        report.events += scan.report.events
-        report.merge(scan.report)
-        if number == 0:
-            continue
+    for scan in scans[1:]:
         # A format's slug, or a damaged line's subject, recorded in both.
         for subject in sorted(scan.subjects.keys() & subjects.keys()):
             first, later = sorted((where_recorded(subject, subjects[subject]),
@@ -392,28 +400,35 @@ def _combine(log: EventLog, segments: list[Path], scans: list[Scan]) -> Report:
                                   key=lambda recorded: recorded[2:4])
             subjects[subject] = first if first[4] or not later[4] else later
             if first[4] and later[4]:  # a damaged line is reported as such
-                report.warnings.append(_recorded_again(
-                    later[1], subject, _where(segments[later[2]], later[3], log.root)))
+                warnings.append(((LINE, _place(later[2], later[3])), _recorded_again(
+                    later[1], subject, _where(segments[later[2]], later[3], log.root))))
         subjects.update(scan.subjects)
     for scan in scans:
         for event_id, wanted, subject in scan.needed:
             recorded = subjects.get(subject)
             if recorded is None:
-                report.problems.append(f"event {event_id}: refers to unknown subject {subject}")
+                problems.append(((REFERENCE, scan.firsts[event_id]),
+                                 f"event {event_id}: refers to unknown subject {subject}"))
             elif not _settles(recorded, wanted):
-                report.problems.append(
-                    f"event {event_id}: {subject} is a {_kind(recorded)}, not a {wanted}")
-    for scan in scans:
-        for label, event in scan.amendments:
+                problems.append(((REFERENCE, scan.firsts[event_id]),
+                                 f"event {event_id}: {subject} is a {_kind(recorded)}, "
+                                 f"not a {wanted}"))
+        for label, event, place in scan.amendments:
             recorded = subjects.get(event["subject"])
             problem = (model.check_data(event["type"], event["data"], _kind(recorded))
                        if recorded else None)
             if problem:
-                report.problems.append(f"{label}: {problem}")
-    return report
+                problems.append(((AMENDMENT, place), f"{label}: {problem}"))
+    return Report(sum(scan.events for scan in scans), len(segments), _in_order(problems),
+                  _in_order(warnings))
 
 
-def _report_duplicate(report: Report, lines: _Lines, root: Path, first: int, here: int,
+def _in_order(found: Found) -> list[str]:
+    """The messages in report order (a stable sort: one line's stay in their order)."""
+    return [message for _, message in sorted(found, key=itemgetter(0))]
+
+
+def _report_duplicate(scan: Scan, lines: _Lines, root: Path, first: int, here: int,
                       seqs: Seqs, body: bytes) -> None:
     """An id seen before: the same event again, a retry in another clone, or a forgery."""
     earlier_body = lines.at(first)
@@ -421,18 +436,18 @@ def _report_duplicate(report: Report, lines: _Lines, root: Path, first: int, her
     event = envelope.parse_line(body)
     event_id = event["id"]
     if earlier_body == body:
-        report.warnings.append(f"event {event_id} ({where}) appears more than once "
-                               f"(first at {there})")
+        scan.warnings.append(((LINE, here), f"event {event_id} ({where}) appears more than "
+                                            f"once (first at {there})"))
         return
     seqs.add(event["writer"], event["seq"], event_id)  # its seq is used either way
     earlier = envelope.parse_line(earlier_body)
     if _payload_digest(earlier) == _payload_digest(event):
-        report.warnings.append(
+        scan.warnings.append(((LINE, here), (
             f"event {event_id} ({where}) was recorded again by writer {event['writer']} with "
-            f"the same content (a retry in another clone); the first one ({there}) stands")
+            f"the same content (a retry in another clone); the first one ({there}) stands")))
     else:
-        report.problems.append(
-            f"event {event_id} ({where}): duplicate id with other content (first at {there})")
+        scan.problems.append(((LINE, here), (
+            f"event {event_id} ({where}): duplicate id with other content (first at {there})")))
 
 
 class _Lines:
