@@ -16,6 +16,7 @@ import orjson
 
 from .collector import collection_paused
 from .log import EventLog, SegmentState
+from .orphans import remove_orphans
 from .progress import Advance, Progress, no_progress
 from .projection import PROJECTION_VERSION, Event, Projector, project, refresh_derived
 from .replay import OutOfOrder, ordered_events, sort_key
@@ -86,6 +87,7 @@ def build(log: EventLog, db_path: Path | str, full: bool = False,
 def _build_fully(log: EventLog, db_path: Path, snapshot: dict[str, SegmentState],
                  as_of: str | None, progress: Progress = no_progress) -> BuildResult:
     db_path.parent.mkdir(parents=True, exist_ok=True)
+    remove_orphans(db_path.parent, f".{db_path.name}.building-*")  # of killed builds
     temporary = db_path.with_name(f".{db_path.name}.building-{os.getpid()}")
     ranges = {name: (0, state.size) for name, state in snapshot.items()}
     total = sum(state.size for state in snapshot.values())

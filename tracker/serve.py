@@ -21,6 +21,8 @@ from itertools import count
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .orphans import remove_orphans
+
 if TYPE_CHECKING:
     from .log import EventLog
 
@@ -198,24 +200,6 @@ def copy_database(db_path: Path | str, target: Path) -> None:
         temporary.unlink(missing_ok=True)
 
 
-def remove_stale_copies(db_path: Path) -> None:
-    """Copies left by servers that were killed (their process is gone)."""
-    for path in db_path.parent.glob(f".{db_path.stem}.served-*.db"):
-        pid = path.name.removesuffix(".db").rpartition("-")[2].partition(".")[0]
-        if pid.isdigit() and not _is_running(int(pid)):
-            path.unlink(missing_ok=True)
-
-
-def _is_running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _exit(signum: int, frame: Any) -> None:
     raise SystemExit(0)
 
@@ -235,7 +219,7 @@ def serve(db_path: Path | str, metadata_path: Path | None, host: str, port: int,
     # uvicorn shuts down on SIGTERM, then raises it again: exit through `finally` below.
     signal.signal(signal.SIGTERM, _exit)
     db_path = Path(db_path)
-    remove_stale_copies(db_path)
+    remove_orphans(db_path.parent, f".{db_path.stem}.served-*.db")
     copy = served_copy(db_path)
     copy_database(db_path, copy)
     try:
