@@ -173,8 +173,12 @@ def actors_of(data: dict[str, Any]) -> set[str]:
     return found
 
 
-EMPTY = {table.name: dict.fromkeys(table.columns) for table in schema.TABLES}
-VALUES = {table.name: itemgetter(*table.columns) for table in schema.TABLES}
+COLUMNS = {table.name: tuple(table.columns) for table in schema.TABLES}
+EMPTY = {name: dict.fromkeys(columns) for name, columns in COLUMNS.items()}  # all null
+VALUES = {name: itemgetter(*columns) for name, columns in COLUMNS.items()}  # a row's values
+INSERTS = {name: f"insert into {name} ({', '.join(columns)}) "
+                 f"values ({', '.join('?' for _ in columns)})"
+           for name, columns in COLUMNS.items()}
 
 
 def event_row(event: Event) -> tuple:
@@ -241,15 +245,10 @@ class Projector:
         self.touched = Touched() if incremental else None
         self.last_key: tuple | None = None
         self.seen: set[str] = set()  # event ids applied (an event repeated is applied once)
-        self.columns = {table.name: tuple(table.columns) for table in schema.TABLES}
-        self.buffers: dict[str, list[tuple]] = {name: [] for name in self.columns}
+        self.buffers: dict[str, list[tuple]] = {name: [] for name in COLUMNS}
         # table -> the subjects with rows in its buffer
-        self.pending: dict[str, set[str]] = {name: set() for name in self.columns}
+        self.pending: dict[str, set[str]] = {name: set() for name in COLUMNS}
         self.unflushed = 0  # events applied since every buffer was last written
-        self.statements = {
-            name: f"insert into {name} ({', '.join(columns)}) "
-                  f"values ({', '.join('?' for _ in columns)})"
-            for name, columns in self.columns.items()}
         self.handlers: dict[str, Callable[[Event], None]] = {
             "format.recorded": self.recorded,
             "meeting.recorded": self.recorded,
@@ -306,7 +305,7 @@ class Projector:
         for table in tables:
             rows = self.buffers[table]
             if rows:
-                self.conn.executemany(self.statements[table], rows)
+                self.conn.executemany(INSERTS[table], rows)
                 rows.clear()
                 self.pending[table].clear()
 

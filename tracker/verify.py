@@ -277,7 +277,7 @@ def _scan(root: Path, segments: list[Path], numbers: list[int], advance: Advance
     firsts, subjects, needed = scan.firsts, scan.subjects, scan.needed
     events = 0
     seqs = Seqs()
-    seq_numbers, seq_ids = seqs.numbers, seqs.ids
+    seq_numbers, seq_ids = seqs.numbers, seqs.ids  # the loop appends to them directly
     lines = _Lines(segments)
     done = 0
     folder = stem = name = ""
