@@ -230,6 +230,38 @@ def served(db: Path, metadata: Path) -> Iterator[str]:
         process.wait(timeout=30)
 
 
+def live_refresh(env: dict[str, str], metadata: Path, runs: int) -> dict[str, Any]:
+    """`tracker serve` (watching) on the log of `env`: seconds to its first answer, and
+    for each of `runs` meetings recorded with `tracker add`, seconds from the command's
+    return to the meeting's showing in the site."""
+    port = free_port()
+    tracker = [sys.executable, "-m", "tracker"]
+    started = time.perf_counter()
+    process = subprocess.Popen([*tracker, "serve", "--port", str(port), "--metadata",
+                                str(metadata)], env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}/{DATABASE}"
+    try:
+        first_answer(url + ".json", process, seconds=600)
+        figures: dict[str, Any] = {"start_s": time.perf_counter() - started, "appear_s": []}
+        for run in range(runs):
+            title = f"Live refresh {run} {time.time_ns()}"
+            subprocess.run([*tracker, "add", "meeting", "--title", title, "--date", "2026-06",
+                            "--participant", "JPN,KAZ", "--source", "https://example.org/l"],
+                           env=env, check=True, stdout=subprocess.DEVNULL)
+            added = time.perf_counter()
+            query = f"{url}/meetings.json?" + urlencode({"title": title, "_shape": "array"})
+            while not json.loads(urllib.request.urlopen(query, timeout=120).read()):
+                if time.perf_counter() - added > 600:
+                    raise RuntimeError(f"{title!r} not shown after 600 s")
+                time.sleep(0.05)
+            figures["appear_s"].append(time.perf_counter() - added)
+        return figures
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
+
+
 def pages(db: Path, metadata: dict[str, Any], url: str) -> dict[str, str]:
     """Name -> path of every page to time."""
     database = json.loads(urllib.request.urlopen(f"{url}/{DATABASE}.json", timeout=120).read())

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import fcntl
 import shutil
 import sqlite3
+import subprocess
+import sys
 import tempfile
 from contextlib import closing
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -225,3 +229,80 @@ def test_a_build_with_nothing_new_leaves_the_database_file_untouched(db: Path) -
     before = (db.stat().st_mtime_ns, db.read_bytes())
     assert ok("build") == f"Updated {db} with 0 new events"
     assert (db.stat().st_mtime_ns, db.read_bytes()) == before
+
+
+def interrupt_a_write(db: Path) -> None:
+    """Leave the database as a build killed while writing in place leaves it: changed
+    pages in the file, the pages they replace in its journal."""
+    script = ("import os, sqlite3, sys\n"
+              "conn = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+              "conn.execute('pragma cache_size = 1')\n"  # changed pages go to the file
+              "conn.execute('begin immediate')\n"
+              "conn.execute(\"update records set data = 'damaged'\")\n"
+              "conn.execute(\"update meetings set title = 'damaged'\")\n"
+              "os._exit(9)\n")
+    subprocess.run([sys.executable, "-c", script, str(db)], check=False)
+    assert db.with_name(f"{db.name}-journal").exists()
+    assert b"damaged" in db.read_bytes()
+
+
+def add_meetings(titles: str) -> None:
+    for title in titles:
+        ok("add", "meeting", "--title", f"Meeting {title} with a title long enough to move "
+           "the pages of the database", "--date", "2019", *SOURCE)
+
+
+@pytest.mark.parametrize("full", [False, True], ids=["build", "build --full"])
+def test_a_build_killed_while_writing_is_undone_by_the_next_build(
+        events: Path, db: Path, tmp_path: Path, full: bool) -> None:
+    """The next build plays the journal back before it reads or replaces the file: a
+    new file renamed into place beside the old file's journal would be damaged by it."""
+    add_meetings("ABC")
+    ok("build")
+    interrupt_a_write(db)
+    add_meetings("DEFGHIJKLMNOPQRSTUVWXYZ")
+    assert ok("build", *(["--full"] if full else [])) == (
+        f"Built {db} from 26 events" if full else f"Updated {db} with 23 new events")
+    assert not db.with_name(f"{db.name}-journal").exists()
+    assert rows(db, "pragma integrity_check") == [{"integrity_check": "ok"}]
+    assert contents(db) == full_rebuild(events, tmp_path)
+
+
+def test_a_journal_beside_a_file_that_is_not_a_database_is_removed(events: Path,
+                                                                   db: Path) -> None:
+    add_meetings("AB")
+    db.write_bytes(b"not a database" * 1000)
+    db.with_name(f"{db.name}-journal").write_bytes(b"not a journal" * 1000)
+    assert ok("build") == f"Built {db} from 2 events"
+    assert not db.with_name(f"{db.name}-journal").exists()
+    assert rows(db, "select count(*) as n from meetings") == [{"n": 2}]
+
+
+def test_a_build_waits_for_the_build_running(events: Path, db: Path) -> None:
+    add_meetings("AB")
+    ok("build")
+    add_meetings("CD")
+    before = db.read_bytes()
+    command = [sys.executable, "-m", "tracker", "--events", str(events), "--db", str(db),
+               "build"]
+    with open(db.with_name(f".{db.name}.lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # as a running build holds it
+        waiting = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+        with pytest.raises(subprocess.TimeoutExpired):
+            waiting.wait(timeout=2)
+        assert db.read_bytes() == before
+    assert waiting.communicate(timeout=60)[0] == f"Updated {db} with 2 new events\n"
+
+
+def test_two_builds_at_once_apply_the_new_events_once(events: Path, db: Path,
+                                                      tmp_path: Path) -> None:
+    add_meetings("AB")
+    ok("build")
+    add_meetings("CDEFGHIJKLMNOPQRSTUVWXYZ")
+    command = [sys.executable, "-m", "tracker", "--events", str(events), "--db", str(db),
+               "build"]
+    builds = [subprocess.Popen(command, stdout=subprocess.PIPE, text=True) for _ in "12"]
+    outputs = sorted(build.communicate(timeout=60)[0] for build in builds)
+    assert outputs == [f"Updated {db} with 0 new events\n",
+                       f"Updated {db} with 24 new events\n"]
+    assert contents(db) == full_rebuild(events, tmp_path)

@@ -133,7 +133,8 @@ def test_build_replaces_the_database_atomically(mixed_log: Path, db: Path) -> No
     assert result.stderr.count("\n") == 1
     assert "is damaged (hash does not match content); run tracker verify" in result.stderr
     assert db.read_bytes() == before
-    assert sorted(path.name for path in db.parent.iterdir() if path.is_file()) == ["tracker.db"]
+    assert sorted(path.name for path in db.parent.iterdir() if path.is_file()) == [
+        ".tracker.db.lock", "tracker.db"]
 
 
 def test_stale_until_built(mixed_log: Path, db: Path) -> None:

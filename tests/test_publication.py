@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import subprocess
+import sys
+import threading
 import xml.etree.ElementTree as ElementTree
 from contextlib import closing
 from datetime import date, timedelta
@@ -211,6 +214,44 @@ async def test_swap_database_serves_a_new_copy(japan_format: str, db: Path) -> N
     assert set(site.databases) == {DATABASE, "_internal"}
     old.close()
     assert list(db.parent.glob("*.copying.db")) == []
+
+
+WRITER = """\
+import sqlite3, sys
+conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+conn.execute("pragma cache_size = 1")  # its changed pages go to the file before commit
+conn.execute("begin immediate")
+conn.execute("update records set data = 'changed'")
+conn.execute("update meetings set title = 'changed'")
+print("written", flush=True)
+sys.stdin.readline()
+conn.execute(sys.argv[2])
+"""
+
+
+@pytest.mark.parametrize("end", ["commit", "rollback"])
+def test_a_copy_waits_for_a_build_writing_in_place(japan_format: str, db: Path,
+                                                   end: str) -> None:
+    """The site's copy is of the file's bytes: never while a build has half its changes
+    in the file, but of the database before or after them."""
+    for title in ("One", "Two", "Three"):
+        ok("add", "meeting", "--title", title, "--date", "2020", "--format", japan_format,
+           *SOURCE)
+    ok("build")
+    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(db), end],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert writer.stdout.readline() == "written\n"
+    assert b"changed" in db.read_bytes()  # half a transaction in the file
+    copy = db.with_name("served.db")
+    copying = threading.Thread(target=copy_database, args=(db, copy))
+    copying.start()
+    copying.join(1.0)
+    assert copying.is_alive() and not copy.exists()  # waiting for the writer
+    writer.communicate("go\n")
+    copying.join()
+    expected = {"commit": ["changed"] * 3, "rollback": ["One", "Three", "Two"]}[end]
+    assert sorted(row["title"] for row in rows(copy, "select title from meetings")) == expected
+    assert rows(copy, "pragma integrity_check") == [{"integrity_check": "ok"}]
 
 
 @pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE"])

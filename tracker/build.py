@@ -5,16 +5,18 @@ transaction); both give the same contents. `as_of` builds the past.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import sqlite3
 from collections.abc import Iterable, Iterator
-from contextlib import closing
+from contextlib import closing, contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import orjson
 
 from .collector import collection_paused
+from .errors import TrackerError
 from .log import EventLog, SegmentState
 from .orphans import remove_orphans
 from .progress import Advance, Progress, no_progress
@@ -76,17 +78,50 @@ def build(log: EventLog, db_path: Path | str, full: bool = False,
     timestamp) builds the state from the events recorded up to that moment, in full.
     `progress(label, total bytes)` gives the `advance` function reading reports to."""
     db_path = Path(db_path)
-    snapshot = log.snapshot()
-    if not full and as_of is None:
-        result = _build_incrementally(log, db_path, snapshot)
-        if result is not None:
-            return result
-    return _build_fully(log, db_path, snapshot, as_of, progress)
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    with _one_build_at_a_time(db_path):
+        roll_back_interrupted_write(db_path)
+        snapshot = log.snapshot()
+        if not full and as_of is None:
+            result = _build_incrementally(log, db_path, snapshot)
+            if result is not None:
+                return result
+        return _build_fully(log, db_path, snapshot, as_of, progress)
+
+
+@contextmanager
+def _one_build_at_a_time(db_path: Path) -> Iterator[None]:
+    """An exclusive flock on `.<db name>.lock` beside the database, for one build: a
+    second build (by hand, while `tracker serve` rebuilds) waits, then finds the first
+    one's work done, instead of applying the same events again."""
+    fd = os.open(db_path.with_name(f".{db_path.name}.lock"), os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def roll_back_interrupted_write(db_path: Path) -> None:
+    """Undo what a build killed while writing in place left: its journal, which SQLite
+    plays back the next time the database is opened for writing. Until then the file
+    cannot be read read-only; and a file renamed into place would be paired with that
+    journal, and damaged by it. A journal of a file that is not a database is removed."""
+    journal = db_path.with_name(f"{db_path.name}-journal")
+    if not journal.exists():
+        return
+    try:
+        with closing(sqlite3.connect(str(db_path), timeout=60)) as conn:
+            conn.execute("select count(*) from sqlite_master").fetchone()
+    except sqlite3.DatabaseError as error:
+        if getattr(error, "sqlite_errorname", "") != "SQLITE_NOTADB":
+            raise TrackerError(f"cannot roll back what a build left in {db_path}: "
+                               f"{error}") from None
+        journal.unlink(missing_ok=True)
 
 
 def _build_fully(log: EventLog, db_path: Path, snapshot: dict[str, SegmentState],
                  as_of: str | None, progress: Progress = no_progress) -> BuildResult:
-    db_path.parent.mkdir(parents=True, exist_ok=True)
     remove_orphans(db_path.parent, f".{db_path.name}.building-*")  # of killed builds
     temporary = db_path.with_name(f".{db_path.name}.building-{os.getpid()}")
     ranges = {name: (0, state.size) for name, state in snapshot.items()}
@@ -100,6 +135,7 @@ def _build_fully(log: EventLog, db_path: Path, snapshot: dict[str, SegmentState]
             with progress("Building", total) as advance, collection_paused():
                 counted = _project_file(log, temporary, ranges, as_of, snapshot, True,
                                         advance)
+        roll_back_interrupted_write(db_path)  # never pair the new file with its journal
         os.replace(temporary, db_path)
     finally:
         temporary.unlink(missing_ok=True)

@@ -11,6 +11,7 @@ import asyncio
 import hashlib
 import json
 import os
+import shutil
 import signal
 import sqlite3
 import threading
@@ -186,15 +187,25 @@ def copy_database(db_path: Path | str, target: Path) -> None:
     """A consistent copy of the database, written aside and renamed onto `target`.
 
     `tracker build` may update the database in place (incrementally), while a file served
-    immutably must never change: so the site serves its own copy, made with SQLite's
-    backup (which reads one consistent state) and replaced whole, never rewritten.
+    immutably must never change: so the site serves its own copy, replaced whole, never
+    rewritten. The copy is of the file's bytes, by the kernel (about five times faster
+    than SQLite's backup: 1 s for 2.8 GB), under a read transaction: no build can write
+    to the file until it is done. A database in WAL mode, whose file alone is not the
+    whole database, is copied by SQLite's backup.
     """
     temporary = target.with_name(f"{target.stem}.copying.db")
     temporary.unlink(missing_ok=True)
     try:
-        with closing(sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)) as source, \
-                closing(sqlite3.connect(temporary)) as copy:
-            source.backup(copy)
+        with closing(sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=60,
+                                     isolation_level=None)) as source:
+            source.execute("begin")
+            source.execute("select count(*) from sqlite_master").fetchone()  # read lock
+            if source.execute("pragma journal_mode").fetchone()[0] == "wal":
+                with closing(sqlite3.connect(temporary)) as copy:
+                    source.backup(copy)
+            else:
+                shutil.copyfile(db_path, temporary)
+            source.execute("commit")
         os.replace(temporary, target)
     finally:
         temporary.unlink(missing_ok=True)
