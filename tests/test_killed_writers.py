@@ -176,7 +176,8 @@ def test_writers_killed_at_random_moments(tmp_path: Path, monkeypatch: pytest.Mo
                 figures["quarantined files"] += 1
     with capsys.disabled():
         print("\nkilled writers:", dict(sorted(figures.items())))
-    assert sum(figures[f"iterations: {mode}"] for mode in ("random", "large", "cli")) \
-        == ITERATIONS
+    # every way of writing was killed often enough (the seeded draw gives each its share)
+    assert all(figures[f"iterations: {mode}"] >= ITERATIONS // 10
+               for mode in ("random", "large", "cli")), figures
     assert figures["kills that left a torn line"] >= 3
     assert figures["largest events begun"] >= 50

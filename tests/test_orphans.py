@@ -68,11 +68,13 @@ def test_a_build_killed_midway_leaves_a_file_the_next_build_removes(tmp_path: Pa
     assert list(tmp_path.glob(".tracker.db.building-*")) == []
 
 
-def test_copies_of_servers_that_are_gone(tmp_path: Path, a_running_pid: int) -> None:
+def test_snapshots_of_servers_that_are_gone(tmp_path: Path, a_running_pid: int) -> None:
+    """A server killed while it copies the database for a download leaves the copy."""
     gone = a_gone_pid()
-    names = [f".tracker.served-{gone}.db", f".tracker.served-{gone}.copying.db",
-             f".tracker.served-{a_running_pid}.db", ".tracker.served-x.db", "tracker.db"]
+    names = [f".tracker.download-1-{gone}.db", f".tracker.download-12-{gone}.db",
+             f".tracker.download-1-{a_running_pid}.db", ".tracker.download-x.db",
+             "tracker.db"]
     for name in names:
         (tmp_path / name).write_bytes(b"")
-    remove_orphans(tmp_path, ".tracker.served-*.db")
+    remove_orphans(tmp_path, ".tracker.download-*.db")
     assert sorted(path.name for path in tmp_path.iterdir()) == sorted(names[2:])

@@ -201,7 +201,7 @@ def test_a_process_crash_then_power_loss(tmp_path: Path, figures: Counter) -> No
                                   variants=("lost", "random"))
         assert failures == [], (crash_at, failures)
         figures["process crashes"] += 1
-    assert figures["process crashes"] == calls >= 20
+    assert calls >= 20  # the first append makes that many calls, each a crash tried
 
 
 @pytest.mark.parametrize("drop", ["dir", "file"])

@@ -2,28 +2,32 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 import subprocess
 import sys
 import threading
 import xml.etree.ElementTree as ElementTree
-from contextlib import closing
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from datetime import date, timedelta
 from pathlib import Path
 from urllib.parse import urlencode
 
 import icalendar
 import pytest
+from datasette.utils.asgi import Request
 from datasette_dashboards import replace_opts_in_query
 
 from tracker.serve import (
     DATABASE,
-    copy_database,
     load_metadata,
     make_datasette,
+    open_snapshot,
     swap_database,
 )
+from tracker.site import download
 
 from .conftest import METADATA, SOURCE, ok, rows
 
@@ -194,26 +198,23 @@ def test_every_facet_and_sort_has_an_index(bundled: Path) -> None:
                 assert column in leading, f"{name}.{column} has no index"
 
 
-async def test_swap_database_serves_a_new_copy(japan_format: str, db: Path) -> None:
-    """As `tracker serve` does: serve a copy; rebuild; copy again and swap it in."""
+async def test_swap_database_serves_the_new_counts(japan_format: str, db: Path) -> None:
+    """As `tracker serve` does: serve tracker.db; build in place; swap in new counts."""
     ok("build")
-    copy = db.with_name("served.db")
-    copy_database(db, copy)
-    site = make_datasette(copy, load_metadata(METADATA))
+    site = make_datasette(db, load_metadata(METADATA))
     old = site.databases[DATABASE]
     assert (await get(site, "/tracker/meetings.json")).json()["rows"] == []
     ok("add", "meeting", "--title", "New", "--date", "2020", "--format", japan_format, *SOURCE)
-    ok("build")  # incremental: tracker.db changes in place, the served copy does not
-    assert (await get(site, "/tracker/meetings.json")).json()["rows"] == []
-    copy_database(db, copy)
-    swap_database(site, copy)
+    ok("build")  # incremental: tracker.db changes in place, and queries see it
     meetings = (await get(site, "/tracker/meetings.json?_shape=array")).json()
     assert [meeting["title"] for meeting in meetings] == ["New"]
+    assert site.inspect_data[DATABASE]["tables"]["meetings"]["count"] == 0
+    swap_database(site, db)
     assert site.inspect_data[DATABASE]["tables"]["meetings"]["count"] == 1
+    assert (await get(site, "/tracker/meetings.json")).json()["filtered_table_rows_count"] == 1
     assert site.databases[DATABASE] is not old
     assert set(site.databases) == {DATABASE, "_internal"}
     old.close()
-    assert list(db.parent.glob("*.copying.db")) == []
 
 
 WRITER = """\
@@ -227,31 +228,93 @@ print("written", flush=True)
 sys.stdin.readline()
 conn.execute(sys.argv[2])
 """
+MEETINGS = ["One", "Three", "Two"]
 
 
-@pytest.mark.parametrize("end", ["commit", "rollback"])
-def test_a_copy_waits_for_a_build_writing_in_place(japan_format: str, db: Path,
-                                                   end: str) -> None:
-    """The site's copy is of the file's bytes: never while a build has half its changes
-    in the file, but of the database before or after them."""
-    for title in ("One", "Two", "Three"):
+@pytest.fixture
+def three_meetings(japan_format: str, db: Path) -> Path:
+    for title in MEETINGS:
         ok("add", "meeting", "--title", title, "--date", "2020", "--format", japan_format,
            *SOURCE)
     ok("build")
+    return db
+
+
+@contextmanager
+def build_writing(db: Path, end: str) -> Iterator[subprocess.Popen]:
+    """A build with half its changes in the file, until `writer.communicate` ends it
+    (commit or rollback)."""
     writer = subprocess.Popen([sys.executable, "-c", WRITER, str(db), end],
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    assert writer.stdout.readline() == "written\n"
-    assert b"changed" in db.read_bytes()  # half a transaction in the file
-    copy = db.with_name("served.db")
-    copying = threading.Thread(target=copy_database, args=(db, copy))
-    copying.start()
-    copying.join(1.0)
-    assert copying.is_alive() and not copy.exists()  # waiting for the writer
-    writer.communicate("go\n")
-    copying.join()
-    expected = {"commit": ["changed"] * 3, "rollback": ["One", "Three", "Two"]}[end]
-    assert sorted(row["title"] for row in rows(copy, "select title from meetings")) == expected
-    assert rows(copy, "pragma integrity_check") == [{"integrity_check": "ok"}]
+    try:
+        assert writer.stdout.readline() == "written\n"
+        assert b"changed" in db.read_bytes()  # half a transaction in the file
+        yield writer
+    finally:
+        writer.kill()
+        writer.wait()
+
+
+def expected_titles(end: str) -> list[str]:
+    return {"commit": ["changed"] * 3, "rollback": MEETINGS}[end]
+
+
+@pytest.mark.parametrize("end", ["commit", "rollback"])
+async def test_a_query_waits_for_a_build_writing_in_place(three_meetings: Path,
+                                                          end: str) -> None:
+    """A page sees the database before or after a build's transaction, never half of
+    it (as a file opened `immutable=1` would)."""
+    site = make_datasette(three_meetings, load_metadata(METADATA))
+    with build_writing(three_meetings, end) as writer:
+        asked = asyncio.create_task(get(site, "/tracker/meetings.json?_shape=array"))
+        await asyncio.sleep(1.0)
+        assert not asked.done()  # waiting for the build
+        await asyncio.to_thread(writer.communicate, "go\n")
+        meetings = (await asked).json()
+    assert sorted(meeting["title"] for meeting in meetings) == expected_titles(end)
+
+
+def test_a_snapshot_waits_for_a_build_writing_in_place(three_meetings: Path) -> None:
+    with build_writing(three_meetings, "rollback") as writer:
+        snapshot: list = []
+        taking = threading.Thread(target=lambda: snapshot.append(open_snapshot(
+            three_meetings)))
+        taking.start()
+        taking.join(1.0)
+        assert taking.is_alive()  # waiting for the build
+        writer.communicate("go\n")
+        taking.join()
+    with snapshot[0] as file, closing(sqlite3.connect(":memory:")) as conn:
+        conn.deserialize(file.read())
+        assert sorted(title for (title,) in conn.execute("select title from meetings")) \
+            == MEETINGS
+
+
+async def test_a_download_is_the_database_as_it_was_when_asked_for(three_meetings: Path,
+                                                                   tmp_path: Path) -> None:
+    """The site's own download route: a snapshot, which a build that then changes the
+    file (before or while it is sent) does not change."""
+    site = make_datasette(three_meetings, load_metadata(METADATA))
+    response = await site.client.get("/tracker.db")
+    assert response.status_code == 200
+    assert "etag" not in response.headers  # Datasette's route, of the file itself, sets one
+    assert response.headers["content-disposition"] == 'attachment; filename="tracker.db"'
+    asked = await download(site, Request.fake("/tracker.db"))
+    with closing(sqlite3.connect(three_meetings)) as conn, conn:
+        conn.execute("update meetings set title = 'changed'")
+    sent: list[dict] = []
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    await asked.asgi_send(send)
+    downloaded = tmp_path / "downloaded.db"
+    downloaded.write_bytes(b"".join(message.get("body", b"") for message in sent))
+    titles = rows(downloaded, "select title from meetings order by title")
+    assert [row["title"] for row in titles] == MEETINGS
+    assert rows(downloaded, "pragma integrity_check") == [{"integrity_check": "ok"}]
+    assert sorted(path.name for path in three_meetings.parent.glob(".tracker.*")) == [
+        ".tracker.db.lock"]  # the snapshots are gone
 
 
 @pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE"])

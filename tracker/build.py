@@ -102,12 +102,17 @@ def _one_build_at_a_time(db_path: Path) -> Iterator[None]:
         os.close(fd)
 
 
+def journal_of(db_path: Path) -> Path:
+    """Where SQLite keeps the pages a transaction on the database replaces."""
+    return db_path.with_name(f"{db_path.name}-journal")
+
+
 def roll_back_interrupted_write(db_path: Path) -> None:
     """Undo what a build killed while writing in place left: its journal, which SQLite
     plays back the next time the database is opened for writing. Until then the file
     cannot be read read-only; and a file renamed into place would be paired with that
     journal, and damaged by it. A journal of a file that is not a database is removed."""
-    journal = db_path.with_name(f"{db_path.name}-journal")
+    journal = journal_of(db_path)
     if not journal.exists():
         return
     try:
@@ -187,7 +192,8 @@ def _build_incrementally(log: EventLog, db_path: Path,
     events = list(ordered_events(log, sort_in_memory=True, ranges=ranges))
     if events and info.last_key is not None and sort_key(events[0]) <= tuple(info.last_key):
         return None  # older events arrived (a merge): replay everything
-    with closing(sqlite3.connect(str(db_path), isolation_level=None)) as conn:
+    # A served database has readers: the commit waits for their queries (cut at 1 s).
+    with closing(sqlite3.connect(str(db_path), isolation_level=None, timeout=60)) as conn:
         conn.execute("begin immediate")
         try:
             projector = Projector(conn, incremental=True)

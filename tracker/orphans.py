@@ -1,6 +1,6 @@
 """Files that killed processes left beside the database: a build's temporary file, a
-server's copy. Each is named with its process id, and removed once that process is gone
-(a process that is killed cannot clean up after itself)."""
+server's snapshot for a download. Each is named with its process id, and removed once
+that process is gone (a process that is killed cannot clean up after itself)."""
 
 from __future__ import annotations
 

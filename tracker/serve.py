@@ -1,8 +1,11 @@
 """Publish the projected database read-only with Datasette.
 
-The single place that builds the Datasette instance. The database is served immutably
-(no writes, no locking) with precomputed row counts; when the file is replaced by a
-rebuild, `swap_database` puts the new file in place without restarting the server.
+The single place that builds the Datasette instance. Datasette treats the database as
+immutable (precomputed row counts, downloads allowed), while its connections open the
+file read-only with SQLite's locking, so that `tracker build` can update it in place:
+each query sees the database before or after a build's transaction, never half of it.
+When the file has changed, `swap_database` serves it with fresh counts, without a
+restart.
 """
 
 from __future__ import annotations
@@ -11,16 +14,16 @@ import asyncio
 import hashlib
 import json
 import os
-import shutil
 import signal
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from contextlib import closing
 from functools import cache
 from itertools import count
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from .orphans import remove_orphans
 
@@ -42,6 +45,8 @@ VIEW_COUNT_SECONDS = 5.0
 # Seconds an old database file's connections stay open after a swap: longer than any
 # query can run (every query is cut at sql_time_limit_ms).
 CLOSE_AFTER_SWAP = 30.0
+# Seconds a query waits while a build commits (milliseconds, as a rule).
+READ_WAIT_SECONDS = 30.0
 
 _generations = count(1)
 
@@ -77,13 +82,15 @@ def _count(conn: sqlite3.Connection, name: str, seconds: float | None) -> int | 
 def inspect_database(path: Path | str) -> dict[str, Any]:
     """Datasette's inspect data for one file: rows per table and view, size, a version hash.
 
-    Served immutably, Datasette then counts no table or view on a page view. Views are
-    marked, so that they are not listed as tables.
+    Given these, Datasette counts no table or view on a page view. Views are marked, so
+    that they are not listed as tables.
     """
     path = Path(path)
     identity = file_identity(path)
     tables = {}
-    with closing(sqlite3.connect(f"file:{path}?immutable=1", uri=True)) as conn:
+    with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=60,
+                                 isolation_level=None)) as conn:
+        conn.execute("begin")  # every count of one state, whatever a build does meanwhile
         for name, kind in conn.execute(
             "select name, type from sqlite_master where type in ('table', 'view') order by name"
         ).fetchall():
@@ -91,6 +98,7 @@ def inspect_database(path: Path | str) -> dict[str, Any]:
             rows = _count(conn, name, VIEW_COUNT_SECONDS if is_view else None)
             if rows is not None:
                 tables[name] = {"name": name, "count": rows, "view": is_view}
+        conn.execute("commit")
     version = hashlib.sha256(repr(identity).encode()).hexdigest()
     return {"hash": version, "size": path.stat().st_size, "file": str(path), "tables": tables}
 
@@ -100,7 +108,9 @@ def _database_class():
     from datasette.database import Database, connections
 
     class TrackerDatabase(Database):
-        """An immutable database whose per-thread connections belong to one file version.
+        """A database Datasette treats as immutable, read through read-only connections
+        (not `immutable=1`, which would trust the file never to change), whose
+        per-thread connections belong to one version of the file.
 
         Datasette keys its thread-local connections by database name, so a new file at
         the same path would be read through the old connections. Here each version has
@@ -110,6 +120,13 @@ def _database_class():
         def __init__(self, ds, path: str):
             super().__init__(ds, path=path, is_mutable=False)
             self.connection_key = f"{DATABASE}@{next(_generations)}"
+
+        def connect(self, write: bool = False) -> sqlite3.Connection:
+            assert not write, "the site never writes"
+            conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True,
+                                   check_same_thread=False, timeout=READ_WAIT_SECONDS)
+            self._all_file_connections.append(conn)
+            return conn
 
         @property
         def cached_table_counts(self) -> dict[str, int] | None:
@@ -178,37 +195,44 @@ def make_datasette(db_path: Path | str, metadata: dict[str, Any]):
     return datasette
 
 
-def served_copy(db_path: Path) -> Path:
-    """Where this server keeps its own copy of the database (beside it, same disk)."""
-    return db_path.with_name(f".{db_path.stem}.served-{os.getpid()}.db")
+_downloads = count(1)
 
 
-def copy_database(db_path: Path | str, target: Path) -> None:
-    """A consistent copy of the database, written aside and renamed onto `target`.
-
-    `tracker build` may update the database in place (incrementally), while a file served
-    immutably must never change: so the site serves its own copy, replaced whole, never
-    rewritten. The copy is of the file's bytes, by the kernel (about five times faster
-    than SQLite's backup: 1 s for 2.8 GB), under a read transaction: no build can write
-    to the file until it is done. A database in WAL mode, whose file alone is not the
-    whole database, is copied by SQLite's backup.
-    """
-    temporary = target.with_name(f"{target.stem}.copying.db")
-    temporary.unlink(missing_ok=True)
+def open_snapshot(db_path: Path) -> BinaryIO:
+    """The database as one state, for a download: copied with SQLite's backup (a build
+    may be updating the file), into a file beside it that is unlinked once open, so that
+    nothing is left behind, whatever becomes of the download."""
+    path = db_path.with_name(f".{db_path.stem}.download-{next(_downloads)}-{os.getpid()}.db")
     try:
-        with closing(sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=60,
-                                     isolation_level=None)) as source:
-            source.execute("begin")
-            source.execute("select count(*) from sqlite_master").fetchone()  # read lock
-            if source.execute("pragma journal_mode").fetchone()[0] == "wal":
-                with closing(sqlite3.connect(temporary)) as copy:
-                    source.backup(copy)
-            else:
-                shutil.copyfile(db_path, temporary)
-            source.execute("commit")
-        os.replace(temporary, target)
+        with closing(sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=60)) \
+                as source, closing(sqlite3.connect(path)) as copy:
+            source.backup(copy)
+        return open(path, "rb")
     finally:
-        temporary.unlink(missing_ok=True)
+        path.unlink(missing_ok=True)
+
+
+class OpenFileDownload:
+    """An open file as a download, closed at the end (Datasette's own download view
+    streams the file at a path, which a build may be updating)."""
+
+    CHUNK = 1 << 20
+
+    def __init__(self, file: BinaryIO, filename: str):
+        self.file, self.filename = file, filename
+
+    async def asgi_send(self, send: Callable) -> None:
+        try:
+            await send({"type": "http.response.start", "status": 200, "headers": [
+                (b"content-type", b"application/octet-stream"),
+                (b"content-length", str(os.fstat(self.file.fileno()).st_size).encode()),
+                (b"content-disposition",
+                 f'attachment; filename="{self.filename}"'.encode())]})
+            while chunk := await asyncio.to_thread(self.file.read, self.CHUNK):
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await send({"type": "http.response.body", "body": b""})
+        finally:
+            self.file.close()
 
 
 def _exit(signum: int, frame: Any) -> None:
@@ -217,7 +241,7 @@ def _exit(signum: int, frame: Any) -> None:
 
 def serve(db_path: Path | str, metadata_path: Path | None, host: str, port: int,
           log: EventLog | None = None) -> None:
-    """Run the site on its own copy of the database; given the log, follow it."""
+    """Run the site on the database; given the log, follow it."""
     import warnings
 
     import uvicorn
@@ -230,11 +254,9 @@ def serve(db_path: Path | str, metadata_path: Path | None, host: str, port: int,
     # uvicorn shuts down on SIGTERM, then raises it again: exit through `finally` below.
     signal.signal(signal.SIGTERM, _exit)
     db_path = Path(db_path)
-    remove_orphans(db_path.parent, f".{db_path.stem}.served-*.db")
-    copy = served_copy(db_path)
-    copy_database(db_path, copy)
+    remove_orphans(db_path.parent, f".{db_path.stem}.download-*.db")  # of killed servers
     try:
-        datasette = make_datasette(copy, load_metadata(metadata_path))
+        datasette = make_datasette(db_path, load_metadata(metadata_path))
         server = uvicorn.Server(uvicorn.Config(datasette.app(), host=host, port=port,
                                                log_level="warning"))
 
@@ -242,7 +264,7 @@ def serve(db_path: Path | str, metadata_path: Path | None, host: str, port: int,
             watcher = None
             if log is not None:
                 watcher = asyncio.create_task(follow(
-                    log, db_path, copy, lambda data: swap_database(datasette, copy, data)))
+                    log, db_path, lambda data: swap_database(datasette, db_path, data)))
             try:
                 await server.serve()
             finally:
@@ -253,5 +275,3 @@ def serve(db_path: Path | str, metadata_path: Path | None, host: str, port: int,
         asyncio.run(main())
     except KeyboardInterrupt:
         pass  # Ctrl-C: uvicorn has shut down, raising SIGINT again
-    finally:
-        copy.unlink(missing_ok=True)

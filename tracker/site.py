@@ -2,14 +2,32 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
-from datasette import hookimpl
+from datasette import Forbidden, hookimpl
+
+from .serve import DATABASE, OpenFileDownload, open_snapshot
 
 STATIC = Path(__file__).parent / "static"
 MOUNT = "tracker-static"
 READ_METHODS = {"GET", "HEAD", "OPTIONS"}
 READ_ONLY = b"Method not allowed: this site is read-only. Records are made with the tracker CLI.\n"
+
+
+@hookimpl
+def register_routes(datasette) -> list:
+    """The database download, as one consistent state (before Datasette's own route)."""
+    return [(rf"^/{DATABASE}\.db$", download)]
+
+
+async def download(datasette, request) -> OpenFileDownload:
+    await datasette.ensure_permissions(request.actor, [
+        ("view-database-download", DATABASE), ("view-database", DATABASE), "view-instance"])
+    if not datasette.setting("allow_download"):
+        raise Forbidden("Database download is forbidden")
+    path = Path(datasette.get_database(DATABASE).path)
+    return OpenFileDownload(await asyncio.to_thread(open_snapshot, path), path.name)
 
 
 @hookimpl

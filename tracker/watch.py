@@ -4,8 +4,9 @@ A new record is an append to a segment file, which changes the log's snapshot (i
 segments, their sizes and last lines). The watcher then runs `tracker build` in a
 separate process (so serving keeps its CPU and memory), which updates `tracker.db`
 incrementally or rebuilds it. Whenever `tracker.db` has changed (by this build, or by a
-`tracker build` run by hand), the site takes a fresh copy of it, counts its rows, and
-swaps the copy into the running Datasette.
+`tracker build` run by hand), the site counts its rows and serves it with those counts.
+A build killed while writing leaves a journal, which makes the file unreadable
+read-only: the watcher then runs a build, which plays it back.
 """
 
 from __future__ import annotations
@@ -16,9 +17,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .build import is_stale
+from .build import is_stale, journal_of
 from .log import EventLog
-from .serve import copy_database, file_identity, inspect_database
+from .serve import file_identity, inspect_database
 
 POLL_SECONDS = 0.5
 
@@ -44,19 +45,17 @@ async def rebuild(events: Path, db_path: Path) -> str | None:
     return lines[-1] if lines else f"tracker build exited with {process.returncode}"
 
 
-async def follow(log: EventLog, db_path: Path, served_path: Path,
-                 swap: Callable[[dict[str, Any]], Any], interval: float = POLL_SECONDS) -> None:
+async def follow(log: EventLog, db_path: Path, swap: Callable[[dict[str, Any]], Any],
+                 interval: float = POLL_SECONDS) -> None:
     """Poll the log and the database forever; never stop serving on a failed build.
-
-    `served_path` is the site's own copy of `db_path`, which `swap` serves.
-    """
+    `swap(counts)` serves the database as it now is."""
     served = file_identity(db_path)
     seen = None
     while True:
         await asyncio.sleep(interval)
         try:
             state = await asyncio.to_thread(log.snapshot)
-            if state != seen:
+            if state != seen or journal_of(db_path).exists():
                 seen = state
                 if await asyncio.to_thread(is_stale, log, db_path, None, state):
                     error = await rebuild(log.root, db_path)
@@ -65,8 +64,7 @@ async def follow(log: EventLog, db_path: Path, served_path: Path,
                              "still serving the previous build")
             identity = file_identity(db_path)
             if identity is not None and identity != served:
-                await asyncio.to_thread(copy_database, db_path, served_path)
-                swap(await asyncio.to_thread(inspect_database, served_path))
+                swap(await asyncio.to_thread(inspect_database, db_path))
                 served = identity
                 print(f"Reloaded {db_path}", file=sys.stderr, flush=True)
         except asyncio.CancelledError:
