@@ -214,20 +214,28 @@ def _place(city: str, country: str):
 
 
 @contextmanager
+def running(command: list[str], port: int, env: dict[str, str] | None = None
+            ) -> Iterator[str]:
+    """A server started by `command` on `port`, once it answers: its URL."""
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        first_answer(url + "/-/versions.json", process, seconds=600)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
+
+
+@contextmanager
 def served(db: Path, metadata: Path) -> Iterator[str]:
     """The site, in its own process, exactly as `tracker serve --no-watch` runs it."""
     port = free_port()
     code = ("import sys; from pathlib import Path; from tracker.serve import serve; "
             "serve(Path(sys.argv[1]), Path(sys.argv[2]), '127.0.0.1', int(sys.argv[3]))")
-    process = subprocess.Popen([sys.executable, "-c", code, str(db), str(metadata), str(port)],
-                               stdout=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        first_answer(url + "/-/versions.json", process, seconds=300)
+    with running([sys.executable, "-c", code, str(db), str(metadata), str(port)],
+                 port) as url:
         yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 def live_refresh(env: dict[str, str], metadata: Path, runs: int) -> dict[str, Any]:
@@ -237,12 +245,8 @@ def live_refresh(env: dict[str, str], metadata: Path, runs: int) -> dict[str, An
     port = free_port()
     tracker = [sys.executable, "-m", "tracker"]
     started = time.perf_counter()
-    process = subprocess.Popen([*tracker, "serve", "--port", str(port), "--metadata",
-                                str(metadata)], env=env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}/{DATABASE}"
-    try:
-        first_answer(url + ".json", process, seconds=600)
+    command = [*tracker, "serve", "--port", str(port), "--metadata", str(metadata)]
+    with running(command, port, env) as url:
         figures: dict[str, Any] = {"start_s": time.perf_counter() - started, "appear_s": []}
         for run in range(runs):
             title = f"Live refresh {run} {time.time_ns()}"
@@ -250,16 +254,14 @@ def live_refresh(env: dict[str, str], metadata: Path, runs: int) -> dict[str, An
                             "--participant", "JPN,KAZ", "--source", "https://example.org/l"],
                            env=env, check=True, stdout=subprocess.DEVNULL)
             added = time.perf_counter()
-            query = f"{url}/meetings.json?" + urlencode({"title": title, "_shape": "array"})
+            query = f"{url}/{DATABASE}/meetings.json?" + urlencode(
+                {"title": title, "_shape": "array"})
             while not json.loads(urllib.request.urlopen(query, timeout=120).read()):
                 if time.perf_counter() - added > 600:
                     raise RuntimeError(f"{title!r} not shown after 600 s")
                 time.sleep(0.05)
             figures["appear_s"].append(time.perf_counter() - added)
         return figures
-    finally:
-        process.terminate()
-        process.wait(timeout=60)
 
 
 def pages(db: Path, metadata: dict[str, Any], url: str) -> dict[str, str]:

@@ -20,6 +20,7 @@ from tracker.log import EventLog
 from tracker.model import draft_record
 
 from .conftest import SOURCE, ok, rows
+from .inplace import interrupt_a_write
 from .test_projection import dump
 
 FTS_TABLES = ("formats_fts", "meetings_fts", "announcements_fts", "pledges_fts", "sources_fts")
@@ -190,9 +191,6 @@ def test_a_copied_database_keeps_building(events: Path, db: Path, tmp_path: Path
 
 
 def test_a_big_build_shows_progress_on_a_terminal_only(tmp_path: Path) -> None:
-    import subprocess
-    import sys
-
     from .benchmark import generate
     from .conftest import PROJECT
     from .terminal import stderr_on_terminal
@@ -229,21 +227,6 @@ def test_a_build_with_nothing_new_leaves_the_database_file_untouched(db: Path) -
     before = (db.stat().st_mtime_ns, db.read_bytes())
     assert ok("build") == f"Updated {db} with 0 new events"
     assert (db.stat().st_mtime_ns, db.read_bytes()) == before
-
-
-def interrupt_a_write(db: Path) -> None:
-    """Leave the database as a build killed while writing in place leaves it: changed
-    pages in the file, the pages they replace in its journal."""
-    script = ("import os, sqlite3, sys\n"
-              "conn = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
-              "conn.execute('pragma cache_size = 1')\n"  # changed pages go to the file
-              "conn.execute('begin immediate')\n"
-              "conn.execute(\"update records set data = 'damaged'\")\n"
-              "conn.execute(\"update meetings set title = 'damaged'\")\n"
-              "os._exit(9)\n")
-    subprocess.run([sys.executable, "-c", script, str(db)], check=False)
-    assert db.with_name(f"{db.name}-journal").exists()
-    assert b"damaged" in db.read_bytes()
 
 
 def add_meetings(titles: str) -> None:

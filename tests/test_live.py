@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from .inplace import interrupt_a_write
 from .serving import Server, copy_bundled_project, tracker, tracker_serve
-from .test_incremental import interrupt_a_write
 
 
 def wait_until(check, seconds: float = 30) -> float:

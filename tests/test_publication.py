@@ -5,12 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-import subprocess
-import sys
 import threading
 import xml.etree.ElementTree as ElementTree
-from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import closing
 from datetime import date, timedelta
 from pathlib import Path
 from urllib.parse import urlencode
@@ -30,6 +27,7 @@ from tracker.serve import (
 from tracker.site import download
 
 from .conftest import METADATA, SOURCE, ok, rows
+from .inplace import writing_in_place
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 PLUGINS = {"datasette-dashboards", "datasette-cluster-map", "datasette-leaflet",
@@ -217,17 +215,6 @@ async def test_swap_database_serves_the_new_counts(japan_format: str, db: Path) 
     old.close()
 
 
-WRITER = """\
-import sqlite3, sys
-conn = sqlite3.connect(sys.argv[1], isolation_level=None)
-conn.execute("pragma cache_size = 1")  # its changed pages go to the file before commit
-conn.execute("begin immediate")
-conn.execute("update records set data = 'changed'")
-conn.execute("update meetings set title = 'changed'")
-print("written", flush=True)
-sys.stdin.readline()
-conn.execute(sys.argv[2])
-"""
 MEETINGS = ["One", "Three", "Two"]
 
 
@@ -240,21 +227,6 @@ def three_meetings(japan_format: str, db: Path) -> Path:
     return db
 
 
-@contextmanager
-def build_writing(db: Path, end: str) -> Iterator[subprocess.Popen]:
-    """A build with half its changes in the file, until `writer.communicate` ends it
-    (commit or rollback)."""
-    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(db), end],
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    try:
-        assert writer.stdout.readline() == "written\n"
-        assert b"changed" in db.read_bytes()  # half a transaction in the file
-        yield writer
-    finally:
-        writer.kill()
-        writer.wait()
-
-
 def expected_titles(end: str) -> list[str]:
     return {"commit": ["changed"] * 3, "rollback": MEETINGS}[end]
 
@@ -265,24 +237,24 @@ async def test_a_query_waits_for_a_build_writing_in_place(three_meetings: Path,
     """A page sees the database before or after a build's transaction, never half of
     it (as a file opened `immutable=1` would)."""
     site = make_datasette(three_meetings, load_metadata(METADATA))
-    with build_writing(three_meetings, end) as writer:
+    with writing_in_place(three_meetings) as writer:
         asked = asyncio.create_task(get(site, "/tracker/meetings.json?_shape=array"))
         await asyncio.sleep(1.0)
         assert not asked.done()  # waiting for the build
-        await asyncio.to_thread(writer.communicate, "go\n")
+        await asyncio.to_thread(writer.communicate, f"{end}\n")
         meetings = (await asked).json()
     assert sorted(meeting["title"] for meeting in meetings) == expected_titles(end)
 
 
 def test_a_snapshot_waits_for_a_build_writing_in_place(three_meetings: Path) -> None:
-    with build_writing(three_meetings, "rollback") as writer:
+    with writing_in_place(three_meetings) as writer:
         snapshot: list = []
         taking = threading.Thread(target=lambda: snapshot.append(open_snapshot(
             three_meetings)))
         taking.start()
         taking.join(1.0)
         assert taking.is_alive()  # waiting for the build
-        writer.communicate("go\n")
+        writer.communicate("rollback\n")
         taking.join()
     with snapshot[0] as file, closing(sqlite3.connect(":memory:")) as conn:
         conn.deserialize(file.read())

@@ -140,7 +140,6 @@ def _build_fully(log: EventLog, db_path: Path, snapshot: dict[str, SegmentState]
             with progress("Building", total) as advance, collection_paused():
                 counted = _project_file(log, temporary, ranges, as_of, snapshot, True,
                                         advance)
-        roll_back_interrupted_write(db_path)  # never pair the new file with its journal
         os.replace(temporary, db_path)
     finally:
         temporary.unlink(missing_ok=True)

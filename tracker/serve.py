@@ -66,6 +66,13 @@ def file_identity(path: Path | str) -> tuple[int, int, int] | None:
     return (stat.st_ino, stat.st_size, stat.st_mtime_ns)
 
 
+def read_only(path: Path | str, **options: Any) -> sqlite3.Connection:
+    """A connection that cannot write and takes SQLite's locks: it reads the database
+    before or after a build's transaction, waiting while one commits."""
+    return sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=READ_WAIT_SECONDS,
+                           **options)
+
+
 def _count(conn: sqlite3.Connection, name: str, seconds: float | None) -> int | None:
     """Rows of a table or view; None if it cannot be counted (in `seconds`)."""
     if seconds is not None:
@@ -88,8 +95,7 @@ def inspect_database(path: Path | str) -> dict[str, Any]:
     path = Path(path)
     identity = file_identity(path)
     tables = {}
-    with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=60,
-                                 isolation_level=None)) as conn:
+    with closing(read_only(path, isolation_level=None)) as conn:
         conn.execute("begin")  # every count of one state, whatever a build does meanwhile
         for name, kind in conn.execute(
             "select name, type from sqlite_master where type in ('table', 'view') order by name"
@@ -123,8 +129,7 @@ def _database_class():
 
         def connect(self, write: bool = False) -> sqlite3.Connection:
             assert not write, "the site never writes"
-            conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True,
-                                   check_same_thread=False, timeout=READ_WAIT_SECONDS)
+            conn = read_only(self.path, check_same_thread=False)
             self._all_file_connections.append(conn)
             return conn
 
@@ -204,8 +209,7 @@ def open_snapshot(db_path: Path) -> BinaryIO:
     nothing is left behind, whatever becomes of the download."""
     path = db_path.with_name(f".{db_path.stem}.download-{next(_downloads)}-{os.getpid()}.db")
     try:
-        with closing(sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=60)) \
-                as source, closing(sqlite3.connect(path)) as copy:
+        with closing(read_only(db_path)) as source, closing(sqlite3.connect(path)) as copy:
             source.backup(copy)
         return open(path, "rb")
     finally:
