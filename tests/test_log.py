@@ -136,3 +136,35 @@ def test_new_ids_are_ulids_that_sort_by_time() -> None:
     assert earlier < later < ids[0]
     assert earlier[:10] == "00ZRBTAH00"  # 48 bits of milliseconds, Crockford base32
     assert envelope.id_milliseconds(earlier) == 1091318400000
+
+
+@pytest.mark.parametrize("block", [1, 7, 64, 1 << 20])
+@pytest.mark.parametrize(("content", "lines", "tail"), [
+    (b"", [], None),
+    (b"a\nbb\nccc\n", [b"a", b"bb", b"ccc"], None),
+    (b"a\n\nccc\n", [b"a", b"", b"ccc"], None),
+    (b"a\nbb\ncc", [b"a", b"bb"], (5, b"cc")),
+    (b"torn", [], (0, b"torn")),
+    (b"a\nb\0b\n", [b"a"], (2, b"b\0b\n")),
+    (b"a\0\nb\n", [b"a\0", b"b"], None),  # only the last line can be torn
+    (b"a\n\0\0\0", [b"a"], (2, b"\0\0\0")),
+    (b"x" * 100 + b"\n" + b"y" * 50 + b"\n", [b"x" * 100, b"y" * 50], None),
+])
+def test_line_blocks_cut_lines_and_tail_whatever_the_reads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, block: int, content: bytes,
+    lines: list[bytes], tail: tuple[int, bytes] | None,
+) -> None:
+    from tracker import log
+    from tracker.log import Tail, line_blocks
+
+    monkeypatch.setattr(log, "READ_BLOCK", block)
+    path = tmp_path / "2020-01.jsonl"
+    path.write_bytes(content)
+    blocks = list(line_blocks(path))
+    tails = [item for item in blocks if isinstance(item, Tail)]
+    assert [line for item in blocks if not isinstance(item, Tail) for line in item] == lines
+    assert all(item for item in blocks if not isinstance(item, Tail))  # no empty block
+    assert [(item.offset, item.data) for item in tails] == ([tail] if tail else [])
+    assert not tails or blocks[-1] is tails[0]
+    if block == 1 << 20 and len(lines) > 1:
+        assert len(blocks) <= 3  # a block at a time, not a line at a time

@@ -158,21 +158,25 @@ class RecordedProgress:
 
 
 def test_verify_reports_every_byte_it_checks_in_one_or_two_processes(tmp_path: Path) -> None:
-    from tracker.verify import REPORT_EVERY, verify
+    from tracker.log import READ_BLOCK
+    from tracker.verify import verify
 
     from .benchmark import generate
 
     events = tmp_path / "events"
     generate(events, 9000)
-    size = sum(path.stat().st_size for path in EventLog(events).segments())
+    segments = EventLog(events).segments()
+    size = sum(path.stat().st_size for path in segments)
+    longest = max(len(line) for path in segments for line in path.read_bytes().splitlines())
     for workers in (1, 2):
         progress = RecordedProgress()
         report = verify(EventLog(events), workers=workers, progress=progress)
         assert (report.events, report.problems) == (9000, [])
         assert progress.told == [("Verifying", size)]
         assert sum(progress.advanced) == size
-        if workers == 1:  # reported as it reads, every REPORT_EVERY lines
-            assert len(progress.advanced) == 9000 // REPORT_EVERY + 1
+        if workers == 1:  # reported as it reads, a block at a time
+            assert len(progress.advanced) >= len(segments)
+            assert max(progress.advanced) <= READ_BLOCK + longest + 1
 
 
 def test_a_big_verify_shows_progress_on_a_terminal_only(tmp_path: Path) -> None:
@@ -319,3 +323,30 @@ def test_one_and_two_processes_agree_on_a_damaged_log(
         two = verify(EventLog(events), workers=2)
         assert (two.events, two.problems, two.warnings) == (
             one.events, one.problems, one.warnings)
+
+
+def test_a_reference_is_settled_by_the_record_that_stands_not_by_a_damaged_line(
+        events: Path) -> None:
+    """A damaged line recording S as a meeting, an update of the meeting S, then the
+    valid record of S, a pledge: the update refers to a pledge, not a meeting."""
+    from tracker.model import draft_update
+    from tracker.verify import verify
+
+    damaged = fields("Damaged")
+    subject = damaged["id"]
+    update = draft_update("meeting", subject, {"status": "held", "source": "s"})
+    updating = {**fields("x"), "type": update.type, "subject": subject, "data": update.data}
+    pledge = draft_record("pledge", {"title": "P", "donor": "JPN", "recipient": ("KAZ",),
+                                     "amount": "5", "currency": "USD", "date": "2020",
+                                     "source": "s"})
+    with EventLog(events, writer="a").session() as appender:
+        appender.write(damaged)
+        appender.write(updating)
+        appender.write({**fields("y"), "id": subject, "subject": subject,
+                        "type": pledge.type, "data": pledge.data})
+    path = segment(events)
+    path.write_bytes(path.read_bytes().replace(b'"title":"Damaged"', b'"title":"Damaged!"'))
+    report = verify(EventLog(events))
+    assert report.problems == [
+        f"event {subject} (a/{path.name}:1): hash does not match content",
+        f"event {updating['id']}: {subject} is a pledge, not a meeting"]

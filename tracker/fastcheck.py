@@ -65,7 +65,7 @@ def text_pattern(text: model.Text) -> str:
 def plain_line(line: bytes) -> bool:
     """Whether every string in a line is printable ASCII without escapes: then a text
     passes the rules of `Text.valid` on characters if it neither starts nor ends with a
-    space (`texts_ok`); only its length is left to check."""
+    space (`data_check`); only its length is left to check."""
     return line.isascii() and b"\\" not in line and b"\x7f" not in line
 
 
@@ -88,27 +88,6 @@ def _texts(specs: tuple[model.Field, ...]) -> Texts:
 OFFICIAL_TEXTS: Texts = (("name", ONE), ("title", ONE))
 SOURCE_TEXTS: Texts = (("url", ONE), ("citation", ONE), *_texts(model.SOURCE_FIELDS))
 SOURCE = ("source", SOURCE_TEXTS)
-
-
-def texts_ok(data: Any, texts: Texts) -> bool:
-    """Whether no text in some data starts or ends with a space."""
-    for key, shape in texts:
-        value = getattr(data, key)
-        if value is UNSET:
-            continue
-        if shape is ONE:
-            if value[0] == " " or value[-1] == " ":
-                return False
-        elif shape is MANY:
-            for item in value:
-                if item[0] == " " or item[-1] == " ":
-                    return False
-        elif shape is OFFICIAL_TEXTS:
-            if not all(texts_ok(official, shape) for official in value):
-                return False
-        elif not texts_ok(value, shape):
-            return False
-    return True
 
 
 def _listed(one: MsgspecType, spec: model.Field) -> MsgspecType:
@@ -139,7 +118,7 @@ def _optional(key: str, kind: MsgspecType) -> Field:
 
 class Types:
     """The msgspec types of the fields, for plain lines (see `plain_line`: texts checked
-    for length here, and by `texts_ok` for spaces) or for any line (texts checked by
+    for length here, and by `data_check` for spaces) or for any line (texts checked by
     pattern)."""
 
     def __init__(self, plain: bool):
@@ -200,34 +179,27 @@ class Types:
 
 
 class EventType(NamedTuple):
-    """How to check one type of event: the decoder of the whole line, the model's checks
-    to run on its data after decoding, and the references it makes."""
+    """How to check one type of event: the decoder of the whole line, then the check of
+    its data, which gives the references it makes (see `data_check`)."""
 
     decoder: msgspec.json.Decoder
-    checks: list[Check]
-    references: Callable[[Any, str], list[tuple[str, str]]]
+    references: Callable[[Any, str], list[tuple[str, str]] | None]
     recorded: str  # the kind of record it creates, or ""
-    texts: Texts  # where its data has texts: checked by `texts_ok` in plain lines
 
 
-def _record_references(specs: tuple[model.Field, ...]) -> Callable[[Any, str], list]:
-    referring = [(spec.key, spec.refers, spec.many) for spec in specs if spec.refers]
+# What an event refers to: the fields of a record that do (key, kind wanted, repeats), or
+# the kind of its subject (an update of a record: "record" for any kind).
+Referring = tuple[tuple[str, str, bool], ...] | str
 
-    def references(data: Any, subject: str) -> list[tuple[str, str]]:
-        wanted = []
-        for key, refers, many in referring:
-            value = getattr(data, key)
-            if value is not UNSET:
-                wanted += [(refers, item) for item in value] if many else [(refers, value)]
-        return wanted
 
-    return references
+def _referring(specs: tuple[model.Field, ...]) -> Referring:
+    return tuple((spec.key, spec.refers, spec.many) for spec in specs if spec.refers)
 
 
 def _envelope(event_type: str, data: type[Struct]) -> list[Field]:
     """The envelope fields of one type of event, around its data: of the current schema
     version only (older ones are upcast by the full checks). `hash`, `id` and
-    `recorded_at` are checked on the line by `TAIL`, `writer` against its folder."""
+    `recorded_at` are checked on the line (`TAIL` and the digest), `writer` against its folder."""
     return [("data", data, NO_DEFAULT), ("hash", str, NO_DEFAULT), ("id", str, NO_DEFAULT),
             ("recorded_at", str, NO_DEFAULT),
             ("recorded_by", Annotated[str, Meta(max_length=200)], NO_DEFAULT),
@@ -244,45 +216,46 @@ CHANGE = str | INTEGER | Literal[True] | None | list[str]
 def _event_types(types: Types) -> dict[bytes, EventType]:
     """The event types, by their name in a line."""
     source = ("source", types.source, NO_DEFAULT)
-    on_record = lambda data, subject: [("record", subject)]  # noqa: E731
-    declared: dict[str, tuple[list[Field], list[Check], Callable, str, Texts]] = {}
+    declared: dict[str, tuple[list[Field], list[Check], Referring, str, Texts]] = {}
     for kind, specs in model.FIELDS.items():
         fields, checks = types.fields(specs)
         derived_fields, derived_checks = types.derived(kind)
         derived_texts = (("city_as_given", ONE),) if derived_fields else ()
         declared[model.RECORDED[kind]] = (
             [*fields, *derived_fields, source], checks + derived_checks,
-            _record_references(specs), kind, (*_texts(specs), *derived_texts, SOURCE))
+            _referring(specs), kind, (*_texts(specs), *derived_texts, SOURCE))
     for kind, event_type in model.STATUS_CHANGED.items():
         fields, checks = types.fields(model.UPDATE_FIELDS)
         status = ("status", Literal[model.STATUSES[kind]], NO_DEFAULT)
-        declared[event_type] = ([*fields, status, source], checks,
-                                lambda data, subject, kind=kind: [(kind, subject)], "",
+        declared[event_type] = ([*fields, status, source], checks, kind, "",
                                 (*_texts(model.UPDATE_FIELDS), SOURCE))
-    declared[model.SOURCE_ADDED] = ([source], [], on_record, "", (SOURCE,))
+    declared[model.SOURCE_ADDED] = ([source], [], "record", "", (SOURCE,))
     reason = ("reason", types.text(model.REASON), NO_DEFAULT)
     optional_source = _optional("source", types.source)
-    declared[model.RETRACTED] = ([reason, optional_source], [], on_record, "",
+    declared[model.RETRACTED] = ([reason, optional_source], [], "record", "",
                                  (("reason", ONE), SOURCE))
     changes = ("changes", Annotated[dict[str, CHANGE], Meta(min_length=1)], NO_DEFAULT)
-    declared[model.AMENDED] = ([changes, reason, optional_source], [], on_record, "",
+    declared[model.AMENDED] = ([changes, reason, optional_source], [], "record", "",
                                (("reason", ONE), SOURCE))
     checked = {}
-    for event_type, (fields, checks, references, recorded, texts) in declared.items():
+    for event_type, (fields, checks, referring, recorded, texts) in declared.items():
         name = event_type.replace(".", "_")
         data = _struct(name, fields)
         event = _struct(f"{name}_event", _envelope(event_type, data))
-        checked[event_type.encode()] = EventType(msgspec.json.Decoder(event), checks,
-                                                 references, recorded,
-                                                 texts if types.plain else ())
+        references = data_check(texts if types.plain else (), checks, types.source_checks,
+                                referring)
+        checked[event_type.encode()] = EventType(msgspec.json.Decoder(event), references,
+                                                 recorded)
     return checked
 
 
 TYPE_KEY = b',"type":"'
-# The envelope from its hash to recorded_by, in a canonical line (ASCII digits only, where
-# the envelope's patterns take any decimal digit).
-TAIL = re.compile(rb',"hash":"[0-9a-f]{64}","id":"[0-7][0-9A-HJKMNP-TV-Z]{25}","recorded_at":"'
+# The envelope after its hash, to recorded_by, in a canonical line (ASCII digits only,
+# where the envelope's patterns take any decimal digit). The hash itself is shown to be 64
+# hex digits by being equal to the digest of the line.
+TAIL = re.compile(rb'","id":"[0-7][0-9A-HJKMNP-TV-Z]{25}","recorded_at":"'
                   rb'[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z",')
+HASH_END = len(envelope.HASH_KEY) + 64  # where the hash's closing quote is
 
 
 class FastCheck:
@@ -290,10 +263,8 @@ class FastCheck:
     None (the full checks then say whether it is, and why not)."""
 
     def __init__(self) -> None:
-        plain = Types(plain=True)
-        self.plain = _event_types(plain)
+        self.plain = _event_types(Types(plain=True))
         self.any = _event_types(Types(plain=False))
-        self.source_checks = plain.source_checks  # the model's: the same for any line
         self.encode = msgspec.json.Encoder().encode
         self.writers: dict[str, bool] = {}
 
@@ -310,23 +281,19 @@ class FastCheck:
         if (event.writer != folder or event.recorded_at[:7] != segment
                 or not self._writer_ok(folder) or self.encode(event) != line):
             return None
-        # The line is canonical: its only `,"hash":"` is the envelope's.
+        # The line is canonical: its last `,"hash":"` is the envelope's (an amendment's
+        # changes may have a key "hash", but in data, before it).
         at = line.rfind(envelope.HASH_KEY)
-        if TAIL.match(line, at) is None:
+        if TAIL.match(line, at + HASH_END) is None:
             return None
         content = hashlib.sha256(line[:at])
-        content.update(line[at + 74 :])
+        content.update(line[at + HASH_END + 1 :])
         if content.hexdigest() != event.hash:
             return None
-        data = event.data
-        if not (texts_ok(data, event_type.texts) and _passes(data, event_type.checks)):
+        data, subject = event.data, event.subject
+        references = event_type.references(data, subject)
+        if references is None:
             return None
-        source = getattr(data, "source", UNSET)
-        if source is not UNSET and not (
-                (source.url is UNSET) != (source.citation is UNSET)
-                and _passes(source, self.source_checks)):
-            return None
-        subject = event.subject
         kind = event_type.recorded
         if kind and not (subject == event.id if kind != "format"
                          else model.is_valid(model.parse_slug, subject)):
@@ -338,7 +305,7 @@ class FastCheck:
             amendment = {"type": event.type, "subject": subject,
                          "data": {"changes": data.changes, "reason": data.reason}}
         return (event.id, event.hash, event.writer, event.seq, event.type, subject,
-                event_type.references(data, subject), amendment)
+                references, amendment)
 
     def _writer_ok(self, folder: str) -> bool:
         ok = self.writers.get(folder)
@@ -357,20 +324,101 @@ def _check(spec: model.Field) -> Check:
 REMEMBERED = 65536  # answers kept per check
 
 
-def _passes(data: Any, checks: list[Check]) -> bool:
-    for key, many, one, known in checks:
-        value = getattr(data, key)
-        if value is UNSET:
-            continue
-        for item in value if many else (value,):
-            if known is None:
-                ok = one(item)
+def _remember(known: dict[str, bool], one: Callable[[Any], bool], item: Any) -> bool:
+    ok = one(item)
+    if len(known) < REMEMBERED:
+        known[item] = ok
+    return ok
+
+
+class _DataCheck:
+    """The Python source of one function that checks the data of one type of event: no
+    text starts or ends with a space (`texts`, in plain lines), the model's checks of
+    the fields that need them, and its source's; then lists its references. Written out
+    field by field, it runs several times faster than loops over the fields."""
+
+    def __init__(self) -> None:
+        self.lines = ["def references(data, subject):"]
+        self.names: dict[str, Any] = {"UNSET": UNSET, "remember": _remember}
+
+    def name(self, value: Any = None) -> str:
+        name = f"v{len(self.names)}"
+        self.names[name] = value
+        return name
+
+    def texts(self, holder: str, texts: Texts, indent: str) -> None:
+        for key, shape in texts:
+            if shape is SOURCE_TEXTS:
+                continue  # checked with the rest of the source
+            value = self.name()
+            self.lines += [f"{indent}{value} = {holder}.{key}",
+                           f"{indent}if {value} is not UNSET:"]
+            if shape is ONE:
+                self.lines.append(f"{indent}    if {value}[0] == ' ' or {value}[-1] == ' ': "
+                                  "return None")
+            elif shape is MANY:
+                self.lines += [f"{indent}    for item in {value}:",
+                               f"{indent}        if item[0] == ' ' or item[-1] == ' ': "
+                               "return None"]
+            else:  # a list of officials
+                official = self.name()
+                self.lines.append(f"{indent}    for {official} in {value}:")
+                self.texts(official, shape, indent + "        ")
+
+    def checks(self, holder: str, checks: list[Check], indent: str) -> None:
+        for key, many, one, known in checks:
+            value, check = self.name(), self.name(one)
+            self.lines += [f"{indent}{value} = {holder}.{key}",
+                           f"{indent}if {value} is not UNSET:"]
+            if many:
+                self.lines.append(f"{indent}    for item in {value}:")
+                item, inner = "item", indent + "        "
             else:
-                ok = known.get(item)
-                if ok is None:
-                    ok = one(item)
-                    if len(known) < REMEMBERED:
-                        known[item] = ok
-            if not ok:
-                return False
-    return True
+                item, inner = value, indent + "    "
+            if known is None:
+                self.lines.append(f"{inner}if not {check}({item}): return None")
+            else:
+                answers = self.name(known)
+                self.lines += [f"{inner}ok = {answers}.get({item})",
+                               f"{inner}if ok is None: ok = remember({answers}, {check}, "
+                               f"{item})",
+                               f"{inner}if not ok: return None"]
+
+    def references(self, referring: Referring) -> None:
+        if isinstance(referring, str):
+            self.lines.append(f"    return [({referring!r}, subject)]")
+            return
+        self.lines.append("    wanted = []")
+        for key, refers, many in referring:
+            value = self.name()
+            self.lines += [f"    {value} = data.{key}", f"    if {value} is not UNSET:"]
+            if many:
+                self.lines += [f"        for item in {value}:",
+                               f"            wanted.append(({refers!r}, item))"]
+            else:
+                self.lines.append(f"        wanted.append(({refers!r}, {value}))")
+        self.lines.append("    return wanted")
+
+    def compiled(self) -> Callable[[Any, str], list[tuple[str, str]] | None]:
+        namespace = dict(self.names)
+        exec("\n".join(self.lines), namespace)
+        return namespace["references"]
+
+
+def data_check(texts: Texts, checks: list[Check], source_checks: list[Check],
+               referring: Referring) -> Callable[[Any, str], list[tuple[str, str]] | None]:
+    """`references(data, subject)`: None if the data of one type of event fails what
+    `check` leaves to Python (see `_DataCheck`), else the (kind wanted, subject) it
+    refers to. Every type has a source (required or optional), with either a url or a
+    citation."""
+    source = _DataCheck()
+    source.texts("data", texts, "    ")
+    source.checks("data", checks, "    ")
+    source.lines += ["    source = data.source", "    if source is not UNSET:",
+                     "        if (source.url is UNSET) == (source.citation is UNSET): "
+                     "return None"]
+    if SOURCE in texts:
+        source.texts("source", SOURCE_TEXTS, "        ")
+    source.checks("source", source_checks, "        ")
+    source.references(referring)
+    return source.compiled()

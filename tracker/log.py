@@ -201,20 +201,14 @@ class EventLog:
     def lines(self, paths: list[Path] | None = None) -> Iterator[Line | Tail]:
         """Every complete line, then a Tail for what an interrupted write left at the end."""
         for path in self.segments() if paths is None else paths:
-            with open(path, "rb") as file:
-                offset, number, previous = 0, 0, None
-                for raw in file:
-                    if previous is not None:
-                        number += 1
-                        yield Line(path, number, previous[:-1])
-                        offset += len(previous)
-                    previous = raw
-                if previous is None:
+            number = 0
+            for block in line_blocks(path):
+                if isinstance(block, Tail):
+                    yield block
                     continue
-                if previous.endswith(b"\n") and b"\0" not in previous:
-                    yield Line(path, number + 1, previous[:-1])
-                else:
-                    yield Tail(path, offset, previous)
+                for body in block:
+                    number += 1
+                    yield Line(path, number, body)
 
     def snapshot(self) -> dict[str, SegmentState]:
         """The state of every segment now, by path relative to the log folder."""
@@ -505,6 +499,38 @@ def _tail_start(path: Path, size: int) -> int | None:
     with open(path, "rb") as file:
         file.seek(start)
         return start if b"\0" in file.read(size - start) else None
+
+
+READ_BLOCK = 1 << 20  # bytes read at a time by `line_blocks`
+
+
+def line_blocks(path: Path) -> Iterator[list[bytes] | Tail]:
+    """A segment's complete lines (without their newline) in lists, a block read at a
+    time, then a Tail for what an interrupted write left at the end: the bytes after the
+    last newline, or a last line holding NUL bytes."""
+    with open(path, "rb") as file:
+        rest = b""
+        last: bytes | None = None  # the last complete line so far, not yet given
+        while chunk := file.read(READ_BLOCK):
+            lines = (rest + chunk).split(b"\n")
+            rest = lines.pop()
+            if not lines:
+                continue
+            if last is not None:
+                yield [last]
+            last = lines.pop()
+            if lines:
+                yield lines
+        end = file.tell()
+    if rest:
+        if last is not None:
+            yield [last]
+        yield Tail(path, end - len(rest), rest)
+    elif last is not None:
+        if b"\0" in last:
+            yield Tail(path, end - len(last) - 1, last + b"\n")
+        else:
+            yield [last]
 
 
 def complete_end(path: Path) -> int:

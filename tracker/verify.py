@@ -6,8 +6,9 @@ import hashlib
 import marshal
 import os
 import subprocess
+from array import array
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from operator import itemgetter
 from pathlib import Path
@@ -19,7 +20,7 @@ from . import envelope, model
 from .collector import collection_paused
 from .errors import TrackerError, shown
 from .fastcheck import Checked, FastCheck
-from .log import EventLog, Line, Tail
+from .log import EventLog, Line, Tail, line_blocks
 from .progress import Advance, Progress, no_progress
 from .upcast import can_upcast, upcast
 
@@ -126,7 +127,6 @@ class Seqs:
 
 
 PARALLEL_BYTES = 4 << 20  # below this, one process checks the whole log
-REPORT_EVERY = 4096  # lines between two reports of progress
 TAIL_LINE = 0xFFFFFFFF  # the line number of a segment's torn tail, after its lines
 
 # The order of a report: what the lines say, in the order of segments and lines; then
@@ -134,6 +134,32 @@ TAIL_LINE = 0xFFFFFFFF  # the line number of a segment's torn tail, after its li
 # the events that make them. It does not depend on how the writers were split.
 LINE, SEQ, REFERENCE, AMENDMENT = range(4)
 Found = list[tuple[tuple, str]]  # (where in that order, message)
+
+
+class ShippedPlaces(Mapping[str, int]):
+    """A scan's `firsts` as sent from another process: its ids in one string and their
+    places in one array (marshal sends both as they are, where a dict costs a Python
+    object per entry at each end). The dict is made only if a report needs a place."""
+
+    def __init__(self, ids: str, places: bytes):
+        self.ids = ids.split("\n") if ids else []
+        self.places = array("Q", places)
+        self._by_id: dict[str, int] | None = None
+
+    @classmethod
+    def pack(cls, firsts: dict[str, int]) -> tuple[str, bytes]:
+        return "\n".join(firsts), array("Q", firsts.values()).tobytes()  # ids hold no "\n"
+
+    def __getitem__(self, event_id: str) -> int:
+        if self._by_id is None:
+            self._by_id = dict(zip(self.ids, self.places, strict=True))
+        return self._by_id[event_id]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.ids)
+
+    def __len__(self) -> int:
+        return len(self.ids)
 
 
 @dataclass
@@ -144,7 +170,8 @@ class Scan:
     events: int = 0
     problems: Found = field(default_factory=list)
     warnings: Found = field(default_factory=list)
-    firsts: dict[str, int] = field(default_factory=dict)  # event id -> place first seen
+    # event id -> place first seen
+    firsts: dict[str, int] | ShippedPlaces = field(default_factory=dict)
     subjects: dict[str, Recorded | str] = field(default_factory=dict)  # where recorded
     needed: list[tuple[str, str, str]] = field(default_factory=list)  # id, wanted, subject
     # (label, event, place): checked once the kinds of all records are known
@@ -153,12 +180,16 @@ class Scan:
     def pack(self) -> bytes:
         """The scan as marshal bytes: sent between processes about twice as fast as a
         pickle of the same dicts."""
-        return marshal.dumps((self.events, self.problems, self.warnings, self.firsts,
-                              self.subjects, self.needed, self.amendments))
+        assert isinstance(self.firsts, dict)
+        return marshal.dumps((self.events, self.problems, self.warnings,
+                              ShippedPlaces.pack(self.firsts), self.subjects, self.needed,
+                              self.amendments))
 
     @classmethod
     def unpack(cls, packed: bytes) -> Scan:
-        return cls(*marshal.loads(packed))
+        events, problems, warnings, firsts, subjects, needed, amendments = marshal.loads(packed)
+        return cls(events, problems, warnings, ShippedPlaces(*firsts), subjects, needed,
+                   amendments)
 
 
 def verify(log: EventLog, workers: int | None = None,
@@ -273,87 +304,82 @@ def _scan(root: Path, segments: list[Path], numbers: list[int], advance: Advance
     fast = FastCheck()
     log = EventLog(root)
     scan = Scan()
-    problems, warnings = scan.problems, scan.warnings
+    problems, warnings, amendments = scan.problems, scan.warnings, scan.amendments
     firsts, subjects, needed = scan.firsts, scan.subjects, scan.needed
     events = 0
     seqs = Seqs()
-    seq_numbers, seq_ids = seqs.numbers, seqs.ids  # the loop appends to them directly
     lines = _Lines(segments)
-    done = 0
-    folder = stem = name = ""
-    last: Path | None = None
-    for segment, item in _numbered_lines(log, segments, numbers):
-        if isinstance(item, Tail):
-            warnings.append(((LINE, _place(segment, TAIL_LINE)), item.warning(root)))
-            continue
-        path, number, body = item
-        if path is not last:
-            last, folder, stem = path, path.parent.name, path.stem
-            name = str(path.relative_to(root))  # in messages: name:line
-        events += 1
-        done += len(body) + 1
-        if events % REPORT_EVERY == 0:
-            advance(done)
-            done = 0
-        checked: Checked | None = fast.check(body, folder, stem)
-        event = None
-        if checked is None:  # not surely valid: the full checks, which say why
-            try:
-                event = envelope.parse_line(body)
-            except envelope.BadLine as error:
-                problems.append(((LINE, _place(segment, number)),
-                                 f"event {envelope.id_in(body)} ({name}:{number}): {error}"))
-                _keep_what_can_be_read(body, folder, seqs, subjects, segment, number)
+    for segment in numbers:
+        path = segments[segment]
+        folder, stem = path.parent.name, path.stem
+        name = str(path.relative_to(root))  # in messages: name:line
+        # An event that passes has its folder's writer: its seq goes to that writer.
+        writer_seqs, writer_ids = seqs.numbers[folder], seqs.ids[folder]
+        number = 0
+        at = _place(segment, 0)
+        for block in line_blocks(path):
+            if isinstance(block, Tail):
+                warnings.append(((LINE, _place(segment, TAIL_LINE)), block.warning(root)))
                 continue
-            event_id = event["id"]
-        else:
-            event_id = checked[0]
-        first = firsts.get(event_id)
-        if first is not None:
-            _report_duplicate(scan, lines, log.root, first, _place(segment, number), seqs,
-                              body)
-            continue
-        firsts[event_id] = _place(segment, number)
-        if checked is None:
-            problem = _check_event(event, path)
-            if problem:
-                problems.append(((LINE, _place(segment, number)),
-                                 f"event {event_id} ({name}:{number}): {problem}"))
-                continue
-            event = upcast(event)
-            checked = (event_id, event["hash"], event["writer"], event["seq"], event["type"],
-                       event["subject"], _references(event),
-                       event if event["type"] == model.AMENDED else None)
-        _, _, writer, seq, event_type, subject, references, amendment = checked
-        if amendment is not None:  # checked once the kinds of all records are known
-            scan.amendments.append((f"event {event_id} ({name}:{number})", amendment,
-                                    _place(segment, number)))
-        seq_numbers[writer].append(seq)
-        seq_ids[writer].append(event_id)
-        kind, action = KIND_AND_ACTION[event_type]
-        if action == "recorded":
-            earlier = subjects.get(subject)
-            if earlier is not None and _readable(earlier):
-                warnings.append(((LINE, _place(segment, number)),
-                                 _recorded_again(event_id, subject, f"{name}:{number}")))
-            elif subject == event_id:
-                subjects[subject] = kind
-            else:
-                subjects[subject] = (kind, event_id, segment, number, True)
-        for wanted, referred in references:
-            needed.append((event_id, wanted, referred))
-    advance(done)
+            events += len(block)
+            advance(sum(map(len, block)) + len(block))
+            for body in block:
+                number += 1
+                place = at + number
+                checked: Checked | None = fast.check(body, folder, stem)
+                event = None
+                if checked is None:  # not surely valid: the full checks, which say why
+                    try:
+                        event = envelope.parse_line(body)
+                    except envelope.BadLine as error:
+                        problems.append(((LINE, place),
+                                         f"event {envelope.id_in(body)} ({name}:{number}): "
+                                         f"{error}"))
+                        _keep_what_can_be_read(body, folder, seqs, subjects, segment, number)
+                        continue
+                    event_id = event["id"]
+                else:
+                    event_id = checked[0]
+                first = firsts.setdefault(event_id, place)
+                if first != place:
+                    _report_duplicate(scan, lines, log.root, first, place, seqs, body)
+                    continue
+                if checked is None:
+                    problem = _check_event(event, path)
+                    if problem:
+                        problems.append(((LINE, place),
+                                         f"event {event_id} ({name}:{number}): {problem}"))
+                        continue
+                    event = upcast(event)
+                    checked = (event_id, event["hash"], event["writer"], event["seq"],
+                               event["type"], event["subject"], _references(event),
+                               event if event["type"] == model.AMENDED else None)
+                _, _, _, seq, event_type, subject, references, amendment = checked
+                if amendment is not None:  # checked once the kinds of all records are known
+                    amendments.append((f"event {event_id} ({name}:{number})", amendment,
+                                       place))
+                writer_seqs.append(seq)
+                writer_ids.append(event_id)
+                kind, action = KIND_AND_ACTION[event_type]
+                if action == "recorded":
+                    earlier = subjects.get(subject)
+                    if earlier is not None and _readable(earlier):
+                        warnings.append(((LINE, place), _recorded_again(
+                            event_id, subject, f"{name}:{number}")))
+                    elif subject == event_id:
+                        subjects[subject] = kind
+                    else:
+                        subjects[subject] = (kind, event_id, segment, number, True)
+                for wanted, referred in references:
+                    # Settled here if the subject is a readable record (which stays) of
+                    # the kind wanted; else by `_drop_settled` or `_combine`.
+                    recorded = subjects.get(referred)
+                    if recorded is None or not (_readable(recorded)
+                                                and _settles(recorded, wanted)):
+                        needed.append((event_id, wanted, referred))
     scan.events = events
     _check_seqs(problems, seqs)
     return scan
-
-
-def _numbered_lines(log: EventLog, segments: list[Path],
-                    numbers: list[int]) -> Iterator[tuple[int, Line | Tail]]:
-    """(segment number, line or tail) of some segments."""
-    for number in numbers:
-        for item in log.lines([segments[number]]):
-            yield number, item
 
 
 def _recorded_again(event_id: str, subject: str, where: str) -> str:
