@@ -17,6 +17,7 @@ ENVELOPE_FIELDS = (
     "schema", "seq", "subject", "type", "writer",
 )
 HASH_KEY = b',"hash":"'
+HASH_END = len(HASH_KEY) + 64  # after the key, where the hash's closing quote is
 ULID_PATTERN = re.compile(r"[0-7][0-9A-HJKMNP-TV-Z]{25}")
 WRITER_PATTERN = re.compile(r"[a-z0-9][a-z0-9-]{0,31}")
 TIMESTAMP_PATTERN = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z")
@@ -84,10 +85,10 @@ def line_hash_ok(line: bytes) -> bool:
     """
     body = line[:-1] if line.endswith(b"\n") else line
     at = body.rfind(HASH_KEY)
-    if at < 0 or body[at + 73 : at + 74] != b'"':
+    if at < 0 or body[at + HASH_END : at + HASH_END + 1] != b'"':
         return False
-    stored = body[at + 9 : at + 73]
-    content = body[:at] + body[at + 74 :]
+    stored = body[at + len(HASH_KEY) : at + HASH_END]
+    content = body[:at] + body[at + HASH_END + 1 :]
     return hashlib.sha256(content).hexdigest().encode() == stored
 
 

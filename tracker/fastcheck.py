@@ -255,7 +255,6 @@ TYPE_KEY = b',"type":"'
 # hex digits by being equal to the digest of the line.
 TAIL = re.compile(rb'","id":"[0-7][0-9A-HJKMNP-TV-Z]{25}","recorded_at":"'
                   rb'[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z",')
-HASH_END = len(envelope.HASH_KEY) + 64  # where the hash's closing quote is
 
 
 class FastCheck:
@@ -284,10 +283,10 @@ class FastCheck:
         # The line is canonical: its last `,"hash":"` is the envelope's (an amendment's
         # changes may have a key "hash", but in data, before it).
         at = line.rfind(envelope.HASH_KEY)
-        if TAIL.match(line, at + HASH_END) is None:
+        if TAIL.match(line, at + envelope.HASH_END) is None:
             return None
         content = hashlib.sha256(line[:at])
-        content.update(line[at + HASH_END + 1 :])
+        content.update(line[at + envelope.HASH_END + 1 :])
         if content.hexdigest() != event.hash:
             return None
         data, subject = event.data, event.subject
@@ -339,18 +338,25 @@ class _DataCheck:
 
     def __init__(self) -> None:
         self.lines = ["def references(data, subject):"]
-        self.names: dict[str, Any] = {"UNSET": UNSET, "remember": _remember}
+        self.constants: dict[str, Any] = {"UNSET": UNSET, "remember": _remember}
+        self.count = 0
 
-    def name(self, value: Any = None) -> str:
-        name = f"v{len(self.names)}"
-        self.names[name] = value
+    def local(self) -> str:
+        """A new name for a local variable."""
+        self.count += 1
+        return f"v{self.count}"
+
+    def constant(self, value: Any) -> str:
+        """A new name, global to the function, for a value (a check, its answers)."""
+        name = self.local()
+        self.constants[name] = value
         return name
 
     def texts(self, holder: str, texts: Texts, indent: str) -> None:
         for key, shape in texts:
             if shape is SOURCE_TEXTS:
                 continue  # checked with the rest of the source
-            value = self.name()
+            value = self.local()
             self.lines += [f"{indent}{value} = {holder}.{key}",
                            f"{indent}if {value} is not UNSET:"]
             if shape is ONE:
@@ -361,13 +367,13 @@ class _DataCheck:
                                f"{indent}        if item[0] == ' ' or item[-1] == ' ': "
                                "return None"]
             else:  # a list of officials
-                official = self.name()
+                official = self.local()
                 self.lines.append(f"{indent}    for {official} in {value}:")
                 self.texts(official, shape, indent + "        ")
 
     def checks(self, holder: str, checks: list[Check], indent: str) -> None:
         for key, many, one, known in checks:
-            value, check = self.name(), self.name(one)
+            value, check = self.local(), self.constant(one)
             self.lines += [f"{indent}{value} = {holder}.{key}",
                            f"{indent}if {value} is not UNSET:"]
             if many:
@@ -378,7 +384,7 @@ class _DataCheck:
             if known is None:
                 self.lines.append(f"{inner}if not {check}({item}): return None")
             else:
-                answers = self.name(known)
+                answers = self.constant(known)
                 self.lines += [f"{inner}ok = {answers}.get({item})",
                                f"{inner}if ok is None: ok = remember({answers}, {check}, "
                                f"{item})",
@@ -390,7 +396,7 @@ class _DataCheck:
             return
         self.lines.append("    wanted = []")
         for key, refers, many in referring:
-            value = self.name()
+            value = self.local()
             self.lines += [f"    {value} = data.{key}", f"    if {value} is not UNSET:"]
             if many:
                 self.lines += [f"        for item in {value}:",
@@ -400,7 +406,7 @@ class _DataCheck:
         self.lines.append("    return wanted")
 
     def compiled(self) -> Callable[[Any, str], list[tuple[str, str]] | None]:
-        namespace = dict(self.names)
+        namespace = dict(self.constants)
         exec("\n".join(self.lines), namespace)
         return namespace["references"]
 
@@ -411,14 +417,14 @@ def data_check(texts: Texts, checks: list[Check], source_checks: list[Check],
     `check` leaves to Python (see `_DataCheck`), else the (kind wanted, subject) it
     refers to. Every type has a source (required or optional), with either a url or a
     citation."""
-    source = _DataCheck()
-    source.texts("data", texts, "    ")
-    source.checks("data", checks, "    ")
-    source.lines += ["    source = data.source", "    if source is not UNSET:",
-                     "        if (source.url is UNSET) == (source.citation is UNSET): "
-                     "return None"]
+    code = _DataCheck()
+    code.texts("data", texts, "    ")
+    code.checks("data", checks, "    ")
+    code.lines += ["    source = data.source", "    if source is not UNSET:",
+                   "        if (source.url is UNSET) == (source.citation is UNSET): "
+                   "return None"]
     if SOURCE in texts:
-        source.texts("source", SOURCE_TEXTS, "        ")
-    source.checks("source", source_checks, "        ")
-    source.references(referring)
-    return source.compiled()
+        code.texts("source", SOURCE_TEXTS, "        ")
+    code.checks("source", source_checks, "        ")
+    code.references(referring)
+    return code.compiled()

@@ -146,8 +146,8 @@ class ShippedPlaces(Mapping[str, int]):
         self.places = array("Q", places)
         self._by_id: dict[str, int] | None = None
 
-    @classmethod
-    def pack(cls, firsts: dict[str, int]) -> tuple[str, bytes]:
+    @staticmethod
+    def pack(firsts: dict[str, int]) -> tuple[str, bytes]:
         return "\n".join(firsts), array("Q", firsts.values()).tobytes()  # ids hold no "\n"
 
     def __getitem__(self, event_id: str) -> int:
