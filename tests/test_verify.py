@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import tempfile
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
@@ -140,7 +141,10 @@ def test_two_processes_report_what_one_does(events: Path) -> None:
     # the forgery, the unknown format, the seq gap; in each group, a bad amendment and a
     # pledge at a pledge
     assert len(one.problems) == 7
-    assert sum("unknown field 'donor'" in problem for problem in one.problems) == 2
+    bad_amendments = [problem for problem in one.problems if "unknown field 'donor'" in problem]
+    assert [re.sub(r"[0-9A-Z]{26}|\d{4}-\d{2}", "X", problem) for problem in bad_amendments] == [
+        f"event X ({writer}/X.jsonl:{line}): unknown field 'donor'"
+        for writer, line in (("alice", 10), ("bob", 8))]
     assert sum("is a pledge, not a meeting" in problem for problem in one.problems) == 2
     assert len(one.warnings) == 2  # the retry in another clone, the slug recorded twice
 
@@ -350,3 +354,41 @@ def test_a_reference_is_settled_by_the_record_that_stands_not_by_a_damaged_line(
     assert report.problems == [
         f"event {subject} (a/{path.name}:1): hash does not match content",
         f"event {updating['id']}: {subject} is a pledge, not a meeting"]
+
+
+def test_a_scan_too_big_for_its_shared_area_comes_through_the_pipe(
+        events: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tracker import verify as module
+
+    for writer, count in (("a", 6), ("b", 5)):
+        with EventLog(events, writer=writer).session() as appender:
+            for title in range(count):
+                appender.write(fields(f"{writer} {title}"))
+    through_memory = module.verify(EventLog(events), workers=2)
+    shipped: list[int | bytes] = []
+    unpack = module._unpack_shipped
+    monkeypatch.setattr(module, "_unpack_shipped",
+                        lambda scan, area: shipped.append(scan) or unpack(scan, area))
+    monkeypatch.setattr(module, "_shared_size", lambda segment_bytes: 1)
+    through_pipe = module.verify(EventLog(events), workers=2)
+    assert [type(scan) for scan in shipped] == [bytes]
+    assert through_pipe == through_memory == module.verify(EventLog(events), workers=1)
+    assert through_pipe.events == 11
+
+
+def test_ids_in_two_scans_are_found_by_their_hashes_and_then_compared() -> None:
+    """Two scans share an id only if the ids are the same, not only their hashes."""
+    from array import array
+
+    from tracker.verify import Scan, ShippedPlaces, _an_id_in_two
+
+    def shipped(ids: list[str], hashes: list[int]) -> Scan:
+        places = array("Q", range(1, len(ids) + 1)).tobytes()
+        return Scan(firsts=ShippedPlaces("\n".join(ids), places, array("q", hashes).tobytes()))
+
+    here = Scan(firsts={"A": 1, "B": 2})
+    assert not _an_id_in_two([here, shipped(["C"], [hash("C")])])
+    assert not _an_id_in_two([here, shipped(["C"], [hash("A")])])  # a hash, not an id, shared
+    assert _an_id_in_two([here, shipped(["C", "B"], [hash("C"), hash("B")])])
+    assert _an_id_in_two([here, shipped(["C"], [hash("C")]), shipped(["C"], [hash("C")])])
+    assert not _an_id_in_two([here, shipped(["C"], [hash("C")]), shipped(["D"], [hash("D")])])

@@ -10,10 +10,10 @@ verify` reports; tests/test_fastcheck.py holds it to that.
 
 from __future__ import annotations
 
-import hashlib
 import re
 import unicodedata
 from collections.abc import Callable
+from hashlib import sha256
 from typing import Annotated, Any, Literal, NamedTuple
 
 import msgspec
@@ -21,14 +21,15 @@ from msgspec import UNSET, Meta, Struct, UnsetType
 
 from . import envelope, model, upcast
 from .actors import all_actors
+from .envelope import HASH_END, HASH_KEY
 
 MsgspecType = Any
 
 
-# What the checks across the whole log need of one valid event: id, hash, writer, seq,
-# type, subject, references (each (wanted kind, subject)) and, for an amendment, the event
-# as a dict. A plain tuple: made fastest.
-Checked = tuple[str, str, str, int, str, str, list[tuple[str, str]], dict | None]
+# What the checks across the whole log need of one valid event: id, seq, the kind of
+# record it makes ("" if none), subject, references (each (wanted kind, subject)) and, for
+# an amendment, its changes. A plain tuple: made fastest.
+Checked = tuple[str, int, str, str, list[tuple[str, str]], dict | None]
 
 
 # 64-bit integers, which orjson reads as integers (beyond, floats, which the full checks
@@ -185,6 +186,7 @@ class EventType(NamedTuple):
     decoder: msgspec.json.Decoder
     references: Callable[[Any, str], list[tuple[str, str]] | None]
     recorded: str  # the kind of record it creates, or ""
+    amends: bool  # whether it is an amendment (its changes are checked later)
 
 
 # What an event refers to: the fields of a record that do (key, kind wanted, repeats), or
@@ -245,7 +247,7 @@ def _event_types(types: Types) -> dict[bytes, EventType]:
         references = data_check(texts if types.plain else (), checks, types.source_checks,
                                 referring)
         checked[event_type.encode()] = EventType(msgspec.json.Decoder(event), references,
-                                                 recorded)
+                                                 recorded, event_type == model.AMENDED)
     return checked
 
 
@@ -268,9 +270,23 @@ class FastCheck:
         self.writers: dict[str, bool] = {}
 
     def check(self, line: bytes, folder: str, segment: str) -> Checked | None:
+        return self.check_block([line], folder, segment)[0]
+
+    def check_block(self, lines: list[bytes], folder: str,
+                    segment: str) -> list[Checked | None]:
+        """`check` of each line of a block of one segment: whether texts need the
+        patterns is asked of the block, once, and of its lines only if some do."""
+        if not self._writer_ok(folder):
+            return [None] * len(lines)
+        types = self.plain if plain_line(b"".join(lines)) else None
+        return [self._check(line, folder, segment, types) for line in lines]
+
+    def _check(self, line: bytes, folder: str, segment: str,
+               types: dict[bytes, EventType] | None) -> Checked | None:
         at = line.rfind(TYPE_KEY) + len(TYPE_KEY)  # the decoder checks this guess
-        event_type = (self.plain if plain_line(line) else self.any).get(
-            line[at : line.find(b'"', at)])
+        if types is None:
+            types = self.plain if plain_line(line) else self.any
+        event_type = types.get(line[at : line.find(b'"', at)])
         if event_type is None:
             return None
         try:
@@ -278,16 +294,13 @@ class FastCheck:
         except (msgspec.MsgspecError, RecursionError):
             return None
         if (event.writer != folder or event.recorded_at[:7] != segment
-                or not self._writer_ok(folder) or self.encode(event) != line):
+                or self.encode(event) != line):
             return None
         # The line is canonical: its last `,"hash":"` is the envelope's (an amendment's
         # changes may have a key "hash", but in data, before it).
-        at = line.rfind(envelope.HASH_KEY)
-        if TAIL.match(line, at + envelope.HASH_END) is None:
-            return None
-        content = hashlib.sha256(line[:at])
-        content.update(line[at + envelope.HASH_END + 1 :])
-        if content.hexdigest() != event.hash:
+        at = line.rfind(HASH_KEY)
+        if (TAIL.match(line, at + HASH_END) is None
+                or sha256(line[:at] + line[at + HASH_END + 1 :]).hexdigest() != event.hash):
             return None
         data, subject = event.data, event.subject
         references = event_type.references(data, subject)
@@ -297,14 +310,12 @@ class FastCheck:
         if kind and not (subject == event.id if kind != "format"
                          else model.is_valid(model.parse_slug, subject)):
             return None
-        amendment = None
-        if event.type == model.AMENDED:
-            if list(data.changes) != sorted(data.changes):  # not canonical
+        changes = None
+        if event_type.amends:
+            changes = data.changes
+            if list(changes) != sorted(changes):  # not canonical
                 return None
-            amendment = {"type": event.type, "subject": subject,
-                         "data": {"changes": data.changes, "reason": data.reason}}
-        return (event.id, event.hash, event.writer, event.seq, event.type, subject,
-                references, amendment)
+        return event.id, event.seq, kind, subject, references, changes
 
     def _writer_ok(self, folder: str) -> bool:
         ok = self.writers.get(folder)

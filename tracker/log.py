@@ -512,12 +512,13 @@ def line_blocks(path: Path) -> Iterator[list[bytes] | Tail]:
         rest = b""
         last: bytes | None = None  # the last complete line so far, not yet given
         while chunk := file.read(READ_BLOCK):
-            lines = (rest + chunk).split(b"\n")
+            lines = chunk.split(b"\n")
+            lines[0] = rest + lines[0]  # the line the last read cut (no copy of the block)
             rest = lines.pop()
             if not lines:
                 continue
             if last is not None:
-                yield [last]
+                lines.insert(0, last)
             last = lines.pop()
             if lines:
                 yield lines

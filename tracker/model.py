@@ -661,8 +661,14 @@ def check_data(event_type: str, data: dict[str, Any], kind: str | None = None) -
             return "an amendment needs changes"
         if kind is None:
             return None
-        return _check_fields(kind, changes, amending=True)
+        return check_changes(kind, changes)
     return f"unknown event type {event_type!r}"
+
+
+def check_changes(kind: str, changes: dict[str, Any]) -> str | None:
+    """Why an amendment's changes are not valid for a record of a kind, or None. Each
+    field is checked by itself (the first bad one is named)."""
+    return _check_fields(kind, changes, amending=True)
 
 
 def _check_fields(kind: str, fields: dict[str, Any], amending: bool = False) -> str | None:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import marshal
+import mmap
 import os
 import subprocess
 from array import array
 from collections import defaultdict
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from itertools import combinations
 from operator import itemgetter
 from pathlib import Path
 from typing import Any
@@ -91,9 +93,6 @@ def _keep_what_can_be_read(
 # A record whose subject is its own event id keeps only its kind (one shared string, not a
 # tuple per record): where it stands is its event's place in `Scan.firsts`.
 Recorded = tuple[str, str, int, int, bool]
-# The kind and action of each event type, as shared strings.
-KIND_AND_ACTION = {event_type: (event_type.partition(".")[0], event_type.partition(".")[2])
-                   for event_type in model.EVENT_TYPES}
 
 
 def _place(segment: int, number: int) -> int:
@@ -107,10 +106,6 @@ def _segment_and_line(place: int) -> tuple[int, int]:
 
 def _kind(recorded: Recorded | str) -> str:
     return recorded if type(recorded) is str else recorded[0]
-
-
-def _readable(recorded: Recorded | str) -> bool:
-    return type(recorded) is str or recorded[4]
 
 
 class Seqs:
@@ -137,18 +132,28 @@ Found = list[tuple[tuple, str]]  # (where in that order, message)
 
 
 class ShippedPlaces(Mapping[str, int]):
-    """A scan's `firsts` as sent from another process: its ids in one string and their
-    places in one array (marshal sends both as they are, where a dict costs a Python
-    object per entry at each end). The dict is made only if a report needs a place."""
+    """A scan's `firsts` as sent from another process: its ids in one string, their
+    places and their hashes in arrays (marshal sends them as they are, where a dict costs
+    a Python object per entry at each end). The ids are split, and the dict made, only if
+    a report or a shared hash needs them."""
 
-    def __init__(self, ids: str, places: bytes):
-        self.ids = ids.split("\n") if ids else []
+    def __init__(self, ids: str, places: bytes, hashes: bytes):
+        self.text = ids
         self.places = array("Q", places)
+        self.hashes = array("q", hashes)
+        self._ids: list[str] | None = None
         self._by_id: dict[str, int] | None = None
 
     @staticmethod
-    def pack(firsts: dict[str, int]) -> tuple[str, bytes]:
-        return "\n".join(firsts), array("Q", firsts.values()).tobytes()  # ids hold no "\n"
+    def pack(firsts: dict[str, int]) -> tuple[str, bytes, bytes]:
+        return ("\n".join(firsts),  # ids hold no "\n"
+                array("Q", firsts.values()).tobytes(), array("q", map(hash, firsts)).tobytes())
+
+    @property
+    def ids(self) -> list[str]:
+        if self._ids is None:
+            self._ids = self.text.split("\n") if self.text else []
+        return self._ids
 
     def __getitem__(self, event_id: str) -> int:
         if self._by_id is None:
@@ -159,7 +164,25 @@ class ShippedPlaces(Mapping[str, int]):
         return iter(self.ids)
 
     def __len__(self) -> int:
-        return len(self.ids)
+        return len(self.places)
+
+
+def _id_hashes(firsts: dict[str, int] | ShippedPlaces) -> Iterable[int]:
+    return firsts.hashes if isinstance(firsts, ShippedPlaces) else map(hash, firsts)
+
+
+def _an_id_in_two(scans: list[Scan]) -> bool:
+    """Whether two scans found the same event id. Their ids' hashes are compared first
+    (a string keeps its hash, and the workers, forked, hash as this process does); the
+    ids themselves only if two hashes are the same."""
+    seen = scans[0].id_hashes()
+    for number, scan in enumerate(scans[1:], start=2):
+        if not seen.isdisjoint(_id_hashes(scan.firsts)):
+            return any(not set(one.firsts).isdisjoint(other.firsts)
+                       for one, other in combinations(scans, 2))
+        if number < len(scans):
+            seen = seen | set(_id_hashes(scan.firsts))
+    return False
 
 
 @dataclass
@@ -174,8 +197,15 @@ class Scan:
     firsts: dict[str, int] | ShippedPlaces = field(default_factory=dict)
     subjects: dict[str, Recorded | str] = field(default_factory=dict)  # where recorded
     needed: list[tuple[str, str, str]] = field(default_factory=list)  # id, wanted, subject
-    # (label, event, place): checked once the kinds of all records are known
-    amendments: list[tuple[str, dict, int]] = field(default_factory=list)
+    # (place, event id, subject, changes): checked once the kinds of all records are known
+    amendments: list[tuple[int, str, str, dict]] = field(default_factory=list)
+
+    hashes: set[int] | None = field(default=None, repr=False)  # of the ids, when asked
+
+    def id_hashes(self) -> set[int]:
+        if self.hashes is None:
+            self.hashes = set(_id_hashes(self.firsts))
+        return self.hashes
 
     def pack(self) -> bytes:
         """The scan as marshal bytes: sent between processes about twice as fast as a
@@ -186,7 +216,7 @@ class Scan:
                               self.amendments))
 
     @classmethod
-    def unpack(cls, packed: bytes) -> Scan:
+    def unpack(cls, packed: bytes | memoryview) -> Scan:
         events, problems, warnings, firsts, subjects, needed, amendments = marshal.loads(packed)
         return cls(events, problems, warnings, ShippedPlaces(*firsts), subjects, needed,
                    amendments)
@@ -226,25 +256,32 @@ def verify(log: EventLog, workers: int | None = None,
                 scans = [_scan(log.root, segments, bins[0], advance)]
             else:
                 scans = _scan_in_processes(log.root, segments, bins, advance)
-        if len(scans) > 1 and any(not scans[0].firsts.keys().isdisjoint(scan.firsts)
-                                  for scan in scans[1:]):
+        if len(scans) > 1 and _an_id_in_two(scans):
             with progress("Verifying in one process", sum(sizes)) as advance:
                 scans = [_scan(log.root, segments, list(range(len(segments))), advance)]
-        return _combine(log, segments, scans)
+        report = _combine(log, segments, scans)
+        del scans  # freed while paused: else the collector's next pass walks them all once
+    return report
 
 
 _DONE: Any = None  # bytes checked so far, shared with the worker processes
+_SHARED: list[mmap.mmap] = []  # where each worker leaves its scan, shared with it
 
 
 def _scan_in_processes(root: Path, segments: list[Path], bins: list[list[int]],
                        advance: Advance) -> list[Scan]:
     """Scan the first group of writers here and the others in forked processes; the bar
-    counts the bytes of all of them."""
+    counts the bytes of all of them. Each worker leaves its scan in shared memory (no
+    copies through a pipe), sized by its segments: the scan of a line is smaller than
+    the line (else it comes through the pipe)."""
     import multiprocessing
 
     global _DONE
     context = multiprocessing.get_context("fork")
     _DONE = context.Value("q", 0)  # inherited by the workers, which fork from here
+    # Anonymous shared memory: pages are only taken as they are written.
+    _SHARED[:] = [mmap.mmap(-1, _shared_size(sum(segments[n].stat().st_size for n in numbers)))
+                  for numbers in bins[1:]]
     reported = 0
 
     def with_workers(count: int) -> None:
@@ -256,15 +293,35 @@ def _scan_in_processes(root: Path, segments: list[Path], bins: list[list[int]],
     try:
         with context.Pool(len(bins) - 1) as pool:
             pending = pool.starmap_async(
-                _scan_packed, [(root, segments, numbers) for numbers in bins[1:]])
+                _scan_packed, [(root, segments, numbers, index)
+                               for index, numbers in enumerate(bins[1:])])
             here = _scan(root, segments, bins[0], with_workers)
             _drop_settled(here)  # while the workers finish
+            here.id_hashes()
             while not pending.ready():
                 pending.wait(0.05)
                 with_workers(0)
-            return [here, *(Scan.unpack(packed) for packed in pending.get())]
+            return [here, *(_unpack_shipped(shipped, area)
+                            for shipped, area in zip(pending.get(), _SHARED, strict=True))]
     finally:
         _DONE = None
+        for area in _SHARED:
+            area.close()
+        _SHARED.clear()
+
+
+def _shared_size(segment_bytes: int) -> int:
+    """The room a worker has for its scan, with its segments' size in bytes: at most
+    256 MB (the scan of about 3 million events), a size that any machine can map."""
+    return min(segment_bytes + (1 << 20), 256 << 20)
+
+
+def _unpack_shipped(shipped: int | bytes, area: mmap.mmap) -> Scan:
+    """A worker's scan: its size in the shared area, or the scan itself."""
+    if isinstance(shipped, bytes):
+        return Scan.unpack(shipped)
+    with memoryview(area) as view, view[:shipped] as packed:
+        return Scan.unpack(packed)
 
 
 def _drop_settled(scan: Scan) -> None:
@@ -273,17 +330,14 @@ def _drop_settled(scan: Scan) -> None:
     format's slug (a record's subject is its event id, which sends the log to one
     process), of the same kind there: so the report is the same."""
     subjects = scan.subjects
-    scan.needed = [(event_id, wanted, subject) for event_id, wanted, subject in scan.needed
-                   if not _settles(subjects.get(subject), wanted)]
+    get = subjects.get
+    scan.needed = [needed for needed in scan.needed
+                   if (recorded := get(needed[2])) is None or not (
+                       needed[1] == "record" or needed[1] == _kind(recorded))]
     scan.amendments = [
-        (label, event, place) for label, event, place in scan.amendments
-        if (recorded := subjects.get(event["subject"])) is None
-        or model.check_data(event["type"], event["data"], _kind(recorded))]
-
-
-def _settles(recorded: Recorded | str | None, wanted: str) -> bool:
-    """Whether a record is what a reference wants."""
-    return recorded is not None and wanted in ("record", _kind(recorded))
+        amendment for amendment in scan.amendments
+        if (recorded := subjects.get(amendment[2])) is None
+        or model.check_changes(_kind(recorded), amendment[3])]
 
 
 def _add_to_shared_count(count: int) -> None:
@@ -291,12 +345,19 @@ def _add_to_shared_count(count: int) -> None:
         _DONE.value += count
 
 
-def _scan_packed(root: Path, segments: list[Path], numbers: list[int]) -> bytes:
-    """A worker's scan, less what it settles itself: its progress goes to the count
-    shared with the main process."""
+def _scan_packed(root: Path, segments: list[Path], numbers: list[int],
+                 index: int) -> int | bytes:
+    """A worker's scan, less what it settles itself, in its shared area (its size is
+    returned) or, if larger, returned. Its progress goes to the count shared with the
+    main process."""
     scan = _scan(root, segments, numbers, _add_to_shared_count)
     _drop_settled(scan)
-    return scan.pack()
+    packed = scan.pack()
+    area = _SHARED[index]
+    if len(packed) > len(area):
+        return packed
+    area[: len(packed)] = packed
+    return len(packed)
 
 
 def _scan(root: Path, segments: list[Path], numbers: list[int], advance: Advance) -> Scan:
@@ -323,11 +384,10 @@ def _scan(root: Path, segments: list[Path], numbers: list[int], advance: Advance
                 continue
             events += len(block)
             advance(sum(map(len, block)) + len(block))
-            for body in block:
+            for body, checked in zip(block, fast.check_block(block, folder, stem),
+                                     strict=True):
                 number += 1
                 place = at + number
-                checked: Checked | None = fast.check(body, folder, stem)
-                event = None
                 if checked is None:  # not surely valid: the full checks, which say why
                     try:
                         event = envelope.parse_line(body)
@@ -350,36 +410,43 @@ def _scan(root: Path, segments: list[Path], numbers: list[int], advance: Advance
                         problems.append(((LINE, place),
                                          f"event {event_id} ({name}:{number}): {problem}"))
                         continue
-                    event = upcast(event)
-                    checked = (event_id, event["hash"], event["writer"], event["seq"],
-                               event["type"], event["subject"], _references(event),
-                               event if event["type"] == model.AMENDED else None)
-                _, _, _, seq, event_type, subject, references, amendment = checked
-                if amendment is not None:  # checked once the kinds of all records are known
-                    amendments.append((f"event {event_id} ({name}:{number})", amendment,
-                                       place))
+                    checked = _checked(upcast(event))
+                _, seq, kind, subject, references, changes = checked
+                if changes is not None:  # checked once the kinds of all records are known
+                    amendments.append((place, event_id, subject, changes))
                 writer_seqs.append(seq)
                 writer_ids.append(event_id)
-                kind, action = KIND_AND_ACTION[event_type]
-                if action == "recorded":
+                if kind:
                     earlier = subjects.get(subject)
-                    if earlier is not None and _readable(earlier):
+                    if earlier is not None and (type(earlier) is str or earlier[4]):
                         warnings.append(((LINE, place), _recorded_again(
                             event_id, subject, f"{name}:{number}")))
                     elif subject == event_id:
-                        subjects[subject] = kind
+                        subjects[event_id] = kind  # the id's string, not a copy
                     else:
                         subjects[subject] = (kind, event_id, segment, number, True)
                 for wanted, referred in references:
                     # Settled here if the subject is a readable record (which stays) of
                     # the kind wanted; else by `_drop_settled` or `_combine`.
                     recorded = subjects.get(referred)
-                    if recorded is None or not (_readable(recorded)
-                                                and _settles(recorded, wanted)):
-                        needed.append((event_id, wanted, referred))
+                    if recorded is not None:
+                        if type(recorded) is str:
+                            if wanted == "record" or wanted == recorded:
+                                continue
+                        elif recorded[4] and (wanted == "record" or wanted == recorded[0]):
+                            continue
+                    needed.append((event_id, wanted, referred))
     scan.events = events
     _check_seqs(problems, seqs)
     return scan
+
+
+def _checked(event: dict) -> Checked:
+    """What the fast check gives of an event, of one that passed the full checks."""
+    kind, _, action = event["type"].partition(".")
+    return (event["id"], event["seq"], kind if action == "recorded" else "",
+            event["subject"], _references(event),
+            event["data"]["changes"] if event["type"] == model.AMENDED else None)
 
 
 def _recorded_again(event_id: str, subject: str, where: str) -> str:
@@ -435,16 +502,17 @@ def _combine(log: EventLog, segments: list[Path], scans: list[Scan]) -> Report:
             if recorded is None:
                 problems.append(((REFERENCE, scan.firsts[event_id]),
                                  f"event {event_id}: refers to unknown subject {subject}"))
-            elif not _settles(recorded, wanted):
+            elif wanted != "record" and wanted != _kind(recorded):
                 problems.append(((REFERENCE, scan.firsts[event_id]),
                                  f"event {event_id}: {subject} is a {_kind(recorded)}, "
                                  f"not a {wanted}"))
-        for label, event, place in scan.amendments:
-            recorded = subjects.get(event["subject"])
-            problem = (model.check_data(event["type"], event["data"], _kind(recorded))
-                       if recorded else None)
+        for place, event_id, subject, changes in scan.amendments:
+            recorded = subjects.get(subject)
+            problem = model.check_changes(_kind(recorded), changes) if recorded else None
             if problem:
-                problems.append(((AMENDMENT, place), f"{label}: {problem}"))
+                segment, number = _segment_and_line(place)
+                where = _where(segments[segment], number, log.root)
+                problems.append(((AMENDMENT, place), f"event {event_id} ({where}): {problem}"))
     return Report(sum(scan.events for scan in scans), len(segments), _in_order(problems),
                   _in_order(warnings))
 
