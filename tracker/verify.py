@@ -296,7 +296,7 @@ def _scan_in_processes(root: Path, segments: list[Path], bins: list[list[int]],
                 _scan_packed, [(root, segments, numbers, index)
                                for index, numbers in enumerate(bins[1:])])
             here = _scan(root, segments, bins[0], with_workers)
-            _drop_settled(here)  # while the workers finish
+            _drop_settled(here)  # both while the workers finish
             here.id_hashes()
             while not pending.ready():
                 pending.wait(0.05)
@@ -330,14 +330,17 @@ def _drop_settled(scan: Scan) -> None:
     format's slug (a record's subject is its event id, which sends the log to one
     process), of the same kind there: so the report is the same."""
     subjects = scan.subjects
-    get = subjects.get
-    scan.needed = [needed for needed in scan.needed
-                   if (recorded := get(needed[2])) is None or not (
-                       needed[1] == "record" or needed[1] == _kind(recorded))]
+    scan.needed = [(event_id, wanted, subject) for event_id, wanted, subject in scan.needed
+                   if not _answers(subjects.get(subject), wanted)]
     scan.amendments = [
         amendment for amendment in scan.amendments
         if (recorded := subjects.get(amendment[2])) is None
         or model.check_changes(_kind(recorded), amendment[3])]
+
+
+def _answers(recorded: Recorded | str | None, wanted: str) -> bool:
+    """Whether a record is what a reference wants (in `_scan`, written out)."""
+    return recorded is not None and (wanted == "record" or wanted == _kind(recorded))
 
 
 def _add_to_shared_count(count: int) -> None:
@@ -426,8 +429,8 @@ def _scan(root: Path, segments: list[Path], numbers: list[int], advance: Advance
                     else:
                         subjects[subject] = (kind, event_id, segment, number, True)
                 for wanted, referred in references:
-                    # Settled here if the subject is a readable record (which stays) of
-                    # the kind wanted; else by `_drop_settled` or `_combine`.
+                    # Settled here if the subject is a readable record (which stays)
+                    # that `_answers` it; else by `_drop_settled` or `_combine`.
                     recorded = subjects.get(referred)
                     if recorded is not None:
                         if type(recorded) is str:
@@ -502,7 +505,7 @@ def _combine(log: EventLog, segments: list[Path], scans: list[Scan]) -> Report:
             if recorded is None:
                 problems.append(((REFERENCE, scan.firsts[event_id]),
                                  f"event {event_id}: refers to unknown subject {subject}"))
-            elif wanted != "record" and wanted != _kind(recorded):
+            elif not _answers(recorded, wanted):
                 problems.append(((REFERENCE, scan.firsts[event_id]),
                                  f"event {event_id}: {subject} is a {_kind(recorded)}, "
                                  f"not a {wanted}"))
