@@ -6,9 +6,9 @@ Generates a realistic synthetic log (the mix of kinds, titles, participants, sou
 amendments and status updates of real use), then measures, in one run, every figure of
 the performance issue next to a baseline measured in the same run:
 
-- full build: seconds, events/s and peak memory, against the floor (orjson + five
-  fields into one flat table, one transaction, journaling off) and the naive path
-  (`sqlite-utils insert --nl` of the same log);
+- full build: seconds, events/s and peak memory (of all its processes), against the
+  floor (orjson + five fields into one flat table, one transaction, journaling off) and
+  the naive path (`sqlite-utils insert --nl` of the same log);
 - the bound of any full build of these tables: SQLite copying the finished database's
   rows (no parsing, no Python per row), then building its indexes and full-text search;
 - incremental build after appending 1 and 1,000 events;
@@ -32,6 +32,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -206,16 +207,45 @@ def ulid(milliseconds: int, rng: random.Random) -> str:
 # -- measurements --------------------------------------------------------------------------
 
 
+def tree_rss_kb(pid: int) -> int:
+    """Resident memory (KB) of a process and all its descendants, now (pages a forked
+    process shares with its parent count in both: an upper bound)."""
+    total, pending = 0, [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            status = Path(f"/proc/{current}/status").read_text()
+            total += int(next(line.split()[1] for line in status.splitlines()
+                              if line.startswith("VmRSS:")))
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pending += map(int, (task / "children").read_text().split())
+        except (OSError, StopIteration, ValueError):
+            continue  # ended meanwhile
+    return total
+
+
 def run_timed(command: list[str], env: dict | None = None, stdin=None) -> tuple[float, int]:
-    """Wall seconds and peak RSS (MB) of one child process."""
+    """Wall seconds and peak RSS (MB) of one command: of all its processes together
+    (sampled every 20 ms), or of its largest one if more."""
     started = time.perf_counter()
     process = subprocess.Popen(command, env=env, stdin=stdin, stdout=subprocess.DEVNULL,
                                stderr=subprocess.PIPE)
+    peak_kb, done = 0, threading.Event()
+
+    def sample() -> None:
+        nonlocal peak_kb
+        while not done.wait(0.02):
+            peak_kb = max(peak_kb, tree_rss_kb(process.pid))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
     _, status, usage = os.wait4(process.pid, 0)
     elapsed = time.perf_counter() - started
+    done.set()
+    sampler.join()
     if status != 0:
         raise RuntimeError(f"{command} failed: {process.stderr.read().decode()[-2000:]}")
-    return elapsed, usage.ru_maxrss // 1024
+    return elapsed, max(peak_kb, usage.ru_maxrss) // 1024
 
 
 def floor(files: list[Path], db: Path) -> float:
@@ -410,7 +440,8 @@ def report(results: dict) -> None:
         ("SQLite writing the same database", f"{results['write_bound_s']:.2f} s",
          f"{results['bound_vs_floor']:.2f}x floor: no build of these tables is faster; "
          f"the build is {results['full_vs_bound']:.2f}x it"),
-        ("full build peak memory", f"{results['full_build_peak_mb']} MB", "target <= 300 MB"),
+        ("full build peak memory, all processes", f"{results['full_build_peak_mb']} MB",
+         "target <= 300 MB"),
         ("incremental, 1 new event", f"{results['incremental_1_s']:.3f} s", "target <= 0.5 s"),
         ("incremental, 1,000 new", f"{results['incremental_1000_s']:.3f} s",
          "target <= 2 s"),

@@ -17,11 +17,12 @@ import orjson
 
 from .collector import collection_paused
 from .errors import TrackerError
+from .feed import fed_events, worth_feeding
 from .log import EventLog, SegmentState
 from .orphans import remove_orphans
 from .progress import Advance, Progress, no_progress
 from .projection import PROJECTION_VERSION, Event, Projector, project, refresh_derived
-from .replay import OutOfOrder, ordered_events, sort_key
+from .replay import OutOfOrder, ordered_events, recorded_until, sort_key
 
 
 @dataclass
@@ -63,12 +64,6 @@ class BuildInfo:
 class BuildResult:
     events: int  # events applied by this build
     incremental: bool
-
-
-def _in_time(events: Iterable[Event], as_of: str | None) -> Iterator[Event]:
-    for event in events:
-        if as_of is None or event["recorded_at"] <= as_of:
-            yield event
 
 
 def build(log: EventLog, db_path: Path | str, full: bool = False,
@@ -134,31 +129,38 @@ def _build_fully(log: EventLog, db_path: Path, snapshot: dict[str, SegmentState]
     try:
         try:
             with progress("Building", total) as advance, collection_paused():
-                counted = _project_file(log, temporary, ranges, as_of, snapshot, False,
-                                        advance)
+                count = _project_file(log, temporary, ranges, as_of, snapshot, False,
+                                      advance)
         except OutOfOrder:
             with progress("Building", total) as advance, collection_paused():
-                counted = _project_file(log, temporary, ranges, as_of, snapshot, True,
-                                        advance)
+                count = _project_file(log, temporary, ranges, as_of, snapshot, True,
+                                      advance)
         os.replace(temporary, db_path)
     finally:
         temporary.unlink(missing_ok=True)
-    return BuildResult(counted.count, incremental=False)
+    return BuildResult(count, incremental=False)
 
 
 def _project_file(log: EventLog, path: Path, ranges: dict[str, tuple[int, int]],
                   as_of: str | None, snapshot: dict[str, SegmentState],
-                  sort_in_memory: bool, advance: Advance | None = None) -> _Counter:
-    """Project the events into a new database file; return the count of events applied."""
+                  sort_in_memory: bool, advance: Advance) -> int:
+    """Project the events into a new database file; return the count of events read.
+    A large log is read by a second process (see `feed`) while this one writes."""
     path.unlink(missing_ok=True)
     with closing(sqlite3.connect(str(path))) as conn:
-        counted = _Counter(_in_time(ordered_events(log, sort_in_memory, ranges, advance),
-                                    as_of))
-        projector = project(counted, conn)
+        if worth_feeding(sum(stop - start for start, stop in ranges.values())):
+            with fed_events(log, ranges, sort_in_memory, as_of, advance) as feed:
+                project(feed, conn, deduplicated=True)
+            count, last_key = feed.count, feed.last_key
+        else:
+            counted = _Counter(recorded_until(
+                ordered_events(log, sort_in_memory, ranges, advance), as_of))
+            projector = project(counted, conn)
+            count, last_key = counted.count, projector.last_key
         conn.execute("begin")
-        BuildInfo(snapshot, _key(projector.last_key), as_of).save(conn)
+        BuildInfo(snapshot, _key(last_key), as_of).save(conn)
         conn.execute("commit")
-    return counted
+    return count
 
 
 def _key(key: tuple | None) -> list | None:

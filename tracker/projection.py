@@ -214,6 +214,25 @@ def record_rows(event: Event) -> Iterator[tuple[str, tuple]]:
     yield "sources", source_row(event, "record")
 
 
+# A new record's event, made into rows without the database (see `prepare`): (its id,
+# which is its subject; its row in events; (table, values) of the rows it adds).
+Prepared = tuple[str, tuple, list[tuple[str, tuple]]]
+NEW_RECORD_TYPES = frozenset(f"{kind}.recorded" for kind in SHAPES)
+
+
+def prepare(event: Event) -> Prepared | None:
+    """The rows of an event that records a new record under its own id, which depend on
+    nothing before it; None for any other event, or one whose rows cannot be made (the
+    Projector applies it, and names its problem)."""
+    subject = event["subject"]
+    if event["type"] not in NEW_RECORD_TYPES or subject != event["id"]:
+        return None
+    try:
+        return subject, event_row(event), list(record_rows(upcast(event)))
+    except Exception:  # whatever it is, the Projector meets it again, as without a feed
+        return None
+
+
 @dataclass
 class Touched:
     """What an incremental build changed, for refreshing the derived tables."""
@@ -270,6 +289,11 @@ class Projector:
         key = sort_key(event)
         if self.last_key is None or key > self.last_key:
             self.last_key = key
+        self.apply_new(event)
+
+    def apply_new(self, event: Event) -> None:
+        """Apply an event not seen before (`apply` tells; a feed of a full build has)."""
+        event_id = event["id"]
         self.insert_values("events", event_row(event), event_id)
         handler = self.handlers.get(event["type"])
         if handler is None:
@@ -280,6 +304,19 @@ class Projector:
             raise TrackerError(
                 f"event {event_id} cannot be projected ({error!r}); run tracker verify"
             ) from None
+        self.unflushed += 1
+        if self.unflushed >= self.FLUSH_EVERY:
+            self.flush()
+
+    def add_record(self, prepared: Prepared) -> None:
+        """Apply a new record's event, not seen before, as `prepare` gave it: what
+        `recorded` does in a full build, with its rows already made."""
+        subject, events_row, rows = prepared
+        self.buffers["events"].append(events_row)
+        self.pending["events"].add(subject)
+        for table, values in rows:
+            self.buffers[table].append(values)
+            self.pending[table].add(subject)
         self.unflushed += 1
         if self.unflushed >= self.FLUSH_EVERY:
             self.flush()
@@ -497,8 +534,11 @@ def fill_reference_tables(db: sqlite_utils.Database) -> None:
     )
 
 
-def project(events: Iterable[Event], conn: sqlite3.Connection) -> Projector:
-    """Create the schema in an empty database and apply the events."""
+def project(events: Iterable[Event | Prepared], conn: sqlite3.Connection,
+            deduplicated: bool = False) -> Projector:
+    """Create the schema in an empty database and apply the events, in replay order.
+    Events may come prepared (see `prepare`); `deduplicated` events hold no id twice,
+    and the caller keeps their last key."""
     conn.isolation_level = None
     conn.execute("pragma page_size = 8192")
     conn.execute("pragma journal_mode = off")
@@ -511,8 +551,12 @@ def project(events: Iterable[Event], conn: sqlite3.Connection) -> Projector:
     schema.create_tables(db)
     fill_reference_tables(db)
     projector = Projector(conn)
+    apply = projector.apply_new if deduplicated else projector.apply
     for event in events:
-        projector.apply(event)
+        if type(event) is tuple:
+            projector.add_record(event)
+        else:
+            apply(event)
     projector.finish()
     schema.create_indexes_views_fts(db, derived=False)
     refresh_derived(conn, None)

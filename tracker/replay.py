@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import heapq
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from operator import itemgetter
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,13 @@ def sort_key(event: Event) -> tuple:
 
 SORT_KEY = itemgetter("recorded_at", "writer", "seq", "id", "hash")
 MONTH = re.compile(r"[0-9]{4}-[0-9]{2}")
+
+
+def recorded_until(events: Iterable[Event], as_of: str | None) -> Iterator[Event]:
+    """The events recorded until `as_of` (a recorded_at timestamp); all if None."""
+    for event in events:
+        if as_of is None or event["recorded_at"] <= as_of:
+            yield event
 
 
 REPORT_EVERY = 4096  # lines between two reports of progress
