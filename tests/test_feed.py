@@ -11,7 +11,7 @@ from typing import BinaryIO
 
 import pytest
 
-from tracker import build, envelope, feed
+from tracker import build, envelope, feed, projection
 
 from .benchmark import generate
 from .conftest import rows, run
@@ -175,7 +175,7 @@ def test_a_failure_in_the_feeding_process_comes_with_its_traceback(
     def failing(event: dict) -> None:
         raise ZeroDivisionError("in the feed")
 
-    monkeypatch.setattr(feed, "prepare", failing)
+    monkeypatch.setattr(projection, "prepare", failing)
     fed(True)
     result = run("--events", big_log, "build", "--full", "--db", tmp_path / "fed.db")
     assert result.exit_code == 1
@@ -191,3 +191,29 @@ def test_only_a_large_log_on_several_cores_is_fed(monkeypatch: pytest.MonkeyPatc
     assert not feed.worth_feeding(feed.FEED_BYTES - 1)
     monkeypatch.setattr(os, "cpu_count", lambda: 1)
     assert not feed.worth_feeding(feed.FEED_BYTES)
+
+
+def test_new_records_in_a_row_are_prepared_together_by_table(big_log: Path) -> None:
+    """A run of new records' events: each table's rows in order, and each record named
+    once per table; an event whose rows need the database is left to the Projector."""
+    events = [json.loads(line) for path in sorted(big_log.glob("*/*.jsonl"))
+              for line in path.open()]
+    meetings = [event for event in events if event["type"] == "meeting.recorded"][:2]
+    run = projection.Prepared()
+    assert [run.add(event) for event in meetings] == [True, True]
+    fmt = next(event for event in events if event["type"] == "format.recorded")
+    update = next(event for event in events if event["type"] == "meeting.status_changed")
+    broken = {**meetings[0], "data": {**meetings[0]["data"], "date": "not a date"}}
+    assert [run.add(event) for event in (fmt, update, broken)] == [False, False, False]
+    count, tables = run.rows()
+    assert count == 2
+    expected: dict[str, tuple[list, list]] = {}
+    for event in meetings:
+        for table, values in projection.prepare(event) or []:
+            rows, subjects = expected.setdefault(table, ([], []))
+            rows.append(values)
+            if event["subject"] not in subjects:
+                subjects.append(event["subject"])
+    assert tables == expected
+    assert tables["events"][1] == [event["id"] for event in meetings]
+    assert len(tables["meeting_participants"][0]) > len(tables["meeting_participants"][1])

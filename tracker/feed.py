@@ -22,7 +22,7 @@ from typing import Any, BinaryIO
 from .errors import TrackerError
 from .log import EventLog
 from .progress import Advance
-from .projection import Event, Prepared, prepare
+from .projection import Event, Prepared, PreparedRows
 from .replay import SORT_KEY, OutOfOrder, ordered_events, recorded_until
 
 FEED_BYTES = 4 << 20  # below this, a build reads the log itself
@@ -40,10 +40,10 @@ def worth_feeding(total_bytes: int) -> bool:
 
 
 class Feed:
-    """The events the feeding process sends, in replay order: prepared (a new record's
-    rows, see `projection.prepare`) or as read; no id twice. Once they are all read,
-    `count` is the number of events read (repeats included) and `last_key` the largest
-    sort key."""
+    """The events the feeding process sends, in replay order: as read, or prepared (runs
+    of new records' events made into rows, see `projection.Prepared`); no id twice.
+    Once they are all read, `count` is the number of events read (repeats included) and
+    `last_key` the largest sort key."""
 
     def __init__(self, pipe: BinaryIO, pid: int, advance: Advance):
         self.pipe, self.pid, self.advance = pipe, pid, advance
@@ -51,7 +51,7 @@ class Feed:
         self.last_key: tuple | None = None
         self.finished = False
 
-    def __iter__(self) -> Iterator[Event | Prepared]:
+    def __iter__(self) -> Iterator[Event | PreparedRows]:
         while True:
             kind, payload, read = self._frame()
             self.advance(read)
@@ -115,28 +115,54 @@ def fed_events(log: EventLog, ranges: dict[str, tuple[int, int]], sort_in_memory
             os.waitpid(feed.pid, 0)
 
 
+class _Frames:
+    """What the feeding process sends: events in frames (each event as read, or in a run
+    of prepared ones), and with each frame the bytes of the log read since the last."""
+
+    def __init__(self, pipe: BinaryIO):
+        self.pipe = pipe
+        self.read = 0
+        self.events: list[Event | PreparedRows] = []
+        self.count = 0  # events in this frame
+        self.run = Prepared()
+
+    def advance(self, count: int) -> None:
+        self.read += count
+
+    def add(self, event: Event) -> None:
+        if not self.run.add(event):
+            self._end_run()
+            self.events.append(event)
+        self.count += 1
+        if self.count >= FRAME_EVENTS:
+            self.flush()
+
+    def _end_run(self) -> None:
+        if self.run.count:
+            self.events.append(self.run.rows())
+            self.run = Prepared()
+
+    def flush(self) -> None:
+        self._end_run()
+        self.send(EVENTS, self.events)
+        self.events, self.count = [], 0
+
+    def send(self, kind: str, payload: Any) -> None:
+        frame = marshal.dumps((kind, payload, self.read))
+        self.read = 0
+        self.pipe.write(LENGTH.pack(len(frame)))
+        self.pipe.write(frame)
+
+
 def _feed(pipe: BinaryIO, log: EventLog, ranges: dict[str, tuple[int, int]],
           sort_in_memory: bool, as_of: str | None) -> None:
     """Send the events in frames, then the end (count and last key), or the problem."""
-    read = 0
-
-    def advance(count: int) -> None:
-        nonlocal read
-        read += count
-
-    def send(kind: str, payload: Any) -> None:
-        nonlocal read
-        frame = marshal.dumps((kind, payload, read))
-        read = 0
-        pipe.write(LENGTH.pack(len(frame)))
-        pipe.write(frame)
-
+    frames = _Frames(pipe)
     seen: set[str] = set()
     count, last_key = 0, None
-    frame: list[Event | Prepared] = []
     try:
-        for event in recorded_until(ordered_events(log, sort_in_memory, ranges, advance),
-                                    as_of):
+        for event in recorded_until(
+                ordered_events(log, sort_in_memory, ranges, frames.advance), as_of):
             count += 1
             if event["id"] in seen:
                 continue  # the same event again: the Projector would skip it
@@ -144,20 +170,16 @@ def _feed(pipe: BinaryIO, log: EventLog, ranges: dict[str, tuple[int, int]],
             key = SORT_KEY(event)
             if last_key is None or key > last_key:
                 last_key = key
-            prepared = prepare(event)
-            frame.append(event if prepared is None else prepared)
-            if len(frame) >= FRAME_EVENTS:
-                send(EVENTS, frame)
-                frame = []
+            frames.add(event)
     except TrackerError as error:
-        send(EVENTS, frame)
-        send(ERROR, str(error))
+        frames.flush()
+        frames.send(ERROR, str(error))
         return
     except OutOfOrder as error:
-        send(OUT_OF_ORDER, str(error.args[0]))
+        frames.send(OUT_OF_ORDER, str(error.args[0]))
         return
     except Exception:
-        send(FAILED, traceback.format_exc())
+        frames.send(FAILED, traceback.format_exc())
         return
-    send(EVENTS, frame)
-    send(END, (count, last_key))
+    frames.flush()
+    frames.send(END, (count, last_key))

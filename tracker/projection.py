@@ -214,23 +214,52 @@ def record_rows(event: Event) -> Iterator[tuple[str, tuple]]:
     yield "sources", source_row(event, "record")
 
 
-# A new record's event, made into rows without the database (see `prepare`): (its id,
-# which is its subject; its row in events; (table, values) of the rows it adds).
-Prepared = tuple[str, tuple, list[tuple[str, tuple]]]
+# New records' events in a row, made into rows without the database (see `Prepared`):
+# their number, and for each table its rows and the subjects they are about.
+PreparedRows = tuple[int, dict[str, tuple[list[tuple], list[str]]]]
 NEW_RECORD_TYPES = frozenset(f"{kind}.recorded" for kind in SHAPES)
 
 
-def prepare(event: Event) -> Prepared | None:
-    """The rows of an event that records a new record under its own id, which depend on
-    nothing before it; None for any other event, or one whose rows cannot be made (the
-    Projector applies it, and names its problem)."""
+def prepare(event: Event) -> list[tuple[str, tuple]] | None:
+    """(table, values) of the rows an event adds, its row in events included, if it
+    records a new record under its own id: rows that depend on nothing before it. None
+    for any other event, or one whose rows cannot be made (the Projector applies it, and
+    names its problem)."""
     subject = event["subject"]
     if event["type"] not in NEW_RECORD_TYPES or subject != event["id"]:
         return None
     try:
-        return subject, event_row(event), list(record_rows(upcast(event)))
+        return [("events", event_row(event)), *record_rows(upcast(event))]
     except Exception:  # whatever it is, the Projector meets it again, as without a feed
         return None
+
+
+class Prepared:
+    """New records' events in a row, made into rows by `prepare` (in the process that
+    reads the log, see `feed`), ready to be added to the Projector's buffers at once."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.tables: dict[str, tuple[list[tuple], list[str]]] = {}
+
+    def add(self, event: Event) -> bool:
+        """Prepare the event, if it records a new record; whether it did."""
+        rows = prepare(event)
+        if rows is None:
+            return False
+        subject = event["subject"]
+        for table, values in rows:
+            found = self.tables.get(table)
+            if found is None:
+                found = self.tables[table] = ([], [])
+            found[0].append(values)
+            if not found[1] or found[1][-1] is not subject:
+                found[1].append(subject)
+        self.count += 1
+        return True
+
+    def rows(self) -> PreparedRows:
+        return self.count, self.tables
 
 
 @dataclass
@@ -308,16 +337,14 @@ class Projector:
         if self.unflushed >= self.FLUSH_EVERY:
             self.flush()
 
-    def add_record(self, prepared: Prepared) -> None:
-        """Apply a new record's event, not seen before, as `prepare` gave it: what
-        `recorded` does in a full build, with its rows already made."""
-        subject, events_row, rows = prepared
-        self.buffers["events"].append(events_row)
-        self.pending["events"].add(subject)
-        for table, values in rows:
-            self.buffers[table].append(values)
-            self.pending[table].add(subject)
-        self.unflushed += 1
+    def add_prepared(self, prepared: PreparedRows) -> None:
+        """Apply new records' events, not seen before, as `Prepared` made them: what
+        `recorded` does in a full build, with their rows already made."""
+        count, tables = prepared
+        for table, (rows, subjects) in tables.items():
+            self.buffers[table] += rows
+            self.pending[table].update(subjects)
+        self.unflushed += count
         if self.unflushed >= self.FLUSH_EVERY:
             self.flush()
 
@@ -534,10 +561,10 @@ def fill_reference_tables(db: sqlite_utils.Database) -> None:
     )
 
 
-def project(events: Iterable[Event | Prepared], conn: sqlite3.Connection,
+def project(events: Iterable[Event | PreparedRows], conn: sqlite3.Connection,
             deduplicated: bool = False) -> Projector:
     """Create the schema in an empty database and apply the events, in replay order.
-    Events may come prepared (see `prepare`); `deduplicated` events hold no id twice,
+    Events may come prepared (see `Prepared`); `deduplicated` events hold no id twice,
     and the caller keeps their last key."""
     conn.isolation_level = None
     conn.execute("pragma page_size = 8192")
@@ -554,7 +581,7 @@ def project(events: Iterable[Event | Prepared], conn: sqlite3.Connection,
     apply = projector.apply_new if deduplicated else projector.apply
     for event in events:
         if type(event) is tuple:
-            projector.add_record(event)
+            projector.add_prepared(event)
         else:
             apply(event)
     projector.finish()
