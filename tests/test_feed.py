@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
@@ -185,10 +186,15 @@ def test_a_failure_in_the_feeding_process_comes_with_its_traceback(
     assert message.endswith("ZeroDivisionError: in the feed\n")
 
 
-def test_only_a_large_log_on_several_cores_is_fed(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_only_a_large_log_on_several_cores_in_one_thread_is_fed(
+        monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(threading, "active_count", lambda: 1)
     assert feed.worth_feeding(feed.FEED_BYTES)
     assert not feed.worth_feeding(feed.FEED_BYTES - 1)
+    monkeypatch.setattr(threading, "active_count", lambda: 2)
+    assert not feed.worth_feeding(feed.FEED_BYTES)
+    monkeypatch.setattr(threading, "active_count", lambda: 1)
     monkeypatch.setattr(os, "cpu_count", lambda: 1)
     assert not feed.worth_feeding(feed.FEED_BYTES)
 

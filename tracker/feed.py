@@ -14,6 +14,7 @@ import marshal
 import os
 import signal
 import struct
+import threading
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -35,8 +36,11 @@ EVENTS, END, ERROR, OUT_OF_ORDER, FAILED = "events", "end", "error", "out of ord
 
 
 def worth_feeding(total_bytes: int) -> bool:
-    """Whether a full build of a log this large is faster with a second process."""
-    return total_bytes >= FEED_BYTES and (os.cpu_count() or 1) > 1
+    """Whether a full build of a log this large is faster with a second process, and
+    safe to fork for (a process running other threads is not: one of them may hold a
+    lock the child would wait for forever)."""
+    return (total_bytes >= FEED_BYTES and (os.cpu_count() or 1) > 1
+            and threading.active_count() == 1)
 
 
 class Feed:
