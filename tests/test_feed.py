@@ -13,6 +13,7 @@ from typing import BinaryIO
 import pytest
 
 from tracker import build, envelope, feed, projection
+from tracker.replay import SORT_KEY
 
 from .benchmark import generate
 from .conftest import rows, run
@@ -89,6 +90,10 @@ def test_a_fed_build_makes_the_database_a_build_here_makes(
     with_feed, without = both_ways(fed, big_log, tmp_path)
     assert with_feed[0] == without[0] == (0, "Built DB from 3001 events\n", "")
     assert with_feed[1] == without[1]  # every table, row for row, full-text indexes too
+    last = max(SORT_KEY(json.loads(line)) for path in big_log.glob("*/*.jsonl")
+               for line in path.open())
+    info = {row["key"]: row["value"] for row in with_feed[1]["build_info"]}
+    assert json.loads(info["last_key"]) == list(last)  # where the next build goes on
 
 
 def test_a_fed_build_of_the_past_keeps_only_its_events(

@@ -8,7 +8,7 @@ from __future__ import annotations
 import fcntl
 import os
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -21,8 +21,8 @@ from .feed import fed_events, worth_feeding
 from .log import EventLog, SegmentState
 from .orphans import remove_orphans
 from .progress import Advance, Progress, no_progress
-from .projection import PROJECTION_VERSION, Event, Projector, project, refresh_derived
-from .replay import OutOfOrder, ordered_events, recorded_until, sort_key
+from .projection import PROJECTION_VERSION, Projector, project, refresh_derived
+from .replay import FirstOfEach, OutOfOrder, ordered_events, recorded_until, sort_key
 
 
 @dataclass
@@ -153,10 +153,10 @@ def _project_file(log: EventLog, path: Path, ranges: dict[str, tuple[int, int]],
                 project(feed, conn, deduplicated=True)
             count, last_key = feed.count, feed.last_key
         else:
-            counted = _Counter(recorded_until(
+            events = FirstOfEach(recorded_until(
                 ordered_events(log, sort_in_memory, ranges, advance), as_of))
-            projector = project(counted, conn)
-            count, last_key = counted.count, projector.last_key
+            project(events, conn, deduplicated=True)
+            count, last_key = events.count, events.last_key
         conn.execute("begin")
         BuildInfo(snapshot, _key(last_key), as_of).save(conn)
         conn.execute("commit")
@@ -165,18 +165,6 @@ def _project_file(log: EventLog, path: Path, ranges: dict[str, tuple[int, int]],
 
 def _key(key: tuple | None) -> list | None:
     return list(key) if key is not None else None
-
-
-class _Counter:
-    """Counts the events an iterator yields."""
-
-    def __init__(self, events: Iterable[Event]):
-        self.events, self.count = events, 0
-
-    def __iter__(self) -> Iterator[Event]:
-        for event in self.events:
-            self.count += 1
-            yield event
 
 
 def _build_incrementally(log: EventLog, db_path: Path,

@@ -24,7 +24,7 @@ from .errors import TrackerError
 from .log import EventLog
 from .progress import Advance
 from .projection import Event, Prepared, PreparedRows
-from .replay import SORT_KEY, OutOfOrder, ordered_events, recorded_until
+from .replay import FirstOfEach, OutOfOrder, ordered_events, recorded_until
 
 FEED_BYTES = 4 << 20  # below this, a build reads the log itself
 FRAME_EVENTS = 1000  # events per frame
@@ -53,7 +53,6 @@ class Feed:
         self.pipe, self.pid, self.advance = pipe, pid, advance
         self.count = 0
         self.last_key: tuple | None = None
-        self.finished = False
 
     def __iter__(self) -> Iterator[Event | PreparedRows]:
         while True:
@@ -64,9 +63,7 @@ class Feed:
             elif kind == END:
                 self.count, last_key = payload
                 self.last_key = tuple(last_key) if last_key is not None else None
-                self.finished = True
-                os.waitpid(self.pid, 0)  # it ends once its last frame is sent
-                self.pid = 0
+                self.wait()  # it ends once its last frame is sent
                 return
             elif kind == ERROR:
                 raise TrackerError(payload)
@@ -80,11 +77,15 @@ class Feed:
         length = LENGTH.unpack(header)[0] if len(header) == LENGTH.size else 0
         body = self.pipe.read(length)
         if not length or len(body) < length:  # the pipe ended: the process did
-            _, status = os.waitpid(self.pid, 0)
-            self.pid = 0
             raise TrackerError("the process reading the log stopped before the end "
-                               f"(exit status {os.waitstatus_to_exitcode(status)})")
+                               f"(exit status {self.wait()})")
         return marshal.loads(body)
+
+    def wait(self) -> int:
+        """Wait for the feeding process to end; its exit status."""
+        _, status = os.waitpid(self.pid, 0)
+        self.pid = 0
+        return os.waitstatus_to_exitcode(status)
 
 
 @contextmanager
@@ -113,10 +114,9 @@ def fed_events(log: EventLog, ranges: dict[str, tuple[int, int]], sort_in_memory
         yield feed
     finally:
         feed.pipe.close()  # a feeding process still writing stops (broken pipe)
-        if feed.pid:
-            if not feed.finished:
-                os.kill(feed.pid, signal.SIGKILL)  # whatever it was doing
-            os.waitpid(feed.pid, 0)
+        if feed.pid:  # not waited for: the build stopped before the end
+            os.kill(feed.pid, signal.SIGKILL)  # whatever it was doing
+            feed.wait()
 
 
 class _Frames:
@@ -162,21 +162,12 @@ def _feed(pipe: BinaryIO, log: EventLog, ranges: dict[str, tuple[int, int]],
           sort_in_memory: bool, as_of: str | None) -> None:
     """Send the events in frames, then the end (count and last key), or the problem."""
     frames = _Frames(pipe)
-    seen: set[str] = set()
-    count, last_key = 0, None
+    events = FirstOfEach(recorded_until(
+        ordered_events(log, sort_in_memory, ranges, frames.advance), as_of))
     try:
-        for event in recorded_until(
-                ordered_events(log, sort_in_memory, ranges, frames.advance), as_of):
-            count += 1
-            if event["id"] in seen:
-                continue  # the same event again: the Projector would skip it
-            seen.add(event["id"])
-            key = SORT_KEY(event)
-            if last_key is None or key > last_key:
-                last_key = key
+        for event in events:
             frames.add(event)
     except TrackerError as error:
-        frames.flush()
         frames.send(ERROR, str(error))
         return
     except OutOfOrder as error:
@@ -186,4 +177,4 @@ def _feed(pipe: BinaryIO, log: EventLog, ranges: dict[str, tuple[int, int]],
         frames.send(FAILED, traceback.format_exc())
         return
     frames.flush()
-    frames.send(END, (count, last_key))
+    frames.send(END, (events.count, events.last_key))

@@ -38,6 +38,29 @@ def recorded_until(events: Iterable[Event], as_of: str | None) -> Iterator[Event
             yield event
 
 
+class FirstOfEach:
+    """The events, each id once (its first in replay order, as the Projector applies
+    it), counting every event read (repeats included) and keeping the largest sort key:
+    what a full build records of what it was made from."""
+
+    def __init__(self, events: Iterable[Event]):
+        self.events = events
+        self.count = 0
+        self.last_key: tuple | None = None
+
+    def __iter__(self) -> Iterator[Event]:
+        seen: set[str] = set()
+        for event in self.events:
+            self.count += 1
+            if event["id"] in seen:
+                continue  # the same event again (a duplicated line, a retry in two clones)
+            seen.add(event["id"])
+            key = SORT_KEY(event)
+            if self.last_key is None or key > self.last_key:
+                self.last_key = key
+            yield event
+
+
 REPORT_EVERY = 4096  # lines between two reports of progress
 
 
