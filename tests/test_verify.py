@@ -356,39 +356,123 @@ def test_a_reference_is_settled_by_the_record_that_stands_not_by_a_damaged_line(
         f"event {updating['id']}: {subject} is a pledge, not a meeting"]
 
 
-def test_a_scan_too_big_for_its_shared_area_comes_through_the_pipe(
-        events: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from tracker import verify as module
-
-    for writer, count in (("a", 6), ("b", 5)):
+def two_writers(events: Path) -> dict[str, dict]:
+    """Writers a (the heavier, checked in this process) and b (in the worker), and a
+    meeting of each."""
+    meetings = {}
+    for writer, count in (("a", 8), ("b", 4)):
         with EventLog(events, writer=writer).session() as appender:
+            meetings[writer] = appender.write(fields(f"{writer} meets"))
             for title in range(count):
                 appender.write(fields(f"{writer} {title}"))
-    through_memory = module.verify(EventLog(events), workers=2)
-    shipped: list[int | bytes] = []
-    unpack = module._unpack_shipped
-    monkeypatch.setattr(module, "_unpack_shipped",
-                        lambda scan, area: shipped.append(scan) or unpack(scan, area))
-    monkeypatch.setattr(module, "_shared_size", lambda segment_bytes: 1)
-    through_pipe = module.verify(EventLog(events), workers=2)
-    assert [type(scan) for scan in shipped] == [bytes]
-    assert through_pipe == through_memory == module.verify(EventLog(events), workers=1)
-    assert through_pipe.events == 11
+    return meetings
 
 
-def test_ids_in_two_scans_are_found_by_their_hashes_and_then_compared() -> None:
-    """Two scans share an id only if the ids are the same, not only their hashes."""
-    from array import array
+def labels_and_reports(events: Path) -> tuple[list[str], list[str], list[str]]:
+    """The bars two processes show, and their problems and warnings, which must be what
+    one process reports."""
+    from tracker.verify import verify
 
-    from tracker.verify import Scan, ShippedPlaces, _an_id_in_two
+    progress = RecordedProgress()
+    two = verify(EventLog(events), workers=2, progress=progress)
+    one = verify(EventLog(events), workers=1)
+    assert (two.events, two.problems, two.warnings) == (one.events, one.problems, one.warnings)
+    return [label for label, _ in progress.told], one.problems, one.warnings
 
-    def shipped(ids: list[str], hashes: list[int]) -> Scan:
-        places = array("Q", range(1, len(ids) + 1)).tobytes()
-        return Scan(firsts=ShippedPlaces("\n".join(ids), places, array("q", hashes).tobytes()))
 
-    here = Scan(firsts={"A": 1, "B": 2})
-    assert not _an_id_in_two([here, shipped(["C"], [hash("C")])])
-    assert not _an_id_in_two([here, shipped(["C"], [hash("A")])])  # a hash, not an id, shared
-    assert _an_id_in_two([here, shipped(["C", "B"], [hash("C"), hash("B")])])
-    assert _an_id_in_two([here, shipped(["C"], [hash("C")]), shipped(["C"], [hash("C")])])
-    assert not _an_id_in_two([here, shipped(["C"], [hash("C")]), shipped(["D"], [hash("D")])])
+@pytest.mark.parametrize("writer", ["a", "b"])
+def test_a_reference_the_other_process_does_not_answer(events: Path, writer: str) -> None:
+    """Reported by this process if one of its events makes it; if one of the worker's
+    does, the log is checked again in one process."""
+    two_writers(events)
+    orphan = fields("Orphan")
+    orphan["data"]["format"] = "no-such-format"
+    with EventLog(events, writer=writer).session() as appender:
+        appender.write(orphan)
+    labels, problems, warnings = labels_and_reports(events)
+    assert problems == [f"event {orphan['id']}: refers to unknown subject no-such-format"]
+    assert warnings == []
+    assert labels == (["Verifying"] if writer == "a" else
+                      ["Verifying", "Verifying in one process"])
+
+
+def test_amendments_and_updates_across_the_processes_take_one_pass(events: Path) -> None:
+    """Each writer amends and updates the other's meeting: answered, and checked against
+    its kind, across the two processes."""
+    meetings = two_writers(events)
+    amendments = []
+    for writer, other in (("a", "b"), ("b", "a")):
+        with EventLog(events, writer=writer).session() as appender:
+            for changes in ({"title": "Renamed"}, {"donor": "JPN"}):  # the second is bad
+                amendments.append(appender.write({
+                    **fields("x"), "type": "record.amended", "subject": meetings[other]["id"],
+                    "data": {"changes": changes, "reason": "r"}}))
+            appender.write({**fields("x"), "type": "meeting.status_changed",
+                            "subject": meetings[other]["id"],
+                            "data": {"status": "held", "source": {"citation": "s"}}})
+    labels, problems, warnings = labels_and_reports(events)
+    assert labels == ["Verifying"]
+    assert [problem.split(" ", 2)[1] for problem in problems] == [
+        amendments[1]["id"], amendments[3]["id"]]
+    assert all(problem.endswith("): unknown field 'donor'") for problem in problems)
+    assert warnings == []
+
+
+def children() -> set[int]:
+    return {int(pid) for task in Path("/proc/self/task").iterdir()
+            for pid in (task / "children").read_text().split()}
+
+
+def test_a_worker_that_fails_or_dies_is_reported(events: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    from tracker import verify as module
+    from tracker.errors import TrackerError
+
+    two_writers(events)
+    parent, scan = os.getpid(), module._scan
+
+    def failing(*args: object) -> module.Scan:
+        if os.getpid() != parent:
+            raise ValueError("a bug")
+        return scan(*args)  # type: ignore[arg-type]
+
+    def dying(*args: object) -> module.Scan:
+        if os.getpid() != parent:
+            os._exit(3)
+        return scan(*args)  # type: ignore[arg-type]
+
+    before = children()
+    monkeypatch.setattr(module, "_scan", failing)
+    with pytest.raises(RuntimeError, match=r"(?s)\Athe process checking the log failed:\n"
+                                           r"Traceback.*ValueError: a bug\n\Z"):
+        module.verify(EventLog(events), workers=2)
+    monkeypatch.setattr(module, "_scan", dying)
+    with pytest.raises(TrackerError, match=r"\Athe process checking the log stopped before "
+                                           r"the end \(exit status 3\)\Z"):
+        module.verify(EventLog(events), workers=2)
+    assert children() == before
+
+
+@pytest.mark.parametrize("writer", ["a", "b"])
+def test_a_damaged_line_recording_the_other_process_s_subject(events: Path,
+                                                              writer: str) -> None:
+    """A damaged copy of the other writer's meeting, as a pledge, and an update of the
+    meeting next to it: the meeting stands, whichever process reads the copy."""
+    meetings = two_writers(events)
+    other = meetings["b" if writer == "a" else "a"]
+    with EventLog(events, writer=writer).session() as appender:
+        appender.write({**fields("x"), "type": "meeting.status_changed",
+                        "subject": other["id"],
+                        "data": {"status": "held", "source": {"citation": "s"}}})
+    [path] = (events / writer).glob("*.jsonl")
+    [source] = (events / ("b" if writer == "a" else "a")).glob("*.jsonl")
+    copied = source.read_bytes().splitlines()[0]
+    path.write_bytes(path.read_bytes() + copied.replace(b'"type":"meeting.recorded"',
+                                                        b'"type":"pledge.recorded"') + b"\n")
+    labels, problems, warnings = labels_and_reports(events)
+    assert labels == ["Verifying", "Verifying in one process"]
+    assert [problem.rsplit(": ", 1)[1] for problem in problems] == [
+        "hash does not match content"]
+    assert warnings == []

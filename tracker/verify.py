@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import marshal
 import mmap
 import os
+import select
+import signal
+import struct
 import subprocess
+import threading
+import traceback
 from array import array
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping
+from contextlib import suppress
 from dataclasses import dataclass, field
-from itertools import combinations
 from operator import itemgetter
 from pathlib import Path
-from typing import Any
+from typing import NamedTuple, NoReturn
 
 import orjson
 
@@ -68,10 +73,7 @@ def _payload_digest(event: dict) -> str:
     return hashlib.sha256(envelope.canonical(payload)).hexdigest()
 
 
-def _keep_what_can_be_read(
-    body: bytes, folder: str, seqs: Seqs, subjects: dict[str, Recorded | str], segment: int,
-    number: int,
-) -> None:
+def _keep_what_can_be_read(body: bytes, folder: str, seqs: Seqs, scan: Scan) -> None:
     """Count a damaged event's seq (if it is its folder's writer's) and subject, if they
     can be read, so that one damaged line is reported once, not again as a seq gap and as
     unknown references. A readable record of the subject, before or after, stands."""
@@ -84,15 +86,9 @@ def _keep_what_can_be_read(
         return
     if writer == folder and type(seq) is int:
         seqs.add(writer, seq, envelope.id_in(body))
-    if action == "recorded" and isinstance(subject, str):
-        subjects.setdefault(subject, (kind, envelope.id_in(body), segment, number, False))
-
-
-# Where a subject was first recorded: (kind, event id, segment, line, whether the line can
-# be read; a damaged one still counts, so that it is reported once, not as references).
-# A record whose subject is its own event id keeps only its kind (one shared string, not a
-# tuple per record): where it stands is its event's place in `Scan.firsts`.
-Recorded = tuple[str, str, int, int, bool]
+    if action == "recorded" and isinstance(subject, str) and subject not in scan.subjects:
+        scan.subjects[subject] = kind
+        scan.damaged.add(subject)
 
 
 def _place(segment: int, number: int) -> int:
@@ -104,8 +100,8 @@ def _segment_and_line(place: int) -> tuple[int, int]:
     return place >> 32, place & 0xFFFFFFFF
 
 
-def _kind(recorded: Recorded | str) -> str:
-    return recorded if type(recorded) is str else recorded[0]
+def _where_placed(segments: list[Path], place: int, root: Path) -> str:
+    return _where(segments[place >> 32], place & 0xFFFFFFFF, root)
 
 
 class Seqs:
@@ -129,60 +125,7 @@ TAIL_LINE = 0xFFFFFFFF  # the line number of a segment's torn tail, after its li
 # the events that make them. It does not depend on how the writers were split.
 LINE, SEQ, REFERENCE, AMENDMENT = range(4)
 Found = list[tuple[tuple, str]]  # (where in that order, message)
-
-
-class ShippedPlaces(Mapping[str, int]):
-    """A scan's `firsts` as sent from another process: its ids in one string, their
-    places and their hashes in arrays (marshal sends them as they are, where a dict costs
-    a Python object per entry at each end). The ids are split, and the dict made, only if
-    a report or a shared hash needs them."""
-
-    def __init__(self, ids: str, places: bytes, hashes: bytes):
-        self.text = ids
-        self.places = array("Q", places)
-        self.hashes = array("q", hashes)
-        self._ids: list[str] | None = None
-        self._by_id: dict[str, int] | None = None
-
-    @staticmethod
-    def pack(firsts: dict[str, int]) -> tuple[str, bytes, bytes]:
-        return ("\n".join(firsts),  # ids hold no "\n"
-                array("Q", firsts.values()).tobytes(), array("q", map(hash, firsts)).tobytes())
-
-    @property
-    def ids(self) -> list[str]:
-        if self._ids is None:
-            self._ids = self.text.split("\n") if self.text else []
-        return self._ids
-
-    def __getitem__(self, event_id: str) -> int:
-        if self._by_id is None:
-            self._by_id = dict(zip(self.ids, self.places, strict=True))
-        return self._by_id[event_id]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.ids)
-
-    def __len__(self) -> int:
-        return len(self.places)
-
-
-def _id_hashes(firsts: dict[str, int] | ShippedPlaces) -> Iterable[int]:
-    return firsts.hashes if isinstance(firsts, ShippedPlaces) else map(hash, firsts)
-
-
-def _an_id_in_two(scans: list[Scan]) -> bool:
-    """Whether two scans found the same event id. Their ids' hashes are compared first
-    (a string keeps its hash, and the workers, forked, hash as this process does); the
-    ids themselves only if two hashes are the same."""
-    seen = scans[0].id_hashes()
-    for number, scan in enumerate(scans[1:], start=2):
-        if not seen.isdisjoint(_id_hashes(scan.firsts)):
-            return any(not set(one.firsts).isdisjoint(other.firsts)
-                       for one, other in combinations(scans, 2))
-        if number < len(scans):
-            seen = seen | set(_id_hashes(scan.firsts))
-    return False
+Amendment = tuple[int, str, str, dict]  # place, event id, subject, changes
 
 
 @dataclass
@@ -193,33 +136,55 @@ class Scan:
     events: int = 0
     problems: Found = field(default_factory=list)
     warnings: Found = field(default_factory=list)
-    # event id -> place first seen
-    firsts: dict[str, int] | ShippedPlaces = field(default_factory=dict)
-    subjects: dict[str, Recorded | str] = field(default_factory=dict)  # where recorded
-    needed: list[tuple[str, str, str]] = field(default_factory=list)  # id, wanted, subject
-    # (place, event id, subject, changes): checked once the kinds of all records are known
-    amendments: list[tuple[int, str, str, dict]] = field(default_factory=list)
+    firsts: dict[str, int] = field(default_factory=dict)  # event id -> place first seen
+    subjects: dict[str, str] = field(default_factory=dict)  # -> the kind of its record
+    damaged: set[str] = field(default_factory=set)  # subjects only a damaged line records
+    slugs: set[str] = field(default_factory=set)  # subjects not their record's id: formats'
+    # wanted kind -> (event id, subject) of each reference not settled as it was read
+    needed: defaultdict[str, list[tuple[str, str]]] = field(
+        default_factory=lambda: defaultdict(list))
+    # Checked once the kinds of all records are known; after `_settle`, only those of
+    # subjects that no line here records.
+    amendments: list[Amendment] = field(default_factory=list)
+    # After `_settle`, by wanted kind: the subjects referred to that no line here records,
+    # and those recorded here as another kind.
+    away: dict[str, set[str]] = field(default_factory=dict)
+    wrong: dict[str, set[str]] = field(default_factory=dict)
 
     hashes: set[int] | None = field(default=None, repr=False)  # of the ids, when asked
 
     def id_hashes(self) -> set[int]:
         if self.hashes is None:
-            self.hashes = set(_id_hashes(self.firsts))
+            self.hashes = set(map(hash, self.firsts))
         return self.hashes
 
-    def pack(self) -> bytes:
-        """The scan as marshal bytes: sent between processes about twice as fast as a
-        pickle of the same dicts."""
-        assert isinstance(self.firsts, dict)
-        return marshal.dumps((self.events, self.problems, self.warnings,
-                              ShippedPlaces.pack(self.firsts), self.subjects, self.needed,
-                              self.amendments))
+
+class Shipped(NamedTuple):
+    """What a worker sends of its settled scan, as marshal bytes (about twice as fast as
+    a pickle): its findings, its ids' hashes (a string keeps its hash, and the worker,
+    forked, hashes as this process does), the kinds of its records, and what refers to
+    subjects it does not record."""
+
+    events: int
+    problems: Found
+    warnings: Found
+    hashes: bytes  # array "q"
+    subjects: list[str]
+    kinds: list[str]
+    # Its subjects that are not their records' ids: any subject both scans record is one
+    # of them, or of the same list of this process (else it is an event id in both).
+    named: list[str]
+    away: dict[str, list[str]]  # a list marshals several times faster than a set
+    amendments: list[Amendment]
 
     @classmethod
-    def unpack(cls, packed: bytes | memoryview) -> Scan:
-        events, problems, warnings, firsts, subjects, needed, amendments = marshal.loads(packed)
-        return cls(events, problems, warnings, ShippedPlaces(*firsts), subjects, needed,
-                   amendments)
+    def of(cls, scan: Scan) -> Shipped:
+        return cls(scan.events, scan.problems, scan.warnings,
+                   array("q", map(hash, scan.firsts)).tobytes(), list(scan.subjects),
+                   list(scan.subjects.values()), [*scan.slugs, *scan.damaged],
+                   {wanted: list(referred) for wanted, referred in scan.away.items()},
+                   scan.amendments)
+
 
 
 def verify(log: EventLog, workers: int | None = None,
@@ -228,11 +193,11 @@ def verify(log: EventLog, workers: int | None = None,
 
     A log of several writers (from 4 MB) is checked by two processes, one per group of
     writers (a writer's seq can only be checked with all its segments in one process).
-    Each reads its segments in order, and what comes first in that order is "first"; each
-    finding keeps its place in the report order (see LINE ... AMENDMENT), so the report
-    is the same, in the same order. An event id found in two groups (a line copied into another
-    writer's folder, a retry in another clone) sends the log to one process, where a
-    repeated line is reported once as such.
+    Each checks its lines, and the references and amendments whose subjects it records;
+    the rest is checked across the two. What only one pass over the whole log can put in
+    order sends the log to one process: an event id, or a subject, in both groups (a
+    line copied into another writer's folder, a retry in another clone, a format
+    recorded twice), or a reference the other group's records do not answer.
     `progress(label, total bytes)` gives the `advance` function the reading reports to.
     """
     segments = log.segments()
@@ -242,8 +207,9 @@ def verify(log: EventLog, workers: int | None = None,
         writers[path.parent.name].append(number)
     if workers is None:
         workers = 2 if (sum(sizes) >= PARALLEL_BYTES and len(writers) > 1
-                        and (os.cpu_count() or 1) > 1) else 1
-    bins: list[list[int]] = [[] for _ in range(min(workers, len(writers)) or 1)]
+                        and (os.cpu_count() or 1) > 1
+                        and threading.active_count() == 1) else 1  # see feed.worth_feeding
+    bins: list[list[int]] = [[] for _ in range(min(workers, len(writers), 2) or 1)]
     weights = [0] * len(bins)
     for group in sorted(writers.values(), key=lambda group: -sum(sizes[n] for n in group)):
         lightest = weights.index(min(weights))
@@ -251,116 +217,205 @@ def verify(log: EventLog, workers: int | None = None,
         weights[lightest] += sum(sizes[number] for number in group)
     bins = [sorted(numbers) for numbers in bins]
     with collection_paused():  # forked workers inherit the pause
-        with progress("Verifying", sum(sizes)) as advance:
-            if len(bins) == 1:
-                scans = [_scan(log.root, segments, bins[0], advance)]
-            else:
-                scans = _scan_in_processes(log.root, segments, bins, advance)
-        if len(scans) > 1 and _an_id_in_two(scans):
-            with progress("Verifying in one process", sum(sizes)) as advance:
-                scans = [_scan(log.root, segments, list(range(len(segments))), advance)]
-        report = _combine(log, segments, scans)
-        del scans  # freed while paused: else the collector's next pass walks them all once
-    return report
+        # Freed while paused: else the collector's next pass walks all the scans once.
+        return _checked_log(log.root, segments, bins, sum(sizes), progress)
 
 
-_DONE: Any = None  # bytes checked so far, shared with the worker processes
-_SHARED: list[mmap.mmap] = []  # where each worker leaves its scan, shared with it
+def _checked_log(root: Path, segments: list[Path], bins: list[list[int]], size: int,
+                 progress: Progress) -> Report:
+    if len(bins) == 2:
+        with progress("Verifying", size) as advance:
+            here, there = _scan_in_processes(root, segments, bins, advance)
+        report = _across(root, segments, here, there)
+        if report is not None:
+            return report
+        del here, there
+        label = "Verifying in one process"
+    else:
+        label = "Verifying"
+    with progress(label, size) as advance:
+        scan = _scan(root, segments, list(range(len(segments))), advance)
+    _settle(root, segments, scan)
+    _report_references(scan, _joined(scan.wrong, scan.away), scan.subjects)
+    return Report(scan.events, len(segments), _in_order(scan.problems),
+                  _in_order(scan.warnings))
+
+
+def _joined(*by_kind: dict[str, set[str]]) -> dict[str, set[str]]:
+    joined: dict[str, set[str]] = defaultdict(set)
+    for subjects in by_kind:
+        for wanted, referred in subjects.items():
+            joined[wanted] |= referred
+    return joined
+
+
+def _across(root: Path, segments: list[Path], here: Scan, there: Shipped) -> Report | None:
+    """The report of two settled scans (this process's, and the worker's); None if the
+    log must be checked in one process."""
+    if not here.id_hashes().isdisjoint(array("q", there.hashes)):
+        return None  # an id in both (or two ids with one hash)
+    kinds = dict(zip(there.subjects, there.kinds, strict=True))
+    if (any(subject in here.subjects for subject in there.named)
+            or any(subject in kinds for subject in (*here.slugs, *here.damaged))):
+        return None  # which record stands, and which is recorded again, takes one pass
+    if any(_unanswered(set(referred), wanted, here.subjects)
+           for wanted, referred in there.away.items()):
+        return None  # the worker's references are reported by one process
+    unanswered = {wanted: _unanswered(referred, wanted, kinds)
+                  for wanted, referred in here.away.items()}
+    _report_references(here, _joined(here.wrong, unanswered), here.subjects, kinds)
+    _check_amendments(root, segments, here.problems, here.amendments, kinds)
+    _check_amendments(root, segments, here.problems, there.amendments, here.subjects)
+    return Report(here.events + there.events, len(segments),
+                  _in_order(here.problems + there.problems),
+                  _in_order(here.warnings + there.warnings))
+
+
+def _unanswered(referred: set[str], wanted: str, kinds: dict[str, str]) -> set[str]:
+    """The subjects that no record of the wanted kind ("record": any) answers."""
+    if wanted == "record":
+        return referred.difference(kinds)
+    if list(map(kinds.get, referred)).count(wanted) == len(referred):
+        return set()
+    return {subject for subject in referred if kinds.get(subject) != wanted}
+
+
+def _report_references(scan: Scan, bad: dict[str, set[str]],
+                       *kinds: dict[str, str]) -> None:
+    """A problem for each reference of a scan to a subject in `bad` (by wanted kind):
+    a subject that the `kinds` record as another kind, or unknown."""
+    for wanted, subjects in bad.items():
+        if not subjects:
+            continue
+        for event_id, subject in scan.needed[wanted]:
+            if subject in subjects:
+                kind = next((known[subject] for known in kinds if subject in known), None)
+                scan.problems.append(((REFERENCE, scan.firsts[event_id]), (
+                    f"event {event_id}: refers to unknown subject {subject}" if kind is None
+                    else f"event {event_id}: {subject} is a {kind}, not a {wanted}")))
+
+
+def _check_amendments(root: Path, segments: list[Path], problems: Found,
+                      amendments: list[Amendment], kinds: dict[str, str]) -> list[Amendment]:
+    """Check the amendments of subjects that `kinds` records; the others, returned."""
+    others = []
+    for amendment in amendments:
+        place, event_id, subject, changes = amendment
+        kind = kinds.get(subject)
+        if kind is None:
+            others.append(amendment)
+        elif problem := model.check_changes(kind, changes):
+            problems.append(((AMENDMENT, place), f"event {event_id} "
+                             f"({_where_placed(segments, place, root)}): {problem}"))
+    return others
+
+
+def _settle(root: Path, segments: list[Path], scan: Scan) -> None:
+    """Check the references and amendments of subjects the scan records, with the kinds
+    of its records as they stand at its end: `wrong` gets the subjects of another kind,
+    and `away` and `amendments` keep what refers to the others."""
+    for wanted, references in scan.needed.items():
+        referred = set(map(itemgetter(1), references))
+        away = referred.difference(scan.subjects)
+        if away:
+            scan.away[wanted] = away
+        if wanted != "record" and len(away) < len(referred):
+            wrong = _unanswered(referred - away, wanted, scan.subjects)
+            if wrong:
+                scan.wrong[wanted] = wrong
+    scan.amendments = _check_amendments(root, segments, scan.problems, scan.amendments,
+                                        scan.subjects)
+
+
+COUNTER = struct.Struct("q")  # the bytes a worker has checked, in memory shared with it
 
 
 def _scan_in_processes(root: Path, segments: list[Path], bins: list[list[int]],
-                       advance: Advance) -> list[Scan]:
-    """Scan the first group of writers here and the others in forked processes; the bar
-    counts the bytes of all of them. Each worker leaves its scan in shared memory (no
-    copies through a pipe), sized by its segments: the scan of a line is smaller than
-    the line (else it comes through the pipe)."""
-    import multiprocessing
-
-    global _DONE
-    context = multiprocessing.get_context("fork")
-    _DONE = context.Value("q", 0)  # inherited by the workers, which fork from here
-    # Anonymous shared memory: pages are only taken as they are written.
-    _SHARED[:] = [mmap.mmap(-1, _shared_size(sum(segments[n].stat().st_size for n in numbers)))
-                  for numbers in bins[1:]]
+                       advance: Advance) -> tuple[Scan, Shipped]:
+    """Scan the first group of writers here and the other in a forked process, which
+    sends its settled scan through a pipe when done; the bar counts the bytes of both."""
+    checked = mmap.mmap(-1, COUNTER.size)  # anonymous: shared with the fork
+    read_end, write_end = os.pipe()
+    with suppress(OSError):  # a smaller pipe only means more, smaller reads
+        fcntl.fcntl(write_end, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+    pid = os.fork()
+    if pid == 0:  # the worker: it never returns
+        os.close(read_end)
+        _work(write_end, checked, root, segments, bins[1])
+    os.close(write_end)
     reported = 0
 
-    def with_workers(count: int) -> None:
+    def with_worker(count: int) -> None:
         nonlocal reported
-        done = _DONE.value
+        done = COUNTER.unpack_from(checked)[0]
         advance(count + done - reported)
         reported = done
 
     try:
-        with context.Pool(len(bins) - 1) as pool:
-            pending = pool.starmap_async(
-                _scan_packed, [(root, segments, numbers, index)
-                               for index, numbers in enumerate(bins[1:])])
-            here = _scan(root, segments, bins[0], with_workers)
-            _drop_settled(here)  # both while the workers finish
-            here.id_hashes()
-            while not pending.ready():
-                pending.wait(0.05)
-                with_workers(0)
-            return [here, *(_unpack_shipped(shipped, area)
-                            for shipped, area in zip(pending.get(), _SHARED, strict=True))]
+        here = _scan(root, segments, bins[0], with_worker)
+        _settle(root, segments, here)  # both while the worker finishes
+        here.id_hashes()
+        chunks = []
+        while True:
+            ready, _, _ = select.select([read_end], [], [], 0.05)
+            with_worker(0)
+            if ready:
+                chunk = os.read(read_end, PIPE_BYTES)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+        _, status = os.waitpid(pid, 0)
+        pid = 0
+        return here, _shipped(b"".join(chunks), os.waitstatus_to_exitcode(status))
     finally:
-        _DONE = None
-        for area in _SHARED:
-            area.close()
-        _SHARED.clear()
+        os.close(read_end)  # a worker still writing stops (broken pipe)
+        if pid:  # not waited for: this process stopped before the end
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        checked.close()
 
 
-def _shared_size(segment_bytes: int) -> int:
-    """The room a worker has for its scan, with its segments' size in bytes: at most
-    256 MB (the scan of about 3 million events), a size that any machine can map."""
-    return min(segment_bytes + (1 << 20), 256 << 20)
+PIPE_BYTES = 1 << 20  # asked of the pipe (Linux's default most a process may ask)
 
 
-def _unpack_shipped(shipped: int | bytes, area: mmap.mmap) -> Scan:
-    """A worker's scan: its size in the shared area, or the scan itself."""
-    if isinstance(shipped, bytes):
-        return Scan.unpack(shipped)
-    with memoryview(area) as view, view[:shipped] as packed:
-        return Scan.unpack(packed)
+def _shipped(message: bytes, status: int) -> Shipped:
+    """The worker's scan from what it sent, or the error that stopped it."""
+    if status == 0:
+        return Shipped(*marshal.loads(message)[1])
+    with suppress(ValueError, EOFError, TypeError):
+        scanned, failure = marshal.loads(message)
+        if not scanned:
+            raise RuntimeError(f"the process checking the log failed:\n{failure}")
+    raise TrackerError("the process checking the log stopped before the end "
+                       f"(exit status {status})")
 
 
-def _drop_settled(scan: Scan) -> None:
-    """Drop the references and amendments that the records of a scan settle, leaving
-    the others, in order, to `_combine`. A subject recorded in another scan too is a
-    format's slug (a record's subject is its event id, which sends the log to one
-    process), of the same kind there: so the report is the same."""
-    subjects = scan.subjects
-    scan.needed = [(event_id, wanted, subject) for event_id, wanted, subject in scan.needed
-                   if not _answers(subjects.get(subject), wanted)]
-    scan.amendments = [
-        amendment for amendment in scan.amendments
-        if (recorded := subjects.get(amendment[2])) is None
-        or model.check_changes(_kind(recorded), amendment[3])]
+def _work(pipe: int, checked: mmap.mmap, root: Path, segments: list[Path],
+          numbers: list[int]) -> NoReturn:
+    """A worker: send its settled scan (or why it failed), then end. Its references to
+    subjects of another kind are reported here: if any other of its references is not
+    answered, the log is checked again in one process."""
+    code = 1
+    try:
+        done = 0
 
+        def advance(count: int) -> None:
+            nonlocal done
+            done += count
+            COUNTER.pack_into(checked, 0, done)
 
-def _answers(recorded: Recorded | str | None, wanted: str) -> bool:
-    """Whether a record is what a reference wants (in `_scan`, written out)."""
-    return recorded is not None and (wanted == "record" or wanted == _kind(recorded))
-
-
-def _add_to_shared_count(count: int) -> None:
-    with _DONE.get_lock():
-        _DONE.value += count
-
-
-def _scan_packed(root: Path, segments: list[Path], numbers: list[int],
-                 index: int) -> int | bytes:
-    """A worker's scan, less what it settles itself, in its shared area (its size is
-    returned) or, if larger, returned. Its progress goes to the count shared with the
-    main process."""
-    scan = _scan(root, segments, numbers, _add_to_shared_count)
-    _drop_settled(scan)
-    packed = scan.pack()
-    area = _SHARED[index]
-    if len(packed) > len(area):
-        return packed
-    area[: len(packed)] = packed
-    return len(packed)
+        try:
+            scan = _scan(root, segments, numbers, advance)
+            _settle(root, segments, scan)
+            _report_references(scan, scan.wrong, scan.subjects)
+            message = marshal.dumps((True, tuple(Shipped.of(scan))))
+            code = 0
+        except Exception:
+            message = marshal.dumps((False, traceback.format_exc()))
+        with open(pipe, "wb") as out:
+            out.write(message)
+    finally:
+        os._exit(code)  # no cleanup of what this process shares with its parent
 
 
 def _scan(root: Path, segments: list[Path], numbers: list[int], advance: Advance) -> Scan:
@@ -369,7 +424,8 @@ def _scan(root: Path, segments: list[Path], numbers: list[int], advance: Advance
     log = EventLog(root)
     scan = Scan()
     problems, warnings, amendments = scan.problems, scan.warnings, scan.amendments
-    firsts, subjects, needed = scan.firsts, scan.subjects, scan.needed
+    firsts, subjects, damaged, needed = scan.firsts, scan.subjects, scan.damaged, scan.needed
+    slugs = scan.slugs
     events = 0
     seqs = Seqs()
     lines = _Lines(segments)
@@ -398,7 +454,7 @@ def _scan(root: Path, segments: list[Path], numbers: list[int], advance: Advance
                         problems.append(((LINE, place),
                                          f"event {envelope.id_in(body)} ({name}:{number}): "
                                          f"{error}"))
-                        _keep_what_can_be_read(body, folder, seqs, subjects, segment, number)
+                        _keep_what_can_be_read(body, folder, seqs, scan)
                         continue
                     event_id = event["id"]
                 else:
@@ -420,25 +476,26 @@ def _scan(root: Path, segments: list[Path], numbers: list[int], advance: Advance
                 writer_seqs.append(seq)
                 writer_ids.append(event_id)
                 if kind:
-                    earlier = subjects.get(subject)
-                    if earlier is not None and (type(earlier) is str or earlier[4]):
+                    if subject not in subjects or subject in damaged:  # a readable record
+                        # stands over a damaged line's
+                        if subject == event_id:
+                            subjects[event_id] = kind  # the id's string, not a copy
+                        else:
+                            subjects[subject] = kind
+                            slugs.add(subject)
+                        if damaged:
+                            damaged.discard(subject)
+                    else:
                         warnings.append(((LINE, place), _recorded_again(
                             event_id, subject, f"{name}:{number}")))
-                    elif subject == event_id:
-                        subjects[event_id] = kind  # the id's string, not a copy
-                    else:
-                        subjects[subject] = (kind, event_id, segment, number, True)
                 for wanted, referred in references:
-                    # Settled here if the subject is a readable record (which stays)
-                    # that `_answers` it; else by `_drop_settled` or `_combine`.
+                    # Settled here if a readable record (which stays) answers it; else
+                    # by `_settle` or across the scans.
                     recorded = subjects.get(referred)
-                    if recorded is not None:
-                        if type(recorded) is str:
-                            if wanted == "record" or wanted == recorded:
-                                continue
-                        elif recorded[4] and (wanted == "record" or wanted == recorded[0]):
-                            continue
-                    needed.append((event_id, wanted, referred))
+                    if (recorded is not None and (wanted == "record" or wanted == recorded)
+                            and not (damaged and referred in damaged)):
+                        continue
+                    needed[wanted].append((event_id, referred))
     scan.events = events
     _check_seqs(problems, seqs)
     return scan
@@ -474,50 +531,6 @@ def _check_seqs(problems: Found, seqs: Seqs) -> None:
                     f"writer {writer}: seq {seq} used by both event {previous_id} and event "
                     f"{event_id}")))
             expected, previous_id = seq + 1, event_id
-
-
-def _combine(log: EventLog, segments: list[Path], scans: list[Scan]) -> Report:
-    """One report from the scans, with the checks that need the whole log."""
-    problems: Found = [found for scan in scans for found in scan.problems]
-    warnings: Found = [found for scan in scans for found in scan.warnings]
-    subjects: dict[str, Recorded | str] = scans[0].subjects
-
-    def where_recorded(subject: str, recorded: Recorded | str) -> Recorded:
-        if type(recorded) is not str:
-            return recorded
-        place = next(scan.firsts[subject] for scan in scans if subject in scan.firsts)
-        return (recorded, subject, *_segment_and_line(place), True)
-
-    for scan in scans[1:]:
-        # A format's slug, or a damaged line's subject, recorded in both.
-        for subject in sorted(scan.subjects.keys() & subjects.keys()):
-            first, later = sorted((where_recorded(subject, subjects[subject]),
-                                   where_recorded(subject, scan.subjects.pop(subject))),
-                                  key=lambda recorded: recorded[2:4])
-            subjects[subject] = first if first[4] or not later[4] else later
-            if first[4] and later[4]:  # a damaged line is reported as such
-                warnings.append(((LINE, _place(later[2], later[3])), _recorded_again(
-                    later[1], subject, _where(segments[later[2]], later[3], log.root))))
-        subjects.update(scan.subjects)
-    for scan in scans:
-        for event_id, wanted, subject in scan.needed:
-            recorded = subjects.get(subject)
-            if recorded is None:
-                problems.append(((REFERENCE, scan.firsts[event_id]),
-                                 f"event {event_id}: refers to unknown subject {subject}"))
-            elif not _answers(recorded, wanted):
-                problems.append(((REFERENCE, scan.firsts[event_id]),
-                                 f"event {event_id}: {subject} is a {_kind(recorded)}, "
-                                 f"not a {wanted}"))
-        for place, event_id, subject, changes in scan.amendments:
-            recorded = subjects.get(subject)
-            problem = model.check_changes(_kind(recorded), changes) if recorded else None
-            if problem:
-                segment, number = _segment_and_line(place)
-                where = _where(segments[segment], number, log.root)
-                problems.append(((AMENDMENT, place), f"event {event_id} ({where}): {problem}"))
-    return Report(sum(scan.events for scan in scans), len(segments), _in_order(problems),
-                  _in_order(warnings))
 
 
 def _in_order(found: Found) -> list[str]:
@@ -567,8 +580,7 @@ class _Lines:
             return file.readline().rstrip(b"\n")
 
     def where(self, place: int, root: Path) -> str:
-        segment, number = _segment_and_line(place)
-        return _where(self.segments[segment], number, root)
+        return _where_placed(self.segments, place, root)
 
 
 def _check_event(event: dict, path: Path) -> str | None:
