@@ -13,6 +13,7 @@ from typing import BinaryIO
 import pytest
 
 from tracker import build, envelope, feed, projection
+from tracker.forking import FORK_BYTES, PIPE_BYTES, worth_forking
 from tracker.replay import SORT_KEY
 
 from .benchmark import generate
@@ -40,7 +41,7 @@ def fed(monkeypatch: pytest.MonkeyPatch) -> Callable[[bool], list[int]]:
     monkeypatch.setattr(build, "fed_events", counted)
 
     def choose(feeding: bool) -> list[int]:
-        monkeypatch.setattr(build, "worth_feeding", lambda total: feeding)
+        monkeypatch.setattr(build, "worth_forking", lambda total: feeding)
         return started
 
     return choose
@@ -148,7 +149,7 @@ def test_a_build_failing_here_stops_the_feeding_process(
     segment = events / "aaa-early" / f"{first[:7]}.jsonl"
     segment.parent.mkdir()
     segment.write_bytes(untitled)
-    assert sum(path.stat().st_size for path in events.glob("*/*.jsonl")) > 4 * feed.PIPE_BYTES
+    assert sum(path.stat().st_size for path in events.glob("*/*.jsonl")) > 4 * PIPE_BYTES
     with_feed, without = both_ways(fed, events, tmp_path)
     assert with_feed[0] == without[0] == (
         1, "", f"Error: event {event_id} cannot be projected (KeyError('title')); run "
@@ -195,13 +196,13 @@ def test_only_a_large_log_on_several_cores_in_one_thread_is_fed(
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(os, "cpu_count", lambda: 2)
     monkeypatch.setattr(threading, "active_count", lambda: 1)
-    assert feed.worth_feeding(feed.FEED_BYTES)
-    assert not feed.worth_feeding(feed.FEED_BYTES - 1)
+    assert worth_forking(FORK_BYTES)
+    assert not worth_forking(FORK_BYTES - 1)
     monkeypatch.setattr(threading, "active_count", lambda: 2)
-    assert not feed.worth_feeding(feed.FEED_BYTES)
+    assert not worth_forking(FORK_BYTES)
     monkeypatch.setattr(threading, "active_count", lambda: 1)
     monkeypatch.setattr(os, "cpu_count", lambda: 1)
-    assert not feed.worth_feeding(feed.FEED_BYTES)
+    assert not worth_forking(FORK_BYTES)
 
 
 def test_new_records_in_a_row_are_prepared_together_by_table(big_log: Path) -> None:

@@ -17,7 +17,8 @@ import orjson
 
 from .collector import collection_paused
 from .errors import TrackerError
-from .feed import fed_events, worth_feeding
+from .feed import fed_events
+from .forking import worth_forking
 from .log import EventLog, SegmentState
 from .orphans import remove_orphans
 from .progress import Advance, Progress, no_progress
@@ -148,7 +149,7 @@ def _project_file(log: EventLog, path: Path, ranges: dict[str, tuple[int, int]],
     A large log is read by a second process (see `feed`) while this one writes."""
     path.unlink(missing_ok=True)
     with closing(sqlite3.connect(str(path))) as conn:
-        if worth_feeding(sum(stop - start for start, stop in ranges.values())):
+        if worth_forking(sum(stop - start for start, stop in ranges.values())):
             with fed_events(log, ranges, sort_in_memory, as_of, advance) as feed:
                 project(feed, conn, deduplicated=True)
             count, last_key = feed.count, feed.last_key

@@ -9,38 +9,28 @@ damaged line, a segment out of order) is raised here, as without a feed.
 
 from __future__ import annotations
 
-import fcntl
 import marshal
 import os
 import signal
 import struct
-import threading
 import traceback
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from typing import Any, BinaryIO
 
+from . import forking
 from .errors import TrackerError
+from .forking import PIPE_BYTES
 from .log import EventLog
 from .progress import Advance
 from .projection import Event, Prepared, PreparedRows
 from .replay import FirstOfEach, OutOfOrder, ordered_events, recorded_until
 
-FEED_BYTES = 4 << 20  # below this, a build reads the log itself
 FRAME_EVENTS = 1000  # events per frame
-PIPE_BYTES = 1 << 20  # asked of the pipe (Linux's default most a process may ask)
 LENGTH = struct.Struct("<I")  # before each frame: its length in bytes
 
 # The kinds of frame, each (kind, payload, bytes of the log read since the last frame).
 EVENTS, END, ERROR, OUT_OF_ORDER, FAILED = "events", "end", "error", "out of order", "failed"
-
-
-def worth_feeding(total_bytes: int) -> bool:
-    """Whether a full build of a log this large is faster with a second process, and
-    safe to fork for (a process running other threads is not: one of them may hold a
-    lock the child would wait for forever)."""
-    return (total_bytes >= FEED_BYTES and (os.cpu_count() or 1) > 1
-            and threading.active_count() == 1)
 
 
 class Feed:
@@ -93,9 +83,7 @@ def fed_events(log: EventLog, ranges: dict[str, tuple[int, int]], sort_in_memory
                as_of: str | None, advance: Advance) -> Iterator[Feed]:
     """The events of `ranges` recorded until `as_of` (all if None), from a forked
     process; it is stopped, if still running, when the block ends."""
-    read_end, write_end = os.pipe()
-    with suppress(OSError):  # a smaller pipe only means more, smaller writes
-        fcntl.fcntl(write_end, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+    read_end, write_end = forking.pipe()
     pid = os.fork()
     if pid == 0:  # the feeding process: it never returns
         os.close(read_end)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import marshal
 import mmap
@@ -11,7 +10,6 @@ import select
 import signal
 import struct
 import subprocess
-import threading
 import traceback
 from array import array
 from collections import defaultdict
@@ -23,10 +21,11 @@ from typing import NamedTuple, NoReturn
 
 import orjson
 
-from . import envelope, model
+from . import envelope, forking, model
 from .collector import collection_paused
 from .errors import TrackerError, shown
 from .fastcheck import Checked, FastCheck
+from .forking import PIPE_BYTES, worth_forking
 from .log import EventLog, Line, Tail, line_blocks
 from .progress import Advance, Progress, no_progress
 from .upcast import can_upcast, upcast
@@ -101,7 +100,8 @@ def _segment_and_line(place: int) -> tuple[int, int]:
 
 
 def _where_placed(segments: list[Path], place: int, root: Path) -> str:
-    return _where(segments[place >> 32], place & 0xFFFFFFFF, root)
+    segment, number = _segment_and_line(place)
+    return _where(segments[segment], number, root)
 
 
 class Seqs:
@@ -117,7 +117,6 @@ class Seqs:
         self.ids[writer].append(event_id)
 
 
-PARALLEL_BYTES = 4 << 20  # below this, one process checks the whole log
 TAIL_LINE = 0xFFFFFFFF  # the line number of a segment's torn tail, after its lines
 
 # The order of a report: what the lines say, in the order of segments and lines; then
@@ -126,6 +125,7 @@ TAIL_LINE = 0xFFFFFFFF  # the line number of a segment's torn tail, after its li
 LINE, SEQ, REFERENCE, AMENDMENT = range(4)
 Found = list[tuple[tuple, str]]  # (where in that order, message)
 Amendment = tuple[int, str, str, dict]  # place, event id, subject, changes
+COUNTER = struct.Struct("q")  # the bytes a worker has checked, in memory shared with it
 
 
 @dataclass
@@ -186,7 +186,6 @@ class Shipped(NamedTuple):
                    scan.amendments)
 
 
-
 def verify(log: EventLog, workers: int | None = None,
            progress: Progress = no_progress) -> Report:
     """Read every segment and report every problem, naming the event (or file and line).
@@ -206,9 +205,7 @@ def verify(log: EventLog, workers: int | None = None,
     for number, path in enumerate(segments):
         writers[path.parent.name].append(number)
     if workers is None:
-        workers = 2 if (sum(sizes) >= PARALLEL_BYTES and len(writers) > 1
-                        and (os.cpu_count() or 1) > 1
-                        and threading.active_count() == 1) else 1  # see feed.worth_feeding
+        workers = 2 if worth_forking(sum(sizes)) and len(writers) > 1 else 1
     bins: list[list[int]] = [[] for _ in range(min(workers, len(writers), 2) or 1)]
     weights = [0] * len(bins)
     for group in sorted(writers.values(), key=lambda group: -sum(sizes[n] for n in group)):
@@ -327,17 +324,12 @@ def _settle(root: Path, segments: list[Path], scan: Scan) -> None:
                                         scan.subjects)
 
 
-COUNTER = struct.Struct("q")  # the bytes a worker has checked, in memory shared with it
-
-
 def _scan_in_processes(root: Path, segments: list[Path], bins: list[list[int]],
                        advance: Advance) -> tuple[Scan, Shipped]:
     """Scan the first group of writers here and the other in a forked process, which
     sends its settled scan through a pipe when done; the bar counts the bytes of both."""
     checked = mmap.mmap(-1, COUNTER.size)  # anonymous: shared with the fork
-    read_end, write_end = os.pipe()
-    with suppress(OSError):  # a smaller pipe only means more, smaller reads
-        fcntl.fcntl(write_end, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+    read_end, write_end = forking.pipe()
     pid = os.fork()
     if pid == 0:  # the worker: it never returns
         os.close(read_end)
@@ -373,9 +365,6 @@ def _scan_in_processes(root: Path, segments: list[Path], bins: list[list[int]],
             os.kill(pid, signal.SIGKILL)
             os.waitpid(pid, 0)
         checked.close()
-
-
-PIPE_BYTES = 1 << 20  # asked of the pipe (Linux's default most a process may ask)
 
 
 def _shipped(message: bytes, status: int) -> Shipped:
