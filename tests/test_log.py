@@ -168,3 +168,38 @@ def test_line_blocks_cut_lines_and_tail_whatever_the_reads(
     assert not tails or blocks[-1] is tails[0]
     if block == 1 << 20 and len(lines) > 1:
         assert len(blocks) <= 3  # a block at a time, not a line at a time
+
+
+@pytest.mark.parametrize("block", [1, 3, 1 << 20])
+@pytest.mark.parametrize("content", [b"a\nbb\n\nccc\nd\n", b"a\nbb\n\nccc\nd\ntorn",
+                                     b"a\nbb\n\nccc\nd\0\n"])
+def test_line_blocks_of_part_of_a_segment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                          block: int, content: bytes) -> None:
+    """From any line's start to just after any later newline: the lines between, no tail;
+    to the end: the rest, with the tail that the whole segment has."""
+    from tracker import log
+    from tracker.errors import TrackerError
+    from tracker.log import Tail, line_blocks
+
+    monkeypatch.setattr(log, "READ_BLOCK", block)
+    path = tmp_path / "2020-01.jsonl"
+    path.write_bytes(content)
+    whole = list(line_blocks(path))
+    tail = [item for item in whole if isinstance(item, Tail)]
+    lines = [line for item in whole if not isinstance(item, Tail) for line in item]
+    starts = [0] + [at + 1 for at, byte in enumerate(content) if byte == ord("\n")]
+    for first, start in enumerate(starts):
+        for end in starts[first + 1:]:
+            assert [line for item in line_blocks(path, start, end) for line in item] == (
+                content[start:end].split(b"\n")[:-1])
+        if start == len(content):
+            continue  # nothing after: no part starts there
+        rest = list(line_blocks(path, start))
+        assert [line for item in rest if not isinstance(item, Tail) for line in item] == (
+            lines[first:])
+        assert [(item.offset, item.data) for item in rest if isinstance(item, Tail)] == [
+            (item.offset, item.data) for item in tail]
+    with pytest.raises(TrackerError, match=r"2020-01\.jsonl changed while it was read"):
+        list(line_blocks(path, 0, 3))  # not just after a newline
+    with pytest.raises(TrackerError, match="changed while it was read"):
+        list(line_blocks(path, 0, len(content) + 5))  # beyond the end

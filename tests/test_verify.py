@@ -94,7 +94,8 @@ def test_verify_on_an_empty_log() -> None:
 
 
 def test_two_processes_report_what_one_does(events: Path) -> None:
-    """Writers checked in two processes: the same problems and warnings as in one."""
+    """A log checked in two processes (each reads about half of its bytes, here cutting
+    bob's lines in two): the same problems and warnings as in one."""
     from tracker.verify import verify
 
     for writer in ("alice", "bob", "carol"):
@@ -117,7 +118,7 @@ def test_two_processes_report_what_one_does(events: Path) -> None:
     for writer in ("alice", "carol"):
         with EventLog(events, writer=writer).session() as appender:
             appender.write(format_recorded(f"Format of {writer}"))
-    for writer in ("alice", "bob"):  # references and amendments settled in each group
+    for writer in ("alice", "bob"):  # references and amendments settled in each half
         with EventLog(events, writer=writer).session() as appender:
             meeting = appender.write(fields(f"{writer} meets"))
             for changes in ({"title": "Renamed"}, {"donor": "JPN"}):  # the second is bad
@@ -138,7 +139,7 @@ def test_two_processes_report_what_one_does(events: Path) -> None:
     two = verify(EventLog(events), workers=2)
     assert (two.events, two.files) == (one.events, one.files) == (25, 3)
     assert (two.problems, two.warnings) == (one.problems, one.warnings)  # in the same order
-    # the forgery, the unknown format, the seq gap; in each group, a bad amendment and a
+    # the forgery, the unknown format, the seq gap; of alice and bob, a bad amendment and a
     # pledge at a pledge
     assert len(one.problems) == 7
     bad_amendments = [problem for problem in one.problems if "unknown field 'donor'" in problem]
@@ -202,10 +203,10 @@ def test_a_big_verify_shows_progress_on_a_terminal_only(tmp_path: Path) -> None:
 
 
 def test_a_damaged_record_in_the_other_process_is_reported_once(events: Path) -> None:
-    """A damaged line recording a subject that another group of writers recorded too."""
+    """A damaged line recording a subject that the other half of the log records too."""
     from tracker.verify import verify
 
-    with EventLog(events, writer="alice").session() as appender:  # the heavier: first
+    with EventLog(events, writer="alice").session() as appender:  # read first
         appender.write(format_recorded("Format of alice"))
         for title in ("One", "Two", "Three"):
             appender.write(fields(title))
@@ -237,7 +238,8 @@ def one_and_two_processes(events: Path) -> tuple:
 
 
 def test_the_first_record_of_a_slug_is_the_same_in_one_or_two_processes(events: Path) -> None:
-    """Writers split a(10), d(4) | b(8), c(5): the slug of b comes first in segment order."""
+    """Writers a(10), b(8), c(5), d(4), cut in two within b's lines: the slug recorded
+    first in segment order is b's, in the first half; d records it again in the other."""
     for writer, count in (("a", 10), ("b", 8), ("c", 5), ("d", 4)):
         with EventLog(events, writer=writer).session() as appender:
             if writer in "bd":
@@ -357,8 +359,8 @@ def test_a_reference_is_settled_by_the_record_that_stands_not_by_a_damaged_line(
 
 
 def two_writers(events: Path) -> dict[str, dict]:
-    """Writers a (the heavier, checked in this process) and b (in the worker), and a
-    meeting of each."""
+    """Writers a (checked in this process, see `labels_and_reports`) and b (in the
+    worker), and a meeting of each."""
     meetings = {}
     for writer, count in (("a", 8), ("b", 4)):
         with EventLog(events, writer=writer).session() as appender:
@@ -366,6 +368,14 @@ def two_writers(events: Path) -> dict[str, dict]:
             for title in range(count):
                 appender.write(fields(f"{writer} {title}"))
     return meetings
+
+
+def cut_before_b(events: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make two processes cut the log of `two_writers` between a and b."""
+    from tracker import verify as module
+
+    sizes = {path.parent.name: path.stat().st_size for path in EventLog(events).segments()}
+    monkeypatch.setattr(module, "WORKER_SHARE", sizes["b"] / (sizes["a"] + sizes["b"]))
 
 
 def labels_and_reports(events: Path) -> tuple[list[str], list[str], list[str]]:
@@ -381,7 +391,8 @@ def labels_and_reports(events: Path) -> tuple[list[str], list[str], list[str]]:
 
 
 @pytest.mark.parametrize("writer", ["a", "b"])
-def test_a_reference_the_other_process_does_not_answer(events: Path, writer: str) -> None:
+def test_a_reference_the_other_process_does_not_answer(
+        events: Path, writer: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """Reported by this process if one of its events makes it; if one of the worker's
     does, the log is checked again in one process."""
     two_writers(events)
@@ -389,6 +400,7 @@ def test_a_reference_the_other_process_does_not_answer(events: Path, writer: str
     orphan["data"]["format"] = "no-such-format"
     with EventLog(events, writer=writer).session() as appender:
         appender.write(orphan)
+    cut_before_b(events, monkeypatch)
     labels, problems, warnings = labels_and_reports(events)
     assert problems == [f"event {orphan['id']}: refers to unknown subject no-such-format"]
     assert warnings == []
@@ -396,7 +408,8 @@ def test_a_reference_the_other_process_does_not_answer(events: Path, writer: str
                       ["Verifying", "Verifying in one process"])
 
 
-def test_amendments_and_updates_across_the_processes_take_one_pass(events: Path) -> None:
+def test_amendments_and_updates_across_the_processes_take_one_pass(
+        events: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Each writer amends and updates the other's meeting: answered, and checked against
     its kind, across the two processes."""
     meetings = two_writers(events)
@@ -410,6 +423,7 @@ def test_amendments_and_updates_across_the_processes_take_one_pass(events: Path)
             appender.write({**fields("x"), "type": "meeting.status_changed",
                             "subject": meetings[other]["id"],
                             "data": {"status": "held", "source": {"citation": "s"}}})
+    cut_before_b(events, monkeypatch)
     labels, problems, warnings = labels_and_reports(events)
     assert labels == ["Verifying"]
     assert [problem.split(" ", 2)[1] for problem in problems] == [
@@ -456,8 +470,8 @@ def test_a_worker_that_fails_or_dies_is_reported(events: Path,
 
 
 @pytest.mark.parametrize("writer", ["a", "b"])
-def test_a_damaged_line_recording_the_other_process_s_subject(events: Path,
-                                                              writer: str) -> None:
+def test_a_damaged_line_recording_the_other_process_s_subject(
+        events: Path, writer: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """A damaged copy of the other writer's meeting, as a pledge, and an update of the
     meeting next to it: the meeting stands, whichever process reads the copy."""
     meetings = two_writers(events)
@@ -471,8 +485,96 @@ def test_a_damaged_line_recording_the_other_process_s_subject(events: Path,
     copied = source.read_bytes().splitlines()[0]
     path.write_bytes(path.read_bytes() + copied.replace(b'"type":"meeting.recorded"',
                                                         b'"type":"pledge.recorded"') + b"\n")
+    cut_before_b(events, monkeypatch)
     labels, problems, warnings = labels_and_reports(events)
     assert labels == ["Verifying", "Verifying in one process"]
     assert [problem.rsplit(": ", 1)[1] for problem in problems] == [
         "hash does not match content"]
     assert warnings == []
+
+
+def test_the_log_is_cut_in_two_where_a_line_starts(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The worker reads the last WORKER_SHARE of the bytes, from the first line that
+    starts at or after the cut; a segment with no line starting after it stays whole."""
+    from tracker import verify as module
+    from tracker.verify import Part, _split
+
+    first, second = tmp_path / "a" / "2020-01.jsonl", tmp_path / "b" / "2020-01.jsonl"
+    for path in (first, second):
+        path.parent.mkdir()
+    first.write_bytes(b"0123456789\n" * 4)  # lines start at 0, 11, 22, 33; 44 bytes
+    segments = [first, second]
+
+    def split(second_content: bytes, share: float) -> list[list[Part]]:
+        second.write_bytes(second_content)
+        monkeypatch.setattr(module, "WORKER_SHARE", share)
+        return _split(segments, [path.stat().st_size for path in segments])
+
+    ten = b"0123456789\n" * 10  # 110 bytes
+    # 154 bytes; the cut at 77 is in the second segment, at byte 33: a line starts there
+    assert split(ten, 0.5) == [[Part(0), Part(1, 0, 33)], [Part(1, 33)]]
+    # at byte 34 of the second: the next line starts at 44
+    assert split(ten, (154 - 78) / 154) == [[Part(0), Part(1, 0, 44)], [Part(1, 44)]]
+    # at byte 20 of the first: the next line starts at 22
+    assert split(ten, (154 - 20) / 154) == [[Part(0, 0, 22)], [Part(0, 22), Part(1)]]
+    # at the end of the first: the second segment goes to the worker whole
+    assert split(ten, 110 / 154) == [[Part(0)], [Part(1)]]
+    # in the last line of the second: it stays whole, and there is one part only
+    assert split(ten, 5 / 154) == [[Part(0), Part(1)]]
+    # in a torn tail: the same
+    assert split(ten + b"torn", 2 / 158) == [[Part(0), Part(1)]]
+    # the torn tail after the cut goes with the worker's lines: the cut at 99, a line's start
+    assert split(ten + b"torn", 15 / 158) == [[Part(0), Part(1, 0, 99)], [Part(1, 99)]]
+
+
+def test_one_writer_is_checked_by_two_processes(events: Path) -> None:
+    """A log of one writer is cut in two: its lines keep their numbers in the worker's
+    half, and its seqs are checked across the two (a gap: again, in one process)."""
+    from tracker.verify import _split
+
+    with EventLog(events, writer="solo").session() as appender:
+        written = [appender.write(fields(f"Meeting {number}")) for number in range(40)]
+    path = segment(events)
+    [[head], [tail]] = _split([path], [path.stat().st_size])
+    assert head.end == tail.start and 15 < path.read_bytes()[: tail.start].count(b"\n") < 25
+    lines = path.read_bytes().splitlines(keepends=True)
+    lines[29] = lines[29].replace(b"Meeting 29", b"Meeting 2X")
+    path.write_bytes(b"".join(lines))
+    labels, problems, warnings = labels_and_reports(events)
+    assert labels == ["Verifying"]
+    assert problems == [f"event {written[29]['id']} (solo/{path.name}:30): hash does not "
+                        "match content"]
+    del lines[35]  # a seq gap
+    path.write_bytes(b"".join(lines))
+    labels, problems, warnings = labels_and_reports(events)
+    assert labels == ["Verifying", "Verifying in one process"]
+    assert problems == [
+        f"event {written[29]['id']} (solo/{path.name}:30): hash does not match content",
+        f"writer solo: seq jumps from 35 to 37 at event {written[36]['id']}: 1 event of this "
+        "writer missing"]
+    assert warnings == []
+
+
+def test_a_writer_s_event_recorded_twice_in_a_folder_of_the_other_half(
+        events: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An event of writer a moved into b's folder, then recorded again there (a retry):
+    one process counts the retry's seq for a, so a's seqs have no gap. The worker reads
+    both: a seq of a writer it does not check, so the log is checked again in one process."""
+    two_writers(events)
+    source, target = (next((events / writer).glob("*.jsonl")) for writer in "ab")
+    lines = source.read_bytes().splitlines(keepends=True)
+    moved = lines.pop(2)
+    source.write_bytes(b"".join(lines))
+    event = json.loads(moved)
+    del event["hash"]
+    retried = envelope.seal({**event, "recorded_by": "someone else"})
+    target.write_bytes(target.read_bytes() + moved + retried)
+    cut_before_b(events, monkeypatch)
+    labels, problems, warnings = labels_and_reports(events)
+    assert labels == ["Verifying", "Verifying in one process"]
+    where = f"b/{target.name}"
+    assert problems == [f"event {event['id']} ({where}:6): writer 'a' in the folder of 'b'"]
+    assert warnings == [f"event {event['id']} ({where}:7) was recorded again by writer a with "
+                        f"the same content (a retry in another clone); the first one "
+                        f"({where}:6) stands"]

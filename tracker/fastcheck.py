@@ -21,7 +21,7 @@ from msgspec import UNSET, Meta, Struct, UnsetType
 
 from . import envelope, model, upcast
 from .actors import all_actors
-from .envelope import HASH_END, HASH_KEY
+from .envelope import HASH_END
 
 MsgspecType = Any
 
@@ -107,10 +107,11 @@ ACTOR: MsgspecType = Literal[tuple(all_actors())]  # type: ignore[valid-type]
 
 def _struct(name: str, fields: list[Field]) -> type[Struct]:
     ordered = sorted(fields)  # canonical JSON has sorted keys; structs encode in field order
+    # gc=False: decoded values never form cycles, so the collector need not track them.
     return msgspec.defstruct(
         name, [(key, kind) if default is NO_DEFAULT else (key, kind, default)
                for key, kind, default in ordered],
-        forbid_unknown_fields=True, kw_only=True)
+        forbid_unknown_fields=True, kw_only=True, gc=False)
 
 
 def _optional(key: str, kind: MsgspecType) -> Field:
@@ -180,8 +181,9 @@ class Types:
 
 
 class EventType(NamedTuple):
-    """How to check one type of event: the decoder of the whole line, then the check of
-    its data, which gives the references it makes (see `data_check`)."""
+    """How to check one type of event: the decoder of its data (the envelope is decoded
+    first, see `_envelope`), then the check of the data, which gives the references it
+    makes (see `data_check`)."""
 
     decoder: msgspec.json.Decoder
     references: Callable[[Any, str], list[tuple[str, str]] | None]
@@ -198,16 +200,18 @@ def _referring(specs: tuple[model.Field, ...]) -> Referring:
     return tuple((spec.key, spec.refers, spec.many) for spec in specs if spec.refers)
 
 
-def _envelope(event_type: str, data: type[Struct]) -> list[Field]:
-    """The envelope fields of one type of event, around its data: of the current schema
-    version only (older ones are upcast by the full checks). `hash`, `id` and
-    `recorded_at` are checked on the line (`TAIL` and the digest), `writer` against its folder."""
-    return [("data", data, NO_DEFAULT), ("hash", str, NO_DEFAULT), ("id", str, NO_DEFAULT),
-            ("recorded_at", str, NO_DEFAULT),
-            ("recorded_by", Annotated[str, Meta(max_length=200)], NO_DEFAULT),
-            ("schema", Literal[upcast.SCHEMA], NO_DEFAULT), ("seq", POSITIVE, NO_DEFAULT),
-            ("subject", Annotated[str, Meta(min_length=1, max_length=64)], NO_DEFAULT),
-            ("type", Literal[event_type], NO_DEFAULT), ("writer", str, NO_DEFAULT)]
+def _envelope() -> type[Struct]:
+    """The envelope of an event of the current schema version (older ones are upcast by
+    the full checks), its data left raw until its type is known. `hash`, `id` and
+    `recorded_at` are checked on the line (`TAIL` and the digest), `type` by the types
+    known, `writer` against its folder."""
+    return _struct("Envelope", [
+        ("data", msgspec.Raw, NO_DEFAULT), ("hash", str, NO_DEFAULT), ("id", str, NO_DEFAULT),
+        ("recorded_at", str, NO_DEFAULT),
+        ("recorded_by", Annotated[str, Meta(max_length=200)], NO_DEFAULT),
+        ("schema", Literal[upcast.SCHEMA], NO_DEFAULT), ("seq", POSITIVE, NO_DEFAULT),
+        ("subject", Annotated[str, Meta(min_length=1, max_length=64)], NO_DEFAULT),
+        ("type", str, NO_DEFAULT), ("writer", str, NO_DEFAULT)])
 
 
 # What an amendment may set a field to; the record's kind tells, in the checks across the
@@ -215,7 +219,7 @@ def _envelope(event_type: str, data: type[Struct]) -> list[Field]:
 CHANGE = str | INTEGER | Literal[True] | None | list[str]
 
 
-def _event_types(types: Types) -> dict[bytes, EventType]:
+def _event_types(types: Types) -> dict[str, EventType]:
     """The event types, by their name in a line."""
     source = ("source", types.source, NO_DEFAULT)
     declared: dict[str, tuple[list[Field], list[Check], Referring, str, Texts]] = {}
@@ -243,15 +247,14 @@ def _event_types(types: Types) -> dict[bytes, EventType]:
     for event_type, (fields, checks, referring, recorded, texts) in declared.items():
         name = event_type.replace(".", "_")
         data = _struct(name, fields)
-        event = _struct(f"{name}_event", _envelope(event_type, data))
         references = data_check(texts if types.plain else (), checks, types.source_checks,
                                 referring)
-        checked[event_type.encode()] = EventType(msgspec.json.Decoder(event), references,
+        checked[event_type] = EventType(msgspec.json.Decoder(data), references,
                                                  recorded, event_type == model.AMENDED)
     return checked
 
 
-TYPE_KEY = b',"type":"'
+DATA_START = len(b'{"data":')  # a canonical line's first key is data's
 # The envelope after its hash, to recorded_by, in a canonical line (ASCII digits only,
 # where the envelope's patterns take any decimal digit). The hash itself is shown to be 64
 # hex digits by being equal to the digest of the line.
@@ -267,7 +270,9 @@ class FastCheck:
         self.plain = _event_types(Types(plain=True))
         self.any = _event_types(Types(plain=False))
         self.encode = msgspec.json.Encoder().encode
+        self.envelope = msgspec.json.Decoder(_envelope()).decode
         self.writers: dict[str, bool] = {}
+        self.sha256 = sha256()  # copied for each line: faster than a new one (OpenSSL 3)
 
     def check(self, line: bytes, folder: str, segment: str) -> Checked | None:
         return self.check_block([line], folder, segment)[0]
@@ -282,25 +287,31 @@ class FastCheck:
         return [self._check(line, folder, segment, types) for line in lines]
 
     def _check(self, line: bytes, folder: str, segment: str,
-               types: dict[bytes, EventType] | None) -> Checked | None:
-        at = line.rfind(TYPE_KEY) + len(TYPE_KEY)  # the decoder checks this guess
-        if types is None:
-            types = self.plain if plain_line(line) else self.any
-        event_type = types.get(line[at : line.find(b'"', at)])
-        if event_type is None:
-            return None
+               types: dict[str, EventType] | None) -> Checked | None:
         try:
-            event = event_type.decoder.decode(line)
+            event = self.envelope(line)
         except (msgspec.MsgspecError, RecursionError):
             return None
-        if (event.writer != folder or event.recorded_at[:7] != segment
-                or self.encode(event) != line):
+        if types is None:
+            types = self.plain if plain_line(line) else self.any
+        event_type = types.get(event.type)
+        if (event_type is None or event.writer != folder
+                or event.recorded_at[:7] != segment):
             return None
-        # The line is canonical: its last `,"hash":"` is the envelope's (an amendment's
-        # changes may have a key "hash", but in data, before it).
-        at = line.rfind(HASH_KEY)
-        if (TAIL.match(line, at + HASH_END) is None
-                or sha256(line[:at] + line[at + HASH_END + 1 :]).hexdigest() != event.hash):
+        raw = event.data
+        try:
+            event.data = event_type.decoder.decode(raw)
+        except (msgspec.MsgspecError, RecursionError):
+            return None
+        if self.encode(event) != line:
+            return None
+        # The line is canonical: data comes first, then the envelope's hash.
+        at = DATA_START + len(raw)
+        if TAIL.match(line, at + HASH_END) is None:
+            return None
+        digest = self.sha256.copy()
+        digest.update(line[:at] + line[at + HASH_END + 1 :])
+        if digest.hexdigest() != event.hash:
             return None
         data, subject = event.data, event.subject
         references = event_type.references(data, subject)

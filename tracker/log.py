@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import math
 import os
 import secrets
 from collections.abc import Callable, Iterable, Iterator
@@ -504,14 +505,21 @@ def _tail_start(path: Path, size: int) -> int | None:
 READ_BLOCK = 1 << 20  # bytes read at a time by `line_blocks`
 
 
-def line_blocks(path: Path) -> Iterator[list[bytes] | Tail]:
+def line_blocks(path: Path, start: int = 0,
+                end: int | None = None) -> Iterator[list[bytes] | Tail]:
     """A segment's complete lines (without their newline) in lists, a block read at a
     time, then a Tail for what an interrupted write left at the end: the bytes after the
-    last newline, or a last line holding NUL bytes."""
+    last newline, or a last line holding NUL bytes.
+
+    `start` and `end` read part of a segment, from where a line starts to just after a
+    newline before the end (no tail then); by default, all of it."""
     with open(path, "rb") as file:
+        file.seek(start)
+        left = math.inf if end is None else end - start
         rest = b""
         last: bytes | None = None  # the last complete line so far, not yet given
-        while chunk := file.read(READ_BLOCK):
+        while left > 0 and (chunk := file.read(min(READ_BLOCK, left))):
+            left -= len(chunk)
             lines = chunk.split(b"\n")
             lines[0] = rest + lines[0]  # the line the last read cut (no copy of the block)
             rest = lines.pop()
@@ -522,14 +530,19 @@ def line_blocks(path: Path) -> Iterator[list[bytes] | Tail]:
             last = lines.pop()
             if lines:
                 yield lines
-        end = file.tell()
-    if rest:
+        at = file.tell()
+    if end is not None:
+        if rest or left:  # not a newline at `end`: the file changed since it was measured
+            raise TrackerError(f"{path} changed while it was read")
         if last is not None:
             yield [last]
-        yield Tail(path, end - len(rest), rest)
+    elif rest:
+        if last is not None:
+            yield [last]
+        yield Tail(path, at - len(rest), rest)
     elif last is not None:
         if b"\0" in last:
-            yield Tail(path, end - len(last) - 1, last + b"\n")
+            yield Tail(path, at - len(last) - 1, last + b"\n")
         else:
             yield [last]
 

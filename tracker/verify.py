@@ -13,7 +13,8 @@ import subprocess
 import traceback
 from array import array
 from collections import defaultdict
-from contextlib import suppress
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from operator import itemgetter
 from pathlib import Path
@@ -26,7 +27,7 @@ from .collector import collection_paused
 from .errors import TrackerError, shown
 from .fastcheck import Checked, FastCheck
 from .forking import PIPE_BYTES, worth_forking
-from .log import EventLog, Line, Tail, line_blocks
+from .log import READ_BLOCK, EventLog, Line, Tail, line_blocks
 from .progress import Advance, Progress, no_progress
 from .upcast import can_upcast, upcast
 
@@ -151,6 +152,8 @@ class Scan:
     away: dict[str, set[str]] = field(default_factory=dict)
     wrong: dict[str, set[str]] = field(default_factory=dict)
 
+    # The seqs of writers whose lines the other process reads too, checked across the two.
+    open_seqs: dict[str, list[int]] = field(default_factory=dict)
     hashes: set[int] | None = field(default=None, repr=False)  # of the ids, when asked
 
     def id_hashes(self) -> set[int]:
@@ -169,69 +172,144 @@ class Shipped(NamedTuple):
     problems: Found
     warnings: Found
     hashes: bytes  # array "q"
-    subjects: list[str]
+    # The subjects of its records joined by newlines (a third of the time of a list, both
+    # ways), then their kinds, in that order; a subject holding a newline (a damaged
+    # line's) is only in `named`.
+    subjects: str
     kinds: list[str]
-    # Its subjects that are not their records' ids: any subject both scans record is one
-    # of them, or of the same list of this process (else it is an event id in both).
-    named: list[str]
+    # Its subjects that are not their records' ids (formats' slugs, damaged lines), with
+    # their kinds: any subject both scans record is one of them, or of this process's
+    # (else it is an event id in both).
+    named: dict[str, str]
     away: dict[str, list[str]]  # a list marshals several times faster than a set
     amendments: list[Amendment]
+    open_seqs: dict[str, list[int]]
 
     @classmethod
     def of(cls, scan: Scan) -> Shipped:
+        named = {subject: scan.subjects[subject] for subject in (*scan.slugs, *scan.damaged)}
+        subjects = scan.subjects
+        if any("\n" in subject for subject in scan.damaged):
+            subjects = {subject: kind for subject, kind in subjects.items()
+                        if "\n" not in subject}
         return cls(scan.events, scan.problems, scan.warnings,
-                   array("q", map(hash, scan.firsts)).tobytes(), list(scan.subjects),
-                   list(scan.subjects.values()), [*scan.slugs, *scan.damaged],
+                   array("q", map(hash, scan.firsts)).tobytes(), "\n".join(subjects),
+                   list(subjects.values()), named,
                    {wanted: list(referred) for wanted, referred in scan.away.items()},
-                   scan.amendments)
+                   scan.amendments, scan.open_seqs)
+
+    def recorded(self) -> dict[str, str]:
+        """The kind of each subject the worker records."""
+        kinds = dict(zip(self.subjects.split("\n") if self.subjects else (), self.kinds,
+                         strict=True))
+        kinds.update(self.named)
+        return kinds
 
 
 def verify(log: EventLog, workers: int | None = None,
            progress: Progress = no_progress) -> Report:
     """Read every segment and report every problem, naming the event (or file and line).
 
-    A log of several writers (from 4 MB) is checked by two processes, one per group of
-    writers (a writer's seq can only be checked with all its segments in one process).
-    Each checks its lines, and the references and amendments whose subjects it records;
-    the rest is checked across the two. What only one pass over the whole log can put in
-    order sends the log to one process: an event id, or a subject, in both groups (a
-    line copied into another writer's folder, a retry in another clone, a format
-    recorded twice), or a reference the other group's records do not answer.
+    A log from 4 MB is checked by two processes: this one reads the first half of its
+    bytes (in segment order), a forked worker the rest. Each checks its lines, the seqs of
+    the writers whose lines it reads all of, and the references and amendments whose
+    subjects it records; the rest is checked across the two. What only one pass over the
+    whole log can put in order sends the log to one process: an event id, or a subject,
+    in both halves (a line copied into another writer's folder, a retry in another clone,
+    a format recorded twice), a reference the other half's records do not answer, or a
+    seq missing or used twice by a writer that both halves read.
     `progress(label, total bytes)` gives the `advance` function the reading reports to.
     """
     segments = log.segments()
     sizes = [path.stat().st_size for path in segments]
-    writers: dict[str, list[int]] = defaultdict(list)
-    for number, path in enumerate(segments):
-        writers[path.parent.name].append(number)
     if workers is None:
-        workers = 2 if worth_forking(sum(sizes)) and len(writers) > 1 else 1
-    bins: list[list[int]] = [[] for _ in range(min(workers, len(writers), 2) or 1)]
-    weights = [0] * len(bins)
-    for group in sorted(writers.values(), key=lambda group: -sum(sizes[n] for n in group)):
-        lightest = weights.index(min(weights))
-        bins[lightest] += group
-        weights[lightest] += sum(sizes[number] for number in group)
-    bins = [sorted(numbers) for numbers in bins]
+        workers = 2 if worth_forking(sum(sizes)) else 1
+    parts = (_split(segments, sizes) if workers > 1
+             else [[Part(number) for number in range(len(segments))]])
     with collection_paused():  # forked workers inherit the pause
         # Freed while paused: else the collector's next pass walks all the scans once.
-        return _checked_log(log.root, segments, bins, sum(sizes), progress)
+        return _checked_log(log.root, segments, parts, sum(sizes), progress)
 
 
-def _checked_log(root: Path, segments: list[Path], bins: list[list[int]], size: int,
+class Part(NamedTuple):
+    """The lines of a segment that one process checks: from byte `start` (where a line
+    starts) to byte `end` (just after a newline; None: to the end, tail included)."""
+
+    segment: int
+    start: int = 0
+    end: int | None = None
+
+
+# The worker's share of the log's bytes: a little less than half, as it then packs and
+# sends what it found (about 0.2 s at a million events) while this process settles its own.
+WORKER_SHARE = 0.49
+
+
+def _split(segments: list[Path], sizes: list[int]) -> list[list[Part]]:
+    """The log's bytes, in segment order, cut in two where a line starts: the first
+    part for this process, the rest for the worker (one part if either would be empty)."""
+    cut = round(sum(sizes) * (1 - WORKER_SHARE))
+    number = 0
+    while number < len(sizes) and cut >= sizes[number]:
+        cut -= sizes[number]
+        number += 1
+    if number == len(sizes):
+        return [[Part(number) for number in range(len(segments))]]
+    first = [Part(before) for before in range(number)]
+    rest = [Part(after) for after in range(number + 1, len(segments))]
+    start = _line_start_from(segments[number], cut)
+    if start == 0:
+        rest.insert(0, Part(number))
+    elif start is None:  # no line starts after the cut: the segment goes whole
+        first.append(Part(number))
+    else:
+        first.append(Part(number, 0, start))
+        rest.insert(0, Part(number, start))
+    return [first, rest] if first and rest else [first + rest]
+
+
+def _line_start_from(path: Path, offset: int) -> int | None:
+    """Where the first line at or after `offset` starts, if one does before the end."""
+    if offset == 0:
+        return 0
+    with open(path, "rb") as file:
+        file.seek(offset - 1)
+        at = offset - 1
+        while chunk := file.read(READ_BLOCK):
+            newline = chunk.find(b"\n")
+            if newline >= 0:
+                start = at + newline + 1
+                return start if file.seek(0, os.SEEK_END) > start else None
+            at += len(chunk)
+    return None
+
+
+def _lines_before(path: Path, offset: int) -> int:
+    """The number of lines before byte `offset` of a segment."""
+    count = 0
+    with open(path, "rb") as file:
+        while offset > 0 and (chunk := file.read(min(READ_BLOCK, offset))):
+            count += chunk.count(b"\n")
+            offset -= len(chunk)
+    return count
+
+
+def _checked_log(root: Path, segments: list[Path], parts: list[list[Part]], size: int,
                  progress: Progress) -> Report:
-    if len(bins) == 2:
-        with progress("Verifying", size) as advance:
-            here, there = _scan_in_processes(root, segments, bins, advance)
-        report = _across(root, segments, here, there)
-        if report is not None:
-            return report
-        del here, there
+    if len(parts) == 2:
+        folders = [{segments[part.segment].parent.name for part in group} for group in parts]
+        shared = folders[0] & folders[1]  # writers whose seqs are checked across the two
+        with _scans_in_processes(root, segments, parts, folders[0] - shared,
+                                 folders[1] - shared, progress, size) as (here, there):
+            report = _across(root, segments, here, there, shared)
+            if report is not None:
+                return report
         label = "Verifying in one process"
     else:
         label = "Verifying"
     with progress(label, size) as advance:
-        scan = _scan(root, segments, list(range(len(segments))), advance)
+        scan = _scan(root, segments, [Part(number) for number in range(len(segments))],
+                     None, advance)
     _settle(root, segments, scan)
     _report_references(scan, _joined(scan.wrong, scan.away), scan.subjects)
     return Report(scan.events, len(segments), _in_order(scan.problems),
@@ -246,12 +324,15 @@ def _joined(*by_kind: dict[str, set[str]]) -> dict[str, set[str]]:
     return joined
 
 
-def _across(root: Path, segments: list[Path], here: Scan, there: Shipped) -> Report | None:
+def _across(root: Path, segments: list[Path], here: Scan, there: Shipped,
+            shared: set[str]) -> Report | None:
     """The report of two settled scans (this process's, and the worker's); None if the
     log must be checked in one process."""
+    if not _seqs_follow(here.open_seqs, there.open_seqs, shared):
+        return None  # which seq is missing or used twice takes one pass
     if not here.id_hashes().isdisjoint(array("q", there.hashes)):
         return None  # an id in both (or two ids with one hash)
-    kinds = dict(zip(there.subjects, there.kinds, strict=True))
+    kinds = there.recorded()
     if (any(subject in here.subjects for subject in there.named)
             or any(subject in kinds for subject in (*here.slugs, *here.damaged))):
         return None  # which record stands, and which is recorded again, takes one pass
@@ -266,6 +347,19 @@ def _across(root: Path, segments: list[Path], here: Scan, there: Shipped) -> Rep
     return Report(here.events + there.events, len(segments),
                   _in_order(here.problems + there.problems),
                   _in_order(here.warnings + there.warnings))
+
+
+def _seqs_follow(here: dict[str, list[int]], there: dict[str, list[int]],
+                 shared: set[str]) -> bool:
+    """Whether the seqs of the writers both processes read follow 1, 2, 3, ... (this
+    process read the first ones), and no other seq was read outside its writer's folder."""
+    if not here.keys() | there.keys() <= shared:
+        return False
+    for writer in shared:
+        numbers = here.get(writer, []) + there.get(writer, [])
+        if numbers != list(range(1, len(numbers) + 1)):
+            return False
+    return True
 
 
 def _unanswered(referred: set[str], wanted: str, kinds: dict[str, str]) -> set[str]:
@@ -324,63 +418,78 @@ def _settle(root: Path, segments: list[Path], scan: Scan) -> None:
                                         scan.subjects)
 
 
-def _scan_in_processes(root: Path, segments: list[Path], bins: list[list[int]],
-                       advance: Advance) -> tuple[Scan, Shipped]:
-    """Scan the first group of writers here and the other in a forked process, which
-    sends its settled scan through a pipe when done; the bar counts the bytes of both."""
+@contextmanager
+def _scans_in_processes(root: Path, segments: list[Path], parts: list[list[Part]],
+                        own: set[str], worker_own: set[str], progress: Progress,
+                        size: int) -> Iterator[tuple[Scan, Shipped]]:
+    """Scan the first part here and the other in a forked process, which sends its
+    settled scan through a pipe when done; the bar counts the bytes of both. The worker
+    is waited for on leaving: its exit (freeing its memory) overlaps the checks across."""
     checked = mmap.mmap(-1, COUNTER.size)  # anonymous: shared with the fork
     read_end, write_end = forking.pipe()
     pid = os.fork()
     if pid == 0:  # the worker: it never returns
         os.close(read_end)
-        _work(write_end, checked, root, segments, bins[1])
+        _work(write_end, checked, root, segments, parts[1], worker_own)
     os.close(write_end)
     reported = 0
-
-    def with_worker(count: int) -> None:
-        nonlocal reported
-        done = COUNTER.unpack_from(checked)[0]
-        advance(count + done - reported)
-        reported = done
-
     try:
-        here = _scan(root, segments, bins[0], with_worker)
-        _settle(root, segments, here)  # both while the worker finishes
-        here.id_hashes()
-        chunks = []
-        while True:
-            ready, _, _ = select.select([read_end], [], [], 0.05)
-            with_worker(0)
-            if ready:
-                chunk = os.read(read_end, PIPE_BYTES)
-                if not chunk:
-                    break
-                chunks.append(chunk)
-        _, status = os.waitpid(pid, 0)
-        pid = 0
-        return here, _shipped(b"".join(chunks), os.waitstatus_to_exitcode(status))
+        with progress("Verifying", size) as advance:
+
+            def with_worker(count: int) -> None:
+                nonlocal reported
+                done = COUNTER.unpack_from(checked)[0]
+                advance(count + done - reported)
+                reported = done
+
+            here = _scan(root, segments, parts[0], own, with_worker)
+            _settle(root, segments, here)  # both while the worker finishes
+            here.id_hashes()
+            chunks = []
+            while True:
+                ready, _, _ = select.select([read_end], [], [], 0.05)
+                with_worker(0)
+                if ready:
+                    chunk = os.read(read_end, PIPE_BYTES)
+                    if not chunk:
+                        break
+                    chunks.append(chunk)
+        message = b"".join(chunks)
+        there = _shipped(message)
+        if there is None:
+            _, status = os.waitpid(pid, 0)
+            pid = 0
+            raise _failure(message, os.waitstatus_to_exitcode(status))
+        yield here, there
     finally:
         os.close(read_end)  # a worker still writing stops (broken pipe)
-        if pid:  # not waited for: this process stopped before the end
+        if pid:  # stopped early, or ending after sending all: either way, gone
             os.kill(pid, signal.SIGKILL)
             os.waitpid(pid, 0)
         checked.close()
 
 
-def _shipped(message: bytes, status: int) -> Shipped:
-    """The worker's scan from what it sent, or the error that stopped it."""
-    if status == 0:
-        return Shipped(*marshal.loads(message)[1])
+def _shipped(message: bytes) -> Shipped | None:
+    """The worker's scan, if it sent all of it."""
+    with suppress(ValueError, EOFError, TypeError):
+        scanned, sent = marshal.loads(message)
+        if scanned is True:
+            return Shipped(*sent)
+    return None
+
+
+def _failure(message: bytes, status: int) -> Exception:
+    """Why the worker sent no scan: its traceback, or how it ended."""
     with suppress(ValueError, EOFError, TypeError):
         scanned, failure = marshal.loads(message)
-        if not scanned:
-            raise RuntimeError(f"the process checking the log failed:\n{failure}")
-    raise TrackerError("the process checking the log stopped before the end "
-                       f"(exit status {status})")
+        if scanned is False:
+            return RuntimeError(f"the process checking the log failed:\n{failure}")
+    return TrackerError("the process checking the log stopped before the end "
+                        f"(exit status {status})")
 
 
 def _work(pipe: int, checked: mmap.mmap, root: Path, segments: list[Path],
-          numbers: list[int]) -> NoReturn:
+          parts: list[Part], own: set[str]) -> NoReturn:
     """A worker: send its settled scan (or why it failed), then end. Its references to
     subjects of another kind are reported here: if any other of its references is not
     answered, the log is checked again in one process."""
@@ -394,7 +503,7 @@ def _work(pipe: int, checked: mmap.mmap, root: Path, segments: list[Path],
             COUNTER.pack_into(checked, 0, done)
 
         try:
-            scan = _scan(root, segments, numbers, advance)
+            scan = _scan(root, segments, parts, own, advance)
             _settle(root, segments, scan)
             _report_references(scan, scan.wrong, scan.subjects)
             message = marshal.dumps((True, tuple(Shipped.of(scan))))
@@ -407,8 +516,10 @@ def _work(pipe: int, checked: mmap.mmap, root: Path, segments: list[Path],
         os._exit(code)  # no cleanup of what this process shares with its parent
 
 
-def _scan(root: Path, segments: list[Path], numbers: list[int], advance: Advance) -> Scan:
-    """Check the lines of some segments (all the segments of their writers)."""
+def _scan(root: Path, segments: list[Path], parts: list[Part], own: set[str] | None,
+          advance: Advance) -> Scan:
+    """Check the lines of some parts of segments, and the seqs of the writers they hold
+    all the lines of (`own`; None: all); other writers' seqs are left in `open_seqs`."""
     fast = FastCheck()
     log = EventLog(root)
     scan = Scan()
@@ -418,15 +529,15 @@ def _scan(root: Path, segments: list[Path], numbers: list[int], advance: Advance
     events = 0
     seqs = Seqs()
     lines = _Lines(segments)
-    for segment in numbers:
+    for segment, start, end in parts:
         path = segments[segment]
         folder, stem = path.parent.name, path.stem
         name = str(path.relative_to(root))  # in messages: name:line
         # An event that passes has its folder's writer: its seq goes to that writer.
         writer_seqs, writer_ids = seqs.numbers[folder], seqs.ids[folder]
-        number = 0
+        number = _lines_before(path, start) if start else 0
         at = _place(segment, 0)
-        for block in line_blocks(path):
+        for block in line_blocks(path, start, end):
             if isinstance(block, Tail):
                 warnings.append(((LINE, _place(segment, TAIL_LINE)), block.warning(root)))
                 continue
@@ -486,7 +597,10 @@ def _scan(root: Path, segments: list[Path], numbers: list[int], advance: Advance
                         continue
                     needed[wanted].append((event_id, referred))
     scan.events = events
-    _check_seqs(problems, seqs)
+    _check_seqs(problems, seqs, own)
+    if own is not None:
+        scan.open_seqs = {writer: numbers for writer, numbers in seqs.numbers.items()
+                          if writer not in own}
     return scan
 
 
@@ -503,9 +617,10 @@ def _recorded_again(event_id: str, subject: str, where: str) -> str:
             "stands")
 
 
-def _check_seqs(problems: Found, seqs: Seqs) -> None:
+def _check_seqs(problems: Found, seqs: Seqs, own: set[str] | None) -> None:
     for writer, numbers in sorted(seqs.numbers.items()):
-        if numbers == list(range(1, len(numbers) + 1)):
+        if ((own is not None and writer not in own)
+                or numbers == list(range(1, len(numbers) + 1))):
             continue  # 1, 2, 3, ...: nothing to report
         expected, previous_id = 1, ""
         for seq, event_id in sorted(zip(numbers, seqs.ids[writer], strict=True)):
