@@ -122,7 +122,7 @@ TAIL_LINE = 0xFFFFFFFF  # the line number of a segment's torn tail, after its li
 
 # The order of a report: what the lines say, in the order of segments and lines; then
 # the writers' seq problems, by writer; then references and amendments, in the order of
-# the events that make them. It does not depend on how the writers were split.
+# the events that make them. It does not depend on how the log was cut in two.
 LINE, SEQ, REFERENCE, AMENDMENT = range(4)
 Found = list[tuple[tuple, str]]  # (where in that order, message)
 Amendment = tuple[int, str, str, dict]  # place, event id, subject, changes
@@ -131,7 +131,7 @@ COUNTER = struct.Struct("q")  # the bytes a worker has checked, in memory shared
 
 @dataclass
 class Scan:
-    """What one pass over some writers' segments found: problems and warnings within
+    """What one pass over some parts of the log found: problems and warnings within
     them, in report order, and what the checks across the whole log need."""
 
     events: int = 0
@@ -224,8 +224,7 @@ def verify(log: EventLog, workers: int | None = None,
     sizes = [path.stat().st_size for path in segments]
     if workers is None:
         workers = 2 if worth_forking(sum(sizes)) else 1
-    parts = (_split(segments, sizes) if workers > 1
-             else [[Part(number) for number in range(len(segments))]])
+    parts = _split(segments, sizes) if workers > 1 else [_whole(segments)]
     with collection_paused():  # forked workers inherit the pause
         # Freed while paused: else the collector's next pass walks all the scans once.
         return _checked_log(log.root, segments, parts, sum(sizes), progress)
@@ -238,6 +237,10 @@ class Part(NamedTuple):
     segment: int
     start: int = 0
     end: int | None = None
+
+
+def _whole(segments: list[Path]) -> list[Part]:
+    return [Part(number) for number in range(len(segments))]
 
 
 # The worker's share of the log's bytes: a little less than half, as it then packs and
@@ -254,7 +257,7 @@ def _split(segments: list[Path], sizes: list[int]) -> list[list[Part]]:
         cut -= sizes[number]
         number += 1
     if number == len(sizes):
-        return [[Part(number) for number in range(len(segments))]]
+        return [_whole(segments)]
     first = [Part(before) for before in range(number)]
     rest = [Part(after) for after in range(number + 1, len(segments))]
     start = _line_start_from(segments[number], cut)
@@ -308,8 +311,7 @@ def _checked_log(root: Path, segments: list[Path], parts: list[list[Part]], size
     else:
         label = "Verifying"
     with progress(label, size) as advance:
-        scan = _scan(root, segments, [Part(number) for number in range(len(segments))],
-                     None, advance)
+        scan = _scan(root, segments, _whole(segments), None, advance)
     _settle(root, segments, scan)
     _report_references(scan, _joined(scan.wrong, scan.away), scan.subjects)
     return Report(scan.events, len(segments), _in_order(scan.problems),
