@@ -10,8 +10,6 @@ damaged line, a segment out of order) is raised here, as without a feed.
 from __future__ import annotations
 
 import marshal
-import os
-import signal
 import struct
 import traceback
 from collections.abc import Iterator
@@ -71,11 +69,11 @@ class Feed:
                                f"(exit status {self.wait()})")
         return marshal.loads(body)
 
-    def wait(self) -> int:
-        """Wait for the feeding process to end; its exit status."""
-        _, status = os.waitpid(self.pid, 0)
+    def wait(self, kill: bool = False) -> int:
+        """Wait for the feeding process to end (killed first if `kill`); its exit status."""
+        status = forking.reap(self.pid, kill)
         self.pid = 0
-        return os.waitstatus_to_exitcode(status)
+        return status
 
 
 @contextmanager
@@ -83,28 +81,18 @@ def fed_events(log: EventLog, ranges: dict[str, tuple[int, int]], sort_in_memory
                as_of: str | None, advance: Advance) -> Iterator[Feed]:
     """The events of `ranges` recorded until `as_of` (all if None), from a forked
     process; it is stopped, if still running, when the block ends."""
-    read_end, write_end = forking.pipe()
-    pid = os.fork()
-    if pid == 0:  # the feeding process: it never returns
-        os.close(read_end)
-        code = 1
-        try:
-            with open(write_end, "wb", buffering=PIPE_BYTES) as pipe:
-                _feed(pipe, log, ranges, sort_in_memory, as_of)
-            code = 0
-        except BaseException:  # the build stopped reading (its error) or was interrupted
-            pass
-        finally:
-            os._exit(code)  # no cleanup of what this process shares with the build
-    os.close(write_end)
+    def feeding(write_end: int) -> None:
+        with open(write_end, "wb", buffering=PIPE_BYTES) as pipe:
+            _feed(pipe, log, ranges, sort_in_memory, as_of)
+
+    pid, read_end = forking.fork(feeding)
     feed = Feed(open(read_end, "rb", buffering=PIPE_BYTES), pid, advance)  # noqa: SIM115
     try:
         yield feed
     finally:
         feed.pipe.close()  # a feeding process still writing stops (broken pipe)
         if feed.pid:  # not waited for: the build stopped before the end
-            os.kill(feed.pid, signal.SIGKILL)  # whatever it was doing
-            feed.wait()
+            feed.wait(kill=True)  # whatever it was doing
 
 
 class _Frames:

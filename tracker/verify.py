@@ -7,7 +7,6 @@ import marshal
 import mmap
 import os
 import select
-import signal
 import struct
 import subprocess
 import traceback
@@ -16,9 +15,10 @@ from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
+from functools import partial
 from operator import itemgetter
 from pathlib import Path
-from typing import NamedTuple, NoReturn
+from typing import NamedTuple
 
 import orjson
 
@@ -263,7 +263,7 @@ def _split(segments: list[Path], sizes: list[int]) -> list[list[Part]]:
     start = _line_start_from(segments[number], cut)
     if start == 0:
         rest.insert(0, Part(number))
-    elif start is None:  # no line starts after the cut: the segment goes whole
+    elif start >= sizes[number]:  # no line starts after the cut: the segment goes whole
         first.append(Part(number))
     else:
         first.append(Part(number, 0, start))
@@ -271,8 +271,8 @@ def _split(segments: list[Path], sizes: list[int]) -> list[list[Part]]:
     return [first, rest] if first and rest else [first + rest]
 
 
-def _line_start_from(path: Path, offset: int) -> int | None:
-    """Where the first line at or after `offset` starts, if one does before the end."""
+def _line_start_from(path: Path, offset: int) -> int:
+    """Where the first line at or after `offset` starts; the end if none does."""
     if offset == 0:
         return 0
     with open(path, "rb") as file:
@@ -281,10 +281,9 @@ def _line_start_from(path: Path, offset: int) -> int | None:
         while chunk := file.read(READ_BLOCK):
             newline = chunk.find(b"\n")
             if newline >= 0:
-                start = at + newline + 1
-                return start if file.seek(0, os.SEEK_END) > start else None
+                return at + newline + 1
             at += len(chunk)
-    return None
+    return at
 
 
 def _lines_before(path: Path, offset: int) -> int:
@@ -428,12 +427,8 @@ def _scans_in_processes(root: Path, segments: list[Path], parts: list[list[Part]
     settled scan through a pipe when done; the bar counts the bytes of both. The worker
     is waited for on leaving: its exit (freeing its memory) overlaps the checks across."""
     checked = mmap.mmap(-1, COUNTER.size)  # anonymous: shared with the fork
-    read_end, write_end = forking.pipe()
-    pid = os.fork()
-    if pid == 0:  # the worker: it never returns
-        os.close(read_end)
-        _work(write_end, checked, root, segments, parts[1], worker_own)
-    os.close(write_end)
+    pid, read_end = forking.fork(partial(_work, checked=checked, root=root,
+                                         segments=segments, parts=parts[1], own=worker_own))
     reported = 0
     try:
         with progress("Verifying", size) as advance:
@@ -459,15 +454,14 @@ def _scans_in_processes(root: Path, segments: list[Path], parts: list[list[Part]
         message = b"".join(chunks)
         there = _shipped(message)
         if there is None:
-            _, status = os.waitpid(pid, 0)
+            status = forking.reap(pid)
             pid = 0
-            raise _failure(message, os.waitstatus_to_exitcode(status))
+            raise _failure(message, status)
         yield here, there
     finally:
         os.close(read_end)  # a worker still writing stops (broken pipe)
         if pid:  # stopped early, or ending after sending all: either way, gone
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
+            forking.reap(pid, kill=True)
         checked.close()
 
 
@@ -491,31 +485,26 @@ def _failure(message: bytes, status: int) -> Exception:
 
 
 def _work(pipe: int, checked: mmap.mmap, root: Path, segments: list[Path],
-          parts: list[Part], own: set[str]) -> NoReturn:
-    """A worker: send its settled scan (or why it failed), then end. Its references to
-    subjects of another kind are reported here: if any other of its references is not
-    answered, the log is checked again in one process."""
-    code = 1
+          parts: list[Part], own: set[str]) -> None:
+    """A worker: send its settled scan, or why it failed. Its references to subjects of
+    another kind are reported here: if any other of its references is not answered, the
+    log is checked again in one process."""
+    done = 0
+
+    def advance(count: int) -> None:
+        nonlocal done
+        done += count
+        COUNTER.pack_into(checked, 0, done)
+
     try:
-        done = 0
-
-        def advance(count: int) -> None:
-            nonlocal done
-            done += count
-            COUNTER.pack_into(checked, 0, done)
-
-        try:
-            scan = _scan(root, segments, parts, own, advance)
-            _settle(root, segments, scan)
-            _report_references(scan, scan.wrong, scan.subjects)
-            message = marshal.dumps((True, tuple(Shipped.of(scan))))
-            code = 0
-        except Exception:
-            message = marshal.dumps((False, traceback.format_exc()))
-        with open(pipe, "wb") as out:
-            out.write(message)
-    finally:
-        os._exit(code)  # no cleanup of what this process shares with its parent
+        scan = _scan(root, segments, parts, own, advance)
+        _settle(root, segments, scan)
+        _report_references(scan, scan.wrong, scan.subjects)
+        message = marshal.dumps((True, tuple(Shipped.of(scan))))
+    except Exception:
+        message = marshal.dumps((False, traceback.format_exc()))
+    with open(pipe, "wb") as out:
+        out.write(message)
 
 
 def _scan(root: Path, segments: list[Path], parts: list[Part], own: set[str] | None,
