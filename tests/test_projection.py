@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 
 from tracker.build import build, is_stale
 from tracker.log import EventLog
-from tracker.projection import Projector
+from tracker.projection import NULL, Projector
+from tracker.schema import AMOUNT, TABLES
 
 from .conftest import SOURCE, ok, rows, run
 
@@ -180,6 +181,35 @@ def test_every_facet_and_sort_column_is_indexed(mixed_log: Path, db: Path) -> No
             wanted += [config[key] for key in ("sort", "sort_desc") if key in config]
             for column in wanted:
                 assert column in indexed | pk, f"{table}.{column} has no index"
+
+
+def test_a_missing_value_is_written_as_null(mixed_log: Path, db: Path) -> None:
+    """Rows carry a missing value as `projection.NULL`, a float NaN, which binds as SQL
+    NULL (faster than None): no table keeps a number where it declares text."""
+    with closing(sqlite3.connect(":memory:")) as conn:
+        assert conn.execute("select ? is null", (NULL,)).fetchone() == (1,)
+    ok("build")
+    assert rows(db, "select format, level, mode, chair, participants, topics, summary, "
+                    "updated_at is not null as updated from meetings where title = 'Summit'"
+                ) == [{"format": None, "level": None, "mode": None, "chair": None,
+                       "participants": None, "topics": None, "summary": None, "updated": 1}]
+    assert rows(db, "select url, citation, publisher, published, quote from sources "
+                    "where kind = 'citation'") == [
+        {"url": None, "citation": "Another report", "publisher": None, "published": None,
+         "quote": "in Ashgabat"}]
+    assert rows(db, "select status, amount, amount_text, note from status_changes "
+                    "order by rowid") == [
+        {"status": "disbursed", "amount": 10.5, "amount_text": "10.5", "note": None},
+        {"status": "disbursed", "amount": 20, "amount_text": "20", "note": None},
+        {"status": "held", "amount": None, "amount_text": None, "note": None},
+        {"status": "postponed", "amount": None, "amount_text": None, "note": None}]
+    with closing(sqlite3.connect(db)) as conn:
+        for table in TABLES:
+            for column, kind in table.columns.items():
+                found = conn.execute(f"select count(*) from {table.name} where typeof("
+                                     f"{column}) = 'real'").fetchone()[0]
+                assert kind is float or table.columns[column] == AMOUNT or not found, (
+                    table.name, column)
 
 
 def test_show_and_log_read_a_segment_out_of_order(events: Path) -> None:
