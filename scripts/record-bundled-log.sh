@@ -4,10 +4,12 @@
 #
 #     TRACKER_EVENTS=events scripts/record-bundled-log.sh
 #
-# Dates are as precise as the articles: "2004", "August 2024". Article B is undated; its
-# year, 2020, follows from its own text (the pandemic, and the 30th anniversary of ties
-# with Japan "which will take place in 2022"). What the articles leave open stays open:
-# no participants where they name none, no city where they name only a country.
+# Dates are as precise as the articles: "2004", "August 2024". Article B is undated. Its
+# records were first dated 2020; its text (the pandemic, and the 30th anniversary of ties
+# with Japan "which will take place in 2022") allows 2020 or 2021, and the amendments at
+# the end correct them to that (corrections are new events: the log keeps what was
+# recorded first). What the articles leave open stays open: no participants where they
+# name none, no city where they name only a country.
 set -euo pipefail
 export TRACKER_WRITER="${TRACKER_WRITER:-bundled}"
 export TRACKER_USER="${TRACKER_USER:-tracker-founders}"
@@ -112,37 +114,56 @@ tracker add announcement \
   --quote "Japan hopes for further cooperation so that the first summit will serve as a historic opportunity for significant advancement of relations between the Dialogue countries, the Japanese Foreign Ministry said in a press release." >/dev/null
 
 # --- 2020: what Japan pledged and said at the video conference ----------------------------
-tracker add pledge --title "Grant aid for medical equipment to the Central Asian countries" \
+PLEDGE=$(tracker add pledge --title "Grant aid for medical equipment to the Central Asian countries" \
   --date 2020 --donor JPN --recipient $FIVE --amount 2000000000 --currency JPY \
   --approximate --instrument grant \
   --purpose "Medical equipment, to aid the Central Asian countries' battle with the health crisis" \
   --at "$VIDEO" "${B[@]}" \
-  --quote "Japanese Foreign Minister Toshimitsu Motegi said that Tokyo was providing nearly 2 billion yen of grant aid for medical equipment" >/dev/null
+  --quote "Japanese Foreign Minister Toshimitsu Motegi said that Tokyo was providing nearly 2 billion yen of grant aid for medical equipment")
 
-tracker add announcement \
+AID=$(tracker add announcement \
   --title "Japan provides technical assistance, medical supplies and information-sharing on infectious diseases" \
   --date 2020 --by JPN --about "$VIDEO" --topic "COVID-19 pandemic" \
   "${B[@]}" \
-  --quote "as well as technical assistance, medical supplies, and information-sharing on infectious diseases to the Central Asian countries to aid their battle with the health crisis. The five leaders welcomed this decision and thanked Motegi for his assistance." >/dev/null
+  --quote "as well as technical assistance, medical supplies, and information-sharing on infectious diseases to the Central Asian countries to aid their battle with the health crisis. The five leaders welcomed this decision and thanked Motegi for his assistance.")
 
-tracker add announcement \
+CATALYST=$(tracker add announcement \
   --title "Motegi: Japan will contribute as a catalyst to the development of Central Asia" \
   --date 2020 --by JPN --about "$VIDEO" \
   "${B[@]}" \
-  --quote "Tokyo would be contributing as a “catalyst” towards the development of the five Central Asian states. He further noted that it is crucial to maintain diplomatic momentum for cooperation and dialogue" >/dev/null
+  --quote "Tokyo would be contributing as a “catalyst” towards the development of the five Central Asian states. He further noted that it is crucial to maintain diplomatic momentum for cooperation and dialogue")
 
-tracker add announcement \
+ASSETS=$(tracker add announcement \
   --title "Kazakhstan: Japan's economic and technological assets can modernise Central Asia's economy" \
   --date 2020 --by KAZ --about "$VIDEO" --topic "economic modernisation" \
   "${B[@]}" \
-  --quote "“The economic and technological assets of Japan are of great interest – they can be applied in the modernization of the economy of Central Asia as a whole, and through the implementation of joint projects,” a statement from Kazakhstan reads." >/dev/null
+  --quote "“The economic and technological assets of Japan are of great interest – they can be applied in the modernization of the economy of Central Asia as a whole, and through the implementation of joint projects,” a statement from Kazakhstan reads.")
 
 # --- Other "Central Asia +" formats --------------------------------------------------------
-tracker add meeting --title "First Central Asia + China dialogue, by video call" \
+CHINA_CALL=$(tracker add meeting --title "First Central Asia + China dialogue, by video call" \
   --date 2020-05 --status held --format central-asia-china --mode virtual \
   --participant CHN,$FIVE "${B[@]}" \
-  --quote "In May, Beijing held a video call for its first-ever 5+1 format multilateral dialogue with the Central Asian states." >/dev/null
+  --quote "In May, Beijing held a video call for its first-ever 5+1 format multilateral dialogue with the Central Asian states.")
 
 tracker add meeting --title "1st Germany-Central Asia summit" \
   --date 2023 --status held --format central-asia-germany --level summit "${A[@]}" \
   --quote "In 2023, the first Germany-Central Asia summit was held." >/dev/null
+
+# --- Corrections: article B gives no year ------------------------------------------------
+# Its records were dated 2020 above. Its text allows 2020 or 2021: amended, not rewritten.
+correct_years() {
+  B_YEARS=(--source 'News report on the special video conference of the Central Asia plus Japan Dialogue, beginning "On Tuesday, the Foreign Ministers of Kazakhstan, Kyrgyzstan, Tajikistan, Turkmenistan, and Uzbekistan met with their Japanese counterpart" (publisher and date not stated; 2020 or 2021 from its text)')
+  local why="article B gives no year: the coronavirus pandemic, and the 30th anniversary of ties with Japan that will take place in 2022, place it in 2020 or 2021, not in 2020 alone"
+  local anniversary="The meeting also included preparatory talks for the 30th anniversary of diplomatic ties with Japan, which will take place in 2022"
+  local may="In May, Beijing held a video call for its first-ever 5+1 format multilateral dialogue with the Central Asian states."
+  for record in "$VIDEO" "$PLEDGE" "$AID" "$CATALYST" "$ASSETS"; do
+    tracker amend "$record" --set date=2020/2021 --reason "$why" "${B_YEARS[@]}" \
+      --quote "$anniversary" >/dev/null
+  done
+  tracker amend "$CHINA_CALL" --set date=2020-05/2021-05 \
+    --reason "$why; the call was in May of that year" "${B_YEARS[@]}" --quote "$may" >/dev/null
+  tracker amend central-asia-china --set launched=2020-05/2021-05 \
+    --set "summary=China's first-ever 5+1 dialogue with the Central Asian states was a video call in May (of 2020 or 2021: the report gives no year); before, it preferred to deal with them bilaterally." \
+    --reason "$why; the call was in May of that year" "${B_YEARS[@]}" --quote "$may" >/dev/null
+}
+correct_years
