@@ -190,6 +190,18 @@ CASES = [
                   "--recipient", "KAZ", "--currency", "JPY", *SOURCE), ("--amount",),
                  id="missing-amount"),
     pytest.param(("update", "{pledge}", *SOURCE), ("--status",), id="update-missing-status"),
+    # -- a source's details with no source: they would be lost
+    pytest.param(("amend", "{meeting}", "--set", "title=New", "--reason", "a typo", "--quote",
+                  "a quote"), ("--quote needs --source",), id="amend-quote-without-source"),
+    pytest.param(("retract", "{meeting}", "--reason", "twice", "--publisher", "Foo",
+                  "--published", "2020"), ("--publisher needs --source",),
+                 id="retract-publisher-without-source"),
+    # -- paths and ports
+    pytest.param(("--db", "", "build"), ("--db", "'' is not a file name"), id="db-empty"),
+    pytest.param(("build", "--db", ""), ("--db", "'' is not a file name"), id="build-db-empty"),
+    pytest.param(("--events", "", "add", "format", "abc", "--name", "A", "--source", "S"),
+                 ("--events", "'' is not a folder name"), id="events-empty"),
+    pytest.param(("serve", "--port", "70000"), ("--port", "70000"), id="port-too-large"),
 ]
 
 
@@ -284,3 +296,28 @@ def test_scheduled_future_meeting_is_accepted(seeded: dict[str, str]) -> None:
     result = run(*meeting("--status", "scheduled", date=FUTURE))
     assert result.exit_code == 0, (result.output, result.exception)
     assert result.stderr == ""
+
+
+@pytest.mark.parametrize("user", ["evil\nname", "   ", "U" * 201, "\x1b[31mred"],
+                         ids=["newline", "blank", "too-long", "escape"])
+def test_a_bad_tracker_user_is_refused(events: Path, seeded: dict[str, str], user: str,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Who records goes into every event: one line of text, like any other value."""
+    before = log_bytes(events)
+    monkeypatch.setenv("TRACKER_USER", user)
+    assert_refused(run(*meeting()), ("invalid TRACKER_USER",))
+    assert_refused(run("cite", seeded["meeting"], *SOURCE), ("invalid TRACKER_USER",))
+    assert log_bytes(events) == before
+    monkeypatch.setenv("TRACKER_USER", "  Ana Analyst ")
+    ok(*meeting(title="Recorded by Ana"))
+    ok("build")
+    assert rows(events.parent / "tracker.db", "select distinct recorded_by from events "
+                "where recorded_by like 'Ana%'") == [{"recorded_by": "Ana Analyst"}]
+
+
+def test_metadata_that_is_not_json_is_refused(events: Path, seeded: dict[str, str],
+                                              tmp_path: Path) -> None:
+    metadata = tmp_path / "bad.json"
+    metadata.write_text("{not json")
+    assert_refused(run("serve", "--metadata", metadata, "--port", "8799", "--no-watch"),
+                   (f"{metadata} is not valid JSON metadata",))

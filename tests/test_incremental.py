@@ -19,7 +19,7 @@ from tracker import envelope, projection, schema
 from tracker.log import EventLog
 from tracker.model import draft_record
 
-from .conftest import SOURCE, ok, rows
+from .conftest import SOURCE, ok, rows, run
 from .inplace import interrupt_a_write
 from .test_projection import dump
 
@@ -251,14 +251,50 @@ def test_a_build_killed_while_writing_is_undone_by_the_next_build(
     assert contents(db) == full_rebuild(events, tmp_path)
 
 
-def test_a_journal_beside_a_file_that_is_not_a_database_is_removed(events: Path,
-                                                                   db: Path) -> None:
+def test_a_file_that_is_not_a_database_is_not_replaced_nor_its_journal(
+        events: Path, db: Path) -> None:
     add_meetings("AB")
     db.write_bytes(b"not a database" * 1000)
-    db.with_name(f"{db.name}-journal").write_bytes(b"not a journal" * 1000)
-    assert ok("build") == f"Built {db} from 2 events"
-    assert not db.with_name(f"{db.name}-journal").exists()
-    assert rows(db, "select count(*) as n from meetings") == [{"n": 2}]
+    journal = db.with_name(f"{db.name}-journal")
+    journal.write_bytes(b"not a journal" * 1000)
+    result = run("build")
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        1, "", f"Error: {db} is not a SQLite database: not replaced (remove it, or give "
+               "another --db)\n")
+    assert db.read_bytes() == b"not a database" * 1000
+    assert journal.read_bytes() == b"not a journal" * 1000
+
+
+def test_a_build_replaces_only_a_database_it_built(events: Path, db: Path,
+                                                   tmp_path: Path) -> None:
+    """A full build renames its new file over --db: a log segment, a document or another
+    program's database given by mistake is refused, byte for byte unchanged; so is a
+    read of the log (export) that would build it first. An empty file is replaced."""
+    add_meetings("AB")
+    segment = next(events.glob("*/*.jsonl"))
+    notes = tmp_path / "notes.txt"
+    notes.write_text("my notes\n")
+    other = tmp_path / "other.db"
+    with closing(sqlite3.connect(other)) as conn:
+        conn.execute("create table mine (x)")
+        conn.execute("insert into mine values (1)")
+        conn.commit()
+    refusals = {segment: "is not a SQLite database", notes: "is not a SQLite database",
+                other: "is a database tracker did not build"}
+    for path, reason in refusals.items():
+        before = path.read_bytes()
+        for command in (("build", "--db", path), ("--db", path, "export"),
+                        ("--db", path, "build", "--full")):
+            result = run(*command)
+            assert (result.exit_code, result.stdout, result.stderr) == (
+                1, "", f"Error: {path} {reason}: not replaced (remove it, or give "
+                       "another --db)\n"), command
+            assert path.read_bytes() == before
+    assert ok("verify") == "OK: 2 events in 1 files"
+    empty = tmp_path / "empty.db"
+    empty.touch()
+    assert ok("build", "--db", empty) == f"Built {empty} from 2 events"
+    assert ok("build", "--db", empty) == f"Updated {empty} with 0 new events"
 
 
 def test_a_build_waits_for_the_build_running(events: Path, db: Path) -> None:

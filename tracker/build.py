@@ -76,7 +76,9 @@ def build(log: EventLog, db_path: Path | str, full: bool = False,
     db_path = Path(db_path)
     db_path.parent.mkdir(parents=True, exist_ok=True)
     with _one_build_at_a_time(db_path):
+        _refuse_a_file_not_sqlite(db_path)
         roll_back_interrupted_write(db_path)
+        _refuse_a_database_not_built_here(db_path)
         snapshot = log.snapshot()
         if not full and as_of is None:
             result = _build_incrementally(log, db_path, snapshot)
@@ -96,6 +98,39 @@ def _one_build_at_a_time(db_path: Path) -> Iterator[None]:
         yield
     finally:
         os.close(fd)
+
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+NOT_REPLACED = "not replaced (remove it, or give another --db)"
+
+
+def _refuse_a_file_not_sqlite(db_path: Path) -> None:
+    """A full build renames its new file over the database: refuse, before touching
+    anything, when the path holds another kind of file (a log segment, a document)."""
+    try:
+        with open(db_path, "rb") as file:
+            header = file.read(len(SQLITE_HEADER))
+    except FileNotFoundError:
+        return
+    except OSError as error:
+        raise TrackerError(f"cannot use {db_path} as the database: {error.strerror}") from None
+    if header and header != SQLITE_HEADER:
+        raise TrackerError(f"{db_path} is not a SQLite database: {NOT_REPLACED}")
+
+
+def _refuse_a_database_not_built_here(db_path: Path) -> None:
+    """Refuse to replace a SQLite database that tracker did not build (it has no
+    build_info table), or that cannot be read."""
+    if not db_path.exists() or db_path.stat().st_size == 0:
+        return
+    try:
+        with closing(sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)) as conn:
+            built_here = conn.execute("select 1 from sqlite_master where type = 'table' "
+                                      "and name = 'build_info'").fetchone()
+    except sqlite3.DatabaseError as error:
+        raise TrackerError(f"{db_path} cannot be read ({error}): {NOT_REPLACED}") from None
+    if not built_here:
+        raise TrackerError(f"{db_path} is a database tracker did not build: {NOT_REPLACED}")
 
 
 def journal_of(db_path: Path) -> Path:

@@ -44,6 +44,23 @@ class TrackerGroup(click.Group):
         sys.exit(result if isinstance(result, int) else 0)
 
 
+def _a_file_name(ctx: click.Context, param: click.Parameter,
+                 value: str | None) -> Path | None:
+    """A database path must name a file: "" (or a folder, such as "/") is refused."""
+    if value is None:
+        return None
+    if not Path(value).name:
+        raise click.BadParameter(f"{value!r} is not a file name")
+    return Path(value)
+
+
+def _a_folder(ctx: click.Context, param: click.Parameter, value: str) -> Path:
+    """The events folder: an empty name is refused (it would be the current folder)."""
+    if not value:
+        raise click.BadParameter("'' is not a folder name")
+    return Path(value)
+
+
 def _log(ctx: click.Context):
     from .log import EventLog
 
@@ -102,10 +119,10 @@ def _dumps(value: Any) -> str:
 
 @click.group(cls=TrackerGroup)
 @click.version_option(package_name="tracker")
-@click.option("--events", type=click.Path(file_okay=False, path_type=Path),
+@click.option("--events", type=click.Path(file_okay=False), callback=_a_folder,
               envvar="TRACKER_EVENTS", default="events", show_default=True,
               help="Folder of the event log (env TRACKER_EVENTS).")
-@click.option("--db", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--db", type=click.Path(dir_okay=False), callback=_a_file_name,
               envvar="TRACKER_DB", default="tracker.db", show_default=True,
               help="Projected SQLite database (env TRACKER_DB).")
 @click.pass_context
@@ -410,7 +427,7 @@ def retract(ctx: click.Context, record_id: str, event_id: str | None, as_json: b
 @click.option("--full", is_flag=True, help="Rebuild everything instead of applying new events.")
 @click.option("--as-of", metavar="TIMESTAMP",
               help="Only events recorded up to then (YYYY-MM-DD: the end of that day, UTC).")
-@click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--db", "db_path", type=click.Path(dir_okay=False), callback=_a_file_name,
               help="Write this database instead of the global --db.")
 @click.pass_context
 def build(ctx: click.Context, full: bool, as_of: str | None, db_path: Path | None) -> None:
@@ -437,7 +454,8 @@ def build(ctx: click.Context, full: bool, as_of: str | None, db_path: Path | Non
 
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=8001, show_default=True, type=int, help="Port to listen on.")
+@click.option("--port", default=8001, show_default=True, type=click.IntRange(1, 65535),
+              help="Port to listen on.")
 @click.option("--as-of", metavar="TIMESTAMP",
               help="Serve the state as of then, built into a temporary database.")
 @click.option("--metadata", type=click.Path(dir_okay=False, path_type=Path),
@@ -462,6 +480,7 @@ def serve(ctx: click.Context, host: str, port: int, as_of: str | None,
     from .build import build as build_database
     from .build import is_stale
     from .envelope import as_of_moment
+    from .serve import load_metadata
     from .serve import serve as run_server
 
     log, db = _log(ctx), ctx.obj["db"]
@@ -469,6 +488,7 @@ def serve(ctx: click.Context, host: str, port: int, as_of: str | None,
     if not metadata.exists():
         click.echo(f"Warning: no {metadata}: serving without descriptions, facets and "
                    "canned queries (use --metadata FILE)", err=True)
+    load_metadata(metadata)  # metadata that is not JSON stops here, before any build
     if as_of:
         moment = as_of_moment(as_of)
         with tempfile.TemporaryDirectory() as folder:

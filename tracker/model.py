@@ -49,7 +49,7 @@ _FORBIDDEN = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]
 # -- parsers for single values ----------------------------------------------------
 
 
-_FORBIDDEN_ANY = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+FORBIDDEN_IN_LINE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 
 
 class Text:
@@ -60,7 +60,7 @@ class Text:
 
     def __init__(self, option: str, limit: int, multiline: bool = False):
         self.option, self.limit = option, limit
-        self.forbidden = _FORBIDDEN if multiline else _FORBIDDEN_ANY
+        self.forbidden = _FORBIDDEN if multiline else FORBIDDEN_IN_LINE
 
     def __call__(self, value: Any) -> str:
         option = self.option
@@ -360,6 +360,17 @@ def parse_source(options: dict[str, Any]) -> dict[str, str]:
     return source
 
 
+def optional_source(options: dict[str, Any]) -> dict[str, dict[str, str]]:
+    """{"source": ...} if `--source` is given, else {}; refused if only its details are
+    (a quote or a publisher with no source would be lost)."""
+    if _present(options.get("source")):
+        return {"source": parse_source(options)}
+    for spec in SOURCE_FIELDS:
+        if _present(options.get(spec.option)):
+            raise TrackerError(f"--{spec.option} needs --source: the source it belongs to")
+    return {}
+
+
 def _parse_fields(kind: str, options: dict[str, Any]) -> tuple[dict[str, Any], list]:
     data: dict[str, Any] = {}
     references = []
@@ -585,8 +596,7 @@ def draft_amendment(
     if not changes:
         raise TrackerError(f"nothing to amend: {', '.join(sorted(seen))} already as given")
     data: dict[str, Any] = {"changes": dict(sorted(changes.items())), "reason": reason}
-    if _present(options.get("source")):
-        data["source"] = parse_source(options)
+    data.update(optional_source(options))
     references = [ref for ref in draft.references if ref[1] in _values(changes)]
     return Draft(AMENDED, data, subject, references, draft.warnings)
 
@@ -601,8 +611,7 @@ def _values(changes: dict[str, Any]) -> list[Any]:
 def draft_retraction(subject: str, options: dict[str, Any]) -> Draft:
     """Validate `tracker retract ID --reason TEXT [--source ...]`."""
     data: dict[str, Any] = {"reason": REASON(options.get("reason") or "")}
-    if _present(options.get("source")):
-        data["source"] = parse_source(options)
+    data.update(optional_source(options))
     return Draft(RETRACTED, data, subject)
 
 

@@ -11,21 +11,29 @@ from typing import TYPE_CHECKING, Any
 from . import envelope
 from .errors import TrackerError, shown
 from .log import EventLog
-from .model import Draft, parse_id
+from .model import FORBIDDEN_IN_LINE, Draft, parse_id
 
 if TYPE_CHECKING:
     from .catalog import Subject
 
 
+USER_LIMIT = 200  # characters of recorded_by
+
+
 def recorded_by() -> str:
-    """Who is recording: `TRACKER_USER`, else the login name."""
+    """Who is recording: `TRACKER_USER` (one line of text), else the login name."""
     name = os.environ.get("TRACKER_USER")
-    if not name:
-        try:
-            name = getpass.getuser()
-        except (KeyError, OSError):
-            name = "unknown"
-    return name[:200]
+    if name:
+        user = name.strip()
+        if not user or FORBIDDEN_IN_LINE.search(user) or len(user) > USER_LIMIT:
+            raise TrackerError(f"invalid TRACKER_USER {shown(name, 40)}: use one line of at "
+                               f"most {USER_LIMIT} characters, no control characters")
+        return user
+    try:
+        name = getpass.getuser()
+    except (KeyError, OSError):
+        name = "unknown"
+    return name[:USER_LIMIT]
 
 
 def after(timestamp: str) -> str:
@@ -46,6 +54,7 @@ def record(log: EventLog, draft: Draft, event_id: str | None = None) -> tuple[di
     clocks of different writers disagree.
     """
     event_id = parse_id(event_id) if event_id else None
+    by = recorded_by()
     is_new_record = draft.type.endswith(".recorded")
     with ExitStack() as stack, log.session() as appender:
         floor = [appender.last_recorded_at] if appender.last_recorded_at else []
@@ -72,7 +81,7 @@ def record(log: EventLog, draft: Draft, event_id: str | None = None) -> tuple[di
             "schema": envelope.SCHEMA,
             "subject": draft.subject or new_id,
             "recorded_at": max([envelope.now(), *(after(moment) for moment in floor)]),
-            "recorded_by": recorded_by(),
+            "recorded_by": by,
             "data": draft.data,
         })
         return event, True

@@ -25,6 +25,7 @@ from itertools import count
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+from .errors import TrackerError
 from .orphans import remove_orphans
 
 if TYPE_CHECKING:
@@ -54,7 +55,13 @@ _generations = count(1)
 def load_metadata(path: Path | None) -> dict[str, Any]:
     if path is None or not Path(path).exists():
         return {"title": "tracker"}
-    return json.loads(Path(path).read_text(encoding="utf-8"))
+    try:
+        metadata = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise TrackerError(f"{path} is not valid JSON metadata: {error}") from None
+    if not isinstance(metadata, dict):
+        raise TrackerError(f"{path} is not valid JSON metadata: not an object")
+    return metadata
 
 
 def file_identity(path: Path | str) -> tuple[int, int, int] | None:
