@@ -321,3 +321,16 @@ def test_metadata_that_is_not_json_is_refused(events: Path, seeded: dict[str, st
     metadata.write_text("{not json")
     assert_refused(run("serve", "--metadata", metadata, "--port", "8799", "--no-watch"),
                    (f"{metadata} is not valid JSON metadata",))
+
+
+def test_an_announcement_cannot_be_about_itself(events: Path, seeded: dict[str, str]) -> None:
+    """Its export could not be imported again: the reference would come before its record."""
+    said = ok("add", "announcement", "--title", "Said", "--date", "2020", "--by", "JPN",
+              "--about", seeded["meeting"], *SOURCE)
+    before = log_bytes(events)
+    assert_refused(run("amend", said, "--set", f"about={seeded['meeting']},{said}",
+                       "--reason", "a slip"), (f"{said} cannot refer to itself",))
+    assert_refused(run(*pledge("--at", said)), (f"{said} is an announcement, not a meeting",))
+    assert log_bytes(events) == before
+    ok("amend", said, "--set", f"about={seeded['meeting']},{seeded['pledge']}",
+       "--reason", "it was about the pledge too")

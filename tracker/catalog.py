@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 
-from .errors import TrackerError, shown
+from .errors import TrackerError, a_or_an, shown
 from .log import EventLog, SegmentState
 from .model import AMENDED, RETRACTED, apply_changes, without_source
 
@@ -152,7 +152,7 @@ class Catalog:
             label = "format" if wanted == "format" else "id"
             raise TrackerError(f"unknown {label} {shown(reference)}")
         if wanted not in ("record", subject.kind):
-            raise TrackerError(f"{reference} is a {subject.kind}, not a {wanted}")
+            raise TrackerError(f"{reference} is {a_or_an(subject.kind)}, not {a_or_an(wanted)}")
         if subject.retracted:
             raise TrackerError(f"{reference} was retracted")
         return subject

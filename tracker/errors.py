@@ -11,3 +11,8 @@ def shown(value: object, limit: int = 60) -> str:
     if len(text) > limit:
         text = text[:limit] + "..."
     return repr(text) if isinstance(value, str) else text
+
+
+def a_or_an(noun: str) -> str:
+    """The noun with its indefinite article: "a meeting", "an announcement"."""
+    return f"{'an' if noun[:1] in 'aeiou' else 'a'} {noun}"

@@ -23,7 +23,7 @@ from .actors import parse_actor, parse_actors
 from .catalog import Catalog
 from .collector import collection_paused
 from .dates import parse_date
-from .errors import TrackerError, shown
+from .errors import TrackerError, a_or_an, shown
 from .log import EventLog
 from .progress import Progress, no_progress
 from .recorder import after, recorded_by
@@ -298,8 +298,8 @@ class Planner:
             if self.plan.floor is None or found.latest > self.plan.floor:
                 self.plan.floor = found.latest
         elif wanted not in ("record", defined.kind):
-            raise RowProblem(column, f"{reference} is a {defined.kind} (line {defined.line}), "
-                             f"not a {wanted}")
+            raise RowProblem(column, f"{reference} is {a_or_an(defined.kind)} "
+                             f"(line {defined.line}), not {a_or_an(wanted)}")
 
     def _matches(self, existing: dict[str, Any], draft: model.Draft, subject: str,
                  own: bool, defaulted: bool) -> bool:

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 from .actors import all_actors, is_actor, parse_actor, parse_actors, parse_currency
 from .dates import parse_date
 from .envelope import ULID_PATTERN
-from .errors import TrackerError, shown
+from .errors import TrackerError, a_or_an, shown
 
 KINDS = ("format", "meeting", "announcement", "pledge")
 RECORDED = {kind: f"{kind}.recorded" for kind in KINDS}
@@ -469,11 +469,12 @@ def draft_update(
 ) -> Draft:
     """Validate `tracker update ID --status ...` for a record of `kind` dated `record_date`."""
     if kind not in STATUSES:
-        raise TrackerError(f"{subject} is a {kind}, which has no status")
+        raise TrackerError(f"{subject} is {a_or_an(kind)}, which has no status")
     status = str(options.get("status") or "").strip().lower()
     if status not in STATUSES[kind]:
         raise TrackerError(
-            f"invalid --status {shown(status)} for a {kind}: use one of {', '.join(STATUSES[kind])}"
+            f"invalid --status {shown(status)} for {a_or_an(kind)}: "
+            f"use one of {', '.join(STATUSES[kind])}"
         )
     data: dict[str, Any] = {"status": status}
     for spec in UPDATE_FIELDS:
@@ -544,7 +545,7 @@ def _assign(kind: str, options: dict[str, Any], assignment: str, seen: set[str])
         raise TrackerError(f"invalid --set {shown(assignment)}: use FIELD=VALUE")
     if name not in specs and not (name == "status" and kind in STATUSES):
         allowed = ", ".join([*specs, *(["status"] if kind in STATUSES else [])])
-        raise TrackerError(f"unknown field {shown(name)} for a {kind}: use one of {allowed}")
+        raise TrackerError(f"unknown field {shown(name)} for {a_or_an(kind)}: use one of {allowed}")
     spec = specs.get(name)
     if not value.strip():
         if spec is not None and spec.required:
@@ -598,6 +599,8 @@ def draft_amendment(
     data: dict[str, Any] = {"changes": dict(sorted(changes.items())), "reason": reason}
     data.update(optional_source(options))
     references = [ref for ref in draft.references if ref[1] in _values(changes)]
+    if any(reference == subject for _wanted, reference in references):
+        raise TrackerError(f"{subject} cannot refer to itself")
     return Draft(AMENDED, data, subject, references, draft.warnings)
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 
-from .errors import TrackerError, shown
+from .errors import TrackerError, a_or_an, shown
 from .rowformat import (
     FLAGS,
     MULTI_VALUED,
@@ -115,7 +115,7 @@ def _row(line: int, cells: dict[str, Any], default_kind: str | None,
         return None
     if not cells.keys() <= ALLOWED[kind]:
         name = next(name for name in cells if name not in ALLOWED[kind])
-        problems.append(Problem(line, name, f"not a column of a {kind} row", cells[name]))
+        problems.append(Problem(line, name, f"not a column of {a_or_an(kind)} row", cells[name]))
         return None
     return Row(line, kind, cells)
 

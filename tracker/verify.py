@@ -24,7 +24,7 @@ import orjson
 
 from . import envelope, forking, model
 from .collector import collection_paused
-from .errors import TrackerError, shown
+from .errors import TrackerError, a_or_an, shown
 from .fastcheck import Checked, FastCheck
 from .forking import PIPE_BYTES, worth_forking
 from .log import READ_BLOCK, EventLog, Line, Tail, line_blocks
@@ -384,7 +384,7 @@ def _report_references(scan: Scan, bad: dict[str, set[str]],
                 kind = next((known[subject] for known in kinds if subject in known), None)
                 scan.problems.append(((REFERENCE, scan.firsts[event_id]), (
                     f"event {event_id}: refers to unknown subject {subject}" if kind is None
-                    else f"event {event_id}: {subject} is a {kind}, not a {wanted}")))
+                    else f"event {event_id}: {subject} is {a_or_an(kind)}, not {a_or_an(wanted)}")))
 
 
 def _check_amendments(root: Path, segments: list[Path], problems: Found,
@@ -693,7 +693,7 @@ def _check_event(event: dict, path: Path) -> str | None:
         if event["subject"] != expected or (
             kind == "format" and not model.is_valid(model.parse_slug, event["subject"])
         ):
-            return f"bad subject {event['subject']!r} for a {kind}"
+            return f"bad subject {event['subject']!r} for {a_or_an(kind)}"
     return model.check_data(event["type"], upcast(event)["data"])
 
 
