@@ -231,8 +231,10 @@ def running(command: list[str], port: int, env: dict[str, str] | None = None
 def served(db: Path, metadata: Path) -> Iterator[str]:
     """The site, in its own process, exactly as `tracker serve --no-watch` runs it."""
     port = free_port()
-    code = ("import sys; from pathlib import Path; from tracker.serve import serve; "
-            "serve(Path(sys.argv[1]), Path(sys.argv[2]), '127.0.0.1', int(sys.argv[3]))")
+    code = ("import sys; from pathlib import Path; "
+            "from tracker.serve import load_metadata, serve; "
+            "serve(Path(sys.argv[1]), load_metadata(Path(sys.argv[2])), '127.0.0.1', "
+            "int(sys.argv[3]))")
     with running([sys.executable, "-c", code, str(db), str(metadata), str(port)],
                  port) as url:
         yield url

@@ -298,15 +298,19 @@ def test_scheduled_future_meeting_is_accepted(seeded: dict[str, str]) -> None:
     assert result.stderr == ""
 
 
-@pytest.mark.parametrize("user", ["evil\nname", "   ", "U" * 201, "\x1b[31mred"],
-                         ids=["newline", "blank", "too-long", "escape"])
+@pytest.mark.parametrize(("user", "needle"), [
+    ("evil\nname", "invalid TRACKER_USER 'evil\\nname': control character U+000A"),
+    ("   ", "empty TRACKER_USER"),
+    ("U" * 201, "TRACKER_USER too long: 201 characters, at most 200"),
+    ("\x1b[31mred", "invalid TRACKER_USER '\\x1b[31mred': control character U+001B"),
+], ids=["newline", "blank", "too-long", "escape"])
 def test_a_bad_tracker_user_is_refused(events: Path, seeded: dict[str, str], user: str,
-                                       monkeypatch: pytest.MonkeyPatch) -> None:
+                                       needle: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """Who records goes into every event: one line of text, like any other value."""
     before = log_bytes(events)
     monkeypatch.setenv("TRACKER_USER", user)
-    assert_refused(run(*meeting()), ("invalid TRACKER_USER",))
-    assert_refused(run("cite", seeded["meeting"], *SOURCE), ("invalid TRACKER_USER",))
+    assert_refused(run(*meeting()), (needle,))
+    assert_refused(run("cite", seeded["meeting"], *SOURCE), (needle,))
     assert log_bytes(events) == before
     monkeypatch.setenv("TRACKER_USER", "  Ana Analyst ")
     ok(*meeting(title="Recorded by Ana"))

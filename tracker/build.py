@@ -142,7 +142,7 @@ def roll_back_interrupted_write(db_path: Path) -> None:
     """Undo what a build killed while writing in place left: its journal, which SQLite
     plays back the next time the database is opened for writing. Until then the file
     cannot be read read-only; and a file renamed into place would be paired with that
-    journal, and damaged by it. A journal of a file that is not a database is removed."""
+    journal, and damaged by it. (A file that is not SQLite was refused before.)"""
     journal = journal_of(db_path)
     if not journal.exists():
         return
@@ -150,10 +150,8 @@ def roll_back_interrupted_write(db_path: Path) -> None:
         with closing(sqlite3.connect(str(db_path), timeout=60)) as conn:
             conn.execute("select count(*) from sqlite_master").fetchone()
     except sqlite3.DatabaseError as error:
-        if getattr(error, "sqlite_errorname", "") != "SQLITE_NOTADB":
-            raise TrackerError(f"cannot roll back what a build left in {db_path}: "
-                               f"{error}") from None
-        journal.unlink(missing_ok=True)
+        raise TrackerError(f"cannot roll back what a build left in {db_path}: "
+                           f"{error}") from None
 
 
 def _build_fully(log: EventLog, db_path: Path, snapshot: dict[str, SegmentState],

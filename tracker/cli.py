@@ -488,19 +488,19 @@ def serve(ctx: click.Context, host: str, port: int, as_of: str | None,
     if not metadata.exists():
         click.echo(f"Warning: no {metadata}: serving without descriptions, facets and "
                    "canned queries (use --metadata FILE)", err=True)
-    load_metadata(metadata)  # metadata that is not JSON stops here, before any build
+    site_metadata = load_metadata(metadata)  # not JSON: stops here, before a build
     if as_of:
         moment = as_of_moment(as_of)
         with tempfile.TemporaryDirectory() as folder:
             snapshot = Path(folder) / "tracker.db"
             result = build_database(log, snapshot, as_of=moment)
             click.echo(f"Built the state as of {moment} from {result.events} events", err=True)
-            run_server(snapshot, metadata, host, port)
+            run_server(snapshot, site_metadata, host, port)
         return
     if is_stale(log, db):
         result = build_database(log, db)
         click.echo(f"Built {db} from {result.events} events", err=True)
-    run_server(db, metadata, host, port, log=log if watch else None)
+    run_server(db, site_metadata, host, port, log=log if watch else None)
 
 
 @cli.command()

@@ -49,7 +49,7 @@ _FORBIDDEN = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]
 # -- parsers for single values ----------------------------------------------------
 
 
-FORBIDDEN_IN_LINE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+_FORBIDDEN_ANY = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 
 
 class Text:
@@ -58,22 +58,24 @@ class Text:
     `valid(value)` says, quickly, whether a stored value is already what parsing gives.
     """
 
-    def __init__(self, option: str, limit: int, multiline: bool = False):
+    def __init__(self, option: str, limit: int, multiline: bool = False,
+                 name: str | None = None):
         self.option, self.limit = option, limit
-        self.forbidden = _FORBIDDEN if multiline else FORBIDDEN_IN_LINE
+        self.name = name or f"--{option}"  # as messages say it
+        self.forbidden = _FORBIDDEN if multiline else _FORBIDDEN_ANY
 
     def __call__(self, value: Any) -> str:
-        option = self.option
+        name = self.name
         value = str(value).strip()
         if not value or all(unicodedata.category(ch)[0] in "CZ" for ch in value):
-            raise TrackerError(f"empty --{option}")
+            raise TrackerError(f"empty {name}")
         bad = self.forbidden.search(value)
         if bad:
             character = f"U+{ord(bad.group()):04X}"
-            raise TrackerError(f"invalid --{option} {shown(value)}: control character {character}")
+            raise TrackerError(f"invalid {name} {shown(value)}: control character {character}")
         if len(value) > self.limit:
             raise TrackerError(
-                f"--{option} too long: {len(value)} characters, at most {self.limit} "
+                f"{name} too long: {len(value)} characters, at most {self.limit} "
                 f"({shown(value, 30)})"
             )
         return value

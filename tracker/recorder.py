@@ -11,24 +11,21 @@ from typing import TYPE_CHECKING, Any
 from . import envelope
 from .errors import TrackerError, shown
 from .log import EventLog
-from .model import FORBIDDEN_IN_LINE, Draft, parse_id
+from .model import Draft, Text, parse_id
 
 if TYPE_CHECKING:
     from .catalog import Subject
 
 
 USER_LIMIT = 200  # characters of recorded_by
+USER = Text("user", USER_LIMIT, name="TRACKER_USER")  # one line, like any option's text
 
 
 def recorded_by() -> str:
-    """Who is recording: `TRACKER_USER` (one line of text), else the login name."""
+    """Who is recording: `TRACKER_USER`, else the login name."""
     name = os.environ.get("TRACKER_USER")
     if name:
-        user = name.strip()
-        if not user or FORBIDDEN_IN_LINE.search(user) or len(user) > USER_LIMIT:
-            raise TrackerError(f"invalid TRACKER_USER {shown(name, 40)}: use one line of at "
-                               f"most {USER_LIMIT} characters, no control characters")
-        return user
+        return USER(name)
     try:
         name = getpass.getuser()
     except (KeyError, OSError):

@@ -250,7 +250,7 @@ def _exit(signum: int, frame: Any) -> None:
     raise SystemExit(0)
 
 
-def serve(db_path: Path | str, metadata_path: Path | None, host: str, port: int,
+def serve(db_path: Path | str, metadata: dict[str, Any], host: str, port: int,
           log: EventLog | None = None) -> None:
     """Run the site on the database; given the log, follow it."""
     import warnings
@@ -267,7 +267,7 @@ def serve(db_path: Path | str, metadata_path: Path | None, host: str, port: int,
     db_path = Path(db_path)
     remove_orphans(db_path.parent, f".{db_path.stem}.download-*.db")  # of killed servers
     try:
-        datasette = make_datasette(db_path, load_metadata(metadata_path))
+        datasette = make_datasette(db_path, metadata)
         server = uvicorn.Server(uvicorn.Config(datasette.app(), host=host, port=port,
                                                log_level="warning"))
 
