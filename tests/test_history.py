@@ -147,6 +147,7 @@ def test_retract_leaves_current_state_but_not_history(db: Path, japan_format: st
     pledge = ok("add", "pledge", "--title", "Aid", "--date", "2018", "--donor", "JPN",
                 "--recipient", "TKM", "--amount", "5", "--currency", "JPY", "--at", meeting,
                 *SOURCE)
+    ok("amend", pledge, "--set", "at=", "--reason", "not at that meeting")
     retraction = ok("retract", meeting, "--reason", "no such meeting: a misread report")
     ok("build")
     assert rows(db, "select count(*) as n from meetings") == [{"n": 0}]
@@ -168,7 +169,8 @@ def test_retract_leaves_current_state_but_not_history(db: Path, japan_format: st
     assert rows(db, "select retracted, retraction_reason from records where id = ?",
                 meeting) == [{"retracted": 1,
                               "retraction_reason": "no such meeting: a misread report"}]
-    assert rows(db, "select correction from corrections") == [{"correction": "retracted"}]
+    assert rows(db, "select correction from corrections order by recorded_at") == [
+        {"correction": "amended"}, {"correction": "retracted"}]
     assert rows(db, "select id from pledges") == [{"id": pledge}]  # the pledge stands
     shown = ok("show", meeting).splitlines()
     assert shown[1] == "  RETRACTED: no such meeting: a misread report (last state below)"

@@ -93,7 +93,7 @@ def _append(ctx: click.Context, draft, event_id: str | None, as_json: bool) -> N
     from .recorder import record
 
     for warning in draft.warnings:
-        click.echo(f"Warning: {warning}", err=True)
+        _warn(warning)
     log = _log(ctx)
     event, is_new = record(log, draft, event_id)
     _report_quarantined(log)
@@ -105,10 +105,14 @@ def _append(ctx: click.Context, draft, event_id: str | None, as_json: bool) -> N
         click.echo(event["subject"] if event["type"].endswith(".recorded") else event["id"])
 
 
+def _warn(message: str) -> None:
+    click.echo(f"Warning: {message}", err=True)
+
+
 def _report_quarantined(log) -> None:
     """Say what the append moved to the quarantine (what interrupted writes left)."""
     for tail in log.quarantined:
-        click.echo(f"Warning: {tail.notice(log.root)}", err=True)
+        _warn(tail.notice(log.root))
 
 
 def _dumps(value: Any) -> str:
@@ -523,7 +527,7 @@ def verify(ctx: click.Context, against: str | None) -> None:
     if against:
         report.merge(verify_against(_log(ctx), against))
     for warning in report.warnings:
-        click.echo(f"Warning: {warning}", err=True)
+        _warn(warning)
     for problem in report.problems:
         click.echo(f"Problem: {problem}", err=True)
     if not report.ok:
@@ -566,7 +570,7 @@ def import_command(ctx: click.Context, file: str, kind: str | None, dry_run: boo
     _report_quarantined(log)
     summary, warnings = report(outcome)
     for warning in warnings:
-        click.echo(f"Warning: {warning}", err=True)
+        _warn(warning)
     click.echo(_dumps(outcome.as_json()) if as_json else summary)
 
 
@@ -592,7 +596,7 @@ def export(ctx: click.Context, output_format: str, kind: str | None) -> None:
     if is_stale(log, db):
         build_database(log, db)
     kinds = (kind,) if kind else RECORD_KINDS
-    rows = export_rows(db, kinds)
+    rows = export_rows(db, kinds, _warn)
     if output_format == "csv":
         write_csv(rows, sys.stdout, kinds)
     else:

@@ -7,6 +7,11 @@ Records come in an order that `tracker import` accepts: formats, meetings, pledg
 announcements, each after any record it refers to. Retracted records are left out. Event
 ids are carried in `id`, so an export imported into an empty log gives the same records,
 sources and status changes.
+
+`tracker retract` and `tracker amend` refuse to leave a record referring to a retracted
+one, or records referring to each other in a loop; but a merge of two analysts' logs can
+(one retracts a format while the other records a meeting of it). Such a reference cannot
+be imported: it is left out of the row, and `warn` is told.
 """
 
 from __future__ import annotations
@@ -14,14 +19,15 @@ from __future__ import annotations
 import csv
 import sqlite3
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import closing
 from pathlib import Path
 from typing import Any, TextIO
 
 import orjson
 
-from .model import record_options
+from .errors import a_or_an
+from .model import REFERRING, record_options
 from .rowformat import RECORD_KINDS, all_columns, to_csv_cell
 
 Row = dict[str, Any]
@@ -45,12 +51,21 @@ def _compact(row: Row) -> Row:
             for key, value in row.items() if value not in (None, "", (), [], False)}
 
 
+Warn = Callable[[str], None]
+
+
+def _ignore(message: str) -> None:
+    pass
+
+
 class Exporter:
     """Reads the sources and status changes once, then yields rows record by record."""
 
-    def __init__(self, conn: sqlite3.Connection):
+    def __init__(self, conn: sqlite3.Connection, warn: Warn = _ignore):
         conn.row_factory = sqlite3.Row
         self.conn = conn
+        self.warn = warn
+        self.referred: dict[str, tuple[str, int] | None] = {}  # id: (kind, retracted)
         self.sources: dict[str, list[sqlite3.Row]] = defaultdict(list)
         for row in conn.execute("select * from sources order by recorded_at, event_id"):
             self.sources[row["subject"]].append(row)
@@ -60,12 +75,37 @@ class Exporter:
     def rows(self, kinds: tuple[str, ...] = RECORD_KINDS) -> Iterator[Row]:
         for kind in EXPORT_ORDER:
             if kind in kinds:
-                records = [(row["id"], orjson.loads(row["data"]))
+                records = [(row["id"], self._whole(kind, row["id"], orjson.loads(row["data"])))
                            for row in self.conn.execute(RECORDS, (kind,))]
                 if kind == "announcement":
-                    records = _referred_first(records)
+                    records = _referred_first(records, self.warn)
                 for subject, data in records:
                     yield from self._record_rows(kind, subject, data)
+
+    def _whole(self, kind: str, subject: str, data: dict[str, Any]) -> dict[str, Any]:
+        """The data without references to records that are retracted or unknown."""
+        for spec in REFERRING[kind]:
+            values = data.get(spec.key)
+            if values is None:
+                continue
+            kept = []
+            for value in values if spec.many else [values]:
+                if value not in self.referred:
+                    self.referred[value] = self.conn.execute(
+                        "select kind, retracted from records where id = ?", (value,)).fetchone()
+                found = self.referred[value]
+                if found is None or found[1] or spec.refers not in ("record", found[0]):
+                    why = ("was retracted" if found and found[1] else "is not in the log"
+                           if found is None else f"is {a_or_an(found[0])}")
+                    self.warn(f"{kind} {subject}: --{spec.option} {value} left out "
+                              f"(it {why})")
+                else:
+                    kept.append(value)
+            if kept and spec.many:
+                data[spec.key] = kept
+            elif not kept:
+                del data[spec.key]
+        return data
 
     def _record_rows(self, kind: str, subject: str, data: dict[str, Any]) -> Iterator[Row]:
         sources = self.sources.get(subject, [])
@@ -87,18 +127,26 @@ class Exporter:
                                 **_source(row)})
 
 
-def _referred_first(records: list[tuple[str, dict]]) -> list[tuple[str, dict]]:
-    """Announcements in recorded order, except that one comes after those it is about."""
+def _referred_first(records: list[tuple[str, dict]], warn: Warn) -> list[tuple[str, dict]]:
+    """Announcements in recorded order, except that one comes after those it is about.
+    In a loop (each about the other), the one placed first leaves out its reference."""
     by_id = dict(records)
     ordered: list[tuple[str, dict]] = []
     placed: set[str] = set()
 
     def place(subject: str, path: set[str]) -> None:
-        if subject in placed or subject in path:
+        if subject in placed:
             return
-        for reference in by_id[subject].get("about", []):
-            if reference in by_id:
+        about = by_id[subject].get("about", [])
+        for reference in list(about):
+            if reference in path:
+                warn(f"announcement {subject}: --about {reference} left out "
+                     f"(they refer to each other)")
+                about.remove(reference)
+            elif reference in by_id:
                 place(reference, path | {subject})
+        if not about:
+            by_id[subject].pop("about", None)
         placed.add(subject)
         ordered.append((subject, by_id[subject]))
 
@@ -107,10 +155,11 @@ def _referred_first(records: list[tuple[str, dict]]) -> list[tuple[str, dict]]:
     return ordered
 
 
-def export_rows(db_path: Path | str, kinds: tuple[str, ...] = RECORD_KINDS) -> Iterator[Row]:
+def export_rows(db_path: Path | str, kinds: tuple[str, ...] = RECORD_KINDS,
+                warn: Warn = _ignore) -> Iterator[Row]:
     """The rows of every record of the given kinds in a built database."""
     with closing(sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)) as conn:
-        yield from Exporter(conn).rows(kinds)
+        yield from Exporter(conn, warn).rows(kinds)
 
 
 def write_jsonl(rows: Iterator[Row], out: TextIO) -> int:

@@ -315,6 +315,7 @@ FIELDS: dict[str, tuple[Field, ...]] = {
 DERIVED_KEYS = {"meeting": ("city_as_given", "geonameid", "latitude", "longitude")}
 
 SPECS = {kind: {spec.key: spec for spec in specs} for kind, specs in FIELDS.items()}
+REFERRING = {kind: tuple(spec for spec in specs if spec.refers) for kind, specs in FIELDS.items()}
 REQUIRED_KEYS = {kind: tuple(spec.key for spec in specs if spec.required)
                  for kind, specs in FIELDS.items()}
 
@@ -523,6 +524,17 @@ def record_options(kind: str, subject: str, data: dict[str, Any]) -> dict[str, A
     if "city_as_given" in data:
         options["city"] = data["city_as_given"]
     return options
+
+
+def referred_ids(kind: str, data: dict[str, Any]) -> list[str]:
+    """The records that a record's stored data refers to: its format, its meeting, what
+    it is about (values that are not text are left out)."""
+    ids: list[str] = []
+    for spec in REFERRING.get(kind, ()):
+        value = data.get(spec.key)
+        values = value if spec.many and isinstance(value, list) else [value]
+        ids.extend(item for item in values if isinstance(item, str) and item not in ids)
+    return ids
 
 
 def without_source(data: dict[str, Any]) -> dict[str, Any]:

@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING, Any
 from . import envelope
 from .errors import TrackerError, shown
 from .log import EventLog
-from .model import Draft, Text, parse_id
+from .model import AMENDED, RETRACTED, Draft, Text, parse_id
 
 if TYPE_CHECKING:
-    from .catalog import Subject
+    from .catalog import Catalog, Subject
 
 
 USER_LIMIT = 200  # characters of recorded_by
@@ -71,6 +71,7 @@ def record(log: EventLog, draft: Draft, event_id: str | None = None) -> tuple[di
                 raise TrackerError(f"{shown(draft.subject)} already exists")
             if draft.subject and not is_new_record:
                 floor.append(catalog.require("record", draft.subject).latest)
+                _keep_references_whole(catalog, draft)
         new_id = event_id or envelope.new_id()
         event = appender.write({
             "id": new_id,
@@ -82,6 +83,31 @@ def record(log: EventLog, draft: Draft, event_id: str | None = None) -> tuple[di
             "data": draft.data,
         })
         return event, True
+
+
+SHOWN_REFERRERS = 3  # records named when a retraction is refused
+
+
+def _keep_references_whole(catalog: Catalog, draft: Draft) -> None:
+    """Refuse to retract a record that others still refer to, or to amend a record into
+    referring to one that refers back to it: either would leave records (and an export)
+    pointing at nothing, or at each other in a loop."""
+    if draft.type == RETRACTED and (referrers := catalog.referrers(draft.subject)):
+        named = ", ".join(f"{kind} {subject}" for kind, subject in referrers[:SHOWN_REFERRERS])
+        more = len(referrers) - SHOWN_REFERRERS
+        if more > 0:
+            named += f" and {more} more"
+        them = "it" if len(referrers) == 1 else "them"
+        raise TrackerError(f"{draft.subject} is still referred to by {named}: "
+                           f"amend or retract {them} first")
+    if draft.type == AMENDED:
+        for _wanted, reference in draft.references:
+            if catalog.leads_to(reference, draft.subject):
+                direct = reference in (subject for _kind, subject in
+                                       catalog.referrers(draft.subject))
+                raise TrackerError(f"{draft.subject} cannot refer to {reference}: "
+                                   f"{reference} refers to {draft.subject}"
+                                   f"{'' if direct else ' through other records'}")
 
 
 def find_subject(log: EventLog, subject: str, with_data: bool = False) -> Subject:

@@ -1,0 +1,163 @@
+"""Records that refer to others (a meeting's format, a pledge's meeting, what an
+announcement is about): no retraction leaves them pointing at nothing, no amendment makes
+them refer to each other in a loop, and what a merge brings anyway is exported without."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from .conftest import SOURCE, log_bytes, ok, rows, run
+from .test_incremental import contents, full_rebuild
+
+
+def refused(events: Path, *args: str) -> str:
+    """The error of a command that must be refused, leaving the log as it was."""
+    before = log_bytes(events)
+    result = run(*args)
+    assert (result.exit_code, result.stdout) == (1, ""), result.output
+    assert log_bytes(events) == before
+    return result.stderr
+
+
+def meeting_of(format_slug: str, title: str = "Meeting") -> str:
+    return ok("add", "meeting", "--title", title, "--date", "2022-12",
+              "--format", format_slug, *SOURCE)
+
+
+def announcement(title: str, *about: str) -> str:
+    return ok("add", "announcement", "--title", title, "--date", "2022", "--by", "JPN",
+              *(option for reference in about for option in ("--about", reference)), *SOURCE)
+
+
+def test_a_record_still_referred_to_cannot_be_retracted(events: Path, japan_format: str) -> None:
+    meeting = meeting_of(japan_format)
+    assert refused(events, "retract", japan_format, "--reason", "recorded twice") == (
+        f"Error: central-asia-japan is still referred to by meeting {meeting}: "
+        "amend or retract it first\n")
+    pledge = ok("add", "pledge", "--title", "Loan", "--date", "2022-12", "--donor", "JPN",
+                "--recipient", "KAZ", "--amount", "10", "--currency", "USD", "--at", meeting,
+                *SOURCE)
+    about = announcement("Welcome", meeting)
+    assert refused(events, "retract", meeting, "--reason", "never happened") == (
+        f"Error: {meeting} is still referred to by pledge {pledge}, announcement {about}: "
+        "amend or retract them first\n")
+    ok("amend", pledge, "--set", "at=", "--reason", "not at that meeting")
+    ok("retract", about, "--reason", "misread")
+    ok("retract", meeting, "--reason", "never happened")
+    ok("retract", japan_format, "--reason", "recorded twice")
+    ok("build")
+    assert [row["id"] for row in rows(events.parent / "tracker.db", "select id from records "
+                                      "where retracted order by retracted_at")] == [
+        about, meeting, japan_format]
+
+
+def test_a_refused_retraction_names_three_records_and_counts_the_rest(
+    events: Path, japan_format: str
+) -> None:
+    meetings = [meeting_of(japan_format, f"Meeting {number}") for number in range(5)]
+    assert refused(events, "retract", japan_format, "--reason", "duplicate") == (
+        f"Error: central-asia-japan is still referred to by meeting {meetings[0]}, "
+        f"meeting {meetings[1]}, meeting {meetings[2]} and 2 more: "
+        "amend or retract them first\n")
+
+
+def test_references_follow_amendments_and_survive_a_new_catalog(
+    events: Path, japan_format: str
+) -> None:
+    ok("add", "format", "central-asia-korea", "--name", "Central Asia + Korea", *SOURCE)
+    meeting = meeting_of(japan_format)
+    ok("amend", meeting, "--set", "format=central-asia-korea", "--reason", "misread")
+    for _fresh_catalog in (False, True):
+        assert refused(events, "retract", "central-asia-korea", "--reason", "x") == (
+            f"Error: central-asia-korea is still referred to by meeting {meeting}: "
+            "amend or retract it first\n")
+        shutil.rmtree(events / ".cache")
+    ok("retract", japan_format, "--reason", "no meeting of it is recorded")
+
+
+def test_an_amendment_cannot_close_a_loop(events: Path) -> None:
+    first = announcement("First")
+    second = announcement("Second", first)
+    third = announcement("Third", second)
+    assert refused(events, "amend", first, "--set", f"about={second}", "--reason", "x") == (
+        f"Error: {first} cannot refer to {second}: {second} refers to {first}\n")
+    assert refused(events, "amend", first, "--set", f"about={third}", "--reason", "x") == (
+        f"Error: {first} cannot refer to {third}: {third} refers to {first} "
+        "through other records\n")
+    ok("retract", third, "--reason", "misread")
+    ok("amend", second, "--set", "about=", "--reason", "about nothing recorded")
+    ok("amend", first, "--set", f"about={second}", "--reason", "the loop is gone")
+
+
+def diverge(events: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A second analyst's clone of the log, to write in as `bob` and merge back."""
+    ok("build")
+    clone = events.parent / "bob"
+    shutil.copytree(events, clone, ignore=shutil.ignore_patterns(".cache", ".lock", ".writer"))
+    monkeypatch.setenv("TRACKER_WRITER", "alice")
+    return clone
+
+
+def as_bob(clone: Path, monkeypatch: pytest.MonkeyPatch, *args: str) -> str:
+    with monkeypatch.context() as bob:
+        bob.setenv("TRACKER_WRITER", "bob")
+        return ok("--events", str(clone), "--db", str(clone.parent / "bob.db"), *args)
+
+
+def merge(clone: Path, events: Path) -> None:
+    """What `git merge` does with the log (each writer's files side by side), then an
+    incremental build, which must equal a full one."""
+    shutil.copytree(clone / "bob", events / "bob")
+    assert ok("build").startswith("Updated ")
+    assert contents(events.parent / "tracker.db") == full_rebuild(events, events.parent)
+
+
+def exported_and_reimported(tmp_path: Path) -> tuple[list[dict], str, dict]:
+    """The export's rows and warnings, and the records of its import into an empty log."""
+    result = run("export")
+    assert result.exit_code == 0, result.output
+    path = tmp_path / "export.jsonl"
+    path.write_text(result.stdout)
+    ok("--events", str(tmp_path / "copy"), "--db", str(tmp_path / "copy.db"), "import", path)
+    ok("--events", str(tmp_path / "copy"), "--db", str(tmp_path / "copy.db"), "build")
+    imported = {row["id"]: row for row in rows(tmp_path / "copy.db", "select * from records")}
+    return list(map(json.loads, result.stdout.splitlines())), result.stderr, imported
+
+
+def test_a_merge_that_retracted_a_referred_record_exports_without_the_reference(
+    events: Path, tmp_path: Path, japan_format: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clone = diverge(events, monkeypatch)
+    ok("retract", japan_format, "--reason", "recorded twice")
+    meeting = as_bob(clone, monkeypatch, "add", "meeting", "--title", "Tokyo", "--date", "2022-12",
+                     "--format", japan_format, *SOURCE)
+    merge(clone, events)
+    assert ok("verify").startswith("OK: ")
+    exported, warnings, imported = exported_and_reimported(tmp_path)
+    assert warnings == (f"Warning: meeting {meeting}: --format central-asia-japan left out "
+                        "(it was retracted)\n")
+    assert [(row["kind"], row.get("format")) for row in exported] == [("meeting", None)]
+    assert list(imported) == [meeting]
+    assert rows(events.parent / "tracker.db", "select format from meetings") == [
+        {"format": "central-asia-japan"}]  # the site shows what the log says
+
+
+def test_a_merge_that_made_a_loop_exports_without_closing_it(
+    events: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, second = announcement("First"), announcement("Second")
+    clone = diverge(events, monkeypatch)
+    ok("amend", first, "--set", f"about={second}", "--reason", "it answers the second")
+    as_bob(clone, monkeypatch, "amend", second, "--set", f"about={first}", "--reason",
+           "it answers the first")
+    merge(clone, events)
+    exported, warnings, imported = exported_and_reimported(tmp_path)
+    assert warnings == (f"Warning: announcement {second}: --about {first} left out "
+                        "(they refer to each other)\n")
+    assert [(row["id"], row.get("about")) for row in exported] == [
+        (second, None), (first, [second])]
+    assert sorted(imported) == sorted([first, second])
