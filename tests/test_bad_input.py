@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
+import socket
 from pathlib import Path
 
 import pytest
 from click.testing import Result
 
-from .conftest import SOURCE, log_bytes, ok, rows, run
+from .conftest import METADATA, SOURCE, log_bytes, ok, rows, run
 
 FUTURE = "2999-01-01"
 UNKNOWN_ULID = "01ARZ3NDEKTSV4RRFFQ69G5FAV"
@@ -130,7 +131,13 @@ CASES = [
     pytest.param(meeting(title="a\x00b"), ("--title", r"'a\x00b'", "U+0000"), id="title-nul"),
     pytest.param(meeting(title="first\nsecond"), ("--title", r"'first\nsecond'", "U+000A"),
                  id="title-newline"),
-    pytest.param(meeting(title="a\u2028b"), ("--title", "U+2028"), id="title-line-separator"),
+    pytest.param(meeting(title="a\u2028b"), ("--title", "line separator U+2028"),
+                 id="title-line-separator"),
+    pytest.param(meeting(title="caf\udce9"), ("invalid --title 'caf\\udce9': invalid UTF-8 "
+                                               "(byte 0xE9)",), id="title-invalid-utf8"),
+    pytest.param(("add", "format", "new-format", "--name", "a\ud800b", *SOURCE),
+                 ("invalid --name 'a\\ud800b': lone surrogate U+D800",),
+                 id="name-lone-surrogate"),
     pytest.param(meeting(title=LONG_TITLE), ("--title too long", "1000", "T" * 30),
                  id="title-oversized"),
     pytest.param(meeting("--summary", LONG_SUMMARY), ("--summary too long", "20001", "S" * 30),
@@ -158,6 +165,21 @@ CASES = [
     pytest.param(("cite", "01ARZ3NDEKTSV4RRFFQ69G5FA!", *SOURCE),
                  ("'01ARZ3NDEKTSV4RRFFQ69G5FA!'",), id="cite-malformed-id"),
     pytest.param(meeting("--id", "not-a-ulid"), ("'not-a-ulid'",), id="event-id-malformed"),
+    pytest.param(meeting("--id", "01ARZ3NDEKTSV4RRFFQ69G5FAU"),
+                 ("invalid id '01ARZ3NDEKTSV4RRFFQ69G5FAU': not a ULID: 'U' is not a Crockford "
+                  "base32 digit (0-9 and A-Z without I, L, O, U)",), id="event-id-not-crockford"),
+    pytest.param(meeting("--id", "81ARZ3NDEKTSV4RRFFQ69G5FAV"),
+                 ("invalid id '81ARZ3NDEKTSV4RRFFQ69G5FAV': not a ULID: its first character "
+                  "must be 0-7",), id="event-id-too-large"),
+    pytest.param(("cite", "01ARZ3NDEKTSV4RRFFQ69G5FAU", *SOURCE),
+                 ("invalid id or format slug '01ARZ3NDEKTSV4RRFFQ69G5FAU': not a ULID: 'U' is "
+                  "not a Crockford base32 digit",), id="cite-id-not-crockford"),
+    pytest.param(("show", "Central Asia"),
+                 ("invalid id or format slug 'Central Asia': use a record id (a 26-character "
+                  "ULID) or a format slug (2-64 lower-case letters, digits and '-')",),
+                 id="show-neither-id-nor-slug"),
+    pytest.param(("log", "--subject", "x"), ("invalid id or format slug 'x'",),
+                 id="log-subject-neither-id-nor-slug"),
     pytest.param(meeting("--id", "{meeting}", title="Another meeting"),
                  ("{meeting}", "already used"), id="event-id-reused-other-content"),
     # -- statuses
@@ -179,6 +201,10 @@ CASES = [
                  id="held-in-the-future"),
     pytest.param(update("{future}", "--status", "held"), ("held", FUTURE),
                  id="update-held-in-the-future"),
+    pytest.param(update("{meeting}", "--status", "held"), ("meeting {meeting} is already held",),
+                 id="update-to-the-same-status"),
+    pytest.param(update("{pledge}", "--status", "pledged"),
+                 ("pledge {pledge} is already pledged",), id="update-pledge-to-the-same-status"),
     # -- choices and missing options
     pytest.param(meeting("--level", "galactic"), ("'galactic'", "--level"), id="level-choice"),
     pytest.param(meeting("--mode", "telepathic"), ("'telepathic'", "--mode"), id="mode-choice"),
@@ -202,6 +228,12 @@ CASES = [
     pytest.param(("--events", "", "add", "format", "abc", "--name", "A", "--source", "S"),
                  ("--events", "'' is not a folder name"), id="events-empty"),
     pytest.param(("serve", "--port", "70000"), ("--port", "70000"), id="port-too-large"),
+    # -- event types
+    pytest.param(("log", "--type", "foo"), ("--type", "'foo' is not one of 'format', 'meeting'",
+                                            "'meeting.recorded'", "'record.retracted'"),
+                 id="log-type-unknown"),
+    pytest.param(("log", "--type", "meeting.held"), ("'meeting.held'",),
+                 id="log-type-unknown-with-a-kind"),
 ]
 
 
@@ -338,3 +370,55 @@ def test_an_announcement_cannot_be_about_itself(events: Path, seeded: dict[str, 
     assert log_bytes(events) == before
     ok("amend", said, "--set", f"about={seeded['meeting']},{seeded['pledge']}",
        "--reason", "it was about the pledge too")
+
+
+def test_a_status_update_must_record_something_new(events: Path, seeded: dict[str, str]) -> None:
+    """An update to the status a record already has is refused, whether that status came
+    from the record, an update or an amendment; a disbursement of a new cumulative amount
+    is new; a retry of an update (same --id, same content) still succeeds."""
+    meeting_id, pledge_id = seeded["meeting"], seeded["pledge"]
+    ok(*update(pledge_id, "--status", "disbursed", "--amount", "500"))
+    ok(*update(meeting_id, "--status", "postponed"))
+    ok("amend", seeded["future"], "--set", "status=cancelled", "--reason", "misread")
+    before = log_bytes(events)
+    assert_refused(run(*update(pledge_id, "--status", "disbursed", "--amount", "500.0")),
+                   (f"pledge {pledge_id} is already disbursed with --amount 500",))
+    assert_refused(run(*update(meeting_id, "--status", "postponed", "--note", "again")),
+                   (f"meeting {meeting_id} is already postponed",))
+    assert_refused(run(*update(seeded["future"], "--status", "cancelled")),
+                   (f"meeting {seeded['future']} is already cancelled",))
+    assert log_bytes(events) == before
+    ok(*update(pledge_id, "--status", "disbursed", "--amount", "800"))
+    ok(*update(meeting_id, "--status", "held"))
+    ok(*update(seeded["future"], "--status", "scheduled"))
+    retry = ("--status", "cancelled", "--id", UNKNOWN_ULID)
+    ok(*update(meeting_id, *retry))
+    again = run(*update(meeting_id, *retry))
+    assert (again.exit_code, again.stdout, again.stderr) == (
+        0, f"{UNKNOWN_ULID}\n", f"Already recorded: {UNKNOWN_ULID} (nothing appended)\n")
+
+
+def test_amend_lists_each_allowed_field_once(events: Path, seeded: dict[str, str]) -> None:
+    result = run("amend", seeded["meeting"], "--set", "colour=red", "--reason", "a typo")
+    assert (result.exit_code, result.stderr) == (1, (
+        "Error: unknown field 'colour' for a meeting: use one of title, date, status, format, "
+        "level, mode, city, country, participant, chair, official, topic, summary\n"))
+    result = run("amend", seeded["pledge"], "--set", "colour=red", "--reason", "a typo")
+    assert result.stderr.endswith("instrument, purpose, at, status\n")
+
+
+def test_serve_on_a_port_in_use_is_refused_before_a_build(events: Path, db: Path,
+                                                           seeded: dict[str, str]) -> None:
+    """One line naming the host and port, exit 1 (not uvicorn's log and exit code 3), and
+    no build first."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run("serve", "--port", port, "--metadata", METADATA, "--no-watch")
+        assert_refused(result, (f"cannot serve at 127.0.0.1:{port}: address already in use",))
+        as_of = run("serve", "--port", port, "--as-of", "2024-01-01", "--metadata", METADATA)
+        assert_refused(as_of, (f"cannot serve at 127.0.0.1:{port}: address already in use",))
+    assert not db.exists()
+    assert_refused(run("serve", "--host", "192.0.2.1", "--metadata", METADATA),
+                   ("cannot serve at 192.0.2.1:8001: cannot assign requested address",))

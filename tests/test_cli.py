@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from tracker.model import EVENT_KINDS, EVENT_TYPES
 
 from .conftest import SOURCE, log_bytes, ok, rows, run
 
@@ -259,6 +262,47 @@ def test_log_filters_and_json(japan_format: str) -> None:
     events = json.loads(ok("log", "--json", "--subject", meeting))
     assert [event["type"] for event in events] == ["meeting.recorded", "source.added"]
     assert json.loads(ok("log", "--json", "--type", "pledge")) == []
+
+
+def test_log_type_takes_every_kind_and_type_and_refuses_others(japan_format: str) -> None:
+    """--type is a kind (what comes before the dot, `source` and `record` included) or a
+    whole type; anything else is refused with the list, not answered with nothing."""
+    meeting = ok("add", "meeting", "--title", "T", "--date", "2020", *SOURCE)
+    ok("cite", meeting, "--source", "Another report")
+    ok("amend", meeting, "--set", "title=U", "--reason", "a typo")
+
+    def types(kind: str) -> list[str]:
+        return [line.split("  ")[2] for line in ok("log", "--type", kind).splitlines()]
+
+    assert types("source") == ["source.added"]
+    assert types("record") == types("record.amended") == ["record.amended"]
+    assert types("format") == types("format.recorded") == ["format.recorded"]
+    for value in (*EVENT_KINDS, *EVENT_TYPES):
+        assert run("log", "--type", value).exit_code == 0, value
+    result = run("log", "--type", "foo")
+    choices = ", ".join(repr(value) for value in (*EVENT_KINDS, *EVENT_TYPES))
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        1, "", f"Error: Invalid value for '--type': 'foo' is not one of {choices}.\n")
+    assert choices.startswith("'format', 'meeting', 'announcement', 'pledge', 'source', "
+                              "'record', 'format.recorded'")
+
+
+@pytest.mark.parametrize("command", [("export",), ("export", "--format", "csv"), ("log",),
+                                     ("log", "--json")], ids=" ".join)
+def test_output_nobody_reads_ends_quietly(bundled: Path, command: tuple[str, ...]) -> None:
+    """With stdout closed (`>&-`) or a reader gone before the first line (`| head -0`):
+    no traceback, no message, exit 0."""
+    closed = subprocess.run(["sh", "-c", '"$0" -m tracker "$@" >&-', sys.executable, *command],
+                            stderr=subprocess.PIPE)
+    assert (closed.returncode, closed.stderr) == (0, b"")
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        gone = subprocess.run([sys.executable, "-m", "tracker", *command], stdout=write_end,
+                              stderr=subprocess.PIPE)
+    finally:
+        os.close(write_end)
+    assert (gone.returncode, gone.stderr) == (0, b"")
 
 
 def test_build_db_option_writes_elsewhere(tracker_env: Path) -> None:

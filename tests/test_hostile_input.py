@@ -190,15 +190,23 @@ class TrackerMachine(RuleBasedStateMachine):
     @rule(data=st.data(), status=st.sampled_from(["postponed", "cancelled", "held"]))
     def update_meeting(self, data: st.DataObject, status: str) -> None:
         meeting_id = data.draw(st.sampled_from(sorted(self.meetings)))
-        self.lands("update", meeting_id, "--status", status, *SOURCE)
+        arguments = ["update", meeting_id, "--status", status, *SOURCE]
+        if self.meetings[meeting_id]["status"] == status:  # nothing new
+            self.refused(arguments, f"meeting {meeting_id} is already {status}")
+            return
+        self.lands(*arguments)
         self.meetings[meeting_id]["status"] = status
 
     @precondition(lambda self: self.pledges)
     @rule(data=st.data(), amount=AMOUNTS)
     def disburse(self, data: st.DataObject, amount: int) -> None:
         pledge_id = data.draw(st.sampled_from(sorted(self.pledges)))
-        self.lands("update", pledge_id, "--status", "disbursed", "--amount", str(amount),
-                   *SOURCE)
+        arguments = ["update", pledge_id, "--status", "disbursed", "--amount", str(amount),
+                     *SOURCE]
+        if self.pledges[pledge_id]["disbursed_amount_text"] == str(amount):  # nothing new
+            self.refused(arguments, f"pledge {pledge_id} is already disbursed with --amount")
+            return
+        self.lands(*arguments)
         self.pledges[pledge_id].update(status="disbursed", disbursed_amount_text=str(amount))
 
     @rule(data=st.data(), quote=TEXT)

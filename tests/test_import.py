@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
 import subprocess
 import sys
 from datetime import datetime, timezone
@@ -123,6 +125,48 @@ def test_dry_run_of_a_valid_file_reports_and_writes_nothing(tmp_path: Path, even
     assert result.stdout == (f"Dry run of {path}: every row is valid; would append 3 events "
                              "(3 meetings); nothing written\n")
     assert not events.exists()
+
+
+def test_a_dry_run_needs_no_index_it_can_write(tmp_path: Path, events: Path) -> None:
+    """When the index in events/.cache/ cannot be made (here its folder is a file, which
+    stops root too), a dry run reads the log instead; a real import says why it cannot."""
+    ok("add", "meeting", "--title", "T", "--date", "2020", *SOURCE)
+    shutil.rmtree(events / ".cache")
+    (events / ".cache").write_text("not a folder")
+    path = write(tmp_path / "meetings.csv", MEETINGS)
+    before = log_bytes(events)
+    result = run("import", path, "--dry-run")
+    assert (result.exit_code, result.stderr) == (0, "")
+    assert result.stdout == (f"Dry run of {path}: every row is valid; would append 3 events "
+                             "(3 meetings); nothing written\n")
+    refused = run("import", path)
+    assert (refused.exit_code, refused.stdout) == (1, "")
+    assert refused.stderr.startswith("Error: ") and len(refused.stderr.splitlines()) == 1
+    assert log_bytes(events) == before
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes to read-only folders")
+@pytest.mark.parametrize("indexed", [True, False], ids=["index-made", "no-index-yet"])
+def test_a_dry_run_works_on_a_read_only_log(tmp_path: Path, events: Path, indexed: bool) -> None:
+    """A read-only log (with its index made earlier, or none yet): a dry run writes
+    nothing, so it needs no write access."""
+    ok("add", "meeting", "--title", "T", "--date", "2020", *SOURCE)
+    path = write(tmp_path / "meetings.csv", MEETINGS)
+    if indexed:
+        ok("import", path, "--dry-run")
+    else:
+        shutil.rmtree(events / ".cache")
+    folders = [events, *(folder for folder in events.rglob("*") if folder.is_dir())]
+    for folder in folders:
+        folder.chmod(0o555)
+    try:
+        result = run("import", path, "--dry-run")
+    finally:
+        for folder in folders:
+            folder.chmod(0o755)
+    assert (result.exit_code, result.stderr) == (0, "")
+    assert result.stdout == (f"Dry run of {path}: every row is valid; would append 3 events "
+                             "(3 meetings); nothing written\n")
 
 
 # -- rows, columns and encodings -----------------------------------------------------------

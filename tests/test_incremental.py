@@ -120,6 +120,7 @@ def test_incremental_builds_equal_a_full_rebuild(data: st.DataObject) -> None:
         events, db = folder / "events", folder / "tracker.db"
         live: dict[str, list[str]] = {"format": [], "meeting": [], "announcement": [],
                                       "pledge": []}
+        status_of: dict[str, str] = {}  # an update must change it (or the amount disbursed)
 
         def cli(*args: str) -> str:
             return ok("--events", events, "--db", db, *args)
@@ -147,6 +148,7 @@ def test_incremental_builds_equal_a_full_rebuild(data: st.DataObject) -> None:
                 live["meeting"].append(cli(
                     "add", "meeting", "--title", f"Meeting {step} of ministers", "--date", date,
                     "--status", "scheduled", "--participant", actors, *extra, *SOURCE))
+                status_of[live["meeting"][-1]] = "scheduled"
             elif action == "announcement":
                 about = ([arg for _, ident in records[:1] for arg in ("--about", ident)]
                          if records else [])
@@ -158,13 +160,17 @@ def test_incremental_builds_equal_a_full_rebuild(data: st.DataObject) -> None:
                     "add", "pledge", "--title", f"Grant {step}", "--date", date, "--donor",
                     "USA", "--recipient", actors, "--amount", str(step + 1), "--currency",
                     "USD", "--at", data.draw(st.sampled_from(live["meeting"])), *SOURCE))
+                status_of[live["pledge"][-1]] = "pledged"
             elif action == "update":
                 kind = data.draw(st.sampled_from([k for k in ("meeting", "pledge") if live[k]]))
                 ident = data.draw(st.sampled_from(live[kind]))
-                status = data.draw(st.sampled_from(STATUSES[kind] + (
-                    ["disbursed"] if kind == "pledge" else [])))
-                amount = ["--amount", "1"] if status == "disbursed" else []
+                status = data.draw(st.sampled_from([
+                    status for status in STATUSES[kind] + (
+                        ["disbursed"] if kind == "pledge" else [])
+                    if status != status_of[ident] or status == "disbursed"]))
+                amount = ["--amount", str(step + 1)] if status == "disbursed" else []
                 cli("update", ident, "--status", status, *amount, *SOURCE)
+                status_of[ident] = status
             elif action == "cite":
                 cli("cite", data.draw(st.sampled_from(records))[1], "--source", f"Report {step}")
             elif action == "amend":

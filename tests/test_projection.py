@@ -45,8 +45,8 @@ def mixed_log(events: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     fmt = ok("add", "format", "central-asia-japan", "--name", "Central Asia + Japan",
              "--member", "JPN,KAZ,KGZ,TJK,TKM,UZB", "--launched", "2004", *SOURCE)
     meeting = ok("add", "meeting", "--title", "Ministers meet in Ashgabat", "--date", "2017-05",
-                 "--format", fmt, "--level", "ministerial", "--city", "Ashgabat",
-                 "--country", "TKM", "--participant", "JPN,TKM", *SOURCE)
+                 "--status", "scheduled", "--format", fmt, "--level", "ministerial",
+                 "--city", "Ashgabat", "--country", "TKM", "--participant", "JPN,TKM", *SOURCE)
     monkeypatch.setenv("TRACKER_WRITER", "bob")
     pledge = ok("add", "pledge", "--title", "Grant", "--date", "2020", "--donor", "JPN",
                 "--recipient", "KAZ,KGZ,TJK,TKM,UZB", "--amount", "2000000000",

@@ -89,7 +89,14 @@ def test_unknown_event_type_names_the_event(events: Path) -> None:
     assert "unknown type 'meeting.teleported'" in run("verify").stderr
 
 
-def test_verify_on_an_empty_log() -> None:
+def test_verify_on_an_empty_log(events: Path) -> None:
+    """An events folder that does not exist (a typo in --events) is refused, and not
+    made; an empty one is an empty log."""
+    result = run("verify")
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        1, "", f"Error: no event log at {events}\n")
+    assert not events.exists()
+    events.mkdir()
     assert ok("verify") == "OK: 0 events in 0 files"
 
 

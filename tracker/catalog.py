@@ -20,7 +20,15 @@ import orjson
 
 from .errors import TrackerError, a_or_an, shown
 from .log import EventLog, SegmentState
-from .model import AMENDED, RETRACTED, apply_changes, referred_ids, without_source
+from .model import (
+    AMENDED,
+    RETRACTED,
+    STATUS_CHANGED,
+    STATUSES,
+    apply_changes,
+    referred_ids,
+    without_source,
+)
 
 VERSION = "3"
 SCHEMA = """
@@ -89,14 +97,26 @@ class Catalog:
         self.subjects = Subjects(conn)
 
     @classmethod
-    def scan(cls, log: EventLog) -> Catalog:
-        """Open the index, first reading into it whatever was appended since."""
+    def scan(cls, log: EventLog, read_only: bool = False) -> Catalog:
+        """Open the index, first reading into it whatever was appended since.
+
+        With `read_only` (a dry run, which writes nothing), an index that cannot be
+        written (a read-only log, or cache) is not needed: the log is read into memory.
+        """
+        if not log.root.is_dir():
+            return cls._open(log, Path(":memory:"))  # no log yet: nothing to remember
+        try:
+            return cls._open_cache(log)
+        except (OSError, sqlite3.DatabaseError, TrackerError):
+            if not read_only:
+                raise
+            return cls._open(log, Path(":memory:"))
+
+    @classmethod
+    def _open_cache(cls, log: EventLog) -> Catalog:
         folder = log.root / ".cache" / "catalog"
-        if log.root.is_dir():
-            folder.mkdir(parents=True, exist_ok=True)
-            path = folder / "index.db"
-        else:
-            path = Path(":memory:")  # no log yet: nothing to remember
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / "index.db"
         try:
             return cls._open(log, path)
         except sqlite3.DatabaseError as error:
@@ -141,6 +161,29 @@ class Catalog:
         if row[0] is not None:
             return orjson.loads(row[0])
         return without_source(self._read(row[1], row[2])["data"])
+
+    def status_of(self, subject: str, kind: str) -> tuple[str | None, str | None]:
+        """A meeting's or pledge's current status as a build gives it: that of its latest
+        status change or amendment of its status, in replay order, else the one it was
+        recorded with. If it is disbursed, also the amount of its latest status change
+        that gave one (else None). Reads only the events about it, latest first."""
+        status: str | None = None
+        amount: str | None = None
+        found = False
+        for event_type, segment, offset in self.conn.execute(
+                "select type, segment, offset from events where subject = ? and type in "
+                "(?, ?) order by key desc", (subject, STATUS_CHANGED[kind], AMENDED)):
+            data = self._read(segment, offset)["data"]
+            changes = data.get("changes") if event_type == AMENDED else data
+            if not found and isinstance(changes, dict) and "status" in changes:
+                status, found = changes["status"], True
+            if amount is None and event_type != AMENDED and "amount" in data:
+                amount = data["amount"]
+            if found and (status != "disbursed" or amount is not None):
+                break
+        if not found:
+            status = self.data_of(subject).get("status", STATUSES[kind][0])
+        return status, amount if status == "disbursed" else None
 
     def _read(self, segment: str, offset: int) -> dict[str, Any]:
         return _read_line(self.log, segment, offset)

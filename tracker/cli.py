@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from .errors import TrackerError
-from .model import INSTRUMENTS, LEVELS, MODES, STATUSES
+from .model import EVENT_KINDS, EVENT_TYPES, INSTRUMENTS, LEVELS, MODES, STATUSES
 from .rowformat import RECORD_KINDS, ROW_KINDS
 
 
@@ -30,6 +30,9 @@ class TrackerGroup(click.Group):
             raise click.ClickException(f"{error.strerror}: {error.filename or ''}") from None
 
     def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+        if sys.stdout is None:  # started with stdout closed (`tracker export >&-`): as if
+            # the reader went away at once; open until the process ends, like stdout
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115
         if not standalone_mode:
             return super().main(*args, standalone_mode=False, **kwargs)
         try:
@@ -337,7 +340,8 @@ def show(ctx: click.Context, record_id: str, as_json: bool) -> None:
 
 
 @cli.command(name="log")
-@click.option("--type", "event_type", metavar="T",
+@click.option("--type", "event_type", metavar="TYPE",
+              type=click.Choice((*EVENT_KINDS, *EVENT_TYPES)),
               help="Only events of this type (meeting.recorded) or kind (meeting).")
 @click.option("--subject", metavar="ID", help="Only events about this record.")
 @click.option("--since", metavar="DATE", help="Only events recorded on or after this date.")
@@ -484,7 +488,7 @@ def serve(ctx: click.Context, host: str, port: int, as_of: str | None,
     from .build import build as build_database
     from .build import is_stale
     from .envelope import as_of_moment
-    from .serve import load_metadata
+    from .serve import listen_on, load_metadata
     from .serve import serve as run_server
 
     log, db = _log(ctx), ctx.obj["db"]
@@ -493,18 +497,24 @@ def serve(ctx: click.Context, host: str, port: int, as_of: str | None,
         click.echo(f"Warning: no {metadata}: serving without descriptions, facets and "
                    "canned queries (use --metadata FILE)", err=True)
     site_metadata = load_metadata(metadata)  # not JSON: stops here, before a build
-    if as_of:
-        moment = as_of_moment(as_of)
-        with tempfile.TemporaryDirectory() as folder:
-            snapshot = Path(folder) / "tracker.db"
-            result = build_database(log, snapshot, as_of=moment)
-            click.echo(f"Built the state as of {moment} from {result.events} events", err=True)
-            run_server(snapshot, site_metadata, host, port)
-        return
-    if is_stale(log, db):
-        result = build_database(log, db)
-        click.echo(f"Built {db} from {result.events} events", err=True)
-    run_server(db, site_metadata, host, port, log=log if watch else None)
+    moment = as_of_moment(as_of) if as_of else None
+    sockets = listen_on(host, port)  # a port in use: stops here, before a build
+    try:
+        if moment:
+            with tempfile.TemporaryDirectory() as folder:
+                snapshot = Path(folder) / "tracker.db"
+                result = build_database(log, snapshot, as_of=moment)
+                click.echo(f"Built the state as of {moment} from {result.events} events",
+                           err=True)
+                run_server(snapshot, site_metadata, host, port, sockets=sockets)
+            return
+        if is_stale(log, db):
+            result = build_database(log, db)
+            click.echo(f"Built {db} from {result.events} events", err=True)
+        run_server(db, site_metadata, host, port, log=log if watch else None, sockets=sockets)
+    finally:
+        for sock in sockets:
+            sock.close()
 
 
 @cli.command()
@@ -523,9 +533,12 @@ def verify(ctx: click.Context, against: str | None) -> None:
     from .verify import verify as verify_log
     from .verify import verify_against
 
-    report = verify_log(_log(ctx), progress=bytes_bar)
+    log = _log(ctx)
+    if not log.root.is_dir():  # a typo in --events: not an empty log
+        raise click.ClickException(f"no event log at {log.root}")
+    report = verify_log(log, progress=bytes_bar)
     if against:
-        report.merge(verify_against(_log(ctx), against))
+        report.merge(verify_against(log, against))
     for warning in report.warnings:
         _warn(warning)
     for problem in report.problems:

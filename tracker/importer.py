@@ -226,7 +226,7 @@ class Planner:
         if envelope.ULID_PATTERN.fullmatch(value.upper()):
             return value.upper(), None
         if LOOKS_LIKE_ULID.fullmatch(value):
-            raise RowProblem("id", f"invalid id {shown(value)}: expected a 26-character ULID "
+            raise RowProblem("id", f"invalid id {shown(value)}: {model.not_a_ulid(value.upper())} "
                              "(or a short key of your own, such as m1)")
         if not KEY_TEXT.valid(value):
             try:
@@ -473,7 +473,7 @@ def _import_file(log: EventLog, path: str, kind: str | None, dry_run: bool,
         raise TrackerError(f"unknown --kind {shown(kind)}: use one of {', '.join(ROW_KINDS)}")
     rows, problems = read_rows(path, kind)
     state = log.snapshot()
-    with Catalog.scan(log) as catalog:
+    with Catalog.scan(log, read_only=dry_run) as catalog:
         plan = plan_rows(rows, catalog, progress)
     total = len(rows) + len({problem.line for problem in problems if not problem.header})
     if problems or plan.problems:

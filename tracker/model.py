@@ -29,6 +29,8 @@ SOURCE_ADDED = "source.added"
 AMENDED = "record.amended"
 RETRACTED = "record.retracted"
 EVENT_TYPES = (*RECORDED.values(), *STATUS_CHANGED.values(), SOURCE_ADDED, AMENDED, RETRACTED)
+# What comes before the dot of a type: a kind of record, "source" or "record".
+EVENT_KINDS = tuple(dict.fromkeys(event_type.partition(".")[0] for event_type in EVENT_TYPES))
 
 STATUSES = {
     "meeting": ("scheduled", "held", "postponed", "cancelled"),
@@ -41,6 +43,7 @@ INSTRUMENTS = ("grant", "loan", "investment", "technical-assistance", "in-kind",
 MAX_ITEMS = 500
 MAX_AMOUNT_DIGITS = 15  # exact as a number in SQLite, as well as in the text
 SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+CROCKFORD = frozenset("0123456789ABCDEFGHJKMNPQRSTVWXYZ")
 AMOUNT = re.compile(r"([0-9]{1,3}(?:([,_])[0-9]{3})(?:\2[0-9]{3})*|[0-9]+)(?:\.([0-9]+))?")
 # Control characters, DEL, C1 controls, line/paragraph separators and lone surrogates.
 _FORBIDDEN = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
@@ -71,8 +74,7 @@ class Text:
             raise TrackerError(f"empty {name}")
         bad = self.forbidden.search(value)
         if bad:
-            character = f"U+{ord(bad.group()):04X}"
-            raise TrackerError(f"invalid {name} {shown(value)}: control character {character}")
+            raise TrackerError(f"invalid {name} {shown(value)}: {forbidden_character(bad.group())}")
         if len(value) > self.limit:
             raise TrackerError(
                 f"{name} too long: {len(value)} characters, at most {self.limit} "
@@ -85,6 +87,19 @@ class Text:
                 and self.forbidden.search(value) is None
                 and (unicodedata.category(value[0])[0] not in "CZ"
                      or not all(unicodedata.category(ch)[0] in "CZ" for ch in value)))
+
+
+def forbidden_character(character: str) -> str:
+    """What a character refused in text is, for messages: a byte of invalid UTF-8 (which
+    arrives as a surrogate U+DC80-U+DCFF), a lone surrogate, a separator or a control."""
+    code = ord(character)
+    if 0xDC80 <= code <= 0xDCFF:
+        return f"invalid UTF-8 (byte 0x{code - 0xDC00:02X})"
+    if 0xD800 <= code <= 0xDFFF:
+        return f"lone surrogate U+{code:04X}"
+    if code in (0x2028, 0x2029):
+        return f"{unicodedata.name(character).lower()} U+{code:04X}"
+    return f"control character U+{code:04X}"
 
 
 def text(option: str, limit: int, multiline: bool = False) -> Text:
@@ -104,8 +119,19 @@ def parse_id(value: Any) -> str:
     """A record or event id: a ULID (case-insensitive)."""
     text_value = str(value).strip().upper()
     if not ULID_PATTERN.fullmatch(text_value):
-        raise TrackerError(f"invalid id {shown(value)}: expected a 26-character ULID")
+        raise TrackerError(f"invalid id {shown(value)}: {not_a_ulid(text_value)}")
     return text_value
+
+
+def not_a_ulid(value: str) -> str:
+    """Why text (upper-cased) is not a ULID, for messages."""
+    if len(value) != 26:
+        return "expected a 26-character ULID"
+    bad = next((ch for ch in value if ch not in CROCKFORD), None)
+    if bad is not None:
+        return (f"not a ULID: {shown(bad)} is not a Crockford base32 digit "
+                "(0-9 and A-Z without I, L, O, U)")
+    return "not a ULID: its first character must be 0-7"
 
 
 def parse_reference(value: Any) -> str:
@@ -113,7 +139,14 @@ def parse_reference(value: Any) -> str:
     value = str(value).strip()
     if ULID_PATTERN.fullmatch(value.upper()):
         return value.upper()
-    return parse_slug(value)
+    if 2 <= len(value) <= 64 and SLUG.fullmatch(value):
+        return value
+    if len(value) == 26 and value.isascii() and value.isalnum():
+        reason = not_a_ulid(value.upper())  # meant as an id: say what is wrong with it
+    else:
+        reason = ("use a record id (a 26-character ULID) or a format slug "
+                  "(2-64 lower-case letters, digits and '-')")
+    raise TrackerError(f"invalid id or format slug {shown(value)}: {reason}")
 
 
 def parse_amount(value: Any, option: str = "amount") -> str:
@@ -497,6 +530,18 @@ def draft_update(
     return Draft(STATUS_CHANGED[kind], data, subject)
 
 
+def refuse_unchanged_status(kind: str, subject: str, data: dict[str, Any],
+                            status: str | None, disbursed: str | None) -> None:
+    """Refuse a status update that records nothing new: the record already has that
+    status (and, for a disbursement, that cumulative amount disbursed)."""
+    if data["status"] != status:
+        return
+    if status == "disbursed" and data.get("amount") != disbursed:
+        return  # more disbursed (or less: the cumulative amount was corrected)
+    amount = f" with --amount {disbursed}" if status == "disbursed" else ""
+    raise TrackerError(f"{kind} {subject} is already {status}{amount}")
+
+
 def draft_citation(subject: str, options: dict[str, Any]) -> Draft:
     """Validate `tracker cite ID --source ...`."""
     return Draft(SOURCE_ADDED, {"source": parse_source(options)}, subject)
@@ -558,7 +603,7 @@ def _assign(kind: str, options: dict[str, Any], assignment: str, seen: set[str])
     if not equals:
         raise TrackerError(f"invalid --set {shown(assignment)}: use FIELD=VALUE")
     if name not in specs and not (name == "status" and kind in STATUSES):
-        allowed = ", ".join([*specs, *(["status"] if kind in STATUSES else [])])
+        allowed = ", ".join(dict.fromkeys([*specs, *(["status"] if kind in STATUSES else [])]))
         raise TrackerError(f"unknown field {shown(name)} for {a_or_an(kind)}: use one of {allowed}")
     spec = specs.get(name)
     if not value.strip():

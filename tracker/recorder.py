@@ -11,7 +11,15 @@ from typing import TYPE_CHECKING, Any
 from . import envelope
 from .errors import TrackerError, shown
 from .log import EventLog
-from .model import AMENDED, RETRACTED, Draft, Text, parse_id
+from .model import (
+    AMENDED,
+    RETRACTED,
+    STATUS_CHANGED,
+    Draft,
+    Text,
+    parse_id,
+    refuse_unchanged_status,
+)
 
 if TYPE_CHECKING:
     from .catalog import Catalog, Subject
@@ -70,7 +78,11 @@ def record(log: EventLog, draft: Draft, event_id: str | None = None) -> tuple[di
             if draft.subject and is_new_record and draft.subject in catalog.subjects:
                 raise TrackerError(f"{shown(draft.subject)} already exists")
             if draft.subject and not is_new_record:
-                floor.append(catalog.require("record", draft.subject).latest)
+                found = catalog.require("record", draft.subject)
+                floor.append(found.latest)
+                if draft.type in STATUS_CHANGED.values():
+                    refuse_unchanged_status(found.kind, draft.subject, draft.data,
+                                            *catalog.status_of(draft.subject, found.kind))
                 _keep_references_whole(catalog, draft)
         new_id = event_id or envelope.new_id()
         event = appender.write({

@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import signal
+import socket
 import sqlite3
 import threading
 import time
@@ -246,13 +247,49 @@ class OpenFileDownload:
             self.file.close()
 
 
+def address(host: str, port: int) -> str:
+    """host:port as messages and URLs write it ([::1]:8001 for an IPv6 address)."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def listen_on(host: str, port: int) -> list[socket.socket]:
+    """Sockets bound to every address of `host` at `port`, as uvicorn (asyncio) binds
+    them, for the server to take over. Taken before any build, so that a port in use,
+    or a host that is not this machine's, is one line naming them (not uvicorn's log
+    and exit code 3 after a build)."""
+    where = address(host, port)
+    try:
+        infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM,
+                                   flags=socket.AI_PASSIVE)
+    except (socket.gaierror, UnicodeError) as error:
+        reason = error.strerror if isinstance(error, socket.gaierror) else str(error)
+        raise TrackerError(f"cannot serve at {where}: {reason.lower()}") from None
+    sockets: list[socket.socket] = []
+    try:
+        for family, kind, proto, _name, sockaddr in dict.fromkeys(infos):
+            sock = socket.socket(family, kind, proto)
+            sockets.append(sock)
+            if os.name == "posix":
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            sock.bind(sockaddr)
+    except OSError as error:
+        for sock in sockets:
+            sock.close()
+        reason = (error.strerror or str(error)).lower()
+        raise TrackerError(f"cannot serve at {where}: {reason}") from None
+    return sockets
+
+
 def _exit(signum: int, frame: Any) -> None:
     raise SystemExit(0)
 
 
 def serve(db_path: Path | str, metadata: dict[str, Any], host: str, port: int,
-          log: EventLog | None = None) -> None:
-    """Run the site on the database; given the log, follow it."""
+          log: EventLog | None = None, sockets: list[socket.socket] | None = None) -> None:
+    """Run the site on the database; given the log, follow it. Given `sockets` (from
+    `listen_on(host, port)`), it listens on them."""
     import warnings
 
     import uvicorn
@@ -277,12 +314,12 @@ def serve(db_path: Path | str, metadata: dict[str, Any], host: str, port: int,
                 watcher = asyncio.create_task(follow(
                     log, db_path, lambda data: swap_database(datasette, db_path, data)))
             try:
-                await server.serve()
+                await server.serve(sockets=sockets)
             finally:
                 if watcher is not None:
                     watcher.cancel()
 
-        print(f"Serving {db_path} at http://{host}:{port}/{DATABASE}", flush=True)
+        print(f"Serving {db_path} at http://{address(host, port)}/{DATABASE}", flush=True)
         asyncio.run(main())
     except KeyboardInterrupt:
         pass  # Ctrl-C: uvicorn has shut down, raising SIGINT again
