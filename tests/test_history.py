@@ -107,6 +107,27 @@ def test_amend_status_and_pledge_fields(db: Path) -> None:
         db, "select field, old_value from history where event_type = 'record.amended'")} == {
         "amount": "100", "approximate": None, "instrument": None, "status": "pledged"}
 
+def test_a_status_amended_stays_through_later_amendments(db: Path, events: Path) -> None:
+    """An amendment changes the status only when it sets one, and compares it with the
+    status as it stands after the record's updates."""
+    pledge = ok("add", "pledge", "--title", "Loan", "--date", "2021", "--donor", "JPN",
+                "--recipient", "UZB", "--amount", "100", "--currency", "USD", *SOURCE)
+    ok("amend", pledge, "--set", "status=withdrawn", "--reason", "it was withdrawn")
+    later = json.loads(ok("amend", pledge, "--set", "title=Road loan", "--reason", "the title",
+                          "--json"))
+    assert later["data"]["changes"] == {"title": "Road loan"}
+    meeting = ok("add", "meeting", "--title", "Ministers meet", "--date", "2019", *SOURCE)
+    ok("update", meeting, "--status", "postponed", *SOURCE)
+    ok("amend", meeting, "--set", "status=held", "--reason", "it was held after all")
+    result = run("amend", meeting, "--set", "status=held", "--reason", "again")
+    assert (result.exit_code, result.stderr) == (
+        1, "Error: nothing to amend: status already as given\n")
+    ok("build")
+    assert rows(db, "select title, status from pledges") == [
+        {"title": "Road loan", "status": "withdrawn"}]
+    assert rows(db, "select status from meetings") == [{"status": "held"}]
+    assert ok("verify") == "OK: 6 events in 1 files"
+
 
 @pytest.mark.parametrize(("assignment", "message"), [
     ("colour=red", "unknown field 'colour' for a meeting: use one of title, date, status, "

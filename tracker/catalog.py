@@ -55,6 +55,7 @@ class Subject:
     date: str | None = None  # the record's date, for the checks of `update`
     retracted: bool = False
     data: dict[str, Any] = field(default_factory=dict)  # filled by `Catalog.data_of`
+    status: str | None = None  # a meeting's or pledge's, filled by `Catalog.status_of`
 
 
 class Subjects:

@@ -406,7 +406,8 @@ def amend(ctx: click.Context, record_id: str, assignments: tuple[str, ...],
 
     subject = parse_reference(record_id)
     found = find_subject(_log(ctx), subject, with_data=True)
-    draft = draft_amendment(found.kind, subject, found.data, assignments, options)
+    draft = draft_amendment(found.kind, subject, found.data, assignments, options,
+                            found.status)
     _append(ctx, draft, event_id, as_json)
 
 

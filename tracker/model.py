@@ -625,11 +625,13 @@ def _assign(kind: str, options: dict[str, Any], assignment: str, seen: set[str])
 
 def draft_amendment(
     kind: str, subject: str, current: dict[str, Any], assignments: Iterable[str],
-    options: dict[str, Any],
+    options: dict[str, Any], current_status: str | None = None,
 ) -> Draft:
     """Validate `tracker amend ID --set FIELD=VALUE... --reason TEXT [--source ...]`.
 
-    The amended record is validated whole, by the rules of `tracker add`.
+    The amended record is validated whole, by the rules of `tracker add`. A status is
+    changed only when `--set status=` gives one other than `current_status` (the status
+    after its updates; by default, the one in its data).
     """
     assignments = list(assignments)
     if not assignments:
@@ -651,8 +653,13 @@ def draft_amendment(
     new = draft.data
     if status is not None:
         new["status"] = status
-    changes = {key: value for key, value in new.items() if current.get(key) != value}
-    changes.update({key: None for key in current if key not in new})
+    changes = {key: value for key, value in new.items()
+               if key != "status" and current.get(key) != value}
+    changes.update({key: None for key in current if key not in new and key != "status"})
+    if current_status is None and kind in STATUSES:
+        current_status = current.get("status", STATUSES[kind][0])
+    if "status" in seen and status != current_status:
+        changes["status"] = status
     if not changes:
         raise TrackerError(f"nothing to amend: {', '.join(sorted(seen))} already as given")
     data: dict[str, Any] = {"changes": dict(sorted(changes.items())), "reason": reason}

@@ -15,6 +15,7 @@ from .model import (
     AMENDED,
     RETRACTED,
     STATUS_CHANGED,
+    STATUSES,
     Draft,
     Text,
     parse_id,
@@ -125,7 +126,8 @@ def _keep_references_whole(catalog: Catalog, draft: Draft) -> None:
 def find_subject(log: EventLog, subject: str, with_data: bool = False) -> Subject:
     """An existing record that was not retracted, for commands that name one.
 
-    With `with_data`, its current data (as recorded, then amended) is read too.
+    With `with_data`, its current data (as recorded, then amended) and status (after
+    its updates) are read too.
     """
     from .catalog import Catalog
 
@@ -133,4 +135,6 @@ def find_subject(log: EventLog, subject: str, with_data: bool = False) -> Subjec
         found = catalog.require("record", subject)
         if with_data:
             found.data = catalog.data_of(subject)
+            if found.kind in STATUSES:
+                found.status = catalog.status_of(subject, found.kind)[0]
         return found
