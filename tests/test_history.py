@@ -270,3 +270,15 @@ def test_serve_as_of_publishes_the_past(events: Path, tmp_path: Path) -> None:
     assert (f"Built the state as of {recorded['recorded_at']} from 1 events\n"
             in process.stderr.read())
     assert not (tmp_path / "tracker.db").exists()  # the present database is not touched
+
+
+def test_a_disbursement_larger_than_the_pledge_is_recorded_with_a_warning(db: Path) -> None:
+    pledge = ok("add", "pledge", "--title", "Loan", "--date", "2021", "--donor", "JPN",
+                "--recipient", "UZB", "--amount", "1,000", "--currency", "USD", *SOURCE)
+    within = run("update", pledge, "--status", "disbursed", "--amount", "1000", *SOURCE)
+    assert (within.exit_code, within.stderr) == (0, "")
+    beyond = run("update", pledge, "--status", "disbursed", "--amount", "1000.5", *SOURCE)
+    assert (beyond.exit_code, beyond.stderr) == (
+        0, "Warning: --amount 1000.5 is more than the 1000 USD pledged\n")
+    ok("build")
+    assert rows(db, "select disbursed_amount from pledges") == [{"disbursed_amount": 1000.5}]

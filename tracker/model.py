@@ -11,7 +11,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from functools import cached_property, lru_cache
 from typing import Any
@@ -393,6 +393,9 @@ def parse_source(options: dict[str, Any]) -> dict[str, str]:
     for spec in SOURCE_FIELDS:
         if _present(options.get(spec.option)):
             source[spec.key] = spec.parse(options[spec.option])
+    if "published" in source and _not_yet(source["published"]):
+        raise TrackerError(f"--published {source['published']} is after today: a source is "
+                           "cited once published")
     return source
 
 
@@ -440,6 +443,15 @@ def _parse_fields(kind: str, options: dict[str, Any]) -> tuple[dict[str, Any], l
 def today() -> str:
     """Today's date in UTC, ISO format."""
     return datetime.now(timezone.utc).date().isoformat()
+
+
+EARLIEST_ZONE = timezone(timedelta(hours=14))  # the first to reach a date (Kiribati)
+
+
+def _not_yet(date_text: str) -> bool:
+    """Whether a date starts after today everywhere on Earth: nothing can have been
+    published, or have happened, then."""
+    return parse_date(date_text).start > datetime.now(EARLIEST_ZONE).date().isoformat()
 
 
 def draft_record(kind: str, options: dict[str, Any]) -> Draft:
@@ -501,9 +513,11 @@ def _settle_meeting(data: dict[str, Any], now: str) -> list[str]:
 
 
 def draft_update(
-    kind: str, subject: str, options: dict[str, Any], record_date: str | None = None
+    kind: str, subject: str, options: dict[str, Any], record_date: str | None = None,
+    pledge: dict[str, Any] | None = None,
 ) -> Draft:
-    """Validate `tracker update ID --status ...` for a record of `kind` dated `record_date`."""
+    """Validate `tracker update ID --status ...` for a record of `kind` dated `record_date`
+    (with the `pledge`'s data, a disbursement larger than the pledge is warned about)."""
     if kind not in STATUSES:
         raise TrackerError(f"{subject} is {a_or_an(kind)}, which has no status")
     status = str(options.get("status") or "").strip().lower()
@@ -521,13 +535,19 @@ def draft_update(
     if "amount" in data and status != "disbursed":
         raise TrackerError(f"--amount {data['amount']} only goes with --status disbursed")
     now = today()
-    if "date" in data and parse_date(data["date"]).start > now:
+    if "date" in data and _not_yet(data["date"]):
         raise TrackerError(f"--date {data['date']} is after today: an update records what "
                            "has happened")
     if status == "held" and record_date and parse_date(record_date).start > now:
         raise TrackerError(f"--status held for a meeting dated {record_date}, after today")
     data["source"] = parse_source(options)
-    return Draft(STATUS_CHANGED[kind], data, subject)
+    warnings = []
+    pledged = (pledge or {}).get("amount")
+    if "amount" in data and SPECS["pledge"]["amount"].check(pledged) and \
+            Decimal(data["amount"]) > Decimal(pledged):
+        warnings.append(f"--amount {data['amount']} is more than the {pledged} "
+                        f"{pledge.get('currency', '')} pledged")
+    return Draft(STATUS_CHANGED[kind], data, subject, warnings=warnings)
 
 
 def refuse_unchanged_status(kind: str, subject: str, data: dict[str, Any],
