@@ -754,3 +754,19 @@ def test_a_row_still_matches_its_record_after_an_amendment(tmp_path: Path, event
         f"line 2: subject 'k1': {record['id']} was retracted"])
     assert [event["type"] for event in events_of(events)] == [
         "meeting.recorded", "record.amended", "record.retracted"]
+
+
+def test_an_import_takes_a_source_published_after_today(events: Path, tmp_path: Path) -> None:
+    """`tracker cite --published 2999` is refused, but an import takes the events of
+    another log as they were recorded (an export of an older log can hold such a date)."""
+    ok("add", "format", "central-asia-gulf", "--name", "Central Asia + GCC", *SOURCE)
+    refused = run("cite", "central-asia-gulf", "--source", "A report", "--published", "2999")
+    assert (refused.exit_code, refused.stderr) == (
+        1, "Error: --published 2999 is after today: a source is cited once published\n")
+    path = write(tmp_path / "rows.jsonl", json.dumps(
+        {"kind": "citation", "subject": "central-asia-gulf", "source": "A report",
+         "published": "2999"}) + "\n")
+    assert ok("import", path) == f"Imported {path}: appended 1 event (1 citation)"
+    ok("build")
+    assert rows(tmp_path / "tracker.db", "select published from sources "
+                "where kind = 'citation'") == [{"published": "2999"}]

@@ -157,7 +157,47 @@ def test_a_merge_that_made_a_loop_exports_without_closing_it(
     merge(clone, events)
     exported, warnings, imported = exported_and_reimported(tmp_path)
     assert warnings == (f"Warning: announcement {second}: --about {first} left out "
-                        "(they refer to each other)\n")
+                        f"(a loop: {first} is about it, directly or through others)\n")
     assert [(row["id"], row.get("about")) for row in exported] == [
         (second, None), (first, [second])]
     assert sorted(imported) == sorted([first, second])
+
+
+def test_an_event_written_in_two_clones_counts_as_replay_keeps_it(
+    events: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same amendment (same --id) in two clones: the earlier copy stands, in the
+    catalog as in the build, however the catalog reads the writers' folders."""
+    about = announcement("Welcome")
+    first, second = (ok("add", "meeting", "--title", title, "--date", "2022", *SOURCE)
+                     for title in ("First", "Second"))
+    clone = diverge(events, monkeypatch)
+    monkeypatch.setenv("TRACKER_WRITER", "zoe")  # read after bob's folder
+    retry = ("amend", about, "--set", f"about={first}", "--reason", "misread",
+             "--id", "01M83J00000000000000000000")
+    ok(*retry)
+    ok("amend", about, "--set", f"about={second}", "--reason", "misread again")
+    as_bob(clone, monkeypatch, *retry)
+    merge(clone, events)
+    shutil.rmtree(events / ".cache")
+    assert refused(events, "retract", second, "--reason", "x") == (
+        f"Error: {second} is still referred to by announcement {about}: "
+        "amend or retract it first\n")
+    ok("retract", first, "--reason", "nothing refers to it now")
+
+
+def test_an_announcement_about_itself_in_an_older_log_is_exported_once(
+    events: Path, tmp_path: Path
+) -> None:
+    """Amendments could make an announcement about itself before they were refused."""
+    from tracker.log import EventLog
+    from tracker.model import AMENDED, Draft
+    from tracker.recorder import record
+
+    itself = announcement("Self")
+    record(EventLog(events), Draft(AMENDED, {"changes": {"about": [itself]}, "reason": "x"},
+                                   itself))
+    exported, warnings, imported = exported_and_reimported(tmp_path)
+    assert warnings == f"Warning: announcement {itself}: --about {itself} left out (itself)\n"
+    assert [(row["id"], row.get("about")) for row in exported] == [(itself, None)]
+    assert list(imported) == [itself]

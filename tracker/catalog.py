@@ -284,7 +284,9 @@ def _read_ranges(log: EventLog, ranges: dict[str, tuple[int, int]]) -> Iterator[
 def _index(log: EventLog, conn: sqlite3.Connection, found: list[tuple]) -> None:
     """Add new events to the index and bring the records they are about up to date."""
     conn.executemany(
-        "insert or ignore into events values (?, ?, ?, ?, ?, ?)",
+        "insert into events values (?, ?, ?, ?, ?, ?) on conflict (id) do update set "
+        "key = excluded.key, segment = excluded.segment, offset = excluded.offset "
+        "where excluded.key < events.key",  # an id written in two clones: as replay keeps it
         ((event["id"], event["subject"], event["type"], key, segment, offset)
          for key, event, segment, offset in found))
     conn.executemany(

@@ -139,9 +139,11 @@ def _referred_first(records: list[tuple[str, dict]], warn: Warn) -> list[tuple[s
             return
         about = by_id[subject].get("about", [])
         for reference in list(about):
-            if reference in path:
+            if reference == subject or reference in path:
                 warn(f"announcement {subject}: --about {reference} left out "
-                     f"(they refer to each other)")
+                     f"(a loop: {reference} is about it, directly or through others)"
+                     if reference != subject else
+                     f"announcement {subject}: --about {reference} left out (itself)")
                 about.remove(reference)
             elif reference in by_id:
                 place(reference, path | {subject})

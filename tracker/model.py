@@ -393,10 +393,16 @@ def parse_source(options: dict[str, Any]) -> dict[str, str]:
     for spec in SOURCE_FIELDS:
         if _present(options.get(spec.option)):
             source[spec.key] = spec.parse(options[spec.option])
-    if "published" in source and _not_yet(source["published"]):
-        raise TrackerError(f"--published {source['published']} is after today: a source is "
-                           "cited once published")
     return source
+
+
+def refuse_unpublished_source(data: dict[str, Any]) -> None:
+    """Refuse to record now a source published after today. (Only when recording: an
+    import takes the events of another log as they were recorded.)"""
+    published = (data.get("source") or {}).get("published")
+    if published and _not_yet(published):
+        raise TrackerError(f"--published {published} is after today: a source is cited "
+                           "once published")
 
 
 def optional_source(options: dict[str, Any]) -> dict[str, dict[str, str]]:
@@ -553,8 +559,9 @@ def draft_update(
 def refuse_unchanged_status(kind: str, subject: str, data: dict[str, Any],
                             status: str | None, disbursed: str | None) -> None:
     """Refuse a status update that records nothing new: the record already has that
-    status (and, for a disbursement, that cumulative amount disbursed)."""
-    if data["status"] != status:
+    status (and, for a disbursement, that cumulative amount disbursed), and the update
+    gives no `--date` or `--note` (a meeting postponed again, to a new date, is news)."""
+    if data["status"] != status or "date" in data or "note" in data:
         return
     if status == "disbursed" and data.get("amount") != disbursed:
         return  # more disbursed (or less: the cumulative amount was corrected)

@@ -20,6 +20,7 @@ from .model import (
     Text,
     parse_id,
     refuse_unchanged_status,
+    refuse_unpublished_source,
 )
 
 if TYPE_CHECKING:
@@ -85,6 +86,7 @@ def record(log: EventLog, draft: Draft, event_id: str | None = None) -> tuple[di
                     refuse_unchanged_status(found.kind, draft.subject, draft.data,
                                             *catalog.status_of(draft.subject, found.kind))
                 _keep_references_whole(catalog, draft)
+        refuse_unpublished_source(draft.data)  # after the retry check: a retry stands
         new_id = event_id or envelope.new_id()
         event = appender.write({
             "id": new_id,
