@@ -229,3 +229,45 @@ def test_export_refuses_unknown_options() -> None:
     result = run("export", "--type", "update")
     assert result.exit_code == 1
     assert result.stderr.startswith("Error: Invalid value for '--type': 'update' is not one of")
+
+
+def test_a_status_set_by_an_amendment_comes_back(events: Path, tmp_path: Path,
+                                                 db: Path) -> None:
+    """`amend --set status=` has no `tracker add` option: the export ends such a record
+    with an update row under the amendment's id, which gives the status in an empty log
+    and matches the amendment in its own log."""
+    cancelled = ok("add", "meeting", "--title", "Called off", "--date", "2999", *SOURCE)
+    ok("amend", cancelled, "--set", "status=cancelled", "--reason", "it was called off",
+       "--source", "https://example.org/called-off")
+    rescheduled = ok("add", "meeting", "--title", "On again", "--date", "2999", *SOURCE)
+    ok("update", rescheduled, "--status", "postponed", *SOURCE)
+    amendment = ok("amend", rescheduled, "--set", "status=scheduled", "--reason",
+                   "the postponement was a rumour")
+    withdrawn = ok("add", "pledge", "--title", "Loan", "--date", "2021", "--donor", "JPN",
+                   "--recipient", "UZB", "--amount", "100", "--currency", "USD", *SOURCE)
+    ok("update", withdrawn, "--status", "disbursed", "--amount", "10", *SOURCE)
+    ok("amend", withdrawn, "--set", "status=withdrawn", "--reason", "misread")
+    exported = export()
+    updates = [(row["subject"], row["status"], row["source"])
+               for row in map(json.loads, exported.splitlines()) if row["kind"] == "update"]
+    assert updates == [
+        (cancelled, "cancelled", "https://example.org/called-off"),
+        (rescheduled, "postponed", SOURCE[1]),
+        (rescheduled, "scheduled", SOURCE[1]),
+        (withdrawn, "disbursed", SOURCE[1]),
+        (withdrawn, "withdrawn", SOURCE[1])]
+    assert amendment in exported
+    path = tmp_path / "export.jsonl"
+    path.write_text(exported)
+    before = log_bytes(events)
+    assert ok("import", path) == (f"Imported {path}: nothing new to append; 8 rows already "
+                                  "in the log")
+    assert log_bytes(events) == before
+    copy = ("--events", tmp_path / "copy", "--db", tmp_path / "copy.db")
+    ok(*copy, "import", path)
+    ok(*copy, "build")
+    statuses = "select id, status from meetings union all select id, status from pledges"
+    assert rows(tmp_path / "copy.db", statuses) == rows(db, statuses) == [
+        {"id": cancelled, "status": "cancelled"}, {"id": rescheduled, "status": "scheduled"},
+        {"id": withdrawn, "status": "withdrawn"}]
+    assert export(where=copy) == exported

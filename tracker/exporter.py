@@ -3,6 +3,9 @@
 Each record is one row: its current data (as recorded, then amended), turned back into
 the options of `tracker add` by `model.record_options`, with its first source. Then come
 one row per status update and per further source, in the order they were recorded.
+A status set by an amendment (`amend --set status=`), which no row of `tracker add` can
+carry, comes last as an `update` row under the amendment's id, when the rows before
+would end in another status.
 Records come in an order that `tracker import` accepts: formats, meetings, pledges, then
 announcements, each after any record it refers to. Retracted records are left out. Event
 ids are carried in `id`, so an export imported into an empty log gives the same records,
@@ -27,7 +30,7 @@ from typing import Any, TextIO
 import orjson
 
 from .errors import a_or_an
-from .model import REFERRING, record_options
+from .model import AMENDED, REFERRING, default_meeting_status, record_options, today
 from .rowformat import RECORD_KINDS, all_columns, to_csv_cell
 
 Row = dict[str, Any]
@@ -71,6 +74,12 @@ class Exporter:
             self.sources[row["subject"]].append(row)
         self.changes = {row["event_id"]: row for row in conn.execute(
             "select * from status_changes")}
+        self.amended_status: dict[str, list[tuple[str, str]]] = defaultdict(list)
+        for row in conn.execute("select id, subject, data from events where type = ? "
+                                "order by recorded_at, id", (AMENDED,)):
+            status = orjson.loads(row["data"])["changes"].get("status")
+            if status:
+                self.amended_status[row["subject"]].append((row["id"], status))
 
     def rows(self, kinds: tuple[str, ...] = RECORD_KINDS) -> Iterator[Row]:
         for kind in EXPORT_ORDER:
@@ -111,20 +120,59 @@ class Exporter:
         sources = self.sources.get(subject, [])
         first = next((row for row in sources if row["kind"] == "record"), None)
         options = record_options(kind, subject, data)
-        yield _compact({"kind": kind, "id": first["event_id"] if first else None, **options,
-                        **(_source(first) if first else {})})
+        if kind == "meeting" and options.get("status") not in ("scheduled", "held"):
+            # set by an amendment (see `_amended_status`): the status it was recorded with
+            options["status"] = self.conn.execute(
+                "select json_extract(data, '$.status') from events where id = ?",
+                (subject,)).fetchone()[0]
+        rows = [_compact({"kind": kind, "id": first["event_id"] if first else None, **options,
+                          **(_source(first) if first else {})})]
         for row in sources:
             if row is first:
                 continue
             change = self.changes.get(row["event_id"]) if row["kind"] == "update" else None
             if change is not None:
-                yield _compact({"kind": "update", "id": row["event_id"], "subject": subject,
-                                "status": change["status"], "date": change["date"],
-                                "amount": change["amount_text"], "note": change["note"],
-                                **_source(row)})
+                rows.append(_compact({
+                    "kind": "update", "id": row["event_id"], "subject": subject,
+                    "status": change["status"], "date": change["date"],
+                    "amount": change["amount_text"], "note": change["note"], **_source(row)}))
             else:  # a citation, or the source of an amendment
-                yield _compact({"kind": "citation", "id": row["event_id"], "subject": subject,
-                                **_source(row)})
+                rows.append(_compact({"kind": "citation", "id": row["event_id"],
+                                      "subject": subject, **_source(row)}))
+        if kind in ("meeting", "pledge"):
+            status_row = self._amended_status(kind, subject, rows, sources)
+            if status_row is not None:
+                rows = [row for row in rows if row.get("id") != status_row["id"]]
+                rows.append(status_row)
+        yield from rows
+
+    def _amended_status(self, kind: str, subject: str, rows: list[Row],
+                        sources: list[sqlite3.Row]) -> Row | None:
+        """The `update` row that gives the record its current status, if an amendment set
+        it and the rows would otherwise end in another: under the id of that amendment,
+        with its source (else the record's)."""
+        ending = next((row["status"] for row in reversed(rows) if row["kind"] == "update"),
+                      rows[0].get("status"))
+        if ending is None:
+            ending = (default_meeting_status(rows[0]["date"], today()) if kind == "meeting"
+                      else "pledged")
+        table, amount = (("meetings", "null") if kind == "meeting"
+                         else ("pledges", "disbursed_amount_text"))
+        status, disbursed = self.conn.execute(
+            f"select status, {amount} from {table} where id = ?", (subject,)).fetchone()
+        if status == ending:
+            return None
+        amendment = next((event_id for event_id, amended in
+                          reversed(self.amended_status.get(subject, [])) if amended == status),
+                         None)
+        source = next((row for row in sources if row["event_id"] == amendment),
+                      sources[0] if sources else None)
+        if amendment is None or source is None or (status == "disbursed" and not disbursed):
+            self.warn(f"{kind} {subject}: its status {status} left out (no update gives it)")
+            return None
+        return _compact({"kind": "update", "id": amendment, "subject": subject,
+                         "status": status, "amount": disbursed if status == "disbursed" else None,
+                         **_source(source)})
 
 
 def _referred_first(records: list[tuple[str, dict]], warn: Warn) -> list[tuple[str, dict]]:

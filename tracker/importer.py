@@ -307,13 +307,16 @@ class Planner:
 
         A row whose id is a hash of its content matches by construction. A row with its
         own id or key must say the same; a record row may also match the record as
-        amended since (what `tracker export` writes), and a citation row the source of an
-        amendment (which `tracker export` writes as a citation).
+        amended since (what `tracker export` writes), a citation row the source of an
+        amendment (which `tracker export` writes as a citation), and an update row an
+        amendment of the status (which it writes as an update).
         """
         if existing["subject"] != subject:
             return False
         if existing["type"] == model.AMENDED and draft.type == model.SOURCE_ADDED:
             return existing["data"].get("source") == draft.data["source"]
+        if existing["type"] == model.AMENDED and draft.type in model.STATUS_CHANGED.values():
+            return existing["data"]["changes"].get("status") == draft.data["status"]
         if existing["type"] != draft.type:
             return False
         if not own:

@@ -481,11 +481,16 @@ def _record_fields(kind: str, options: dict[str, Any]) -> Draft:
     return Draft(RECORDED[kind], data, subject, references, warnings)
 
 
+def default_meeting_status(date_text: str, now: str) -> str:
+    """The status of a meeting recorded without one: held once its date has passed."""
+    return "held" if parse_date(date_text).end < now else "scheduled"
+
+
 def _settle_meeting(data: dict[str, Any], now: str) -> list[str]:
     """Place, participants and default status of a meeting; returns warnings."""
     span = parse_date(data["date"])
     if "status" not in data:
-        data["status"] = "held" if span.end < now else "scheduled"
+        data["status"] = default_meeting_status(data["date"], now)
     elif data["status"] == "held" and span.start > now:
         raise TrackerError(f"--status held for a meeting dated {data['date']}, after today")
     if "country" in data and all_actors()[data["country"]].kind != "state":
