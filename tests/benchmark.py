@@ -106,6 +106,7 @@ def generate(root: Path, count: int, seed: int = 1) -> None:
                 "pledge": ["disbursed", "fulfilled", "withdrawn"]}
     seqs = dict.fromkeys(WRITERS, 0)
     files: dict[Path, object] = {}
+    referred: set[str] = set()  # meetings that pledges or announcements refer to
     ulid_base = int(start.timestamp() * 1000)
     for number in range(count):
         moment = start + step * number
@@ -144,6 +145,7 @@ def generate(root: Path, count: int, seed: int = 1) -> None:
                     "date": a_date(rng), "by": rng.choice(ACTORS)}
             if live["meeting"] and rng.random() < 0.5:
                 data["about"] = [rng.choice(live["meeting"][-1000:])]
+                referred.update(data["about"])
             if rng.random() < 0.4:
                 data["summary"] = words(rng, 18).capitalize() + "."
             event_type = "announcement.recorded"
@@ -157,6 +159,7 @@ def generate(root: Path, count: int, seed: int = 1) -> None:
                     "purpose": words(rng, 5)}
             if live["meeting"] and rng.random() < 0.3:
                 data["meeting_id"] = rng.choice(live["meeting"][-1000:])
+                referred.add(data["meeting_id"])
             event_type = "pledge.recorded"
         elif kind == "status":
             record_kind = ("pledge" if live["pledge"]
@@ -175,10 +178,17 @@ def generate(root: Path, count: int, seed: int = 1) -> None:
             data = {"changes": {"title": f"{words(rng, 3).capitalize()} (corrected)",
                                 "date": a_date(rng)}, "reason": "misread in the first report"}
             event_type = "record.amended"
-        else:
-            subject = live["meeting"].pop(rng.randrange(len(live["meeting"])))
-            data = {"reason": "recorded twice"}
-            event_type = "record.retracted"
+        else:  # a meeting nothing refers to (`tracker retract` refuses the others)
+            meetings = live["meeting"]
+            first = rng.randrange(len(meetings))
+            index = next((place % len(meetings) for place in range(first, first + len(meetings))
+                          if meetings[place % len(meetings)] not in referred), None)
+            if index is None:
+                subject, event_type = meetings[first], "source.added"
+            else:
+                subject = meetings.pop(index)
+                data = {"reason": "recorded twice"}
+                event_type = "record.retracted"
         if event_type != "record.retracted" and event_type != "record.amended":
             data["source"] = source(rng, number)
         if event_type.endswith(".recorded"):

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from .conftest import SOURCE, log_bytes, ok, rows, run
-from .test_incremental import contents, full_rebuild
+from .test_incremental import contents
 
 
 def refused(events: Path, *args: str) -> str:
@@ -108,12 +108,17 @@ def as_bob(clone: Path, monkeypatch: pytest.MonkeyPatch, *args: str) -> str:
         return ok("--events", str(clone), "--db", str(clone.parent / "bob.db"), *args)
 
 
-def merge(clone: Path, events: Path) -> None:
+def merge(clone: Path, events: Path) -> str:
     """What `git merge` does with the log (each writer's files side by side), then an
-    incremental build, which must equal a full one."""
+    incremental build, which must equal a full one and warn as it does: the warnings."""
     shutil.copytree(clone / "bob", events / "bob")
-    assert ok("build").startswith("Updated ")
-    assert contents(events.parent / "tracker.db") == full_rebuild(events, events.parent)
+    incremental = run("build")
+    assert incremental.stdout.startswith("Updated "), incremental.output
+    full = run("--db", events.parent / "full.db", "build", "--full")
+    assert full.stdout.startswith("Built "), full.output
+    assert contents(events.parent / "tracker.db") == contents(events.parent / "full.db")
+    assert incremental.stderr == full.stderr
+    return incremental.stderr
 
 
 def exported_and_reimported(tmp_path: Path) -> tuple[list[dict], str, dict]:
@@ -135,7 +140,9 @@ def test_a_merge_that_retracted_a_referred_record_exports_without_the_reference(
     ok("retract", japan_format, "--reason", "recorded twice")
     meeting = as_bob(clone, monkeypatch, "add", "meeting", "--title", "Tokyo", "--date", "2022-12",
                      "--format", japan_format, *SOURCE)
-    merge(clone, events)
+    assert merge(clone, events) == (
+        "Warning: 1 reference to retracted records (a merge can leave them): "
+        f"meeting {meeting} --format central-asia-japan; amend it\n")
     assert ok("verify").startswith("OK: ")
     exported, warnings, imported = exported_and_reimported(tmp_path)
     assert warnings == (f"Warning: meeting {meeting}: --format central-asia-japan left out "
@@ -154,7 +161,7 @@ def test_a_merge_that_made_a_loop_exports_without_closing_it(
     ok("amend", first, "--set", f"about={second}", "--reason", "it answers the second")
     as_bob(clone, monkeypatch, "amend", second, "--set", f"about={first}", "--reason",
            "it answers the first")
-    merge(clone, events)
+    assert merge(clone, events) == ""
     exported, warnings, imported = exported_and_reimported(tmp_path)
     assert warnings == (f"Warning: announcement {second}: --about {first} left out "
                         f"(a loop: {first} is about it, directly or through others)\n")
@@ -201,3 +208,32 @@ def test_an_announcement_about_itself_in_an_older_log_is_exported_once(
     assert warnings == f"Warning: announcement {itself}: --about {itself} left out (itself)\n"
     assert [(row["id"], row.get("about")) for row in exported] == [(itself, None)]
     assert list(imported) == [itself]
+
+
+def test_a_build_names_references_a_merge_left_to_retracted_records(
+    events: Path, japan_format: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Bob retracts the format and a pledge's meeting in his clone; Alice, in hers, still
+    has a meeting of the format, a pledge at that meeting and announcements about them.
+    The build after the merge (incremental: Bob's events are the later) names them."""
+    meeting = meeting_of(japan_format)
+    ok("add", "format", "central-asia-korea", "--name", "Central Asia + Korea", *SOURCE)
+    clone = diverge(events, monkeypatch)
+    mine = [meeting_of(japan_format, f"Meeting {number}") for number in range(3)]
+    pledge = ok("add", "pledge", "--title", "Loan", "--date", "2022", "--donor", "JPN",
+                "--recipient", "KAZ", "--amount", "10", "--currency", "USD", "--at", meeting,
+                *SOURCE)
+    about = announcement("Welcome", meeting, "central-asia-korea")
+    as_bob(clone, monkeypatch, "retract", meeting, "--reason", "never happened")
+    as_bob(clone, monkeypatch, "retract", japan_format, "--reason", "recorded twice")
+    as_bob(clone, monkeypatch, "retract", "central-asia-korea", "--reason", "recorded twice")
+    dangling = sorted([("meeting", record, "format", japan_format) for record in mine]
+                      + [("pledge", pledge, "at", meeting),
+                         ("announcement", about, "about", meeting),
+                         ("announcement", about, "about", "central-asia-korea")],
+                      key=lambda found: (found[1], found[3]))
+    named = ", ".join(f"{kind} {record} --{option} {referenced}"
+                      for kind, record, option, referenced in dangling[:3])
+    assert merge(clone, events) == (
+        f"Warning: 6 references to retracted records (a merge can leave them): {named} "
+        "and 3 more; amend them\n")

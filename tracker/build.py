@@ -10,7 +10,7 @@ import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import orjson
@@ -22,7 +22,14 @@ from .forking import worth_forking
 from .log import EventLog, SegmentState
 from .orphans import remove_orphans
 from .progress import Advance, Progress, no_progress
-from .projection import PROJECTION_VERSION, Projector, project, refresh_derived
+from .projection import (
+    PROJECTION_VERSION,
+    Dangling,
+    Projector,
+    dangling_references,
+    project,
+    refresh_derived,
+)
 from .replay import FirstOfEach, OutOfOrder, ordered_events, recorded_until, sort_key
 
 
@@ -65,6 +72,9 @@ class BuildInfo:
 class BuildResult:
     events: int  # events applied by this build
     incremental: bool
+    # References to retracted records (a merge can leave them): all of them after a full
+    # build, those from or to the records an incremental one changed
+    dangling: list[Dangling] = field(default_factory=list)
 
 
 def build(log: EventLog, db_path: Path | str, full: bool = False,
@@ -172,7 +182,9 @@ def _build_fully(log: EventLog, db_path: Path, snapshot: dict[str, SegmentState]
         os.replace(temporary, db_path)
     finally:
         temporary.unlink(missing_ok=True)
-    return BuildResult(count, incremental=False)
+    with closing(sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)) as conn:
+        dangling = dangling_references(conn)
+    return BuildResult(count, incremental=False, dangling=dangling)
 
 
 def _project_file(log: EventLog, path: Path, ranges: dict[str, tuple[int, int]],
@@ -230,7 +242,8 @@ def _build_incrementally(log: EventLog, db_path: Path,
         except BaseException:
             conn.execute("rollback")
             raise
-    return BuildResult(len(events), incremental=True)
+        dangling = dangling_references(conn, touched=True) if events else []
+    return BuildResult(len(events), incremental=True, dangling=dangling)
 
 
 def is_stale(log: EventLog, db_path: Path | str, as_of: str | None = None,

@@ -108,6 +108,9 @@ def _append(ctx: click.Context, draft, event_id: str | None, as_json: bool) -> N
         click.echo(event["subject"] if event["type"].endswith(".recorded") else event["id"])
 
 
+SHOWN = 3  # examples named in a warning about many
+
+
 def _warn(message: str) -> None:
     click.echo(f"Warning: {message}", err=True)
 
@@ -461,6 +464,14 @@ def build(ctx: click.Context, full: bool, as_of: str | None, db_path: Path | Non
     else:
         suffix = f" recorded up to {moment}" if moment else ""
         click.echo(f"Built {target} from {result.events} events{suffix}")
+    if result.dangling:
+        named = ", ".join(f"{kind} {record} --{option} {referenced}" for kind, record,
+                          option, referenced in result.dangling[:SHOWN])
+        more = len(result.dangling) - SHOWN
+        count = len(result.dangling)
+        _warn(f"{count} reference{'s' if count > 1 else ''} to retracted records (a merge "
+              f"can leave them): {named}{f' and {more} more' if more > 0 else ''}; amend "
+              f"{'them' if count > 1 else 'it'}")
 
 
 @cli.command()

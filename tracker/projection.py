@@ -600,6 +600,30 @@ def project(events: Iterable[Event | PreparedRows], conn: sqlite3.Connection,
     return projector
 
 
+# Where records refer to others: (kind, table, its record's column, option, column).
+REFERENCES = (
+    ("meeting", "meetings", "id", "format", "format"),
+    ("pledge", "pledges", "id", "at", "meeting_id"),
+    ("announcement", "announcement_about", "announcement_id", "about", "subject"),
+)
+Dangling = tuple[str, str, str, str]  # kind, id, option, what it refers to
+
+
+def dangling_references(conn: sqlite3.Connection, touched: bool = False) -> list[Dangling]:
+    """The references to records that were retracted (or never recorded): `retract`
+    refuses to leave one, but a merge of two clones can. With `touched`, only those from
+    or to the records in `temp.touched_ids` (what an incremental build changed)."""
+    selects = []
+    for kind, table, key, option, column in REFERENCES:
+        near = (f" and ({table}.{key} in (select value from temp.touched_ids) or "
+                f"{table}.{column} in (select value from temp.touched_ids))" if touched else "")
+        selects.append(
+            f"select '{kind}', {table}.{key}, '{option}', {table}.{column} from {table} "
+            f"left join records on records.id = {table}.{column} "
+            f"where {table}.{column} is not null and coalesce(records.retracted, 1){near}")
+    return conn.execute(" union all ".join(selects) + " order by 2, 4").fetchall()
+
+
 def refresh_derived(conn: sqlite3.Connection, touched: Touched | None) -> None:
     """Fill the derived tables (`touched` None: all of them, from empty), or refresh the
     rows about the records, formats and actors an incremental build touched."""
