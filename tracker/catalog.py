@@ -212,6 +212,12 @@ class Catalog:
                     "and instr(refs, ?) order by recorded_key", (_json(subject),))
                 if subject in orjson.loads(refs)]
 
+    def refs_of(self, subject: str) -> list[str]:
+        """What a record's current data refers to (nothing, once retracted)."""
+        row = self.conn.execute("select refs from subjects where id = ? and retracted = 0 "
+                                "and refs is not null", (subject,)).fetchone()
+        return orjson.loads(row[0]) if row else []
+
     def leads_to(self, start: str, target: str) -> bool:
         """Whether `start` is `target` or refers to it, directly or through records
         it refers to (retracted records lead nowhere)."""
@@ -219,9 +225,7 @@ class Catalog:
         while waiting:
             if (subject := waiting.pop()) == target:
                 return True
-            row = self.conn.execute("select refs from subjects where id = ? and retracted = 0 "
-                                    "and refs is not null", (subject,)).fetchone()
-            for referenced in orjson.loads(row[0]) if row else ():
+            for referenced in self.refs_of(subject):
                 if referenced not in seen:
                     seen.add(referenced)
                     waiting.append(referenced)

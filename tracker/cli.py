@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from .errors import TrackerError
+from .errors import TrackerError, listed
 from .model import EVENT_KINDS, EVENT_TYPES, INSTRUMENTS, LEVELS, MODES, STATUSES
 from .rowformat import RECORD_KINDS, ROW_KINDS
 
@@ -106,9 +106,6 @@ def _append(ctx: click.Context, draft, event_id: str | None, as_json: bool) -> N
         click.echo(_dumps(event))
     else:
         click.echo(event["subject"] if event["type"].endswith(".recorded") else event["id"])
-
-
-SHOWN = 3  # examples named in a warning about many
 
 
 def _warn(message: str) -> None:
@@ -410,7 +407,7 @@ def amend(ctx: click.Context, record_id: str, assignments: tuple[str, ...],
     from .recorder import find_subject
 
     subject = parse_reference(record_id)
-    found = find_subject(_log(ctx), subject, with_data=True)
+    found = find_subject(_log(ctx), subject, with_data=True, with_status=True)
     draft = draft_amendment(found.kind, subject, found.data, assignments, options,
                             found.status)
     _append(ctx, draft, event_id, as_json)
@@ -465,13 +462,11 @@ def build(ctx: click.Context, full: bool, as_of: str | None, db_path: Path | Non
         suffix = f" recorded up to {moment}" if moment else ""
         click.echo(f"Built {target} from {result.events} events{suffix}")
     if result.dangling:
-        named = ", ".join(f"{kind} {record} --{option} {referenced}" for kind, record,
-                          option, referenced in result.dangling[:SHOWN])
-        more = len(result.dangling) - SHOWN
         count = len(result.dangling)
+        named = listed([f"{kind} {record} --{option} {referenced}"
+                        for kind, record, option, referenced, _retracted in result.dangling])
         _warn(f"{count} reference{'s' if count > 1 else ''} to retracted records (a merge "
-              f"can leave them): {named}{f' and {more} more' if more > 0 else ''}; amend "
-              f"{'them' if count > 1 else 'it'}")
+              f"can leave them): {named}; amend {'them' if count > 1 else 'it'}")
 
 
 @cli.command()

@@ -13,6 +13,12 @@ def shown(value: object, limit: int = 60) -> str:
     return repr(text) if isinstance(value, str) else text
 
 
+def listed(names: list[str], most: int = 3) -> str:
+    """The first `most` names, then how many more: "a, b, c and 2 more"."""
+    more = len(names) - most
+    return ", ".join(names[:most]) + (f" and {more} more" if more > 0 else "")
+
+
 def a_or_an(noun: str) -> str:
     """The noun with its indefinite article: "a meeting", "an announcement"."""
     return f"{'an' if noun[:1] in 'aeiou' else 'a'} {noun}"

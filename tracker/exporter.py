@@ -29,8 +29,8 @@ from typing import Any, TextIO
 
 import orjson
 
-from .errors import a_or_an
 from .model import AMENDED, REFERRING, default_meeting_status, record_options, today
+from .projection import dangling_references
 from .rowformat import RECORD_KINDS, all_columns, to_csv_cell
 
 Row = dict[str, Any]
@@ -68,7 +68,10 @@ class Exporter:
         conn.row_factory = sqlite3.Row
         self.conn = conn
         self.warn = warn
-        self.referred: dict[str, tuple[str, int] | None] = {}  # id: (kind, retracted)
+        # (record, option): {what it refers to that cannot be imported: retracted?}
+        self.dangling: dict[tuple[str, str], dict[str, bool]] = defaultdict(dict)
+        for _kind, record, option, referenced, retracted in dangling_references(conn):
+            self.dangling[record, option][referenced] = bool(retracted)
         self.sources: dict[str, list[sqlite3.Row]] = defaultdict(list)
         for row in conn.execute("select * from sources order by recorded_at, event_id"):
             self.sources[row["subject"]].append(row)
@@ -94,26 +97,18 @@ class Exporter:
     def _whole(self, kind: str, subject: str, data: dict[str, Any]) -> dict[str, Any]:
         """The data without references to records that are retracted or unknown."""
         for spec in REFERRING[kind]:
-            values = data.get(spec.key)
-            if values is None:
+            dangling = self.dangling.get((subject, spec.option))
+            if not dangling or spec.key not in data:
                 continue
-            kept = []
-            for value in values if spec.many else [values]:
-                if value not in self.referred:
-                    self.referred[value] = self.conn.execute(
-                        "select kind, retracted from records where id = ?", (value,)).fetchone()
-                found = self.referred[value]
-                if found is None or found[1] or spec.refers not in ("record", found[0]):
-                    why = ("was retracted" if found and found[1] else "is not in the log"
-                           if found is None else f"is {a_or_an(found[0])}")
-                    self.warn(f"{kind} {subject}: --{spec.option} {value} left out "
-                              f"(it {why})")
-                else:
-                    kept.append(value)
-            if kept and spec.many:
-                data[spec.key] = kept
-            elif not kept:
+            for value, retracted in dangling.items():
+                why = "was retracted" if retracted else "is not in the log"
+                self.warn(f"{kind} {subject}: --{spec.option} {value} left out (it {why})")
+            kept = [value for value in (data[spec.key] if spec.many else [data[spec.key]])
+                    if value not in dangling]
+            if not kept:
                 del data[spec.key]
+            elif spec.many:
+                data[spec.key] = kept
         return data
 
     def _record_rows(self, kind: str, subject: str, data: dict[str, Any]) -> Iterator[Row]:
@@ -188,10 +183,9 @@ def _referred_first(records: list[tuple[str, dict]], warn: Warn) -> list[tuple[s
         about = by_id[subject].get("about", [])
         for reference in list(about):
             if reference == subject or reference in path:
-                warn(f"announcement {subject}: --about {reference} left out "
-                     f"(a loop: {reference} is about it, directly or through others)"
-                     if reference != subject else
-                     f"announcement {subject}: --about {reference} left out (itself)")
+                why = ("itself" if reference == subject else
+                       f"a loop: {reference} is about it, directly or through others")
+                warn(f"announcement {subject}: --about {reference} left out ({why})")
                 about.remove(reference)
             elif reference in by_id:
                 place(reference, path | {subject})

@@ -682,12 +682,11 @@ def draft_amendment(
         if kind == "meeting" and status in ("scheduled", "held"):
             merged["status"] = status
     draft = _record_fields(kind, merged)
-    new = draft.data
-    if status is not None:
-        new["status"] = status
-    changes = {key: value for key, value in new.items()
-               if key != "status" and current.get(key) != value}
-    changes.update({key: None for key in current if key not in new and key != "status"})
+    # The status is compared apart, with the status after the updates.
+    new = {key: value for key, value in draft.data.items() if key != "status"}
+    old = {key: value for key, value in current.items() if key != "status"}
+    changes = {key: value for key, value in new.items() if old.get(key) != value}
+    changes.update({key: None for key in old if key not in new})
     if current_status is None and kind in STATUSES:
         current_status = current.get("status", STATUSES[kind][0])
     if "status" in seen and status != current_status:

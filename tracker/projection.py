@@ -606,7 +606,8 @@ REFERENCES = (
     ("pledge", "pledges", "id", "at", "meeting_id"),
     ("announcement", "announcement_about", "announcement_id", "about", "subject"),
 )
-Dangling = tuple[str, str, str, str]  # kind, id, option, what it refers to
+# kind, id, option, what it refers to, and whether that was retracted (else: unknown)
+Dangling = tuple[str, str, str, str, bool]
 
 
 def dangling_references(conn: sqlite3.Connection, touched: bool = False) -> list[Dangling]:
@@ -618,7 +619,8 @@ def dangling_references(conn: sqlite3.Connection, touched: bool = False) -> list
         near = (f" and ({table}.{key} in (select value from temp.touched_ids) or "
                 f"{table}.{column} in (select value from temp.touched_ids))" if touched else "")
         selects.append(
-            f"select '{kind}', {table}.{key}, '{option}', {table}.{column} from {table} "
+            f"select '{kind}', {table}.{key}, '{option}', {table}.{column}, "
+            f"records.id is not null from {table} "
             f"left join records on records.id = {table}.{column} "
             f"where {table}.{column} is not null and coalesce(records.retracted, 1){near}")
     return conn.execute(" union all ".join(selects) + " order by 2, 4").fetchall()

@@ -9,7 +9,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from . import envelope
-from .errors import TrackerError, shown
+from .errors import TrackerError, listed, shown
 from .log import EventLog
 from .model import (
     AMENDED,
@@ -100,36 +100,30 @@ def record(log: EventLog, draft: Draft, event_id: str | None = None) -> tuple[di
         return event, True
 
 
-SHOWN_REFERRERS = 3  # records named when a retraction is refused
-
-
 def _keep_references_whole(catalog: Catalog, draft: Draft) -> None:
     """Refuse to retract a record that others still refer to, or to amend a record into
     referring to one that refers back to it: either would leave records (and an export)
     pointing at nothing, or at each other in a loop."""
     if draft.type == RETRACTED and (referrers := catalog.referrers(draft.subject)):
-        named = ", ".join(f"{kind} {subject}" for kind, subject in referrers[:SHOWN_REFERRERS])
-        more = len(referrers) - SHOWN_REFERRERS
-        if more > 0:
-            named += f" and {more} more"
+        named = listed([f"{kind} {subject}" for kind, subject in referrers])
         them = "it" if len(referrers) == 1 else "them"
         raise TrackerError(f"{draft.subject} is still referred to by {named}: "
                            f"amend or retract {them} first")
     if draft.type == AMENDED:
         for _wanted, reference in draft.references:
             if catalog.leads_to(reference, draft.subject):
-                direct = reference in (subject for _kind, subject in
-                                       catalog.referrers(draft.subject))
+                direct = draft.subject in catalog.refs_of(reference)
                 raise TrackerError(f"{draft.subject} cannot refer to {reference}: "
                                    f"{reference} refers to {draft.subject}"
                                    f"{'' if direct else ' through other records'}")
 
 
-def find_subject(log: EventLog, subject: str, with_data: bool = False) -> Subject:
+def find_subject(log: EventLog, subject: str, with_data: bool = False,
+                 with_status: bool = False) -> Subject:
     """An existing record that was not retracted, for commands that name one.
 
-    With `with_data`, its current data (as recorded, then amended) and status (after
-    its updates) are read too.
+    With `with_data`, its current data (as recorded, then amended) is read too; with
+    `with_status`, a meeting's or pledge's status (after its updates).
     """
     from .catalog import Catalog
 
@@ -137,6 +131,6 @@ def find_subject(log: EventLog, subject: str, with_data: bool = False) -> Subjec
         found = catalog.require("record", subject)
         if with_data:
             found.data = catalog.data_of(subject)
-            if found.kind in STATUSES:
-                found.status = catalog.status_of(subject, found.kind)[0]
+        if with_status and found.kind in STATUSES:
+            found.status = catalog.status_of(subject, found.kind)[0]
         return found
