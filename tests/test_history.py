@@ -280,5 +280,8 @@ def test_a_disbursement_larger_than_the_pledge_is_recorded_with_a_warning(db: Pa
     beyond = run("update", pledge, "--status", "disbursed", "--amount", "1000.5", *SOURCE)
     assert (beyond.exit_code, beyond.stderr) == (
         0, "Warning: --amount 1000.5 is more than the 1000 USD pledged\n")
+    again = run("update", pledge, "--status", "disbursed", "--amount", "1000.5", *SOURCE)
+    assert (again.exit_code, again.stderr) == (  # refused: no warning about it
+        1, f"Error: pledge {pledge} is already disbursed with --amount 1000.5\n")
     ok("build")
     assert rows(db, "select disbursed_amount from pledges") == [{"disbursed_amount": 1000.5}]

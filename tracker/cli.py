@@ -95,10 +95,10 @@ def source_options(required: bool = True):
 def _append(ctx: click.Context, draft, event_id: str | None, as_json: bool) -> None:
     from .recorder import record
 
-    for warning in draft.warnings:
-        _warn(warning)
     log = _log(ctx)
     event, is_new = record(log, draft, event_id)
+    for warning in draft.warnings:  # once recorded: a refusal is the only line
+        _warn(warning)
     _report_quarantined(log)
     if not is_new:
         click.echo(f"Already recorded: {event['id']} (nothing appended)", err=True)
