@@ -288,7 +288,8 @@ def test_log_type_takes_every_kind_and_type_and_refuses_others(japan_format: str
 
 
 @pytest.mark.parametrize("command", [("export",), ("export", "--format", "csv"), ("log",),
-                                     ("log", "--json")], ids=" ".join)
+                                     ("log", "--json"), ("--help",), ("--version",),
+                                     ("log", "--help")], ids=" ".join)
 def test_output_nobody_reads_ends_quietly(bundled: Path, command: tuple[str, ...]) -> None:
     """With stdout closed (`>&-`) or a reader gone before the first line (`| head -0`):
     no traceback, no message, exit 0."""
@@ -303,6 +304,17 @@ def test_output_nobody_reads_ends_quietly(bundled: Path, command: tuple[str, ...
     finally:
         os.close(write_end)
     assert (gone.returncode, gone.stderr) == (0, b"")
+
+
+@pytest.mark.parametrize("group", [(), ("add",)], ids=lambda group: " ".join(group) or "-")
+def test_a_group_without_a_command_shows_its_help(group: tuple[str, ...]) -> None:
+    """`tracker` or `tracker add` alone: the help laid out as `--help` lays it out, on
+    stderr, exit 1 (not the help flattened into one error line)."""
+    result = run(*group)
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        1, "", ok(*group, "--help") + "\n")
+    assert result.stderr.startswith(f"Usage: tracker {' '.join((*group, ''))}[OPTIONS] "
+                                    "COMMAND [ARGS]...\n\n")
 
 
 def test_build_db_option_writes_elsewhere(tracker_env: Path) -> None:

@@ -129,6 +129,48 @@ def test_a_status_amended_stays_through_later_amendments(db: Path, events: Path)
     assert ok("verify") == "OK: 6 events in 1 files"
 
 
+def test_a_status_cleared_by_an_older_version_is_left_as_it_was(
+    db: Path, events: Path, tmp_path: Path
+) -> None:
+    """Versions before 2026-11-23 wrote `"status": null` in any later amendment of a
+    pledge amended to a status. It meant no change: the status stays, for the build (full
+    and incremental), history, verify, update, amend and export."""
+    from tracker.log import EventLog
+    from tracker.model import AMENDED, Draft
+    from tracker.recorder import record
+
+    pledge = ok("add", "pledge", "--title", "Loan", "--date", "2021", "--donor", "JPN",
+                "--recipient", "UZB", "--amount", "100", "--currency", "USD", *SOURCE)
+    ok("amend", pledge, "--set", "status=withdrawn", "--reason", "it was withdrawn")
+    ok("build")
+    for changes in ({"status": None, "title": "Road loan"}, {"status": None}):
+        record(EventLog(events), Draft(AMENDED, {"changes": changes, "reason": "old"}, pledge))
+    ok("build")
+    incremental = rows(db, "select * from pledges")
+    ok("build", "--full")
+    assert rows(db, "select * from pledges") == incremental
+    assert rows(db, "select title, status from pledges") == [
+        {"title": "Road loan", "status": "withdrawn"}]
+    assert rows(db, "select field, old_value, new_value from history where reason = 'old'") == [
+        {"field": "title", "old_value": "Loan", "new_value": "Road loan"}]
+    assert rows(db, "select fields from correction_rows where reason = 'old'") == [
+        {"fields": "title"}, {"fields": ""}]
+    assert ok("verify") == "OK: 4 events in 1 files"
+    result = run("update", pledge, "--status", "withdrawn", *SOURCE)
+    assert (result.exit_code, result.stderr) == (
+        1, f"Error: pledge {pledge} is already withdrawn\n")
+    result = run("amend", pledge, "--set", "status=withdrawn", "--reason", "again")
+    assert (result.exit_code, result.stderr) == (
+        1, "Error: nothing to amend: status already as given\n")
+    export = tmp_path / "export.jsonl"
+    export.write_text(ok("export"))
+    copy = ("--events", str(tmp_path / "copy"), "--db", str(tmp_path / "copy.db"))
+    ok(*copy, "import", str(export))
+    ok(*copy, "build")
+    assert rows(tmp_path / "copy.db", "select title, status from pledges") == [
+        {"title": "Road loan", "status": "withdrawn"}]
+
+
 @pytest.mark.parametrize(("assignment", "message"), [
     ("colour=red", "unknown field 'colour' for a meeting: use one of title, date, status, "
      "format, level, mode, city, country, participant, chair, official, topic, summary"),

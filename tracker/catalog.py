@@ -26,6 +26,7 @@ from .model import (
     STATUS_CHANGED,
     STATUSES,
     apply_changes,
+    effective_changes,
     referred_ids,
     without_source,
 )
@@ -176,7 +177,8 @@ class Catalog:
                 "(?, ?) order by key desc", (subject, STATUS_CHANGED[kind], AMENDED)):
             data = self._read(segment, offset)["data"]
             changes = data.get("changes") if event_type == AMENDED else data
-            if not found and isinstance(changes, dict) and "status" in changes:
+            if not found and isinstance(changes, dict) and "status" in effective_changes(
+                    changes):
                 status, found = changes["status"], True
             if amount is None and event_type != AMENDED and "amount" in data:
                 amount = data["amount"]

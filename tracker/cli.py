@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -17,13 +17,17 @@ from .rowformat import RECORD_KINDS, ROW_KINDS
 class TrackerGroup(click.Group):
     """A group whose errors are one line on stderr with exit code 1, never a traceback."""
 
+    def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
+        try:  # where `tracker --help` and `--version` write
+            return super().make_context(*args, **kwargs)
+        except BrokenPipeError:
+            _reader_gone()
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except BrokenPipeError:
-            # The reader went away (`tracker log | head`): stop quietly.
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-            sys.exit(0)
+            _reader_gone()
         except TrackerError as error:
             raise click.ClickException(str(error)) from None
         except OSError as error:
@@ -37,6 +41,9 @@ class TrackerGroup(click.Group):
             return super().main(*args, standalone_mode=False, **kwargs)
         try:
             result = super().main(*args, standalone_mode=False, **kwargs)
+        except click.exceptions.NoArgsIsHelpError as error:  # `tracker`, `tracker add`
+            error.show()  # the help as it is laid out, on stderr
+            sys.exit(1)
         except click.ClickException as error:
             message = " ".join(error.format_message().split())
             click.echo(f"Error: {message}", err=True)
@@ -45,6 +52,12 @@ class TrackerGroup(click.Group):
             click.echo("Aborted!", err=True)
             sys.exit(1)
         sys.exit(result if isinstance(result, int) else 0)
+
+
+def _reader_gone() -> NoReturn:
+    """The reader went away (`tracker log | head`): stop quietly."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    sys.exit(0)
 
 
 def _a_file_name(ctx: click.Context, param: click.Parameter,

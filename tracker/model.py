@@ -621,9 +621,18 @@ def without_source(data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
+def effective_changes(changes: dict[str, Any]) -> dict[str, Any]:
+    """An amendment's changes as they apply. A status of None changes nothing: a pledge
+    amended to a status and amended again got one from versions before 2026-11-23, which
+    meant to leave its status as it was."""
+    if "status" in changes and changes["status"] is None:
+        return {key: value for key, value in changes.items() if key != "status"}
+    return changes
+
+
 def apply_changes(data: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
     """Record data after an amendment: changed keys replaced, keys set to None removed."""
-    merged = {**data, **changes}
+    merged = {**data, **effective_changes(changes)}
     return {key: value for key, value in merged.items() if value is not None}
 
 
@@ -782,7 +791,7 @@ def _check_fields(kind: str, fields: dict[str, Any], amending: bool = False) -> 
     derived = DERIVED_KEYS.get(kind, ())
     for key, value in fields.items():
         if amending and key == "status" and kind in STATUSES:
-            ok = value in STATUSES[kind]
+            ok = value is None or value in STATUSES[kind]  # None: see effective_changes
         elif amending and value is None:
             ok = key in derived or (key in specs and not specs[key].required)
         elif key in specs:

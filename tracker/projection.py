@@ -21,7 +21,15 @@ from . import schema
 from .actors import all_actors, all_currencies, parse_actor
 from .dates import Span, parse_date
 from .errors import TrackerError
-from .model import AMENDED, FIELDS, RETRACTED, SOURCE_ADDED, apply_changes, without_source
+from .model import (
+    AMENDED,
+    FIELDS,
+    RETRACTED,
+    SOURCE_ADDED,
+    apply_changes,
+    effective_changes,
+    without_source,
+)
 from .replay import sort_key
 from .upcast import upcast
 
@@ -34,7 +42,7 @@ Event = dict[str, Any]
 # build binds about ten million of them (about 2.5 s at a million events).
 NULL = float("nan")
 # Bump when the projection changes: a database built by another version is rebuilt whole.
-PROJECTION_VERSION = "3"
+PROJECTION_VERSION = "4"
 
 
 @lru_cache(maxsize=65536)
@@ -461,7 +469,7 @@ class Projector:
             self.touched.actors |= actors_of(without_source(event["data"]))
 
     def amended(self, event: Event) -> None:
-        subject, changes = event["subject"], event["data"]["changes"]
+        subject, changes = event["subject"], effective_changes(event["data"]["changes"])
         record = self.current(subject)
         if record is None:
             return
