@@ -9,7 +9,8 @@
 # with Japan "which will take place in 2022") allows 2020 or 2021, and the amendments at
 # the end correct them to that (corrections are new events: the log keeps what was
 # recorded first). What the articles leave open stays open: no participants where they
-# name none, no city where they name only a country.
+# name none, no city where they name only a country. Two fields first recorded from what
+# the articles imply (a level, a mode) are cleared by amendments at the end.
 set -euo pipefail
 export TRACKER_WRITER="${TRACKER_WRITER:-bundled}"
 export TRACKER_USER="${TRACKER_USER:-tracker-founders}"
@@ -65,10 +66,10 @@ tracker add meeting --title "6th Central Asia + Japan foreign ministers' meeting
   --city Ashgabat --country TKM "${A[@]}" \
   --quote "In Ashgabat, in May 2017, there was the sixth meeting of ministers" >/dev/null
 
-tracker add meeting --title "Central Asia + Japan Dialogue meeting in Tajikistan" \
+TAJIKISTAN=$(tracker add meeting --title "Central Asia + Japan Dialogue meeting in Tajikistan" \
   --date 2019-05 --status held --format central-asia-japan --level ministerial \
   --country TJK "${B[@]}" \
-  --quote "the last iteration of the Dialogue held in May 2019 in Tajikistan" >/dev/null
+  --quote "the last iteration of the Dialogue held in May 2019 in Tajikistan")
 
 VIDEO=$(tracker add meeting \
   --title "Special video conference of Central Asia + Japan foreign ministers" \
@@ -94,7 +95,7 @@ SUMMIT=$(tracker add meeting --title "1st Central Asia + Japan summit" \
   --city Astana --country KAZ "${A[@]}" \
   --quote "The diplomats discussed the organization of the first “Central Asia + Japan” Summit, which will be held in Astana in August 2024.")
 
-tracker add meeting \
+AMBASSADORS=$(tracker add meeting \
   --title "Foreign Minister Kamikawa meets the Central Asian ambassadors on the first summit" \
   --date 2024-07-23 --status held --format central-asia-japan --level ambassadorial \
   --mode in-person --city Tokyo --country JPN --participant JPN,$FIVE \
@@ -103,7 +104,7 @@ tracker add meeting \
   --topic "trade and economic cooperation" --topic "cultural and humanitarian cooperation" \
   --summary "Japan's Foreign Ministry hosted Foreign Minister Yoko Kamikawa and the ambassadors of Kazakhstan, Kyrgyzstan, Tajikistan, Turkmenistan and Uzbekistan accredited in Tokyo. They discussed the organisation of the first Central Asia + Japan summit; in their general opinion it will give significant impetus to six-party cooperation." \
   "${A[@]}" \
-  --quote "On Tuesday, July 23, the Foreign Ministry of Japan hosted a meeting between Foreign Minister Yoko Kamikawa and the ambassadors of Kazakhstan, Kyrgyzstan, Tajikistan, Turkmenistan and Uzbekistan accredited in Tokyo." >/dev/null
+  --quote "On Tuesday, July 23, the Foreign Ministry of Japan hosted a meeting between Foreign Minister Yoko Kamikawa and the ambassadors of Kazakhstan, Kyrgyzstan, Tajikistan, Turkmenistan and Uzbekistan accredited in Tokyo.")
 
 tracker add announcement \
   --title "Japan: the first summit is a historic opportunity for the Dialogue countries" \
@@ -167,3 +168,12 @@ correct_years() {
     --reason "$why; the call was in May of that year" "${B_YEARS[@]}" --quote "$may" >/dev/null
 }
 correct_years
+
+# --- Corrections: what the articles do not say ---------------------------------------------
+# Two fields were first recorded from what the articles imply, not from what they say.
+tracker amend "$TAJIKISTAN" --set level= \
+  --reason "article B calls it \"the last iteration of the Dialogue\" and does not say who met, so not at which level" \
+  "${B_YEARS[@]}" --quote "the last iteration of the Dialogue held in May 2019 in Tajikistan" >/dev/null
+tracker amend "$AMBASSADORS" --set mode= \
+  --reason "article A says that the Foreign Ministry hosted the meeting, not whether the minister and the ambassadors met in person" \
+  "${A[@]}" --quote "the Foreign Ministry of Japan hosted a meeting between Foreign Minister Yoko Kamikawa and the ambassadors" >/dev/null

@@ -68,7 +68,7 @@ async def test_atom_feed_has_an_entry_per_recent_development(site, bundled: Path
     latest = rows(bundled, "select id, type, recorded_at from events "
                            "order by recorded_at desc, id desc limit 50")
     entries = feed.findall(f"{ATOM}entry")
-    assert len(entries) == len(latest) == 37
+    assert len(entries) == len(latest) == 39
     assert [entry.findtext(f"{ATOM}id") for entry in entries] == [
         f"urn:tracker:{event['id']}" for event in latest]
     for entry, event in zip(entries, latest, strict=True):
@@ -172,7 +172,7 @@ async def test_counts_are_precomputed(site, bundled: Path) -> None:
             [(expected,)] = conn.execute(f"select count(*) from {table}").fetchall()
             assert counts[table]["count"] == expected
     database = (await get(site, "/tracker.json")).json()
-    assert {table["name"]: table["count"] for table in database["tables"]}["events"] == 37
+    assert {table["name"]: table["count"] for table in database["tables"]}["events"] == 39
     page = (await get(site, "/tracker/meetings.json")).json()
     assert page["filtered_table_rows_count"] == 9
 
