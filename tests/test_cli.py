@@ -306,6 +306,17 @@ def test_output_nobody_reads_ends_quietly(bundled: Path, command: tuple[str, ...
     assert (gone.returncode, gone.stderr) == (0, b"")
 
 
+@pytest.mark.parametrize("command", [("--help",), ("--version",), ("log", "--help"),
+                                     ("log",)], ids=" ".join)
+def test_output_that_cannot_be_written_is_one_line(bundled: Path,
+                                                   command: tuple[str, ...]) -> None:
+    """A full disk (`/dev/full`): the system's error in one line, exit 1."""
+    with open("/dev/full", "w") as full:
+        result = subprocess.run([sys.executable, "-m", "tracker", *command], stdout=full,
+                                stderr=subprocess.PIPE)
+    assert (result.returncode, result.stderr) == (1, b"Error: No space left on device\n")
+
+
 @pytest.mark.parametrize("group", [(), ("add",)], ids=lambda group: " ".join(group) or "-")
 def test_a_group_without_a_command_shows_its_help(group: tuple[str, ...]) -> None:
     """`tracker` or `tracker add` alone: the help laid out as `--help` lays it out, on

@@ -156,6 +156,14 @@ def test_a_status_cleared_by_an_older_version_is_left_as_it_was(
     assert rows(db, "select fields from correction_rows where reason = 'old'") == [
         {"fields": "title"}, {"fields": ""}]
     assert ok("verify") == "OK: 4 events in 1 files"
+    assert [line.split("  ")[-1] for line in ok("log").splitlines()[2:]] == ["title: old", "old"]
+    history = ok("show", pledge).split("record.amended")
+    assert [part.count("\n    reason: old") for part in history[2:]] == [1, 1]
+    assert "status: withdrawn -> None" not in history[2]
+    feed = json.loads(METADATA.read_text())["databases"]["tracker"]["queries"][
+        "recent_developments"]["sql"]
+    assert [row["atom_content"].partition(". Reason")[0] for row in rows(db, feed)[:2]] == [
+        "Date: 2021", "Date: 2021. Changed: title"]
     result = run("update", pledge, "--status", "withdrawn", *SOURCE)
     assert (result.exit_code, result.stderr) == (
         1, f"Error: pledge {pledge} is already withdrawn\n")

@@ -13,6 +13,10 @@ from .errors import TrackerError, listed
 from .model import EVENT_KINDS, EVENT_TYPES, INSTRUMENTS, LEVELS, MODES, STATUSES
 from .rowformat import RECORD_KINDS, ROW_KINDS
 
+# A group run without a command shows its help, as an error since Click 8.2 (no such
+# error before: the help was shown with exit code 0).
+NO_ARGS_IS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())
+
 
 class TrackerGroup(click.Group):
     """A group whose errors are one line on stderr with exit code 1, never a traceback."""
@@ -22,6 +26,8 @@ class TrackerGroup(click.Group):
             return super().make_context(*args, **kwargs)
         except BrokenPipeError:
             _reader_gone()
+        except OSError as error:  # `tracker --help > /dev/full`
+            raise _failed(error) from None
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -31,7 +37,7 @@ class TrackerGroup(click.Group):
         except TrackerError as error:
             raise click.ClickException(str(error)) from None
         except OSError as error:
-            raise click.ClickException(f"{error.strerror}: {error.filename or ''}") from None
+            raise _failed(error) from None
 
     def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
         if sys.stdout is None:  # started with stdout closed (`tracker export >&-`): as if
@@ -41,7 +47,7 @@ class TrackerGroup(click.Group):
             return super().main(*args, standalone_mode=False, **kwargs)
         try:
             result = super().main(*args, standalone_mode=False, **kwargs)
-        except click.exceptions.NoArgsIsHelpError as error:  # `tracker`, `tracker add`
+        except NO_ARGS_IS_HELP as error:  # `tracker`, `tracker add`
             error.show()  # the help as it is laid out, on stderr
             sys.exit(1)
         except click.ClickException as error:
@@ -52,6 +58,12 @@ class TrackerGroup(click.Group):
             click.echo("Aborted!", err=True)
             sys.exit(1)
         sys.exit(result if isinstance(result, int) else 0)
+
+
+def _failed(error: OSError) -> click.ClickException:
+    """An error of the system, in one line: what failed, and on which file if known."""
+    where = f": {error.filename}" if error.filename else ""
+    return click.ClickException(f"{error.strerror or error}{where}")
 
 
 def _reader_gone() -> NoReturn:

@@ -10,6 +10,7 @@ import orjson
 
 from .errors import TrackerError, shown
 from .log import EventLog
+from .model import effective_changes
 from .projection import TABLE_OF, project
 from .replay import events_in_order
 
@@ -57,7 +58,8 @@ def describe(log: EventLog, subject: str) -> dict[str, Any]:
             "recorded_by": event["recorded_by"],
             "changes": [{"field": change["field"], "old": change["old_value"],
                          "new": change["new_value"]} for change in own],
-            "reason": next((change["reason"] for change in own if change["reason"]), None),
+            "reason": next((change["reason"] for change in own if change["reason"]),
+                           event["data"].get("reason")),  # an amendment that changed nothing
             "source": event["data"].get("source"),
             "data": event["data"],
         })
@@ -121,6 +123,7 @@ def log_line(event: Event) -> str:
     if event["type"] == "source.added":
         label = data["source"].get("url") or data["source"].get("citation", "")
     elif event["type"] == "record.amended":
-        label = f"{', '.join(data['changes'])}: {data['reason']}"
+        changed = ", ".join(effective_changes(data["changes"]))
+        label = f"{changed}: {data['reason']}" if changed else data["reason"]
     return "  ".join((event["recorded_at"], event["id"], event["type"], event["subject"],
                       label[:80]))
