@@ -79,6 +79,38 @@ def test_a_rewritten_log_rebuilds_the_index(events: Path) -> None:
     ok("cite", first, *SOURCE)
 
 
+def test_an_index_read_a_little_at_a_time_equals_one_rebuilt_whole(
+    events: Path, japan_format: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Refreshed after each command, in chunks of two events, the index holds what one
+    rebuild from the whole log makes (which makes the events' index after them)."""
+    monkeypatch.setattr("tracker.catalog.CHUNK", 2)
+    meeting = ok("add", "meeting", "--title", "M", "--date", "2020", "--format", japan_format,
+                 *SOURCE)
+    pledge = ok("add", "pledge", "--title", "Loan", "--date", "2021", "--donor", "JPN",
+                "--recipient", "UZB", "--amount", "100", "--currency", "USD", "--at", meeting,
+                *SOURCE)
+    ok("amend", meeting, "--set", "date=2020-05", "--reason", "the month")
+    ok("update", pledge, "--status", "disbursed", "--amount", "50", *SOURCE)
+    ok("amend", pledge, "--set", "at=", "--reason", "not at the meeting")
+    ok("amend", meeting, "--set", "title=Ministers meet", "--reason", "the title")
+    ok("retract", meeting, "--reason", "recorded twice")
+    ok("add", "format", "central-asia-korea", "--name", "Central Asia + Korea", *SOURCE)
+
+    def contents() -> dict[str, list[tuple]]:
+        with Catalog.scan(EventLog(events)), closing(sqlite3.connect(events / INDEX)) as conn:
+            return {table: conn.execute(f"select * from {table} order by 1").fetchall()
+                    for table in ("subjects", "events", "segments", "meta")}
+
+    followed = contents()
+    (events / INDEX).unlink()
+    assert contents() == followed
+    assert [row[0] for row in followed["subjects"] if row[5]] == [meeting]  # retracted
+    with closing(sqlite3.connect(events / INDEX)) as conn:
+        assert conn.execute("select count(*) from sqlite_master where name = "
+                            "'events_by_subject'").fetchone() == (1,)
+
+
 def test_a_damaged_index_is_rebuilt(events: Path) -> None:
     meeting = ok("add", "meeting", "--title", "A", "--date", "2020", *SOURCE)
     ok("cite", meeting, *SOURCE)

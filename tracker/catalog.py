@@ -11,13 +11,15 @@ was rewritten, it is rebuilt from the whole log.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import orjson
 
+from .collector import collection_paused
 from .errors import TrackerError, a_or_an, shown
 from .log import EventLog, SegmentState
 from .model import (
@@ -45,8 +47,9 @@ create table if not exists subjects (
 );
 create table if not exists events (
   id text primary key, subject text, type text, key text, segment text, offset integer);
-create index if not exists events_by_subject on events (subject, type, key);
 """
+EVENTS_BY_SUBJECT = ("create index if not exists events_by_subject "
+                     "on events (subject, type, key)")
 
 
 @dataclass
@@ -134,7 +137,9 @@ class Catalog:
         try:
             conn.execute("pragma journal_mode = wal")
             conn.executescript(SCHEMA)
-            _refresh(log, conn)
+            conn.execute(EVENTS_BY_SUBJECT)
+            with collection_paused():  # the chunks of events form no cycles
+                _refresh(log, conn)
         except BaseException:
             conn.close()
             raise
@@ -248,12 +253,24 @@ def _refresh(log: EventLog, conn: sqlite3.Connection) -> None:
                  for name, size, tail in conn.execute("select name, size, tail from segments")}
         now = log.snapshot()
         ranges = log.appended_since(known, now) if meta.get("version") == VERSION else None
-        if ranges is None:  # a segment was rewritten (or a new index): read everything
+        if ranges is None:  # a segment was rewritten (or a new index): read everything,
+            # the events' index made after them (made in one sort, not row by row)
             for table in ("meta", "segments", "subjects", "events"):
                 conn.execute(f"delete from {table}")
-            ranges = {name: (0, state.size) for name, state in now.items()}
-        for chunk in _read_ranges(log, ranges):
-            _index(log, conn, chunk)
+            conn.execute("drop index if exists events_by_subject")
+            for chunk in _read_ranges(log, {name: (0, state.size)
+                                            for name, state in now.items()}):
+                _add(conn, chunk)
+            conn.execute(EVENTS_BY_SUBJECT)
+            _settle(log, conn, "select id from subjects")
+        else:
+            for chunk in _read_ranges(log, ranges):
+                _add(conn, chunk)
+                conn.execute("create temp table if not exists touched (id text primary key)")
+                conn.execute("delete from temp.touched")
+                conn.executemany("insert or ignore into temp.touched values (?)",
+                                 ((event["subject"],) for _key, event, _seg, _at in chunk))
+                _settle(log, conn, "select id from temp.touched")
         conn.executemany("insert or replace into segments values (?, ?, ?)",
                          ((name, state.size, state.tail) for name, state in now.items()))
         conn.execute("insert or replace into meta values ('version', ?)", (VERSION,))
@@ -278,8 +295,8 @@ def _read_ranges(log: EventLog, ranges: dict[str, tuple[int, int]]) -> Iterator[
                        f"{event['id']}")
             except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
                 continue
-            if all(isinstance(event.get(name), str) for name in ("type", "subject")) and \
-                    isinstance(event.get("data"), dict):
+            if (type(event.get("type")) is str and type(event.get("subject")) is str
+                    and type(event.get("data")) is dict):
                 found.append((key, event, segment, offset))
                 if len(found) >= CHUNK:
                     yield found
@@ -287,8 +304,8 @@ def _read_ranges(log: EventLog, ranges: dict[str, tuple[int, int]]) -> Iterator[
     yield found
 
 
-def _index(log: EventLog, conn: sqlite3.Connection, found: list[tuple]) -> None:
-    """Add new events to the index and bring the records they are about up to date."""
+def _add(conn: sqlite3.Connection, found: list[tuple]) -> None:
+    """Add new events to the index, and the records they make (see `_settle`)."""
     conn.executemany(
         "insert into events values (?, ?, ?, ?, ?, ?) on conflict (id) do update set "
         "key = excluded.key, segment = excluded.segment, offset = excluded.offset "
@@ -306,31 +323,34 @@ def _index(log: EventLog, conn: sqlite3.Connection, found: list[tuple]) -> None:
           segment, offset, _references(kind, event["data"]))
          for key, event, segment, offset in found if event["type"].endswith(".recorded")
          for kind in [event["type"].partition(".")[0]]))
-    conn.execute("create temp table if not exists touched (id text primary key)")
-    conn.execute("delete from temp.touched")
-    conn.executemany("insert or ignore into temp.touched values (?)",
-                     ((event["subject"],) for _key, event, _segment, _offset in found))
+
+
+def _settle(log: EventLog, conn: sqlite3.Connection, touched: str) -> None:
+    """Bring the records that the query `touched` selects up to date with their events:
+    the time of the latest, whether retracted, their data as amended."""
     conn.execute(
         "update subjects set latest = (select substr(max(key), 1, 27) from events "
         "where events.subject = subjects.id), retracted = exists (select 1 from events "
         f"where events.subject = subjects.id and events.type = '{RETRACTED}') "
-        "where id in (select id from temp.touched)")
+        f"where id in ({touched})")
     amended = [row[0] for row in conn.execute(
         f"select distinct subject from events where type = '{AMENDED}' "
-        "and subject in (select id from temp.touched) and subject in (select id from subjects)")]
-    for subject in amended:
-        _fold(log, conn, subject)
+        f"and subject in ({touched}) and subject in (select id from subjects)")]
+    with closing(_OpenSegments(log)) as segments:
+        for subject in amended:
+            _fold(segments.read, conn, subject)
 
 
-def _fold(log: EventLog, conn: sqlite3.Connection, subject: str) -> None:
+def _fold(read: Callable[[str, int], dict[str, Any]], conn: sqlite3.Connection,
+          subject: str) -> None:
     """A record's data, date and references: as recorded, then amended, in replay order."""
     kind, segment, offset = conn.execute(
         "select kind, segment, offset from subjects where id = ?", (subject,)).fetchone()
-    data = without_source(_read_line(log, segment, offset)["data"])
+    data = without_source(read(segment, offset)["data"])
     for segment, offset in conn.execute(
             f"select segment, offset from events where subject = ? and type = '{AMENDED}' "
             "order by key", (subject,)).fetchall():
-        data = apply_changes(data, _read_line(log, segment, offset)["data"]["changes"])
+        data = apply_changes(data, read(segment, offset)["data"]["changes"])
     conn.execute("update subjects set data = ?, date = ?, refs = ? where id = ?",
                  (_json(data), data.get("date"), _references(kind, data), subject))
 
@@ -346,6 +366,30 @@ def _read_line(log: EventLog, segment: str, offset: int) -> dict[str, Any]:
     with open(log.root / segment, "rb") as file:
         file.seek(offset)
         return orjson.loads(file.readline())
+
+
+class _OpenSegments:
+    """Reads events at their places, keeping the segments open (up to `KEPT` at once)."""
+
+    KEPT = 64
+
+    def __init__(self, log: EventLog) -> None:
+        self.root = log.root
+        self.files: dict[str, BinaryIO] = {}
+
+    def read(self, segment: str, offset: int) -> dict[str, Any]:
+        file = self.files.get(segment)
+        if file is None:
+            if len(self.files) >= self.KEPT:
+                self.close()
+            file = self.files[segment] = open(self.root / segment, "rb")  # noqa: SIM115
+        file.seek(offset)
+        return orjson.loads(file.readline())
+
+    def close(self) -> None:
+        for file in self.files.values():
+            file.close()
+        self.files.clear()
 
 
 def _json(value: Any) -> str:
