@@ -179,6 +179,21 @@ def test_a_status_cleared_by_an_older_version_is_left_as_it_was(
         {"title": "Road loan", "status": "withdrawn"}]
 
 
+def test_a_repeated_set_of_a_list_clears_then_adds(db: Path) -> None:
+    """`--set about= --set about=X`: cleared, then X (a traceback before); repeats add."""
+    meeting = ok("add", "meeting", "--title", "Ministers meet", "--date", "2019", *SOURCE)
+    other = ok("add", "meeting", "--title", "Ministers meet again", "--date", "2020", *SOURCE)
+    said = ok("add", "announcement", "--title", "Welcome", "--date", "2020", "--by", "JPN",
+              "--about", meeting, *SOURCE)
+    ok("amend", said, "--set", "about=", "--set", f"about={other}", "--reason", "the other")
+    ok("amend", meeting, "--set", "participant=", "--set", "participant=JPN",
+       "--set", "participant=KAZ,UZB", "--reason", "who met")
+    ok("build")
+    assert rows(db, "select subject from announcement_about") == [{"subject": other}]
+    assert rows(db, "select participants from meetings where id = ?", meeting) == [
+        {"participants": '["JPN","KAZ","UZB"]'}]
+
+
 @pytest.mark.parametrize(("assignment", "message"), [
     ("colour=red", "unknown field 'colour' for a meeting: use one of title, date, status, "
      "format, level, mode, city, country, participant, chair, official, topic, summary"),

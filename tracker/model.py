@@ -657,7 +657,7 @@ def _assign(kind: str, options: dict[str, Any], assignment: str, seen: set[str])
         options[name] = FLAG_WORDS[value.strip().lower()]
     elif spec is not None and spec.many:
         items = tuple(item for item in value.split(",") if item.strip())
-        options[name] = (options[name] if name in seen else ()) + items
+        options[name] = (options.get(name, ()) if name in seen else ()) + items
     else:
         options[name] = value
     seen.add(name)
