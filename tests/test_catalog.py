@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 from contextlib import closing
 from pathlib import Path
 
 import pytest
+from click.testing import Result
 
 from tracker import envelope
 from tracker.catalog import Catalog
@@ -109,6 +111,51 @@ def test_an_index_read_a_little_at_a_time_equals_one_rebuilt_whole(
     with closing(sqlite3.connect(events / INDEX)) as conn:
         assert conn.execute("select count(*) from sqlite_master where name = "
                             "'events_by_subject'").fetchone() == (1,)
+
+
+def test_an_id_given_to_two_events_in_two_clones_is_indexed_as_replay_keeps_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--id` reused for two different events in two clones: after the merge, each
+    clone's index, refreshed or rebuilt, keeps the earlier one, as the build does."""
+    clones = {"alice": tmp_path / "alice", "bob": tmp_path / "bob"}
+
+    def as_(writer: str, *args: str) -> Result:
+        monkeypatch.setenv("TRACKER_WRITER", writer)
+        return run("--events", clones[writer], "--db", tmp_path / f"{writer}.db", *args)
+
+    first = as_("alice", "add", "meeting", "--title", "N", "--date", "2020", *SOURCE).stdout
+    other = as_("alice", "add", "meeting", "--title", "M", "--date", "2020", *SOURCE).stdout
+    first, other = first.strip(), other.strip()
+    shutil.copytree(clones["alice"], clones["bob"],
+                    ignore=shutil.ignore_patterns(".cache", ".lock", ".writer"))
+    same = "01KAAAAAAAAAAAAAAAAAAAAAAA"
+    assert as_("bob", "retract", first, "--reason", "twice", "--id", same).exit_code == 0
+    refused = (1, f"Error: {first} was retracted\n")
+    result = as_("bob", "cite", first, "--source", "https://example.org/z")
+    assert (result.exit_code, result.stderr) == refused
+    assert as_("alice", "cite", other, "--source", "https://example.org/y",
+               "--id", same).exit_code == 0  # later: replay keeps the retraction
+    unknown = as_("alice", "cite", "01KAAAAAAAAAAAAAAAAAAAAAAB", "--source", "x")  # indexes it
+    assert unknown.stderr == "Error: unknown id '01KAAAAAAAAAAAAAAAAAAAAAAB'\n"
+    for writer, segment in (("alice", "bob"), ("bob", "alice")):  # the merge, both ways
+        [path] = (clones[segment] / segment).glob("*.jsonl")
+        (clones[writer] / segment).mkdir(exist_ok=True)
+        shutil.copyfile(path, clones[writer] / segment / path.name)
+    for writer in clones:
+        for rebuilt in (False, True):
+            if rebuilt:
+                (clones[writer] / INDEX).unlink()
+            result = as_(writer, "cite", first, "--source", "https://example.org/z")
+            assert (writer, rebuilt, result.exit_code, result.stderr) == (
+                writer, rebuilt, *refused)
+            with closing(sqlite3.connect(clones[writer] / INDEX)) as conn:
+                assert conn.execute("select subject, type from events where id = ?",
+                                    (same,)).fetchall() == [(first, "record.retracted")]
+                assert conn.execute("select latest from subjects where id = ?",
+                                    (other,)).fetchone() == conn.execute(
+                    "select substr(max(key), 1, 27) from events where subject = ?",
+                    (other,)).fetchone()
 
 
 def test_a_damaged_index_is_rebuilt(events: Path) -> None:

@@ -253,6 +253,12 @@ def _refresh(log: EventLog, conn: sqlite3.Connection) -> None:
                  for name, size, tail in conn.execute("select name, size, tail from segments")}
         now = log.snapshot()
         ranges = log.appended_since(known, now) if meta.get("version") == VERSION else None
+        # The records to settle after a chunk; with them, any whose event an event of the
+        # same id (written in two clones) replaced, as replay keeps the earlier of the two.
+        conn.execute("create temp table if not exists touched (id text primary key)")
+        conn.execute("create temp trigger if not exists replaced after update of subject "
+                     "on events begin insert or ignore into touched "
+                     "values (old.subject); end")
         if ranges is None:  # a segment was rewritten (or a new index): read everything,
             # the events' index made after them (made in one sort, not row by row)
             for table in ("meta", "segments", "subjects", "events"):
@@ -265,9 +271,8 @@ def _refresh(log: EventLog, conn: sqlite3.Connection) -> None:
             _settle(log, conn, "select id from subjects")
         else:
             for chunk in _read_ranges(log, ranges):
-                _add(conn, chunk)
-                conn.execute("create temp table if not exists touched (id text primary key)")
                 conn.execute("delete from temp.touched")
+                _add(conn, chunk)
                 conn.executemany("insert or ignore into temp.touched values (?)",
                                  ((event["subject"],) for _key, event, _seg, _at in chunk))
                 _settle(log, conn, "select id from temp.touched")
@@ -308,7 +313,8 @@ def _add(conn: sqlite3.Connection, found: list[tuple]) -> None:
     """Add new events to the index, and the records they make (see `_settle`)."""
     conn.executemany(
         "insert into events values (?, ?, ?, ?, ?, ?) on conflict (id) do update set "
-        "key = excluded.key, segment = excluded.segment, offset = excluded.offset "
+        "subject = excluded.subject, type = excluded.type, key = excluded.key, "
+        "segment = excluded.segment, offset = excluded.offset "
         "where excluded.key < events.key",  # an id written in two clones: as replay keeps it
         ((event["id"], event["subject"], event["type"], key, segment, offset)
          for key, event, segment, offset in found))
