@@ -100,6 +100,7 @@ class Catalog:
         self.log = log
         self.conn = conn
         self.subjects = Subjects(conn)
+        self.segments = _OpenSegments(log)
 
     @classmethod
     def scan(cls, log: EventLog, read_only: bool = False) -> Catalog:
@@ -146,6 +147,7 @@ class Catalog:
         return cls(log, conn)
 
     def close(self) -> None:
+        self.segments.close()
         self.conn.close()
 
     def __enter__(self) -> Catalog:
@@ -182,8 +184,9 @@ class Catalog:
                 "(?, ?) order by key desc", (subject, STATUS_CHANGED[kind], AMENDED)):
             data = self._read(segment, offset)["data"]
             changes = data.get("changes") if event_type == AMENDED else data
-            if not found and isinstance(changes, dict) and "status" in effective_changes(
-                    changes):
+            if isinstance(changes, dict) and event_type == AMENDED:
+                changes = effective_changes(changes)
+            if not found and isinstance(changes, dict) and "status" in changes:
                 status, found = changes["status"], True
             if amount is None and event_type != AMENDED and "amount" in data:
                 amount = data["amount"]
@@ -194,7 +197,7 @@ class Catalog:
         return status, amount if status == "disbursed" else None
 
     def _read(self, segment: str, offset: int) -> dict[str, Any]:
-        return _read_line(self.log, segment, offset)
+        return self.segments.read(segment, offset)
 
     def require(self, wanted: str, reference: str) -> Subject:
         """The subject `reference` names, which must be a `wanted` (or any "record")
@@ -365,13 +368,6 @@ def _references(kind: str, data: dict[str, Any]) -> str | None:
     """What a record's data refers to, as stored in `subjects.refs`."""
     referred = referred_ids(kind, data)
     return _json(referred) if referred else None
-
-
-def _read_line(log: EventLog, segment: str, offset: int) -> dict[str, Any]:
-    """The event whose line starts at `offset` of a segment."""
-    with open(log.root / segment, "rb") as file:
-        file.seek(offset)
-        return orjson.loads(file.readline())
 
 
 class _OpenSegments:
