@@ -11,11 +11,15 @@ next append.
 | last line whose hash fails          | problem naming the event | refused, naming the event   |
 | duplicate id with other content     | problem naming the id    | appends                     |
 | seq gap                             | problem naming the writer| appends                     |
+| sealed line not shaped as an event  | problem naming the event | appends                     |
 
 A tail (the first three) was never acknowledged: an append writes its whole line with
 one write and fsyncs it before reporting success, so a line without its newline (or one
 holding NUL bytes, which canonical JSON never contains) is what a crash left behind.
 Everything else is damage to acknowledged events: never repaired, always reported.
+A line whose hash holds but that is not an event as this tracker writes it (made by hand,
+by another tool, or by a later tracker) stops a build with one line naming it, and never
+with a traceback; what records the next append works from leave it out.
 """
 
 from __future__ import annotations
@@ -273,3 +277,68 @@ def test_a_reused_seq_names_the_writer_and_the_event(events: Path) -> None:
         file.write(envelope.seal(other))
     verify_fails_with(
         f"writer {WRITER}: seq 3 used by both event {other['id']} and event {ids[2]}", 4)
+
+
+# -- sealed lines that are not events as this tracker writes them ------------------------------
+
+DAMAGED = "{segment} line 1 is damaged ({why}); run tracker verify"
+NOT_PROJECTED = "event {id} cannot be projected ({why}); run tracker verify"
+LIST_NOT_A_MAPPING = """TypeError("'list' object is not a mapping")"""
+TEXT_HAS_NO_GET = """AttributeError("'str' object has no attribute 'get'")"""
+MALFORMED = [  # (the event's fields as sealed, verify's problem, the build's error, log label)
+    pytest.param({"data": {"reason": "fix"}}, "an amendment needs changes",
+                 NOT_PROJECTED.format(id="{id}", why="KeyError('changes')"), "fix",
+                 id="amendment-without-changes"),
+    pytest.param({"data": {"reason": "fix", "changes": ["title"]}}, "an amendment needs changes",
+                 NOT_PROJECTED.format(id="{id}", why=LIST_NOT_A_MAPPING), "fix",
+                 id="amendment-with-a-list-of-changes"),
+    pytest.param({"type": "source.added", "data": {"source": "a text"}},
+                 "missing source", NOT_PROJECTED.format(id="{id}", why=TEXT_HAS_NO_GET), "",
+                 id="source-that-is-a-text"),
+    pytest.param({"data": 5}, "bad data 5", DAMAGED.format(segment="{segment}", why="bad data 5"),
+                 None, id="data-that-is-a-number"),
+    pytest.param({"seq": "1"}, "bad seq '1'",
+                 DAMAGED.format(segment="{segment}", why="bad seq '1'"), None, id="seq-as-text"),
+    pytest.param({"recorded_at": None}, "missing field 'recorded_at'",
+                 DAMAGED.format(segment="{segment}", why="missing field 'recorded_at'"), None,
+                 id="without-recorded-at"),
+    pytest.param({"schema": 2}, "unknown schema version 2 of record.amended",
+                 "event {id} has schema version 2, newer than this tracker reads (1): upgrade "
+                 "tracker", "title: fix", id="newer-schema"),
+]
+
+
+@pytest.mark.parametrize(("fields", "problem", "error", "label"), MALFORMED)
+def test_a_sealed_line_not_shaped_as_an_event_is_named_never_a_traceback(
+        events: Path, fields: dict, problem: str, error: str, label: str | None) -> None:
+    ids, ours = three_meetings(events)
+    event_id = "01J3Z8Q6M0S7WQ4N6V7R2K9B1C"
+    recorded_at = envelope.now()
+    event = {"data": {"reason": "fix", "changes": {"title": "Alpha 2"}}, "id": event_id,
+             "recorded_at": recorded_at, "recorded_by": "hand", "schema": 1, "seq": 1,
+             "subject": ids[0], "type": "record.amended", "writer": "hand", **fields}
+    if event["recorded_at"] is None:
+        del event["recorded_at"]
+    path = events / "hand" / f"{recorded_at[:7]}.jsonl"
+    path.parent.mkdir()
+    path.write_bytes(envelope.canonical({**event, "hash": envelope.content_hash(event)}) + b"\n")
+    where = f"event {event_id} ({name(path, events)}:1): "
+    verify_fails_with(where + problem, 4)
+    before = log_bytes(events)
+    expected = "Error: " + error.format(id=event_id, segment=name(path, events))
+    for command in (["build"], ["show", ids[0]], ["export"], ["log"]):
+        result = run(*command)
+        assert result.exception is None or isinstance(result.exception, SystemExit), command
+        if command == ["log"] and label is not None:  # replay reads it: shown as it is
+            assert (result.exit_code, result.stderr) == (0, "")
+            assert result.stdout.splitlines()[-1] == "  ".join(
+                (recorded_at, event_id, event["type"], ids[0], label))
+            continue
+        assert (result.exit_code, result.stdout) == (1, ""), command
+        assert result.stderr == expected + "\n", command
+    assert log_bytes(events) == before
+    # The commands that read the index of records leave it out, and append.
+    ok("amend", ids[0], "--set", "title=Alpha 3", "--reason", "renamed")
+    ok("cite", ids[1], "--source", "https://example.org/b")
+    ok("add", "meeting", "--title", "Delta", "--date", "2021", *SOURCE)
+    assert len(lines_of(ours)) == 6

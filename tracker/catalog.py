@@ -33,7 +33,7 @@ from .model import (
     without_source,
 )
 
-VERSION = "3"
+VERSION = "4"
 SCHEMA = """
 create table if not exists meta (key text primary key, value text);
 create table if not exists segments (name text primary key, size integer, tail text);
@@ -293,7 +293,8 @@ CHUNK = 20000  # events indexed at a time (the index does not depend on their or
 
 def _read_ranges(log: EventLog, ranges: dict[str, tuple[int, int]]) -> Iterator[list[tuple]]:
     """Chunks of (replay key, event, segment, offset) of the lines in the ranges; damaged
-    lines are left out (`tracker verify` reports them)."""
+    lines, and amendments without changes to apply, are left out (`tracker verify`
+    reports them)."""
     found = []
     for segment, (start, stop) in ranges.items():
         for _number, offset, body in log.read_range(log.root / segment, start, stop):
@@ -304,7 +305,8 @@ def _read_ranges(log: EventLog, ranges: dict[str, tuple[int, int]]) -> Iterator[
             except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
                 continue
             if (type(event.get("type")) is str and type(event.get("subject")) is str
-                    and type(event.get("data")) is dict):
+                    and type(event.get("data")) is dict
+                    and (event["type"] != AMENDED or type(event["data"].get("changes")) is dict)):
                 found.append((key, event, segment, offset))
                 if len(found) >= CHUNK:
                     yield found

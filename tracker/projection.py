@@ -342,9 +342,10 @@ class Projector:
         handler = self.handlers.get(event["type"])
         if handler is None:
             raise TrackerError(f"event {event_id} has unknown type {event['type']!r}")
+        event = upcast(event)  # a version it cannot read: its own message
         try:
-            handler(upcast(event))
-        except (KeyError, TypeError, ValueError, TrackerError) as error:
+            handler(event)
+        except (AttributeError, KeyError, TypeError, ValueError, TrackerError) as error:
             raise TrackerError(
                 f"event {event_id} cannot be projected ({error!r}); run tracker verify"
             ) from None

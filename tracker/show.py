@@ -116,14 +116,23 @@ def render(record: dict[str, Any]) -> str:
 
 
 def log_line(event: Event) -> str:
-    """One line of `tracker log`."""
+    """One line of `tracker log`. It shows any event replay reads, even one `tracker
+    verify` refuses (a text it lacks, or that is not text, is left out)."""
     data = event["data"]
-    label = (data.get("title") or data.get("name") or data.get("status")
-             or data.get("reason") or "")
+    label = _first_text(data, "title", "name", "status", "reason")
     if event["type"] == "source.added":
-        label = data["source"].get("url") or data["source"].get("citation", "")
+        source = data.get("source")
+        label = _first_text(source, "url", "citation") if isinstance(source, dict) else ""
     elif event["type"] == "record.amended":
-        changed = ", ".join(effective_changes(data["changes"]))
-        label = f"{changed}: {data['reason']}" if changed else data["reason"]
+        changes = data.get("changes")
+        changed = ", ".join(effective_changes(changes)) if isinstance(changes, dict) else ""
+        reason = _first_text(data, "reason")
+        label = f"{changed}: {reason}" if changed and reason else changed or reason
     return "  ".join((event["recorded_at"], event["id"], event["type"], event["subject"],
                       label[:80]))
+
+
+def _first_text(data: dict[str, Any], *keys: str) -> str:
+    """The first of these values that is a text (not empty), else ""."""
+    return next((value for key in keys if isinstance(value := data.get(key), str) and value),
+                "")

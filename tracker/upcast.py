@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .envelope import SCHEMA
+from .errors import TrackerError
 
 Event = dict[str, Any]
 
@@ -30,7 +31,18 @@ def can_upcast(event_type: str, schema: int) -> bool:
 
 
 def upcast(event: Event) -> Event:
-    """The event in the current schema version (the same object if it already is)."""
+    """The event in the current schema version (the same object if it already is).
+    TrackerError if this tracker cannot read its version: a newer one (a later tracker
+    wrote it), or an old one without its upcaster."""
+    schema = event["schema"]
+    if schema == SCHEMA:
+        return event
+    if schema > SCHEMA:
+        raise TrackerError(f"event {event['id']} has schema version {schema}, newer than "
+                           f"this tracker reads ({SCHEMA}): upgrade tracker")
+    if not can_upcast(event["type"], schema):
+        raise TrackerError(f"event {event['id']} has unknown schema version {schema} of "
+                           f"{event['type']}; run tracker verify")
     while event["schema"] < SCHEMA:
         step = UPCASTERS[(event["type"], event["schema"])]
         event = {**step(event), "schema": event["schema"] + 1}
