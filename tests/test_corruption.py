@@ -19,24 +19,27 @@ holding NUL bytes, which canonical JSON never contains) is what a crash left beh
 Everything else is damage to acknowledged events: never repaired, always reported.
 A line whose hash holds but that is not an event as this tracker writes it (made by hand,
 by another tool, or by a later tracker) stops a build with one line naming it, and never
-with a traceback; what records the next append works from leave it out.
+with a traceback; the index of records that appends read leaves it out, or, if it gave
+a record a value tracker does not write, `amend` of that record says so.
 """
 
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
 import re
 from pathlib import Path
 
+import orjson
 import pytest
 
 from tracker import envelope
 from tracker.log import EventLog, Tail
 
 from . import test_verify
-from .conftest import SOURCE, log_bytes, ok, run
+from .conftest import SOURCE, log_bytes, ok, rows, run
 from .test_log import segment
 
 WRITER = "w1"
@@ -281,8 +284,21 @@ def test_a_reused_seq_names_the_writer_and_the_event(events: Path) -> None:
 
 # -- sealed lines that are not events as this tracker writes them ------------------------------
 
+
+def sealed_as_is(event: dict) -> bytes:
+    """The line of an event with a hash that holds, whatever the event holds (`DEEP`
+    becomes a list nested 1,000 levels deep: orjson reads 1,024 levels, writes 254)."""
+    content = orjson.dumps(event, default=lambda _: "DEEP", option=orjson.OPT_SORT_KEYS)
+    content = content.replace(b'"DEEP"', b"[" * 1000 + b"]" * 1000)
+    at = content.index(b',"id":')  # the hash's place: after data, before id
+    digest = hashlib.sha256(content).hexdigest().encode()
+    return content[:at] + b',"hash":"' + digest + b'"' + content[at:] + b"\n"
+
 DAMAGED = "{segment} line 1 is damaged ({why}); run tracker verify"
 NOT_PROJECTED = "event {id} cannot be projected ({why}); run tracker verify"
+DEEP = object()  # stands for a list 1,000 deep: read, not written (see `sealed_as_is`)
+LIST_NOT_BOUND = """ProgrammingError("Error binding parameter 1: type 'list' is not supported")"""
+TOO_LARGE = "OverflowError('Python int too large to convert to SQLite INTEGER')"
 LIST_NOT_A_MAPPING = """TypeError("'list' object is not a mapping")"""
 TEXT_HAS_NO_GET = """AttributeError("'str' object has no attribute 'get'")"""
 MALFORMED = [  # (the event's fields as sealed, verify's problem, the build's error, log label)
@@ -302,9 +318,24 @@ MALFORMED = [  # (the event's fields as sealed, verify's problem, the build's er
     pytest.param({"recorded_at": None}, "missing field 'recorded_at'",
                  DAMAGED.format(segment="{segment}", why="missing field 'recorded_at'"), None,
                  id="without-recorded-at"),
+    pytest.param({"schema": 0}, "bad schema 0",
+                 "event {id} has unknown schema version 0 of record.amended; run tracker verify",
+                 "title: fix", id="schema-0"),
     pytest.param({"schema": 2}, "unknown schema version 2 of record.amended",
                  "event {id} has schema version 2, newer than this tracker reads (1): upgrade "
                  "tracker", "title: fix", id="newer-schema"),
+    pytest.param({"data": {"reason": "fix", "changes": {"title": DEEP}}}, "nested too deeply",
+                 NOT_PROJECTED.format(id="{id}", why="TypeError('Recursion limit reached')"),
+                 "title: fix", id="nested-1000-levels-deep"),
+    pytest.param({"seq": DEEP}, "bad seq [[[[...]]]]",
+                 DAMAGED.format(segment="{segment}", why="bad seq [[[[...]]]]"), None,
+                 id="seq-nested-1000-levels-deep"),
+    pytest.param({"data": {"reason": "fix", "changes": {"title": ["Alpha"]}}},
+                 "bad title ['Alpha']", NOT_PROJECTED.format(id="{id}", why=LIST_NOT_BOUND),
+                 "title: fix", id="a-list-for-a-text"),
+    pytest.param({"data": {"reason": "fix", "changes": {"geonameid": 2**63}}},
+                 "bad geonameid", NOT_PROJECTED.format(id="{id}", why=TOO_LARGE),
+                 "geonameid: fix", id="an-integer-sqlite-cannot-hold"),
 ]
 
 
@@ -321,7 +352,7 @@ def test_a_sealed_line_not_shaped_as_an_event_is_named_never_a_traceback(
         del event["recorded_at"]
     path = events / "hand" / f"{recorded_at[:7]}.jsonl"
     path.parent.mkdir()
-    path.write_bytes(envelope.canonical({**event, "hash": envelope.content_hash(event)}) + b"\n")
+    path.write_bytes(sealed_as_is(event))
     where = f"event {event_id} ({name(path, events)}:1): "
     verify_fails_with(where + problem, 4)
     before = log_bytes(events)
@@ -337,8 +368,89 @@ def test_a_sealed_line_not_shaped_as_an_event_is_named_never_a_traceback(
         assert (result.exit_code, result.stdout) == (1, ""), command
         assert result.stderr == expected + "\n", command
     assert log_bytes(events) == before
-    # The commands that read the index of records leave it out, and append.
-    ok("amend", ids[0], "--set", "title=Alpha 3", "--reason", "renamed")
-    ok("cite", ids[1], "--source", "https://example.org/b")
+    # The commands that read the index of records go on; the record the event is about is
+    # amended as if it were not there, or refused in one line if it took a value.
+    ok("amend", ids[1], "--set", "title=Bravo 2", "--reason", "renamed")
+    ok("cite", ids[2], "--source", "https://example.org/b")
     ok("add", "meeting", "--title", "Delta", "--date", "2021", *SOURCE)
-    assert len(lines_of(ours)) == 6
+    amended = run("amend", ids[0], "--set", "title=Alpha 3", "--reason", "renamed")
+    refused = f"Error: {ids[0]} holds what tracker does not write ({problem}): run tracker verify\n"
+    assert (amended.exit_code, amended.stderr) in ((0, ""), (1, refused))
+    assert len(lines_of(ours)) == 6 + (amended.exit_code == 0)
+
+
+def hand_event(subject: str, **fields: object) -> dict:
+    event_id = "01J3Z8Q6M0S7WQ4N6V7R2K9B1C"
+    return {"data": {"source": {"citation": "by hand"}}, "id": event_id,
+            "recorded_at": envelope.now(), "recorded_by": "hand", "schema": 1, "seq": 1,
+            "subject": subject, "type": "source.added", "writer": "hand", **fields}
+
+
+def write_by_hand(events: Path, event: dict, folder: str = "hand") -> Path:
+    path = events / folder / f"{event['recorded_at'][:7]}.jsonl"
+    path.parent.mkdir(exist_ok=True)
+    with open(path, "ab") as file:
+        file.write(sealed_as_is(event))
+    return path
+
+
+def test_log_as_json_names_an_event_nested_too_deeply(events: Path) -> None:
+    ids, _ = three_meetings(events)
+    event = hand_event(ids[0], data={"source": {"citation": "by hand", "quote": DEEP}})
+    write_by_hand(events, event)
+    result = run("log", "--json")
+    assert (result.exit_code, result.exception.__class__) == (1, SystemExit)
+    assert result.stderr == (f"Error: event {event['id']} is nested too deeply to write as "
+                             "JSON: run tracker verify\n")
+    assert run("log").exit_code == 0
+
+
+def test_a_recorded_at_that_is_no_time_is_passed_over_or_refused_in_one_line(
+        events: Path) -> None:
+    """Another writer's event at '2026-11-31T99:99:99.000000Z' (its shape, not a time): an
+    event that must follow it is recorded now; after a writer's own such event, nothing
+    can be appended, and the error says why."""
+    ids, ours = three_meetings(events)
+    event = hand_event(ids[0], recorded_at="2026-11-31T99:99:99.000000Z")
+    path = write_by_hand(events, event)
+    before = envelope.now()
+    cited = json.loads(ok("cite", ids[0], "--source", "https://example.org/c", "--json"))
+    assert before <= cited["recorded_at"] <= envelope.now()
+    with open(ours, "ab") as file:
+        file.write(sealed_as_is({**event, "writer": WRITER, "seq": 5}))
+    before = log_bytes(events)
+    result = run("cite", ids[1], "--source", "https://example.org/d")
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr == (
+        f"Error: event {event['id']} ({name(ours, events)}:5): bad recorded_at "
+        f"'2026-11-31T99:99:99.000000Z'; the last event of writer {WRITER} is damaged, so "
+        f"nothing can be appended after it: run tracker verify\n")
+    assert log_bytes(events) == before
+    assert path.exists()
+
+
+def test_a_recipient_given_twice_by_hand_is_built_once(events: Path, db: Path) -> None:
+    pledge = ok("add", "pledge", "--title", "Grant", "--date", "2024", "--donor", "JPN",
+                "--recipient", "KAZ", "--amount", "5", "--currency", "JPY", *SOURCE)
+    line = json.loads(lines_of(segment(events))[0])
+    event = {**line, "id": "01J3Z8Q6M0S7WQ4N6V7R2K9B1C", "subject": "01J3Z8Q6M0S7WQ4N6V7R2K9B1C",
+             "writer": "hand", "seq": 1,
+             "data": {**line["data"], "recipients": ["KAZ", "UZB", "KAZ"]}}
+    del event["hash"]
+    write_by_hand(events, event)
+    ok("build")
+    assert rows(db, "select pledge_id, actor from pledge_recipients order by pledge_id, actor") \
+        == [{"pledge_id": "01J3Z8Q6M0S7WQ4N6V7R2K9B1C", "actor": "KAZ"},
+            {"pledge_id": "01J3Z8Q6M0S7WQ4N6V7R2K9B1C", "actor": "UZB"},
+            {"pledge_id": pledge, "actor": "KAZ"}]
+
+
+@pytest.mark.parametrize("field", [name for name in envelope.ENVELOPE_FIELDS if name != "hash"])
+def test_every_envelope_field_is_typed_when_replay_reads_it(field: str) -> None:
+    """`parse_hashed` checks each field's type written out, for speed: it agrees with
+    `_SHAPE`, which names the field. (A hash that is not text fails as a hash.)"""
+    event = hand_event("01J3Z8Q6M0S7WQ4N6V7R2K9B1C")
+    wrong = [] if envelope._SHAPE[field] is not list else {}
+    line = sealed_as_is({**event, field: wrong})
+    with pytest.raises(envelope.BadLine, match=re.escape(f"bad {field} []")):
+        envelope.parse_hashed(line[:-1])

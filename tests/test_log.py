@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -58,7 +59,9 @@ def test_segments_are_per_writer_and_month(events: Path) -> None:
         "alice/2026-10.jsonl", "alice/2026-11.jsonl", "bob/2026-11.jsonl"]
     with log.session() as appender:
         assert appender.seq == 2  # continues across segment files
-        with pytest.raises(ValueError, match="back in time"):
+        with pytest.raises(TrackerError, match=re.escape(
+                "recorded_at 2026-10-01T00:00:00.000000Z is before the last event of writer "
+                "alice (2026-11-01T00:00:00.000000Z): a writer's events go forward in time")):
             appender.write(fields("D", "2026-10-01T00:00:00.000000Z"))
     assert ok("verify") == "OK: 3 events in 3 files"
 

@@ -24,6 +24,7 @@ from .errors import TrackerError, a_or_an, shown
 from .log import EventLog, SegmentState
 from .model import (
     AMENDED,
+    EVENT_TYPES,
     RETRACTED,
     STATUS_CHANGED,
     STATUSES,
@@ -33,7 +34,7 @@ from .model import (
     without_source,
 )
 
-VERSION = "4"
+VERSION = "5"
 SCHEMA = """
 create table if not exists meta (key text primary key, value text);
 create table if not exists segments (name text primary key, size integer, tail text);
@@ -289,11 +290,12 @@ def _refresh(log: EventLog, conn: sqlite3.Connection) -> None:
 
 
 CHUNK = 20000  # events indexed at a time (the index does not depend on their order)
+KNOWN_TYPES = frozenset(EVENT_TYPES)
 
 
 def _read_ranges(log: EventLog, ranges: dict[str, tuple[int, int]]) -> Iterator[list[tuple]]:
     """Chunks of (replay key, event, segment, offset) of the lines in the ranges; damaged
-    lines, and amendments without changes to apply, are left out (`tracker verify`
+    lines, and events not shaped as tracker writes them, are left out (`tracker verify`
     reports them)."""
     found = []
     for segment, (start, stop) in ranges.items():
@@ -304,14 +306,23 @@ def _read_ranges(log: EventLog, ranges: dict[str, tuple[int, int]]) -> Iterator[
                        f"{event['id']}")
             except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
                 continue
-            if (type(event.get("type")) is str and type(event.get("subject")) is str
-                    and type(event.get("data")) is dict
-                    and (event["type"] != AMENDED or type(event["data"].get("changes")) is dict)):
+            if _indexable(event):
                 found.append((key, event, segment, offset))
                 if len(found) >= CHUNK:
                     yield found
                     found = []
     yield found
+
+
+def _indexable(event: dict[str, Any]) -> bool:
+    """Whether an event (whose key could be made) is shaped as tracker writes events, as
+    far as the index reads it; else it is left out, as a damaged line is."""
+    return (type(event.get("type")) is str and event["type"] in KNOWN_TYPES
+            and type(event.get("subject")) is str and type(event["id"]) is str
+            and type(event["recorded_at"]) is str and type(event["writer"]) is str
+            and type(event["seq"]) is int and type(event.get("schema")) is int
+            and type(event.get("data")) is dict
+            and (event["type"] != AMENDED or type(event["data"].get("changes")) is dict))
 
 
 def _add(conn: sqlite3.Connection, found: list[tuple]) -> None:
@@ -329,7 +340,7 @@ def _add(conn: sqlite3.Connection, found: list[tuple]) -> None:
         "date = excluded.date, data = excluded.data, segment = excluded.segment, "
         "offset = excluded.offset, refs = excluded.refs "
         "where excluded.recorded_key < subjects.recorded_key",
-        ((event["subject"], kind, key, event["recorded_at"], event["data"].get("date"),
+        ((event["subject"], kind, key, event["recorded_at"], _date(event["data"]),
           None if event["subject"] == event["id"] else _json(without_source(event["data"])),
           segment, offset, _references(kind, event["data"]))
          for key, event, segment, offset in found if event["type"].endswith(".recorded")
@@ -363,7 +374,7 @@ def _fold(read: Callable[[str, int], dict[str, Any]], conn: sqlite3.Connection,
             "order by key", (subject,)).fetchall():
         data = apply_changes(data, read(segment, offset)["data"]["changes"])
     conn.execute("update subjects set data = ?, date = ?, refs = ? where id = ?",
-                 (_json(data), data.get("date"), _references(kind, data), subject))
+                 (_json(data), _date(data), _references(kind, data), subject))
 
 
 def _references(kind: str, data: dict[str, Any]) -> str | None:
@@ -396,5 +407,15 @@ class _OpenSegments:
         self.files.clear()
 
 
-def _json(value: Any) -> str:
-    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+def _date(data: dict[str, Any]) -> str | None:
+    date = data.get("date")
+    return date if type(date) is str else None  # else a line `tracker verify` refuses
+
+
+def _json(value: Any) -> str | None:
+    """The data as stored; None (the event is read instead) for data nested deeper than
+    JSON is written (a line `tracker verify` refuses)."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+    except TypeError:
+        return None

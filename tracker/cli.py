@@ -403,7 +403,12 @@ def log_command(ctx: click.Context, event_type: str | None, subject: str | None,
         click.echo("[", nl=False)
     for event in events_in_order(_log(ctx), wanted):
         if as_json:
-            click.echo(("\n" if first else ",\n") + _dumps(event), nl=False)
+            try:
+                shown_event = _dumps(event)
+            except TypeError:  # nested deeper than JSON is written
+                raise click.ClickException(f"event {event['id']} is nested too deeply to "
+                                           "write as JSON: run tracker verify") from None
+            click.echo(("\n" if first else ",\n") + shown_event, nl=False)
         else:
             click.echo(log_line(event))
         first = False

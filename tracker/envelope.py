@@ -11,6 +11,8 @@ from typing import Any
 
 import orjson
 
+from .errors import TrackerError, shown
+
 SCHEMA = 1
 ENVELOPE_FIELDS = (
     "data", "hash", "id", "recorded_at", "recorded_by",
@@ -94,7 +96,10 @@ def line_hash_ok(line: bytes) -> bool:
 
 def id_in(body: bytes) -> str:
     """The event id in a line, even a damaged one, for messages; "(unreadable id)" if none."""
-    match = ULID_PATTERN.search(body.decode("utf-8", "replace").partition('"id":"')[2])
+    text = body.decode("utf-8", "replace")
+    at = text.rfind(',"id":"')  # the envelope's: after the data, strings only follow
+    match = (ULID_PATTERN.match(text, at + 7) if at >= 0
+             else ULID_PATTERN.search(text.partition('"id":"')[2]))
     return match.group() if match else "(unreadable id)"
 
 
@@ -108,7 +113,11 @@ def parse_line(line: bytes) -> dict[str, Any]:
         raise BadLine("not a JSON object")
     check_envelope(event)
     body = line[:-1] if line.endswith(b"\n") else line
-    if canonical(event) != body:
+    try:
+        written = canonical(event)
+    except TypeError:  # JSON nested deeper than tracker writes (orjson: 254 levels)
+        raise BadLine("nested too deeply") from None
+    if written != body:
         raise BadLine("not in canonical form (hash, keys or spacing altered)")
     if not line_hash_ok(body):
         raise BadLine("hash does not match content")
@@ -174,7 +183,7 @@ def _shape_problem(event: Any) -> str:
     if problem:
         return problem
     name = next(name for name in ENVELOPE_FIELDS if type(event[name]) is not _SHAPE[name])
-    return f"bad {name} {event[name]!r}"[:120]
+    return f"bad {name} {shown(event[name], 100)}"  # (test_every_envelope_field_is_typed)
 
 
 def check_envelope(event: dict[str, Any]) -> None:
@@ -184,8 +193,8 @@ def check_envelope(event: dict[str, Any]) -> None:
     for name, ok in _FIELD_CHECKS:
         if not ok(event[name]):
             if name == "id":
-                raise BadLine(f"id {event['id']!r} is not a ULID")
-            raise BadLine(f"bad {name} {event[name]!r}"[:120])
+                raise BadLine(f"id {shown(event['id'], 100)} is not a ULID")
+            raise BadLine(f"bad {name} {shown(event[name], 100)}")
 
 
 def as_of_moment(text: str) -> str:
@@ -194,8 +203,6 @@ def as_of_moment(text: str) -> str:
     A date (YYYY-MM-DD) means the end of that day, UTC; a time (YYYY-MM-DDTHH:MM[:SS[.f]]
     with an optional Z or UTC offset) means that instant; times without offset are UTC.
     """
-    from .errors import TrackerError, shown
-
     value = str(text).strip()
     try:
         if re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):

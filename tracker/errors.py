@@ -1,5 +1,10 @@
 """The one exception type for user errors: the CLI prints its message on one line."""
 
+import reprlib
+
+_SHORT = reprlib.Repr()  # a value of any depth or size, shortened (a log can hold any JSON)
+_SHORT.maxlevel, _SHORT.maxstring, _SHORT.maxother = 3, 60, 60
+
 
 class TrackerError(Exception):
     """Bad input or a refused operation; the message names the bad value."""
@@ -7,7 +12,7 @@ class TrackerError(Exception):
 
 def shown(value: object, limit: int = 60) -> str:
     """Quote a user value for a one-line message: escaped, and shortened if long."""
-    text = str(value)
+    text = value if isinstance(value, str) else _SHORT.repr(value)
     if len(text) > limit:
         text = text[:limit] + "..."
     return repr(text) if isinstance(value, str) else text

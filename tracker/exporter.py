@@ -80,7 +80,8 @@ class Exporter:
         self.amended_status: dict[str, list[tuple[str, str]]] = defaultdict(list)
         for row in conn.execute("select id, subject, data from events where type = ? "
                                 "order by recorded_at, id", (AMENDED,)):
-            status = orjson.loads(row["data"])["changes"].get("status")
+            changes = orjson.loads(row["data"]).get("changes")
+            status = changes.get("status") if type(changes) is dict else None
             if status:
                 self.amended_status[row["subject"]].append((row["id"], status))
 

@@ -26,7 +26,7 @@ from .dates import parse_date
 from .errors import TrackerError, a_or_an, shown
 from .log import EventLog
 from .progress import Progress, no_progress
-from .recorder import after, recorded_by
+from .recorder import first_time, recorded_by
 from .rowformat import RECORD_KINDS, ROW_KINDS
 from .rowreader import KNOWN_COLUMNS, Problem, Row, read_rows
 
@@ -327,7 +327,7 @@ class Planner:
         if not draft.type.endswith(".recorded"):
             return False
         current = {**self.catalog.data_of(subject), "source": draft.data["source"]}
-        return (existing["data"]["source"] == draft.data["source"]
+        return (existing["data"].get("source") == draft.data["source"]
                 and mine == _comparable(draft.type, current, defaulted))
 
     def _state(self, row: Row, kind: str, event_id: str, subject: str,
@@ -491,7 +491,7 @@ def _import_file(log: EventLog, path: str, kind: str | None, dry_run: bool,
             if plan.problems:
                 raise refuse(path, plan.problems, total)
         floors = [moment for moment in (appender.last_recorded_at, plan.floor) if moment]
-        start = max([envelope.now(), *(after(moment) for moment in floors)])
+        start = first_time(floors)
         for event, moment in zip(plan.events, timestamps(start, len(plan.events)),
                                  strict=True):
             event["recorded_at"] = moment

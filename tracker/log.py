@@ -328,14 +328,18 @@ class EventLog:
             if found is not None:
                 start, body = found
                 try:
-                    return envelope.parse_line(body)
+                    event = envelope.parse_line(body)
+                    problem = _time_problem(event["recorded_at"])  # the next comes after it
                 except envelope.BadLine as error:
+                    problem = str(error)
+                if problem:
                     where = f"{segment.relative_to(self.root)}:{_line_number(segment, start)}"
                     raise TrackerError(
-                        f"event {envelope.id_in(body)} ({where}): {error}; the last event of "
+                        f"event {envelope.id_in(body)} ({where}): {problem}; the last event of "
                         f"writer {writer} is damaged, so nothing can be appended after it: "
                         "run tracker verify"
                     ) from None
+                return event
         return None
 
     def quarantine(self, tail: Tail) -> Tail:
@@ -374,7 +378,9 @@ class Appender:
         """
         recorded_at = fields["recorded_at"]
         if self.last_recorded_at and recorded_at < self.last_recorded_at:
-            raise ValueError("recorded_at must not go back in time within a writer")
+            raise TrackerError(f"recorded_at {recorded_at} is before the last event of writer "
+                               f"{self.writer} ({self.last_recorded_at}): a writer's events go "
+                               "forward in time")
         event = {**fields, "writer": self.writer, "seq": self.seq + 1}
         line = envelope.seal(event)
         self._quarantine_tails()
@@ -563,6 +569,15 @@ def _line_before(path: Path, end: int) -> tuple[int, bytes] | None:
     with open(path, "rb") as file:
         file.seek(start)
         return start, file.read(end - 1 - start)
+
+
+def _time_problem(recorded_at: str) -> str | None:
+    """Why a writer's last `recorded_at` is not a time the next event can follow."""
+    try:
+        envelope.parse_timestamp(recorded_at)
+    except ValueError:
+        return f"bad recorded_at {shown(recorded_at)}"
+    return None
 
 
 def _last_line(path: Path) -> tuple[int, bytes] | None:

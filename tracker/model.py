@@ -592,11 +592,10 @@ def record_options(kind: str, subject: str, data: dict[str, Any]) -> dict[str, A
         if spec.key not in data:
             continue
         value = data[spec.key]
-        if spec.parse is parse_official:
-            value = tuple(":".join(filter(None, (item["actor"], item["name"], item.get("title"))))
-                          for item in value)
+        if spec.parse is parse_official and type(value) is list:
+            value = tuple(map(_official_option, value))
         elif spec.many:
-            value = tuple(value)
+            value = tuple(value) if type(value) is list else (value,)
         options[spec.option] = value
     if "city_as_given" in data:
         options["city"] = data["city_as_given"]
@@ -664,6 +663,15 @@ def _assign(kind: str, options: dict[str, Any], assignment: str, seen: set[str])
     return name
 
 
+def _official_option(official: Any) -> Any:
+    """`--official ACTOR:NAME[:TITLE]` of a stored official (one not stored as tracker
+    writes them, as it is: its parsing then names it)."""
+    if type(official) is not dict or not all(
+            type(official.get(key, "")) is str for key in ("actor", "name", "title")):
+        return official
+    return ":".join(filter(None, map(official.get, ("actor", "name", "title"))))
+
+
 def draft_amendment(
     kind: str, subject: str, current: dict[str, Any], assignments: Iterable[str],
     options: dict[str, Any], current_status: str | None = None,
@@ -678,6 +686,10 @@ def draft_amendment(
     if not assignments:
         raise TrackerError("missing --set FIELD=VALUE: say what to change")
     reason = REASON(options.get("reason") or "")
+    problem = _check_fields(kind, current, amending=True)  # a status too, if amended
+    if problem:
+        raise TrackerError(f"{subject} holds what tracker does not write ({problem}): "
+                           "run tracker verify")
     merged = record_options(kind, subject, current)
     seen: set[str] = set()
     for assignment in assignments:
@@ -806,7 +818,8 @@ def _check_fields(kind: str, fields: dict[str, Any], amending: bool = False) -> 
 
 
 def _check_derived(data: dict[str, Any]) -> str | None:
-    if "geonameid" in data and type(data["geonameid"]) is not int:
+    if "geonameid" in data and not (type(data["geonameid"]) is int
+                                    and -(2**63) <= data["geonameid"] < 2**63):
         return "bad geonameid"
     for key, valid in (("latitude", valid_latitude), ("longitude", valid_longitude)):
         if key in data and not valid(data[key]):

@@ -26,6 +26,7 @@ from .model import (
     FIELDS,
     RETRACTED,
     SOURCE_ADDED,
+    STATUSES,
     apply_changes,
     effective_changes,
     without_source,
@@ -43,6 +44,19 @@ Event = dict[str, Any]
 NULL = float("nan")
 # Bump when the projection changes: a database built by another version is rebuilt whole.
 PROJECTION_VERSION = "4"
+
+
+class Unprojectable(TrackerError):
+    """Buffered rows that SQLite refused: made from events that `tracker verify` refuses
+    (the build trusts a line whose hash holds, and leaves the checks to verify)."""
+
+
+# What SQLite raises on values it cannot take (not on a full disk, or a lock).
+REFUSED_VALUES = (OverflowError, sqlite3.IntegrityError, sqlite3.InterfaceError,
+                  sqlite3.ProgrammingError)
+# What applying an event that `tracker verify` refuses can raise: named in one line.
+NOT_APPLICABLE = (AttributeError, KeyError, TypeError, ValueError, *REFUSED_VALUES,
+                  TrackerError)
 
 
 @lru_cache(maxsize=65536)
@@ -90,7 +104,7 @@ def format_row(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def format_children(slug: str, data: dict[str, Any]) -> Iterator[tuple[str, tuple]]:
-    for actor in data.get("members", ()):
+    for actor in dict.fromkeys(data.get("members", ())):  # once each, as the CLI writes
         yield "format_members", (slug, actor)
 
 
@@ -144,7 +158,7 @@ def pledge_row(data: dict[str, Any]) -> dict[str, Any]:
 
 def pledge_children(pledge_id: str, data: dict[str, Any]) -> Iterator[tuple[str, tuple]]:
     start = span(data["date"]).start
-    for actor in data["recipients"]:
+    for actor in dict.fromkeys(data["recipients"]):  # once each, as the CLI writes them
         yield "pledge_recipients", (pledge_id, actor, start)
 
 
@@ -338,14 +352,16 @@ class Projector:
     def apply_new(self, event: Event) -> None:
         """Apply an event not seen before (`apply` tells; a feed of a full build has)."""
         event_id = event["id"]
-        self.insert_values("events", event_row(event), event_id)
+        current = upcast(event)  # outside the try: a version it cannot read has its message
         handler = self.handlers.get(event["type"])
         if handler is None:
             raise TrackerError(f"event {event_id} has unknown type {event['type']!r}")
-        event = upcast(event)  # a version it cannot read: its own message
         try:
-            handler(event)
-        except (AttributeError, KeyError, TypeError, ValueError, TrackerError) as error:
+            self.insert_values("events", event_row(event), event_id)
+            handler(current)
+        except Unprojectable:
+            raise
+        except NOT_APPLICABLE as error:
             raise TrackerError(
                 f"event {event_id} cannot be projected ({error!r}); run tracker verify"
             ) from None
@@ -385,7 +401,11 @@ class Projector:
         for table in tables:
             rows = self.buffers[table]
             if rows:
-                self.conn.executemany(INSERTS[table], rows)
+                try:
+                    self.conn.executemany(INSERTS[table], rows)
+                except REFUSED_VALUES as error:
+                    raise Unprojectable(f"the log cannot be projected: {table} refused a row "
+                                        f"({error!r}); run tracker verify") from None
                 rows.clear()
                 self.pending[table].clear()
 
@@ -478,6 +498,8 @@ class Projector:
         old = self.data_of(subject, record)
         data = apply_changes(old, changes)
         if "status" in changes:
+            if record.kind not in STATUSES:
+                raise ValueError(f"{record.kind} without a status")
             self.settle(subject, shape.table)
             old["status"] = self.conn.execute(
                 f"select status from {shape.table} where id = ?", (subject,)).fetchone()[0]

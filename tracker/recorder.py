@@ -24,6 +24,8 @@ from .model import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from .catalog import Catalog, Subject
 
 
@@ -43,10 +45,20 @@ def recorded_by() -> str:
     return name[:USER_LIMIT]
 
 
-def after(timestamp: str) -> str:
-    """The next representable moment after a timestamp."""
-    moment = envelope.parse_timestamp(timestamp) + timedelta(microseconds=1)
+def after(timestamp: str) -> str | None:
+    """The next representable moment after a timestamp; None if it is not one (a line
+    that `tracker verify` refuses), or is the last."""
+    try:
+        moment = envelope.parse_timestamp(timestamp) + timedelta(microseconds=1)
+    except (ValueError, OverflowError, TypeError):
+        return None
     return envelope.format_timestamp(moment)
+
+
+def first_time(floors: Iterable[str]) -> str:
+    """When to record an event that must sort after these moments: now, or just after
+    the latest of them."""
+    return max([envelope.now(), *filter(None, map(after, floors))])
 
 
 def same_content(a: dict[str, Any], b: dict[str, Any]) -> bool:
@@ -93,7 +105,7 @@ def record(log: EventLog, draft: Draft, event_id: str | None = None) -> tuple[di
             "type": draft.type,
             "schema": envelope.SCHEMA,
             "subject": draft.subject or new_id,
-            "recorded_at": max([envelope.now(), *(after(moment) for moment in floor)]),
+            "recorded_at": first_time(floor),
             "recorded_by": by,
             "data": draft.data,
         })

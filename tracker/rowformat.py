@@ -77,7 +77,7 @@ def split_list(cell: str) -> list[str]:
 
 def join_list(items: list[str]) -> str:
     """The CSV cell for several values: the inverse of `split_list`."""
-    return "; ".join(item.replace("\\", "\\\\").replace(";", "\\;") for item in items)
+    return "; ".join(str(item).replace("\\", "\\\\").replace(";", "\\;") for item in items)
 
 
 def parse_flag_cell(column: str, cell: str) -> bool:

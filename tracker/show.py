@@ -68,13 +68,12 @@ def describe(log: EventLog, subject: str) -> dict[str, Any]:
             "history": history}
 
 
-def _source_line(source: dict[str, Any]) -> str:
-    parts = [source.get("url") or source.get("citation")]
-    if source.get("publisher"):
-        parts.append(source["publisher"])
-    if source.get("published"):
-        parts.append(source["published"])
-    line = ", ".join(parts)
+def _source_line(source: Any) -> str:
+    if type(source) is not dict:  # not as tracker writes a source: as it is
+        return shown(source)
+    parts = (source.get("url") or source.get("citation"), source.get("publisher"),
+             source.get("published"))
+    line = ", ".join(str(part) for part in parts if part)
     if source.get("quote"):
         line += f'\n      "{source["quote"]}"'
     return line
