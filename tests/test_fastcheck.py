@@ -75,6 +75,9 @@ def unicode_log(events: Path) -> list[Line]:
        "--quote", "«two billion yen»")
     ok("amend", meeting, "--set", "title=Тур «диалог»", "--set", "topic=",
        "--reason", "name as published")
+    ok("add", "format", "central-asia-korea", "--name", "Central Asia + Korea", "--member",
+       "KOR,KAZ", "--launched", "2007", *SOURCE)
+    ok("amend", meeting, "--set", "format=central-asia-korea", "--reason", "the other one")
     return lines_of(events)
 
 

@@ -70,6 +70,32 @@ def test_reference_to_unknown_subject_names_the_event(events: Path) -> None:
     failure(f"event {written['id']}: refers to unknown subject no-such-format")
 
 
+def test_what_an_amendment_changes_a_reference_to_must_exist_as_its_kind(
+        events: Path) -> None:
+    """An amendment written by hand (the CLI refuses these): a meeting's format set to
+    none, and a pledge's meeting set to an announcement, are named as references are."""
+    meeting = ok("add", "meeting", "--title", "Alpha", "--date", "2020", *SOURCE)
+    note = ok("add", "announcement", "--title", "Note", "--date", "2020", "--by", "JPN",
+              *SOURCE)
+    pledge = ok("add", "pledge", "--title", "Grant", "--date", "2020", "--donor", "JPN",
+                "--recipient", "KAZ", "--amount", "5", "--currency", "JPY", "--at", meeting,
+                *SOURCE)
+    with EventLog(events).session() as appender:
+        bad_format = appender.write(amendment(meeting, {"format": "no-such-format"}))
+        bad_meeting = appender.write(amendment(pledge, {"meeting_id": note}))
+        cleared = appender.write(amendment(pledge, {"meeting_id": None}))
+    stderr = failure(f"event {bad_format['id']}: refers to unknown subject no-such-format")
+    assert f"Problem: event {bad_meeting['id']}: {note} is an announcement, not a meeting" \
+        in stderr
+    assert cleared["id"] not in stderr
+
+
+def amendment(subject: str, changes: dict) -> dict:
+    return {"id": envelope.new_id(), "type": "record.amended", "schema": envelope.SCHEMA,
+            "subject": subject, "recorded_at": envelope.now(), "recorded_by": "hand",
+            "data": {"changes": changes, "reason": "by hand"}}
+
+
 def test_schema_problems_name_the_event(events: Path) -> None:
     three_meetings()
     bad = fields("Bad")

@@ -249,9 +249,23 @@ def _event_types(types: Types) -> dict[str, EventType]:
         data = _struct(name, fields)
         references = data_check(texts if types.plain else (), checks, types.source_checks,
                                 referring)
+        if event_type == model.AMENDED:
+            references = _and_changed(references)
         checked[event_type] = EventType(msgspec.json.Decoder(data), references,
                                                  recorded, event_type == model.AMENDED)
     return checked
+
+
+def _and_changed(references: Callable[[Any, str], list[tuple[str, str]] | None]
+                 ) -> Callable[[Any, str], list[tuple[str, str]] | None]:
+    """An amendment's references: its record's, then what its changes refer to."""
+    changed = model.changed_references
+
+    def amendment_references(data: Any, subject: str) -> list[tuple[str, str]] | None:
+        found = references(data, subject)
+        return None if found is None else found + changed(data.changes)
+
+    return amendment_references
 
 
 DATA_START = len(b'{"data":')  # a canonical line's first key is data's

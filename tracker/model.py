@@ -349,6 +349,8 @@ DERIVED_KEYS = {"meeting": ("city_as_given", "geonameid", "latitude", "longitude
 
 SPECS = {kind: {spec.key: spec for spec in specs} for kind, specs in FIELDS.items()}
 REFERRING = {kind: tuple(spec for spec in specs if spec.refers) for kind, specs in FIELDS.items()}
+# The fields an amendment's changes may refer through, by key (one field per key).
+CHANGED_REFERENCES = {spec.key: spec for specs in REFERRING.values() for spec in specs}
 REQUIRED_KEYS = {kind: tuple(spec.key for spec in specs if spec.required)
                  for kind, specs in FIELDS.items()}
 
@@ -611,6 +613,18 @@ def referred_ids(kind: str, data: dict[str, Any]) -> list[str]:
         values = value if spec.many and isinstance(value, list) else [value]
         ids.extend(item for item in values if isinstance(item, str) and item not in ids)
     return ids
+
+
+def changed_references(changes: dict[str, Any]) -> list[tuple[str, str]]:
+    """(kind wanted, subject) of what an amendment's changes refer to (a value that is not
+    text refers to nothing: the checks of its field refuse it)."""
+    wanted = []
+    for key, spec in CHANGED_REFERENCES.items():
+        value = changes.get(key)
+        for item in value if spec.many and type(value) is list else [value]:
+            if type(item) is str:
+                wanted.append((spec.refers, item))
+    return wanted
 
 
 def without_source(data: dict[str, Any]) -> dict[str, Any]:

@@ -55,7 +55,9 @@ def _where(path: Path, number: int, root: Path) -> str:
 def _references(event: dict) -> list[tuple[str, str]]:
     """(wanted kind, subject) that an event needs to exist."""
     data, kind = event["data"], event["type"].partition(".")[0]
-    if event["type"] in (model.SOURCE_ADDED, model.AMENDED, model.RETRACTED):
+    if event["type"] == model.AMENDED:
+        return [("record", event["subject"]), *model.changed_references(data["changes"])]
+    if event["type"] in (model.SOURCE_ADDED, model.RETRACTED):
         return [("record", event["subject"])]
     if event["type"] in model.STATUS_CHANGED.values():
         return [(kind, event["subject"])]
