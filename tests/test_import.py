@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tracker import envelope
+from tracker.errors import TrackerError
 from tracker.importer import derived_id, key_suffix
 
 from .conftest import PROJECT, SOURCE, log_bytes, ok, rows, run
@@ -723,7 +724,9 @@ def test_write_many_appends_in_order_across_segments_with_gapless_seq(events: Pa
                                     fields(3, "2026-11-01T00:00:00.000001Z")],
                                    counted.append) == 3
         assert counted == [1, 2]  # one chunk per segment
-        with pytest.raises(ValueError, match="back in time"):
+        with pytest.raises(TrackerError, match=re.escape(
+                "recorded_at 2026-10-01T00:00:00.000000Z is before the last event of writer w "
+                "(2026-11-01T00:00:00.000002Z): a writer's events go forward in time")):
             appender.write_many([fields(4, "2026-11-01T00:00:00.000002Z"),
                                  fields(5, "2026-10-01T00:00:00.000000Z")])
         assert appender.seq == 4  # neither line of the refused batch was written

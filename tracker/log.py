@@ -371,16 +371,19 @@ class Appender:
         self.last_recorded_at = last["recorded_at"] if last else None
         self._tails = list(tails or [])
 
+    def _forward(self, recorded_at: str, last: str | None) -> None:
+        """Refuse a time before the writer's last (a writer's events go forward)."""
+        if last and recorded_at < last:
+            raise TrackerError(f"recorded_at {recorded_at} is before the last event of writer "
+                               f"{self.writer} ({last}): a writer's events go forward in time")
+
     def write(self, fields: dict[str, Any]) -> dict[str, Any]:
         """Seal and append one event (id, type, schema, subject, recorded_at, recorded_by, data).
 
         Sets `writer` and the next `seq`; returns the event as written, after fsync.
         """
         recorded_at = fields["recorded_at"]
-        if self.last_recorded_at and recorded_at < self.last_recorded_at:
-            raise TrackerError(f"recorded_at {recorded_at} is before the last event of writer "
-                               f"{self.writer} ({self.last_recorded_at}): a writer's events go "
-                               "forward in time")
+        self._forward(recorded_at, self.last_recorded_at)
         event = {**fields, "writer": self.writer, "seq": self.seq + 1}
         line = envelope.seal(event)
         self._quarantine_tails()
@@ -423,8 +426,7 @@ class Appender:
         try:
             for fields in events:
                 recorded_at = fields["recorded_at"]
-                if last and recorded_at < last:
-                    raise ValueError("recorded_at must not go back in time within a writer")
+                self._forward(recorded_at, last)
                 name = recorded_at[:7] + ".jsonl"
                 if segment is None or segment.name != name:
                     if segment:
