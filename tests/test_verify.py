@@ -90,6 +90,18 @@ def test_what_an_amendment_changes_a_reference_to_must_exist_as_its_kind(
     assert cleared["id"] not in stderr
 
 
+def test_a_meeting_recorded_without_a_status_is_named(events: Path) -> None:
+    """`tracker add` always gives a meeting its status (the build needs one): a meeting
+    recorded without one, by hand, is a problem of that event."""
+    three_meetings()
+    bare = fields("Bare")
+    assert bare["data"].pop("status") == "held"
+    with EventLog(events).session() as appender:
+        written = appender.write(bare)
+    failure(f"Problem: event {written['id']} ({segment(events).parent.name}/"
+            f"{segment(events).name}:4): missing status\n")
+
+
 def amendment(subject: str, changes: dict) -> dict:
     return {"id": envelope.new_id(), "type": "record.amended", "schema": envelope.SCHEMA,
             "subject": subject, "recorded_at": envelope.now(), "recorded_by": "hand",

@@ -157,7 +157,10 @@ class Types:
             return Annotated[str, Meta(pattern=ULID)]
         return None
 
-    def fields(self, specs: tuple[model.Field, ...]) -> tuple[list[Field], list[Check]]:
+    def fields(self, specs: tuple[model.Field, ...],
+               required: tuple[str, ...] = ()) -> tuple[list[Field], list[Check]]:
+        """The fields and the checks left to Python; `required`: keys required beyond
+        the required options."""
         fields, checks = [], []
         for spec in specs:
             native = self.native(spec)
@@ -165,7 +168,7 @@ class Types:
                 native = str
                 checks.append(_check(spec))
             kind = _listed(native, spec)
-            fields.append((spec.key, kind, NO_DEFAULT) if spec.required
+            fields.append((spec.key, kind, NO_DEFAULT) if spec.required or spec.key in required
                           else _optional(spec.key, kind))
         return fields, checks
 
@@ -224,7 +227,7 @@ def _event_types(types: Types) -> dict[str, EventType]:
     source = ("source", types.source, NO_DEFAULT)
     declared: dict[str, tuple[list[Field], list[Check], Referring, str, Texts]] = {}
     for kind, specs in model.FIELDS.items():
-        fields, checks = types.fields(specs)
+        fields, checks = types.fields(specs, model.REQUIRED_KEYS[kind])
         derived_fields, derived_checks = types.derived(kind)
         derived_texts = (("city_as_given", ONE),) if derived_fields else ()
         declared[model.RECORDED[kind]] = (

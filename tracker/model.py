@@ -351,8 +351,10 @@ SPECS = {kind: {spec.key: spec for spec in specs} for kind, specs in FIELDS.item
 REFERRING = {kind: tuple(spec for spec in specs if spec.refers) for kind, specs in FIELDS.items()}
 # The fields an amendment's changes may refer through, by key (one field per key).
 CHANGED_REFERENCES = {spec.key: spec for specs in REFERRING.values() for spec in specs}
+# The keys every recorded record holds: its required options, and a meeting's status
+# (`tracker add` gives one by its date when none is given).
 REQUIRED_KEYS = {kind: tuple(spec.key for spec in specs if spec.required)
-                 for kind, specs in FIELDS.items()}
+                 + (("status",) if kind == "meeting" else ()) for kind, specs in FIELDS.items()}
 
 UPDATE_FIELDS = (
     Field("date", "date", parse_date_text),
