@@ -19,6 +19,7 @@ from typing import Any, BinaryIO
 
 import orjson
 
+from . import envelope
 from .collector import collection_paused
 from .errors import TrackerError, a_or_an, shown
 from .log import EventLog, SegmentState
@@ -315,13 +316,9 @@ def _read_ranges(log: EventLog, ranges: dict[str, tuple[int, int]]) -> Iterator[
 
 
 def _indexable(event: dict[str, Any]) -> bool:
-    """Whether an event (whose key could be made) is shaped as tracker writes events, as
-    far as the index reads it; else it is left out, as a damaged line is."""
-    return (type(event.get("type")) is str and event["type"] in KNOWN_TYPES
-            and type(event.get("subject")) is str and type(event["id"]) is str
-            and type(event["recorded_at"]) is str and type(event["writer"]) is str
-            and type(event["seq"]) is int and type(event.get("schema")) is int
-            and type(event.get("data")) is dict
+    """Whether an event is shaped as tracker writes events, as far as the index reads
+    it; else it is left out, as a damaged line is."""
+    return (envelope.shaped(event) and event["type"] in KNOWN_TYPES
             and (event["type"] != AMENDED or type(event["data"].get("changes")) is dict))
 
 

@@ -329,7 +329,9 @@ class EventLog:
                 start, body = found
                 try:
                     event = envelope.parse_line(body)
-                    problem = _time_problem(event["recorded_at"])  # the next comes after it
+                    problem = None  # the next event follows its moment: it must name one
+                    if envelope.moment(event["recorded_at"]) is None:
+                        problem = f"bad recorded_at {shown(event['recorded_at'])}"
                 except envelope.BadLine as error:
                     problem = str(error)
                 if problem:
@@ -571,15 +573,6 @@ def _line_before(path: Path, end: int) -> tuple[int, bytes] | None:
     with open(path, "rb") as file:
         file.seek(start)
         return start, file.read(end - 1 - start)
-
-
-def _time_problem(recorded_at: str) -> str | None:
-    """Why a writer's last `recorded_at` is not a time the next event can follow."""
-    try:
-        envelope.parse_timestamp(recorded_at)
-    except ValueError:
-        return f"bad recorded_at {shown(recorded_at)}"
-    return None
 
 
 def _last_line(path: Path) -> tuple[int, bytes] | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
@@ -349,8 +349,8 @@ DERIVED_KEYS = {"meeting": ("city_as_given", "geonameid", "latitude", "longitude
 
 SPECS = {kind: {spec.key: spec for spec in specs} for kind, specs in FIELDS.items()}
 REFERRING = {kind: tuple(spec for spec in specs if spec.refers) for kind, specs in FIELDS.items()}
-# The fields an amendment's changes may refer through, by key (one field per key).
-CHANGED_REFERENCES = {spec.key: spec for specs in REFERRING.values() for spec in specs}
+# The fields an amendment's changes may refer through (each key names one field).
+CHANGED_REFERENCES = tuple(spec for specs in REFERRING.values() for spec in specs)
 # The keys every recorded record holds: its required options, and a meeting's status
 # (`tracker add` gives one by its date when none is given).
 REQUIRED_KEYS = {kind: tuple(spec.key for spec in specs if spec.required)
@@ -609,24 +609,22 @@ def record_options(kind: str, subject: str, data: dict[str, Any]) -> dict[str, A
 def referred_ids(kind: str, data: dict[str, Any]) -> list[str]:
     """The records that a record's stored data refers to: its format, its meeting, what
     it is about (values that are not text are left out)."""
-    ids: list[str] = []
-    for spec in REFERRING.get(kind, ()):
-        value = data.get(spec.key)
-        values = value if spec.many and isinstance(value, list) else [value]
-        ids.extend(item for item in values if isinstance(item, str) and item not in ids)
-    return ids
+    return list(dict.fromkeys(item for _, item in _references_in(REFERRING.get(kind, ()), data)))
 
 
 def changed_references(changes: dict[str, Any]) -> list[tuple[str, str]]:
     """(kind wanted, subject) of what an amendment's changes refer to (a value that is not
     text refers to nothing: the checks of its field refuse it)."""
-    wanted = []
-    for key, spec in CHANGED_REFERENCES.items():
-        value = changes.get(key)
-        for item in value if spec.many and type(value) is list else [value]:
-            if type(item) is str:
-                wanted.append((spec.refers, item))
-    return wanted
+    return list(_references_in(CHANGED_REFERENCES, changes))
+
+
+def _references_in(specs: tuple[Field, ...], data: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    """(kind wanted, subject) of each text value of these referring fields in `data`."""
+    for spec in specs:
+        value = data.get(spec.key)
+        for item in value if spec.many and isinstance(value, list) else [value]:
+            if isinstance(item, str):
+                yield spec.refers, item
 
 
 def without_source(data: dict[str, Any]) -> dict[str, Any]:

@@ -48,11 +48,11 @@ def recorded_by() -> str:
 def after(timestamp: str) -> str | None:
     """The next representable moment after a timestamp; None if it is not one (a line
     that `tracker verify` refuses), or is the last."""
+    moment = envelope.moment(timestamp)
     try:
-        moment = envelope.parse_timestamp(timestamp) + timedelta(microseconds=1)
-    except (ValueError, OverflowError, TypeError):
+        return envelope.format_timestamp(moment + timedelta(microseconds=1)) if moment else None
+    except OverflowError:
         return None
-    return envelope.format_timestamp(moment)
 
 
 def first_time(floors: Iterable[str]) -> str:
