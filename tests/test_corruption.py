@@ -377,6 +377,56 @@ def test_a_sealed_line_not_shaped_as_an_event_is_named_never_a_traceback(
     refused = f"Error: {ids[0]} holds what tracker does not write ({problem}): run tracker verify\n"
     assert (amended.exit_code, amended.stderr) in ((0, ""), (1, refused))
     assert len(lines_of(ours)) == 6 + (amended.exit_code == 0)
+    # Its id stays used, whether the index reads the line as an event or not.
+    before = log_bytes(events)
+    reused = run("add", "meeting", "--title", "Echo", "--date", "2021", *SOURCE, "--id", event_id)
+    assert (reused.exit_code, reused.stdout) == (1, "")
+    assert reused.stderr in (f"Error: id {event_id} is already used by another event\n",
+                             f"Error: id {event_id} is already used by a line tracker cannot "
+                             "read: run tracker verify\n")
+    assert log_bytes(events) == before
+
+
+def test_an_id_that_a_line_not_read_as_an_event_holds_stays_used(
+        events: Path, tmp_path: Path) -> None:
+    """A line cut short by a bad merge is no event, but its id is used: a retry of the
+    event with `--id`, or an import row with that id, is refused rather than making a
+    second event of the same id."""
+    ids, path = three_meetings(events)
+    lines = lines_of(path)
+    lines[1] = lines[1][:20] + lines[1][lines[1].index(b',"hash":'):]
+    path.write_bytes(b"".join(line + b"\n" for line in lines))
+    verified = run("verify")
+    assert (verified.exit_code, verified.stderr.splitlines()[0]) == (
+        1, f"Problem: event {ids[1]} ({name(path, events)}:2): not valid JSON (unexpected "
+        "character, expected ',' or '}')")
+    before = log_bytes(events)
+    refused = f"Error: id {ids[1]} is already used by a line tracker cannot read: run " \
+              "tracker verify\n"
+    retry = run("add", "meeting", "--title", "Bravo", "--date", "2021", *SOURCE, "--id", ids[1])
+    assert (retry.exit_code, retry.stdout, retry.stderr) == (1, "", refused)
+    rows_file = tmp_path / "meetings.csv"
+    rows_file.write_text(f"id,title,date,source\n{ids[1]},Bravo,2021,x\n", encoding="utf-8")
+    imported = run("import", str(rows_file))
+    assert (imported.exit_code, imported.stdout) == (1, "")
+    assert imported.stderr == (
+        f"Error: {rows_file}: 1 of 1 rows is invalid; nothing imported\n"
+        f"line 2: id {ids[1]!r}: {refused.removeprefix('Error: ')}")
+    assert log_bytes(events) == before
+    # The id of an event read as one is found as before; a new id is free.
+    taken = run("add", "meeting", "--title", "Other", "--date", "2021", *SOURCE, "--id", ids[0])
+    assert (taken.exit_code, taken.stderr) == (
+        1, f"Error: id {ids[0]} is already used by another event\n")
+    ok("add", "meeting", "--title", "Delta", "--date", "2021", *SOURCE,
+       "--id", "01J3Z8Q6M0S7WQ4N6V7R2K9B1C")
+    # A line appended since the index was last brought up to date: read as it arrives.
+    event = hand_event(ids[0], id="01J3Z8Q6M0S7WQ4N6V7R2K9B1D", seq="1")
+    write_by_hand(events, event)
+    before = log_bytes(events)
+    retry = run("add", "meeting", "--title", "Echo", "--date", "2021", *SOURCE,
+                "--id", event["id"])
+    assert (retry.exit_code, retry.stderr) == (1, refused.replace(ids[1], event["id"]))
+    assert log_bytes(events) == before
 
 
 def hand_event(subject: str, **fields: object) -> dict:
@@ -427,6 +477,12 @@ def test_a_recorded_at_that_is_no_time_is_passed_over_or_refused_in_one_line(
         f"nothing can be appended after it: run tracker verify\n")
     assert log_bytes(events) == before
     assert path.exists()
+    verified = run("verify")  # which names both
+    assert (verified.exit_code, verified.stderr.splitlines()[:2]) == (1, [
+        f"Problem: event {event['id']} ({name(path, events)}:1): bad recorded_at "
+        "'2026-11-31T99:99:99.000000Z'",
+        f"Problem: event {event['id']} ({name(ours, events)}:5): bad recorded_at "
+        "'2026-11-31T99:99:99.000000Z'"])
 
 
 def test_a_recipient_given_twice_by_hand_is_built_once(events: Path, db: Path) -> None:

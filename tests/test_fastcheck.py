@@ -8,6 +8,7 @@ import hashlib
 import re
 import sys
 import unicodedata
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -289,6 +290,43 @@ def test_every_string_of_every_sample_with_a_bad_edge_or_sealing(
                     mutated = sealed(changed(event, path, how, edge), "seal")
                     agree_or_refuse(fast, mutated, folder, segment)
     assert taken >= 2 * len(samples)  # "seal" three times, "keep hash" once
+
+
+def names_a_moment(year: int, month: int, day: int, clock: str) -> bool:
+    try:
+        datetime(year, month, day, *map(int, clock.split(":")))
+    except ValueError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("segment", ["2024-02", "2025-02", "2025-04", "2025-12", "2025-13",
+                                     "0000-01"])
+def test_a_recorded_at_is_taken_only_if_it_names_a_moment_in_its_segment(
+        fast: FastCheck, samples: list[Line], segment: str) -> None:
+    """By the fast path and the full checks alike: 2025-02-29, 2025-04-31, 24:00:00 or
+    23:59:60 name no moment."""
+    line, folder, _ = samples[0]
+    event = orjson.loads(line)
+    year, month = int(segment[:4]), int(segment[5:])
+    taken = 0
+    for day in range(33):
+        for clock in ("00:00:00", "23:59:59", "24:00:00", "23:60:00", "23:59:60", "99:99:99"):
+            recorded_at = f"{segment}-{day:02d}T{clock}.000000Z"
+            mutated = sealed({**event, "recorded_at": recorded_at}, "seal")
+            valid = names_a_moment(year, month, day, clock)
+            assert (full_check(mutated, folder, segment) is not None) == valid, recorded_at
+            assert agree_or_refuse(fast, mutated, folder, segment) == valid, recorded_at
+            taken += valid
+    assert taken == 2 * {"2024-02": 29, "2025-02": 28, "2025-04": 30, "2025-12": 31}.get(
+        segment, 0)
+    # Another month's time, or digits other than ASCII ones, are taken by neither.
+    for recorded_at, in_segment in (("2026-05-01T00:00:00.000000Z", segment),
+                                    ("\uff12\uff10\uff12\uff16-11-30T23:59:59.000000Z",
+                                     "\uff12\uff10\uff12\uff16-11")):
+        mutated = sealed({**event, "recorded_at": recorded_at}, "seal")
+        assert full_check(mutated, folder, in_segment) is None, recorded_at
+        assert fast.check(mutated, folder, in_segment) is None, recorded_at
 
 
 def test_a_text_start_is_never_a_space_control_or_format_character() -> None:

@@ -195,6 +195,35 @@ def test_two_processes_report_what_one_does(events: Path) -> None:
     assert len(one.warnings) == 2  # the retry in another clone, the slug recorded twice
 
 
+def test_an_event_recorded_a_day_or_more_after_now_is_a_warning(events: Path) -> None:
+    """A writer's clock ahead: each such event is named, in one process or two; an hour
+    ahead is within what clocks differ by."""
+    from datetime import datetime, timedelta, timezone
+
+    def later(delta: timedelta) -> str:
+        return envelope.format_timestamp(datetime.now(timezone.utc) + delta)
+
+    times = [later(timedelta(hours=1)), later(timedelta(days=2)), "2999-01-01T00:00:00.000000Z"]
+    with EventLog(events, writer="skewed").session() as appender:
+        written = [appender.write(fields(f"Ahead {number}", recorded_at))
+                   for number, recorded_at in enumerate(times)]
+    with EventLog(events, writer="other").session() as appender:
+        for title in ("One", "Two"):
+            appender.write(fields(title))
+    problems, warnings = one_and_two_processes(events)
+    assert problems == []
+    second_line = 2 if times[1][:7] == times[0][:7] else 1  # (near a month's end: its first)
+    assert warnings == [
+        f"event {event['id']} (skewed/{event['recorded_at'][:7]}.jsonl:{line}) is recorded at "
+        f"{event['recorded_at']}, later than now: the clock of writer skewed was ahead, and "
+        "the events that must follow this one are recorded after it"
+        for event, line in ((written[1], second_line), (written[2], 1))]
+    files = 1 + len({recorded_at[:7] for recorded_at in times})
+    result = run("verify")
+    assert (result.exit_code, result.stdout) == (0, f"OK: 5 events in {files} files\n")
+    assert result.stderr == "".join(f"Warning: {warning}\n" for warning in warnings)
+
+
 class RecordedProgress:
     """A progress function that keeps what it was told."""
 

@@ -1,7 +1,8 @@
 """What records the log holds: the lookups commands need before appending.
 
 An index in `events/.cache/catalog/` (git-ignored, local, rebuildable) of every record
-and every event id, with where to find each in the log. Opening it reads only what was
+and every event id, with where to find each in the log (and the ids of lines that are
+not read as events, which stay used). Opening it reads only what was
 appended since the last time, so commands that check a reference (`add meeting
 --format`, `update`, `cite`, `amend`, `retract`, a retry with `--id`) do no work in
 proportion to the size of the log. After a merge brought older events, or if anything
@@ -35,7 +36,7 @@ from .model import (
     without_source,
 )
 
-VERSION = "5"
+VERSION = "6"
 SCHEMA = """
 create table if not exists meta (key text primary key, value text);
 create table if not exists segments (name text primary key, size integer, tail text);
@@ -49,6 +50,8 @@ create table if not exists subjects (
 );
 create table if not exists events (
   id text primary key, subject text, type text, key text, segment text, offset integer);
+create table if not exists unread (  -- ids of lines not read as events (tracker verify
+  id text primary key);              -- names them): used, all the same
 """
 EVENTS_BY_SUBJECT = ("create index if not exists events_by_subject "
                      "on events (subject, type, key)")
@@ -163,6 +166,12 @@ class Catalog:
                                 (event_id,)).fetchone()
         return self._read(*row) if row else None
 
+    def held_unread(self, event_id: str) -> bool:
+        """Whether a line that is not read as an event (damaged, or not shaped as tracker
+        writes events) holds the id, so that it is used all the same."""
+        return self.conn.execute("select 1 from unread where id = ?",
+                                 (event_id,)).fetchone() is not None
+
     def data_of(self, subject: str) -> dict[str, Any]:
         """A record's current data: as recorded, then amended."""
         row = self.conn.execute("select data, segment, offset from subjects where id = ?",
@@ -266,7 +275,7 @@ def _refresh(log: EventLog, conn: sqlite3.Connection) -> None:
                      "values (old.subject); end")
         if ranges is None:  # a segment was rewritten (or a new index): read everything,
             # the events' index made after them (made in one sort, not row by row)
-            for table in ("meta", "segments", "subjects", "events"):
+            for table in ("meta", "segments", "subjects", "events", "unread"):
                 conn.execute(f"delete from {table}")
             conn.execute("drop index if exists events_by_subject")
             for chunk in _read_ranges(log, {name: (0, state.size)
@@ -279,7 +288,7 @@ def _refresh(log: EventLog, conn: sqlite3.Connection) -> None:
                 conn.execute("delete from temp.touched")
                 _add(conn, chunk)
                 conn.executemany("insert or ignore into temp.touched values (?)",
-                                 ((event["subject"],) for _key, event, _seg, _at in chunk))
+                                 ((event["subject"],) for _key, event, _seg, _at in chunk.found))
                 _settle(log, conn, "select id from temp.touched")
         conn.executemany("insert or replace into segments values (?, ?, ?)",
                          ((name, state.size, state.tail) for name, state in now.items()))
@@ -290,40 +299,54 @@ def _refresh(log: EventLog, conn: sqlite3.Connection) -> None:
         raise
 
 
+USED_UNREAD = "id {} is already used by a line tracker cannot read: run tracker verify"
 CHUNK = 20000  # events indexed at a time (the index does not depend on their order)
 KNOWN_TYPES = frozenset(EVENT_TYPES)
 
 
-def _read_ranges(log: EventLog, ranges: dict[str, tuple[int, int]]) -> Iterator[list[tuple]]:
-    """Chunks of (replay key, event, segment, offset) of the lines in the ranges; damaged
-    lines, and events not shaped as tracker writes them, are left out (`tracker verify`
-    reports them)."""
-    found = []
+@dataclass
+class Chunk:
+    found: list[tuple[str, dict[str, Any], str, int]]  # (replay key, event, segment, offset)
+    unread: list[str]  # ids held by lines not read as events
+
+
+def _read_ranges(log: EventLog, ranges: dict[str, tuple[int, int]]) -> Iterator[Chunk]:
+    """Chunks of the lines in the ranges: (replay key, event, segment, offset) of the
+    events, and the ids that other lines hold (damaged lines, and events not shaped as
+    tracker writes them, which `tracker verify` reports)."""
+    chunk = Chunk([], [])
     for segment, (start, stop) in ranges.items():
         for _number, offset, body in log.read_range(log.root / segment, start, stop):
             try:
                 event = orjson.loads(body)
+            except orjson.JSONDecodeError:
+                event = None
+            if _indexable(event):
                 key = (f"{event['recorded_at']} {event['writer']} {event['seq']:012d} "
                        f"{event['id']}")
-            except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
-                continue
-            if _indexable(event):
-                found.append((key, event, segment, offset))
-                if len(found) >= CHUNK:
-                    yield found
-                    found = []
-    yield found
+                chunk.found.append((key, event, segment, offset))
+                if len(chunk.found) >= CHUNK:
+                    yield chunk
+                    chunk = Chunk([], [])
+            else:
+                held = event.get("id") if type(event) is dict else envelope.id_in(body)
+                if type(held) is str:
+                    chunk.unread.append(held)
+    yield chunk
 
 
-def _indexable(event: dict[str, Any]) -> bool:
+def _indexable(event: Any) -> bool:
     """Whether an event is shaped as tracker writes events, as far as the index reads
     it; else it is left out, as a damaged line is."""
     return (envelope.shaped(event) and event["type"] in KNOWN_TYPES
             and (event["type"] != AMENDED or type(event["data"].get("changes")) is dict))
 
 
-def _add(conn: sqlite3.Connection, found: list[tuple]) -> None:
+def _add(conn: sqlite3.Connection, chunk: Chunk) -> None:
     """Add new events to the index, and the records they make (see `_settle`)."""
+    conn.executemany("insert or ignore into unread values (?)",
+                     ((held,) for held in chunk.unread))
+    found = chunk.found
     conn.executemany(
         "insert into events values (?, ?, ?, ?, ?, ?) on conflict (id) do update set "
         "subject = excluded.subject, type = excluded.type, key = excluded.key, "

@@ -22,7 +22,7 @@ HASH_KEY = b',"hash":"'
 HASH_END = len(HASH_KEY) + 64  # after the key, where the hash's closing quote is
 ULID_PATTERN = re.compile(r"[0-7][0-9A-HJKMNP-TV-Z]{25}")
 WRITER_PATTERN = re.compile(r"[a-z0-9][a-z0-9-]{0,31}")
-TIMESTAMP_PATTERN = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z")
+TIMESTAMP_PATTERN = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z")
 
 
 class BadLine(ValueError):
@@ -151,11 +151,13 @@ def shaped(event: Any) -> bool:
 
 
 def moment(recorded_at: str) -> datetime | None:
-    """The moment a `recorded_at` names; None if it names none (a line that `tracker
-    verify` refuses)."""
+    """The moment a `recorded_at` names, written as tracker writes one; None if it names
+    none, or is written otherwise (a line that `tracker verify` refuses)."""
+    if type(recorded_at) is not str or not TIMESTAMP_PATTERN.fullmatch(recorded_at):
+        return None
     try:
         return parse_timestamp(recorded_at)
-    except (ValueError, TypeError):
+    except ValueError:  # such as 2026-11-31, or 25:61
         return None
 
 
@@ -170,7 +172,7 @@ _FIELD_CHECKS = (
     ("type", lambda v: type(v) is str),
     ("schema", lambda v: type(v) is int and v >= 1),
     ("subject", lambda v: type(v) is str and 0 < len(v) <= 64),
-    ("recorded_at", lambda v: type(v) is str and TIMESTAMP_PATTERN.fullmatch(v) is not None),
+    ("recorded_at", lambda v: moment(v) is not None),
     ("recorded_by", lambda v: type(v) is str and len(v) <= 200),
     ("writer", lambda v: type(v) is str and WRITER_PATTERN.fullmatch(v) is not None),
     ("seq", lambda v: type(v) is int and v >= 1),

@@ -10,9 +10,11 @@ verify` reports; tests/test_fastcheck.py holds it to that.
 
 from __future__ import annotations
 
+import calendar
 import re
 import unicodedata
 from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
 from hashlib import sha256
 from typing import Annotated, Any, Literal, NamedTuple
 
@@ -206,7 +208,7 @@ def _referring(specs: tuple[model.Field, ...]) -> Referring:
 def _envelope() -> type[Struct]:
     """The envelope of an event of the current schema version (older ones are upcast by
     the full checks), its data left raw until its type is known. `hash`, `id` and
-    `recorded_at` are checked on the line (`TAIL` and the digest), `type` by the types
+    `recorded_at` are checked on the line (`tail_of` and the digest), `type` by the types
     known, `writer` against its folder."""
     return _struct("Envelope", [
         ("data", msgspec.Raw, NO_DEFAULT), ("hash", str, NO_DEFAULT), ("id", str, NO_DEFAULT),
@@ -272,11 +274,25 @@ def _and_changed(references: Callable[[Any, str], list[tuple[str, str]] | None]
 
 
 DATA_START = len(b'{"data":')  # a canonical line's first key is data's
-# The envelope after its hash, to recorded_by, in a canonical line (ASCII digits only,
-# where the envelope's patterns take any decimal digit). The hash itself is shown to be 64
-# hex digits by being equal to the digest of the line.
-TAIL = re.compile(rb'","id":"[0-7][0-9A-HJKMNP-TV-Z]{25}","recorded_at":"'
-                  rb'[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z",')
+NEVER = re.compile(rb"(?!)")
+AHEAD = timedelta(days=1)  # how far after now an event may be recorded before a warning
+RECORDED_AT = len(b',"recorded_at":"')
+
+
+def tail_of(segment: str) -> re.Pattern[bytes]:
+    """The envelope after its hash, to recorded_by, in a canonical line of a segment: an
+    id, and a `recorded_at` in the segment's month that names a moment. The hash itself is
+    shown to be 64 hex digits by being equal to the digest of the line. Matches nothing if
+    the segment is named for no month (its lines go to the full checks)."""
+    if not re.fullmatch(r"[0-9]{4}-[0-9]{2}", segment):
+        return NEVER
+    year, month = int(segment[:4]), int(segment[5:])
+    if not (year >= 1 and 1 <= month <= 12):
+        return NEVER
+    days = "|".join(f"{day:02d}" for day in range(1, calendar.monthrange(year, month)[1] + 1))
+    return re.compile(rb'","id":"[0-7][0-9A-HJKMNP-TV-Z]{25}","recorded_at":"'
+                      + f"{segment}-(?:{days})T".encode()
+                      + rb'(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]\.[0-9]{6}Z",')
 
 
 class FastCheck:
@@ -284,11 +300,15 @@ class FastCheck:
     None (the full checks then say whether it is, and why not)."""
 
     def __init__(self) -> None:
+        # Events recorded later than this (a writer's clock ahead) go to the full checks,
+        # which warn of them.
+        self.latest = envelope.format_timestamp(datetime.now(timezone.utc) + AHEAD)
         self.plain = _event_types(Types(plain=True))
         self.any = _event_types(Types(plain=False))
         self.encode = msgspec.json.Encoder().encode
         self.envelope = msgspec.json.Decoder(_envelope()).decode
         self.writers: dict[str, bool] = {}
+        self.tails: dict[str, re.Pattern[bytes]] = {}  # by segment: see `tail_of`
         self.sha256 = sha256()  # copied for each line: faster than a new one (OpenSSL 3)
 
     def check(self, line: bytes, folder: str, segment: str) -> Checked | None:
@@ -301,9 +321,19 @@ class FastCheck:
         if not self._writer_ok(folder):
             return [None] * len(lines)
         types = self.plain if plain_line(b"".join(lines)) else None
-        return [self._check(line, folder, segment, types) for line in lines]
+        tail = self.tails.get(segment)
+        if tail is None:
+            tail = self.tails[segment] = tail_of(segment)
+        checked = [self._check(line, folder, tail, types) for line in lines]
+        if segment >= self.latest[:7]:  # (any earlier month's times are earlier)
+            latest = self.latest.encode()
+            for number, line in enumerate(lines):
+                at = line.rfind(b',"recorded_at":"') + RECORDED_AT
+                if line[at : at + len(latest)] > latest:
+                    checked[number] = None
+        return checked
 
-    def _check(self, line: bytes, folder: str, segment: str,
+    def _check(self, line: bytes, folder: str, tail: re.Pattern[bytes],
                types: dict[str, EventType] | None) -> Checked | None:
         try:
             event = self.envelope(line)
@@ -312,8 +342,7 @@ class FastCheck:
         if types is None:
             types = self.plain if plain_line(line) else self.any
         event_type = types.get(event.type)
-        if (event_type is None or event.writer != folder
-                or event.recorded_at[:7] != segment):
+        if event_type is None or event.writer != folder:
             return None
         raw = event.data
         try:
@@ -324,7 +353,7 @@ class FastCheck:
             return None
         # The line is canonical: data comes first, then the envelope's hash.
         at = DATA_START + len(raw)
-        if TAIL.match(line, at + HASH_END) is None:
+        if tail.match(line, at + HASH_END) is None:  # (the segment's month, too)
             return None
         digest = self.sha256.copy()
         digest.update(line[:at] + line[at + HASH_END + 1 :])

@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 
 from . import envelope, model
 from .actors import parse_actor, parse_actors
-from .catalog import Catalog
+from .catalog import USED_UNREAD, Catalog
 from .collector import collection_paused
 from .dates import parse_date
 from .errors import TrackerError, a_or_an, shown
@@ -357,6 +357,8 @@ class Planner:
                                  f"content{hint}")
             self.plan.present += 1
             return "present"
+        if self.catalog.held_unread(event_id):
+            raise RowProblem("id", USED_UNREAD.format(event_id))
         if kind == "format":
             if subject in self.defined:
                 raise RowProblem("slug", f"format {shown(subject)} is already on line "

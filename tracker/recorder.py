@@ -78,7 +78,7 @@ def record(log: EventLog, draft: Draft, event_id: str | None = None) -> tuple[di
     with ExitStack() as stack, log.session() as appender:
         floor = [appender.last_recorded_at] if appender.last_recorded_at else []
         if draft.references or draft.subject or event_id:
-            from .catalog import Catalog
+            from .catalog import USED_UNREAD, Catalog
 
             catalog = stack.enter_context(Catalog.scan(log))
             if event_id and (existing := catalog.event(event_id)) is not None:
@@ -87,6 +87,8 @@ def record(log: EventLog, draft: Draft, event_id: str | None = None) -> tuple[di
                 if same_content(existing, candidate):
                     return existing, False
                 raise TrackerError(f"id {event_id} is already used by another event")
+            if event_id and catalog.held_unread(event_id):
+                raise TrackerError(USED_UNREAD.format(event_id))
             for wanted, reference in draft.references:
                 floor.append(catalog.require(wanted, reference).latest)
             if draft.subject and is_new_record and draft.subject in catalog.subjects:

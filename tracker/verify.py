@@ -563,6 +563,8 @@ def _scan(root: Path, segments: list[Path], parts: list[Part], own: set[str] | N
                                          f"event {event_id} ({name}:{number}): {problem}"))
                         continue
                     checked = _checked(upcast(event))
+                    if event["recorded_at"] > fast.latest:
+                        warnings.append(((LINE, place), _ahead(event, f"{name}:{number}")))
                 _, seq, kind, subject, references, changes = checked
                 if changes is not None:  # checked once the kinds of all records are known
                     amendments.append((place, event_id, subject, changes))
@@ -603,6 +605,12 @@ def _checked(event: dict) -> Checked:
     return (event["id"], event["seq"], kind if action == "recorded" else "",
             event["subject"], _references(event),
             event["data"]["changes"] if event["type"] == model.AMENDED else None)
+
+
+def _ahead(event: dict, where: str) -> str:
+    return (f"event {event['id']} ({where}) is recorded at {event['recorded_at']}, later "
+            f"than now: the clock of writer {event['writer']} was ahead, and the events "
+            "that must follow this one are recorded after it")
 
 
 def _recorded_again(event_id: str, subject: str, where: str) -> str:
