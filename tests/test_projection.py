@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from tracker.build import build, is_stale
 from tracker.log import EventLog
-from tracker.projection import NULL, Projector
+from tracker.projection import COLUMNS, NULL, Projector, refused_a_value
 from tracker.schema import AMOUNT, TABLES
 
 from .conftest import SOURCE, ok, rows, run
@@ -82,6 +82,20 @@ def test_writing_after_every_event_gives_the_same_database(
     monkeypatch.setattr(Projector, "FLUSH_EVERY", 1)
     build(EventLog(mixed_log), tmp_path / "unbuffered.db")
     assert dump(tmp_path / "unbuffered.db") == dump(db)
+
+
+def test_a_closed_database_is_not_blamed_on_the_log(tmp_path: Path) -> None:
+    """SQLite raises a ProgrammingError for a value it cannot bind (an event `tracker
+    verify` refuses) and for a closed connection: only the first says "run tracker
+    verify"."""
+    conn = sqlite3.connect(tmp_path / "closed.db")
+    projector = Projector(conn)
+    projector.insert_values("events", ("x",) * len(COLUMNS["events"]), "x")
+    conn.close()
+    with pytest.raises(sqlite3.ProgrammingError, match="closed database"):
+        projector.flush()
+    assert refused_a_value(sqlite3.ProgrammingError(
+        "Error binding parameter 1: type 'list' is not supported"))
 
 
 @settings(max_examples=60, deadline=None,

@@ -59,6 +59,12 @@ NOT_APPLICABLE = (AttributeError, KeyError, TypeError, ValueError, *REFUSED_VALU
                   TrackerError)
 
 
+def refused_a_value(error: Exception) -> bool:
+    """Whether an error among `REFUSED_VALUES` is about a value (a closed connection, say,
+    also raises a ProgrammingError: that one is no fault of the log)."""
+    return not isinstance(error, sqlite3.ProgrammingError) or "binding parameter" in str(error)
+
+
 @lru_cache(maxsize=65536)
 def span(text: str) -> Span:
     return parse_date(text)
@@ -362,6 +368,8 @@ class Projector:
         except Unprojectable:
             raise
         except NOT_APPLICABLE as error:
+            if not refused_a_value(error):
+                raise
             raise TrackerError(
                 f"event {event_id} cannot be projected ({error!r}); run tracker verify"
             ) from None
@@ -404,6 +412,8 @@ class Projector:
                 try:
                     self.conn.executemany(INSERTS[table], rows)
                 except REFUSED_VALUES as error:
+                    if not refused_a_value(error):
+                        raise
                     raise Unprojectable(f"the log cannot be projected: {table} refused a row "
                                         f"({error!r}); run tracker verify") from None
                 rows.clear()
