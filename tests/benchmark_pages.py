@@ -252,12 +252,14 @@ def live_refresh(env: dict[str, str], metadata: Path, runs: int) -> dict[str, An
         figures: dict[str, Any] = {"start_s": time.perf_counter() - started, "appear_s": []}
         for run in range(runs):
             title = f"Live refresh {run} {time.time_ns()}"
-            subprocess.run([*tracker, "add", "meeting", "--title", title, "--date", "2026-06",
-                            "--participant", "JPN,KAZ", "--source", "https://example.org/l"],
-                           env=env, check=True, stdout=subprocess.DEVNULL)
+            meeting_id = subprocess.run(
+                [*tracker, "add", "meeting", "--title", title, "--date", "2026-06",
+                 "--participant", "JPN,KAZ", "--source", "https://example.org/l"],
+                env=env, check=True, capture_output=True, text=True).stdout.strip()
             added = time.perf_counter()
+            # By its id (the primary key): a filter on the title scans the table.
             query = f"{url}/{DATABASE}/meetings.json?" + urlencode(
-                {"title": title, "_shape": "array"})
+                {"id": meeting_id, "_shape": "array"})
             while not json.loads(urllib.request.urlopen(query, timeout=120).read()):
                 if time.perf_counter() - added > 600:
                     raise RuntimeError(f"{title!r} not shown after 600 s")
