@@ -99,6 +99,68 @@ async def test_calendar_has_the_scheduled_meetings(site, bundled: Path) -> None:
     assert "Place: Astana, Kazakhstan." in str(event["DESCRIPTION"])
 
 
+async def test_the_calendar_keeps_the_upcoming_meetings_when_it_is_full(bundled: Path) -> None:
+    """It carries at most 1,000 meetings: those of latest date, so a log holding more
+    meetings whose date passed without an update still shows the upcoming ones."""
+    with closing(sqlite3.connect(bundled)) as conn, conn:
+        conn.executemany(
+            "insert into meetings (id, title, date, date_start, date_end, date_precision, "
+            "status) values (?, ?, ?, ?, ?, 'day', 'scheduled')",
+            [(f"old-{n:04}", f"Passed meeting {n}", day, day, day)
+             for n in range(1000) for day in [str(date(2010, 1, 1) + timedelta(n))]])
+    site = make_datasette(bundled, load_metadata(METADATA))
+    calendar = icalendar.Calendar.from_ical(
+        (await get(site, "/tracker/scheduled_meetings.ics")).content)
+    names = [str(event["SUMMARY"]) for event in calendar.walk("VEVENT")]
+    assert len(names) == 1000
+    assert "1st Central Asia + Japan summit" in names
+    assert "Passed meeting 0" not in names and "Passed meeting 999" in names
+    page = (await get(site, "/tracker/scheduled_meetings.json?_shape=array")).json()
+    assert [row["event_name"] for row in page[:2]] == ["1st Central Asia + Japan summit",
+                                                        "Passed meeting 999"]
+
+
+async def test_a_page_merges_the_metadata_once_per_plugin_not_per_cell(
+        bundled: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """datasette-render-markdown asks for its configuration for every cell shown: the
+    site looks each plugin's configuration up once, so a longer page costs no more
+    lookups of the metadata than a page of one row."""
+    from datasette.app import Datasette
+
+    merges: list[tuple] = []
+    merge = Datasette.metadata
+
+    def counted(self, *args, **kwargs):
+        merges.append((args, kwargs))
+        return merge(self, *args, **kwargs)
+
+    monkeypatch.setattr(Datasette, "metadata", counted)
+    site = make_datasette(bundled, load_metadata(METADATA))
+
+    async def lookups(path: str) -> int:
+        await get(site, path)
+        merges.clear()
+        await get(site, path)
+        return len(merges)
+
+    assert len(rows(bundled, "select * from timeline")) == 16
+    assert await lookups("/tracker/timeline?_size=16") == await lookups(
+        "/tracker/timeline?_size=1")
+
+
+async def test_markdown_columns_render_as_each_table_configures(bundled: Path) -> None:
+    metadata = load_metadata(METADATA)
+    metadata["databases"]["tracker"]["tables"]["meetings"]["plugins"] = {
+        "datasette-render-markdown": {"columns": ["summary"]}}
+    site = make_datasette(bundled, metadata)
+    summary = "<p>The five Central Asian foreign ministers and Japan"
+    for _ in range(2):
+        assert summary in (await get(site, "/tracker/meetings")).text
+        assert summary not in (await get(site, "/tracker/timeline")).text
+        assert "The five Central Asian foreign ministers" in (
+            await get(site, "/tracker/timeline?_size=100")).text
+
+
 async def test_home_page_links_work(site) -> None:
     home = (await get(site, "/")).text
     for link in ("/-/dashboards/overview", "/-/search", "/tracker/meetings",
@@ -125,6 +187,17 @@ async def test_every_dashboard_chart_answers(site, options: dict[str, str]) -> N
     page = (await get(site, "/-/dashboards/overview?" + urlencode(options))).text
     for name, value in FILTERS.items():
         assert f'<option value="{value}"' in page, name
+
+
+async def test_a_filtered_dashboard_leaves_the_next_one_unfiltered(site) -> None:
+    """datasette-dashboards writes the filters into the configuration it is given: each
+    page gets a copy of it."""
+    filtered_page = "/-/dashboards/overview?" + urlencode(FILTERS)
+    filtered = (await get(site, filtered_page)).text
+    assert "meetings.format = :format" in filtered
+    unfiltered = (await get(site, "/-/dashboards/overview")).text
+    assert "meetings.format = :format" not in unfiltered
+    assert (await get(site, filtered_page)).text == filtered
 
 
 async def test_dashboard_figures(site, bundled: Path) -> None:
