@@ -19,6 +19,7 @@ from datasette_dashboards import replace_opts_in_query
 
 from tracker.serve import (
     DATABASE,
+    _database_class,
     load_metadata,
     make_datasette,
     open_snapshot,
@@ -146,6 +147,41 @@ async def test_a_page_merges_the_metadata_once_per_plugin_not_per_cell(
     assert len(rows(bundled, "select * from timeline")) == 16
     assert await lookups("/tracker/timeline?_size=16") == await lookups(
         "/tracker/timeline?_size=1")
+
+
+@pytest.mark.parametrize("filters", [{}, {"status": "held"}], ids=["all", "filtered"])
+async def test_the_facets_of_a_page_are_counted_side_by_side(
+        bundled: Path, monkeypatch: pytest.MonkeyPatch, filters: dict[str, str]) -> None:
+    """Each facet's query runs on its own SQL thread, and each gives what SQL counts, in
+    the order the metadata lists them."""
+    database = _database_class()
+    execute = database.execute
+    counting = {"now": 0, "most": 0}
+
+    async def watched(self, sql, *args, **kwargs):
+        facet = "group by" in sql
+        counting["now"] += facet
+        counting["most"] = max(counting["most"], counting["now"])
+        try:
+            return await execute(self, sql, *args, **kwargs)
+        finally:
+            counting["now"] -= facet
+
+    monkeypatch.setattr(database, "execute", watched)
+    site = make_datasette(bundled, load_metadata(METADATA))
+    page = (await get(site, "/tracker/meetings.json?" + urlencode(filters))).json()
+    columns = json.loads(METADATA.read_text())["databases"]["tracker"]["tables"][
+        "meetings"]["facets"]
+    assert list(page["facet_results"]) == columns
+    where = " and ".join(f"{name} = '{value}'" for name, value in filters.items()) or "1"
+    for column in columns:
+        counted = rows(bundled, f"select {column} as value, count(*) as count from meetings "
+                                f"where {where} and {column} is not null group by {column} "
+                                "order by count desc, value")
+        assert [(facet["value"], facet["count"])
+                for facet in page["facet_results"][column]["results"]] == [
+            (row["value"], row["count"]) for row in counted], column
+    assert counting["most"] >= 2
 
 
 async def test_markdown_columns_render_as_each_table_configures(bundled: Path) -> None:

@@ -219,10 +219,13 @@ def swap_database(datasette, db_path: Path | str, inspect_data: dict[str, Any] |
 
 def make_datasette(db_path: Path | str, metadata: dict[str, Any]):
     """A Datasette serving the database immutably under the name `tracker`."""
+    from datasette import facets
     from datasette.plugins import pm
 
     from . import site
 
+    if pm.is_registered(facets):
+        pm.unregister(facets)  # the site's own facet classes take their place
     if not pm.is_registered(site):
         pm.register(site, name="tracker.site")
     datasette = _datasette_class()(immutables=[], metadata=metadata, settings=SETTINGS,
