@@ -325,8 +325,19 @@ def write_bound(built: Path, db: Path) -> float:
 
 def median_time(command: list[str], env: dict, runs: int) -> float:
     """The median of `runs` timed runs, after one untimed run (cold caches, bytecode)."""
-    run_timed(command, env)
-    return statistics.median(run_timed(command, env)[0] for _ in range(runs))
+    return median_times([(command, env)], runs)[0]
+
+
+def median_times(commands: list[tuple[list[str], dict]], runs: int) -> list[float]:
+    """The median of `runs` timed runs of each (command, env), taken in turn, so that a
+    slow spell of the machine falls on all of them alike; after one untimed run each."""
+    for command, env in commands:
+        run_timed(command, env)
+    times: list[list[float]] = [[] for _ in commands]
+    for _ in range(runs):
+        for taken, (command, env) in zip(times, commands, strict=True):
+            taken.append(run_timed(command, env)[0])
+    return [statistics.median(taken) for taken in times]
 
 
 def append_events(events: Path, count: int) -> None:
@@ -399,12 +410,12 @@ def main() -> None:
         append_events(events, count)
         results[f"incremental_{count}_s"], _ = run_timed([*tracker, "build"], env)
 
-    results["import_click_s"] = median_time([python, "-c", "import click"], env, args.runs)
     add = [*tracker, "add", "meeting", "--title", "Benchmark meeting", "--date", "2026-05",
            "--status", "held", "--participant", "JPN,KAZ", "--source", "https://example.org/b"]
-    results["add_on_log_s"] = median_time(add, env, args.runs)
     empty_env = {**env, "TRACKER_EVENTS": str(scratch / "empty-events")}
-    results["add_on_empty_s"] = median_time(add, empty_env, args.runs)
+    (results["import_click_s"], results["add_on_log_s"],
+     results["add_on_empty_s"]) = median_times(
+        [([python, "-c", "import click"], env), (add, env), (add, empty_env)], args.runs)
     shutil.rmtree(scratch / "empty-events", ignore_errors=True)
     results["add_vs_click"] = results["add_on_log_s"] / results["import_click_s"]
     results["add_log_vs_empty"] = results["add_on_log_s"] / results["add_on_empty_s"]
