@@ -15,6 +15,7 @@ import re
 import unicodedata
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
+from functools import cache
 from hashlib import sha256
 from typing import Annotated, Any, Literal, NamedTuple
 
@@ -279,6 +280,7 @@ AHEAD = timedelta(days=1)  # how far after now an event may be recorded before a
 RECORDED_AT = len(b',"recorded_at":"')
 
 
+@cache
 def tail_of(segment: str) -> re.Pattern[bytes]:
     """The envelope after its hash, to recorded_by, in a canonical line of a segment: an
     id, and a `recorded_at` in the segment's month that names a moment. The hash itself is
@@ -308,7 +310,6 @@ class FastCheck:
         self.encode = msgspec.json.Encoder().encode
         self.envelope = msgspec.json.Decoder(_envelope()).decode
         self.writers: dict[str, bool] = {}
-        self.tails: dict[str, re.Pattern[bytes]] = {}  # by segment: see `tail_of`
         self.sha256 = sha256()  # copied for each line: faster than a new one (OpenSSL 3)
 
     def check(self, line: bytes, folder: str, segment: str) -> Checked | None:
@@ -321,9 +322,7 @@ class FastCheck:
         if not self._writer_ok(folder):
             return [None] * len(lines)
         types = self.plain if plain_line(b"".join(lines)) else None
-        tail = self.tails.get(segment)
-        if tail is None:
-            tail = self.tails[segment] = tail_of(segment)
+        tail = tail_of(segment)
         checked = [self._check(line, folder, tail, types) for line in lines]
         if segment >= self.latest[:7]:  # (any earlier month's times are earlier)
             latest = self.latest.encode()

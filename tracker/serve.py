@@ -187,12 +187,16 @@ def _datasette_class():
         page's filters into its charts).
         """
 
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            self.plugin_configs: dict[tuple, Any] = {}
+
         def plugin_config(self, plugin_name, database=None, table=None, fallback=True):
             key = (plugin_name, database, table, fallback)
-            configs = vars(self).setdefault("_plugin_configs", {})
-            if key not in configs:
-                configs[key] = super().plugin_config(plugin_name, database, table, fallback)
-            return deepcopy(configs[key])
+            if key not in self.plugin_configs:
+                self.plugin_configs[key] = super().plugin_config(
+                    plugin_name, database, table, fallback)
+            return deepcopy(self.plugin_configs[key])
 
     return TrackerDatasette
 
