@@ -17,6 +17,7 @@ import pytest
 from datasette.utils.asgi import Request
 from datasette_dashboards import replace_opts_in_query
 
+from tracker import icsfeed
 from tracker.serve import (
     DATABASE,
     _database_class,
@@ -32,7 +33,7 @@ from .inplace import writing_in_place
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 PLUGINS = {"datasette-dashboards", "datasette-cluster-map", "datasette-leaflet",
-           "datasette-atom", "datasette-ics", "datasette-search-all"}
+           "datasette-atom", "datasette-search-all"}
 FILTERS = {"format": "central-asia-japan", "actor": "JPN", "year": "2024"}
 
 
@@ -58,6 +59,7 @@ async def test_plugins_load_under_datasette_0_65(site) -> None:
     assert versions["datasette"]["version"].startswith("0.65.")
     plugins = {plugin["name"] for plugin in (await get(site, "/-/plugins.json")).json()}
     assert plugins >= PLUGINS
+    assert site.renderers["ics"][0] is icsfeed.render  # the site's own calendar
 
 
 async def test_atom_feed_has_an_entry_per_recent_development(site, bundled: Path) -> None:
@@ -94,8 +96,8 @@ async def test_calendar_has_the_scheduled_meetings(site, bundled: Path) -> None:
     [event], [meeting] = events, scheduled
     assert str(event["SUMMARY"]) == meeting["title"] == "1st Central Asia + Japan summit"
     assert str(event["UID"]) == f"{meeting['id']}@tracker"
-    assert event.decoded("DTSTART").date() == date(2024, 8, 1)
-    assert event.decoded("DTEND").date() == date(2024, 9, 1)
+    assert event.decoded("DTSTART") == date(2024, 8, 1)  # all-day: the month
+    assert event.decoded("DTEND") == date(2024, 9, 1)
     assert "dated 2024-08 (known to the month)" in str(event["DESCRIPTION"])
     assert "Place: Astana, Kazakhstan." in str(event["DESCRIPTION"])
 

@@ -230,6 +230,8 @@ def make_datasette(db_path: Path | str, metadata: dict[str, Any]):
 
     if pm.is_registered(facets):
         pm.unregister(facets)  # the site's own facet classes take their place
+    if pm.has_plugin("ics"):  # datasette-ics, if installed beside: the site writes .ics
+        pm.unregister(name="ics")
     if not pm.is_registered(site):
         pm.register(site, name="tracker.site")
     datasette = _datasette_class()(immutables=[], metadata=metadata, settings=SETTINGS,
@@ -321,14 +323,9 @@ def serve(db_path: Path | str, metadata: dict[str, Any], host: str, port: int,
           log: EventLog | None = None, sockets: list[socket.socket] | None = None) -> None:
     """Run the site on the database; given the log, follow it. Given `sockets` (from
     `listen_on(host, port)`), it listens on them."""
-    import warnings
-
     import uvicorn
 
     from .watch import follow
-
-    # datasette-ics calls str() on its calendar, which ics 0.7 warns about on every feed.
-    warnings.filterwarnings("ignore", r"Behaviour of str\(Component\)", FutureWarning)
 
     # uvicorn shuts down on SIGTERM, then raises it again: exit through `finally` below.
     signal.signal(signal.SIGTERM, _exit)

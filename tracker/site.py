@@ -7,6 +7,7 @@ from pathlib import Path
 
 from datasette import Forbidden, hookimpl
 
+from . import icsfeed
 from .facets import facet_classes
 from .serve import DATABASE, OpenFileDownload, open_snapshot
 
@@ -35,6 +36,12 @@ async def download(datasette, request) -> OpenFileDownload:
 def register_facet_classes() -> list:
     """In place of Datasette's own (unregistered by `serve.make_datasette`)."""
     return facet_classes()
+
+
+@hookimpl
+def register_output_renderer() -> dict:
+    """`.ics`: the iCalendar feed of any page with event columns (`tracker/icsfeed.py`)."""
+    return {"extension": "ics", "render": icsfeed.render, "can_render": icsfeed.can_render}
 
 
 @hookimpl

@@ -1,0 +1,211 @@
+"""The iCalendar feed (`tracker/icsfeed.py`): any page with event columns, plus `.ics`;
+read back with the icalendar library."""
+
+from __future__ import annotations
+
+import re
+import types
+from datetime import date, datetime, timezone
+from pathlib import Path
+from urllib.parse import urlencode
+
+import icalendar
+import pytest
+from datasette import hookimpl
+from datasette.plugins import pm
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tracker import icsfeed
+from tracker.serve import load_metadata, make_datasette
+
+from .conftest import METADATA, rows
+
+
+@pytest.fixture
+async def site(bundled: Path):
+    instance = make_datasette(bundled, load_metadata(METADATA))
+    await instance.invoke_startup()
+    return instance
+
+
+async def feed(site, sql: str, status: int = 200, **params: str):
+    """The response of `.ics` on a query."""
+    response = await site.client.get("/tracker.ics?" + urlencode({"sql": sql, **params}))
+    assert response.status_code == status, response.text[:500]
+    return response
+
+
+async def events_of(site, sql: str, **params: str) -> list[icalendar.Event]:
+    return icalendar.Calendar.from_ical((await feed(site, sql, **params)).content).walk(
+        "VEVENT")
+
+
+def error_of(response) -> str:
+    """The message of an error page."""
+    [message] = re.findall(r'border: 3px solid red;">(.*?)</div>', response.text)
+    return message.replace("&#39;", "'")
+
+
+async def test_the_calendar_gives_dated_meetings_as_all_day_events(site, bundled: Path) -> None:
+    response = await site.client.get("/tracker/scheduled_meetings.ics")
+    [event] = icalendar.Calendar.from_ical(response.content).walk("VEVENT")
+    [meeting] = rows(bundled, "select * from meetings where status = 'scheduled'")
+    assert "\r\nDTSTART;VALUE=DATE:20240801\r\nDTEND;VALUE=DATE:20240901\r\n" in response.text
+    assert event.decoded("DTSTART") == date(2024, 8, 1)
+    assert not isinstance(event.decoded("DTSTART"), datetime)
+    assert str(event["LOCATION"]) == "Astana, Kazakhstan"
+    assert str(event["TRANSP"]) == "TRANSPARENT"  # it does not make the subscriber busy
+    assert str(event["URL"]) == f"http://localhost/tracker/meetings/{meeting['id']}"
+    assert event.decoded("DTSTAMP") == datetime.fromisoformat(meeting["updated_at"]).replace(
+        microsecond=0)
+
+
+async def test_a_calendar_has_its_name_and_asks_to_be_refreshed(site) -> None:
+    response = await site.client.get("/tracker/scheduled_meetings.ics")
+    calendar = icalendar.Calendar.from_ical(response.content)
+    assert response.headers["content-type"] == "text/calendar; charset=utf-8"
+    assert str(calendar["X-WR-CALNAME"]) == str(calendar["NAME"]) == (
+        "Scheduled meetings (calendar)")
+    assert str(calendar["VERSION"]) == "2.0"
+    assert str(calendar["REFRESH-INTERVAL"].to_ical().decode()) == "PT1H"
+    asked = await site.client.get("/tracker/scheduled_meetings.ics?_ics_title=Summits&_plain=1")
+    assert asked.headers["content-type"] == "text/plain; charset=utf-8"
+    assert str(icalendar.Calendar.from_ical(asked.content)["X-WR-CALNAME"]) == "Summits"
+
+
+async def test_a_table_with_event_columns_offers_its_feed(site, bundled: Path) -> None:
+    page = (await site.client.get("/tracker/scheduled_meetings")).text
+    assert 'href="/tracker/scheduled_meetings.ics"' in page
+    assert ".ics" not in (await site.client.get("/tracker/meetings")).text
+    response = await site.client.get("/tracker/meetings.ics")
+    assert response.status_code == 400
+    assert error_of(response) == (
+        "An iCalendar feed needs the columns event_name and event_dtstart")
+
+
+async def test_times_are_written_in_utc(site) -> None:
+    sql = ("select 'Talks' as event_name, :start as event_dtstart, :end as event_dtend, "
+           ":zone as event_tzid")
+    [event] = await events_of(site, sql, start="2026-03-01T10:00:00",
+                              end="2026-03-01T11:30:00", zone="Asia/Tokyo")
+    assert event.decoded("DTSTART") == datetime(2026, 3, 1, 1, 0, tzinfo=timezone.utc)
+    assert event.decoded("DTEND") == datetime(2026, 3, 1, 2, 30, tzinfo=timezone.utc)
+    [event] = await events_of(site, sql, start="2026-03-01T10:00:00+05:00",
+                              end="2026-03-01T10:00:00+05:00", zone="Asia/Tokyo")
+    assert event.decoded("DTSTART") == datetime(2026, 3, 1, 5, 0, tzinfo=timezone.utc)
+    assert "DTEND" not in event  # a moment
+    [event] = await events_of(site, "select 'Epoch' as event_name, 0 as event_dtstart")
+    assert event.decoded("DTSTART") == datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+@pytest.mark.parametrize(("start", "duration", "written"), [
+    ("2026-03-01T10:00:00Z", "'PT1H30M'", "PT1H30M"),
+    ("2026-03-01", "'P2W'", "P2W"),
+    ("2026-03-01", "3", "P3D"),
+    ("2026-03-01T10:00:00Z", "0.5", "PT43200S"),
+])
+async def test_an_event_may_last_a_duration(site, start: str, duration: str,
+                                            written: str) -> None:
+    """A duration as RFC 5545 writes one, or a number of days."""
+    response = await feed(site, f"select 'Talks' as event_name, '{start}' as event_dtstart, "
+                                f"{duration} as event_duration")
+    assert f"\r\nDURATION:{written}\r\n" in response.text
+    [event] = icalendar.Calendar.from_ical(response.content).walk("VEVENT")
+    assert event.decoded("DURATION") == icalendar.vDuration.from_ical(written)
+
+
+async def test_an_event_without_a_uid_keeps_the_same_one(site) -> None:
+    sql = "select column1 as event_name, '2026-05-01' as event_dtstart from (values ('A'), ('B'))"
+    first = [str(event["UID"]) for event in await events_of(site, sql)]
+    again = [str(event["UID"]) for event in await events_of(site, sql)]
+    assert first == again and len(set(first)) == 2
+    assert all(re.fullmatch(r"[0-9a-f]{32}@tracker", uid) for uid in first)
+
+
+@pytest.mark.parametrize(("columns", "message"), [
+    ("'tomorrow' as event_dtstart",
+     "event_dtstart 'tomorrow' is not a date (YYYY-MM-DD) or a time (ISO 8601, or seconds "
+     "since 1970)"),
+    ("null as event_dtstart",
+     "event_dtstart None is not a date (YYYY-MM-DD) or a time (ISO 8601, or seconds since "
+     "1970)"),
+    ("'2026-02-30' as event_dtstart",
+     "event_dtstart '2026-02-30' is not a date (YYYY-MM-DD) or a time (ISO 8601, or seconds "
+     "since 1970)"),
+    ("'2026-03-02' as event_dtstart, '2026-03-01' as event_dtend",
+     "event_dtend '2026-03-01' is not after event_dtstart '2026-03-02' (an all-day event "
+     "ends on the day after its last)"),
+    ("'2026-03-02' as event_dtstart, '2026-03-02' as event_dtend",
+     "event_dtend '2026-03-02' is not after event_dtstart '2026-03-02' (an all-day event "
+     "ends on the day after its last)"),
+    ("'2026-03-02T10:00Z' as event_dtstart, '2026-03-02T09:00Z' as event_dtend",
+     "event_dtend '2026-03-02T09:00Z' is not after event_dtstart '2026-03-02T10:00Z'"),
+    ("'2026-03-02' as event_dtstart, '2026-03-03T10:00Z' as event_dtend",
+     "event_dtend '2026-03-03T10:00Z' and event_dtstart '2026-03-02' are not both dates or "
+     "both times"),
+    ("'2026-03-02T10:00' as event_dtstart, 'Mars/Olympus' as event_tzid",
+     "event_tzid 'Mars/Olympus' is not a time zone name (such as Asia/Tokyo)"),
+    ("'2026-03-02' as event_dtstart, 'PT1H' as event_duration",
+     "event_duration 'PT1H' is not a duration of whole days (such as P2D, PT1H30M, or a "
+     "number of days)"),
+    ("'2026-03-02T10:00Z' as event_dtstart, 'an hour' as event_duration",
+     "event_duration 'an hour' is not a duration of a time (such as P2D, PT1H30M, or a "
+     "number of days)"),
+    ("'2026-03-02' as event_dtstart, 'https://example.org/a b' as event_url",
+     "event_url 'https://example.org/a b' is not a URL"),
+])
+async def test_a_value_that_cannot_be_an_event_is_named(site, columns: str,
+                                                        message: str) -> None:
+    response = await feed(site, f"select 'Talks' as event_name, {columns}", status=400)
+    assert error_of(response) == f"Row 1 cannot be a calendar event: {message}"
+
+
+# RFC 5545 3.3.11: backslash, semicolon and comma escaped, no control but tab.
+TEXT = re.compile(r"(?:[^\\;,\x00-\x08\x0a-\x1f\x7f]|\\[\\;,nN])*")
+
+
+def unescaped(value: str) -> str:
+    """What a TEXT value reads back as: line breaks as newlines, other controls dropped."""
+    value = value.replace("\r\n", "\n").replace("\r", "\n")
+    return "".join(char for char in value if char in "\t\n" or not (
+        ord(char) < 32 or ord(char) == 127))
+
+
+@given(st.text(st.characters(exclude_categories=("Cs",)), min_size=1, max_size=400))
+@settings(max_examples=300, deadline=None)
+def test_any_text_reads_back_from_the_calendar(value: str) -> None:
+    values = {"event_name": value, "event_dtstart": "2026-01-02",
+              "event_description": value * 3, "event_location": value}
+    lines = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//test//EN",
+             *icsfeed.event_lines(values, "20260101T000000Z", "test", str), "END:VCALENDAR"]
+    written = b"".join(map(icsfeed.folded, lines))
+    for line in written.split(b"\r\n")[:-1]:
+        assert len(line) <= icsfeed.LINE_OCTETS
+        line.decode()  # no character is split
+    for line in written.replace(b"\r\n ", b"").split(b"\r\n"):  # unfolded
+        if line.startswith((b"SUMMARY:", b"LOCATION:", b"DESCRIPTION:")):  # TEXT, escaped
+            assert TEXT.fullmatch(line.partition(b":")[2].decode()), line
+    [event] = icalendar.Calendar.from_ical(written).walk("VEVENT")
+    assert str(event["SUMMARY"]) == str(event["LOCATION"]) == unescaped(value)
+    assert str(event["DESCRIPTION"]) == unescaped(value * 3)
+
+
+async def test_the_site_writes_the_calendar_even_beside_datasette_ics(bundled: Path) -> None:
+    """datasette-ics, installed beside the tracker, would write dates as midnight UTC."""
+    other = types.ModuleType("datasette_ics")
+
+    @hookimpl
+    def register_output_renderer():
+        return {"extension": "ics", "render": lambda: None, "can_render": lambda: True}
+
+    other.register_output_renderer = register_output_renderer
+    pm.register(other, name="ics")
+    try:
+        site = make_datasette(bundled, load_metadata(METADATA))
+        await site.invoke_startup()
+        assert site.renderers["ics"][0] is icsfeed.render
+        assert not pm.has_plugin("ics")
+    finally:
+        if pm.has_plugin("ics"):
+            pm.unregister(name="ics")
