@@ -161,7 +161,10 @@ def test_a_merge_that_made_a_loop_exports_without_closing_it(
     ok("amend", first, "--set", f"about={second}", "--reason", "it answers the second")
     as_bob(clone, monkeypatch, "amend", second, "--set", f"about={first}", "--reason",
            "it answers the first")
-    assert merge(clone, events) == ""
+    assert merge(clone, events) == (
+        "Warning: 2 references of announcements about each other in a loop (a merge can "
+        f"leave them): announcement {first} --about {second}, announcement {second} --about "
+        f"{first}; amend one in each loop\n")
     exported, warnings, imported = exported_and_reimported(tmp_path)
     assert warnings == (f"Warning: announcement {second}: --about {first} left out "
                         f"(a loop: {first} is about it, directly or through others)\n")
@@ -237,3 +240,40 @@ def test_a_build_names_references_a_merge_left_to_retracted_records(
     assert merge(clone, events) == (
         f"Warning: 6 references to retracted records (a merge can leave them): {named} "
         "and 3 more; amend them\n")
+
+
+def test_a_build_names_a_loop_a_merge_made_through_others_once(
+    events: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Alice makes the second announcement about the third, Bob the third about the
+    first (which is about the second), and each one side of another pair: neither clone
+    holds a loop, the merge holds two. The build names them, later incremental builds
+    do not again unless they change a record on one, and a full build does."""
+    meeting = ok("add", "meeting", "--title", "Talks", "--date", "2022", *SOURCE)
+    third, second = announcement("Third", meeting), announcement("Second")
+    first = announcement("First", second)
+    other, another = announcement("Other"), announcement("Another")
+    clone = diverge(events, monkeypatch)
+    ok("amend", second, "--set", f"about={third}", "--reason", "it follows the third")
+    ok("amend", other, "--set", f"about={another}", "--reason", "it answers it")
+    as_bob(clone, monkeypatch, "amend", third, "--set", f"about={meeting},{first}",
+           "--reason", "it follows the first")
+    as_bob(clone, monkeypatch, "amend", another, "--set", f"about={other}",
+           "--reason", "it answers it")
+    loops = sorted([(first, second), (second, third), (third, first), (other, another),
+                    (another, other)])
+    named = ", ".join(f"announcement {one} --about {about}" for one, about in loops[:3])
+    assert merge(clone, events) == (
+        "Warning: 5 references of announcements about each other in a loop (a merge can "
+        f"leave them): {named} and 2 more; amend one in each loop\n")
+    ok("add", "meeting", "--title", "Later", "--date", "2023", *SOURCE)
+    assert run("build").stderr == ""  # nothing it changed is on a loop
+    ok("amend", third, "--set", f"about={meeting}", "--reason", "misread")
+    assert run("build").stderr == ""  # its loop is broken; the other one is not through it
+    announcement("Reply", other)
+    assert run("build").stderr == ""  # it leads to a loop but is not on it
+    assert run("build", "--full").stderr == (
+        "Warning: 2 references of announcements about each other in a loop (a merge can "
+        f"leave them): announcement {min(other, another)} --about {max(other, another)}, "
+        f"announcement {max(other, another)} --about {min(other, another)}; amend one in "
+        "each loop\n")

@@ -20,6 +20,7 @@ from .errors import TrackerError
 from .feed import fed_events
 from .forking import worth_forking
 from .log import EventLog, SegmentState
+from .loops import Looping, looping_references
 from .orphans import remove_orphans
 from .progress import Advance, Progress, no_progress
 from .projection import (
@@ -75,6 +76,8 @@ class BuildResult:
     # References to retracted records (a merge can leave them): all of them after a full
     # build, those from or to the records an incremental one changed
     dangling: list[Dangling] = field(default_factory=list)
+    # Announcements about each other in a loop (a merge can leave them), likewise
+    looping: list[Looping] = field(default_factory=list)
 
 
 def build(log: EventLog, db_path: Path | str, full: bool = False,
@@ -183,8 +186,8 @@ def _build_fully(log: EventLog, db_path: Path, snapshot: dict[str, SegmentState]
     finally:
         temporary.unlink(missing_ok=True)
     with closing(sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)) as conn:
-        dangling = dangling_references(conn)
-    return BuildResult(count, incremental=False, dangling=dangling)
+        dangling, looping = dangling_references(conn), looping_references(conn)
+    return BuildResult(count, incremental=False, dangling=dangling, looping=looping)
 
 
 def _project_file(log: EventLog, path: Path, ranges: dict[str, tuple[int, int]],
@@ -243,7 +246,8 @@ def _build_incrementally(log: EventLog, db_path: Path,
             conn.execute("rollback")
             raise
         dangling = dangling_references(conn, touched=True) if events else []
-    return BuildResult(len(events), incremental=True, dangling=dangling)
+        looping = looping_references(conn, touched=True) if events else []
+    return BuildResult(len(events), incremental=True, dangling=dangling, looping=looping)
 
 
 def is_stale(log: EventLog, db_path: Path | str, as_of: str | None = None,

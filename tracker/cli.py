@@ -497,6 +497,12 @@ def build(ctx: click.Context, full: bool, as_of: str | None, db_path: Path | Non
                         for kind, record, option, referenced, _retracted in result.dangling])
         _warn(f"{count} reference{'s' if count > 1 else ''} to retracted records (a merge "
               f"can leave them): {named}; amend {'them' if count > 1 else 'it'}")
+    if result.looping:
+        count = len(result.looping)
+        named = listed([f"announcement {announcement} --about {about}"
+                        for announcement, about in result.looping])
+        _warn(f"{count} reference{'s' if count > 1 else ''} of announcements about each other "
+              f"in a loop (a merge can leave them): {named}; amend one in each loop")
 
 
 @cli.command()
