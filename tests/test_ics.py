@@ -99,6 +99,42 @@ async def test_times_are_written_in_utc(site) -> None:
                                     "'2026-01-02T03:04:05.678Z' as event_dtstamp")
     assert event.decoded("DTSTART") == datetime(1970, 1, 1, tzinfo=timezone.utc)
     assert event.decoded("DTSTAMP") == datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+    [event] = await events_of(site, "select 'Day' as event_name, '2026-01-02' as event_dtstart, "
+                                    "'2026-01-02' as event_dtstamp")
+    assert event.decoded("DTSTAMP") == datetime(2026, 1, 2, tzinfo=timezone.utc)
+
+
+async def test_times_are_written_to_the_second(site) -> None:
+    """An end within the second of its start is no end: the event is a moment."""
+    [event] = await events_of(site, "select 'Talks' as event_name, "
+                                    "'2026-01-01T10:00:00.2Z' as event_dtstart, "
+                                    "'2026-01-01T10:00:00.7Z' as event_dtend")
+    assert event.decoded("DTSTART") == datetime(2026, 1, 1, 10, tzinfo=timezone.utc)
+    assert "DTEND" not in event
+
+
+@pytest.mark.parametrize("value", ["2026-01-02", "20260102", "2026-W01-5"])
+async def test_a_date_in_any_iso_form_is_an_all_day_event(site, value: str) -> None:
+    [event] = await events_of(site, f"select 'Day' as event_name, '{value}' as event_dtstart")
+    assert event.decoded("DTSTART") == date(2026, 1, 2)
+    assert not isinstance(event.decoded("DTSTART"), datetime)
+
+
+async def test_an_empty_optional_value_is_none(site) -> None:
+    [event] = await events_of(site, "select 'Day' as event_name, '2026-01-02' as event_dtstart, "
+                                    "'' as event_dtend, '' as event_url, '' as event_tzid, "
+                                    "'' as event_location")
+    assert event.decoded("DTSTART") == date(2026, 1, 2)
+    assert {"DTEND", "URL", "LOCATION"}.isdisjoint(event)
+
+
+async def test_a_url_is_full(site) -> None:
+    sql = "select 'Day' as event_name, '2026-01-02' as event_dtstart, :url as event_url"
+    for url, written in (("/tracker/meetings/1", "http://localhost/tracker/meetings/1"),
+                         ("https://example.org/a?b=c;d", "https://example.org/a?b=c;d"),
+                         ("mailto:desk@example.org", "mailto:desk@example.org")):
+        [event] = await events_of(site, sql, url=url)
+        assert str(event["URL"]) == written
 
 
 @pytest.mark.parametrize(("start", "duration", "written"), [
@@ -118,11 +154,14 @@ async def test_an_event_may_last_a_duration(site, start: str, duration: str,
 
 
 async def test_an_event_without_a_uid_keeps_the_same_one(site) -> None:
-    sql = "select column1 as event_name, '2026-05-01' as event_dtstart from (values ('A'), ('B'))"
+    """Made of the event's name and start, and unique within the calendar."""
+    sql = ("select column1 as event_name, '2026-05-01' as event_dtstart "
+           "from (values ('A'), ('B'), ('A'))")
     first = [str(event["UID"]) for event in await events_of(site, sql)]
     again = [str(event["UID"]) for event in await events_of(site, sql)]
-    assert first == again and len(set(first)) == 2
-    assert all(re.fullmatch(r"[0-9a-f]{32}@tracker", uid) for uid in first)
+    assert first == again and len(set(first)) == 3
+    assert all(re.fullmatch(r"[0-9a-f]{32}@tracker", uid) for uid in first[:2])
+    assert first[2] == first[0].replace("@", "-2@")
 
 
 @pytest.mark.parametrize(("columns", "message"), [
@@ -155,7 +194,18 @@ async def test_an_event_without_a_uid_keeps_the_same_one(site) -> None:
      "event_duration 'an hour' is not a duration of a time (such as P2D, PT1H30M, or a "
      "number of days)"),
     ("'2026-03-02' as event_dtstart, 'https://example.org/a b' as event_url",
-     "event_url 'https://example.org/a b' is not a URL"),
+     "event_url 'https://example.org/a b' is not a URL (with a scheme such as https:, or a "
+     "path on this site)"),
+    ("'2026-03-02' as event_dtstart, 'meetings/1' as event_url",
+     "event_url 'meetings/1' is not a URL (with a scheme such as https:, or a path on this "
+     "site)"),
+    ("'2026-03-02' as event_dtstart, '//[' as event_url",
+     "event_url '//[' is not a URL (with a scheme such as https:, or a path on this site)"),
+    ("'2026-03-02T10:00Z' as event_dtstart, 'PT1H1S' as event_duration",
+     "event_duration 'PT1H1S' is not a duration of a time (such as P2D, PT1H30M, or a "
+     "number of days)"),
+    ("'2026-03-02' as event_dtstart, 'Talks' as event_location, x'00ff' as event_description",
+     "event_description b'\\x00\\xff' is binary data, not text"),
 ])
 async def test_a_value_that_cannot_be_an_event_is_named(site, columns: str,
                                                         message: str) -> None:
@@ -180,7 +230,7 @@ def test_any_text_reads_back_from_the_calendar(value: str) -> None:
     values = {"event_name": value, "event_dtstart": "2026-01-02",
               "event_description": value * 3, "event_location": value}
     lines = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//test//EN",
-             *icsfeed.event_lines(values, "20260101T000000Z", "test", str), "END:VCALENDAR"]
+             *icsfeed.Events("20260101T000000Z", "test", str).lines(values), "END:VCALENDAR"]
     written = b"".join(map(icsfeed.folded, lines))
     for line in written.split(b"\r\n")[:-1]:
         assert len(line) <= icsfeed.LINE_OCTETS

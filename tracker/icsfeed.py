@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections import Counter
 from collections.abc import Callable, Mapping
+from contextlib import suppress
 from datetime import date, datetime, timezone, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -30,10 +32,9 @@ COLUMNS = ("event_name", "event_dtstart", "event_dtend", "event_duration",
 PRODID = f"-//tracker//Datasette {__version__}//EN"
 REFRESH = "PT1H"  # how often a subscribed calendar is to ask again
 LINE_OCTETS = 75  # the longest content line, before it is folded
-DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-_TIME = r"T(?=[0-9])(?:[0-9]+H)?(?:[0-9]+M)?(?:[0-9]+S)?"
+_TIME = r"T(?:[0-9]+H(?:[0-9]+M(?:[0-9]+S)?)?|[0-9]+M(?:[0-9]+S)?|[0-9]+S)"
 DURATION = re.compile(rf"P(?:[0-9]+W|[0-9]+D(?:{_TIME})?|{_TIME})")  # RFC 5545 3.3.6
-URI = re.compile(r"[^\s\x00-\x1f\x7f]+")
+URL = re.compile(r"(?:[A-Za-z][A-Za-z0-9+.-]*:|/)[^\s\x00-\x1f\x7f]*")  # scheme, or a path
 # TEXT (RFC 5545 3.3.11): backslash, semicolon, comma and line breaks escaped; other
 # control characters, which no value may hold, left out.
 TEXT = str.maketrans({"\\": "\\\\", ";": "\\;", ",": "\\,", "\n": "\\n", "\r": "\\n",
@@ -41,7 +42,9 @@ TEXT = str.maketrans({"\\": "\\\\", ";": "\\;", ",": "\\,", "\n": "\\n", "\r": "
                          if code != 13}})
 SHOWN = 80  # characters of a bad value shown in an error
 
-Moment = date | datetime  # a date, or a time in UTC
+Moment = date | datetime  # a date, or a time in UTC, to the second
+TEXTS = (("event_name", "SUMMARY"), ("event_location", "LOCATION"),
+         ("event_description", "DESCRIPTION"))
 
 
 class BadRow(ValueError):
@@ -64,17 +67,12 @@ async def render(datasette: Any, request: Any, database: str, table: str | None,
     if name:
         lines += [f"NAME:{text(name)}", f"X-WR-CALNAME:{text(name)}"]
     lines += [f"REFRESH-INTERVAL;VALUE=DURATION:{REFRESH}", f"X-PUBLISHED-TTL:{REFRESH}"]
-    stamp = utc_stamp(datetime.now(timezone.utc))
-    origin = table or query_name or sql or ""
+    events = Events(utc_stamp(datetime.now(timezone.utc)), table or query_name or sql or "",
+                    lambda path: datasette.absolute_url(request, path))
     present = [column for column in COLUMNS if column in columns]
-
-    def absolute(path: str) -> str:
-        return datasette.absolute_url(request, path)
-
     for number, row in enumerate(rows, 1):
-        values = {column: row[column] for column in present}
         try:
-            lines += event_lines(values, stamp, origin, absolute)
+            lines += events.lines({column: row[column] for column in present})
         except BadRow as error:
             raise DatasetteError(f"Row {number} cannot be a calendar event: {error}",
                                  status=400) from None
@@ -98,35 +96,61 @@ async def _calendar_name(datasette: Any, request: Any, database: str, table: str
     return table or ""
 
 
-def event_lines(values: Mapping[str, Any], stamp: str, origin: str,
-                absolute: Callable[[str], str]) -> list[str]:
-    """The content lines of one event. `stamp`: DTSTAMP unless it has `event_dtstamp`;
-    `origin`: what the rows come from, for an event without `event_uid`; `absolute`:
-    the full URL of a path on this site."""
-    zone = time_zone(values.get("event_tzid"))
-    start = moment(values["event_dtstart"], "event_dtstart", zone)
-    lines = ["BEGIN:VEVENT", *_when(values, start, zone)]
-    name = values["event_name"]
-    uid = values.get("event_uid")
-    if uid is None:
-        key = f"{origin}\n{name}\n{values['event_dtstart']}".encode()
-        uid = hashlib.sha256(key).hexdigest()[:32] + "@tracker"
-    lines.append(f"UID:{text(uid)}")
-    when = values.get("event_dtstamp")
-    lines.append("DTSTAMP:" + (stamp if when is None else
-                               utc_stamp(moment(when, "event_dtstamp", timezone.utc))))
-    for column, key in (("event_name", "SUMMARY"), ("event_location", "LOCATION"),
-                        ("event_description", "DESCRIPTION")):
-        value = values.get(column)
-        if value is not None:
-            lines.append(f"{key}:{text(value)}")
-    url = values.get("event_url")
-    if url is not None:
-        if not isinstance(url, str) or not URI.fullmatch(url):
-            raise BadRow(f"event_url {shown(url)} is not a URL")
-        lines.append(f"URL:{absolute(url) if url.startswith('/') else url}")
-    lines += ["TRANSP:TRANSPARENT", "END:VEVENT"]  # others' meetings: the subscriber is free
-    return lines
+class Events:
+    """The events of one calendar. `stamp`: DTSTAMP unless a row has `event_dtstamp`;
+    `origin`: what the rows come from, for the UID of a row without `event_uid`;
+    `absolute`: the full URL of a path on this site."""
+
+    def __init__(self, stamp: str, origin: str, absolute: Callable[[str], str]):
+        self.stamp, self.origin, self.absolute = stamp, origin, absolute
+        self.uids: Counter[str] = Counter()  # UIDs made so far: each is made unique
+
+    def lines(self, row: Mapping[str, Any]) -> list[str]:
+        """The content lines of the event of a row (an empty optional value: none)."""
+        values = {column: None if value == "" and column != "event_dtstart" else value
+                  for column, value in row.items()}
+        zone = time_zone(values.get("event_tzid"))
+        start = moment(values["event_dtstart"], "event_dtstart", zone)
+        lines = ["BEGIN:VEVENT", *_when(values, start, zone)]
+        lines.append(f"UID:{text(self._uid(values), 'event_uid')}")
+        when = values.get("event_dtstamp")
+        if when is not None:
+            when = moment(when, "event_dtstamp", timezone.utc)
+            if not isinstance(when, datetime):  # a date: its start
+                when = datetime.combine(when, datetime.min.time(), timezone.utc)
+        lines.append(f"DTSTAMP:{self.stamp if when is None else utc_stamp(when)}")
+        for column, key in TEXTS:
+            value = values.get(column)
+            if value is not None:
+                lines.append(f"{key}:{text(value, column)}")
+        url = values.get("event_url")
+        if url is not None:
+            lines.append(f"URL:{self._url(url)}")
+        lines += ["TRANSP:TRANSPARENT", "END:VEVENT"]  # others' meetings: the subscriber is free
+        return lines
+
+    def _uid(self, values: Mapping[str, Any]) -> Any:
+        """`event_uid`, else one made of what the rows come from and the event's name and
+        start, the same each time the calendar is asked for (a second event of the
+        same name and start: "-2" added)."""
+        uid = values.get("event_uid")
+        if uid is not None:
+            return uid
+        key = f"{self.origin}\n{values['event_name']}\n{values['event_dtstart']}"
+        made = hashlib.sha256(key.encode(errors="replace")).hexdigest()[:32]
+        self.uids[made] += 1
+        count = self.uids[made]
+        return f"{made}{'' if count == 1 else f'-{count}'}@tracker"
+
+    def _url(self, url: Any) -> str:
+        """A URL as given, or the full URL of a path on this site."""
+        if isinstance(url, str) and URL.fullmatch(url):
+            try:
+                return self.absolute(url) if url.startswith("/") else url
+            except ValueError:  # not one urljoin can read
+                pass
+        raise BadRow(f"event_url {shown(url)} is not a URL (with a scheme such as https:, "
+                     "or a path on this site)")
 
 
 def _when(values: Mapping[str, Any], start: Moment, zone: tzinfo) -> list[str]:
@@ -186,9 +210,9 @@ def time_zone(name: Any) -> tzinfo:
 def moment(value: Any, column: str, zone: tzinfo) -> Moment:
     """A date as it is, or a time (ISO 8601, or Unix seconds) in UTC."""
     try:
-        if isinstance(value, str) and DATE.fullmatch(value):
-            return date.fromisoformat(value)
         if isinstance(value, str):
+            with suppress(ValueError):
+                return date.fromisoformat(value)  # YYYY-MM-DD, YYYYMMDD, 2026-W01-1
             when = datetime.fromisoformat(value)
         elif isinstance(value, int | float) and not isinstance(value, bool):
             when = datetime.fromtimestamp(value, timezone.utc)
@@ -196,7 +220,7 @@ def moment(value: Any, column: str, zone: tzinfo) -> Moment:
             raise TypeError(value)
         if when.tzinfo is None:
             when = when.replace(tzinfo=zone)
-        return when.astimezone(timezone.utc)
+        return when.astimezone(timezone.utc).replace(microsecond=0)
     except (ValueError, TypeError, OverflowError, OSError):
         raise BadRow(f"{column} {shown(value)} is not a date (YYYY-MM-DD) or a time "
                      "(ISO 8601, or seconds since 1970)") from None
@@ -207,8 +231,10 @@ def utc_stamp(when: datetime) -> str:
             f"T{when.hour:02d}{when.minute:02d}{when.second:02d}Z")
 
 
-def text(value: Any) -> str:
+def text(value: Any, column: str = "") -> str:
     """A TEXT value, escaped."""
+    if isinstance(value, bytes):
+        raise BadRow(f"{column} {shown(value)} is binary data, not text")
     return str(value).replace("\r\n", "\n").translate(TEXT)
 
 
