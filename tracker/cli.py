@@ -492,17 +492,21 @@ def build(ctx: click.Context, full: bool, as_of: str | None, db_path: Path | Non
         suffix = f" recorded up to {moment}" if moment else ""
         click.echo(f"Built {target} from {result.events} events{suffix}")
     if result.dangling:
-        count = len(result.dangling)
-        named = listed([f"{kind} {record} --{option} {referenced}"
-                        for kind, record, option, referenced, _retracted in result.dangling])
-        _warn(f"{count} reference{'s' if count > 1 else ''} to retracted records (a merge "
-              f"can leave them): {named}; amend {'them' if count > 1 else 'it'}")
+        _warn_merged([f"{kind} {record} --{option} {referenced}"
+                      for kind, record, option, referenced, _retracted in result.dangling],
+                     "to retracted records", "amend them" if len(result.dangling) > 1
+                     else "amend it")
     if result.looping:
-        count = len(result.looping)
-        named = listed([f"announcement {announcement} --about {about}"
-                        for announcement, about in result.looping])
-        _warn(f"{count} reference{'s' if count > 1 else ''} of announcements about each other "
-              f"in a loop (a merge can leave them): {named}; amend one in each loop")
+        _warn_merged([f"announcement {announcement} --about {about}"
+                      for announcement, about in result.looping],
+                     "of announcements about each other in a loop", "amend one in each loop")
+
+
+def _warn_merged(references: list[str], what: str, advice: str) -> None:
+    """Warn of references a merge of two clones left (the first three, then how many)."""
+    count = len(references)
+    _warn(f"{count} reference{'s' if count > 1 else ''} {what} (a merge can leave them): "
+          f"{listed(references)}; {advice}")
 
 
 @cli.command()

@@ -25,6 +25,8 @@ from datasette import __version__
 from datasette.utils.asgi import Response
 from datasette.views.base import DatasetteError
 
+from .errors import shown
+
 REQUIRED = frozenset({"event_name", "event_dtstart"})
 COLUMNS = ("event_name", "event_dtstart", "event_dtend", "event_duration",
            "event_description", "event_uid", "event_tzid", "event_location", "event_url",
@@ -38,9 +40,7 @@ URL = re.compile(r"(?:[A-Za-z][A-Za-z0-9+.-]*:|/)[^\s\x00-\x1f\x7f]*")  # scheme
 # TEXT (RFC 5545 3.3.11): backslash, semicolon, comma and line breaks escaped; other
 # control characters, which no value may hold, left out.
 TEXT = str.maketrans({"\\": "\\\\", ";": "\\;", ",": "\\,", "\n": "\\n", "\r": "\\n",
-                      **{chr(code): None for code in (*range(9), *range(11, 32), 127)
-                         if code != 13}})
-SHOWN = 80  # characters of a bad value shown in an error
+                      **dict.fromkeys(map(chr, (*range(9), 11, 12, *range(14, 32), 127)))})
 
 Moment = date | datetime  # a date, or a time in UTC, to the second
 TEXTS = (("event_name", "SUMMARY"), ("event_location", "LOCATION"),
@@ -236,11 +236,6 @@ def text(value: Any, column: str = "") -> str:
     if isinstance(value, bytes):
         raise BadRow(f"{column} {shown(value)} is binary data, not text")
     return str(value).replace("\r\n", "\n").translate(TEXT)
-
-
-def shown(value: Any) -> str:
-    """A value as an error names it: its repr, cut short."""
-    return repr(value) if len(repr(value)) <= SHOWN else repr(value)[:SHOWN] + "..."
 
 
 def folded(line: str) -> bytes:

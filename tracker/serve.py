@@ -235,7 +235,7 @@ def make_datasette(db_path: Path | str, metadata: dict[str, Any]):
     if not pm.is_registered(site):
         pm.register(site, name="tracker.site")
     datasette = _datasette_class()(immutables=[], metadata=metadata, settings=SETTINGS,
-                          static_mounts=[(site.MOUNT, str(site.STATIC))])
+                                   static_mounts=[(site.MOUNT, str(site.STATIC))])
     datasette.remove_database("_memory")
     swap_database(datasette, db_path)
     return datasette
