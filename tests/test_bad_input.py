@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import re
 import socket
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 import pytest
 from click.testing import Result
+
+from tracker import model
 
 from .conftest import METADATA, SOURCE, log_bytes, ok, rows, run
 
@@ -310,6 +313,32 @@ def test_leap_day_and_held_past_meeting_are_accepted(seeded: dict[str, str]) -> 
     result = run(*meeting("--status", "held", date="2024-02-29"))
     assert result.exit_code == 0, (result.output, result.exception)
     assert result.stderr == ""
+
+
+class LateEvening(datetime):
+    """22:00 UTC on 2026-11-23: already 2026-11-24 from UTC+10 (Tokyo's morning) on."""
+
+    @classmethod
+    def now(cls, tz=None) -> datetime:  # type: ignore[override]
+        return datetime(2026, 11, 23, 22, tzinfo=timezone.utc).astimezone(tz)
+
+
+def test_a_meeting_held_today_somewhere_may_be_marked_held(
+        seeded: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """"Today" is the date in the first time zone to reach it (UTC+14), for `--status
+    held` as for `--date` and `--published`: a morning meeting in Tokyo is held before
+    midnight UTC. The day after that date is refused, by `add` and by `update`."""
+    monkeypatch.setattr(model, "datetime", LateEvening)
+    first, later = date(2026, 11, 24), "2026-11-25"
+    ok(*meeting("--status", "held", date=first.isoformat()))
+    scheduled = ok(*meeting("--status", "scheduled", title="Talks in Tokyo",
+                            date=first.isoformat()))
+    ok(*update(scheduled, "--status", "held", "--date", first.isoformat()))
+    assert_refused(run(*meeting("--status", "held", date=later)),
+                   (f"--status held for a meeting dated {later}, after today",))
+    upcoming = ok(*meeting("--status", "scheduled", title="Talks to come", date=later))
+    assert_refused(run(*update(upcoming, "--status", "held")),
+                   (f"--status held for a meeting dated {later}, after today",))
 
 
 def test_amount_with_separators_is_normalised(seeded: dict[str, str]) -> None:

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from tracker.envelope import ULID_PATTERN
 from tracker.model import EVENT_KINDS, EVENT_TYPES
 
-from .conftest import SOURCE, log_bytes, ok, rows, run
+from .conftest import PROJECT, SOURCE, log_bytes, ok, rows, run
 
 # Every command of issue 2, with every option DESIGN.md lists for it.
 CONTRACT = {
@@ -216,6 +219,24 @@ def test_idempotent_retry_with_id(events: Path) -> None:
                 *SOURCE)
     assert (other.exit_code, other.stderr) == (
         1, f"Error: id {event_id} is already used by another event\n")
+    assert log_bytes(events) == before
+
+
+def test_the_readme_recipe_for_an_id_gives_one_to_retry_with(events: Path,
+                                                             japan_format: str) -> None:
+    """The README's line that makes an id for `--id` runs, and its id retries safely."""
+    readme = (PROJECT / "README.md").read_text()
+    section = readme.split("### `--id` (idempotent retries)", 1)[1].split("\n#", 1)[0]
+    recipe = re.search(r"^ID=\$\((.+)\)$", section, re.MULTILINE)
+    assert recipe, section
+    command = recipe[1].replace(".venv/bin/python", shlex.quote(sys.executable), 1)
+    made = subprocess.run(["bash", "-c", command], capture_output=True, text=True,
+                          check=True).stdout.strip()
+    assert ULID_PATTERN.fullmatch(made), made
+    args = ("cite", japan_format, "--id", made, "--source", "https://example.org/report")
+    assert ok(*args) == made
+    before = log_bytes(events)
+    assert run(*args).stderr == f"Already recorded: {made} (nothing appended)\n"
     assert log_bytes(events) == before
 
 

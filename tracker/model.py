@@ -492,10 +492,9 @@ def default_meeting_status(date_text: str, now: str) -> str:
 
 def _settle_meeting(data: dict[str, Any], now: str) -> list[str]:
     """Place, participants and default status of a meeting; returns warnings."""
-    span = parse_date(data["date"])
     if "status" not in data:
         data["status"] = default_meeting_status(data["date"], now)
-    elif data["status"] == "held" and span.start > now:
+    elif data["status"] == "held" and _not_yet(data["date"]):
         raise TrackerError(f"--status held for a meeting dated {data['date']}, after today")
     if "country" in data and all_actors()[data["country"]].kind != "state":
         raise TrackerError(f"--country {data['country']} is not a state")
@@ -549,11 +548,10 @@ def draft_update(
         raise TrackerError("--status disbursed needs --amount (the cumulative amount disbursed)")
     if "amount" in data and status != "disbursed":
         raise TrackerError(f"--amount {data['amount']} only goes with --status disbursed")
-    now = today()
     if "date" in data and _not_yet(data["date"]):
         raise TrackerError(f"--date {data['date']} is after today: an update records what "
                            "has happened")
-    if status == "held" and record_date and parse_date(record_date).start > now:
+    if status == "held" and record_date and _not_yet(record_date):
         raise TrackerError(f"--status held for a meeting dated {record_date}, after today")
     data["source"] = parse_source(options)
     warnings = []
