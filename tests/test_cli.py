@@ -263,6 +263,44 @@ def test_show_prints_state_and_history(db: Path) -> None:
     assert not db.exists()  # show reads the log, not the database
 
 
+def test_show_gives_the_date_and_note_of_a_status_update(events: Path) -> None:
+    """When a status changed and why (`update --date --note`) are shown, in the text
+    history and under their own keys in --json (the note also stays under "reason")."""
+    meeting = ok("add", "meeting", "--title", "Summit", "--date", "2024-08", "--status",
+                 "scheduled", "--source", "Announcement")
+    held = ok("update", meeting, "--status", "held", "--date", "2024-08", "--note",
+              "held in Astana", "--source", "Report")
+    cancelled = ok("update", meeting, "--status", "cancelled", "--source", "Correction")
+    pledge = ok("add", "pledge", "--title", "Grant", "--date", "2020", "--donor", "JPN",
+                "--recipient", "KAZ", "--amount", "1000", "--currency", "JPY",
+                "--source", "Budget")
+    disbursed = ok("update", pledge, "--status", "disbursed", "--amount", "400", "--date",
+                   "2021-03-05", "--source", "Budget report")
+    history = ok("show", meeting).partition("history:\n")[2].splitlines()
+    assert [line for line in history if not line.startswith("  2")] == [
+        "    recorded: Summit", "    source: Announcement",
+        "    status: scheduled -> held", "    date: 2024-08", "    note: held in Astana",
+        "    source: Report",
+        "    status: held -> cancelled", "    source: Correction",
+    ]
+    history = ok("show", pledge).partition("history:\n")[2].splitlines()
+    assert [line for line in history if not line.startswith("  2")] == [
+        "    recorded: Grant", "    source: Budget",
+        "    status: pledged -> disbursed", "    disbursed_amount: None -> 400",
+        "    date: 2021-03-05", "    source: Budget report",
+    ]
+    shown = json.loads(ok("show", meeting, "--json"))["history"]
+    assert [(event["id"], event["status_date"], event["status_note"], event["reason"])
+            for event in shown] == [
+        (meeting, None, None, None), (held, "2024-08", "held in Astana", "held in Astana"),
+        (cancelled, None, None, None)]
+    assert set(shown[1]) == {"id", "type", "recorded_at", "recorded_by", "changes",
+                             "reason", "source", "data", "status_date", "status_note"}
+    shown = json.loads(ok("show", pledge, "--json"))["history"]
+    assert [(event["id"], event["status_date"], event["status_note"])
+            for event in shown] == [(pledge, None, None), (disbursed, "2021-03-05", None)]
+
+
 def test_show_unknown_id() -> None:
     result = run("show", "01J3Z8Q6M0S7WQ4N6V7R2K9B1C")
     assert (result.exit_code, result.stderr) == (

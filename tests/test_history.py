@@ -216,6 +216,77 @@ def test_bad_amendments_are_refused(events: Path, assignment: str, message: str)
     assert log_bytes(events) == before
 
 
+def test_an_amendment_that_only_reorders_a_set_is_refused(events: Path) -> None:
+    """Participants, recipients, members, about, topics and officials are sets: a new
+    order is nothing to amend (it appended an amendment before), and it is left out of
+    an amendment that changes something else."""
+    meeting = ok("add", "meeting", "--title", "Talks", "--date", "2020", "--participant",
+                 "JPN,KAZ", "--topic", "trade", "--topic", "energy", *SOURCE)
+    pledge = ok("add", "pledge", "--title", "Grant", "--date", "2020", "--donor", "JPN",
+                "--recipient", "KAZ,UZB", "--amount", "5", "--currency", "JPY", *SOURCE)
+    slug = ok("add", "format", "c5-japan", "--name", "C5 + Japan", "--member", "JPN,KAZ",
+              *SOURCE)
+    said = ok("add", "announcement", "--title", "Welcome", "--date", "2020", "--by", "JPN",
+              "--about", meeting, "--about", pledge, *SOURCE)
+    before = log_bytes(events)
+    for subject, assignments, message in [
+        (meeting, ["participant=Kazakhstan,Japan"],
+         "participant=KAZ,JPN only reorders JPN,KAZ (the order of participants is not a "
+         "change)"),
+        (pledge, ["recipient=UZB,KAZ"],
+         "recipient=UZB,KAZ only reorders KAZ,UZB (the order of recipients is not a change)"),
+        (slug, ["member=KAZ,JPN"],
+         "member=KAZ,JPN only reorders JPN,KAZ (the order of members is not a change)"),
+        (said, [f"about={pledge},{meeting}"],
+         f"about={pledge},{meeting} only reorders {meeting},{pledge} (the order of about is "
+         "not a change)"),
+        (meeting, ["topic=energy,trade", "title=Talks"],
+         "title already as given; topic=energy,trade only reorders trade,energy (the order "
+         "of topics is not a change)"),
+    ]:
+        sets = [part for assignment in assignments for part in ("--set", assignment)]
+        result = run("amend", subject, *sets, "--reason", "the order")
+        assert (result.exit_code, result.stderr) == (1, f"Error: nothing to amend: {message}\n")
+    assert log_bytes(events) == before
+    amended = json.loads(ok("amend", meeting, "--set", "participant=KAZ,JPN",
+                            "--set", "title=Talks in Tokyo", "--reason", "the title", "--json"))
+    assert amended["data"]["changes"] == {"title": "Talks in Tokyo"}
+    assert json.loads(ok("show", meeting, "--json"))["state"]["participants"] == ["JPN", "KAZ"]
+
+
+def test_an_amendment_cannot_drop_the_chair_or_an_official_from_participants(
+    events: Path,
+) -> None:
+    """The actors of the chair and the officials stay participants: an amendment that
+    leaves them out of --set participant= says so, refused if that is all it would do."""
+    meeting = ok("add", "meeting", "--title", "Talks", "--date", "2020", "--participant",
+                 "JPN,KAZ", "--official", "JPN:Yoko Kamikawa", "--chair", "UZB", *SOURCE)
+    before = log_bytes(events)
+    result = run("amend", meeting, "--set", "participant=KAZ", "--reason", "who met")
+    assert (result.exit_code, result.stderr) == (
+        1, "Error: nothing to amend: participant=KAZ leaves the participants as they were: "
+        "JPN stays as the actor of --official 'JPN:Yoko Kamikawa', UZB stays as the "
+        "--chair\n")
+    assert log_bytes(events) == before
+    result = run("amend", meeting, "--set", "participant=KAZ,TJK", "--reason", "who met",
+                 "--json")
+    assert result.exit_code == 0, result.output
+    assert result.stderr == ("Warning: participant=KAZ,TJK does not drop JPN or UZB: JPN "
+                             "stays as the actor of --official 'JPN:Yoko Kamikawa', UZB "
+                             "stays as the --chair\n")
+    assert json.loads(result.stdout)["data"]["changes"] == {
+        "participants": ["KAZ", "TJK", "UZB", "JPN"]}
+    result = run("amend", meeting, "--set", "participant=TJK", "--set", "chair=JPN",
+                 "--reason", "the chair")
+    assert result.exit_code == 0, result.output
+    assert result.stderr == ("Warning: participant=TJK does not drop JPN: JPN stays as the "
+                             "--chair and the actor of --official 'JPN:Yoko Kamikawa'\n")
+    state = json.loads(ok("show", meeting, "--json"))["state"]
+    assert (state["chair"], state["participants"]) == ("JPN", ["TJK", "JPN"])
+    assert run("amend", meeting, "--set", "participant=TJK,JPN", "--reason", "r").stderr == (
+        "Error: nothing to amend: participant already as given\n")
+
+
 def test_amend_needs_a_reason(events: Path) -> None:
     meeting = ok("add", "meeting", "--title", "Ministers meet", "--date", "2019", *SOURCE)
     before = log_bytes(events)

@@ -718,20 +718,93 @@ def draft_amendment(
     # The status is compared apart, with the status after the updates.
     new = {key: value for key, value in draft.data.items() if key != "status"}
     old = {key: value for key, value in current.items() if key != "status"}
-    changes = {key: value for key, value in new.items() if old.get(key) != value}
+    changes = {key: value for key, value in new.items()
+               if not same_value(kind, key, old.get(key), value)}
     changes.update({key: None for key in old if key not in new})
     if current_status is None and kind in STATUSES:
         current_status = current.get("status", STATUSES[kind][0])
     if "status" in seen and status != current_status:
         changes["status"] = status
+    kept = _kept_participants(current, merged, draft.data) if kind == "meeting" and \
+        "participant" in seen else None
     if not changes:
-        raise TrackerError(f"nothing to amend: {', '.join(sorted(seen))} already as given")
+        raise TrackerError(f"nothing to amend: {_unchanged(kind, seen, old, new, kept)}")
+    warnings = list(draft.warnings)
+    if kept:
+        warnings.append(f"{kept[0]} does not drop {' or '.join(kept[1])}: {kept[2]}")
     data: dict[str, Any] = {"changes": dict(sorted(changes.items())), "reason": reason}
     data.update(optional_source(options))
     references = [ref for ref in draft.references if ref[1] in _values(changes)]
     if any(reference == subject for _wanted, reference in references):
         raise TrackerError(f"{subject} cannot refer to itself")
-    return Draft(AMENDED, data, subject, references, draft.warnings)
+    return Draft(AMENDED, data, subject, references, warnings)
+
+
+# Repeatable fields hold sets: `tracker add` drops repeats, their child tables
+# (meeting_participants, format_members, pledge_recipients, announcement_about) have no
+# order, and nothing reads a meaning into the order (a meeting's host is its --chair).
+# Their order is stored as given, but an amendment that only reorders one changes nothing.
+SET_KEYS = {kind: frozenset(spec.key for spec in specs if spec.many)
+            for kind, specs in FIELDS.items()}
+
+
+def same_value(kind: str, key: str, old: Any, new: Any) -> bool:
+    """Whether a stored value and an amended one say the same: equal, or, for a set (a
+    repeatable field), the same items in another order."""
+    if old == new:
+        return True
+    if key not in SET_KEYS[kind] or type(old) is not list or type(new) is not list:
+        return False
+    return len(old) == len(new) and all(item in new for item in old) and \
+        all(item in old for item in new)
+
+
+def _items_text(key: str, items: list[Any]) -> str:
+    """A set's items as one short text, as `--set` takes them: "JPN,KAZ"."""
+    if key == "officials":
+        items = [_official_option(item) for item in items]
+    text = ",".join(map(str, items))
+    return text if len(text) <= 80 else text[:80] + "..."
+
+
+def _unchanged(kind: str, seen: set[str], old: dict[str, Any], new: dict[str, Any],
+               kept: tuple[str, list[str], str] | None) -> str:
+    """Why an amendment changes nothing, field by field: already as given, only
+    reordered (a set), or actors that stay participants as the chair or officials."""
+    plain, special = [], []
+    specs = {spec.option: spec for spec in FIELDS[kind]}
+    for name in sorted(seen):
+        spec = specs.get(name)
+        if name == "participant" and kept:
+            special.append(f"{kept[0]} leaves the participants as they were: {kept[2]}")
+        elif spec is not None and spec.many and old.get(spec.key) != new.get(spec.key):
+            special.append(f"{name}={_items_text(spec.key, new[spec.key])} only reorders "
+                           f"{_items_text(spec.key, old[spec.key])} (the order of "
+                           f"{spec.key} is not a change)")
+        else:
+            plain.append(name)
+    return "; ".join(([f"{', '.join(plain)} already as given"] if plain else []) + special)
+
+
+def _kept_participants(current: dict[str, Any], options: dict[str, Any],
+                       data: dict[str, Any]) -> tuple[str, list[str], str] | None:
+    """When `--set participant=` leaves out actors that were participants and that stay
+    because they are the chair or of an official: the participants as asked
+    ("participant=KAZ"), those actors, and why each stays; else None."""
+    asked = parse_actors(options.get("participant", ()))
+    kept = [actor for actor in current.get("participants", ())
+            if actor not in asked and actor in data.get("participants", ())]
+    if not kept:
+        return None
+    reasons = []
+    for actor in kept:
+        why = ["the --chair"] if data.get("chair") == actor else []
+        officials = [f"--official {shown(_official_option(official))}"
+                     for official in data.get("officials", ()) if official["actor"] == actor]
+        if officials:
+            why.append(f"the actor of {' and '.join(officials)}")
+        reasons.append(f"{actor} stays as {' and '.join(why)}")
+    return f"participant={','.join(asked)}", kept, ", ".join(reasons)
 
 
 def _values(changes: dict[str, Any]) -> list[Any]:

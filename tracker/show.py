@@ -62,10 +62,24 @@ def describe(log: EventLog, subject: str) -> dict[str, Any]:
                            event["data"].get("reason")),  # an amendment that changed nothing
             "source": event["data"].get("source"),
             "data": event["data"],
+            **_update_fields(event),
         })
     return {"kind": kind, "id": subject, "retracted": bool(record["retracted"]),
             "retraction_reason": record["retraction_reason"], "state": state,
             "history": history}
+
+
+def _update_fields(event: Event) -> dict[str, Any]:
+    """What a status update says besides its status, as given to `tracker update`:
+    `status_date` (its --date: when the change happened) and `status_note` (its --note).
+    None if not given, for other events, or if not text (not as tracker writes it)."""
+    fields: dict[str, Any] = {"status_date": None, "status_note": None}
+    if event["type"].endswith(".status_changed"):
+        for key in ("date", "note"):
+            value = event["data"].get(key)
+            if isinstance(value, str):
+                fields[f"status_{key}"] = value
+    return fields
 
 
 def _source_line(source: Any) -> str:
@@ -106,9 +120,13 @@ def render(record: dict[str, Any]) -> str:
             lines.append(f"    recorded: {data.get('title') or data.get('name')}")
         for change in event["changes"]:
             lines.append(f"    {change['field']}: {change['old']} -> {change['new']}")
-        if event["reason"]:
-            label = "note" if event["type"].endswith(".status_changed") else "reason"
-            lines.append(f"    {label}: {event['reason']}")
+        if event["type"].endswith(".status_changed"):
+            if event["status_date"]:
+                lines.append(f"    date: {event['status_date']}")
+            if event["status_note"]:
+                lines.append(f"    note: {event['status_note']}")
+        elif event["reason"]:
+            lines.append(f"    reason: {event['reason']}")
         if event["source"]:
             lines.append(f"    source: {_source_line(event['source'])}")
     return "\n".join(lines)
