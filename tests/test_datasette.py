@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from contextlib import closing
 from pathlib import Path
@@ -141,6 +142,48 @@ async def test_search_finds_ashgabat(datasette) -> None:
     assert [row["title"] for row in rows] == ["6th Central Asia + Japan foreign ministers' meeting"]
     quotes = await get_json(datasette, "/tracker/sources.json?_shape=array&_search=Ashgabat")
     assert len(quotes) == 1
+
+
+async def test_search_finds_a_city_by_the_name_the_source_gives(datasette) -> None:
+    rows = await get_json(datasette, "/tracker/meetings.json?_shape=array&_search=Nur-Sultan")
+    assert [(row["city"], row["city_as_given"], row["date"]) for row in rows] == [
+        ("Astana", "Nur-Sultan", "2004-08")]
+
+
+def links_from_other_tables(html: str) -> list[tuple[str, str]]:
+    """The "Links from other tables" of a row page: (link, its text)."""
+    section = html.split("<h2>Links from other tables</h2>", 1)[1].split("</ul>", 1)[0]
+    return [(link, " ".join(re.sub("<[^>]+>", "", text).split())) for link, text in re.findall(
+        r'<li>\s*<a href="([^"]+)">\s*(.*?)</li>', section, re.S)]
+
+
+async def test_a_record_links_to_what_refers_to_it(datasette, bundled: Path) -> None:
+    """A meeting's page links to its sources, events, history and the announcements about
+    it; its `records` row links to it; a source names the record it cites."""
+    with closing(sqlite3.connect(bundled)) as conn:
+        summit, title = conn.execute(
+            "select id, title from meetings where date = '2024-08'").fetchone()
+    response = await datasette.client.get(f"/tracker/meetings/{summit}")
+    assert links_from_other_tables(response.text) == [
+        (f"/tracker/meeting_participants?meeting_id={summit}",
+         "0 rows from meeting_id in meeting_participants"),
+        (f"/tracker/pledges?meeting_id={summit}", "0 rows from meeting_id in pledges"),
+        (f"/tracker/events?subject={summit}", "1 row from subject in events"),
+        (f"/tracker/announcement_about?subject={summit}",
+         "1 row from subject in announcement_about"),
+        (f"/tracker/sources?subject={summit}", "1 row from subject in sources"),
+        (f"/tracker/status_changes?subject={summit}",
+         "0 rows from subject in status_changes"),
+        (f"/tracker/history?subject={summit}", "0 rows from subject in history")]
+    record = await datasette.client.get(f"/tracker/records/{summit}")
+    assert (f"/tracker/meetings?id={summit}", "1 row from id in meetings") in \
+        links_from_other_tables(record.text)
+    format_page = await datasette.client.get("/tracker/formats/central-asia-japan")
+    assert ("/tracker/sources?subject=central-asia-japan",
+            "3 rows from subject in sources") in links_from_other_tables(format_page.text)
+    sources = await get_json(datasette, f"/tracker/sources.json?_shape=array&_labels=on"
+                                        f"&subject={summit}")
+    assert [source["subject"] for source in sources] == [{"value": summit, "label": title}]
 
 
 def test_tracker_serve_builds_and_serves(tmp_path: Path) -> None:

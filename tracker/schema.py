@@ -32,6 +32,10 @@ class Table:
 AMOUNT = "ANY"
 DATED = {"date": str, "date_start": str, "date_end": str, "date_precision": str}
 STAMPS = {"recorded_at": str, "updated_at": str}
+# A subject is any record's id (a format's slug): declared a key to `records`, whose
+# page then links to what refers to it (and `tracker.serve.record_links` links the row
+# of its kind as well).
+SUBJECT = (("subject", "records", "id"),)
 
 TABLES = (
     Table(
@@ -39,6 +43,7 @@ TABLES = (
         {"id": str, "type": str, "subject": str, "recorded_at": str, "recorded_by": str,
          "writer": str, "seq": int, "schema": int, "data": str, "hash": str},
         pk="id",
+        foreign_keys=SUBJECT,
         indexes=("type", "subject", "recorded_at", "recorded_by", ("writer", "seq")),
     ),
     Table(
@@ -76,7 +81,7 @@ TABLES = (
                  ("status", "date_start"), ("status", "date_end"), ("status", "format"),
                  ("status", "level"), ("status", "country"), ("country", "date_start"),
                  ("chair", "date_start"), "recorded_at", ("year", "format")),
-        fts=("title", "summary", "city", "topics"),
+        fts=("title", "summary", "city", "city_as_given", "topics"),
     ),
     Table(
         "meeting_participants",
@@ -97,7 +102,7 @@ TABLES = (
     Table(
         "announcement_about",
         {"announcement_id": str, "subject": str},
-        foreign_keys=(("announcement_id", "announcements", "id"),),
+        foreign_keys=(("announcement_id", "announcements", "id"), *SUBJECT),
         indexes=("announcement_id", "subject"),
     ),
     Table(
@@ -126,6 +131,7 @@ TABLES = (
         {"subject": str, "event_id": str, "kind": str, "url": str, "citation": str,
          "publisher": str, "published": str, "quote": str, "recorded_at": str},
         pk="event_id",
+        foreign_keys=SUBJECT,
         indexes=("subject", "kind", "publisher", "published", "recorded_at"),
         fts=("quote", "citation", "publisher"),
     ),
@@ -135,6 +141,7 @@ TABLES = (
          "date_start": str, "amount": AMOUNT, "amount_text": str, "note": str,
          "event_id": str, "recorded_at": str},
         pk="event_id",
+        foreign_keys=SUBJECT,
         indexes=("subject", "kind", "status", "recorded_at"),
     ),
     Table(
@@ -148,6 +155,7 @@ TABLES = (
         "history",
         {"subject": str, "kind": str, "event_id": str, "event_type": str, "recorded_at": str,
          "recorded_by": str, "field": str, "old_value": str, "new_value": str, "reason": str},
+        foreign_keys=SUBJECT,
         indexes=("subject", "kind", "event_id", "event_type", "recorded_at", "recorded_by",
                  "field"),
     ),
@@ -353,8 +361,9 @@ REPLAY_INDEXES = (("meeting_participants", "meeting_id"),
 
 
 def create_tables(db: sqlite_utils.Database) -> None:
-    """Every table, with only the indexes that replay needs."""
-    for table in TABLES:
+    """Every table, with only the indexes that replay needs (tables without keys to
+    others first: sqlite-utils checks a key's table exists)."""
+    for table in sorted(TABLES, key=lambda table: bool(table.foreign_keys)):
         db[table.name].create(
             table.columns,
             pk=table.pk,

@@ -142,6 +142,9 @@ def _database_class():
             self._all_file_connections.append(conn)
             return conn
 
+        async def get_all_foreign_keys(self) -> dict[str, dict[str, list[dict[str, str]]]]:
+            return record_links(await super().get_all_foreign_keys())
+
         @property
         def cached_table_counts(self) -> dict[str, int] | None:
             """Rows per table (not per view: Datasette lists these names as tables)."""
@@ -199,6 +202,27 @@ def _datasette_class():
             return deepcopy(self.plugin_configs[key])
 
     return TrackerDatasette
+
+
+def record_links(keys: dict[str, dict[str, list[dict[str, str]]]]
+                 ) -> dict[str, dict[str, list[dict[str, str]]]]:
+    """Datasette's foreign keys, with the links a record's pages show: what refers to a
+    record by `subject` (sources, history, status changes, events, announcements about
+    it; keys to `records`) links from the row of its kind too, and a `records` row links
+    to that row. These links are not in the schema: a subject refers to any kind."""
+    from .projection import TABLE_OF
+
+    if "records" not in keys:
+        return keys
+    linked = {table: {**links, "incoming": list(links["incoming"])}
+              for table, links in keys.items()}
+    for table, key in TABLE_OF.values():
+        if table in linked:
+            linked[table]["incoming"] += [{**link, "column": key}
+                                          for link in keys["records"]["incoming"]]
+            linked["records"]["incoming"].append(
+                {"other_table": table, "column": "id", "other_column": key})
+    return linked
 
 
 def swap_database(datasette, db_path: Path | str, inspect_data: dict[str, Any] | None = None):
