@@ -222,6 +222,34 @@ def test_idempotent_retry_with_id(events: Path) -> None:
     assert log_bytes(events) == before
 
 
+def test_a_retry_of_amend_retract_update_or_cite_appends_nothing(events: Path) -> None:
+    """A retry is checked against the record as it stood before the event of its --id:
+    an amendment's retry found its change made, and a retraction's the record retracted
+    (both were refused). The same id with other content is still refused."""
+    meeting = ok("add", "meeting", "--title", "Talks", "--date", "2020", "--status", "held",
+                 *SOURCE)
+    ids = [f"01J3Z8Q6M0S7WQ4N6V7R2K9B{n}C" for n in range(4)]
+    first = [("amend", meeting, "--set", "title=Talks in Astana", "--set", "status=cancelled",
+              "--reason", "misread", "--id", ids[0]),
+             ("update", meeting, "--status", "held", "--date", "2020", *SOURCE, "--id", ids[1]),
+             ("cite", meeting, "--source", "A report", "--id", ids[2])]
+    for args in first:
+        assert ok(*args) == args[-1]
+    ok("amend", meeting, "--set", "title=Talks in Almaty", "--reason", "misread again")
+    retract = ("retract", meeting, "--reason", "recorded twice", "--id", ids[3])
+    assert ok(*retract) == ids[3]
+    before = log_bytes(events)
+    for args in [*first, retract]:
+        result = run(*args)
+        assert (result.exit_code, result.stdout, result.stderr) == (
+            0, f"{args[-1]}\n", f"Already recorded: {args[-1]} (nothing appended)\n"), args
+    for args in [("amend", meeting, "--set", "title=Talks in Bishkek", "--reason", "misread",
+                  "--id", ids[0]),
+                 ("retract", meeting, "--reason", "another reason", "--id", ids[3])]:
+        assert run(*args).stderr == f"Error: id {args[-1]} is already used by another event\n"
+    assert log_bytes(events) == before
+
+
 def test_the_readme_recipe_for_an_id_gives_one_to_retry_with(events: Path,
                                                              japan_format: str) -> None:
     """The README's line that makes an id for `--id` runs, and its id retries safely."""

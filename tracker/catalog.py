@@ -172,27 +172,33 @@ class Catalog:
         return self.conn.execute("select 1 from unread where id = ?",
                                  (event_id,)).fetchone() is not None
 
-    def data_of(self, subject: str) -> dict[str, Any]:
-        """A record's current data: as recorded, then amended."""
+    def data_of(self, subject: str, before: str | None = None) -> dict[str, Any]:
+        """A record's current data: as recorded, then amended (with `before`, an event's
+        id: by the amendments replayed before that event only)."""
         row = self.conn.execute("select data, segment, offset from subjects where id = ?",
                                 (subject,)).fetchone()
         if row is None:
             raise KeyError(subject)
+        if before is not None:
+            return _folded(self._read, self.conn, subject, row[1], row[2], before)
         if row[0] is not None:
             return orjson.loads(row[0])
         return without_source(self._read(row[1], row[2])["data"])
 
-    def status_of(self, subject: str, kind: str) -> tuple[str | None, str | None]:
+    def status_of(self, subject: str, kind: str,
+                  before: str | None = None) -> tuple[str | None, str | None]:
         """A meeting's or pledge's current status as a build gives it: that of its latest
         status change or amendment of its status, in replay order, else the one it was
         recorded with. If it is disbursed, also the amount of its latest status change
-        that gave one (else None). Reads only the events about it, latest first."""
+        that gave one (else None). Reads only the events about it, latest first. With
+        `before` (an event's id), the status as it stood before that event."""
         status: str | None = None
         amount: str | None = None
         found = False
         for event_type, segment, offset in self.conn.execute(
                 "select type, segment, offset from events where subject = ? and type in "
-                "(?, ?) order by key desc", (subject, STATUS_CHANGED[kind], AMENDED)):
+                f"(?, ?) {BEFORE if before else ''} order by key desc",
+                (subject, STATUS_CHANGED[kind], AMENDED, *([before] if before else []))):
             data = self._read(segment, offset)["data"]
             changes = data.get("changes") if event_type == AMENDED else data
             if isinstance(changes, dict) and event_type == AMENDED:
@@ -204,7 +210,7 @@ class Catalog:
             if found and (status != "disbursed" or amount is not None):
                 break
         if not found:
-            status = self.data_of(subject).get("status", STATUSES[kind][0])
+            status = self.data_of(subject, before).get("status", STATUSES[kind][0])
         return status, amount if status == "disbursed" else None
 
     def _read(self, segment: str, offset: int) -> dict[str, Any]:
@@ -383,16 +389,30 @@ def _settle(log: EventLog, conn: sqlite3.Connection, touched: str) -> None:
             _fold(segments.read, conn, subject)
 
 
+# Of the events about a subject, those replayed before the event of an id.
+BEFORE = "and key < (select key from events where id = ?)"
+
+
+def _folded(read: Callable[[str, int], dict[str, Any]], conn: sqlite3.Connection,
+            subject: str, segment: str, offset: int, before: str | None = None
+            ) -> dict[str, Any]:
+    """A record's data as recorded (at `segment`, `offset`), then amended in replay order
+    (only by the amendments before the event `before`, if given)."""
+    data = without_source(read(segment, offset)["data"])
+    for segment, offset in conn.execute(
+            f"select segment, offset from events where subject = ? and type = '{AMENDED}' "
+            f"{BEFORE if before else ''} order by key",
+            (subject, *([before] if before else []))).fetchall():
+        data = apply_changes(data, read(segment, offset)["data"]["changes"])
+    return data
+
+
 def _fold(read: Callable[[str, int], dict[str, Any]], conn: sqlite3.Connection,
           subject: str) -> None:
     """A record's data, date and references: as recorded, then amended, in replay order."""
     kind, segment, offset = conn.execute(
         "select kind, segment, offset from subjects where id = ?", (subject,)).fetchone()
-    data = without_source(read(segment, offset)["data"])
-    for segment, offset in conn.execute(
-            f"select segment, offset from events where subject = ? and type = '{AMENDED}' "
-            "order by key", (subject,)).fetchall():
-        data = apply_changes(data, read(segment, offset)["data"]["changes"])
+    data = _folded(read, conn, subject, segment, offset)
     conn.execute("update subjects set data = ?, date = ?, refs = ? where id = ?",
                  (_json(data), _date(data), _references(kind, data), subject))
 

@@ -320,7 +320,7 @@ def update(ctx: click.Context, record_id: str, event_id: str | None, as_json: bo
     from .recorder import find_subject
 
     subject = parse_reference(record_id)
-    found = find_subject(_log(ctx), subject, with_data=True)
+    found = find_subject(_log(ctx), subject, with_data=True, retry_of=event_id)
     pledge = found.data if found.kind == "pledge" else None
     _append(ctx, draft_update(found.kind, subject, options, found.date, pledge), event_id,
             as_json)
@@ -343,7 +343,7 @@ def cite(ctx: click.Context, record_id: str, event_id: str | None, as_json: bool
     from .recorder import find_subject
 
     subject = parse_reference(record_id)
-    find_subject(_log(ctx), subject)
+    find_subject(_log(ctx), subject, retry_of=event_id)
     _append(ctx, draft_citation(subject, options), event_id, as_json)
 
 
@@ -437,7 +437,8 @@ def amend(ctx: click.Context, record_id: str, assignments: tuple[str, ...],
     from .recorder import find_subject
 
     subject = parse_reference(record_id)
-    found = find_subject(_log(ctx), subject, with_data=True, with_status=True)
+    found = find_subject(_log(ctx), subject, with_data=True, with_status=True,
+                         retry_of=event_id)
     draft = draft_amendment(found.kind, subject, found.data, assignments, options,
                             found.status)
     _append(ctx, draft, event_id, as_json)
@@ -460,7 +461,7 @@ def retract(ctx: click.Context, record_id: str, event_id: str | None, as_json: b
     from .recorder import find_subject
 
     subject = parse_reference(record_id)
-    find_subject(_log(ctx), subject)
+    find_subject(_log(ctx), subject, retry_of=event_id)
     _append(ctx, draft_retraction(subject, options), event_id, as_json)
 
 

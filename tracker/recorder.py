@@ -133,18 +133,29 @@ def _keep_references_whole(catalog: Catalog, draft: Draft) -> None:
 
 
 def find_subject(log: EventLog, subject: str, with_data: bool = False,
-                 with_status: bool = False) -> Subject:
+                 with_status: bool = False, retry_of: str | None = None) -> Subject:
     """An existing record that was not retracted, for commands that name one.
 
     With `with_data`, its current data (as recorded, then amended) is read too; with
-    `with_status`, a meeting's or pledge's status (after its updates).
+    `with_status`, a meeting's or pledge's status (after its updates). With `retry_of`
+    (an `--id`) naming an event about the record already in the log, the record as it
+    stood before that event (retracted since, if that event retracted it): a retry is
+    then checked against what was asked the first time.
     """
     from .catalog import Catalog
 
     with Catalog.scan(log) as catalog:
-        found = catalog.require("record", subject)
+        before = retry_of if retry_of and _about(catalog.event(retry_of), subject) else None
+        found = catalog.subjects.get(subject) if before else None
+        if found is None:
+            found = catalog.require("record", subject)
         if with_data:
-            found.data = catalog.data_of(subject)
+            found.data = catalog.data_of(subject, before)
         if with_status and found.kind in STATUSES:
-            found.status = catalog.status_of(subject, found.kind)[0]
+            found.status = catalog.status_of(subject, found.kind, before)[0]
         return found
+
+
+def _about(event: dict[str, Any] | None, subject: str) -> bool:
+    return event is not None and event["subject"] == subject and \
+        not event["type"].endswith(".recorded")
