@@ -183,7 +183,8 @@ CASES = [
                   "not a Crockford base32 digit",), id="cite-id-not-crockford"),
     pytest.param(("show", "Central Asia"),
                  ("invalid id or format slug 'Central Asia': use a record id (a 26-character "
-                  "ULID) or a format slug (2-64 lower-case letters, digits and '-')",),
+                  "ULID) or a format slug (2-64 lower-case letters and digits, in words joined "
+                  "by single '-')",),
                  id="show-neither-id-nor-slug"),
     pytest.param(("log", "--subject", "x"), ("invalid id or format slug 'x'",),
                  id="log-subject-neither-id-nor-slug"),
@@ -235,6 +236,13 @@ CASES = [
     pytest.param(("--events", "", "add", "format", "abc", "--name", "A", "--source", "S"),
                  ("--events", "'' is not a folder name"), id="events-empty"),
     pytest.param(("serve", "--port", "70000"), ("--port", "70000"), id="port-too-large"),
+    pytest.param(("serve", "--metadata", "nope.json", "--port", "8799"),
+                 ("no metadata file 'nope.json'",), id="serve-metadata-missing"),
+    pytest.param(("serve", "--as-of", "yesterday", "--port", "8799"),
+                 ("invalid --as-of 'yesterday'",), id="serve-as-of-words-without-metadata"),
+    pytest.param(("add", "format", "ca--x", "--name", "X", *SOURCE),
+                 ("invalid format slug 'ca--x': use 2-64 lower-case letters and digits, in "
+                  "words joined by single '-'",), id="format-slug-double-hyphen"),
     # -- event types
     pytest.param(("log", "--type", "foo"), ("--type", "'foo' is not one of 'format', 'meeting'",
                                             "'meeting.recorded'", "'record.retracted'"),
@@ -252,6 +260,24 @@ def test_bad_input_is_refused(events: Path, seeded: dict[str, str], args: tuple[
     assert len(before) == 1 and before[next(iter(before))].count(b"\n") == 4
     result = run(*(arg.format(**seeded) for arg in args))
     assert_refused(result, tuple(needle.format(**seeded) for needle in needles))
+    assert log_bytes(events) == before
+
+
+def test_an_event_id_given_for_a_record_names_the_record(events: Path,
+                                                        seeded: dict[str, str]) -> None:
+    """`update`, `cite`, `amend` and `retract` print an event's id: given where a record
+    is meant, it is refused with the id of the record that event is about."""
+    meeting = seeded["meeting"]
+    cited = ok("cite", meeting, "--source", "A report")
+    before = log_bytes(events)
+    message = (f"{cited} is the id of an event (source.added) about {meeting}, not of a "
+               f"record: use {meeting}")
+    for args in [("show", cited), ("retract", cited, "--reason", "twice"),
+                 ("amend", cited, "--set", "title=T", "--reason", "typo"),
+                 ("update", cited, "--status", "held", *SOURCE), ("cite", cited, *SOURCE),
+                 ("add", "announcement", "--title", "T", "--date", "2020", "--by", "JPN",
+                  "--about", cited, *SOURCE)]:
+        assert_refused(run(*args), (message,))
     assert log_bytes(events) == before
 
 

@@ -287,6 +287,19 @@ def test_an_amendment_cannot_drop_the_chair_or_an_official_from_participants(
         "Error: nothing to amend: participant already as given\n")
 
 
+def test_the_place_is_warned_about_only_when_an_amendment_changes_it(events: Path) -> None:
+    """An amendment looks the city up again; what it finds is said when the city or the
+    country changes, not on every amendment of the meeting."""
+    meeting = ok("add", "meeting", "--title", "Talks", "--date", "2004-08", "--city",
+                 "Nur-Sultan", "--country", "KAZ", *SOURCE)
+    result = run("amend", meeting, "--set", "title=Dialogue launched", "--reason", "title")
+    assert (result.exit_code, result.stderr) == (0, "")
+    result = run("amend", meeting, "--set", "city=Alma-Ata", "--reason", "the place")
+    assert (result.exit_code, result.stderr) == (
+        0, "Warning: city 'Alma-Ata' recorded as Almaty (GeoNames 1526384); the name given "
+        "is kept in city_as_given\n")
+
+
 def test_amend_needs_a_reason(events: Path) -> None:
     meeting = ok("add", "meeting", "--title", "Ministers meet", "--date", "2019", *SOURCE)
     before = log_bytes(events)

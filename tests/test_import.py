@@ -318,8 +318,8 @@ def test_header_problems_are_line_1(tmp_path: Path, content: str, message: str) 
                  "line 2: slug: format 'central-asia-japan' already exists",
                  id="format-exists"),
     pytest.param("kind,slug,name,source\nformat,Bad Slug,Bad,x\n",
-                 "line 2: slug: invalid format slug 'Bad Slug': use 2-64 lower-case letters, "
-                 "digits and '-'", id="bad-slug"),
+                 "line 2: slug: invalid format slug 'Bad Slug': use 2-64 lower-case letters "
+                 "and digits, in words joined by single '-'", id="bad-slug"),
     pytest.param("kind,title,date,donor,recipient,amount,currency,source\n"
                  "pledge,A,2020,JPN,Japan,5,JPY,x\n",
                  "line 2: donor 'JPN': donor JPN is also a recipient", id="donor-is-recipient"),

@@ -216,13 +216,21 @@ class Catalog:
     def _read(self, segment: str, offset: int) -> dict[str, Any]:
         return self.segments.read(segment, offset)
 
+    def unknown(self, reference: str, label: str = "id") -> TrackerError:
+        """The error for a reference to no record; for the id of an event (as `update`,
+        `cite`, `amend` and `retract` print), it names the record that event is about."""
+        event = self.event(reference) if label == "id" else None
+        if event is None:
+            return TrackerError(f"unknown {label} {shown(reference)}")
+        return TrackerError(f"{reference} is the id of an event ({event['type']}) about "
+                            f"{event['subject']}, not of a record: use {event['subject']}")
+
     def require(self, wanted: str, reference: str) -> Subject:
         """The subject `reference` names, which must be a `wanted` (or any "record")
         and must not have been retracted."""
         subject = self.subjects.get(reference)
         if subject is None:
-            label = "format" if wanted == "format" else "id"
-            raise TrackerError(f"unknown {label} {shown(reference)}")
+            raise self.unknown(reference, "format" if wanted == "format" else "id")
         if wanted not in ("record", subject.kind):
             raise TrackerError(f"{reference} is {a_or_an(subject.kind)}, not {a_or_an(wanted)}")
         if subject.retracted:

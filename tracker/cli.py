@@ -9,7 +9,7 @@ from typing import Any, NoReturn
 
 import click
 
-from .errors import TrackerError, listed
+from .errors import TrackerError, listed, shown
 from .model import EVENT_KINDS, EVENT_TYPES, INSTRUMENTS, LEVELS, MODES, STATUSES
 from .rowformat import RECORD_KINDS, ROW_KINDS
 
@@ -542,12 +542,14 @@ def serve(ctx: click.Context, host: str, port: int, as_of: str | None,
     from .serve import serve as run_server
 
     log, db = _log(ctx), ctx.obj["db"]
+    moment = as_of_moment(as_of) if as_of else None
+    if metadata is not None and not metadata.exists():
+        raise click.ClickException(f"no metadata file {shown(str(metadata))}")
     metadata = metadata or Path(ctx.obj["events"]).parent / "datasette-metadata.json"
     if not metadata.exists():
         click.echo(f"Warning: no {metadata}: serving without descriptions, facets and "
                    "canned queries (use --metadata FILE)", err=True)
     site_metadata = load_metadata(metadata)  # not JSON: stops here, before a build
-    moment = as_of_moment(as_of) if as_of else None
     sockets = listen_on(host, port)  # a port in use: stops here, before a build
     try:
         if moment:

@@ -43,6 +43,7 @@ INSTRUMENTS = ("grant", "loan", "investment", "technical-assistance", "in-kind",
 MAX_ITEMS = 500
 MAX_AMOUNT_DIGITS = 15  # exact as a number in SQLite, as well as in the text
 SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+SLUG_RULE = "2-64 lower-case letters and digits, in words joined by single '-'"
 CROCKFORD = frozenset("0123456789ABCDEFGHJKMNPQRSTVWXYZ")
 AMOUNT = re.compile(r"([0-9]{1,3}(?:([,_])[0-9]{3})(?:\2[0-9]{3})*|[0-9]+)(?:\.([0-9]+))?")
 # Control characters, DEL, C1 controls, line/paragraph separators and lone surrogates.
@@ -110,7 +111,7 @@ def parse_slug(value: Any) -> str:
     value = str(value).strip()
     if not (2 <= len(value) <= 64 and SLUG.fullmatch(value)) or ULID_PATTERN.fullmatch(value):
         raise TrackerError(
-            f"invalid format slug {shown(value)}: use 2-64 lower-case letters, digits and '-'"
+            f"invalid format slug {shown(value)}: use {SLUG_RULE}"
         )
     return value
 
@@ -145,7 +146,7 @@ def parse_reference(value: Any) -> str:
         reason = not_a_ulid(value.upper())  # meant as an id: say what is wrong with it
     else:
         reason = ("use a record id (a 26-character ULID) or a format slug "
-                  "(2-64 lower-case letters, digits and '-')")
+                  f"({SLUG_RULE})")
     raise TrackerError(f"invalid id or format slug {shown(value)}: {reason}")
 
 
@@ -729,7 +730,9 @@ def draft_amendment(
         "participant" in seen else None
     if not changes:
         raise TrackerError(f"nothing to amend: {_unchanged(kind, seen, old, new, kept)}")
-    warnings = list(draft.warnings)
+    # The place is looked up again to check it; what that says is news only when the
+    # amendment changes the place (the only warnings of `_record_fields`).
+    warnings = list(draft.warnings) if seen & {"city", "country"} else []
     if kept:
         warnings.append(f"{kept[0]} does not drop {' or '.join(kept[1])}: {kept[2]}")
     data: dict[str, Any] = {"changes": dict(sorted(changes.items())), "reason": reason}

@@ -32,7 +32,10 @@ def describe(log: EventLog, subject: str) -> dict[str, Any]:
     what it changed (old -> new), the reason and the source."""
     events = events_in_order(log, lambda event: event["subject"] == subject)
     if not events:
-        raise TrackerError(f"unknown id {shown(subject)}")
+        from .catalog import Catalog
+
+        with Catalog.scan(log) as catalog:
+            raise catalog.unknown(subject)
     with closing(sqlite3.connect(":memory:")) as conn:
         projector = project(events, conn)
         [record] = _rows(conn, "select * from records where id = ?", subject) or [None]
