@@ -12,7 +12,7 @@ import pytest
 
 from tracker.serve import load_metadata, make_datasette
 
-from .conftest import METADATA
+from .conftest import METADATA, SOURCE, ok, rows
 from .serving import copy_bundled_project, tracker_serve
 
 CONTRACT = {"events", "meetings", "meeting_participants", "announcements", "pledges",
@@ -184,6 +184,24 @@ async def test_a_record_links_to_what_refers_to_it(datasette, bundled: Path) -> 
     sources = await get_json(datasette, f"/tracker/sources.json?_shape=array&_labels=on"
                                         f"&subject={summit}")
     assert [source["subject"] for source in sources] == [{"value": summit, "label": title}]
+
+
+async def test_the_timeline_flags_a_scheduled_meeting_whose_date_is_over(datasette) -> None:
+    """The 2024-08 summit was last recorded as scheduled: its date is over, so the
+    timeline says so (1), as upcoming_meetings does; other rows have no flag."""
+    timeline = await get_json(datasette, "/tracker/timeline.json?_shape=array&_size=max")
+    flags = {(row["kind"], row["status"], row["date_passed"]) for row in timeline}
+    assert flags == {("meeting", "scheduled", 1), ("meeting", "held", None),
+                     ("announcement", None, None), ("pledge", "pledged", None),
+                     ("format", None, None)}
+
+
+def test_a_meeting_to_come_is_not_flagged(db: Path) -> None:
+    meeting = ok("add", "meeting", "--title", "Summit to come", "--date", "2999-05",
+                 *SOURCE)
+    ok("build")
+    assert rows(db, "select status, date_passed from timeline where id = ?", meeting) == [
+        {"status": "scheduled", "date_passed": 0}]
 
 
 def test_tracker_serve_builds_and_serves(tmp_path: Path) -> None:

@@ -205,13 +205,16 @@ TABLES = (
     Table("build_info", {"key": str, "value": str}, pk="key"),
 )
 
-def _view_of(table: str) -> str:
+def _view_of(table: str, *computed: str) -> str:
     columns = next(t.columns for t in TABLES if t.name == table)
-    return f"select {', '.join(columns)} from {table}"
+    return f"select {', '.join([*columns, *computed])} from {table}"
 
+
+# A meeting still scheduled whose date is over needs an `update`: 1 (0 while to come).
+DATE_PASSED = "case when status = 'scheduled' then date_end < date('now') end as date_passed"
 
 VIEWS = {
-    "timeline": _view_of("timeline_rows"),
+    "timeline": _view_of("timeline_rows", DATE_PASSED),
     "format_history": _view_of("format_history_rows"),
     "actor_activity": _view_of("actor_activity_rows"),
     "corrections": _view_of("correction_rows"),
