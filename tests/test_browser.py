@@ -156,6 +156,36 @@ def test_views_with_coordinates_have_a_map(visit: Visit) -> None:
     assert markers_on_map(page, ".leaflet-container") == 1
 
 
+def linked_ids(page) -> list[tuple[str, str]]:
+    """(column, text) of each link to a record by id alone, in page order."""
+    return [tuple(link) for link in page.eval_on_selector_all(
+        "a[href^='/-/record/']",
+        "links => links.map(a => [a.closest('td').classList[0].slice(4), a.textContent])")]
+
+
+def test_ids_in_views_and_queries_open_their_records(visit: Visit, site) -> None:
+    _server, db = site
+    page = visit.open("/tracker/timeline?_sort=id")
+    timeline = query(db, "select id, format from timeline order by id")
+    assert linked_ids(page) == [link for row_id, row_format in timeline for link in (
+        ("id", row_id), *([("format", row_format)] if row_format else []))]
+    [(summit, title)] = query(db, "select id, title from meetings where date = '2024-08'")
+    page.click(f"a[href='/-/record/{summit}']")
+    page.wait_for_url(f"**/tracker/meetings/{summit}")
+    assert page.locator("h1").inner_text() == f"meetings: {summit}"
+    assert title in page.locator("table.rows-and-columns").inner_text()
+    page = visit.open("/tracker/upcoming_after?date=2024-01-01")
+    assert linked_ids(page) == [("format", "central-asia-japan"), ("id", summit)]
+    page.click("a[href='/-/record/central-asia-japan']")
+    page.wait_for_url("**/tracker/formats/central-asia-japan")
+    page = visit.open("/tracker/history?_sort=event_id")
+    events = query(db, "select event_id from history order by event_id limit 100")
+    assert linked_ids(page) == [("event_id", event_id) for (event_id,) in events]
+    page = visit.open("/tracker/meetings")  # its ids link to rows already: left as they are
+    assert linked_ids(page) == []
+    assert page.locator("td.col-id a").count() == 9
+
+
 def test_the_dashboard_renders_charts_with_marks(visit: Visit, site) -> None:
     _server, db = site
     page = visit.open("/-/dashboards/overview")

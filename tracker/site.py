@@ -7,7 +7,7 @@ from pathlib import Path
 
 from datasette import Forbidden, hookimpl
 
-from . import icsfeed
+from . import icsfeed, recordpage
 from .facets import facet_classes
 from .serve import DATABASE, OpenFileDownload, open_snapshot
 
@@ -19,8 +19,9 @@ READ_ONLY = b"Method not allowed: this site is read-only. Records are made with 
 
 @hookimpl
 def register_routes(datasette) -> list:
-    """The database download, as one consistent state (before Datasette's own route)."""
-    return [(rf"^/{DATABASE}\.db$", download)]
+    """The database download, as one consistent state (before Datasette's own route),
+    and the page of a record found by its id alone."""
+    return [(rf"^/{DATABASE}\.db$", download), (recordpage.ROUTE, recordpage.record_page)]
 
 
 async def download(datasette, request) -> OpenFileDownload:
@@ -46,7 +47,7 @@ def register_output_renderer() -> dict:
 
 @hookimpl
 def extra_js_urls(datasette) -> list[str]:
-    return [datasette.urls.path(f"/{MOUNT}/maps.js")]
+    return [datasette.urls.path(f"/{MOUNT}/{script}") for script in ("maps.js", "records.js")]
 
 
 @hookimpl
