@@ -421,6 +421,34 @@ def test_serve_as_of_publishes_the_past(events: Path, tmp_path: Path) -> None:
     assert not (tmp_path / "tracker.db").exists()  # the present database is not touched
 
 
+def test_an_update_dated_before_its_record_is_recorded_with_a_warning() -> None:
+    """A meeting held, or a pledge disbursed, before its date: recorded (the record's date
+    may be the wrong one), with a warning; postponed or cancelled before it is news."""
+    meeting = ok("add", "meeting", "--title", "Summit", "--date", "2024-08", "--status",
+                 "scheduled", *SOURCE)
+    for status, date in (("postponed", "2024-07-20"), ("held", "2024-08-01")):
+        result = run("update", meeting, "--status", status, "--date", date, *SOURCE)
+        assert (result.exit_code, result.stderr) == (0, ""), status
+    early = run("update", meeting, "--status", "held", "--date", "2024-07-31", "--note",
+                "the first day", *SOURCE)
+    assert (early.exit_code, early.stderr) == (0, (
+        "Warning: --status held --date 2024-07-31 is before the meeting's date 2024-08: "
+        "if the meeting's date is wrong, amend it\n"))
+    pledge = ok("add", "pledge", "--title", "Loan", "--date", "2021/2022", "--donor", "JPN",
+                "--recipient", "UZB", "--amount", "1000", "--currency", "USD", *SOURCE)
+    result = run("update", pledge, "--status", "fulfilled", "--date", "2020-12", *SOURCE)
+    assert (result.exit_code, result.stderr) == (0, (
+        "Warning: --status fulfilled --date 2020-12 is before the pledge's date 2021/2022: "
+        "if the pledge's date is wrong, amend it\n"))
+    assert ok("update", pledge, "--status", "withdrawn", "--date", "2022-12", *SOURCE)
+    assert [(event["type"], event["data"].get("status")) for event in json.loads(
+        ok("log", "--json"))] == [
+        ("meeting.recorded", "scheduled"), ("meeting.status_changed", "postponed"),
+        ("meeting.status_changed", "held"), ("meeting.status_changed", "held"),
+        ("pledge.recorded", None), ("pledge.status_changed", "fulfilled"),
+        ("pledge.status_changed", "withdrawn")]
+
+
 def test_a_disbursement_larger_than_the_pledge_is_recorded_with_a_warning(db: Path) -> None:
     pledge = ok("add", "pledge", "--title", "Loan", "--date", "2021", "--donor", "JPN",
                 "--recipient", "UZB", "--amount", "1,000", "--currency", "USD", *SOURCE)

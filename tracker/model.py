@@ -555,13 +555,30 @@ def draft_update(
     if status == "held" and record_date and _not_yet(record_date):
         raise TrackerError(f"--status held for a meeting dated {record_date}, after today")
     data["source"] = parse_source(options)
-    warnings = []
+    warnings = _dated_before_the_record(kind, status, data.get("date"), record_date)
     pledged = (pledge or {}).get("amount")
     if "amount" in data and SPECS["pledge"]["amount"].check(pledged) and \
             Decimal(data["amount"]) > Decimal(pledged):
         warnings.append(f"--amount {data['amount']} is more than the {pledged} "
                         f"{pledge.get('currency', '')} pledged")
     return Draft(STATUS_CHANGED[kind], data, subject, warnings=warnings)
+
+
+# What cannot come before the date of its record: a meeting held, a pledge disbursed,
+# fulfilled or withdrawn (a meeting may be postponed or cancelled before its date).
+NOT_BEFORE_THE_RECORD = frozenset({"held", "disbursed", "fulfilled", "withdrawn"})
+
+
+def _dated_before_the_record(kind: str, status: str, date: str | None,
+                             record_date: str | None) -> list[str]:
+    """A warning when an update's --date is before every day its record's date can mean:
+    the record's date is likely wrong (amend it), or the update's."""
+    if date is None or not record_date or status not in NOT_BEFORE_THE_RECORD:
+        return []
+    if parse_date(date).end >= parse_date(record_date).start:
+        return []
+    return [f"--status {status} --date {date} is before the {kind}'s date {record_date}: "
+            f"if the {kind}'s date is wrong, amend it"]
 
 
 def refuse_unchanged_status(kind: str, subject: str, data: dict[str, Any],
