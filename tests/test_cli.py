@@ -418,7 +418,7 @@ def test_a_group_without_a_command_shows_its_help(group: tuple[str, ...]) -> Non
 def test_build_db_option_writes_elsewhere(tracker_env: Path) -> None:
     ok("add", "meeting", "--title", "T", "--date", "2020", *SOURCE)
     target = tracker_env / "other" / "snapshot.db"
-    assert ok("build", "--db", target) == f"Built {target} from 1 events"
+    assert ok("build", "--db", target) == f"Built {target} from 1 event"
     assert rows(target, "select count(*) as n from meetings") == [{"n": 1}]
     assert not (tracker_env / "tracker.db").exists()
 

@@ -71,7 +71,7 @@ def verify_fails_with(problem: str, events_count: int) -> None:
     assert result.stdout == ""
     assert result.stderr == (
         f"Problem: {problem}\n"
-        f"Error: verify failed: 1 problem(s) in {events_count} events; first: {problem}\n"
+        f"Error: verify failed: 1 problem in {events_count} events; first: {problem}\n"
     )
 
 
@@ -111,7 +111,7 @@ def test_a_tail_is_a_warning_then_quarantined_and_reported(
 
     # readers skip it: verify warns and passes, build projects the three events
     result = run("verify")
-    assert (result.exit_code, result.stdout) == (0, "OK: 3 events in 1 files\n")
+    assert (result.exit_code, result.stdout) == (0, "OK: 3 events in 1 file\n")
     assert result.stderr == (
         f"Warning: {segment_name} ends with {what} at byte {len(whole)}, left by an "
         f"interrupted write and never acknowledged: the next append by writer {WRITER} "
@@ -140,7 +140,7 @@ def test_a_tail_is_a_warning_then_quarantined_and_reported(
     assert [event["seq"] for event in events_now] == [1, 2, 3, 4]
     assert [event["id"] for event in events_now[:3]] == ids
     assert result.stdout == f"{events_now[3]['id']}\n"
-    assert ok("verify") == "OK: 4 events in 1 files"
+    assert ok("verify") == "OK: 4 events in 1 file"
     assert run("verify").stderr == ""
 
 
@@ -158,7 +158,7 @@ def test_an_import_moves_a_tail_and_says_so(events: Path, tmp_path: Path) -> Non
         f"Warning: moved 10 NUL bytes from the end of {name(path, events)} to "
         f"{name(quarantined, events)} (left by an interrupted write, never acknowledged)\n")
     assert path.read_bytes().startswith(whole)
-    assert ok("verify") == "OK: 4 events in 1 files"
+    assert ok("verify") == "OK: 4 events in 1 file"
 
 
 def test_the_quarantine_happens_under_the_lock(events: Path,
@@ -254,7 +254,7 @@ def test_an_identical_duplicate_line_is_only_a_warning(events: Path) -> None:
         file.write(lines_of(path)[0] + b"\n")  # as a union merge of two clones can give
     result = run("verify")
     segment_name = name(path, events)
-    assert (result.exit_code, result.stdout) == (0, "OK: 4 events in 1 files\n")
+    assert (result.exit_code, result.stdout) == (0, "OK: 4 events in 1 file\n")
     assert result.stderr == (f"Warning: event {ids[0]} ({segment_name}:4) appears more than "
                              f"once (first at {segment_name}:1)\n")
 
@@ -410,7 +410,7 @@ def test_an_id_that_a_line_not_read_as_an_event_holds_stays_used(
     imported = run("import", str(rows_file))
     assert (imported.exit_code, imported.stdout) == (1, "")
     assert imported.stderr == (
-        f"Error: {rows_file}: 1 of 1 rows is invalid; nothing imported\n"
+        f"Error: {rows_file}: 1 of 1 row is invalid; nothing imported\n"
         f"line 2: id {ids[1]!r}: {refused.removeprefix('Error: ')}")
     assert log_bytes(events) == before
     # The id of an event read as one is found as before; a new id is free.

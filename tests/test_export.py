@@ -113,7 +113,7 @@ def test_jsonl_export_reimports_into_an_empty_log_with_identical_tables(
     result = run("--events", copy, "--db", copy_db, "import", path)
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith(f"Imported {path}: appended 52 events (9 formats, ")
-    assert ok("--events", copy, "verify") == "OK: 52 events in 1 files"
+    assert ok("--events", copy, "verify") == "OK: 52 events in 1 file"
     ok("build")
     ok("--events", copy, "--db", copy_db, "build")
     original, imported = contents(db, amendment_sources_as_citations=True), contents(copy_db)

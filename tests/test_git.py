@@ -133,7 +133,7 @@ def test_verify_against_a_revision(origin: Path) -> None:
     ok("--events", events, "add", "meeting", "--title", "Uncommitted", "--date", "2024",
        *SOURCE)
     assert ok("--events", events, "verify", "--against", "HEAD") == (
-        "OK: 5 events in 1 files; nothing changed or removed since HEAD")
+        "OK: 5 events in 1 file; nothing changed or removed since HEAD")
 
 
 def test_verify_against_names_an_edited_event(origin: Path) -> None:
@@ -164,7 +164,7 @@ def test_verify_against_names_a_deleted_event(origin: Path) -> None:
     assert result.exit_code == 1
     assert (f"Problem: event {last['id']} (events/{segment.parent.name}/{segment.name}:3 "
             "at HEAD) was deleted since HEAD") in result.stderr
-    assert result.stderr.splitlines()[-1].startswith("Error: verify failed: 1 problem(s)")
+    assert result.stderr.splitlines()[-1].startswith("Error: verify failed: 1 problem in ")
 
 
 def test_verify_against_refuses_what_is_not_git(origin: Path, tmp_path: Path) -> None:

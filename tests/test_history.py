@@ -31,7 +31,7 @@ def test_amend_scenario_show_and_as_of(db: Path, tracker_env: Path) -> None:
 
     early, late = tracker_env / "early.db", tracker_env / "late.db"
     assert ok("build", "--as-of", before, "--db", early) == (
-        f"Built {early} from 1 events recorded up to {before}")
+        f"Built {early} from 1 event recorded up to {before}")
     ok("build", "--as-of", "2999-01-01", "--db", late)
     assert rows(early, "select date, date_start, date_end, date_precision from meetings") == [
         {"date": "2019", "date_start": "2019-01-01", "date_end": "2019-12-31",
@@ -126,7 +126,7 @@ def test_a_status_amended_stays_through_later_amendments(db: Path, events: Path)
     assert rows(db, "select title, status from pledges") == [
         {"title": "Road loan", "status": "withdrawn"}]
     assert rows(db, "select status from meetings") == [{"status": "held"}]
-    assert ok("verify") == "OK: 6 events in 1 files"
+    assert ok("verify") == "OK: 6 events in 1 file"
 
 
 def test_a_status_cleared_by_an_older_version_is_left_as_it_was(
@@ -155,7 +155,7 @@ def test_a_status_cleared_by_an_older_version_is_left_as_it_was(
         {"field": "title", "old_value": "Loan", "new_value": "Road loan"}]
     assert rows(db, "select fields from correction_rows where reason = 'old'") == [
         {"fields": "title"}, {"fields": ""}]
-    assert ok("verify") == "OK: 4 events in 1 files"
+    assert ok("verify") == "OK: 4 events in 1 file"
     assert [line.split("  ")[-1] for line in ok("log").splitlines()[2:]] == ["title: old", "old"]
     history = ok("show", pledge).split("record.amended")
     assert [part.count("\n    reason: old") for part in history[2:]] == [1, 1]
@@ -416,7 +416,7 @@ def test_serve_as_of_publishes_the_past(events: Path, tmp_path: Path) -> None:
         process.terminate()
         process.wait(timeout=30)
     assert [(row["date"], row["date_precision"]) for row in served] == [("2019", "year")]
-    assert (f"Built the state as of {recorded['recorded_at']} from 1 events\n"
+    assert (f"Built the state as of {recorded['recorded_at']} from 1 event\n"
             in process.stderr.read())
     assert not (tmp_path / "tracker.db").exists()  # the present database is not touched
 

@@ -466,12 +466,12 @@ def test_the_same_id_with_other_content_is_refused(tmp_path: Path, events: Path)
     before = log_bytes(events)
     write(path, "id,title,date,source\nk1,Talks (corrected),2020,x\n")
     assert_refused(run("import", path), [
-        f"Error: {path}: 1 of 1 rows is invalid; nothing imported",
+        f"Error: {path}: 1 of 1 row is invalid; nothing imported",
         f"line 2: id 'k1': id {events_of(events)[0]['id']} is already in the log with "
         "other content; to correct a record, use tracker amend"])
     write(path, "id,title,date,source\nk1,Talks,2021,x\n")
     assert_refused(run("import", path), [
-        f"Error: {path}: 1 of 1 rows is invalid; nothing imported",
+        f"Error: {path}: 1 of 1 row is invalid; nothing imported",
         f"line 2: id: key 'k1' already names {events_of(events)[0]['id']} in the log "
         "(imported earlier with other content)"])
     assert log_bytes(events) == before
@@ -491,7 +491,7 @@ def test_warnings_are_grouped_and_the_rows_imported(tmp_path: Path, db: Path) ->
     result = run("import", path)
     assert result.exit_code == 0
     assert result.stderr.splitlines() == [
-        "Warning: line 2 (and 1 more rows): city 'Nur-Sultan' recorded as Astana (GeoNames "
+        "Warning: line 2 (and 1 more row): city 'Nur-Sultan' recorded as Astana (GeoNames "
         "1526273); the name given is kept in city_as_given",
         "Warning: line 4: city 'Atlantis City' not found in KAZ: recorded without coordinates"]
     ok("build")
@@ -570,7 +570,7 @@ def test_a_crash_part_way_is_completed_by_running_the_same_import_again(
                              f"({30 - complete // 2 - complete % 2} meetings, "
                              f"{30 - complete // 2} citations); {complete} rows already in "
                              "the log\n")
-    assert ok("verify") == "OK: 60 events in 1 files"
+    assert ok("verify") == "OK: 60 events in 1 file"
     assert len(list((events / ".quarantine" / "w1").iterdir())) == 1
     # The completed log holds exactly the events of an import that never crashed.
     clean = tmp_path / "clean"
@@ -747,13 +747,13 @@ def test_a_row_still_matches_its_record_after_an_amendment(tmp_path: Path, event
     other = write(tmp_path / "meetings-other.csv",
                   "id,title,date,source\nk1,Talks in Almaty,2020,x\n")
     assert_refused(run("import", other), [
-        f"Error: {other}: 1 of 1 rows is invalid; nothing imported",
+        f"Error: {other}: 1 of 1 row is invalid; nothing imported",
         f"line 2: id 'k1': id {record['id']} is already in the log with other content; "
         "to correct a record, use tracker amend"])
     ok("retract", record["id"], "--reason", "never happened")
     cite = write(tmp_path / "citations.csv", "subject,source\nk1,Another report\n")
     assert_refused(run("import", cite), [
-        f"Error: {cite}: 1 of 1 rows is invalid; nothing imported",
+        f"Error: {cite}: 1 of 1 row is invalid; nothing imported",
         f"line 2: subject 'k1': {record['id']} was retracted"])
     assert [event["type"] for event in events_of(events)] == [
         "meeting.recorded", "record.amended", "record.retracted"]

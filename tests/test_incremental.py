@@ -49,7 +49,7 @@ def full_rebuild(events: Path, folder: Path) -> dict:
 
 def test_new_events_are_applied_incrementally(events: Path, db: Path, tmp_path: Path) -> None:
     meeting = ok("add", "meeting", "--title", "M", "--date", "2019", *SOURCE)
-    assert ok("build") == f"Built {db} from 1 events"
+    assert ok("build") == f"Built {db} from 1 event"
     assert ok("build") == f"Updated {db} with 0 new events"
     ok("update", meeting, "--status", "cancelled", *SOURCE)
     ok("amend", meeting, "--set", "title=Meeting of ministers", "--reason", "typo")
@@ -83,14 +83,14 @@ def test_a_rewritten_segment_forces_a_full_rebuild(events: Path, db: Path) -> No
     [segment] = events.glob("*/*.jsonl")
     first = segment.read_bytes().split(b"\n")[0] + b"\n"
     segment.write_bytes(first)  # the last event removed (tampering; verify names it)
-    assert ok("build") == f"Built {db} from 1 events"
+    assert ok("build") == f"Built {db} from 1 event"
 
 
 def test_an_as_of_database_is_rebuilt_in_full(events: Path, db: Path) -> None:
     ok("add", "meeting", "--title", "A", "--date", "2019", *SOURCE)
     ok("build", "--as-of", "2000-01-01")
     assert rows(db, "select count(*) as n from meetings") == [{"n": 0}]
-    assert ok("build") == f"Built {db} from 1 events"
+    assert ok("build") == f"Built {db} from 1 event"
 
 
 def test_a_torn_tail_waits_for_its_newline(events: Path, db: Path) -> None:
@@ -101,7 +101,7 @@ def test_a_torn_tail_waits_for_its_newline(events: Path, db: Path) -> None:
         file.write(b'{"data":')
     assert ok("build") == f"Updated {db} with 0 new events"
     ok("add", "meeting", "--title", "B", "--date", "2019", *SOURCE)  # quarantines the tail
-    assert ok("build") == f"Updated {db} with 1 new events"
+    assert ok("build") == f"Updated {db} with 1 new event"
 
 
 STATUSES = {"meeting": ["scheduled", "held", "postponed", "cancelled"],
@@ -199,7 +199,7 @@ def test_a_copied_database_keeps_building(events: Path, db: Path, tmp_path: Path
     copy = tmp_path / "copy.db"
     shutil.copy(db, copy)
     ok("add", "meeting", "--title", "B", "--date", "2019", *SOURCE)
-    assert ok("build", "--db", copy) == f"Updated {copy} with 1 new events"
+    assert ok("build", "--db", copy) == f"Updated {copy} with 1 new event"
 
 
 def test_a_big_build_shows_progress_on_a_terminal_only(tmp_path: Path) -> None:
@@ -302,7 +302,7 @@ def test_a_build_replaces_only_a_database_it_built(events: Path, db: Path,
                 1, "", f"Error: {path} {reason}: not replaced (remove it, or give "
                        "another --db)\n"), command
             assert path.read_bytes() == before
-    assert ok("verify") == "OK: 2 events in 1 files"
+    assert ok("verify") == "OK: 2 events in 1 file"
     empty = tmp_path / "empty.db"
     empty.touch()
     assert ok("build", "--db", empty) == f"Built {empty} from 2 events"

@@ -117,7 +117,7 @@ def test_concurrent_cli_writers_keep_seq_gapless(events: Path) -> None:
     assert len(events_read) == 40
     assert sorted(event["seq"] for event in events_read) == list(range(1, 41))
     assert len({event["id"] for event in events_read}) == 40
-    assert ok("verify") == "OK: 40 events in 1 files"
+    assert ok("verify") == "OK: 40 events in 1 file"
 
 
 def test_record_refuses_reference_to_unknown_format(events: Path) -> None:

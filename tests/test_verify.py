@@ -38,7 +38,7 @@ def failure(expected_in_stderr: str) -> str:
 def test_verify_passes_on_the_bundled_log(bundled: Path) -> None:
     output = ok("verify")
     assert output.startswith("OK: ")
-    assert output.endswith(" events in 1 files")
+    assert output.endswith(" events in 1 file")
 
 
 def test_flipped_byte_in_the_hash_names_the_event(events: Path) -> None:

@@ -9,7 +9,7 @@ from typing import Any, NoReturn
 
 import click
 
-from .errors import TrackerError, listed, shown
+from .errors import TrackerError, counted, listed, shown
 from .model import EVENT_KINDS, EVENT_TYPES, INSTRUMENTS, LEVELS, MODES, STATUSES
 from .rowformat import RECORD_KINDS, ROW_KINDS
 
@@ -488,10 +488,10 @@ def build(ctx: click.Context, full: bool, as_of: str | None, db_path: Path | Non
     moment = as_of_moment(as_of) if as_of else None
     result = build_database(_log(ctx), target, full=full, as_of=moment, progress=bytes_bar)
     if result.incremental:
-        click.echo(f"Updated {target} with {result.events} new events")
+        click.echo(f"Updated {target} with {counted(result.events, 'new event')}")
     else:
         suffix = f" recorded up to {moment}" if moment else ""
-        click.echo(f"Built {target} from {result.events} events{suffix}")
+        click.echo(f"Built {target} from {counted(result.events, 'event')}{suffix}")
     if result.dangling:
         _warn_merged([f"{kind} {record} --{option} {referenced}"
                       for kind, record, option, referenced, _retracted in result.dangling],
@@ -556,13 +556,13 @@ def serve(ctx: click.Context, host: str, port: int, as_of: str | None,
             with tempfile.TemporaryDirectory() as folder:
                 snapshot = Path(folder) / "tracker.db"
                 result = build_database(log, snapshot, as_of=moment)
-                click.echo(f"Built the state as of {moment} from {result.events} events",
+                click.echo(f"Built the state as of {moment} from {counted(result.events, 'event')}",
                            err=True)
                 run_server(snapshot, site_metadata, host, port, sockets=sockets)
             return
         if is_stale(log, db):
             result = build_database(log, db)
-            click.echo(f"Built {db} from {result.events} events", err=True)
+            click.echo(f"Built {db} from {counted(result.events, 'event')}", err=True)
         run_server(db, site_metadata, host, port, log=log if watch else None, sockets=sockets)
     finally:
         for sock in sockets:
@@ -597,11 +597,12 @@ def verify(ctx: click.Context, against: str | None) -> None:
         click.echo(f"Problem: {problem}", err=True)
     if not report.ok:
         raise TrackerError(
-            f"verify failed: {len(report.problems)} problem(s) in {report.events} events; "
+            f"verify failed: {counted(len(report.problems), 'problem')} in "
+            f"{counted(report.events, 'event')}; "
             f"first: {report.problems[0]}"
         )
     since = f"; nothing changed or removed since {against}" if against else ""
-    click.echo(f"OK: {report.events} events in {report.files} files{since}")
+    click.echo(f"OK: {counted(report.events, 'event')} in {counted(report.files, 'file')}{since}")
 
 
 @cli.command(name="import")

@@ -18,6 +18,11 @@ def shown(value: object, limit: int = 60) -> str:
     return repr(text) if isinstance(value, str) else text
 
 
+def counted(count: int, noun: str) -> str:
+    """A count and its noun: "1 event", "2 events"."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 def listed(names: list[str], most: int = 3) -> str:
     """The first `most` names, then how many more: "a, b, c and 2 more"."""
     more = len(names) - most

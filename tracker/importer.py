@@ -23,7 +23,7 @@ from .actors import parse_actor, parse_actors
 from .catalog import USED_UNREAD, Catalog
 from .collector import collection_paused
 from .dates import parse_date
-from .errors import TrackerError, a_or_an, shown
+from .errors import TrackerError, a_or_an, counted, shown
 from .log import EventLog
 from .progress import Progress, no_progress
 from .recorder import first_time, recorded_by
@@ -416,34 +416,31 @@ class Outcome:
                     for line, kind, subject, event_id, state, key in plan.ids]}
 
 
-def _counted(count: int, noun: str) -> str:
-    return f"{count} {noun}{'' if count == 1 else 's'}"
-
-
 def report(outcome: Outcome) -> tuple[str, list[str]]:
     """The summary line of an import, and its warnings (the same warning once, with a count)."""
     plan = outcome.plan
     new = len(plan.events)
-    kinds = ", ".join(_counted(plan.appended[kind], kind) for kind in ROW_KINDS
+    kinds = ", ".join(counted(plan.appended[kind], kind) for kind in ROW_KINDS
                       if plan.appended[kind])
     if outcome.dry_run:
         parts = [f"Dry run of {outcome.path}: every row is valid; would append "
-                 f"{_counted(new, 'event')}" + (f" ({kinds})" if new else "")]
+                 f"{counted(new, 'event')}" + (f" ({kinds})" if new else "")]
     elif new:
-        parts = [f"Imported {outcome.path}: appended {_counted(new, 'event')} ({kinds})"]
+        parts = [f"Imported {outcome.path}: appended {counted(new, 'event')} ({kinds})"]
     else:
         parts = [f"Imported {outcome.path}: nothing new to append"]
     if plan.present:
-        parts.append(f"{_counted(plan.present, 'row')} already in the log")
+        parts.append(f"{counted(plan.present, 'row')} already in the log")
     if plan.repeated:
-        parts.append(f"{_counted(plan.repeated, 'row')} repeating an earlier row")
+        parts.append(f"{counted(plan.repeated, 'row')} repeating an earlier row")
     if outcome.dry_run:
         parts.append("nothing written")
     grouped: dict[str, list[int]] = {}
     for line, warning in plan.warnings:
         grouped.setdefault(warning, []).append(line)
     warnings = [
-        f"line {lines[0]}" + (f" (and {len(lines) - 1} more rows)" if len(lines) > 1 else "")
+        f"line {lines[0]}" + (f" (and {counted(len(lines) - 1, 'more row')})"
+                             if len(lines) > 1 else "")
         + f": {warning}"
         for warning, lines in grouped.items()
     ]
@@ -456,7 +453,7 @@ def summary_of(path: str, problems: list[Problem], rows: int) -> str:
         parts.append("the header is invalid")
     bad = len({problem.line for problem in problems if not problem.header})
     if bad:
-        parts.append(f"{bad} of {rows} rows {'is' if bad == 1 else 'are'} invalid")
+        parts.append(f"{bad} of {counted(rows, 'row')} {'is' if bad == 1 else 'are'} invalid")
     return f"{path}: {' and '.join(parts)}; nothing imported"
 
 
