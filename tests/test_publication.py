@@ -138,7 +138,9 @@ async def test_a_page_merges_the_metadata_once_per_plugin_not_per_cell(
         return merge(self, *args, **kwargs)
 
     monkeypatch.setattr(Datasette, "metadata", counted)
-    site = make_datasette(bundled, load_metadata(METADATA))
+    metadata = load_metadata(METADATA)  # Markdown cells asked for: its hook sees every cell
+    metadata["plugins"]["datasette-render-markdown"] = {"columns": ["summary"]}
+    site = make_datasette(bundled, metadata)
 
     async def lookups(path: str) -> int:
         await get(site, path)
@@ -197,6 +199,29 @@ async def test_markdown_columns_render_as_each_table_configures(bundled: Path) -
         assert summary not in (await get(site, "/tracker/timeline")).text
         assert "The five Central Asian foreign ministers" in (
             await get(site, "/tracker/timeline?_size=100")).text
+
+
+MARKDOWN_CELL = "select '**bold**' as note_markdown"
+
+
+async def test_markdown_cells_only_where_the_metadata_asks_for_them(bundled: Path) -> None:
+    """datasette-render-markdown renders a column named *_markdown by default; this site
+    has none, and leaves its cell hook out (called for each cell of every page) unless
+    the metadata configures it. Its template function stays: Markdown charts render."""
+    metadata = load_metadata(METADATA)
+    metadata["plugins"]["datasette-dashboards"]["overview"]["charts"]["note"] = {
+        "title": "Note", "library": "markdown", "display": "Read **the sources**."}
+    site = make_datasette(bundled, metadata)
+    cell = (await get(site, "/tracker?" + urlencode({"sql": MARKDOWN_CELL}))).text
+    assert '<td class="col-note_markdown">**bold**</td>' in cell
+    chart = (await get(site, "/-/dashboards/overview")).text
+    assert "Read <strong>the sources</strong>." in chart
+    metadata["plugins"]["datasette-render-markdown"] = {"patterns": ["*_markdown"]}
+    site = make_datasette(bundled, metadata)
+    cell = (await get(site, "/tracker?" + urlencode({"sql": MARKDOWN_CELL}))).text
+    assert "<strong>bold</strong>" in cell
+    plugins = {plugin["name"] for plugin in (await get(site, "/-/plugins.json")).json()}
+    assert "datasette-render-markdown" in plugins
 
 
 async def test_home_page_links_work(site) -> None:
