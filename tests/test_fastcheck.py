@@ -79,6 +79,8 @@ def unicode_log(events: Path) -> list[Line]:
     ok("add", "format", "central-asia-korea", "--name", "Central Asia + Korea", "--member",
        "KOR,KAZ", "--launched", "2007", *SOURCE)
     ok("amend", meeting, "--set", "format=central-asia-korea", "--reason", "the other one")
+    cited = ok("cite", meeting, "--source", "Другой «источник»", "--quote", "не тот")
+    ok("uncite", cited, "--reason", "о другом «диалоге»", "--source", "https://example.org/")
     return lines_of(events)
 
 
@@ -208,10 +210,25 @@ def plain(value: Any) -> Any:
     return value
 
 
+def withdrawals_log(events: Path) -> Path:
+    """A log with sources withdrawn, with and without a source of their own (the
+    fixture log is older than `tracker uncite`)."""
+    meeting = ok("--events", events, "add", "meeting", "--title", "Met", "--date", "2020",
+                 *SOURCE)
+    for number in range(3):
+        ok("--events", events, "cite", meeting, "--source", f"Report {number}")
+    ok("--events", events, "uncite", meeting, "--reason", "wrong report")
+    cited = ok("--events", events, "log", "--type", "source.added").split()[1]
+    ok("--events", events, "uncite", cited, "--reason", "wrong", *SOURCE)
+    return events
+
+
 @pytest.fixture(scope="module")
-def samples() -> list[Line]:
+def samples(tmp_path_factory: pytest.TempPathFactory) -> list[Line]:
     """Lines of every event type, with and without texts that need the patterns."""
-    lines = lines_of(BUNDLED_EVENTS) + lines_of(FIXTURE_EVENTS)
+    lines = (lines_of(BUNDLED_EVENTS) + lines_of(FIXTURE_EVENTS)
+             + lines_of(withdrawals_log(tmp_path_factory.mktemp("withdrawals") / "events")))
+    assert {orjson.loads(line)["type"] for line, _, _ in lines} == set(model.EVENT_TYPES)
     plain_lines = []
     for line, folder, segment in lines:
         event = plain(orjson.loads(line))

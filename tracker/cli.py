@@ -348,6 +348,30 @@ def cite(ctx: click.Context, record_id: str, event_id: str | None, as_json: bool
 
 
 @cli.command()
+@click.argument("source_event", metavar="EVENT_ID")
+@click.option("--reason", required=True, help="Why the source does not support the record.")
+@source_options(required=False)
+@click.pass_context
+def uncite(ctx: click.Context, source_event: str, event_id: str | None, as_json: bool,
+           **options: Any) -> None:
+    """Withdraw a source cited wrongly; it stays in the events and the history.
+
+    EVENT_ID is the event that gave the source: its event_id in the sources table, or
+    in `tracker show` (a record's first source: the record's id).
+
+    \b
+    Example:
+        tracker uncite 01J3Z9A1B2C3D4E5F6G7H8J9KM --reason "the article is about 2019"
+    """
+    from .model import draft_withdrawal, parse_id
+    from .recorder import find_source
+
+    withdrawn = parse_id(source_event)
+    subject = find_source(_log(ctx), withdrawn, retry_of=event_id)
+    _append(ctx, draft_withdrawal(subject, withdrawn, options), event_id, as_json)
+
+
+@cli.command()
 @click.argument("record_id", metavar="ID")
 @click.option("--json", "as_json", is_flag=True, help="Output JSON.")
 @click.pass_context

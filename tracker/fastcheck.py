@@ -246,6 +246,9 @@ def _event_types(types: Types) -> dict[str, EventType]:
     optional_source = _optional("source", types.source)
     declared[model.RETRACTED] = ([reason, optional_source], [], "record", "",
                                  (("reason", ONE), SOURCE))
+    withdrawn = ("event", Annotated[str, Meta(pattern=ULID)], NO_DEFAULT)
+    declared[model.SOURCE_WITHDRAWN] = ([withdrawn, reason, optional_source], [], "record",
+                                        "", (("reason", ONE), SOURCE))
     changes = ("changes", Annotated[dict[str, CHANGE], Meta(min_length=1)], NO_DEFAULT)
     declared[model.AMENDED] = ([changes, reason, optional_source], [], "record", "",
                                (("reason", ONE), SOURCE))

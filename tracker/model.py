@@ -26,9 +26,13 @@ KINDS = ("format", "meeting", "announcement", "pledge")
 RECORDED = {kind: f"{kind}.recorded" for kind in KINDS}
 STATUS_CHANGED = {"meeting": "meeting.status_changed", "pledge": "pledge.status_changed"}
 SOURCE_ADDED = "source.added"
+SOURCE_WITHDRAWN = "source.withdrawn"
 AMENDED = "record.amended"
 RETRACTED = "record.retracted"
-EVENT_TYPES = (*RECORDED.values(), *STATUS_CHANGED.values(), SOURCE_ADDED, AMENDED, RETRACTED)
+EVENT_TYPES = (*RECORDED.values(), *STATUS_CHANGED.values(), SOURCE_ADDED, SOURCE_WITHDRAWN,
+               AMENDED, RETRACTED)
+# Corrections: they give a source only if one shows the correction (`optional_source`).
+CORRECTIONS = (SOURCE_WITHDRAWN, AMENDED, RETRACTED)
 # What comes before the dot of a type: a kind of record, "source" or "record".
 EVENT_KINDS = tuple(dict.fromkeys(event_type.partition(".")[0] for event_type in EVENT_TYPES))
 
@@ -841,6 +845,14 @@ def draft_retraction(subject: str, options: dict[str, Any]) -> Draft:
     return Draft(RETRACTED, data, subject)
 
 
+def draft_withdrawal(subject: str, event_id: str, options: dict[str, Any]) -> Draft:
+    """Validate `tracker uncite EVENT_ID --reason TEXT [--source ...]`: withdraw the source
+    that the event `event_id`, about the record `subject`, gave."""
+    data: dict[str, Any] = {"event": event_id, "reason": REASON(options.get("reason") or "")}
+    data.update(optional_source(options))
+    return Draft(SOURCE_WITHDRAWN, data, subject)
+
+
 # -- checking stored data (tracker verify) -------------------------------------------
 
 
@@ -861,7 +873,7 @@ def _check_source(source: Any) -> str | None:
 def check_data(event_type: str, data: dict[str, Any]) -> str | None:
     """Why stored event data is not valid for its type, or None if it is. An amendment's
     changes need the kind of their record: `check_changes` checks them."""
-    if "source" in data or event_type not in (AMENDED, RETRACTED):
+    if "source" in data or event_type not in CORRECTIONS:
         problem = _check_source(data.get("source"))
         if problem:
             return problem
@@ -882,13 +894,17 @@ def check_data(event_type: str, data: dict[str, Any]) -> str | None:
         return None
     if event_type == SOURCE_ADDED:
         return None if not rest else f"unknown field {next(iter(rest))!r}"
-    if event_type in (AMENDED, RETRACTED):
+    if event_type == SOURCE_WITHDRAWN:
+        withdrawn = rest.pop("event", None)
+        if type(withdrawn) is not str or not ULID_PATTERN.fullmatch(withdrawn):
+            return f"bad event {shown(withdrawn, 40)}"
+    if event_type in CORRECTIONS:
         if not is_valid(REASON, rest.pop("reason", None)):
             return "missing or bad reason"
         changes = rest.pop("changes", None) if event_type == AMENDED else {}
         if rest:
             return f"unknown field {next(iter(rest))!r}"
-        if event_type == RETRACTED:
+        if event_type != AMENDED:
             return None
         if not isinstance(changes, dict) or not changes:
             return "an amendment needs changes"

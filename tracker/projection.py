@@ -26,6 +26,7 @@ from .model import (
     FIELDS,
     RETRACTED,
     SOURCE_ADDED,
+    SOURCE_WITHDRAWN,
     STATUSES,
     apply_changes,
     effective_changes,
@@ -340,6 +341,7 @@ class Projector:
             "meeting.status_changed": self.status_changed,
             "pledge.status_changed": self.status_changed,
             SOURCE_ADDED: self.source_added,
+            SOURCE_WITHDRAWN: self.source_withdrawn,
             AMENDED: self.amended,
             RETRACTED: self.retracted,
         }
@@ -572,6 +574,26 @@ class Projector:
             return
         self.touch(record.kind, event["subject"], event["recorded_at"])
         self.add_source(event, "citation")
+
+    def source_withdrawn(self, event: Event) -> None:
+        """The source an event gave leaves `sources`; its history and the corrections
+        keep it. A withdrawal of what is no source of the record changes nothing."""
+        subject, withdrawn = event["subject"], event["data"]["event"]
+        record = self.current(subject)
+        if record is None:
+            return
+        self.settle(subject, "sources")
+        given = self.conn.execute("select coalesce(url, citation) from sources "
+                                  "where event_id = ? and subject = ?",
+                                  (withdrawn, subject)).fetchone()
+        if given is None:
+            return
+        self.conn.execute("delete from sources where event_id = ?", (withdrawn,))
+        self.touch(record.kind, subject, event["recorded_at"])
+        reason = event["data"]["reason"]
+        self.history(event, record.kind, "source", given[0], None, reason)
+        self.correction(event, record.kind, self.data_of(subject, record),
+                        "source withdrawn", "source")
 
     def retracted(self, event: Event) -> None:
         subject = event["subject"]

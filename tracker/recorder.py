@@ -14,6 +14,7 @@ from .log import EventLog
 from .model import (
     AMENDED,
     RETRACTED,
+    SOURCE_WITHDRAWN,
     STATUS_CHANGED,
     STATUSES,
     Draft,
@@ -100,6 +101,7 @@ def record(log: EventLog, draft: Draft, event_id: str | None = None) -> tuple[di
                     refuse_unchanged_status(found.kind, draft.subject, draft.data,
                                             *catalog.status_of(draft.subject, found.kind))
                 _keep_references_whole(catalog, draft)
+                _keep_a_source(catalog, draft)
         refuse_unpublished_source(draft.data)  # after the retry check: a retry stands
         new_id = event_id or envelope.new_id()
         event = appender.write({
@@ -130,6 +132,39 @@ def _keep_references_whole(catalog: Catalog, draft: Draft) -> None:
                 raise TrackerError(f"{draft.subject} cannot refer to {reference}: "
                                    f"{reference} refers to {draft.subject}"
                                    f"{'' if direct else ' through other records'}")
+
+
+def _keep_a_source(catalog: Catalog, draft: Draft) -> None:
+    """Refuse to withdraw a source withdrawn already, or the last source of a record:
+    every record keeps one."""
+    if draft.type != SOURCE_WITHDRAWN:
+        return
+    withdrawn, standing = draft.data["event"], catalog.sources_of(draft.subject)
+    if withdrawn not in standing:
+        raise TrackerError(f"the source that {withdrawn} gave was withdrawn already")
+    if standing == [withdrawn]:
+        raise TrackerError(f"the source that {withdrawn} gave is the last one of "
+                           f"{draft.subject}: cite the right one first (tracker cite), "
+                           "or retract the record")
+
+
+def find_source(log: EventLog, event_id: str, retry_of: str | None = None) -> str:
+    """The record whose source the event `event_id` gave, for `tracker uncite`; the
+    record must stand (with `retry_of`: or have stood before that event)."""
+    from .catalog import Catalog
+
+    with Catalog.scan(log) as catalog:
+        event = catalog.event(event_id)
+        if event is None:
+            raise TrackerError(f"unknown event id {shown(event_id)}")
+        if not isinstance(event["data"].get("source"), dict):
+            raise TrackerError(f"event {event_id} ({event['type']}) gives no source")
+        if event["type"] in STATUS_CHANGED.values():
+            raise TrackerError(f"event {event_id} is a status update: its source is the "
+                               "evidence of the update, and stays with it (if the update "
+                               "was wrong, amend the status)")
+    find_subject(log, event["subject"], retry_of=retry_of)
+    return event["subject"]
 
 
 def find_subject(log: EventLog, subject: str, with_data: bool = False,

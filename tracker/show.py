@@ -10,7 +10,7 @@ import orjson
 
 from .errors import TrackerError, shown
 from .log import EventLog
-from .model import effective_changes
+from .model import SOURCE_WITHDRAWN, effective_changes
 from .projection import TABLE_OF, project
 from .replay import events_in_order
 
@@ -122,7 +122,11 @@ def render(record: dict[str, Any]) -> str:
             data = event["data"]
             lines.append(f"    recorded: {data.get('title') or data.get('name')}")
         for change in event["changes"]:
-            lines.append(f"    {change['field']}: {change['old']} -> {change['new']}")
+            if event["type"] == SOURCE_WITHDRAWN:
+                lines.append(f"    withdrawn: the source {change['old']} "
+                             f"(given by {event['data']['event']})")
+            else:
+                lines.append(f"    {change['field']}: {change['old']} -> {change['new']}")
         if event["type"].endswith(".status_changed"):
             if event["status_date"]:
                 lines.append(f"    date: {event['status_date']}")

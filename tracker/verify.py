@@ -57,7 +57,7 @@ def _references(event: dict) -> list[tuple[str, str]]:
     data, kind = event["data"], event["type"].partition(".")[0]
     if event["type"] == model.AMENDED:
         return [("record", event["subject"]), *model.changed_references(data["changes"])]
-    if event["type"] in (model.SOURCE_ADDED, model.RETRACTED):
+    if event["type"] in (model.SOURCE_ADDED, model.SOURCE_WITHDRAWN, model.RETRACTED):
         return [("record", event["subject"])]
     if event["type"] in model.STATUS_CHANGED.values():
         return [(kind, event["subject"])]
