@@ -215,10 +215,10 @@ def withdrawals_log(events: Path) -> Path:
     fixture log is older than `tracker uncite`)."""
     meeting = ok("--events", events, "add", "meeting", "--title", "Met", "--date", "2020",
                  *SOURCE)
-    for number in range(3):
-        ok("--events", events, "cite", meeting, "--source", f"Report {number}")
-    ok("--events", events, "uncite", meeting, "--reason", "wrong report")
-    cited = ok("--events", events, "log", "--type", "source.added").split()[1]
+    cited = ok("--events", events, "cite", meeting, "--source", "Report")
+    amended = ok("--events", events, "amend", meeting, "--set", "date=2021", "--reason",
+                 "misread", "--source", "Another report")
+    ok("--events", events, "uncite", amended, "--reason", "wrong report")
     ok("--events", events, "uncite", cited, "--reason", "wrong", *SOURCE)
     return events
 

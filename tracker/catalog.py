@@ -238,20 +238,12 @@ class Catalog:
             raise TrackerError(f"{reference} was retracted")
         return subject
 
-    def sources_of(self, subject: str) -> list[str]:
-        """The ids of the events that give a record's sources still standing (not
-        withdrawn), in replay order: its recording, citations and amendments (a status
-        update's source is the update's own)."""
-        given, withdrawn = [], set()
-        for event_id, event_type, segment, offset in self.conn.execute(
-                "select id, type, segment, offset from events where subject = ? "
-                "order by key", (subject,)).fetchall():
-            data = self._read(segment, offset)["data"]
-            if event_type == SOURCE_WITHDRAWN:
-                withdrawn.add(data.get("event"))
-            elif "source" in data and event_type not in STATUS_CHANGED.values():
-                given.append(event_id)
-        return [event_id for event_id in given if event_id not in withdrawn]
+    def withdrawn_sources(self, subject: str) -> set[Any]:
+        """The ids of the events whose sources of a record were withdrawn."""
+        return {self._read(segment, offset)["data"].get("event")
+                for segment, offset in self.conn.execute(
+                    "select segment, offset from events where subject = ? and type = ?",
+                    (subject, SOURCE_WITHDRAWN)).fetchall()}
 
     def referrers(self, subject: str) -> list[tuple[str, str]]:
         """(kind, id) of the records, not retracted, whose data refers to `subject`.

@@ -356,8 +356,8 @@ def uncite(ctx: click.Context, source_event: str, event_id: str | None, as_json:
            **options: Any) -> None:
     """Withdraw a source cited wrongly; it stays in the events and the history.
 
-    EVENT_ID is the event that gave the source: its event_id in the sources table, or
-    in `tracker show` (a record's first source: the record's id).
+    EVENT_ID is the citation (or amendment) that gave the source: the id `tracker cite`
+    printed, its event_id in the sources table, or its id in `tracker show`.
 
     \b
     Example:

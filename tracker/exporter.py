@@ -29,7 +29,7 @@ from typing import Any, TextIO
 
 import orjson
 
-from .model import AMENDED, RECORDED, REFERRING, default_meeting_status, record_options, today
+from .model import AMENDED, REFERRING, default_meeting_status, record_options, today
 from .projection import dangling_references
 from .rowformat import RECORD_KINDS, all_columns, to_csv_cell
 
@@ -114,16 +114,14 @@ class Exporter:
 
     def _record_rows(self, kind: str, subject: str, data: dict[str, Any]) -> Iterator[Row]:
         sources = self.sources.get(subject, [])
-        # Its own source; once withdrawn (`tracker uncite`), the first that stands.
-        first = next((row for row in sources if row["kind"] == "record"),
-                     next((row for row in sources if row["kind"] != "update"), None))
+        first = next((row for row in sources if row["kind"] == "record"), None)
         options = record_options(kind, subject, data)
         if kind == "meeting" and options.get("status") not in ("scheduled", "held"):
             # set by an amendment (see `_amended_status`): the status it was recorded with
             options["status"] = self.conn.execute(
                 "select json_extract(data, '$.status') from events where id = ?",
                 (subject,)).fetchone()[0]
-        rows = [_compact({"kind": kind, "id": self._recorded_by(kind, subject), **options,
+        rows = [_compact({"kind": kind, "id": first["event_id"] if first else None, **options,
                           **(_source(first) if first else {})})]
         for row in sources:
             if row is first:
@@ -143,14 +141,6 @@ class Exporter:
                 rows = [row for row in rows if row.get("id") != status_row["id"]]
                 rows.append(status_row)
         yield from rows
-
-    def _recorded_by(self, kind: str, subject: str) -> str:
-        """The id of the event that recorded a record: its own id, but a format's."""
-        if kind != "format":
-            return subject
-        return self.conn.execute("select id from events where subject = ? and type = ? "
-                                 "order by recorded_at, id limit 1",
-                                 (subject, RECORDED[kind])).fetchone()[0]
 
     def _amended_status(self, kind: str, subject: str, rows: list[Row],
                         sources: list[sqlite3.Row]) -> Row | None:

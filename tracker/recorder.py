@@ -14,6 +14,7 @@ from .log import EventLog
 from .model import (
     AMENDED,
     RETRACTED,
+    SOURCE_ADDED,
     SOURCE_WITHDRAWN,
     STATUS_CHANGED,
     STATUSES,
@@ -135,17 +136,17 @@ def _keep_references_whole(catalog: Catalog, draft: Draft) -> None:
 
 
 def _keep_a_source(catalog: Catalog, draft: Draft) -> None:
-    """Refuse to withdraw a source withdrawn already, or the last source of a record:
-    every record keeps one."""
-    if draft.type != SOURCE_WITHDRAWN:
-        return
-    withdrawn, standing = draft.data["event"], catalog.sources_of(draft.subject)
-    if withdrawn not in standing:
-        raise TrackerError(f"the source that {withdrawn} gave was withdrawn already")
-    if standing == [withdrawn]:
-        raise TrackerError(f"the source that {withdrawn} gave is the last one of "
-                           f"{draft.subject}: cite the right one first (tracker cite), "
-                           "or retract the record")
+    """Refuse to withdraw a source that was withdrawn already."""
+    if draft.type == SOURCE_WITHDRAWN and \
+            draft.data["event"] in catalog.withdrawn_sources(draft.subject):
+        raise TrackerError(f"the source that {draft.data['event']} gave was withdrawn "
+                           "already")
+
+
+# The events whose sources `tracker uncite` withdraws: those that add a source to a
+# record. The source a record was made with, or an update, is the evidence of that
+# event itself, and stays with it (an export gives each record with its own source).
+WITHDRAWABLE = (SOURCE_ADDED, AMENDED)
 
 
 def find_source(log: EventLog, event_id: str, retry_of: str | None = None) -> str:
@@ -155,14 +156,21 @@ def find_source(log: EventLog, event_id: str, retry_of: str | None = None) -> st
 
     with Catalog.scan(log) as catalog:
         event = catalog.event(event_id)
-        if event is None:
-            raise TrackerError(f"unknown event id {shown(event_id)}")
-        if not isinstance(event["data"].get("source"), dict):
-            raise TrackerError(f"event {event_id} ({event['type']}) gives no source")
-        if event["type"] in STATUS_CHANGED.values():
-            raise TrackerError(f"event {event_id} is a status update: its source is the "
-                               "evidence of the update, and stays with it (if the update "
-                               "was wrong, amend the status)")
+    if event is None:
+        raise TrackerError(f"unknown event id {shown(event_id)}")
+    kind, _, action = event["type"].partition(".")
+    if action == "recorded":
+        raise TrackerError(f"event {event_id} recorded the {kind} {event['subject']}: the "
+                           "source it was recorded with stays with it (if that source is "
+                           "wrong, retract the record and record it again)")
+    if event["type"] in STATUS_CHANGED.values():
+        raise TrackerError(f"event {event_id} is a status update: its source is the "
+                           "evidence of the update, and stays with it (if the update "
+                           "was wrong, amend the status)")
+    if event["type"] not in WITHDRAWABLE or not isinstance(event["data"].get("source"), dict):
+        raise TrackerError(f"event {event_id} ({event['type']}) gives no source to "
+                           "withdraw: give the id of a citation (tracker cite), or of an "
+                           "amendment with a --source")
     find_subject(log, event["subject"], retry_of=retry_of)
     return event["subject"]
 
