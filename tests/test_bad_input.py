@@ -287,9 +287,19 @@ def test_cases_cover_enough_ground() -> None:
 
 
 def test_refused_on_an_empty_log(events: Path) -> None:
-    """A refused first command creates no segment file at all."""
+    """A refused first command creates no segment file at all, nor the log's folder
+    (a reference to a record that cannot exist yet included)."""
     assert_refused(run(*meeting(date="2019-02-30")), ("'2019-02-30'",))
     assert log_bytes(events) == {}
+    for args, message in [(meeting("--format", "nope"), "unknown format 'nope'"),
+                          (pledge("--at", "01M81PPF6VG70ZZPB4ZDE4C0FX"),
+                           "unknown id '01M81PPF6VG70ZZPB4ZDE4C0FX'"),
+                          (("cite", "01M81PPF6VG70ZZPB4ZDE4C0FX", *SOURCE),
+                           "unknown id '01M81PPF6VG70ZZPB4ZDE4C0FX'"),
+                          (meeting(source=("--source", "S", "--published", FUTURE)),
+                           f"--published {FUTURE} is after today")]:
+        assert_refused(run(*args), (message,))
+        assert not events.exists(), args
 
 
 # -- positive counterparts -------------------------------------------------------------

@@ -77,6 +77,8 @@ def record(log: EventLog, draft: Draft, event_id: str | None = None) -> tuple[di
     event_id = parse_id(event_id) if event_id else None
     by = recorded_by()
     is_new_record = draft.type.endswith(".recorded")
+    if not log.root.is_dir():
+        _refuse_before_the_first_event(log, draft)
     with ExitStack() as stack, log.session() as appender:
         floor = [appender.last_recorded_at] if appender.last_recorded_at else []
         if draft.references or draft.subject or event_id:
@@ -102,7 +104,7 @@ def record(log: EventLog, draft: Draft, event_id: str | None = None) -> tuple[di
                     refuse_unchanged_status(found.kind, draft.subject, draft.data,
                                             *catalog.status_of(draft.subject, found.kind))
                 _keep_references_whole(catalog, draft)
-                _keep_a_source(catalog, draft)
+                _refuse_a_second_withdrawal(catalog, draft)
         refuse_unpublished_source(draft.data)  # after the retry check: a retry stands
         new_id = event_id or envelope.new_id()
         event = appender.write({
@@ -135,7 +137,21 @@ def _keep_references_whole(catalog: Catalog, draft: Draft) -> None:
                                    f"{'' if direct else ' through other records'}")
 
 
-def _keep_a_source(catalog: Catalog, draft: Draft) -> None:
+def _refuse_before_the_first_event(log: EventLog, draft: Draft) -> None:
+    """Before the log's folder exists, what the session would refuse is refused before
+    it makes the folder, its lock and its writer's files: a reference (`--format`,
+    `--at`, `--about`), which can name nothing yet, and a source published after today
+    (no retry can stand: nothing was recorded)."""
+    if draft.references:
+        from .catalog import Catalog
+
+        with Catalog.scan(log) as catalog:
+            for wanted, reference in draft.references:
+                catalog.require(wanted, reference)
+    refuse_unpublished_source(draft.data)
+
+
+def _refuse_a_second_withdrawal(catalog: Catalog, draft: Draft) -> None:
     """Refuse to withdraw a source that was withdrawn already."""
     if draft.type == SOURCE_WITHDRAWN and \
             draft.data["event"] in catalog.withdrawn_sources(draft.subject):
