@@ -172,22 +172,23 @@ def find_source(log: EventLog, event_id: str, retry_of: str | None = None) -> st
 
     with Catalog.scan(log) as catalog:
         event = catalog.event(event_id)
-    if event is None:
-        raise TrackerError(f"unknown event id {shown(event_id)}")
-    kind, _, action = event["type"].partition(".")
-    if action == "recorded":
-        raise TrackerError(f"event {event_id} recorded the {kind} {event['subject']}: the "
-                           "source it was recorded with stays with it (if that source is "
-                           "wrong, retract the record and record it again)")
-    if event["type"] in STATUS_CHANGED.values():
-        raise TrackerError(f"event {event_id} is a status update: its source is the "
-                           "evidence of the update, and stays with it (if the update "
-                           "was wrong, amend the status)")
-    if event["type"] not in WITHDRAWABLE or not isinstance(event["data"].get("source"), dict):
-        raise TrackerError(f"event {event_id} ({event['type']}) gives no source to "
-                           "withdraw: give the id of a citation (tracker cite), or of an "
-                           "amendment with a --source")
-    find_subject(log, event["subject"], retry_of=retry_of)
+        if event is None:
+            raise TrackerError(f"unknown event id {shown(event_id)}")
+        kind, _, action = event["type"].partition(".")
+        if action == "recorded":
+            raise TrackerError(f"event {event_id} recorded the {kind} {event['subject']}: "
+                               "the source it was recorded with stays with it (if that "
+                               "source is wrong, retract the record and record it again)")
+        if event["type"] in STATUS_CHANGED.values():
+            raise TrackerError(f"event {event_id} is a status update: its source is the "
+                               "evidence of the update, and stays with it (if the update "
+                               "was wrong, amend the status)")
+        if event["type"] not in WITHDRAWABLE or \
+                not isinstance(event["data"].get("source"), dict):
+            raise TrackerError(f"event {event_id} ({event['type']}) gives no source to "
+                               "withdraw: give the id of a citation (tracker cite), or of "
+                               "an amendment with a --source")
+        _found(catalog, event["subject"], retry_of=retry_of)
     return event["subject"]
 
 
@@ -204,15 +205,21 @@ def find_subject(log: EventLog, subject: str, with_data: bool = False,
     from .catalog import Catalog
 
     with Catalog.scan(log) as catalog:
-        before = retry_of if retry_of and _about(catalog.event(retry_of), subject) else None
-        found = catalog.subjects.get(subject) if before else None
-        if found is None:
-            found = catalog.require("record", subject)
-        if with_data:
-            found.data = catalog.data_of(subject, before)
-        if with_status and found.kind in STATUSES:
-            found.status = catalog.status_of(subject, found.kind, before)[0]
-        return found
+        return _found(catalog, subject, with_data, with_status, retry_of)
+
+
+def _found(catalog: Catalog, subject: str, with_data: bool = False,
+           with_status: bool = False, retry_of: str | None = None) -> Subject:
+    """`find_subject` in a catalog already open."""
+    before = retry_of if retry_of and _about(catalog.event(retry_of), subject) else None
+    found = catalog.subjects.get(subject) if before else None
+    if found is None:
+        found = catalog.require("record", subject)
+    if with_data:
+        found.data = catalog.data_of(subject, before)
+    if with_status and found.kind in STATUSES:
+        found.status = catalog.status_of(subject, found.kind, before)[0]
+    return found
 
 
 def _about(event: dict[str, Any] | None, subject: str) -> bool:
