@@ -248,13 +248,15 @@ def swap_database(datasette, db_path: Path | str, inspect_data: dict[str, Any] |
 
 def make_datasette(db_path: Path | str, metadata: dict[str, Any]):
     """A Datasette serving the database immutably under the name `tracker`."""
-    from datasette import facets
+    from datasette import facets, handle_exception
     from datasette.plugins import pm
 
     from . import site
 
     if pm.is_registered(facets):
         pm.unregister(facets)  # the site's own facet classes take their place
+    if pm.is_registered(handle_exception):
+        pm.unregister(handle_exception)  # the site's own calls it (see `site.bad_parameter`)
     if pm.has_plugin("ics"):  # datasette-ics, if installed beside: the site writes .ics
         pm.unregister(name="ics")
     if not pm.is_registered(site):
