@@ -186,6 +186,8 @@ BAD_PARAMETERS = {
         '{"table":1,"column":"actor","value":"JP"}',
     '/tracker/meetings.json?_through={"table":"sources","column":"url","value":"x"}':
         "Invalid _through - could not find corresponding foreign key",
+    "/tracker/timeline.json?_next=garbage":
+        "_next must be a whole number of rows on this page: garbage",
 }
 
 
@@ -202,7 +204,8 @@ def test_a_bad_parameter_is_a_bad_request_not_a_server_error(server: Site) -> No
     assert "Traceback" not in (server.project / "serve.stderr").read_text()
     through = json.dumps({"table": "meeting_participants", "column": "actor", "value": "JP"})
     for path in ("/tracker/meetings.json?_sort=title", "/tracker/meetings.json?_timelimit=900",
-                 "/tracker/meetings.json?_through=" + urllib.parse.quote(through)):
+                 "/tracker/meetings.json?_through=" + urllib.parse.quote(through),
+                 "/tracker/timeline.json?_next=5", "/tracker/meetings.json?_next=garbage"):
         assert server.request(path)[0] == 200, path
     status, body = server.request("/tracker/nope.json")
     assert (status, json.loads(body)["status"]) == (404, 404)

@@ -78,8 +78,9 @@ def handle_exception(datasette, request, exception):
     """Datasette's error page (in place of its own hook, unregistered by
     `serve.make_datasette`), answering 400 where Datasette 0.65 answers 500 to a bad
     parameter of a table or view page: `_sort` by a column it does not have, `_sort` with
-    `_sort_desc`, a `_timelimit` that is not a number or a `_through` that is not one of
-    its foreign keys as JSON. Those print no traceback in the server's log."""
+    `_sort_desc`, a `_timelimit` that is not a number, a view's `_next` that is not one,
+    or a `_through` that is not one of its foreign keys as JSON. Those print no traceback
+    in the server's log."""
     return datasette_error_page(datasette, request, bad_parameter(request, exception)
                                 or exception)
 
@@ -100,6 +101,9 @@ def bad_parameter(request, exception: Exception) -> BadRequest | None:
     timelimit = request.args.get("_timelimit")
     if timelimit is not None and not _whole_number(timelimit):
         return BadRequest(f"_timelimit must be a whole number of milliseconds: {timelimit}")
+    after = request.args.get("_next")  # on a view, the number of rows before the page
+    if after is not None and not _whole_number(after) and isinstance(exception, ValueError):
+        return BadRequest(f"_next must be a whole number of rows on this page: {after}")
     for through in request.args.getlist("_through"):
         if not _through_shaped(through):
             return BadRequest('_through must be JSON of the form {"table": "...", '
