@@ -92,31 +92,30 @@ THROUGH_KEYS = {"table", "column", "value"}
 
 
 def bad_parameter(request, exception: Exception) -> BadRequest | None:
-    """The 400 for an exception a bad query parameter caused, or None."""
+    """The 400 for an exception that a bad query parameter caused, or None."""
     if isinstance(exception, DatasetteError):
         if exception.status == 500 and str(exception.message).startswith(
                 BAD_PARAMETER_MESSAGES):
             return BadRequest(exception.message)
         return None
     timelimit = request.args.get("_timelimit")
-    if timelimit is not None and not _whole_number(timelimit):
+    if timelimit is not None and _int_refused(exception, timelimit):
         return BadRequest(f"_timelimit must be a whole number of milliseconds: {timelimit}")
     after = request.args.get("_next")  # on a view, the number of rows before the page
-    if after is not None and not _whole_number(after) and isinstance(exception, ValueError):
+    if after is not None and _int_refused(exception, after):
         return BadRequest(f"_next must be a whole number of rows on this page: {after}")
-    for through in request.args.getlist("_through"):
-        if not _through_shaped(through):
-            return BadRequest('_through must be JSON of the form {"table": "...", '
-                              f'"column": "...", "value": ...}}: {through}')
+    if isinstance(exception, (ValueError, LookupError, TypeError, AttributeError)):
+        for through in request.args.getlist("_through"):
+            if not _through_shaped(through):
+                return BadRequest('_through must be JSON of the form {"table": "...", '
+                                  f'"column": "...", "value": ...}}: {through}')
     return None
 
 
-def _whole_number(text: str) -> bool:
-    try:
-        int(text)
-    except ValueError:
-        return False
-    return True
+def _int_refused(exception: Exception, text: str) -> bool:
+    """Whether the exception is `int()` refusing this text."""
+    return (isinstance(exception, ValueError)
+            and str(exception) == f"invalid literal for int() with base 10: {text!r}")
 
 
 def _through_shaped(text: str) -> bool:
