@@ -39,7 +39,7 @@ CONTRACT = {
     ("retract",): ["--reason", "--source"],
     ("build",): ["--full", "--as-of", "--db"],
     ("serve",): ["--host", "--port", "--as-of"],
-    ("verify",): ["--against"],
+    ("verify",): ["--against", "--json"],
     ("import",): ["--dry-run"],
     ("export",): ["--format", "--type"],
     (): ["--events", "--db"],

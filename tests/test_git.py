@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -162,9 +163,15 @@ def test_verify_against_names_a_deleted_event(origin: Path) -> None:
     assert run("--events", events, "verify").exit_code == 0
     result = run("--events", events, "verify", "--against", "HEAD")
     assert result.exit_code == 1
-    assert (f"Problem: event {last['id']} (events/{segment.parent.name}/{segment.name}:3 "
-            "at HEAD) was deleted since HEAD") in result.stderr
+    problem = (f"event {last['id']} (events/{segment.parent.name}/{segment.name}:3 at HEAD) "
+               "was deleted since HEAD")
+    assert f"Problem: {problem}" in result.stderr
     assert result.stderr.splitlines()[-1].startswith("Error: verify failed: 1 problem in ")
+    as_json = run("--events", events, "verify", "--against", "HEAD", "--json")
+    assert (as_json.exit_code, json.loads(as_json.stdout)) == (1, {
+        "ok": False, "events": 2, "files": 1, "against": "HEAD", "problems": [problem],
+        "warnings": []})
+    assert as_json.stderr == result.stderr
 
 
 def test_verify_against_refuses_what_is_not_git(origin: Path, tmp_path: Path) -> None:

@@ -36,9 +36,11 @@ def failure(expected_in_stderr: str) -> str:
 
 
 def test_verify_passes_on_the_bundled_log(bundled: Path) -> None:
-    output = ok("verify")
-    assert output.startswith("OK: ")
-    assert output.endswith(" events in 1 file")
+    events = len(list(EventLog(bundled.parent / "events").events()))
+    assert ok("verify") == f"OK: {events} events in 1 file"
+    assert json.loads(ok("verify", "--json")) == {
+        "ok": True, "events": events, "files": 1, "against": None, "problems": [],
+        "warnings": []}
 
 
 def test_flipped_byte_in_the_hash_names_the_event(events: Path) -> None:
@@ -49,7 +51,14 @@ def test_flipped_byte_in_the_hash_names_the_event(events: Path) -> None:
     flipped = event["hash"][:-1] + ("0" if event["hash"][-1] != "0" else "1")
     lines[2] = lines[2].replace(event["hash"].encode(), flipped.encode())
     path.write_bytes(b"\n".join(lines))
-    failure(f"Problem: event {ids[2]} (")
+    stderr = failure(f"Problem: event {ids[2]} (")
+    result = run("verify", "--json")
+    [problem] = [line.removeprefix("Problem: ") for line in stderr.splitlines()
+                 if line.startswith("Problem: ")]
+    assert problem.startswith(f"event {ids[2]} (")
+    assert (result.exit_code, json.loads(result.stdout), result.stderr) == (1, {
+        "ok": False, "events": 3, "files": 1, "against": None, "problems": [problem],
+        "warnings": []}, stderr)
 
 
 def test_a_byte_that_breaks_the_json_still_names_the_event(events: Path) -> None:
@@ -222,6 +231,10 @@ def test_an_event_recorded_a_day_or_more_after_now_is_a_warning(events: Path) ->
     result = run("verify")
     assert (result.exit_code, result.stdout) == (0, f"OK: 5 events in {files} files\n")
     assert result.stderr == "".join(f"Warning: {warning}\n" for warning in warnings)
+    as_json = run("verify", "--json")
+    assert (as_json.exit_code, json.loads(as_json.stdout), as_json.stderr) == (0, {
+        "ok": True, "events": 5, "files": files, "against": None, "problems": [],
+        "warnings": warnings}, result.stderr)
 
 
 class RecordedProgress:

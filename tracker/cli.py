@@ -596,14 +596,16 @@ def serve(ctx: click.Context, host: str, port: int, as_of: str | None,
 @cli.command()
 @click.option("--against", metavar="GIT_REV",
               help="Also prove the log only grew since this git revision.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the outcome, with every problem and warning, as JSON.")
 @click.pass_context
-def verify(ctx: click.Context, against: str | None) -> None:
+def verify(ctx: click.Context, against: str | None, as_json: bool) -> None:
     """Check every event: hashes, ids, seq gaps, schema and references.
 
     \b
     Example:
         tracker verify
-        tracker verify --against origin/main
+        tracker verify --against origin/main --json
     """
     from .progress import bytes_bar
     from .verify import verify as verify_log
@@ -619,14 +621,20 @@ def verify(ctx: click.Context, against: str | None) -> None:
         _warn(warning)
     for problem in report.problems:
         click.echo(f"Problem: {problem}", err=True)
+    if as_json:
+        click.echo(_dumps({"ok": report.ok, "events": report.events, "files": report.files,
+                           "against": against, "problems": report.problems,
+                           "warnings": report.warnings}))
     if not report.ok:
         raise TrackerError(
             f"verify failed: {counted(len(report.problems), 'problem')} in "
             f"{counted(report.events, 'event')}; "
             f"first: {report.problems[0]}"
         )
-    since = f"; nothing changed or removed since {against}" if against else ""
-    click.echo(f"OK: {counted(report.events, 'event')} in {counted(report.files, 'file')}{since}")
+    if not as_json:
+        since = f"; nothing changed or removed since {against}" if against else ""
+        click.echo(f"OK: {counted(report.events, 'event')} in "
+                   f"{counted(report.files, 'file')}{since}")
 
 
 @cli.command(name="import")
