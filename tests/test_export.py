@@ -80,6 +80,7 @@ def rich_log(tracker_env: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     ok("update", meeting, "--status", "held", "--date", "2023-07-19", *SOURCE)
     summit = ok("add", "meeting", "--title", "Summit to come", "--date", "2999",
                 "--country", "KAZ", *SOURCE)
+    ok("update", summit, "--status", "postponed", "--to", "3000-05", *SOURCE)
     ok("update", summit, "--status", "cancelled", "--note", "called off", *SOURCE)
     ok("amend", meeting, "--set", "date=2023-07-20", "--set", "participant=KAZ,SAU,TJK",
        "--reason", "the date was misread", "--source", "https://example.org/correction",
@@ -112,8 +113,8 @@ def test_jsonl_export_reimports_into_an_empty_log_with_identical_tables(
     copy, copy_db = tmp_path / "copy" / "events", tmp_path / "copy" / "tracker.db"
     result = run("--events", copy, "--db", copy_db, "import", path)
     assert result.exit_code == 0, result.output
-    assert result.stdout.startswith(f"Imported {path}: appended 52 events (9 formats, ")
-    assert ok("--events", copy, "verify") == "OK: 52 events in 1 file"
+    assert result.stdout.startswith(f"Imported {path}: appended 53 events (9 formats, ")
+    assert ok("--events", copy, "verify") == "OK: 53 events in 1 file"
     ok("build")
     ok("--events", copy, "--db", copy_db, "build")
     original, imported = contents(db, amendment_sources_as_citations=True), contents(copy_db)
@@ -147,7 +148,7 @@ def test_an_export_imported_into_its_own_log_adds_nothing(
     path = tmp_path / "export.jsonl"
     path.write_text(export())
     before = log_bytes(rich_log)
-    assert ok("import", path) == (f"Imported {path}: nothing new to append; 52 rows already "
+    assert ok("import", path) == (f"Imported {path}: nothing new to append; 53 rows already "
                                   "in the log")
     assert log_bytes(rich_log) == before
 

@@ -211,10 +211,12 @@ def plain(value: Any) -> Any:
 
 
 def withdrawals_log(events: Path) -> Path:
-    """A log with sources withdrawn, with and without a source of their own (the
-    fixture log is older than `tracker uncite`)."""
+    """A log with sources withdrawn, with and without a source of their own, and a
+    meeting rescheduled (the fixture log is older than `tracker uncite` and `--to`)."""
     meeting = ok("--events", events, "add", "meeting", "--title", "Met", "--date", "2020",
                  *SOURCE)
+    ok("--events", events, "update", meeting, "--status", "postponed", "--to", "2020-11",
+       "--note", "later", *SOURCE)
     cited = ok("--events", events, "cite", meeting, "--source", "Report")
     amended = ok("--events", events, "amend", meeting, "--set", "date=2021", "--reason",
                  "misread", "--source", "Another report")

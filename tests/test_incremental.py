@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from tracker import envelope, projection, schema
 from tracker.log import EventLog
-from tracker.model import draft_record
+from tracker.model import RESCHEDULING, draft_record
 
 from .conftest import SOURCE, ok, rows, run
 from .inplace import interrupt_a_write
@@ -170,6 +170,8 @@ def test_incremental_builds_equal_a_full_rebuild(data: st.DataObject) -> None:
                         ["disbursed"] if kind == "pledge" else [])
                     if status != status_of[ident] or status == "disbursed"]))
                 amount = ["--amount", str(step + 1)] if status == "disbursed" else []
+                if status in RESCHEDULING and data.draw(st.booleans(), label="rescheduled"):
+                    amount = ["--to", date]  # a meeting's new date
                 cli("update", ident, "--status", status, *amount, *SOURCE)
                 status_of[ident] = status
             elif action == "cite":

@@ -398,7 +398,7 @@ def _settle(log: EventLog, conn: sqlite3.Connection, touched: str) -> None:
         f"where events.subject = subjects.id and events.type = '{RETRACTED}') "
         f"where id in ({touched})")
     amended = [row[0] for row in conn.execute(
-        f"select distinct subject from events where type = '{AMENDED}' "
+        f"select distinct subject from events where type in {CHANGING} "
         f"and subject in ({touched}) and subject in (select id from subjects)")]
     with closing(_OpenSegments(log)) as segments:
         for subject in amended:
@@ -409,18 +409,31 @@ def _settle(log: EventLog, conn: sqlite3.Connection, touched: str) -> None:
 BEFORE = "and key < (select key from events where id = ?)"
 
 
+# The events that change a record's data: amendments, and a meeting's updates (which may
+# reschedule it, see `_changes`).
+CHANGING = f"('{AMENDED}', '{STATUS_CHANGED['meeting']}')"
+
+
 def _folded(read: Callable[[str, int], dict[str, Any]], conn: sqlite3.Connection,
             subject: str, segment: str, offset: int, before: str | None = None
             ) -> dict[str, Any]:
-    """A record's data as recorded (at `segment`, `offset`), then amended in replay order
-    (only by the amendments before the event `before`, if given)."""
+    """A record's data as recorded (at `segment`, `offset`), then amended and rescheduled
+    in replay order (only by the events before the event `before`, if given)."""
     data = without_source(read(segment, offset)["data"])
     for segment, offset in conn.execute(
-            f"select segment, offset from events where subject = ? and type = '{AMENDED}' "
+            f"select segment, offset from events where subject = ? and type in {CHANGING} "
             f"{BEFORE if before else ''} order by key",
             (subject, *([before] if before else []))).fetchall():
-        data = apply_changes(data, read(segment, offset)["data"]["changes"])
+        data = apply_changes(data, _changes(read(segment, offset)))
     return data
+
+
+def _changes(event: dict[str, Any]) -> dict[str, Any]:
+    """What an amendment, or a meeting's update, changes in its record's data: an update
+    with `to` (a new date) changes its date, as the projection does."""
+    if event["type"] == AMENDED:
+        return event["data"]["changes"]
+    return {"date": event["data"]["to"]} if "to" in event["data"] else {}
 
 
 def _fold(read: Callable[[str, int], dict[str, Any]], conn: sqlite3.Connection,

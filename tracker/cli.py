@@ -305,6 +305,8 @@ def add_pledge(ctx: click.Context, event_id: str | None, as_json: bool, **option
 @click.option("--amount", metavar="NUMBER",
               help="With --status disbursed: the cumulative amount disbursed.")
 @click.option("--note", help="A note on the change.")
+@click.option("--to", metavar="DATE",
+              help="A meeting rescheduled (scheduled or postponed): its new date (EDTF).")
 @source_options()
 @click.pass_context
 def update(ctx: click.Context, record_id: str, event_id: str | None, as_json: bool,
@@ -315,6 +317,8 @@ def update(ctx: click.Context, record_id: str, event_id: str | None, as_json: bo
     Example:
         tracker update 01J3Z8Q6M0S7WQ4N6V7R2K9B1C --status postponed --date 2024-08-09 \\
           --source https://example.org/news --quote "the summit was postponed"
+        tracker update 01J3Z8Q6M0S7WQ4N6V7R2K9B1C --status scheduled --to 2024-12 \\
+          --source https://example.org/news --quote "now to be held in December"
     """
     from .model import draft_update, parse_reference
     from .recorder import find_subject

@@ -131,7 +131,8 @@ class Exporter:
                 rows.append(_compact({
                     "kind": "update", "id": row["event_id"], "subject": subject,
                     "status": change["status"], "date": change["date"],
-                    "amount": change["amount_text"], "note": change["note"], **_source(row)}))
+                    "amount": change["amount_text"], "note": change["note"],
+                    "to": change["rescheduled_to"], **_source(row)}))
             else:  # a citation, or the source of an amendment
                 rows.append(_compact({"kind": "citation", "id": row["event_id"],
                                       "subject": subject, **_source(row)}))

@@ -237,10 +237,10 @@ def _event_types(types: Types) -> dict[str, EventType]:
             [*fields, *derived_fields, source], checks + derived_checks,
             _referring(specs), kind, (*_texts(specs), *derived_texts, SOURCE))
     for kind, event_type in model.STATUS_CHANGED.items():
-        fields, checks = types.fields(model.UPDATE_FIELDS)
+        fields, checks = types.fields(model.UPDATE_FIELDS_OF[kind])
         status = ("status", Literal[model.STATUSES[kind]], NO_DEFAULT)
         declared[event_type] = ([*fields, status, source], checks, kind, "",
-                                (*_texts(model.UPDATE_FIELDS), SOURCE))
+                                (*_texts(model.UPDATE_FIELDS_OF[kind]), SOURCE))
     declared[model.SOURCE_ADDED] = ([source], [], "record", "", (SOURCE,))
     reason = ("reason", types.text(model.REASON), NO_DEFAULT)
     optional_source = _optional("source", types.source)

@@ -111,7 +111,7 @@ def _blame(kind: str, cells: dict[str, Any], error: TrackerError) -> str | None:
     match = OPTION.search(str(error))
     if match:
         return match[1]
-    specs = (model.FIELDS.get(kind) or model.UPDATE_FIELDS) + model.SOURCE_FIELDS
+    specs = (model.FIELDS.get(kind) or model.UPDATE_FIELDS_OF["meeting"]) + model.SOURCE_FIELDS
     for spec in specs:
         value = cells.get(spec.option)
         if value in (None, "", [], False):
@@ -209,6 +209,8 @@ class Planner:
             self.keys[key] = (subject, row.line)
         if kind in RECORD_KINDS:
             self.defined[subject] = Defined(kind, draft.data.get("date"), row.line)
+        elif "to" in draft.data:  # a meeting rescheduled: its date for the rows after
+            self.defined[subject] = self._record(subject)._replace(date=draft.data["to"])
         self.plan.ids.append((row.line, kind, subject, event_id, state, key))
         if state != "new":
             return

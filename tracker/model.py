@@ -366,6 +366,11 @@ UPDATE_FIELDS = (
     Field("amount", "amount", parse_amount),
     Field("note", "note", text("note", 2000, multiline=True)),
 )
+# A meeting's update may also reschedule it: the date it is now set for.
+RESCHEDULED_TO = Field("to", "to", parse_date_text)
+UPDATE_FIELDS_OF = {"meeting": (*UPDATE_FIELDS, RESCHEDULED_TO), "pledge": UPDATE_FIELDS}
+# The statuses a meeting can be rescheduled with.
+RESCHEDULING = ("scheduled", "postponed")
 
 
 # -- drafts: what a command asks to append -------------------------------------------
@@ -546,7 +551,10 @@ def draft_update(
             f"use one of {', '.join(STATUSES[kind])}"
         )
     data: dict[str, Any] = {"status": status}
-    for spec in UPDATE_FIELDS:
+    if _present(options.get(RESCHEDULED_TO.option)) and status not in RESCHEDULING:
+        raise TrackerError(f"--to {shown(options[RESCHEDULED_TO.option])} (a new date) goes "
+                           f"with a meeting's --status {' or '.join(RESCHEDULING)}")
+    for spec in UPDATE_FIELDS_OF[kind]:
         if _present(options.get(spec.option)):
             data[spec.key] = spec.parse(options[spec.option])
     if status == "disbursed" and "amount" not in data:
@@ -589,8 +597,9 @@ def refuse_unchanged_status(kind: str, subject: str, data: dict[str, Any],
                             status: str | None, disbursed: str | None) -> None:
     """Refuse a status update that records nothing new: the record already has that
     status (and, for a disbursement, that cumulative amount disbursed), and the update
-    gives no `--date` or `--note` (a meeting postponed again, to a new date, is news)."""
-    if data["status"] != status or "date" in data or "note" in data:
+    gives no `--date`, `--note` or `--to` (a meeting postponed again, to a new date, is
+    news)."""
+    if data["status"] != status or data.keys() & {"date", "note", "to"}:
         return
     if status == "disbursed" and data.get("amount") != disbursed:
         return  # more disbursed (or less: the cumulative amount was corrected)
@@ -887,7 +896,7 @@ def check_data(event_type: str, data: dict[str, Any]) -> str | None:
     if event_type in STATUS_CHANGED.values():
         if rest.get("status") not in STATUSES[record_kind]:
             return f"bad status {shown(rest.get('status'), 40)}"
-        specs = {spec.key: spec for spec in UPDATE_FIELDS}
+        specs = {spec.key: spec for spec in UPDATE_FIELDS_OF[record_kind]}
         for key, value in rest.items():
             if key != "status" and (key not in specs or not specs[key].check(value)):
                 return f"bad {key} {shown(value, 40)}"

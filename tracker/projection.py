@@ -44,7 +44,7 @@ Event = dict[str, Any]
 # build binds about ten million of them (about 2.5 s at a million events).
 NULL = float("nan")
 # Bump when the projection changes: a database built by another version is rebuilt whole.
-PROJECTION_VERSION = "7"
+PROJECTION_VERSION = "8"
 
 
 class Unprojectable(TrackerError):
@@ -557,8 +557,8 @@ class Projector:
             "previous_status": previous[0], "date": data.get("date", NULL),
             "date_start": when.start if when else NULL,
             "amount": _number(data.get("amount")), "amount_text": data.get("amount", NULL),
-            "note": data.get("note", NULL), "event_id": event["id"],
-            "recorded_at": event["recorded_at"],
+            "note": data.get("note", NULL), "rescheduled_to": data.get("to", NULL),
+            "event_id": event["id"], "recorded_at": event["recorded_at"],
         }, subject)
         self.add_source(event, "update")
         if self.touched is not None:
@@ -567,6 +567,22 @@ class Projector:
         if "amount" in data:
             self.history(event, kind, "disbursed_amount", previous[1], data["amount"],
                          data.get("note"))
+        if "to" in data and kind == "meeting":
+            self.rescheduled(event, record)
+
+    def rescheduled(self, event: Event, record: Record) -> None:
+        """A meeting's new date, as an update gives it: its data now holds that date (as an
+        amendment's would, so that a later amendment keeps it), and so do its rows."""
+        subject, shape = event["subject"], SHAPES[record.kind]
+        old = self.data_of(subject, record)
+        data = {**old, "date": event["data"]["to"]}
+        self.update("records", "id", subject, {"data": _json(data)})
+        self.update(shape.table, shape.key, subject, shape.row(data))
+        self.write_children(shape, subject, data, replace=True)
+        self.history(event, record.kind, "date", old.get("date"), data["date"],
+                     event["data"].get("note"))
+        if self.touched is not None:
+            self.touched.actors |= actors_of(data)
 
     def source_added(self, event: Event) -> None:
         record = self.current(event["subject"])

@@ -16,7 +16,7 @@ from .errors import TrackerError, shown
 RECORD_KINDS = model.KINDS
 ROW_KINDS = (*RECORD_KINDS, "update", "citation")
 SOURCE_COLUMNS = ("source", *(spec.option for spec in model.SOURCE_FIELDS))
-UPDATE_COLUMNS = ("status", *(spec.option for spec in model.UPDATE_FIELDS))
+UPDATE_COLUMNS = ("status", *(spec.option for spec in model.UPDATE_FIELDS_OF["meeting"]))
 LEADING = {"format": ("id", "slug"), "update": ("id", "subject"), "citation": ("id", "subject")}
 
 MULTI_VALUED = frozenset(

@@ -139,7 +139,7 @@ TABLES = (
         "status_changes",
         {"subject": str, "kind": str, "status": str, "previous_status": str, "date": str,
          "date_start": str, "amount": AMOUNT, "amount_text": str, "note": str,
-         "event_id": str, "recorded_at": str},
+         "rescheduled_to": str, "event_id": str, "recorded_at": str},
         pk="event_id",
         foreign_keys=SUBJECT,
         indexes=("subject", "kind", "status", "recorded_at"),

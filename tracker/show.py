@@ -125,6 +125,8 @@ def render(record: dict[str, Any]) -> str:
             if event["type"] == SOURCE_WITHDRAWN:
                 lines.append(f"    withdrawn: the source {change['old']} "
                              f"(given by {event['data']['event']})")
+            elif event["type"].endswith(".status_changed") and change["field"] == "date":
+                lines.append(f"    rescheduled: {change['old']} -> {change['new']}")
             else:
                 lines.append(f"    {change['field']}: {change['old']} -> {change['new']}")
         if event["type"].endswith(".status_changed"):

@@ -1,0 +1,178 @@
+"""`tracker update MEETING --status scheduled|postponed --to DATE`: a meeting rescheduled,
+a development in the world (not a correction), which moves the meeting to its new date."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tracker.fastcheck import FastCheck
+
+from .conftest import SOURCE, log_bytes, ok, rows, run
+from .test_fastcheck import agree_or_refuse, lines_of
+
+
+def summit(date: str = "2030-12") -> str:
+    return ok("add", "meeting", "--title", "Summit", "--date", date, "--country", "KAZ",
+              "--participant", "KAZ,JPN", *SOURCE)
+
+
+def test_a_rescheduled_meeting_takes_its_new_date_everywhere(db: Path) -> None:
+    meeting = summit()
+    postponed = ok("update", meeting, "--status", "postponed", "--date", "2026-11-20",
+                   "--to", "2031-03", "--note", "delayed", *SOURCE)
+    ok("update", meeting, "--status", "scheduled", "--to", "2031-04-10", *SOURCE)
+    ok("build")
+    assert rows(db, "select date, date_start, date_end, date_precision, year, status "
+                    "from meetings") == [{
+        "date": "2031-04-10", "date_start": "2031-04-10", "date_end": "2031-04-10",
+        "date_precision": "day", "year": "2031", "status": "scheduled"}]
+    assert rows(db, "select status, previous_status, date, note, rescheduled_to "
+                    "from status_changes order by recorded_at") == [
+        {"status": "postponed", "previous_status": "scheduled", "date": "2026-11-20",
+         "note": "delayed", "rescheduled_to": "2031-03"},
+        {"status": "scheduled", "previous_status": "postponed", "date": None, "note": None,
+         "rescheduled_to": "2031-04-10"}]
+    assert rows(db, "select old_value, new_value, event_type, reason from history "
+                    "where field = 'date' order by recorded_at") == [
+        {"old_value": "2030-12", "new_value": "2031-03", "event_type": "meeting.status_changed",
+         "reason": "delayed"},
+        {"old_value": "2031-03", "new_value": "2031-04-10",
+         "event_type": "meeting.status_changed", "reason": None}]
+    assert rows(db, "select actor, date_start from meeting_participants order by actor") == [
+        {"actor": "JPN", "date_start": "2031-04-10"}, {"actor": "KAZ", "date_start": "2031-04-10"}]
+    assert rows(db, "select date from timeline") == [{"date": "2031-04-10"}]
+    assert rows(db, "select date from upcoming_meetings") == [{"date": "2031-04-10"}]
+    assert rows(db, "select correction from corrections") == []  # not a correction
+    shown = ok("show", meeting)
+    assert "\n  date: 2031-04-10\n" in shown
+    assert (f"meeting.status_changed  {postponed}\n    status: scheduled -> postponed\n"
+            "    rescheduled: 2030-12 -> 2031-03\n    date: 2026-11-20\n"
+            "    note: delayed\n") in shown
+    assert ok("verify") == "OK: 3 events in 1 file"
+
+
+def test_an_amendment_after_a_reschedule_keeps_the_new_date(db: Path) -> None:
+    """An amendment rewrites a meeting's row from its data: the data holds the new date,
+    so the reschedule stands; an amendment of the date itself moves it again."""
+    meeting = summit()
+    ok("update", meeting, "--status", "scheduled", "--to", "2031-05", *SOURCE)
+    ok("amend", meeting, "--set", "title=Leaders' summit", "--reason", "the full name")
+    ok("build")
+    assert rows(db, "select title, date from meetings") == [
+        {"title": "Leaders' summit", "date": "2031-05"}]
+    result = run("amend", meeting, "--set", "date=2031-05", "--reason", "misread")
+    assert (result.exit_code, result.stderr) == (
+        1, "Error: nothing to amend: date already as given\n")
+    ok("amend", meeting, "--set", "date=2031-06", "--reason", "misread")
+    ok("build")
+    assert rows(db, "select title, date from meetings") == [
+        {"title": "Leaders' summit", "date": "2031-06"}]
+    full = db.with_name("full.db")
+    ok("build", "--full", "--db", full)
+    assert rows(full, "select * from meetings") == rows(db, "select * from meetings")
+
+
+def test_the_new_date_is_the_meetings_date_for_what_follows(db: Path) -> None:
+    """A meeting rescheduled to a past date can be held then (its recorded date, in the
+    future, would refuse it), with no warning of a date before the meeting's."""
+    meeting = summit("2030-12")
+    refused = run("update", meeting, "--status", "held", "--date", "2026-10-05", *SOURCE)
+    assert refused.stderr == ("Error: --status held for a meeting dated 2030-12, after "
+                              "today\n")
+    ok("update", meeting, "--status", "scheduled", "--to", "2026-10", *SOURCE)
+    held = run("update", meeting, "--status", "held", "--date", "2026-10-05", *SOURCE)
+    assert (held.exit_code, held.stderr) == (0, "")
+    ok("build")
+    assert rows(db, "select date, status from meetings") == [
+        {"date": "2026-10", "status": "held"}]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--status", "held", "--to", "2031"],
+     "--to '2031' (a new date) goes with a meeting's --status scheduled or postponed"),
+    (["--status", "cancelled", "--to", "2031"],
+     "--to '2031' (a new date) goes with a meeting's --status scheduled or postponed"),
+    (["--status", "postponed", "--to", "2031-13"], "invalid date '2031-13': no month 13"),
+])
+def test_a_new_date_that_means_nothing_is_refused(events: Path, args: list[str],
+                                                  message: str) -> None:
+    meeting = summit()
+    before = log_bytes(events)
+    result = run("update", meeting, *args, *SOURCE)
+    assert (result.exit_code, result.stdout, result.stderr) == (1, "", f"Error: {message}\n")
+    assert log_bytes(events) == before
+
+
+def test_a_pledge_is_not_rescheduled(events: Path) -> None:
+    pledge = ok("add", "pledge", "--title", "Grant", "--date", "2024", "--donor", "JPN",
+                "--recipient", "KAZ", "--amount", "5", "--currency", "USD", *SOURCE)
+    before = log_bytes(events)
+    result = run("update", pledge, "--status", "disbursed", "--amount", "1", "--to", "2025",
+                 *SOURCE)
+    assert (result.exit_code, result.stderr) == (1, (
+        "Error: --to '2025' (a new date) goes with a meeting's --status scheduled or "
+        "postponed\n"))
+    assert log_bytes(events) == before
+
+
+def test_the_same_status_with_a_new_date_is_news(db: Path) -> None:
+    meeting = summit()
+    again = run("update", meeting, "--status", "scheduled", *SOURCE)
+    assert again.stderr == f"Error: meeting {meeting} is already scheduled\n"
+    ok("update", meeting, "--status", "scheduled", "--to", "2031-02", *SOURCE)
+    ok("build")
+    assert rows(db, "select date, status from meetings") == [
+        {"date": "2031-02", "status": "scheduled"}]
+
+
+def test_a_reschedule_is_exported_imported_and_built_as_of(events: Path, db: Path,
+                                                           tmp_path: Path) -> None:
+    meeting = summit()
+    update = json.loads(ok("update", meeting, "--status", "postponed", "--to", "2031-03",
+                           "--json", *SOURCE))
+    exported = ok("export")
+    assert json.loads(exported.splitlines()[-1]) == {
+        "kind": "update", "id": update["id"], "subject": meeting, "status": "postponed",
+        "to": "2031-03", "source": SOURCE[1], "quote": SOURCE[3]}
+    path = tmp_path / "export.jsonl"
+    path.write_text(exported + "\n")
+    copy = tmp_path / "copy"
+    ok("--events", copy / "events", "--db", copy / "tracker.db", "import", path)
+    ok("--events", copy / "events", "--db", copy / "tracker.db", "build")
+    wanted = "select id, date, status from meetings"
+    assert rows(copy / "tracker.db", wanted) == rows(db, wanted) == [
+        {"id": meeting, "date": "2031-03", "status": "postponed"}]
+    then = tmp_path / "then.db"
+    recorded_at = rows(db, "select recorded_at from events where id = ?", meeting)[0]
+    ok("build", "--as-of", recorded_at["recorded_at"], "--db", then)
+    assert rows(then, wanted) == [{"id": meeting, "date": "2030-12", "status": "scheduled"}]
+
+
+def test_the_fast_check_of_verify_agrees_on_a_reschedule(events: Path) -> None:
+    meeting = summit()
+    ok("update", meeting, "--status", "postponed", "--to", "2031-03", "--note", "later",
+       *SOURCE)
+    [*_, (line, folder, segment)] = lines_of(events)
+    assert agree_or_refuse(FastCheck(), line, folder, segment)
+    assert b'"to":"2031-03"' in line
+
+
+def test_an_import_takes_a_reschedule_as_the_meetings_date_for_its_later_rows(
+        db: Path, tmp_path: Path) -> None:
+    """As the CLI does: a meeting of a future date, moved to a past one, is then held."""
+    lines = [{"kind": "meeting", "id": "m1", "title": "Summit", "date": "2030-12",
+              "source": "Report"},
+             {"kind": "update", "subject": "m1", "status": "scheduled", "to": "2026-10",
+              "source": "Report"},
+             {"kind": "update", "subject": "m1", "status": "held", "date": "2026-10-05",
+              "source": "Report"}]
+    path = tmp_path / "rows.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    result = run("import", path)
+    assert (result.exit_code, result.stderr) == (0, ""), result.output
+    ok("build")
+    assert rows(db, "select date, status from meetings") == [
+        {"date": "2026-10", "status": "held"}]
