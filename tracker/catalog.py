@@ -34,6 +34,7 @@ from .model import (
     apply_changes,
     effective_changes,
     referred_ids,
+    rescheduling_changes,
     without_source,
 )
 
@@ -397,11 +398,11 @@ def _settle(log: EventLog, conn: sqlite3.Connection, touched: str) -> None:
         "where events.subject = subjects.id), retracted = exists (select 1 from events "
         f"where events.subject = subjects.id and events.type = '{RETRACTED}') "
         f"where id in ({touched})")
-    amended = [row[0] for row in conn.execute(
+    changed = [row[0] for row in conn.execute(
         f"select distinct subject from events where type in {CHANGING} "
         f"and subject in ({touched}) and subject in (select id from subjects)")]
     with closing(_OpenSegments(log)) as segments:
-        for subject in amended:
+        for subject in changed:
             _fold(segments.read, conn, subject)
 
 
@@ -410,7 +411,7 @@ BEFORE = "and key < (select key from events where id = ?)"
 
 
 # The events that change a record's data: amendments, and a meeting's updates (which may
-# reschedule it, see `_changes`).
+# reschedule it: `rescheduling_changes`).
 CHANGING = f"('{AMENDED}', '{STATUS_CHANGED['meeting']}')"
 
 
@@ -429,16 +430,16 @@ def _folded(read: Callable[[str, int], dict[str, Any]], conn: sqlite3.Connection
 
 
 def _changes(event: dict[str, Any]) -> dict[str, Any]:
-    """What an amendment, or a meeting's update, changes in its record's data: an update
-    with `to` (a new date) changes its date, as the projection does."""
+    """What an amendment, or a meeting's update, changes in its record's data."""
     if event["type"] == AMENDED:
         return event["data"]["changes"]
-    return {"date": event["data"]["to"]} if "to" in event["data"] else {}
+    return rescheduling_changes(event["data"])
 
 
 def _fold(read: Callable[[str, int], dict[str, Any]], conn: sqlite3.Connection,
           subject: str) -> None:
-    """A record's data, date and references: as recorded, then amended, in replay order."""
+    """A record's data, date and references: as recorded, then amended and rescheduled,
+    in replay order."""
     kind, segment, offset = conn.execute(
         "select kind, segment, offset from subjects where id = ?", (subject,)).fetchone()
     data = _folded(read, conn, subject, segment, offset)

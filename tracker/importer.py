@@ -184,6 +184,7 @@ class Planner:
             raise RowProblem("at", f"unknown id or key {shown(cells['at'])}: not in the log, "
                              "nor on an earlier line")
         subject = self._subject(cells) if kind in ("update", "citation") else None
+        record: Defined | None = None  # an update's record
         try:
             if kind in RECORD_KINDS:
                 draft = model.draft_record(kind, cells)
@@ -209,8 +210,8 @@ class Planner:
             self.keys[key] = (subject, row.line)
         if kind in RECORD_KINDS:
             self.defined[subject] = Defined(kind, draft.data.get("date"), row.line)
-        elif "to" in draft.data:  # a meeting rescheduled: its date for the rows after
-            self.defined[subject] = self._record(subject)._replace(date=draft.data["to"])
+        elif record is not None and "to" in draft.data:  # a meeting rescheduled: its date
+            self.defined[subject] = record._replace(date=draft.data["to"])  # for later rows
         self.plan.ids.append((row.line, kind, subject, event_id, state, key))
         if state != "new":
             return

@@ -373,6 +373,12 @@ UPDATE_FIELDS_OF = {"meeting": (*UPDATE_FIELDS, RESCHEDULED_TO), "pledge": UPDAT
 RESCHEDULING = ("scheduled", "postponed")
 
 
+def rescheduling_changes(data: dict[str, Any]) -> dict[str, Any]:
+    """What a meeting's update changes in the meeting's data, as an amendment's changes:
+    with `to`, its date (the projection and the catalog apply it alike)."""
+    return {"date": data["to"]} if "to" in data else {}
+
+
 # -- drafts: what a command asks to append -------------------------------------------
 
 

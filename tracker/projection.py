@@ -30,6 +30,7 @@ from .model import (
     STATUSES,
     apply_changes,
     effective_changes,
+    rescheduling_changes,
     without_source,
 )
 from .replay import sort_key
@@ -575,7 +576,7 @@ class Projector:
         amendment's would, so that a later amendment keeps it), and so do its rows."""
         subject, shape = event["subject"], SHAPES[record.kind]
         old = self.data_of(subject, record)
-        data = {**old, "date": event["data"]["to"]}
+        data = apply_changes(old, rescheduling_changes(event["data"]))
         self.update("records", "id", subject, {"data": _json(data)})
         self.update(shape.table, shape.key, subject, shape.row(data))
         self.write_children(shape, subject, data, replace=True)
