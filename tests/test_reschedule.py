@@ -128,6 +128,40 @@ def test_the_same_status_with_a_new_date_is_news(db: Path) -> None:
         {"date": "2031-02", "status": "scheduled"}]
 
 
+def test_a_new_date_that_is_the_meetings_date_already_is_refused(events: Path,
+                                                                   tmp_path: Path) -> None:
+    """`--to` the date the meeting has (as recorded, or as rescheduled) records no new
+    date, whatever the status and note; a retry with the same `--id` still succeeds, and
+    `tracker import` takes such a row (an export's meeting row carries the date the
+    meeting has now, which its update repeats)."""
+    meeting = summit("2030-12")
+    before = log_bytes(events)
+    for args in (["--status", "scheduled", "--to", "2030-12"],
+                 ["--status", "postponed", "--to", "2030-12", "--note", "put off"]):
+        result = run("update", meeting, *args, *SOURCE)
+        assert (result.exit_code, result.stdout, result.stderr) == (1, "", (
+            "Error: --to '2030-12' is the meeting's date already: give its new date, or "
+            "leave --to out\n"))
+    assert log_bytes(events) == before
+    moved = ["update", meeting, "--status", "postponed", "--to", "2031-03", *SOURCE]
+    event_id = ok(*moved)
+    again = run(*moved, "--id", event_id)
+    assert (again.exit_code, again.stdout, again.stderr) == (
+        0, f"{event_id}\n", f"Already recorded: {event_id} (nothing appended)\n")
+    before = log_bytes(events)
+    result = run("update", meeting, "--status", "scheduled", "--to", "2031-03", *SOURCE)
+    assert (result.exit_code, result.stderr) == (1, (
+        "Error: --to '2031-03' is the meeting's date already: give its new date, or "
+        "leave --to out\n"))
+    assert log_bytes(events) == before
+    ok("update", meeting, "--status", "scheduled", *SOURCE)  # set again on that date
+    ok("update", meeting, "--status", "scheduled", "--to", "2031-03-12", *SOURCE)  # a day
+    path = tmp_path / "again.csv"
+    path.write_text(f"kind,subject,status,to,source\nupdate,{meeting},scheduled,2031-03-12,"
+                    f"{SOURCE[1]}\n")
+    assert ok("import", str(path)) == f"Imported {path}: appended 1 event (1 update)"
+
+
 def test_a_reschedule_is_exported_imported_and_built_as_of(events: Path, db: Path,
                                                            tmp_path: Path) -> None:
     meeting = summit()

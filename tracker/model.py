@@ -600,11 +600,15 @@ def _dated_before_the_record(kind: str, status: str, date: str | None,
 
 
 def refuse_unchanged_status(kind: str, subject: str, data: dict[str, Any],
-                            status: str | None, disbursed: str | None) -> None:
-    """Refuse a status update that records nothing new: the record already has that
-    status (and, for a disbursement, that cumulative amount disbursed), and the update
-    gives no `--date`, `--note` or `--to` (a meeting postponed again, to a new date, is
-    news)."""
+                            status: str | None, disbursed: str | None,
+                            date: str | None = None) -> None:
+    """Refuse a status update that records nothing new: a `--to` that is the meeting's
+    `date` already; or the record already has that status (and, for a disbursement, that
+    cumulative amount disbursed), and the update gives no `--date`, `--note` or `--to` (a
+    meeting postponed again, to a new date, is news)."""
+    if date is not None and data.get(RESCHEDULED_TO.key) == date:
+        raise TrackerError(f"--to {shown(date)} is the {kind}'s date already: "
+                           "give its new date, or leave --to out")
     if data["status"] != status or data.keys() & {"date", "note", "to"}:
         return
     if status == "disbursed" and data.get("amount") != disbursed:

@@ -102,7 +102,8 @@ def record(log: EventLog, draft: Draft, event_id: str | None = None) -> tuple[di
                 floor.append(found.latest)
                 if draft.type in STATUS_CHANGED.values():
                     refuse_unchanged_status(found.kind, draft.subject, draft.data,
-                                            *catalog.status_of(draft.subject, found.kind))
+                                            *catalog.status_of(draft.subject, found.kind),
+                                            found.date)
                 _keep_references_whole(catalog, draft)
                 _refuse_a_second_withdrawal(catalog, draft)
         refuse_unpublished_source(draft.data)  # after the retry check: a retry stands
