@@ -190,6 +190,11 @@ CASES = [
                  id="log-subject-neither-id-nor-slug"),
     pytest.param(meeting("--id", "{meeting}", title="Another meeting"),
                  ("{meeting}", "already used"), id="event-id-reused-other-content"),
+    pytest.param(meeting("--id", ""), ("invalid id '': expected a 26-character ULID",),
+                 id="event-id-empty"),  # not a new id each time: a retry would repeat it
+    pytest.param(("amend", "{pledge}", "--set", "status=", "--reason", "r"),
+                 ("--set status= cannot clear the required field status",),
+                 id="amend-clears-the-status"),
     # -- statuses
     pytest.param(update("{meeting}", "--status", "disbursed"), ("'disbursed'", "meeting"),
                  id="meeting-status-disbursed"),
@@ -243,6 +248,9 @@ CASES = [
     pytest.param(("add", "format", "ca--x", "--name", "X", *SOURCE),
                  ("invalid format slug 'ca--x': use 2-64 lower-case letters and digits, in "
                   "words joined by single '-'",), id="format-slug-double-hyphen"),
+    pytest.param(("add", "format", "01m85vc0000000000000000000", "--name", "X", *SOURCE),
+                 ("invalid format slug '01m85vc0000000000000000000': it reads as a record id "
+                  "(a ULID)",), id="format-slug-a-ulid-in-lower-case"),
     # -- event types
     pytest.param(("log", "--type", "foo"), ("--type", "'foo' is not one of 'format', 'meeting'",
                                             "'meeting.recorded'", "'record.retracted'"),

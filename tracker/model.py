@@ -113,10 +113,11 @@ def text(option: str, limit: int, multiline: bool = False) -> Text:
 
 def parse_slug(value: Any) -> str:
     value = str(value).strip()
-    if not (2 <= len(value) <= 64 and SLUG.fullmatch(value)) or ULID_PATTERN.fullmatch(value):
-        raise TrackerError(
-            f"invalid format slug {shown(value)}: use {SLUG_RULE}"
-        )
+    if not (2 <= len(value) <= 64 and SLUG.fullmatch(value)):
+        raise TrackerError(f"invalid format slug {shown(value)}: use {SLUG_RULE}")
+    if ULID_PATTERN.fullmatch(value.upper()):  # ids are read in any case: it would be one
+        raise TrackerError(f"invalid format slug {shown(value)}: it reads as a record id "
+                           "(a ULID)")
     return value
 
 
@@ -700,7 +701,7 @@ def _assign(kind: str, options: dict[str, Any], assignment: str, seen: set[str])
         raise TrackerError(f"unknown field {shown(name)} for {a_or_an(kind)}: use one of {allowed}")
     spec = specs.get(name)
     if not value.strip():
-        if spec is not None and spec.required:
+        if spec is None or spec.required:  # a status is required too
             raise TrackerError(f"--set {name}= cannot clear the required field {name}")
         options.pop(name, None)
     elif spec is not None and spec.parse is parse_flag:

@@ -74,7 +74,7 @@ def record(log: EventLog, draft: Draft, event_id: str | None = None) -> tuple[di
     The event sorts after every event it refers to, so replay order is causal even when
     clocks of different writers disagree.
     """
-    event_id = parse_id(event_id) if event_id else None
+    event_id = parse_id(event_id) if event_id is not None else None  # "" is no id
     by = recorded_by()
     is_new_record = draft.type.endswith(".recorded")
     if not log.root.is_dir():
