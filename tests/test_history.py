@@ -348,6 +348,34 @@ def test_retract_leaves_current_state_but_not_history(db: Path, japan_format: st
     assert json.loads(ok("show", meeting, "--json"))["retracted"] is True
 
 
+def test_show_gives_a_retracted_records_last_state_with_its_updates() -> None:
+    """The state `show` gives once a record is retracted is the one it gave just before:
+    with its status updates (a meeting cancelled, a pledge disbursed), amendments and
+    reschedules, and a meeting's participants."""
+    meeting = ok("add", "meeting", "--title", "Summit", "--date", "2030", "--participant",
+                 "JPN,KAZ", "--official", "JPN:Yoko Kamikawa:Minister, Japan", *SOURCE)
+    ok("update", meeting, "--status", "postponed", "--to", "2031", *SOURCE)
+    ok("amend", meeting, "--set", "title=Summit of leaders", "--reason", "misread")
+    ok("update", meeting, "--status", "cancelled", *SOURCE)
+    pledge = ok("add", "pledge", "--title", "Aid", "--date", "2020", "--donor", "JPN",
+                "--recipient", "KAZ", "--amount", "100", "--currency", "JPY", *SOURCE)
+    ok("update", pledge, "--status", "disbursed", "--amount", "50", *SOURCE)
+    for record, status in ((meeting, "cancelled"), (pledge, "disbursed")):
+        before = json.loads(ok("show", record, "--json"))["state"]
+        assert before["status"] == status
+        ok("retract", record, "--reason", "a duplicate")
+        after = json.loads(ok("show", record, "--json"))
+        assert (after["retracted"], after["state"]) == (True, before)
+    shown = ok("show", meeting).splitlines()
+    assert shown[:3] == [f"meeting {meeting}", "  RETRACTED: a duplicate (last state below)",
+                         "  title: Summit of leaders"]
+    named = ("  date:", "  status:", "  participants:", "  official:")
+    assert [line for line in shown if line.startswith(named)] == [
+        "  date: 2031", "  status: cancelled", "  participants: JPN, KAZ",
+        "  official: JPN Yoko Kamikawa, Minister, Japan"]
+    assert "  disbursed_amount: 50" in ok("show", pledge).splitlines()
+
+
 @pytest.mark.parametrize("command", [
     ("amend", "{id}", "--set", "title=New", "--reason", "r"),
     ("update", "{id}", "--status", "held", *SOURCE),

@@ -10,7 +10,7 @@ import orjson
 
 from .errors import TrackerError, shown
 from .log import EventLog
-from .model import SOURCE_WITHDRAWN, effective_changes
+from .model import RETRACTED, SOURCE_WITHDRAWN, effective_changes
 from .projection import TABLE_OF, project
 from .replay import events_in_order
 
@@ -42,17 +42,16 @@ def describe(log: EventLog, subject: str) -> dict[str, Any]:
         if record is None:
             raise TrackerError(f"{shown(subject)} has events but no record")
         kind = record["kind"]
-        table, key = TABLE_OF[kind]
-        rows = _rows(conn, f"select * from {table} where {key} = ?", subject)
-        state = rows[0] if rows else {  # a retracted record: its data as last amended
-            "title": record["title"], **projector.data_of(subject, projector.record(subject))}
-        for column in JSON_COLUMNS & set(state):
-            if isinstance(state[column], str):
-                state[column] = orjson.loads(state[column])
-        if kind == "meeting" and rows:
-            state["participant_rows"] = _rows(conn, PARTICIPANTS, subject)
         changes = _rows(conn, "select event_id, field, old_value, new_value, reason "
                         "from history where subject = ? order by rowid", subject)
+        state = _state(conn, kind, subject)
+        if state is None:  # retracted: its last state, with its updates, as it stood
+            with closing(sqlite3.connect(":memory:")) as standing:
+                project([event for event in events if event["type"] != RETRACTED], standing)
+                state = _state(standing, kind, subject)
+        if state is None:  # not as tracker writes events (run tracker verify)
+            state = {"title": record["title"],
+                     **projector.data_of(subject, projector.record(subject))}
     history = []
     for event in events:
         own = [change for change in changes if change["event_id"] == event["id"]]
@@ -70,6 +69,22 @@ def describe(log: EventLog, subject: str) -> dict[str, Any]:
     return {"kind": kind, "id": subject, "retracted": bool(record["retracted"]),
             "retraction_reason": record["retraction_reason"], "state": state,
             "history": history}
+
+
+def _state(conn: sqlite3.Connection, kind: str, subject: str) -> dict[str, Any] | None:
+    """A record's row in the table of its kind (lists decoded; a meeting's participants as
+    `participant_rows`), or None if it has none."""
+    table, key = TABLE_OF[kind]
+    rows = _rows(conn, f"select * from {table} where {key} = ?", subject)
+    if not rows:
+        return None
+    state = rows[0]
+    for column in JSON_COLUMNS & set(state):
+        if isinstance(state[column], str):
+            state[column] = orjson.loads(state[column])
+    if kind == "meeting":
+        state["participant_rows"] = _rows(conn, PARTICIPANTS, subject)
+    return state
 
 
 def _update_fields(event: Event) -> dict[str, Any]:
