@@ -216,6 +216,35 @@ def test_bad_amendments_are_refused(events: Path, assignment: str, message: str)
     assert log_bytes(events) == before
 
 
+def test_amend_splits_a_set_at_commas_as_add_takes_it(db: Path) -> None:
+    """A name with a comma stays whole, an official's title may hold commas (the next
+    official starts at `, ACTOR:`), a topic keeps a comma written `\\,`; `show` writes
+    lists in that form, and repeating `--set` adds to the set."""
+    meeting = ok("add", "meeting", "--title", "Ministers meet", "--date", "2020",
+                 "--participant", "JPN", "--topic", "trade, customs", *SOURCE)
+    assert "  topics: trade\\, customs" in ok("show", meeting).splitlines()
+    ok("amend", meeting, "--set", "participant=Korea, Republic of", "--set",
+       "participant=JPN,KAZ", "--set", "topic=trade\\, customs, energy\\\\, water",
+       "--set", "official=JPN:Yoko Kamikawa:Minister for Foreign Affairs, Japan,"
+       "KAZ:Murat Nurtleu:Deputy Prime Minister, Minister", "--reason", "misread")
+    ok("build")
+    assert rows(db, "select participants, topics from meetings") == [{
+        "participants": '["KOR","JPN","KAZ"]',
+        "topics": '["trade, customs","energy\\\\","water"]'}]
+    assert rows(db, "select actor, official, official_title from meeting_participants "
+                    "where official is not null order by actor") == [
+        {"actor": "JPN", "official": "Yoko Kamikawa",
+         "official_title": "Minister for Foreign Affairs, Japan"},
+        {"actor": "KAZ", "official": "Murat Nurtleu",
+         "official_title": "Deputy Prime Minister, Minister"}]
+    shown = ok("show", meeting).splitlines()
+    assert "  topics: trade\\, customs, energy\\\\, water" in shown
+    again = run("amend", meeting, "--set", "topic=trade\\, customs, energy\\\\, water",
+                "--reason", "as shown")  # what show writes is what the record holds
+    assert (again.exit_code, again.stderr) == (1, "Error: nothing to amend: topic already "
+                                                  "as given\n")
+
+
 def test_an_amendment_that_only_reorders_a_set_is_refused(events: Path) -> None:
     """Participants, recipients, members, about, topics and officials are sets: a new
     order is nothing to amend (it appended an amendment before), and it is left out of

@@ -709,12 +709,68 @@ def _assign(kind: str, options: dict[str, Any], assignment: str, seen: set[str])
             raise TrackerError(f"invalid --set {shown(assignment)}: use {name}=yes or {name}=no")
         options[name] = FLAG_WORDS[value.strip().lower()]
     elif spec is not None and spec.many:
-        items = tuple(item for item in value.split(",") if item.strip())
-        options[name] = (options.get(name, ()) if name in seen else ()) + items
+        options[name] = (options.get(name, ()) if name in seen else ()) + _items(spec, value)
     else:
         options[name] = value
     seen.add(name)
     return name
+
+
+def _items(spec: Field, value: str) -> tuple[str, ...]:
+    """The items of one `--set` of a repeatable field, split at its commas as its `add`
+    option would take them: actors as `parse_actors` splits them (a name with a comma,
+    such as "Korea, Republic of", stays whole); officials at a comma that starts another
+    ACTOR: (a title may hold commas); topics and ids at each comma not written `\\,`."""
+    if spec.parse is parse_actor:
+        return (value,)
+    if spec.parse is not parse_official:
+        return tuple(item for item in split_items(value, ",") if item.strip())
+    officials: list[str] = []
+    for part in value.split(","):
+        if officials and not is_actor_led(part):  # more of the title before it
+            officials[-1] += "," + part
+        elif part.strip():
+            officials.append(part)
+    return tuple(officials)
+
+
+def is_actor_led(text: str) -> bool:
+    """Whether text starts as `--official ACTOR:NAME` does."""
+    head, colon, _rest = text.partition(":")
+    if not colon:
+        return False
+    try:
+        parse_actor(head)
+    except TrackerError:
+        return False
+    return True
+
+
+def split_items(text: str, separator: str) -> list[str]:
+    """Text of several items, stripped: `a, b` -> ["a", "b"] with separator ","; a
+    backslash keeps a separator (or a backslash) in an item."""
+    if "\\" not in text:
+        return [item.strip() for item in text.split(separator) if item.strip()]
+    items, current, escaped = [], [], False
+    for character in text:
+        if escaped:
+            current.append(character if character in ("\\", separator) else "\\" + character)
+            escaped = False
+        elif character == "\\":
+            escaped = True
+        elif character == separator:
+            items.append("".join(current))
+            current = []
+        else:
+            current.append(character)
+    items.append("".join(current) + ("\\" if escaped else ""))
+    return [item.strip() for item in items if item.strip()]
+
+
+def join_items(items: Iterable[Any], separator: str) -> str:
+    """The inverse of `split_items`: items joined by separator and a space."""
+    return f"{separator} ".join(str(item).replace("\\", "\\\\").replace(separator, "\\" + separator)
+                                for item in items)
 
 
 def _official_option(official: Any) -> Any:

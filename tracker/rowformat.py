@@ -57,27 +57,12 @@ def all_columns(kinds: tuple[str, ...] = ROW_KINDS) -> tuple[str, ...]:
 
 def split_list(cell: str) -> list[str]:
     """A CSV cell of several values: `JPN; KAZ` -> ["JPN", "KAZ"] (`\\;` keeps a `;`)."""
-    if "\\" not in cell:
-        return [item.strip() for item in cell.split(";") if item.strip()]
-    items, current, escaped = [], [], False
-    for character in cell:
-        if escaped:
-            current.append(character if character in "\\;" else "\\" + character)
-            escaped = False
-        elif character == "\\":
-            escaped = True
-        elif character == ";":
-            items.append("".join(current))
-            current = []
-        else:
-            current.append(character)
-    items.append("".join(current) + ("\\" if escaped else ""))
-    return [item.strip() for item in items if item.strip()]
+    return model.split_items(cell, ";")
 
 
 def join_list(items: list[str]) -> str:
     """The CSV cell for several values: the inverse of `split_list`."""
-    return "; ".join(str(item).replace("\\", "\\\\").replace(";", "\\;") for item in items)
+    return model.join_items(items, ";")
 
 
 def parse_flag_cell(column: str, cell: str) -> bool:

@@ -10,7 +10,7 @@ import orjson
 
 from .errors import TrackerError, shown
 from .log import EventLog
-from .model import RETRACTED, SOURCE_WITHDRAWN, effective_changes
+from .model import RETRACTED, SOURCE_WITHDRAWN, effective_changes, join_items
 from .projection import TABLE_OF, project
 from .replay import events_in_order
 
@@ -122,8 +122,8 @@ def render(record: dict[str, Any]) -> str:
     for column, value in state.items():
         if column in skip or value is None:
             continue
-        if isinstance(value, list):
-            value = ", ".join(str(item) for item in value)
+        if isinstance(value, list):  # as `amend --set` takes it: a comma in an item is \,
+            value = join_items(value, ",")
         lines.append(f"  {column}: {value}")
     for row in state.get("participant_rows", []):
         if row["official"]:
