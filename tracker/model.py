@@ -700,6 +700,8 @@ def _assign(kind: str, options: dict[str, Any], assignment: str, seen: set[str])
         allowed = ", ".join(dict.fromkeys([*specs, *(["status"] if kind in STATUSES else [])]))
         raise TrackerError(f"unknown field {shown(name)} for {a_or_an(kind)}: use one of {allowed}")
     spec = specs.get(name)
+    if name in seen and (spec is None or not spec.many):
+        raise TrackerError(f"--set {name}= given twice: give {name} one value")
     if not value.strip():
         if spec is None or spec.required:  # a status is required too
             raise TrackerError(f"--set {name}= cannot clear the required field {name}")
