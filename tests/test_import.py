@@ -386,6 +386,22 @@ def test_file_level_errors_are_one_line(tmp_path: Path) -> None:
         assert (result.exit_code, result.stderr) == (1, message + "\n")
 
 
+def test_an_export_of_no_records_imports_as_nothing(tmp_path: Path, events: Path) -> None:
+    """Every record retracted: the JSON Lines export is empty (no rows), the CSV one a
+    header; both import into an empty log as nothing, which stays empty."""
+    meeting = ok("add", "meeting", "--title", "Talks", "--date", "2020", *SOURCE)
+    ok("retract", meeting, "--reason", "a duplicate")
+    jsonl, csv = tmp_path / "none.jsonl", tmp_path / "none.csv"
+    jsonl.write_text(ok("export"))
+    csv.write_text(ok("export", "--format", "csv") + "\n")
+    assert jsonl.read_text() == ""
+    other = tmp_path / "other"
+    for path in (jsonl, csv):
+        assert ok("--events", str(other), "import", str(path)) == (
+            f"Imported {path}: nothing new to append")
+    assert not other.exists()
+
+
 # -- ids, references and idempotency ----------------------------------------------------
 
 

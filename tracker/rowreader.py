@@ -92,10 +92,12 @@ def kind_from_name(path: str) -> str | None:
 def read_rows(path: str, kind: str | None = None) -> tuple[list[Row], list[Problem]]:
     """The rows of a CSV or JSON Lines file and the problems found just reading them."""
     text = read_text(path)
+    suffix = Path(path).suffix.lower()
     if not text.strip():
+        if suffix in JSONL_SUFFIXES:  # no rows: what `export` writes of no records
+            return [], []
         raise TrackerError(f"{path} is empty")
     default_kind = kind or kind_from_name(path)
-    suffix = Path(path).suffix.lower()
     is_jsonl = suffix in JSONL_SUFFIXES or (
         suffix not in CSV_SUFFIXES and text.lstrip()[:1] == "{"
     )
