@@ -106,8 +106,11 @@ CASES = [
                  id="official-without-name"),
     pytest.param(meeting("--official", "JPN: "), ("'JPN: '", "--official"),
                  id="official-blank-name"),
-    pytest.param(meeting("--official", "Atlantis:Someone"), ("'Atlantis'",),
+    pytest.param(meeting("--official", "Atlantis:Someone"),
+                 ("invalid --official 'Atlantis:Someone': unknown actor 'Atlantis'",),
                  id="official-unknown-actor"),
+    pytest.param(meeting("--official", ":Someone"),
+                 ("invalid --official ':Someone': unknown actor ''",), id="official-no-actor"),
     pytest.param(pledge(currency="XYZ"), ("'XYZ'",), id="unknown-currency"),
     pytest.param(pledge(recipient=","), ("--recipient",), id="recipient-only-commas"),
     pytest.param(meeting("--participant", " , "), ("--participant",),
@@ -142,6 +145,10 @@ CASES = [
                  id="title-line-separator"),
     pytest.param(meeting(title="caf\udce9"), ("invalid --title 'caf\\udce9': invalid UTF-8 "
                                                "(byte 0xE9)",), id="title-invalid-utf8"),
+    pytest.param(meeting(title="\udcff"), ("invalid --title '\\udcff': invalid UTF-8 "
+                                           "(byte 0xFF)",), id="title-only-invalid-utf8"),
+    pytest.param(meeting(title="\x01"), ("invalid --title '\\x01': control character U+0001",),
+                 id="title-only-a-control"),
     pytest.param(("add", "format", "new-format", "--name", "a\ud800b", *SOURCE),
                  ("invalid --name 'a\\ud800b': lone surrogate U+D800",),
                  id="name-lone-surrogate"),

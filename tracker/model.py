@@ -75,11 +75,11 @@ class Text:
     def __call__(self, value: Any) -> str:
         name = self.name
         value = str(value).strip()
-        if not value or all(unicodedata.category(ch)[0] in "CZ" for ch in value):
-            raise TrackerError(f"empty {name}")
-        bad = self.forbidden.search(value)
+        bad = self.forbidden.search(value)  # first: a byte of bad UTF-8 is no blank
         if bad:
             raise TrackerError(f"invalid {name} {shown(value)}: {forbidden_character(bad.group())}")
+        if not value or all(unicodedata.category(ch)[0] in "CZ" for ch in value):
+            raise TrackerError(f"empty {name}")
         if len(value) > self.limit:
             raise TrackerError(
                 f"{name} too long: {len(value)} characters, at most {self.limit} "
@@ -210,7 +210,11 @@ def parse_official(value: Any) -> dict[str, str]:
     parts = str(value).split(":", 2)
     if len(parts) < 2 or not parts[1].strip():
         raise TrackerError(f"invalid --official {shown(value)}: use ACTOR:NAME or ACTOR:NAME:TITLE")
-    official = {"actor": parse_actor(parts[0]), "name": OFFICIAL_TEXT(parts[1])}
+    try:
+        actor = parse_actor(parts[0])
+    except TrackerError as error:
+        raise TrackerError(f"invalid --official {shown(value)}: {error}") from None
+    official = {"actor": actor, "name": OFFICIAL_TEXT(parts[1])}
     if len(parts) == 3 and parts[2].strip():
         official["title"] = OFFICIAL_TEXT(parts[2])
     return official
