@@ -216,6 +216,23 @@ def test_bad_amendments_are_refused(events: Path, assignment: str, message: str)
     assert log_bytes(events) == before
 
 
+def test_a_retracted_formats_slug_is_not_used_again(events: Path, tmp_path: Path) -> None:
+    ok("add", "format", "talks", "--name", "Talks", *SOURCE)
+    ok("retract", "talks", "--reason", "a duplicate")
+    before = log_bytes(events)
+    again = run("add", "format", "talks", "--name", "Talks", *SOURCE)
+    assert (again.exit_code, again.stderr) == (
+        1, "Error: 'talks' already exists (retracted: its slug is not used again)\n")
+    path = tmp_path / "formats.csv"
+    path.write_text(f"slug,name,source\ntalks,Talks,{SOURCE[1]}\n")
+    imported = run("import", str(path))
+    assert (imported.exit_code, imported.stderr) == (1, (
+        f"Error: {path}: 1 of 1 row is invalid; nothing imported\n"
+        "line 2: slug: format 'talks' already exists (retracted: its slug is not used "
+        "again)\n"))
+    assert log_bytes(events) == before
+
+
 def test_amend_splits_a_set_at_commas_as_add_takes_it(db: Path) -> None:
     """A name with a comma stays whole, an official's title may hold commas (the next
     official starts at `, ACTOR:`), a topic keeps a comma written `\\,`; `show` writes

@@ -26,7 +26,7 @@ from .dates import parse_date
 from .errors import TrackerError, a_or_an, counted, shown
 from .log import EventLog
 from .progress import Progress, no_progress
-from .recorder import first_time, recorded_by
+from .recorder import already, first_time, recorded_by
 from .rowformat import RECORD_KINDS, ROW_KINDS
 from .rowreader import KNOWN_COLUMNS, Problem, Row, read_rows
 
@@ -366,8 +366,8 @@ class Planner:
             if subject in self.defined:
                 raise RowProblem("slug", f"format {shown(subject)} is already on line "
                                  f"{self.defined[subject].line}")
-            if subject in self.catalog.subjects:
-                raise RowProblem("slug", f"format {shown(subject)} already exists")
+            if taken := already(self.catalog, subject):
+                raise RowProblem("slug", f"format {taken}")
         elif kind in RECORD_KINDS and subject in self.catalog.subjects:
             raise RowProblem("id", f"id {subject} is already in the log with other content")
         return "new"

@@ -95,8 +95,8 @@ def record(log: EventLog, draft: Draft, event_id: str | None = None) -> tuple[di
                 raise TrackerError(USED_UNREAD.format(event_id))
             for wanted, reference in draft.references:
                 floor.append(catalog.require(wanted, reference).latest)
-            if draft.subject and is_new_record and draft.subject in catalog.subjects:
-                raise TrackerError(f"{shown(draft.subject)} already exists")
+            if draft.subject and is_new_record and (taken := already(catalog, draft.subject)):
+                raise TrackerError(taken)
             if draft.subject and not is_new_record:
                 found = catalog.require("record", draft.subject)
                 floor.append(found.latest)
@@ -118,6 +118,15 @@ def record(log: EventLog, draft: Draft, event_id: str | None = None) -> tuple[di
             "data": draft.data,
         })
         return event, True
+
+
+def already(catalog: Catalog, subject: str) -> str | None:
+    """Why a new record cannot have this subject (a format's slug), or None if it can."""
+    taken = catalog.subjects.get(subject)
+    if taken is None:
+        return None
+    return f"{shown(subject)} already exists" + (
+        " (retracted: its slug is not used again)" if taken.retracted else "")
 
 
 def _keep_references_whole(catalog: Catalog, draft: Draft) -> None:
