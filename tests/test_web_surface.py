@@ -211,6 +211,53 @@ def test_a_bad_parameter_is_a_bad_request_not_a_server_error(server: Site) -> No
     assert (status, json.loads(body)["status"]) == (404, 404)
 
 
+ENDLESS = "with recursive c(x) as (select 1 union all select x + 1 from c) select count(*) from c"
+BAD_OTHER_FORMATS = {  # Datasette 0.65 answers these with a 500 and a traceback
+    "/tracker.csv?" + urllib.parse.urlencode({"sql": ENDLESS}):
+        "SQL query took too long: the time limit is 1000 ms",
+    "/tracker/meetings.csv?_timelimit=-5": "SQL query took too long: the time limit is -5 ms",
+    "/tracker.csv": "A database page has no rows to give as CSV or as an array: give a "
+                    "query with ?sql=",
+    "/tracker.json?_shape=array": "A database page has no rows to give as CSV or as an "
+                                  "array: give a query with ?sql=",
+    "/tracker.atom?" + urllib.parse.urlencode({
+        "sql": "select 1 as atom_id, 't' as atom_title, 'nope' as atom_updated"}):
+        "atom_updated must be a date and time: Unknown string format: nope",
+}
+
+
+def test_a_bad_query_in_other_formats_is_a_bad_request(server: Site) -> None:
+    for path, message in BAD_OTHER_FORMATS.items():
+        status, body = server.request(path)
+        assert status == 400, path
+        if path.startswith("/tracker.json"):
+            assert json.loads(body)["error"] == message
+        else:
+            assert f">{escape(message)}</div>" in body, path
+    status, body = server.sql("select randomblob(1e9)")  # no gigabyte to encode
+    assert (status, json.loads(body)["error"]) == (400, "string or blob too big")
+    assert "Traceback" not in (server.project / "serve.stderr").read_text()
+
+
+def test_hiding_the_sort_column_keeps_the_pages(server: Site) -> None:
+    """"Hide this column" on the column a table is sorted by (`_nocol`, or a `_col` list
+    without it) on a table of several pages: the same rows, without that column, and
+    the same next page (Datasette 0.65 answers 500 where its rows have labels)."""
+    for path, hidden in (("/tracker/events.json?_size=20&_labels=on", "recorded_at"),
+                         ("/tracker/meetings.json?_size=3&_sort=title&_labels=on", "title")):
+        status, whole = server.request(path)
+        status_hidden, body = server.request(f"{path}&_nocol={hidden}")
+        assert (status, status_hidden) == (200, 200), path
+        whole, without = json.loads(whole), json.loads(body)
+        assert hidden in whole["columns"] and hidden not in without["columns"]
+        assert [row["id"] for row in without["rows"]] == [row["id"] for row in whole["rows"]]
+        assert without["next"] == whole["next"]
+        assert server.request(f"{path.replace('.json', '')}&_nocol={hidden}")[0] == 200
+    status, body = server.request("/tracker/meetings.json?_col=country&_size=5&_labels=on")
+    assert status == 200 and json.loads(body)["columns"] == ["id", "country"]
+    assert "Traceback" not in (server.project / "serve.stderr").read_text()
+
+
 # -- hostile text in pages -------------------------------------------------------------------
 
 

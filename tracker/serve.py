@@ -261,6 +261,7 @@ def make_datasette(db_path: Path | str, metadata: dict[str, Any]):
         pm.unregister(name="ics")
     if not pm.is_registered(site):
         pm.register(site, name="tracker.site")
+    site.missing_column_raises_index_error()
     _markdown_cells(pm, _configures(metadata, MARKDOWN_CONFIG))
     datasette = _datasette_class()(immutables=[], metadata=metadata, settings=SETTINGS,
                                    static_mounts=[(site.MOUNT, str(site.STATIC))])

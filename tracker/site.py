@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 from pathlib import Path
 
 from datasette import Forbidden, hookimpl
+from datasette.database import QueryInterrupted
 from datasette.handle_exception import handle_exception as datasette_error_page
+from datasette.utils import CustomRow
 from datasette.utils.asgi import BadRequest
 from datasette.views.base import DatasetteError
 
@@ -73,16 +76,52 @@ def asgi_wrapper(datasette):
     return wrap
 
 
+# The longest text or blob a query may make: far more than any value of the database (an
+# event's data is at most about 1.3 MB, with every field at its limit), so that a query
+# such as `select randomblob(1e9)` is refused at once instead of making a response of
+# gigabytes (its encoding would hold the server for a minute).
+MAX_VALUE_BYTES = 8_000_000
+
+
+@hookimpl
+def prepare_connection(conn: sqlite3.Connection) -> None:
+    conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, MAX_VALUE_BYTES)
+
+
 @hookimpl
 def handle_exception(datasette, request, exception):
     """Datasette's error page (in place of its own hook, unregistered by
     `serve.make_datasette`), answering 400 where Datasette 0.65 answers 500 to a bad
     parameter of a table or view page: `_sort` by a column it does not have, `_sort` with
     `_sort_desc`, a `_timelimit` that is not a number, a view's `_next` that is not one,
-    or a `_through` that is not one of its foreign keys as JSON. Those print no traceback
-    in the server's log."""
-    return datasette_error_page(datasette, request, bad_parameter(request, exception)
+    or a `_through` that is not one of its foreign keys as JSON; and to a CSV whose query
+    was interrupted, a database page as CSV or array without a query, an Atom feed whose
+    `atom_updated` is no date. Those print no traceback in the server's log."""
+    return datasette_error_page(datasette, request, bad_parameter(datasette, request, exception)
                                 or exception)
+
+
+class MissingColumn(KeyError, IndexError):
+    """A column a row does not have: what Datasette 0.65's rows with labels raise for a
+    sort column left out by `_col` or `_nocol`, where it catches only the `IndexError` of
+    a plain row to look the value up (simonw/datasette#1773, PR #2600): a 500 otherwise,
+    from "Hide this column" on the sort column of a table of more than one page."""
+
+
+def missing_column_raises_index_error() -> None:
+    """Make Datasette's rows with labels (`CustomRow`) raise `MissingColumn`."""
+    if getattr(CustomRow.__getitem__, "mended", False):
+        return
+    get = CustomRow.__getitem__
+
+    def getitem(row: CustomRow, key):
+        try:
+            return get(row, key)
+        except KeyError as error:
+            raise MissingColumn(*error.args) from None
+
+    getitem.mended = True  # type: ignore[attr-defined]
+    CustomRow.__getitem__ = getitem
 
 
 # What Datasette 0.65 says, with a status of 500, of a bad parameter of a table page.
@@ -91,13 +130,23 @@ BAD_PARAMETER_MESSAGES = ("Cannot sort table by ", "Cannot use _sort and _sort_d
 THROUGH_KEYS = {"table", "column", "value"}
 
 
-def bad_parameter(request, exception: Exception) -> BadRequest | None:
+def bad_parameter(datasette, request, exception: Exception) -> BadRequest | None:
     """The 400 for an exception that a bad query parameter caused, or None."""
     if isinstance(exception, DatasetteError):
         if exception.status == 500 and str(exception.message).startswith(
                 BAD_PARAMETER_MESSAGES):
             return BadRequest(exception.message)
         return None
+    if isinstance(exception, QueryInterrupted):  # a CSV's query (other formats say so)
+        return BadRequest(f"SQL query took too long: the time limit is "
+                          f"{_time_limit(datasette, request)} ms")
+    if isinstance(exception, KeyError) and exception.args in (("columns",), ("rows",)) \
+            and "table" not in request.url_vars and not request.args.get("sql"):
+        return BadRequest("A database page has no rows to give as CSV or as an array: "
+                          "give a query with ?sql=")
+    if request.path.endswith(".atom") and isinstance(exception, ValueError) and \
+            type(exception).__module__.startswith("dateutil."):  # datasette-atom's parser
+        return BadRequest(f"atom_updated must be a date and time: {exception}")
     timelimit = request.args.get("_timelimit")
     if timelimit is not None and _int_refused(exception, timelimit):
         return BadRequest(f"_timelimit must be a whole number of milliseconds: {timelimit}")
@@ -110,6 +159,15 @@ def bad_parameter(request, exception: Exception) -> BadRequest | None:
                 return BadRequest('_through must be JSON of the form {"table": "...", '
                                   f'"column": "...", "value": ...}}: {through}')
     return None
+
+
+def _time_limit(datasette, request) -> int:
+    """The time limit of the request's query, in ms: `_timelimit` if lower."""
+    limit = datasette.setting("sql_time_limit_ms")
+    try:
+        return min(limit, int(request.args.get("_timelimit") or limit))
+    except ValueError:
+        return limit
 
 
 def _int_refused(exception: Exception, text: str) -> bool:
