@@ -286,6 +286,23 @@ async def test_dashboard_figures(site, bundled: Path) -> None:
     assert {"actor": "Kazakhstan", "kind": "announcement", "developments": 1} in actors
 
 
+async def test_developments_per_actor_counts_a_meeting_once(db: Path) -> None:
+    """A meeting with two named officials of one actor (two rows of that actor in
+    meeting_participants) is one development of that actor, as in `actor_activity`."""
+    ok("add", "meeting", "--title", "Talks", "--date", "2024", "--participant", "KAZ,JPN",
+       "--official", "KAZ:Kassym-Jomart Tokayev:President", "--official",
+       "KAZ:Murat Nurtleu:Foreign Minister", *SOURCE)
+    ok("add", "meeting", "--title", "More talks", "--date", "2024", "--participant", "KAZ",
+       *SOURCE)
+    ok("build")
+    site = make_datasette(db, load_metadata(METADATA))
+    actors = await chart_rows(site, dashboard()["charts"]["developments-per-actor"], {})
+    assert sorted((row["actor"], row["kind"], row["developments"]) for row in actors) == [
+        ("Japan", "meeting", 1), ("Kazakhstan", "meeting", 2)]
+    [activity] = (await get(site, "/tracker/actor_activity.json?_shape=array&actor=KAZ")).json()
+    assert activity["meetings"] == 2
+
+
 async def test_dashboard_shows_html_in_titles_as_text(japan_format: str, db: Path) -> None:
     """The table and map charts insert values as HTML: the queries escape them."""
     future = (date.today() + timedelta(days=400)).isoformat()
