@@ -333,6 +333,10 @@ MALFORMED = [  # (the event's fields as sealed, verify's problem, the build's er
     pytest.param({"data": {"reason": "fix", "changes": {"title": ["Alpha"]}}},
                  "bad title ['Alpha']", NOT_PROJECTED.format(id="{id}", why=LIST_NOT_BOUND),
                  "title: fix", id="a-list-for-a-text"),
+    pytest.param({"data": {"reason": "fix", "changes": {"date": "2024-99"}}},
+                 "bad date '2024-99'", NOT_PROJECTED.format(
+                     id="{id}", why="invalid date '2024-99': no month 99"),
+                 "date: fix", id="a-date-that-is-none"),
     pytest.param({"data": {"reason": "fix", "changes": {"geonameid": 2**63}}},
                  "bad geonameid", NOT_PROJECTED.format(id="{id}", why=TOO_LARGE),
                  "geonameid: fix", id="an-integer-sqlite-cannot-hold"),

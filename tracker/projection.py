@@ -373,8 +373,9 @@ class Projector:
         except NOT_APPLICABLE as error:
             if not refused_a_value(error):
                 raise
+            why = str(error) if isinstance(error, TrackerError) else repr(error)
             raise TrackerError(
-                f"event {event_id} cannot be projected ({error!r}); run tracker verify"
+                f"event {event_id} cannot be projected ({why}); run tracker verify"
             ) from None
         self.unflushed += 1
         if self.unflushed >= self.FLUSH_EVERY:
