@@ -133,6 +133,22 @@ def exported_and_reimported(tmp_path: Path) -> tuple[list[dict], str, dict]:
     return list(map(json.loads, result.stdout.splitlines())), result.stderr, imported
 
 
+def test_a_reference_to_a_record_not_in_the_log_is_not_called_retracted(
+    events: Path, japan_format: str
+) -> None:
+    """A line deleted by hand (the format's): the build warns of references to a record
+    not in the log, and sends to `tracker verify`, which names the gap."""
+    meeting = ok("add", "meeting", "--title", "Tokyo", "--date", "2022-12", "--format",
+                 japan_format, *SOURCE)
+    [segment] = events.glob("*/*.jsonl")
+    segment.write_bytes(segment.read_bytes().split(b"\n", 1)[1])
+    result = run("build")
+    assert (result.exit_code, result.stderr) == (0, (
+        "Warning: 1 reference to records not in the log (a line lost or deleted): "
+        f"meeting {meeting} --format central-asia-japan; run tracker verify\n"))
+    assert run("verify").exit_code == 1
+
+
 def test_a_merge_that_retracted_a_referred_record_exports_without_the_reference(
     events: Path, tmp_path: Path, japan_format: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -520,21 +520,24 @@ def build(ctx: click.Context, full: bool, as_of: str | None, db_path: Path | Non
     else:
         suffix = f" recorded up to {moment}" if moment else ""
         click.echo(f"Built {target} from {counted(result.events, 'event')}{suffix}")
-    if result.dangling:
-        _warn_merged([f"{kind} {record} --{option} {referenced}"
-                      for kind, record, option, referenced, _retracted in result.dangling],
-                     "to retracted records", "amend them" if len(result.dangling) > 1
-                     else "amend it")
+    for retracted in (True, False):
+        if dangling := [f"{kind} {record} --{option} {referenced}" for kind, record, option,
+                        referenced, was in result.dangling if bool(was) is retracted]:
+            _warn_merged(dangling, *(
+                ("to retracted records", "a merge can leave them",
+                 "amend them" if len(dangling) > 1 else "amend it") if retracted else
+                ("to records not in the log", "a line lost or deleted", "run tracker verify")))
     if result.looping:
         _warn_merged([f"announcement {announcement} --about {about}"
                       for announcement, about in result.looping],
-                     "of announcements about each other in a loop", "amend one in each loop")
+                     "of announcements about each other in a loop", "a merge can leave them",
+                     "amend one in each loop")
 
 
-def _warn_merged(references: list[str], what: str, advice: str) -> None:
-    """Warn of references a merge of two clones left (the first three, then how many)."""
+def _warn_merged(references: list[str], what: str, cause: str, advice: str) -> None:
+    """Warn of references that should not be (the first three, then how many)."""
     count = len(references)
-    _warn(f"{count} reference{'s' if count > 1 else ''} {what} (a merge can leave them): "
+    _warn(f"{count} reference{'s' if count > 1 else ''} {what} ({cause}): "
           f"{listed(references)}; {advice}")
 
 
