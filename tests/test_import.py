@@ -386,6 +386,29 @@ def test_file_level_errors_are_one_line(tmp_path: Path) -> None:
         assert (result.exit_code, result.stderr) == (1, message + "\n")
 
 
+def test_a_jsonl_number_is_read_as_written(tmp_path: Path, events: Path, db: Path) -> None:
+    """A JSON number keeps its digits (not the float it reads as), and a message names it
+    as the file writes it."""
+    pledge = ('{{"kind": "pledge", "title": "Grant {0}", "date": "2020", "donor": "JPN", '
+              '"recipient": "KAZ", "amount": {0}, "currency": "JPY", "source": "x"}}')
+    path = write(tmp_path / "rows.jsonl", "\n".join(pledge.format(amount) for amount in (
+        "12345678901234567.89", "100000000000000000000000000000", "1e2", "0.1",
+        "123456789012345", "2000000000.50")) + "\n")
+    assert_refused(run("import", path), [
+        f"Error: {path}: 3 of 6 rows are invalid; nothing imported",
+        "line 1: amount: invalid amount '12345678901234567.89': more than 15 significant "
+        "digits",
+        "line 2: amount: invalid amount '100000000000000000000000000000': more than 15 "
+        "significant digits",
+        "line 3: amount: invalid amount '1e2': use digits with an optional decimal point"])
+    path.write_text("\n".join(path.read_text().splitlines()[3:]) + "\n")
+    ok("import", path)
+    ok("build")
+    assert rows(db, "select amount_text from pledges order by title") == [
+        {"amount_text": "0.1"}, {"amount_text": "123456789012345"},
+        {"amount_text": "2000000000.5"}]
+
+
 def test_an_export_of_no_records_imports_as_nothing(tmp_path: Path, events: Path) -> None:
     """Every record retracted: the JSON Lines export is empty (no rows), the CSV one a
     header; both import into an empty log as nothing, which stays empty."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 import sys
 from collections.abc import Iterator
@@ -207,9 +208,17 @@ def _jsonl_rows(text: str, default_kind: str | None, problems: list[Problem]) ->
         if not isinstance(value, dict):
             problems.append(Problem(number, None, "not a JSON object"))
             continue
+        if any(type(cell) in (int, float) for cell in value.values()):
+            value = json.loads(raw, parse_int=Number, parse_float=Number)  # as written
         cells = _json_cells(number, value, problems)
         if cells is not None and (row := _row(number, cells, default_kind, problems)):
             yield row
+
+
+class Number(str):
+    """A JSON number as written in the file: `12345678901234567.89`, not the float it
+    reads as (1.2345678901234568e+16), so that an amount keeps its digits, and a message
+    names what the file says."""
 
 
 def _json_cells(line: int, value: dict[str, Any],
@@ -222,28 +231,28 @@ def _json_cells(line: int, value: dict[str, Any],
         elif cell is None or cell == "" or cell == []:
             continue
         elif name in MULTI_VALUED:
-            items = [cell] if isinstance(cell, str) else cell
-            if isinstance(items, list) and all(isinstance(item, str) for item in items):
+            items = [cell] if type(cell) is str else cell
+            if isinstance(items, list) and all(type(item) is str for item in items):
                 cells[name] = [item.strip() for item in items if item.strip()]
             else:
                 problem = "expected text or a list of text"
         elif name in FLAGS:
             if isinstance(cell, bool):
                 cells[name] = cell
-            elif isinstance(cell, str):
+            elif type(cell) is str:
                 try:
                     cells[name] = parse_flag_cell(name, cell)
                 except TrackerError as error:
                     problem = str(error)
             else:
                 problem = "expected true or false"
-        elif isinstance(cell, str):
+        elif type(cell) is str:
             cells[name] = cell.strip()
-        elif isinstance(cell, int | float) and not isinstance(cell, bool):
+        elif type(cell) is Number:
             cells[name] = str(cell)
         else:
             problem = "expected text"
         if problem:
-            problems.append(Problem(line, name, problem, cell if isinstance(cell, str) else None))
+            problems.append(Problem(line, name, problem, cell if type(cell) is str else None))
             return None
     return cells
