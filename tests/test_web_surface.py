@@ -236,6 +236,8 @@ def test_a_bad_query_in_other_formats_is_a_bad_request(server: Site) -> None:
             assert f">{escape(message)}</div>" in body, path
     status, body = server.sql("select randomblob(1e9)")  # no gigabyte to encode
     assert (status, json.loads(body)["error"]) == (400, "string or blob too big")
+    status, body = server.request("/tracker/meetings.json?_facet=nope")
+    assert (status, json.loads(body)["error"]) == (400, "no such column: nope")
     assert "Traceback" not in (server.project / "serve.stderr").read_text()
 
 
