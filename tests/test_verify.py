@@ -43,6 +43,28 @@ def test_verify_passes_on_the_bundled_log(bundled: Path) -> None:
         "warnings": []}
 
 
+def test_a_file_of_events_out_of_place_is_named(events: Path) -> None:
+    """A segment copied to the top of the folder, moved one level too deep, or left by a
+    merge as a `.orig`: no command reads it, so `verify` names it (a warning); the local
+    state (names starting with a dot) is not named."""
+    three_meetings()
+    path = segment(events)
+    (events / "archive" / path.parent.name).mkdir(parents=True)
+    for copy in (events / path.name, events / "archive" / path.parent.name / path.name,
+                 path.with_name(path.name + ".orig")):
+        copy.write_bytes(path.read_bytes())
+    (events / ".cache" / "x").mkdir(parents=True, exist_ok=True)
+    (events / ".cache" / "x" / "stale.jsonl").write_bytes(path.read_bytes())
+    result = run("verify")
+    unread = [f"{name} is not read: the log's events are in <writer>/<YYYY-MM>.jsonl (move "
+              "it there, or delete a copy)" for name in (
+                  path.name, f"archive/{path.parent.name}/{path.name}",
+                  f"{path.parent.name}/{path.name}.orig")]
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        0, "OK: 3 events in 1 file\n", "".join(f"Warning: {line}\n" for line in unread))
+    assert json.loads(ok("verify", "--json"))["warnings"] == unread
+
+
 def test_flipped_byte_in_the_hash_names_the_event(events: Path) -> None:
     ids = three_meetings()
     path = segment(events)

@@ -229,7 +229,23 @@ def verify(log: EventLog, workers: int | None = None,
     parts = _split(segments, sizes) if workers > 1 else [_whole(segments)]
     with collection_paused():  # forked workers inherit the pause
         # Freed while paused: else the collector's next pass walks all the scans once.
-        return _checked_log(log.root, segments, parts, sum(sizes), progress)
+        report = _checked_log(log.root, segments, parts, sum(sizes), progress)
+    report.warnings += [f"{path.relative_to(log.root)} is not read: the log's events are "
+                        "in <writer>/<YYYY-MM>.jsonl (move it there, or delete a copy)"
+                        for path in unread_files(log.root, segments)]
+    return report
+
+
+def unread_files(root: Path, segments: list[Path]) -> list[Path]:
+    """The files in the log's folder that no command reads: not a segment, nor local
+    state (the files and folders whose names start with a dot)."""
+    read = set(segments)
+    found = []
+    for folder, folders, files in os.walk(root):
+        folders[:] = sorted(name for name in folders if not name.startswith("."))
+        found += [Path(folder, name) for name in sorted(files)
+                  if not name.startswith(".") and Path(folder, name) not in read]
+    return found
 
 
 class Part(NamedTuple):
