@@ -57,9 +57,9 @@ def test_a_file_of_events_out_of_place_is_named(events: Path) -> None:
     (events / ".cache" / "x" / "stale.jsonl").write_bytes(path.read_bytes())
     result = run("verify")
     unread = [f"{name} is not read: the log's events are in <writer>/<YYYY-MM>.jsonl (move "
-              "it there, or delete a copy)" for name in (
+              "it there, or delete a copy)" for name in sorted((
                   path.name, f"archive/{path.parent.name}/{path.name}",
-                  f"{path.parent.name}/{path.name}.orig")]
+                  f"{path.parent.name}/{path.name}.orig"))]
     assert (result.exit_code, result.stdout, result.stderr) == (
         0, "OK: 3 events in 1 file\n", "".join(f"Warning: {line}\n" for line in unread))
     assert json.loads(ok("verify", "--json"))["warnings"] == unread

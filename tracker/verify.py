@@ -245,7 +245,7 @@ def unread_files(root: Path, segments: list[Path]) -> list[Path]:
         folders[:] = sorted(name for name in folders if not name.startswith("."))
         found += [Path(folder, name) for name in sorted(files)
                   if not name.startswith(".") and Path(folder, name) not in read]
-    return found
+    return sorted(found)
 
 
 class Part(NamedTuple):
