@@ -223,7 +223,7 @@ def test_the_dashboard_filters(visit: Visit) -> None:
     assert page.locator("#chart-pledged p").inner_text() == "none"
 
 
-def test_search_finds_ashgabat(visit: Visit) -> None:
+def test_search_finds_ashgabat(visit: Visit, site) -> None:
     page = visit.open("/")
     page.fill("#search-all-q", "Ashgabat")
     page.press("#search-all-q", "Enter")
@@ -232,3 +232,9 @@ def test_search_finds_ashgabat(visit: Visit) -> None:
     results.get_by_text("6th Central Asia + Japan foreign ministers' meeting").first.wait_for()
     text = results.inner_text()
     assert "meetings" in text and "sources" in text
+    # The results come after the page: their ids link to their records too.
+    [(meeting,)] = query(site[1], "select id from meetings where city = 'Ashgabat'")
+    record = results.locator(f"a[href='/-/record/{meeting}']")
+    record.first.wait_for()
+    record.first.click()
+    page.wait_for_url(f"**/tracker/meetings/{meeting}")

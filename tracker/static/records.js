@@ -2,13 +2,15 @@
 // only a table's keys): link each to /-/record/ID, which opens the record's page. A
 // cell links when it is plain text in a column that names records: a ULID in id,
 // subject, meeting_id or event_id; a format's slug in format, or in the id of a
-// format's row (kind format or launch).
+// format's row (kind format or launch). A cell's column is its col- class, or else its
+// table's header (the search page's results, which come after the page has loaded).
 (function () {
   "use strict";
   const ULID = /^[0-7][0-9A-HJKMNP-TV-Z]{25}$/;
   const SLUG = /^[a-z0-9]+(-[a-z0-9]+)*$/;
   const ID_COLUMNS = ["id", "subject", "meeting_id", "event_id"];
   const FORMAT_KINDS = ["format", "launch"];
+  const CELLS = "table.rows-and-columns td";
   // This script is served from <base>tracker-static/: the route is <base>-/record/.
   const route = new URL("../-/record/", document.currentScript.src).pathname;
 
@@ -18,11 +20,13 @@
         return name.slice(4);
       }
     }
-    return null;
+    const header = cell.closest("table").querySelector("tr").children[cell.cellIndex];
+    return header && header.tagName === "TH" ? header.textContent.trim() : null;
   }
 
   function kind(cell) {
-    const other = cell.parentElement.querySelector("td.col-kind");
+    const other = Array.from(cell.parentElement.children).find(
+      (sibling) => sibling !== cell && column(sibling) === "kind");
     return other ? other.textContent.trim() : null;
   }
 
@@ -34,8 +38,8 @@
     return slug && value.length <= 64 && SLUG.test(value);
   }
 
-  function link() {
-    for (const cell of document.querySelectorAll("table.rows-and-columns td")) {
+  function link(cells) {
+    for (const cell of cells) {
       const name = column(cell);
       const value = cell.textContent.trim();
       if (name === null || cell.children.length > 0 || !namesARecord(cell, name, value)) {
@@ -48,9 +52,22 @@
     }
   }
 
+  function start() {
+    link(document.querySelectorAll(CELLS));
+    new MutationObserver((changes) => {
+      for (const change of changes) {
+        for (const node of change.addedNodes) {
+          if (node.nodeType === Node.ELEMENT_NODE) {
+            link(node.querySelectorAll(CELLS));
+          }
+        }
+      }
+    }).observe(document.body, {childList: true, subtree: true});
+  }
+
   if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", link);
+    document.addEventListener("DOMContentLoaded", start);
   } else {
-    link();
+    start();
   }
 })();
