@@ -186,6 +186,15 @@ def test_ids_in_views_and_queries_open_their_records(visit: Visit, site) -> None
     assert page.locator("td.col-id a").count() == 9
 
 
+def test_a_canned_querys_sql_wraps_to_the_page(visit: Visit) -> None:
+    """Its SQL is one long line: the page stays as wide as the window, on a phone too."""
+    page = visit.open("/tracker/recent_developments")
+    for width in (1280, 390):
+        page.set_viewport_size({"width": width, "height": 900})
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+        assert page.locator("pre#sql-query").bounding_box()["height"] > 100  # wrapped
+
+
 def test_the_dashboard_renders_charts_with_marks(visit: Visit, site) -> None:
     _server, db = site
     page = visit.open("/-/dashboards/overview")

@@ -53,6 +53,11 @@ def register_output_renderer() -> dict:
 
 
 @hookimpl
+def extra_css_urls(datasette) -> list[str]:
+    return [datasette.urls.path(f"/{MOUNT}/site.css")]
+
+
+@hookimpl
 def extra_js_urls(datasette) -> list[str]:
     return [datasette.urls.path(f"/{MOUNT}/{script}") for script in ("maps.js", "records.js")]
 
