@@ -36,6 +36,16 @@ def test_central_asia_japan_ministerial_meetings(bundled: Path) -> None:
     ]
 
 
+def test_a_year_is_never_more_precise_than_its_date(bundled: Path) -> None:
+    """A meeting known to fall within 2020 and 2021 is of neither year alone."""
+    assert rows(bundled, "select date, year from meetings where year like '2020%' "
+                "order by date") == [
+        {"date": "2020-05/2021-05", "year": "2020/2021"},
+        {"date": "2020/2021", "year": "2020/2021"}]
+    assert rows(bundled, "select count(*) as n from meetings where year = substr(date, 1, 4)"
+                ) == [{"n": 7}]
+
+
 def test_what_the_articles_do_not_say_was_cleared_by_amendments(bundled: Path) -> None:
     """A level and a mode first recorded from what the articles imply: each amendment
     keeps the value first recorded in history, with its reason and its article."""

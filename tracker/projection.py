@@ -45,7 +45,7 @@ Event = dict[str, Any]
 # build binds about ten million of them (about 2.5 s at a million events).
 NULL = float("nan")
 # Bump when the projection changes: a database built by another version is rebuilt whole.
-PROJECTION_VERSION = "8"
+PROJECTION_VERSION = "9"
 
 
 class Unprojectable(TrackerError):
@@ -116,10 +116,17 @@ def format_children(slug: str, data: dict[str, Any]) -> Iterator[tuple[str, tupl
         yield "format_members", (slug, actor)
 
 
+def years(start: str, end: str) -> str:
+    """The year a date falls in, or the years it may fall in as an interval ("2020/2021"
+    for 2020-05/2021-05): no year is made more precise than the date."""
+    first, last = start[:4], end[:4]
+    return first if first == last else f"{first}/{last}"
+
+
 def meeting_row(data: dict[str, Any]) -> dict[str, Any]:
     dated = _dated(data)
     return {
-        "title": data["title"], **dated, "year": dated["date_start"][:4],
+        "title": data["title"], **dated, "year": years(dated["date_start"], dated["date_end"]),
         "format": data.get("format", NULL), "level": data.get("level", NULL),
         "mode": data.get("mode", NULL), "city": data.get("city", NULL),
         "country": data.get("country", NULL), "latitude": _number(data.get("latitude")),
