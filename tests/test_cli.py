@@ -346,6 +346,18 @@ def test_log_filters_and_json(japan_format: str) -> None:
     assert len(ok("log", "--type", "source.added").splitlines()) == 1
     assert len(ok("log", "--subject", meeting).splitlines()) == 2
     assert ok("log", "--since", "2999-01-01") == ""
+    # --since a date (its start, UTC) or a time: the events recorded from then on
+    times = [event["recorded_at"] for event in json.loads(ok("log", "--json"))]
+    assert ok("log", "--since", times[1]).splitlines() == all_lines[1:]
+    assert ok("log", "--since", times[1][:19] + "+00:00").splitlines() == all_lines[
+        sum(time[:19] < times[1][:19] for time in times):]
+    assert ok("log", "--since", times[0][:10]).splitlines() == all_lines
+    assert ok("log", "--since", times[0][:7]).splitlines() == all_lines
+    for bad in ("2026-11-22/2026-11-23", "nope", "2026-11-22T99:00"):
+        result = run("log", "--since", bad)
+        assert (result.exit_code, result.stderr) == (1, (
+            f"Error: invalid --since '{bad}': use a date (YYYY, YYYY-MM or YYYY-MM-DD) or a "
+            "time (YYYY-MM-DDTHH:MM:SSZ)\n"))
     events = json.loads(ok("log", "--json", "--subject", meeting))
     assert [event["type"] for event in events] == ["meeting.recorded", "source.added"]
     assert json.loads(ok("log", "--json", "--type", "pledge")) == []

@@ -399,7 +399,8 @@ def show(ctx: click.Context, record_id: str, as_json: bool) -> None:
               type=click.Choice((*EVENT_KINDS, *EVENT_TYPES)),
               help="Only events of this type (meeting.recorded) or kind (meeting).")
 @click.option("--subject", metavar="ID", help="Only events about this record.")
-@click.option("--since", metavar="DATE", help="Only events recorded on or after this date.")
+@click.option("--since", metavar="DATE|TIME",
+              help="Only events recorded from this date (UTC) or time on.")
 @click.option("--json", "as_json", is_flag=True, help="Output a JSON array of events.")
 @click.pass_context
 def log_command(ctx: click.Context, event_type: str | None, subject: str | None,
@@ -409,22 +410,23 @@ def log_command(ctx: click.Context, event_type: str | None, subject: str | None,
     \b
     Example:
         tracker log --type meeting --since 2026-01-01
+        tracker log --since 2026-11-24T03:00:00Z --json
         tracker log --subject central-asia-japan --json
     """
-    from .dates import parse_date
+    from .envelope import since_moment
     from .model import parse_reference
     from .replay import events_in_order
     from .show import log_line
 
     if subject:
         subject = parse_reference(subject)
-    since_day = parse_date(since).start if since else None
+    start = since_moment(since) if since else None
 
     def wanted(event: dict) -> bool:
         return ((not event_type or event_type in (event["type"],
                                                   event["type"].partition(".")[0]))
                 and (not subject or event["subject"] == subject)
-                and (not since_day or event["recorded_at"][:10] >= since_day))
+                and (not start or event["recorded_at"] >= start))
 
     first = True
     if as_json:

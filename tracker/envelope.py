@@ -213,6 +213,22 @@ def check_envelope(event: dict[str, Any]) -> None:
             raise BadLine(f"bad {name} {shown(event[name], 100)}")
 
 
+def since_moment(text: str) -> str:
+    """The first moment `--since TEXT` includes, as a recorded_at timestamp: the start of
+    a date (YYYY, YYYY-MM or YYYY-MM-DD, UTC), or a time as `--as-of` takes it."""
+    from .dates import parse_date
+
+    value = str(text).strip()
+    try:
+        if "T" not in value and "/" not in value:
+            return f"{parse_date(value).start}T00:00:00.000000Z"
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except (TrackerError, ValueError):
+        raise TrackerError(f"invalid --since {shown(value)}: use a date (YYYY, YYYY-MM or "
+                           "YYYY-MM-DD) or a time (YYYY-MM-DDTHH:MM:SSZ)") from None
+    return format_timestamp(moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc))
+
+
 def as_of_moment(text: str) -> str:
     """The last moment `--as-of TEXT` includes, as a recorded_at timestamp.
 
