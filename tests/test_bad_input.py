@@ -410,6 +410,21 @@ def test_disbursed_with_amount_is_accepted(events: Path, seeded: dict[str, str])
     assert after == before + 1
 
 
+def test_a_lower_cumulative_disbursement_is_recorded_with_a_warning(
+        events: Path, db: Path, seeded: dict[str, str]) -> None:
+    """--amount is cumulative: less than before is likely the new payment alone (or a
+    correction of the total: recorded either way)."""
+    ok(*update(seeded["pledge"], "--status", "disbursed", "--amount", "500000000"))
+    lower = run(*update(seeded["pledge"], "--status", "disbursed", "--amount", "200000000"))
+    assert (lower.exit_code, lower.stderr) == (0, (
+        "Warning: --amount 200000000 is less than the 500000000 disbursed before: --amount "
+        "is the cumulative amount disbursed so far, not the new payment\n"))
+    higher = run(*update(seeded["pledge"], "--status", "disbursed", "--amount", "700000000"))
+    assert (higher.exit_code, higher.stderr) == (0, "")
+    ok("build")
+    assert rows(db, "select disbursed_amount from pledges") == [{"disbursed_amount": 700000000}]
+
+
 def test_scheduled_future_meeting_is_accepted(seeded: dict[str, str]) -> None:
     """A meeting dated in the future may be recorded as scheduled."""
     result = run(*meeting("--status", "scheduled", date=FUTURE))

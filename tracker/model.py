@@ -622,6 +622,18 @@ def refuse_unchanged_status(kind: str, subject: str, data: dict[str, Any],
     raise TrackerError(f"{kind} {subject} is already {status}{amount}")
 
 
+def lower_disbursement(data: dict[str, Any], disbursed: str | None) -> list[str]:
+    """A warning when `--amount` is less than the amount disbursed before: it is the
+    cumulative amount, so a new payment is added to what was disbursed (a correction of
+    the cumulative amount is lower, and recorded)."""
+    amount = data.get("amount")
+    if data.get("status") != "disbursed" or amount is None or not is_valid(
+            parse_amount, disbursed) or Decimal(amount) >= Decimal(disbursed):
+        return []
+    return [f"--amount {amount} is less than the {disbursed} disbursed before: --amount is "
+            "the cumulative amount disbursed so far, not the new payment"]
+
+
 def draft_citation(subject: str, options: dict[str, Any]) -> Draft:
     """Validate `tracker cite ID --source ...`."""
     return Draft(SOURCE_ADDED, {"source": parse_source(options)}, subject)
