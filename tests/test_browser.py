@@ -7,6 +7,7 @@ tiles are the only thing allowed to go missing). Screenshots go to test-output/b
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
 from collections.abc import Iterator
@@ -16,7 +17,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from .conftest import PROJECT
+from .conftest import METADATA, PROJECT
 from .serving import Server, copy_bundled_project, tracker_serve
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -100,11 +101,15 @@ def test_home_page_lists_the_tables(visit: Visit, site) -> None:
     assert page.locator("h2 a[href='/tracker']").inner_text() == "tracker"
     linked = set(page.eval_on_selector_all("a[href^='/tracker/']",
                                            "links => links.map(a => a.getAttribute('href'))"))
-    for name in ("meetings", "announcements", "pledges", "formats", "actors", "events",
-                 "sources", "status_changes", "timeline", "upcoming_meetings",
-                 "pledges_outstanding", "actor_activity", "format_history",
-                 "recent_developments.atom", "scheduled_meetings.ics"):
-        assert f"/tracker/{name}" in linked, name
+    hidden = {name for name, table in json.loads(METADATA.read_text())["databases"][
+        "tracker"]["tables"].items() if table.get("hidden")}
+    shown = [name for (name,) in query(site[1], "select name from sqlite_master where type "
+                                                "in ('table', 'view') and name not like "
+                                                "'%fts%' and name not like 'sqlite%'")
+             if name not in hidden]
+    assert len(shown) == 21
+    for name in (*shown, "recent_developments.atom", "scheduled_meetings.ics"):
+        assert f"/tracker/{name}" in linked, name  # every table and view, and the feeds
     for link in ("/-/dashboards/overview", "/-/search"):
         assert page.locator(f"a[href='{link}']").count() >= 1, link
     page.click("h2 a[href='/tracker']")
