@@ -275,7 +275,7 @@ async def test_dashboard_figures(site, bundled: Path) -> None:
     # Held in 2024, in the Central Asia + Japan format, with Japan taking part.
     assert await metric("meetings-held", FILTERS) == 1
     assert await metric("meetings-upcoming", {}) == 0
-    assert await metric("pledged", {}) == "JPY 2.0 bn"
+    assert await metric("pledged", {}) == "JPY about 2.0 bn"  # "approximately" (--approximate)
     assert await metric("pledged", {"year": "2024"}) == "none"
     per_year = await chart_rows(site, charts["meetings-per-year"], {})
     assert sum(row["meetings"] for row in per_year) == 9
@@ -289,7 +289,7 @@ async def test_dashboard_figures(site, bundled: Path) -> None:
     # The year filter keeps what may fall in that year: in 2021, both of them.
     for year in ("2020", "2021"):
         assert await metric("meetings-held", {"year": year}) == 2
-        assert await metric("pledged", {"year": year}) == "JPY 2.0 bn"
+        assert await metric("pledged", {"year": year}) == "JPY about 2.0 bn"
     assert await metric("meetings-held", {"year": "2019"}) == 1
     places = await chart_rows(site, charts["meeting-places"], {})
     assert {row["place"]: row["meetings"] for row in places} == {
@@ -313,6 +313,23 @@ async def test_a_failed_facet_leaves_no_warning_of_unawaited_counts(site) -> Non
                           stacklevel=1)
     assert [str(warning.message) for warning in caught] == [
         "coroutine 'something_else' was never awaited"]
+
+
+async def test_the_amount_pledged_says_about_when_a_pledge_is_approximate(db: Path) -> None:
+    chart = dashboard()["charts"]["pledged"]
+
+    def pledge(amount: str, *extra: str) -> None:
+        ok("add", "pledge", "--title", "Grant", "--date", "2024", "--donor", "JPN",
+           "--recipient", "KAZ", "--amount", amount, "--currency", "USD", *extra, *SOURCE)
+
+    pledge("5000000")
+    ok("build")
+    [row] = await chart_rows(make_datasette(db, load_metadata(METADATA)), chart, {})
+    assert row["pledged"] == "USD 5.0 m"
+    pledge("2000000", "--approximate")
+    ok("build")
+    [row] = await chart_rows(make_datasette(db, load_metadata(METADATA)), chart, {})
+    assert row["pledged"] == "USD about 7.0 m"
 
 
 async def test_developments_per_actor_counts_a_meeting_once(db: Path) -> None:
