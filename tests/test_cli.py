@@ -46,6 +46,8 @@ CONTRACT = {
     ("add",): [],
 }
 
+UNKNOWN = "01ARZ3NDEKTSV4RRFFQ69G5FAV"  # a ULID no test records
+
 
 @pytest.mark.parametrize("command", list(CONTRACT), ids=lambda c: " ".join(c) or "tracker")
 def test_every_command_has_help_with_an_example(command: tuple[str, ...]) -> None:
@@ -360,6 +362,13 @@ def test_log_filters_and_json(japan_format: str) -> None:
             "time (YYYY-MM-DDTHH:MM:SSZ)\n"))
     events = json.loads(ok("log", "--json", "--subject", meeting))
     assert [event["type"] for event in events] == ["meeting.recorded", "source.added"]
+    # a subject nothing is about: a typo, said so (a record with nothing since: empty)
+    for args in (["--subject", UNKNOWN], ["--subject", UNKNOWN, "--json"]):
+        result = run("log", *args)
+        assert (result.exit_code, result.stdout, result.stderr) == (
+            1, "", f"Error: unknown id '{UNKNOWN}'\n")
+    assert ok("log", "--subject", meeting, "--since", "2999") == ""
+    assert ok("log", "--subject", meeting, "--since", "2999", "--json") == "[]"
     assert json.loads(ok("log", "--json", "--type", "pledge")) == []
 
 

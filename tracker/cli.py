@@ -429,8 +429,6 @@ def log_command(ctx: click.Context, event_type: str | None, subject: str | None,
                 and (not start or event["recorded_at"] >= start))
 
     first = True
-    if as_json:
-        click.echo("[", nl=False)
     for event in events_in_order(_log(ctx), wanted):
         if as_json:
             try:
@@ -438,12 +436,18 @@ def log_command(ctx: click.Context, event_type: str | None, subject: str | None,
             except TypeError:  # nested deeper than JSON is written
                 raise click.ClickException(f"event {event['id']} is nested too deeply to "
                                            "write as JSON: run tracker verify") from None
-            click.echo(("\n" if first else ",\n") + shown_event, nl=False)
+            click.echo(("[\n" if first else ",\n") + shown_event, nl=False)
         else:
             click.echo(log_line(event))
         first = False
+    if first and subject:  # nothing about it: a record, or a typo?
+        from .catalog import Catalog
+
+        with Catalog.scan(_log(ctx)) as catalog:
+            if subject not in catalog.subjects:
+                raise catalog.unknown(subject)
     if as_json:
-        click.echo("\n]" if not first else "]")
+        click.echo("\n]" if not first else "[]")
 
 
 @cli.command()
