@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+import urllib.parse
 from contextlib import closing
 from pathlib import Path
 
@@ -129,6 +130,25 @@ async def test_canned_query_answers(datasette) -> None:
     assert "announcer" in roles[
         "Kazakhstan: Japan's economic and technological assets can modernise Central Asia's "
         "economy"]
+
+
+async def test_canned_queries_take_an_actor_as_the_cli_does(datasette) -> None:
+    """A code, an ISO alpha-2 code, a name or an official name, in any case: the same
+    answer as the code."""
+    for query, parameter in (("actor_timeline", "actor"), ("pledges_by_donor", "donor"),
+                             ("pledges_outstanding_by_donor", "donor")):
+        by_code = await get_json(datasette, f"/tracker/{query}.json?_shape=array&"
+                                            f"{parameter}=JPN")
+        assert by_code, query
+        for given in ("jpn", "JP", "Japan", "japan", " Japan "):
+            answer = await get_json(datasette, f"/tracker/{query}.json?_shape=array&"
+                                               f"{parameter}={urllib.parse.quote(given)}")
+            assert answer == by_code, (query, given)
+    kazakhstan = await get_json(datasette, "/tracker/actor_timeline.json?_shape=array&"
+                                           "actor=Republic+of+Kazakhstan")
+    assert len(kazakhstan) > 1
+    assert await get_json(datasette, "/tracker/actor_timeline.json?_shape=array&"
+                                     "actor=Atlantis") == []
 
 
 async def test_a_donors_totals_survive_the_cut_of_a_long_answer(datasette) -> None:
