@@ -499,6 +499,35 @@ k1,Keyed,1965,x,
     assert (again["appended"], again["already_in_log"]) == (0, 3)
 
 
+def test_json_says_why_an_import_was_refused(tmp_path: Path, events: Path) -> None:
+    """--json: the outcome for a script whether the file imports or not (stderr as
+    without it, exit 1, nothing written)."""
+    path = write(tmp_path / "meetings.csv", "title,date,source\nTalks,2019-02-30,x\n"
+                                            "More,2019,\nFine,2019,x\n")
+    plain = run("import", path)
+    result = run("import", path, "--json")
+    assert (result.exit_code, result.stderr) == (1, plain.stderr)
+    summary = f"{path}: 2 of 3 rows are invalid; nothing imported"
+    assert json.loads(result.stdout) == {
+        "file": str(path), "ok": False, "error": summary, "problems": [
+            {"line": 2, "column": "date", "value": "2019-02-30",
+             "message": "invalid date '2019-02-30': 2019-02 has 28 days",
+             "text": "line 2: date: invalid date '2019-02-30': 2019-02 has 28 days"},
+            {"line": 3, "column": "source", "value": None,
+             "message": "missing source: every record needs a URL or citation",
+             "text": "line 3: source: missing source: every record needs a URL or citation"}]}
+    assert plain.stderr == f"Error: {summary}\n" + "".join(
+        f"{problem['text']}\n" for problem in json.loads(result.stdout)["problems"])
+    missing = run("import", str(tmp_path / "nope.csv"), "--json")
+    message = f"No such file or directory: {tmp_path / 'nope.csv'}"
+    assert (missing.exit_code, json.loads(missing.stdout), missing.stderr) == (1, {
+        "file": str(tmp_path / "nope.csv"), "ok": False, "error": message, "problems": []},
+        f"Error: {message}\n")
+    assert not events.exists()
+    path.write_text("title,date,source\nFine,2019,x\n")
+    assert json.loads(ok("import", path, "--json"))["ok"] is True
+
+
 def test_the_same_id_with_other_content_is_refused(tmp_path: Path, events: Path) -> None:
     path = write(tmp_path / "meetings.csv", "id,title,date,source\nk1,Talks,2020,x\n")
     ok("import", path)

@@ -673,16 +673,21 @@ def import_command(ctx: click.Context, file: str, kind: str | None, dry_run: boo
     log = _log(ctx)
     try:
         outcome = import_file(log, file, kind, dry_run, progress_bar)
-    except ImportRefused as refused:
-        click.echo(f"Error: {refused}", err=True)
-        for problem in refused.problems:
+    except (TrackerError, OSError) as refused:  # the file, or its rows (ImportRefused)
+        problems = refused.problems if isinstance(refused, ImportRefused) else []
+        error = _failed(refused).message if isinstance(refused, OSError) else str(refused)
+        click.echo(f"Error: {error}", err=True)
+        for problem in problems:
             click.echo(str(problem), err=True)
+        if as_json:
+            click.echo(_dumps({"file": file, "ok": False, "error": error,
+                               "problems": [problem.as_json() for problem in problems]}))
         ctx.exit(1)
     _report_quarantined(log)
     summary, warnings = report(outcome)
     for warning in warnings:
         _warn(warning)
-    click.echo(_dumps(outcome.as_json()) if as_json else summary)
+    click.echo(_dumps({"ok": True, **outcome.as_json()}) if as_json else summary)
 
 
 @cli.command()

@@ -56,6 +56,13 @@ class Problem:
     value: Any = None
     header: bool = False
 
+    def as_json(self) -> dict[str, Any]:
+        """For `tracker import --json`: the line, the column (or null), the value as the
+        file gives it (or null), the message, and the whole line printed on stderr."""
+        return {"line": self.line, "column": self.field,
+                "value": self.value if isinstance(self.value, str | list) else None,
+                "message": self.message, "text": str(self)}
+
     def __str__(self) -> str:
         message = self.message
         if self.field is None:
