@@ -41,7 +41,7 @@ CONTRACT = {
     ("serve",): ["--host", "--port", "--as-of"],
     ("verify",): ["--against", "--json"],
     ("import",): ["--dry-run"],
-    ("export",): ["--format", "--type"],
+    ("export",): ["--format", "--type", "--as-of"],
     (): ["--events", "--db"],
     ("add",): [],
 }

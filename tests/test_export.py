@@ -188,6 +188,28 @@ def test_rows_carry_ids_sources_and_what_reproduces_the_current_state(rich_log: 
         "1st Central Asia + Japan foreign ministers' meeting"]
 
 
+def test_an_export_as_of_a_moment_gives_the_records_as_they_stood(events: Path,
+                                                                 db: Path) -> None:
+    """Built into a temporary database: the project's own is left as it is."""
+    meeting = json.loads(ok("add", "meeting", "--title", "Talks", "--date", "2024",
+                            "--json", *SOURCE))
+    pledge = ok("add", "pledge", "--title", "Grant", "--date", "2024", "--donor", "JPN",
+                "--recipient", "KAZ", "--amount", "5", "--currency", "JPY", *SOURCE)
+    ok("amend", meeting["id"], "--set", "title=Summit", "--reason", "misread")
+    ok("retract", pledge, "--reason", "a duplicate")
+    assert not db.exists()
+    then = json.loads(ok("export", "--as-of", meeting["recorded_at"]))
+    assert (then["id"], then["title"]) == (meeting["id"], "Talks")
+    assert [json.loads(line)["title"] for line in ok("export", "--as-of", meeting[
+        "recorded_at"][:10]).splitlines()] == ["Summit"]  # the end of that day: all of it
+    assert not db.exists()
+    assert [json.loads(line)["title"] for line in ok("export").splitlines()] == ["Summit"]
+    assert ok("export", "--as-of", "2000-01-01") == ""
+    bad = run("export", "--as-of", "yesterday")
+    assert (bad.exit_code, bad.stderr) == (
+        1, "Error: invalid --as-of 'yesterday': use YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ\n")
+
+
 def test_csv_export_has_a_fixed_header_and_spreadsheet_cells(rich_log: Path) -> None:
     text = export("--format", "csv", "--type", "meeting")
     table = list(csv.reader(io.StringIO(text, newline="")))

@@ -695,22 +695,41 @@ def import_command(ctx: click.Context, file: str, kind: str | None, dry_run: boo
               default="jsonl", show_default=True, help="Output format.")
 @click.option("--type", "kind", type=click.Choice(RECORD_KINDS),
               help="Only records of this kind (with their updates and citations).")
+@click.option("--as-of", metavar="TIMESTAMP",
+              help="The records as they stood then, built into a temporary database.")
 @click.pass_context
-def export(ctx: click.Context, output_format: str, kind: str | None) -> None:
+def export(ctx: click.Context, output_format: str, kind: str | None,
+           as_of: str | None) -> None:
     """Write the current records with their sources to stdout, ready for tracker import.
 
     \b
     Example:
         tracker export > tracker.jsonl
         tracker export --format csv --type meeting > meetings.csv
+        tracker export --as-of 2025-12-31 > end-of-2025.jsonl
     """
     from .build import build as build_database
     from .build import is_stale
-    from .exporter import export_rows, write_csv, write_jsonl
+    from .envelope import as_of_moment
 
     log, db = _log(ctx), ctx.obj["db"]
+    if as_of:
+        import tempfile
+
+        moment = as_of_moment(as_of)
+        with tempfile.TemporaryDirectory() as folder:
+            snapshot = Path(folder) / "tracker.db"
+            build_database(log, snapshot, as_of=moment)
+            _export(snapshot, output_format, kind)
+        return
     if is_stale(log, db):
         build_database(log, db)
+    _export(db, output_format, kind)
+
+
+def _export(db: Path, output_format: str, kind: str | None) -> None:
+    from .exporter import export_rows, write_csv, write_jsonl
+
     kinds = (kind,) if kind else RECORD_KINDS
     rows = export_rows(db, kinds, _warn)
     if output_format == "csv":
