@@ -316,7 +316,7 @@ def test_show_gives_the_date_and_note_of_a_status_update(events: Path) -> None:
     history = ok("show", pledge).partition("history:\n")[2].splitlines()
     assert [line for line in history if not line.startswith("  2")] == [
         "    recorded: Grant", "    source: Budget",
-        "    status: pledged -> disbursed", "    disbursed_amount: None -> 400",
+        "    status: pledged -> disbursed", "    disbursed_amount: (none) -> 400",
         "    date: 2021-03-05", "    source: Budget report",
     ]
     shown = json.loads(ok("show", meeting, "--json"))["history"]

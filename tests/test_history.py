@@ -256,6 +256,11 @@ def test_amend_splits_a_set_at_commas_as_add_takes_it(db: Path) -> None:
          "official_title": "Deputy Prime Minister, Minister"}]
     shown = ok("show", meeting).splitlines()
     assert "  topics: trade\\, customs, energy\\\\, water" in shown
+    # its history too writes lists as --set takes them
+    assert "    participants: JPN -> KOR, JPN, KAZ" in shown
+    assert "    topics: trade\\, customs -> trade\\, customs, energy\\\\, water" in shown
+    assert ("    officials: (none) -> JPN:Yoko Kamikawa:Minister for Foreign Affairs, Japan, "
+            "KAZ:Murat Nurtleu:Deputy Prime Minister, Minister") in shown
     again = run("amend", meeting, "--set", "topic=trade\\, customs, energy\\\\, water",
                 "--reason", "as shown")  # what show writes is what the record holds
     assert (again.exit_code, again.stderr) == (1, "Error: nothing to amend: topic already "

@@ -19,6 +19,7 @@ Event = dict[str, Any]
 PARTICIPANTS = ("select actor, official, official_title from meeting_participants "
                 "where meeting_id = ? order by rowid")
 JSON_COLUMNS = {"participants", "topics", "about", "recipients", "members"}
+OFFICIAL_KEYS = {"actor", "name", "title"}
 
 
 def _rows(conn: sqlite3.Connection, sql: str, *args: Any) -> list[dict[str, Any]]:
@@ -111,6 +112,28 @@ def _source_line(source: Any) -> str:
     return line
 
 
+def _listed(value: Any) -> Any:
+    """A history value as `amend --set` takes it: a list (kept as JSON in the history
+    table) of texts, "KOR, JPN", or of officials, "JPN:Yoko Kamikawa:Minister, KAZ:...";
+    none as "(none)"; any other value as it is."""
+    if value is None:
+        return "(none)"
+    if not (isinstance(value, str) and value.startswith("[")):
+        return value
+    try:
+        items = orjson.loads(value)
+    except orjson.JSONDecodeError:
+        return value
+    if items and all(type(item) is dict and OFFICIAL_KEYS >= item.keys() >= {"actor", "name"}
+                     and all(isinstance(part, str) for part in item.values())
+                     for item in items):
+        return ", ".join(":".join(item[key] for key in ("actor", "name", "title")
+                                  if key in item) for item in items)
+    if not items or not all(isinstance(item, str) for item in items):
+        return value
+    return join_items(items, ",")
+
+
 def render(record: dict[str, Any]) -> str:
     """The text `tracker show` prints."""
     state = record["state"]
@@ -143,7 +166,8 @@ def render(record: dict[str, Any]) -> str:
             elif event["type"].endswith(".status_changed") and change["field"] == "date":
                 lines.append(f"    rescheduled: {change['old']} -> {change['new']}")
             else:
-                lines.append(f"    {change['field']}: {change['old']} -> {change['new']}")
+                lines.append(f"    {change['field']}: {_listed(change['old'])} -> "
+                             f"{_listed(change['new'])}")
         if event["type"].endswith(".status_changed"):
             if event["status_date"]:
                 lines.append(f"    date: {event['status_date']}")
