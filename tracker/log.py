@@ -42,12 +42,10 @@ class Line(NamedTuple):
 @dataclass(frozen=True)
 class SegmentState:
     """How far a segment file was read: the end of its last complete line, and a hash of
-    that line (to notice a file rewritten rather than appended to); and when the file was
-    modified (0: not known), to notice one rewritten to the same size and last line."""
+    that line (to notice a file rewritten rather than appended to)."""
 
     size: int
     tail: str
-    modified: int = 0  # st_mtime_ns
 
 
 @dataclass(frozen=True)
@@ -217,30 +215,23 @@ class EventLog:
         """The state of every segment now, by path relative to the log folder."""
         states = {}
         for path in self.segments():
-            stat = path.stat()  # first: a write after it shows as a change
             end = complete_end(path)
             line = line_ending_at(path, end)
             tail = hashlib.sha256(line).hexdigest() if line is not None else ""
-            # Not known with a tail (a write under way, or one cut short, to be moved
-            # aside by the next append): it changes the time, not the lines.
-            modified = stat.st_mtime_ns if stat.st_size == end else 0
-            states[str(path.relative_to(self.root))] = SegmentState(end, tail, modified)
+            states[str(path.relative_to(self.root))] = SegmentState(end, tail)
         return states
 
     def appended_since(self, old: dict[str, SegmentState], now: dict[str, SegmentState]
                        ) -> dict[str, tuple[int, int]] | None:
         """The byte ranges appended between two snapshots (relative path -> start, stop),
-        or None if a segment was rewritten, shortened or removed in between. A segment of
-        the same size modified since (when both times are known) counts as rewritten: an
-        edit in place that kept its size and last line."""
+        or None if a segment was rewritten, shortened or removed in between."""
         ranges = {}
         for name, before in old.items():
             after = now.get(name)
             if after is None or after.size < before.size:
                 return None
             if after.size == before.size:
-                if after.tail != before.tail or (before.modified and after.modified
-                                                  and after.modified != before.modified):
+                if after.tail != before.tail:
                     return None
                 continue
             line = line_ending_at(self.root / name, before.size)
