@@ -105,6 +105,28 @@ def test_a_torn_tail_waits_for_its_newline(events: Path, db: Path) -> None:
     assert ok("build") == f"Updated {db} with 1 new event"
 
 
+def test_a_segment_edited_in_place_is_left_to_verify_and_a_full_build(events: Path,
+                                                                       db: Path) -> None:
+    """An edit that keeps a segment's size and the line where the build stopped is not
+    looked for by an incremental build (as documented); `verify` names it, and a full
+    build refuses it, leaving the database as it was."""
+    ok("add", "meeting", "--title", "Talks A", "--date", "2019", *SOURCE)
+    ok("add", "meeting", "--title", "Talks B", "--date", "2019", *SOURCE)
+    ok("build")
+    before = db.read_bytes()
+    [segment] = events.glob("*/*.jsonl")
+    segment.write_bytes(segment.read_bytes().replace(b"Talks A", b"Talks X", 1))
+    assert ok("build") == f"Updated {db} with 0 new events"
+    verify = run("verify")
+    assert verify.exit_code == 1
+    assert f"({segment.relative_to(events)}:1)" in verify.stderr
+    full = run("build", "--full")
+    assert (full.exit_code, full.stderr) == (1, (
+        f"Error: {segment.relative_to(events)} line 1 is damaged (hash does not match "
+        "content); run tracker verify\n"))
+    assert db.read_bytes() == before
+
+
 STATUSES = {"meeting": ["scheduled", "held", "postponed", "cancelled"],
             "pledge": ["pledged", "fulfilled", "withdrawn"]}
 DATES = ["2004", "2017-05", "2019-05-20", "2020/2021", "2024-08"]
