@@ -233,17 +233,19 @@ def test_a_retracted_formats_slug_is_not_used_again(events: Path, tmp_path: Path
     assert log_bytes(events) == before
 
 
-def test_amend_splits_a_set_at_commas_as_add_takes_it(db: Path) -> None:
-    """A name with a comma stays whole, an official's title may hold commas (the next
-    official starts at `, ACTOR:`), a topic keeps a comma written `\\,`; `show` writes
-    lists in that form, and repeating `--set` adds to the set."""
+def test_amend_splits_a_set_at_commas_as_add_takes_it(db: Path, events: Path) -> None:
+    """A name with a comma stays whole; an official is one per --set, commas and all
+    (unless what follows one reads as another ACTOR:, refused as ambiguous); a topic
+    keeps a comma written `\\,`; `show` writes lists in that form, and repeating `--set`
+    adds to the set."""
     meeting = ok("add", "meeting", "--title", "Ministers meet", "--date", "2020",
                  "--participant", "JPN", "--topic", "trade, customs", *SOURCE)
     assert "  topics: trade\\, customs" in ok("show", meeting).splitlines()
     ok("amend", meeting, "--set", "participant=Korea, Republic of", "--set",
        "participant=JPN,KAZ", "--set", "topic=trade\\, customs, energy\\\\, water",
-       "--set", "official=JPN:Yoko Kamikawa:Minister for Foreign Affairs, Japan,"
-       "KAZ:Murat Nurtleu:Deputy Prime Minister, Minister", "--reason", "misread")
+       "--set", "official=JPN:Yoko Kamikawa:Minister for Foreign Affairs, Japan",
+       "--set", "official=KAZ:Murat Nurtleu:Deputy Prime Minister\\, Minister",
+       "--reason", "misread")
     ok("build")
     assert rows(db, "select participants, topics from meetings") == [{
         "participants": '["KOR","JPN","KAZ"]',
@@ -259,8 +261,22 @@ def test_amend_splits_a_set_at_commas_as_add_takes_it(db: Path) -> None:
     # its history too writes lists as --set takes them
     assert "    participants: JPN -> KOR, JPN, KAZ" in shown
     assert "    topics: trade\\, customs -> trade\\, customs, energy\\\\, water" in shown
-    assert ("    officials: (none) -> JPN:Yoko Kamikawa:Minister for Foreign Affairs, Japan, "
-            "KAZ:Murat Nurtleu:Deputy Prime Minister, Minister") in shown
+    assert ("    officials: (none) -> JPN:Yoko Kamikawa:Minister for Foreign Affairs\\, "
+            "Japan, KAZ:Murat Nurtleu:Deputy Prime Minister\\, Minister") in shown
+    before = log_bytes(events)
+    for official, part in (("USA:Smith, Jo:Envoy", "Jo:Envoy"),
+                           ("JPN:Yoko Kamikawa,KAZ:Murat Nurtleu", "KAZ:Murat Nurtleu")):
+        refused = run("amend", meeting, "--set", f"official={official}", "--reason", "r")
+        assert (refused.exit_code, refused.stderr) == (1, (
+            f"Error: invalid --set official={official}: is '{part}' another official? Give "
+            "each official in its own --set official=, and write \\, for a comma in a name "
+            "or title\n"))
+    assert log_bytes(events) == before
+    ok("amend", meeting, "--set", "official=USA:Smith\\, Jo:Envoy", "--reason", "one")
+    ok("build")
+    assert rows(db, "select actor, official, official_title from meeting_participants "
+                    "where official is not null") == [
+        {"actor": "USA", "official": "Smith, Jo", "official_title": "Envoy"}]
     again = run("amend", meeting, "--set", "topic=trade\\, customs, energy\\\\, water",
                 "--reason", "as shown")  # what show writes is what the record holds
     assert (again.exit_code, again.stderr) == (1, "Error: nothing to amend: topic already "

@@ -735,24 +735,28 @@ def _assign(kind: str, options: dict[str, Any], assignment: str, seen: set[str])
 
 
 def _items(spec: Field, value: str) -> tuple[str, ...]:
-    """The items of one `--set` of a repeatable field, split at its commas as its `add`
-    option would take them: actors as `parse_actors` splits them (a name with a comma,
-    such as "Korea, Republic of", stays whole); officials at a comma that starts another
-    ACTOR: (a title may hold commas); topics and ids at each comma not written `\\,`."""
+    """The items of one `--set` of a repeatable field, as its `add` option takes them:
+    actors split at commas as `parse_actors` splits them (a name with a comma, such as
+    "Korea, Republic of", stays whole); an official whole, one per `--set` as one per
+    `--official` (a comma before what reads as another ACTOR: is refused: a name or a
+    title, or a second official?); topics and ids at each comma not written `\\,`."""
     if spec.parse is parse_actor:
         return (value,)
-    if spec.parse is not parse_official:
-        return tuple(item for item in split_items(value, ",") if item.strip())
-    officials: list[str] = []
-    for part in value.split(","):
-        if officials and not is_actor_led(part):  # more of the title before it
-            officials[-1] += "," + part
-        elif part.strip():
-            officials.append(part)
-    return tuple(officials)
+    if spec.parse is parse_official:
+        for part in UNESCAPED_COMMA.split(value)[1:]:
+            if _actor_led(part):
+                raise TrackerError(
+                    f"invalid --set official={value}: is {shown(part.strip())} another "
+                    "official? Give each official in its own --set official=, and write "
+                    "\\, for a comma in a name or title")
+        return (value.replace("\\,", ","),)
+    return tuple(item for item in split_items(value, ",") if item.strip())
 
 
-def is_actor_led(text: str) -> bool:
+UNESCAPED_COMMA = re.compile(r"(?<!\\),")
+
+
+def _actor_led(text: str) -> bool:
     """Whether text starts as `--official ACTOR:NAME` does."""
     head, colon, _rest = text.partition(":")
     if not colon:

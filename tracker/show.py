@@ -114,7 +114,8 @@ def _source_line(source: Any) -> str:
 
 def _listed(value: Any) -> Any:
     """A history value as `amend --set` takes it: a list (kept as JSON in the history
-    table) of texts, "KOR, JPN", or of officials, "JPN:Yoko Kamikawa:Minister, KAZ:...";
+    table) of texts, "KOR, JPN", or of officials, "JPN:Yoko Kamikawa:Minister, KAZ:..."
+    (a comma within one written `\\,`);
     none as "(none)"; any other value as it is."""
     if value is None:
         return "(none)"
@@ -127,8 +128,8 @@ def _listed(value: Any) -> Any:
     if items and all(type(item) is dict and OFFICIAL_KEYS >= item.keys() >= {"actor", "name"}
                      and all(isinstance(part, str) for part in item.values())
                      for item in items):
-        return ", ".join(":".join(item[key] for key in ("actor", "name", "title")
-                                  if key in item) for item in items)
+        return join_items((":".join(item[key] for key in ("actor", "name", "title")
+                                    if key in item) for item in items), ",")
     if not items or not all(isinstance(item, str) for item in items):
         return value
     return join_items(items, ",")
