@@ -7,6 +7,7 @@ import re
 import tempfile
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from hypothesis import strategies as st
 from tracker import envelope
 from tracker.log import EventLog
 from tracker.model import draft_record
+from tracker.recorder import record
 
 from .conftest import SOURCE, ok, run
 from .test_log import fields, segment
@@ -63,6 +65,19 @@ def test_a_file_of_events_out_of_place_is_named(events: Path) -> None:
     assert (result.exit_code, result.stdout, result.stderr) == (
         0, "OK: 3 events in 1 file\n", "".join(f"Warning: {line}\n" for line in unread))
     assert json.loads(ok("verify", "--json"))["warnings"] == unread
+
+
+def test_a_format_slug_earlier_versions_took_still_verifies(events: Path) -> None:
+    """A slug that reads as a ULID in lower case is refused for a new format, but a log
+    whose earlier version took one is valid: verify and build take it."""
+    slug = "01m85vc0000000000000000000"
+    refused = run("add", "format", slug, "--name", "X", *SOURCE)
+    assert (refused.exit_code, refused.stderr) == (1, (
+        f"Error: invalid format slug '{slug}': it reads as a record id (a ULID)\n"))
+    draft = draft_record("format", {"slug": "placeholder", "name": "X", "source": SOURCE[1]})
+    record(EventLog(events), replace(draft, subject=slug))  # as an earlier version wrote
+    assert ok("verify") == "OK: 1 event in 1 file"
+    assert ok("build").startswith("Built ")
 
 
 def test_flipped_byte_in_the_hash_names_the_event(events: Path) -> None:

@@ -115,7 +115,15 @@ def parse_slug(value: Any) -> str:
     value = str(value).strip()
     if not (2 <= len(value) <= 64 and SLUG.fullmatch(value)):
         raise TrackerError(f"invalid format slug {shown(value)}: use {SLUG_RULE}")
-    if ULID_PATTERN.fullmatch(value.upper()):  # ids are read in any case: it would be one
+    return value
+
+
+def parse_new_slug(value: Any) -> str:
+    """The slug of a new format: also not one that reads as a ULID, as ids are read in
+    any case (it could never be named again). Not a check of stored events: earlier
+    versions took such a slug, and its log stays valid."""
+    value = parse_slug(value)
+    if ULID_PATTERN.fullmatch(value.upper()):
         raise TrackerError(f"invalid format slug {shown(value)}: it reads as a record id "
                            "(a ULID)")
     return value
@@ -498,7 +506,7 @@ def _record_fields(kind: str, options: dict[str, Any]) -> Draft:
     warnings: list[str] = []
     subject = None
     if kind == "format":
-        subject = parse_slug(options.get("slug", ""))
+        subject = parse_new_slug(options.get("slug", ""))
     elif kind == "meeting":
         warnings += _settle_meeting(data, today())
     elif kind == "pledge" and data["donor"] in data["recipients"]:
