@@ -133,8 +133,8 @@ async def test_canned_query_answers(datasette) -> None:
 
 
 async def test_canned_queries_take_an_actor_as_the_cli_does(datasette) -> None:
-    """A code, an ISO alpha-2 code, a name or an official name, in any case: the same
-    answer as the code."""
+    """Every form the CLI takes (a code, an alpha-2 code, a name, an official name, a usual
+    short name, in any case): the same answer as the code."""
     for query, parameter in (("actor_timeline", "actor"), ("pledges_by_donor", "donor"),
                              ("pledges_outstanding_by_donor", "donor")):
         by_code = await get_json(datasette, f"/tracker/{query}.json?_shape=array&"
@@ -145,8 +145,16 @@ async def test_canned_queries_take_an_actor_as_the_cli_does(datasette) -> None:
                                                f"{parameter}={urllib.parse.quote(given)}")
             assert answer == by_code, (query, given)
     kazakhstan = await get_json(datasette, "/tracker/actor_timeline.json?_shape=array&"
-                                           "actor=Republic+of+Kazakhstan")
+                                           "actor=KAZ")
+    for given in ("Republic of Kazakhstan", "kazakhstan", "KZ"):
+        assert await get_json(datasette, "/tracker/actor_timeline.json?_shape=array&actor="
+                                         + urllib.parse.quote(given)) == kazakhstan, given
     assert len(kazakhstan) > 1
+    for given, code in (("TÜRKIYE", "TUR"), ("türkiye", "TUR"), ("Turkey", "TUR"),
+                        ("UK", "GBR"), ("United Kingdom", "GBR")):
+        [[answer]] = (await get_json(datasette, "/tracker.json?sql=select+tracker_actor(:a)"
+                                                f"&a={urllib.parse.quote(given)}"))["rows"]
+        assert answer == code, given
     assert await get_json(datasette, "/tracker/actor_timeline.json?_shape=array&"
                                      "actor=Atlantis") == []
 

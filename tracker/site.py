@@ -15,6 +15,8 @@ from datasette.utils.asgi import BadRequest
 from datasette.views.base import DatasetteError
 
 from . import icsfeed, recordpage
+from .actors import parse_actor
+from .errors import TrackerError
 from .facets import facet_classes
 from .serve import DATABASE, OpenFileDownload, open_snapshot
 
@@ -91,6 +93,20 @@ MAX_VALUE_BYTES = 8_000_000
 @hookimpl
 def prepare_connection(conn: sqlite3.Connection) -> None:
     conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, MAX_VALUE_BYTES)
+    conn.create_function("tracker_actor", 1, actor_code, deterministic=True)
+
+
+def actor_code(value: object) -> str | None:
+    """SQL `tracker_actor(text)`: the code of an actor given as the CLI takes it (a code,
+    a name, an alpha-2 code, a usual short name, in any case), for the canned queries;
+    text it does not know, upper-cased (it then matches nothing, as a code would not)."""
+    if value is None:
+        return None
+    text = str(value).strip()
+    try:
+        return parse_actor(text) if text else ""
+    except TrackerError:
+        return text.upper()
 
 
 @hookimpl
