@@ -351,6 +351,8 @@ def test_log_filters_and_json(japan_format: str) -> None:
     # --since a date (its start, UTC) or a time: the events recorded from then on
     times = [event["recorded_at"] for event in json.loads(ok("log", "--json"))]
     assert ok("log", "--since", times[1]).splitlines() == all_lines[1:]
+    assert ok("log", "--since", times[1][:10] + " " + times[1][11:]).splitlines() == all_lines[
+        1:]  # a space for the T, as ISO 8601 allows
     assert ok("log", "--since", times[1][:19] + "+00:00").splitlines() == all_lines[
         sum(time[:19] < times[1][:19] for time in times):]
     assert ok("log", "--since", times[0][:10]).splitlines() == all_lines

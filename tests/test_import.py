@@ -523,6 +523,10 @@ def test_json_says_why_an_import_was_refused(tmp_path: Path, events: Path) -> No
     assert (missing.exit_code, json.loads(missing.stdout), missing.stderr) == (1, {
         "file": str(tmp_path / "nope.csv"), "ok": False, "error": message, "problems": []},
         f"Error: {message}\n")
+    lines = run("import", str(tmp_path / "no\nsuch.csv"), "--json")  # still one line
+    assert (lines.exit_code, lines.stderr) == (
+        1, f"Error: No such file or directory: {tmp_path / 'no'} such.csv\n")
+    assert json.loads(lines.stdout)["error"] == lines.stderr[7:-1]
     assert not events.exists()
     path.write_text("title,date,source\nFine,2019,x\n")
     assert json.loads(ok("import", path, "--json"))["ok"] is True

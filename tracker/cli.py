@@ -675,7 +675,8 @@ def import_command(ctx: click.Context, file: str, kind: str | None, dry_run: boo
         outcome = import_file(log, file, kind, dry_run, progress_bar)
     except (TrackerError, OSError) as refused:  # the file, or its rows (ImportRefused)
         problems = refused.problems if isinstance(refused, ImportRefused) else []
-        error = _failed(refused).message if isinstance(refused, OSError) else str(refused)
+        error = " ".join((_failed(refused).message if isinstance(refused, OSError)
+                          else str(refused)).split())  # one line, as every error
         click.echo(f"Error: {error}", err=True)
         for problem in problems:
             click.echo(str(problem), err=True)

@@ -220,7 +220,7 @@ def since_moment(text: str) -> str:
 
     value = str(text).strip()
     try:
-        if "T" not in value and "/" not in value:
+        if not {"T", " ", "/"} & set(value):  # a date (else a time, or refused)
             return f"{parse_date(value).start}T00:00:00.000000Z"
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except (TrackerError, ValueError):

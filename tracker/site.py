@@ -186,7 +186,7 @@ def _time_limit(datasette, request) -> int:
     """The time limit of the request's query, in ms: `_timelimit` if lower."""
     limit = datasette.setting("sql_time_limit_ms")
     try:
-        return min(limit, int(request.args.get("_timelimit") or limit))
+        return max(0, min(limit, int(request.args.get("_timelimit") or limit)))
     except ValueError:
         return limit
 
