@@ -133,6 +133,22 @@ def exported_and_reimported(tmp_path: Path) -> tuple[list[dict], str, dict]:
     return list(map(json.loads, result.stdout.splitlines())), result.stderr, imported
 
 
+def test_show_gives_a_retracted_records_state_before_its_retraction_even_after_a_merge(
+    events: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An update made in another clone, merged in after the retraction, is in the history
+    but not in the state the record had when it was retracted."""
+    meeting = ok("add", "meeting", "--title", "Talks", "--date", "2024", *SOURCE)
+    clone = diverge(events, monkeypatch)
+    ok("retract", meeting, "--reason", "a duplicate")
+    as_bob(clone, monkeypatch, "update", meeting, "--status", "cancelled", *SOURCE)
+    merge(clone, events)
+    record = json.loads(ok("show", meeting, "--json"))
+    assert [event["type"] for event in record["history"]] == [
+        "meeting.recorded", "record.retracted", "meeting.status_changed"]
+    assert (record["retracted"], record["state"]["status"]) == (True, "held")
+
+
 def test_a_reference_to_a_record_not_in_the_log_is_not_called_retracted(
     events: Path, japan_format: str
 ) -> None:

@@ -46,9 +46,11 @@ def describe(log: EventLog, subject: str) -> dict[str, Any]:
         changes = _rows(conn, "select event_id, field, old_value, new_value, reason "
                         "from history where subject = ? order by rowid", subject)
         state = _state(conn, kind, subject)
-        if state is None:  # retracted: its last state, with its updates, as it stood
+        if state is None:  # retracted: its state, with its updates, just before that
+            retraction = next((number for number, event in enumerate(events)
+                               if event["type"] == RETRACTED), len(events))
             with closing(sqlite3.connect(":memory:")) as standing:
-                project([event for event in events if event["type"] != RETRACTED], standing)
+                project(events[:retraction], standing)
                 state = _state(standing, kind, subject)
         if state is None:  # not as tracker writes events (run tracker verify)
             state = {"title": record["title"],
