@@ -80,6 +80,17 @@ class BuildResult:
     looping: list[Looping] = field(default_factory=list)
 
 
+@contextmanager
+def built_as_of(log: EventLog, moment: str) -> Iterator[tuple[Path, BuildResult]]:
+    """The state as of `moment`, built into a temporary database (removed after): its
+    path, and what the build did."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        snapshot = Path(folder) / "tracker.db"
+        yield snapshot, build(log, snapshot, as_of=moment)
+
+
 def build(log: EventLog, db_path: Path | str, full: bool = False,
           as_of: str | None = None, progress: Progress = no_progress) -> BuildResult:
     """Bring the database up to date with the log: incrementally when every new event

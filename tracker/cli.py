@@ -526,13 +526,16 @@ def build(ctx: click.Context, full: bool, as_of: str | None, db_path: Path | Non
     else:
         suffix = f" recorded up to {moment}" if moment else ""
         click.echo(f"Built {target} from {counted(result.events, 'event')}{suffix}")
-    for retracted in (True, False):
-        if dangling := [f"{kind} {record} --{option} {referenced}" for kind, record, option,
-                        referenced, was in result.dangling if bool(was) is retracted]:
-            _warn_merged(dangling, *(
-                ("to retracted records", "a merge can leave them",
-                 "amend them" if len(dangling) > 1 else "amend it") if retracted else
-                ("to records not in the log", "a line lost or deleted", "run tracker verify")))
+    def named(retracted: bool) -> list[str]:
+        return [f"{kind} {record} --{option} {referenced}" for kind, record, option,
+                referenced, was in result.dangling if bool(was) is retracted]
+
+    if retracted := named(True):
+        _warn_merged(retracted, "to retracted records", "a merge can leave them",
+                     "amend them" if len(retracted) > 1 else "amend it")
+    if missing := named(False):
+        _warn_merged(missing, "to records not in the log", "a line lost or deleted",
+                     "run tracker verify")
     if result.looping:
         _warn_merged([f"announcement {announcement} --about {about}"
                       for announcement, about in result.looping],
@@ -570,10 +573,8 @@ def serve(ctx: click.Context, host: str, port: int, as_of: str | None,
         tracker serve --as-of 2024-07-01 --port 8002
         tracker serve --host 0.0.0.0 --port 8080 --no-watch
     """
-    import tempfile
-
     from .build import build as build_database
-    from .build import is_stale
+    from .build import built_as_of, is_stale
     from .envelope import as_of_moment
     from .serve import listen_on, load_metadata
     from .serve import serve as run_server
@@ -590,9 +591,7 @@ def serve(ctx: click.Context, host: str, port: int, as_of: str | None,
     sockets = listen_on(host, port)  # a port in use: stops here, before a build
     try:
         if moment:
-            with tempfile.TemporaryDirectory() as folder:
-                snapshot = Path(folder) / "tracker.db"
-                result = build_database(log, snapshot, as_of=moment)
+            with built_as_of(log, moment) as (snapshot, result):
                 click.echo(f"Built the state as of {moment} from {counted(result.events, 'event')}",
                            err=True)
                 run_server(snapshot, site_metadata, host, port, sockets=sockets)
@@ -710,17 +709,12 @@ def export(ctx: click.Context, output_format: str, kind: str | None,
         tracker export --as-of 2025-12-31 > end-of-2025.jsonl
     """
     from .build import build as build_database
-    from .build import is_stale
+    from .build import built_as_of, is_stale
     from .envelope import as_of_moment
 
     log, db = _log(ctx), ctx.obj["db"]
     if as_of:
-        import tempfile
-
-        moment = as_of_moment(as_of)
-        with tempfile.TemporaryDirectory() as folder:
-            snapshot = Path(folder) / "tracker.db"
-            build_database(log, snapshot, as_of=moment)
+        with built_as_of(log, as_of_moment(as_of)) as (snapshot, _result):
             _export(snapshot, output_format, kind)
         return
     if is_stale(log, db):

@@ -222,11 +222,16 @@ def since_moment(text: str) -> str:
     try:
         if not {"T", " ", "/"} & set(value):  # a date (else a time, or refused)
             return f"{parse_date(value).start}T00:00:00.000000Z"
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return format_timestamp(_instant(value))
     except (TrackerError, ValueError):
         raise TrackerError(f"invalid --since {shown(value)}: use a date (YYYY, YYYY-MM or "
                            "YYYY-MM-DD) or a time (YYYY-MM-DDTHH:MM:SSZ)") from None
-    return format_timestamp(moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc))
+
+
+def _instant(value: str) -> datetime:
+    """A time as ISO 8601 writes it, with an optional Z or UTC offset (else UTC)."""
+    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 def as_of_moment(text: str) -> str:
@@ -240,9 +245,7 @@ def as_of_moment(text: str) -> str:
         if re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
             moment = datetime.fromisoformat(value + "T23:59:59.999999+00:00")
         else:
-            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-            if moment.tzinfo is None:
-                moment = moment.replace(tzinfo=timezone.utc)
+            moment = _instant(value)
     except ValueError:
         raise TrackerError(
             f"invalid --as-of {shown(value)}: use YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ"

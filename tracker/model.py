@@ -661,7 +661,7 @@ def record_options(kind: str, subject: str, data: dict[str, Any]) -> dict[str, A
             continue
         value = data[spec.key]
         if spec.parse is parse_official and type(value) is list:
-            value = tuple(map(_official_option, value))
+            value = tuple(map(official_option, value))
         elif spec.many:
             value = tuple(value) if type(value) is list else (value,)
         options[spec.option] = value
@@ -803,7 +803,7 @@ def join_items(items: Iterable[Any], separator: str) -> str:
                                 for item in items)
 
 
-def _official_option(official: Any) -> Any:
+def official_option(official: Any) -> Any:
     """`--official ACTOR:NAME[:TITLE]` of a stored official (one not stored as tracker
     writes them, as it is: its parsing then names it)."""
     if type(official) is not dict or not all(
@@ -892,7 +892,7 @@ def same_value(kind: str, key: str, old: Any, new: Any) -> bool:
 def _items_text(key: str, items: list[Any]) -> str:
     """A set's items as one short text, as `--set` takes them: "JPN,KAZ"."""
     if key == "officials":
-        items = [_official_option(item) for item in items]
+        items = [official_option(item) for item in items]
     text = ",".join(map(str, items))
     return text if len(text) <= 80 else text[:80] + "..."
 
@@ -929,7 +929,7 @@ def _kept_participants(current: dict[str, Any], options: dict[str, Any],
     reasons = []
     for actor in kept:
         why = ["the --chair"] if data.get("chair") == actor else []
-        officials = [f"--official {shown(_official_option(official))}"
+        officials = [f"--official {shown(official_option(official))}"
                      for official in data.get("officials", ()) if official["actor"] == actor]
         if officials:
             why.append(f"the actor of {' and '.join(officials)}")

@@ -10,7 +10,7 @@ import orjson
 
 from .errors import TrackerError, shown
 from .log import EventLog
-from .model import RETRACTED, SOURCE_WITHDRAWN, effective_changes, join_items
+from .model import RETRACTED, SOURCE_WITHDRAWN, effective_changes, join_items, official_option
 from .projection import TABLE_OF, project
 from .replay import events_in_order
 
@@ -19,7 +19,6 @@ Event = dict[str, Any]
 PARTICIPANTS = ("select actor, official, official_title from meeting_participants "
                 "where meeting_id = ? order by rowid")
 JSON_COLUMNS = {"participants", "topics", "about", "recipients", "members"}
-OFFICIAL_KEYS = {"actor", "name", "title"}
 
 
 def _rows(conn: sqlite3.Connection, sql: str, *args: Any) -> list[dict[str, Any]]:
@@ -127,12 +126,10 @@ def _listed(value: Any) -> Any:
         items = orjson.loads(value)
     except orjson.JSONDecodeError:
         return value
-    if items and all(type(item) is dict and OFFICIAL_KEYS >= item.keys() >= {"actor", "name"}
-                     and all(isinstance(part, str) for part in item.values())
-                     for item in items):
-        return join_items((":".join(item[key] for key in ("actor", "name", "title")
-                                    if key in item) for item in items), ",")
-    if not items or not all(isinstance(item, str) for item in items):
+    if isinstance(items, list) and items and all(type(item) is dict for item in items):
+        items = [official_option(item) for item in items]  # as it was, if not an official
+    if not isinstance(items, list) or not items or not all(
+            isinstance(item, str) for item in items):
         return value
     return join_items(items, ",")
 

@@ -242,8 +242,8 @@ def unread_files(root: Path, segments: list[Path]) -> list[Path]:
     read = set(segments)
     found = []
     for folder, folders, files in os.walk(root):
-        folders[:] = sorted(name for name in folders if not name.startswith("."))
-        found += [Path(folder, name) for name in sorted(files)
+        folders[:] = [name for name in folders if not name.startswith(".")]
+        found += [Path(folder, name) for name in files
                   if not name.startswith(".") and Path(folder, name) not in read]
     return sorted(found)
 
