@@ -27,17 +27,17 @@ tracker add format central-asia-japan --name "Central Asia + Japan" \
   "${A[@]}" --quote "The Central Asia Plus Japan Dialogue was launched in 2004 to promote regional cooperation." >/dev/null
 tracker cite central-asia-japan "${A[@]}" \
   --quote "this year marks the 20th anniversary of the “Central Asia plus Japan” Dialogue, which became the first such format" >/dev/null
-tracker cite central-asia-japan "${B[@]}" \
-  --quote "At the time, Tokyo was the first government to begin a 5+1 engagement with the Central Asian nations" >/dev/null
+JAPAN_B=$(tracker cite central-asia-japan "${B[@]}" \
+  --quote "At the time, Tokyo was the first government to begin a 5+1 engagement with the Central Asian nations")
 
 PLUS_QUOTE="In one institutional form or another, the “Central Asia Plus” dialogue is conducted by the Republic of Korea, the USA, Russia, China, India, as well as the EU."
 B_PLUS_QUOTE="Tokyo was the first government to begin a 5+1 engagement with the Central Asian nations, which is now commonly practiced by the United States, the European Union, South Korea, and, most recently, China."
 tracker add format central-asia-korea --name "Central Asia + Republic of Korea" \
   --member KOR,$FIVE "${A[@]}" --quote "$PLUS_QUOTE" >/dev/null
-tracker cite central-asia-korea "${B[@]}" --quote "$B_PLUS_QUOTE" >/dev/null
+KOREA_B=$(tracker cite central-asia-korea "${B[@]}" --quote "$B_PLUS_QUOTE")
 tracker add format central-asia-united-states --name "Central Asia + United States" \
   --member USA,$FIVE "${A[@]}" --quote "$PLUS_QUOTE" >/dev/null
-tracker cite central-asia-united-states "${B[@]}" --quote "$B_PLUS_QUOTE" >/dev/null
+UNITED_STATES_B=$(tracker cite central-asia-united-states "${B[@]}" --quote "$B_PLUS_QUOTE")
 tracker add format central-asia-russia --name "Central Asia + Russia" \
   --member RUS,$FIVE "${A[@]}" --quote "$PLUS_QUOTE" >/dev/null
 tracker add format central-asia-china --name "Central Asia + China" \
@@ -49,7 +49,7 @@ tracker add format central-asia-india --name "Central Asia + India" \
   --member IND,$FIVE "${A[@]}" --quote "$PLUS_QUOTE" >/dev/null
 tracker add format central-asia-eu --name "Central Asia + European Union" \
   --member EU,$FIVE "${A[@]}" --quote "$PLUS_QUOTE" >/dev/null
-tracker cite central-asia-eu "${B[@]}" --quote "$B_PLUS_QUOTE" >/dev/null
+EU_B=$(tracker cite central-asia-eu "${B[@]}" --quote "$B_PLUS_QUOTE")
 tracker add format central-asia-germany --name "Germany-Central Asia" \
   --member DEU,$FIVE "${A[@]}" --quote "In 2023, the first Germany-Central Asia summit was held." >/dev/null
 
@@ -58,8 +58,8 @@ FIRST=$(tracker add meeting --title "1st Central Asia + Japan foreign ministers'
   --date 2004-08 --status held --format central-asia-japan --level ministerial \
   --city Nur-Sultan --country KAZ "${A[@]}" \
   --quote "The first meeting of foreign ministers took place in Kazakhstan in August of the same year.")
-tracker cite "$FIRST" "${B[@]}" \
-  --quote "The first Central Asia plus Japan dialogue was held in Nur-Sultan in 2004." >/dev/null
+FIRST_B=$(tracker cite "$FIRST" "${B[@]}" \
+  --quote "The first Central Asia plus Japan dialogue was held in Nur-Sultan in 2004.")
 
 tracker add meeting --title "6th Central Asia + Japan foreign ministers' meeting" \
   --date 2017-05 --status held --format central-asia-japan --level ministerial \
@@ -81,8 +81,8 @@ VIDEO=$(tracker add meeting \
   --summary "The five Central Asian foreign ministers and Japan's met by video during the coronavirus pandemic: the health crisis, regional cooperation, humanitarian assistance and repatriation of citizens, economic activity and business mobility. They agreed to develop recommendations for trade and investment projects, especially in the agro-industrial sector with Japanese businesses, for the next Dialogue, and held preparatory talks for the 30th anniversary of diplomatic ties with Japan in 2022." \
   "${B[@]}" \
   --quote "On Tuesday, the Foreign Ministers of Kazakhstan, Kyrgyzstan, Tajikistan, Turkmenistan, and Uzbekistan met with their Japanese counterpart for a special video conference of the Central Asia plus Japan Dialogue.")
-tracker cite "$VIDEO" "${B[@]}" \
-  --quote "Motegi, who chaired the conference, said in his address that Tokyo would be contributing as a “catalyst” towards the development of the five Central Asian states." >/dev/null
+VIDEO_B=$(tracker cite "$VIDEO" "${B[@]}" \
+  --quote "Motegi, who chaired the conference, said in his address that Tokyo would be contributing as a “catalyst” towards the development of the five Central Asian states.")
 
 tracker add meeting --title "9th Central Asia + Japan foreign ministers' meeting" \
   --date 2022-12 --status held --format central-asia-japan --level ministerial \
@@ -106,13 +106,13 @@ AMBASSADORS=$(tracker add meeting \
   "${A[@]}" \
   --quote "On Tuesday, July 23, the Foreign Ministry of Japan hosted a meeting between Foreign Minister Yoko Kamikawa and the ambassadors of Kazakhstan, Kyrgyzstan, Tajikistan, Turkmenistan and Uzbekistan accredited in Tokyo.")
 
-tracker add announcement \
+HOPE=$(tracker add announcement \
   --title "Japan: the first summit is a historic opportunity for the Dialogue countries" \
   --date 2024-07-23 --by JPN --about "$SUMMIT" --about central-asia-japan \
   --topic "first Central Asia + Japan summit" \
   --summary "Minister Kamikawa called Central Asia a region of geopolitical significance and an important partner of Japan, noting the 20th anniversary of the Dialogue; the Foreign Ministry's press release hoped the first summit would be a historic opportunity." \
   "${A[@]}" \
-  --quote "Japan hopes for further cooperation so that the first summit will serve as a historic opportunity for significant advancement of relations between the Dialogue countries, the Japanese Foreign Ministry said in a press release." >/dev/null
+  --quote "Japan hopes for further cooperation so that the first summit will serve as a historic opportunity for significant advancement of relations between the Dialogue countries, the Japanese Foreign Ministry said in a press release.")
 
 # --- 2020: what Japan pledged and said at the video conference ----------------------------
 PLEDGE=$(tracker add pledge --title "Grant aid for medical equipment to the Central Asian countries" \
@@ -176,4 +176,33 @@ tracker amend "$TAJIKISTAN" --set level= \
   "${B_YEARS[@]}" --quote "the last iteration of the Dialogue held in May 2019 in Tajikistan" >/dev/null
 tracker amend "$AMBASSADORS" --set mode= \
   --reason "article A says that the Foreign Ministry hosted the meeting, not whether the minister and the ambassadors met in person" \
+  "${A[@]}" --quote "the Foreign Ministry of Japan hosted a meeting between Foreign Minister Yoko Kamikawa and the ambassadors" >/dev/null
+
+# --- Corrections: a review of the log against the articles ---------------------------------
+# Article B's citation said "2020 from its text", as its records' first dates did. The
+# citations given with `tracker cite` are withdrawn and given again, corrected; a record's
+# own source stays with it, and its date amendment above cites the corrected one.
+recite() {
+  local citation=$1 record=$2 quote=$3
+  tracker uncite "$citation" --reason "its citation dates article B to 2020, which its text does not: it allows 2020 or 2021" >/dev/null
+  tracker cite "$record" "${B_YEARS[@]}" --quote "$quote" >/dev/null
+}
+recite "$JAPAN_B" central-asia-japan "At the time, Tokyo was the first government to begin a 5+1 engagement with the Central Asian nations"
+recite "$KOREA_B" central-asia-korea "$B_PLUS_QUOTE"
+recite "$UNITED_STATES_B" central-asia-united-states "$B_PLUS_QUOTE"
+recite "$EU_B" central-asia-eu "$B_PLUS_QUOTE"
+recite "$FIRST_B" "$FIRST" "The first Central Asia plus Japan dialogue was held in Nur-Sultan in 2004."
+recite "$VIDEO_B" "$VIDEO" "Motegi, who chaired the conference, said in his address that Tokyo would be contributing as a “catalyst” towards the development of the five Central Asian states."
+
+# Article A reports a hope, not a fact; and it dates the meeting, not the press release.
+tracker amend "$HOPE" \
+  --set "title=Japan hopes the first summit will be a historic opportunity for the Dialogue countries" \
+  --reason "the press release states a hope, not a fact" "${A[@]}" \
+  --quote "Japan hopes for further cooperation so that the first summit will serve as a historic opportunity" >/dev/null
+tracker amend "$HOPE" --set date=2024-07-23/2024-07-24 \
+  --reason "article A does not date the press release: it reports the meeting of Tuesday, July 23, and is dated 24.07.2024" \
+  "${A[@]}" --quote "the Japanese Foreign Ministry said in a press release" >/dev/null
+tracker amend "$AMBASSADORS" \
+  --set "summary=Japan's Foreign Ministry hosted a meeting between Foreign Minister Yoko Kamikawa and the ambassadors of Kazakhstan, Kyrgyzstan, Tajikistan, Turkmenistan and Uzbekistan accredited in Tokyo. They discussed the organisation of the first Central Asia + Japan summit; in their general opinion it will give significant impetus to six-party cooperation." \
+  --reason "article A says that the Foreign Ministry hosted a meeting between the minister and the ambassadors, not that it hosted them" \
   "${A[@]}" --quote "the Foreign Ministry of Japan hosted a meeting between Foreign Minister Yoko Kamikawa and the ambassadors" >/dev/null

@@ -447,28 +447,33 @@ def _scans_in_processes(root: Path, segments: list[Path], parts: list[list[Part]
     checked = mmap.mmap(-1, COUNTER.size)  # anonymous: shared with the fork
     pid, read_end = forking.fork(partial(_work, checked=checked, root=root,
                                          segments=segments, parts=parts[1], own=worker_own))
+    os.set_blocking(read_end, False)
     reported = 0
+    chunks: list[bytes] = []
     try:
         with progress("Verifying", size) as advance:
 
-            def with_worker(count: int) -> None:
+            def with_worker(count: int) -> bool:
+                """Advance the bar, and take what the worker has sent so far (if it
+                ends first, it sends while this process reads): whether it sent all."""
                 nonlocal reported
                 done = COUNTER.unpack_from(checked)[0]
                 advance(count + done - reported)
                 reported = done
+                while True:
+                    try:
+                        chunk = os.read(read_end, PIPE_BYTES)
+                    except BlockingIOError:
+                        return False
+                    if not chunk:
+                        return True
+                    chunks.append(chunk)
 
             here = _scan(root, segments, parts[0], own, with_worker)
             _settle(root, segments, here)  # both while the worker finishes
             here.id_hashes()
-            chunks = []
-            while True:
-                ready, _, _ = select.select([read_end], [], [], 0.05)
-                with_worker(0)
-                if ready:
-                    chunk = os.read(read_end, PIPE_BYTES)
-                    if not chunk:
-                        break
-                    chunks.append(chunk)
+            while not with_worker(0):
+                select.select([read_end], [], [], 0.05)
         message = b"".join(chunks)
         there = _shipped(message)
         if there is None:
