@@ -9,11 +9,12 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from click.testing import Result
 
 from tracker.build import build
 from tracker.log import EventLog
 
-from .conftest import PROJECT, SOURCE, ok, run
+from .conftest import PROJECT, SOURCE, log_bytes, ok, run
 from .test_incremental import contents
 
 GIT_IDENTITY = {"GIT_AUTHOR_NAME": "analyst", "GIT_AUTHOR_EMAIL": "analyst@example.org",
@@ -183,3 +184,98 @@ def test_verify_against_refuses_what_is_not_git(origin: Path, tmp_path: Path) ->
     outside = run("--events", tmp_path / "loose", "verify", "--against", "HEAD")
     assert outside.exit_code == 1
     assert outside.stderr.endswith("loose is not in a git repository\n")
+
+
+def analyst_repo(tmp_path: Path) -> Path:
+    """A repository as a team starts one with tracker: no .gitattributes of its own."""
+    repo = tmp_path / "team"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    ok("--events", repo / "events", "add", "format", "central-asia-japan", "--name",
+       "Central Asia + Japan", *SOURCE)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "start")
+    return repo
+
+
+def add_format(repo: Path, slug: str) -> Result:
+    result = run("--events", repo / "events", "add", "format", slug, "--name", slug, *SOURCE)
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def test_the_log_marks_its_segments_for_a_union_merge(tmp_path: Path) -> None:
+    repo = analyst_repo(tmp_path)
+    assert (repo / "events" / ".gitattributes").read_text() == (
+        "# The event log is append-only JSON Lines: a union merge keeps both sides' lines.\n"
+        "*.jsonl merge=union\n")
+    [segment] = (repo / "events").glob("*/*.jsonl")
+    assert git(repo, "check-attr", "merge", str(segment.relative_to(repo))).endswith(
+        ": merge: union\n")
+    assert "events/.gitattributes" in git(repo, "ls-files")
+
+
+def test_recording_on_a_branch_behind_appends_as_another_writer(tmp_path: Path) -> None:
+    """Each line of history a clone records on gets a writer whose seqs follow 1, 2, 3:
+    the branches merge without a conflict, and verify passes."""
+    repo = analyst_repo(tmp_path)
+    writer = (repo / "events" / ".writer").read_text().strip()
+    git(repo, "checkout", "-q", "-b", "topic")
+    assert add_format(repo, "on-topic").stderr == ""
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "topic")
+    git(repo, "checkout", "-q", "main")  # the writer's seq 2 is on topic only
+    result = add_format(repo, "on-main")
+    [other] = {path.name for path in (repo / "events").iterdir()
+               if path.is_dir() and not path.name.startswith(".")} - {writer}
+    assert result.stderr == (
+        f"Warning: the log here lacks the latest event that writer {writer} appended in this "
+        "clone (a branch, a stash or an older commit?): appended as writer "
+        f"{other}, so that no seq is used twice\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "main")
+    git(repo, "merge", "-q", "--no-edit", "topic")
+    assert ok("--events", repo / "events", "verify") == "OK: 3 events in 2 files"
+    git(repo, "checkout", "-q", "topic")  # complete here: the usual writer again
+    assert add_format(repo, "topic-again").stderr == ""
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "topic again")
+    git(repo, "checkout", "-q", "main")
+    git(repo, "merge", "-q", "--no-edit", "topic")
+    assert ok("--events", repo / "events", "verify") == "OK: 4 events in 2 files"
+    assert (repo / "events" / ".writer").read_text().strip() == writer
+
+
+def test_recording_after_a_stash_keeps_the_stashed_events(tmp_path: Path) -> None:
+    repo = analyst_repo(tmp_path)
+    add_format(repo, "stashed")
+    git(repo, "stash", "-q", "--include-untracked")
+    assert "Warning: the log here lacks the latest event" in add_format(repo, "meanwhile").stderr
+    git(repo, "stash", "pop", "-q")
+    assert ok("--events", repo / "events", "verify") == "OK: 3 events in 2 files"
+
+
+def test_a_writer_set_by_hand_is_never_replaced(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TRACKER_WRITER", "analyst-1")
+    repo = analyst_repo(tmp_path)
+    [first] = (repo / "events" / "analyst-1").glob("*.jsonl")
+    event_id = json.loads(first.read_text())["id"]
+    git(repo, "checkout", "-q", "-b", "topic")
+    add_format(repo, "on-topic")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "topic")
+    git(repo, "checkout", "-q", "main")
+    before = log_bytes(repo / "events")
+    topic_event = json.loads(git(repo, "show", f"topic:{first.relative_to(repo)}")
+                             .splitlines()[-1])["id"]
+    result = run("--events", repo / "events", "add", "format", "on-main", "--name", "x",
+                 *SOURCE)
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr == (
+        f"Error: writer analyst-1 appended seq 2 (event {topic_event}) in this clone, but "
+        "the log here ends at seq 1: a branch, a stash or an older commit? Appending would "
+        "use a seq twice; check out the branch that has that event, or set TRACKER_WRITER "
+        "to another writer id\n")
+    assert log_bytes(repo / "events") == before
+    assert event_id != topic_event

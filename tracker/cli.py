@@ -124,7 +124,7 @@ def _append(ctx: click.Context, draft, event_id: str | None, as_json: bool) -> N
     event, is_new = record(log, draft, event_id)
     for warning in draft.warnings:  # once recorded: a refusal is the only line
         _warn(warning)
-    _report_quarantined(log)
+    _report_appending(log)
     if not is_new:
         click.echo(f"Already recorded: {event['id']} (nothing appended)", err=True)
     if as_json:
@@ -137,10 +137,16 @@ def _warn(message: str) -> None:
     click.echo(f"Warning: {message}", err=True)
 
 
-def _report_quarantined(log) -> None:
-    """Say what the append moved to the quarantine (what interrupted writes left)."""
+def _report_appending(log) -> None:
+    """Say what the append moved to the quarantine (what interrupted writes left), and
+    if it appended as another of this clone's writers."""
     for tail in log.quarantined:
         _warn(tail.notice(log.root))
+    if log.switched:
+        usual, instead = log.switched
+        _warn(f"the log here lacks the latest event that writer {usual} appended in this "
+              "clone (a branch, a stash or an older commit?): appended as writer "
+              f"{instead}, so that no seq is used twice")
 
 
 def _dumps(value: Any) -> str:
@@ -683,7 +689,7 @@ def import_command(ctx: click.Context, file: str, kind: str | None, dry_run: boo
             click.echo(_dumps({"file": file, "ok": False, "error": error,
                                "problems": [problem.as_json() for problem in problems]}))
         ctx.exit(1)
-    _report_quarantined(log)
+    _report_appending(log)
     summary, warnings = report(outcome)
     for warning in warnings:
         _warn(warning)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import json
 import math
 import os
 import secrets
@@ -27,6 +28,11 @@ from . import envelope
 from .errors import TrackerError, shown
 
 LOCAL_FILES = (".lock", ".writer", ".quarantine/", ".cache/")
+GIT_ATTRIBUTES = (b"# The event log is append-only JSON Lines: a union merge keeps both sides' "
+                  b"lines.\n*.jsonl merge=union\n")
+# This clone's writers, each with the last event it appended here (seq and id): a working
+# tree that lacks it (a branch, a stash, an older commit) is not appended to by that writer.
+MARKS = Path(".cache") / "writers.json"
 TAIL_CHUNK = 1 << 16
 WRITE_CHUNK = 1 << 22  # bytes of whole lines per os.write in Appender.write_many
 
@@ -120,6 +126,9 @@ class EventLog:
         self._writer = writer
         self._durable: set[Path] = set()  # paths whose directory entry this process fsynced
         self.quarantined: list[Tail] = []  # tails moved away by this object's appends
+        # (writer, writer appended as instead) when this working tree lacked the first's
+        # latest event (see `_writer_here`)
+        self.switched: tuple[str, str] | None = None
 
     # -- layout -----------------------------------------------------------------
 
@@ -165,12 +174,14 @@ class EventLog:
         return candidate
 
     def _prepare(self) -> None:
-        """Create the folder, with a .gitignore that keeps local state out of git."""
+        """Create the folder, with a .gitignore that keeps local state out of git and a
+        .gitattributes that merges segments line by line (a safety net: see `MARKS`)."""
         self._make_dirs(self.root)
-        ignore = self.root / ".gitignore"
-        if not ignore.exists():
-            with suppress(FileExistsError):
-                _create_file(ignore, "".join(f"{name}\n" for name in LOCAL_FILES).encode())
+        for name, content in ((".gitignore", "".join(f"{name}\n" for name in LOCAL_FILES)
+                               .encode()), (".gitattributes", GIT_ATTRIBUTES)):
+            if not (self.root / name).exists():
+                with suppress(FileExistsError):
+                    _create_file(self.root / name, content)
 
     def _make_dirs(self, folder: Path) -> Path:
         """Create a folder and its missing parents, each durably; return the folder."""
@@ -297,11 +308,71 @@ class EventLog:
         Tails of the writer's segments are moved to the quarantine by the first write,
         so that a command refused before it writes leaves the log byte for byte as it was.
         """
+        explicit = self._writer is not None or bool(os.environ.get("TRACKER_WRITER"))
         writer = self.writer()
         with self.locked():
+            marks = self._marks()
+            usual = writer
+            writer, last = self._writer_here(writer, marks, explicit)
             tails = [tail for segment in sorted((self.root / writer).glob("*.jsonl"))
                      if (tail := self.tail(segment)) is not None]
-            yield Appender(self, writer, self.last_event(writer), tails)
+            appender = Appender(self, writer, last, tails)
+            try:
+                yield appender
+            finally:
+                if appender.last_written is not None:
+                    marks[writer] = appender.last_written
+                    self._save_marks(marks)
+                    if writer != usual:
+                        self.switched = (usual, writer)
+
+    def _writer_here(self, writer: str, marks: dict[str, dict[str, Any]],
+                     explicit: bool) -> tuple[str, dict[str, Any] | None]:
+        """The writer to append as, and its last event in this working tree.
+
+        A writer whose last event here is not the last one it appended in this clone
+        (`MARKS`) would give its next event a seq already used on another branch: this
+        clone then appends as another of its writers whose events here are complete, or
+        a new one. `TRACKER_WRITER` (or a writer given) is never replaced: refused.
+        """
+        last = self.last_event(writer)
+        if _is_complete(last, marks.get(writer)):
+            return writer, last
+        mark = marks[writer]
+        if explicit:
+            here = f"ends at seq {last['seq']}" if last else "holds none of its events"
+            raise TrackerError(
+                f"writer {writer} appended seq {mark['seq']} (event {mark['id']}) in this "
+                f"clone, but the log here {here}: a branch, a stash or an older commit? "
+                "Appending would use a seq twice; check out the branch that has that event, "
+                "or set TRACKER_WRITER to another writer id")
+        for other in marks:
+            if other != writer and _is_complete(last := self.last_event(other), marks[other]):
+                return other, last
+        new = secrets.token_hex(4)
+        while (self.root / new).exists() or new in marks:
+            new = secrets.token_hex(4)
+        return new, None
+
+    def _marks(self) -> dict[str, dict[str, Any]]:
+        """`MARKS`, or none if it is missing or unreadable (a cache: nothing is lost)."""
+        try:
+            marks = json.loads((self.root / MARKS).read_bytes())
+        except (OSError, ValueError):
+            return {}
+        if not isinstance(marks, dict):
+            return {}
+        return {writer: mark for writer, mark in marks.items() if isinstance(mark, dict)
+                and type(mark.get("seq")) is int and isinstance(mark.get("id"), str)}
+
+    def _save_marks(self, marks: dict[str, dict[str, Any]]) -> None:
+        """Write `MARKS` aside, then put it in place (the lock is held)."""
+        path = self.root / MARKS
+        staging = self._make_dirs(path.parent) / f"writers.{os.getpid()}.json"
+        with suppress(FileNotFoundError):
+            os.unlink(staging)
+        _create_file(staging, json.dumps(marks, sort_keys=True).encode())
+        os.replace(staging, path)
 
     def _append(self, path: Path, line: bytes) -> None:
         """Append one whole line and make it durable; on any failure, leave no trace of it."""
@@ -362,6 +433,16 @@ class EventLog:
         return moved
 
 
+def _is_complete(last: dict[str, Any] | None, mark: dict[str, Any] | None) -> bool:
+    """Whether a writer's events here reach the last one it appended in this clone (or
+    beyond: marks are written after the events)."""
+    if mark is None:
+        return True
+    if last is None:
+        return False
+    return last["seq"] > mark["seq"] or (last["seq"] == mark["seq"] and last["id"] == mark["id"])
+
+
 class Appender:
     """Writes events for one writer while the log's lock is held."""
 
@@ -372,6 +453,7 @@ class Appender:
         self.seq = last["seq"] if last else 0
         self.last_recorded_at = last["recorded_at"] if last else None
         self._tails = list(tails or [])
+        self.last_written: dict[str, Any] | None = None  # seq and id of the last appended
 
     def _forward(self, recorded_at: str, last: str | None) -> None:
         """Refuse a time before the writer's last (a writer's events go forward)."""
@@ -392,6 +474,7 @@ class Appender:
         self.log._append(self.log.root / self.writer / (recorded_at[:7] + ".jsonl"), line)
         self.seq += 1
         self.last_recorded_at = recorded_at
+        self.last_written = {"seq": self.seq, "id": fields["id"]}
         return envelope.parse_line(line[:-1])
 
     def _quarantine_tails(self) -> None:
@@ -412,6 +495,7 @@ class Appender:
         written, size = 0, 0
         pending: list[bytes] = []
         seq, last = self.seq, self.last_recorded_at
+        last_id = ""
         segment: _OpenSegment | None = None
 
         def flush() -> None:
@@ -421,6 +505,7 @@ class Appender:
                 segment.append(b"".join(pending))
                 written += len(pending)
                 self.seq, self.last_recorded_at = seq, last
+                self.last_written = {"seq": seq, "id": last_id}
                 if progress:
                     progress(len(pending))
             pending, size = [], 0
@@ -437,7 +522,7 @@ class Appender:
                     segment = _OpenSegment(self.log, self.log.root / self.writer, name)
                 seq += 1
                 line = envelope.seal({**fields, "writer": self.writer, "seq": seq})
-                last = recorded_at
+                last, last_id = recorded_at, fields["id"]
                 pending.append(line)
                 size += len(line)
                 if size >= WRITE_CHUNK:
