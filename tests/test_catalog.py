@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import sqlite3
 from contextlib import closing
 from pathlib import Path
 
+import orjson
 import pytest
 from click.testing import Result
 
@@ -232,3 +234,68 @@ def test_an_older_amendment_that_arrives_later_is_folded_in_order(events: Path) 
         assert catalog.data_of(meeting)["title"] == "Second"
         assert catalog.subjects[meeting].latest > earlier["recorded_at"]
 
+
+
+# One file imported in two clones (the documented retry in another clone): the same
+# events, with the same ids, written by two writers.
+RETRIED_ROWS = ("kind,id,slug,name,title,date,format,subject,source\n"
+                "format,,dialogue,Dialogue,,,,,https://example.org/f\n"
+                "meeting,m1,,,Some meeting,2023,dialogue,,https://example.org/a\n"
+                "citation,,,,,,,m1,https://example.org/b\n")
+UNKNOWN = "01KAAAAAAAAAAAAAAAAAAAAAAA"
+
+
+def imported_in_two_clones(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The events folder of alice's clone, with its index, after a merge of bob's, who
+    imported the same file first: replay keeps bob's copies (recorded earlier), which
+    the index reads after alice's (in the order of the folders), for the same records."""
+    rows = tmp_path / "rows.csv"
+    rows.write_text(RETRIED_ROWS)
+    for writer in ("bob", "alice"):
+        monkeypatch.setenv("TRACKER_WRITER", writer)
+        ok("--events", tmp_path / writer, "import", rows)
+    monkeypatch.delenv("TRACKER_WRITER")
+    assert run("--events", tmp_path / "alice", "cite", UNKNOWN, *SOURCE).exit_code == 1
+    assert (tmp_path / "alice" / INDEX).exists()  # alice's log indexed before the merge
+    shutil.copytree(tmp_path / "bob" / "bob", tmp_path / "alice" / "bob")
+    return tmp_path / "alice"
+
+
+@pytest.mark.parametrize("rebuilt", [False, True], ids=["refreshed", "rebuilt"])
+@pytest.mark.parametrize("command", [
+    ("cite", "M", "--source", "https://example.org/c"),
+    ("amend", "M", "--set", "title=Another meeting", "--reason", "misread"),
+    ("update", "M", "--status", "cancelled", *SOURCE),
+    ("retract", "M", "--reason", "recorded twice"),
+    ("add", "meeting", "--title", "N", "--date", "2024", "--format", "dialogue", *SOURCE),
+    ("add", "pledge", "--title", "P", "--date", "2023", "--donor", "JPN", "--recipient", "UZB",
+     "--amount", "100", "--currency", "USD", "--at", "M", *SOURCE),
+    ("add", "format", "dialogue", "--name", "Again", *SOURCE),
+    ("show", UNKNOWN),
+], ids=lambda command: "-".join(command[:2]))
+def test_events_recorded_again_in_another_clone_are_indexed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: tuple[str, ...], rebuilt: bool
+) -> None:
+    """Several events about one record, each replaced in the index by the copy that
+    replay keeps (refreshed after the merge, or rebuilt): the commands that open the
+    index work as on any log."""
+    events = imported_in_two_clones(tmp_path, monkeypatch)
+    if rebuilt:
+        (events / INDEX).unlink()
+    [meeting] = [event["subject"] for event in orjson.loads(ok("--events", events, "log",
+                                                                 "--json"))
+                 if event["type"] == "meeting.recorded" and event["writer"] == "bob"]
+    result = run("--events", events, *(meeting if arg == "M" else arg for arg in command))
+    if command[0] == "show":
+        assert (result.exit_code, result.stdout, result.stderr) == (
+            1, "", f"Error: unknown id '{UNKNOWN}'\n")
+    elif command[:3] == ("add", "format", "dialogue"):
+        assert (result.exit_code, result.stdout, result.stderr) == (
+            1, "", "Error: 'dialogue' already exists\n")
+    else:
+        assert (result.exit_code, result.stderr) == (0, "")
+        assert re.fullmatch(r"[0-9A-Z]{26}\n", result.stdout)
+    [segment] = (events / "bob").glob("*.jsonl")
+    with closing(sqlite3.connect(events / INDEX)) as conn:  # bob's copy, as replay keeps it
+        assert conn.execute("select segment from subjects where id = ?",
+                            (meeting,)).fetchone() == (f"bob/{segment.name}",)

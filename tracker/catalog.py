@@ -292,10 +292,13 @@ def _refresh(log: EventLog, conn: sqlite3.Connection) -> None:
         ranges = log.appended_since(known, now) if meta.get("version") == VERSION else None
         # The records to settle after a chunk; with them, any whose event an event of the
         # same id (written in two clones) replaced, as replay keeps the earlier of the two.
+        # Not `insert or ignore`: in a trigger, the conflict policy of the statement that
+        # fires it (the upsert of `_add`, which aborts) overrides the trigger's own, and a
+        # record with several such events would be refused.
         conn.execute("create temp table if not exists touched (id text primary key)")
         conn.execute("create temp trigger if not exists replaced after update of subject "
-                     "on events begin insert or ignore into touched "
-                     "values (old.subject); end")
+                     "on events begin insert into touched select old.subject where not "
+                     "exists (select 1 from touched where id = old.subject); end")
         if ranges is None:  # a segment was rewritten (or a new index): read everything,
             # the events' index made after them (made in one sort, not row by row)
             for table in ("meta", "segments", "subjects", "events", "unread"):
