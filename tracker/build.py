@@ -16,6 +16,7 @@ from pathlib import Path
 import orjson
 
 from .collector import collection_paused
+from .duplicates import Conflict, Repeat, conflicts
 from .errors import TrackerError
 from .feed import fed_events
 from .forking import worth_forking
@@ -78,6 +79,9 @@ class BuildResult:
     dangling: list[Dangling] = field(default_factory=list)
     # Announcements about each other in a loop (a merge can leave them), likewise
     looping: list[Looping] = field(default_factory=list)
+    # Ids used by events with other content (an --id given twice, in two clones): all of
+    # them after a full build, those among the events an incremental one applied
+    conflicts: list[Conflict] = field(default_factory=list)
 
 
 @contextmanager
@@ -187,40 +191,43 @@ def _build_fully(log: EventLog, db_path: Path, snapshot: dict[str, SegmentState]
     try:
         try:
             with progress("Building", total) as advance, collection_paused():
-                count = _project_file(log, temporary, ranges, as_of, snapshot, False,
-                                      advance)
+                count, repeats = _project_file(log, temporary, ranges, as_of, snapshot,
+                                               False, advance)
         except OutOfOrder:
             with progress("Building", total) as advance, collection_paused():
-                count = _project_file(log, temporary, ranges, as_of, snapshot, True,
-                                      advance)
+                count, repeats = _project_file(log, temporary, ranges, as_of, snapshot,
+                                               True, advance)
         os.replace(temporary, db_path)
     finally:
         temporary.unlink(missing_ok=True)
     with closing(sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)) as conn:
         dangling, looping = dangling_references(conn), looping_references(conn)
-    return BuildResult(count, incremental=False, dangling=dangling, looping=looping)
+        conflicting = conflicts(conn, repeats)
+    return BuildResult(count, incremental=False, dangling=dangling, looping=looping,
+                       conflicts=conflicting)
 
 
 def _project_file(log: EventLog, path: Path, ranges: dict[str, tuple[int, int]],
                   as_of: str | None, snapshot: dict[str, SegmentState],
-                  sort_in_memory: bool, advance: Advance) -> int:
-    """Project the events into a new database file; return the count of events read.
+                  sort_in_memory: bool, advance: Advance) -> tuple[int, list[Repeat]]:
+    """Project the events into a new database file; return the count of events read,
+    and the copies of events left out (an id seen again).
     A large log is read by a second process (see `feed`) while this one writes."""
     path.unlink(missing_ok=True)
     with closing(sqlite3.connect(str(path))) as conn:
         if worth_forking(sum(stop - start for start, stop in ranges.values())):
             with fed_events(log, ranges, sort_in_memory, as_of, advance) as feed:
                 project(feed, conn, deduplicated=True)
-            count, last_key = feed.count, feed.last_key
+            count, last_key, repeats = feed.count, feed.last_key, feed.repeats
         else:
             events = FirstOfEach(recorded_until(
                 ordered_events(log, sort_in_memory, ranges, advance), as_of))
             project(events, conn, deduplicated=True)
-            count, last_key = events.count, events.last_key
+            count, last_key, repeats = events.count, events.last_key, events.repeats
         conn.execute("begin")
         BuildInfo(snapshot, _key(last_key), as_of).save(conn)
         conn.execute("commit")
-    return count
+    return count, repeats
 
 
 def _key(key: tuple | None) -> list | None:
@@ -258,7 +265,9 @@ def _build_incrementally(log: EventLog, db_path: Path,
             raise
         dangling = dangling_references(conn, touched=True) if events else []
         looping = looping_references(conn, touched=True) if events else []
-    return BuildResult(len(events), incremental=True, dangling=dangling, looping=looping)
+        conflicting = conflicts(conn, projector.repeats)
+    return BuildResult(len(events), incremental=True, dangling=dangling, looping=looping,
+                       conflicts=conflicting)
 
 
 def is_stale(log: EventLog, db_path: Path | str, as_of: str | None = None,

@@ -547,6 +547,13 @@ def build(ctx: click.Context, full: bool, as_of: str | None, db_path: Path | Non
                       for announcement, about in result.looping],
                      "of announcements about each other in a loop", "a merge can leave them",
                      "amend one in each loop")
+    if result.conflicts:
+        count = len(result.conflicts)
+        _warn(f"{count} id{'s' if count > 1 else ''} used by events with other content "
+              "(an --id given twice, in two clones): " + listed(
+                  [f"{conflict.id} (kept {conflict.kept}, the first in replay order; "
+                   f"left out {', '.join(conflict.left_out)})"
+                   for conflict in result.conflicts]) + "; run tracker verify")
 
 
 def _warn_merged(references: list[str], what: str, cause: str, advice: str) -> None:

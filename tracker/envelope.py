@@ -61,6 +61,14 @@ def content_hash(fields: dict[str, Any]) -> str:
     return hashlib.sha256(canonical({k: v for k, v in fields.items() if k != "hash"})).hexdigest()
 
 
+def payload_digest(event: dict[str, Any]) -> str:
+    """A digest of what an event says, leaving out when, by whom and where it was
+    written: two copies with the same digest are the same event (a retry in another
+    clone), two with different ones are two events under one id."""
+    payload = {key: event[key] for key in ("type", "schema", "subject", "data")}
+    return hashlib.sha256(canonical(payload)).hexdigest()
+
+
 def seal(fields: dict[str, Any]) -> bytes:
     """The complete log line (with its hash and final newline) for an envelope."""
     return canonical({**fields, "hash": content_hash(fields)}) + b"\n"

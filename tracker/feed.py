@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from typing import Any, BinaryIO
 
 from . import forking
+from .duplicates import Repeat
 from .errors import TrackerError
 from .forking import PIPE_BYTES
 from .log import EventLog
@@ -34,13 +35,14 @@ EVENTS, END, ERROR, OUT_OF_ORDER, FAILED = "events", "end", "error", "out of ord
 class Feed:
     """The events the feeding process sends, in replay order: as read, or prepared (runs
     of new records' events made into rows, see `projection.Prepared`); no id twice.
-    Once they are all read, `count` is the number of events read (repeats included) and
-    `last_key` the largest sort key."""
+    Once they are all read, `count` is the number of events read (repeats included),
+    `last_key` the largest sort key and `repeats` the copies left out."""
 
     def __init__(self, pipe: BinaryIO, pid: int, advance: Advance):
         self.pipe, self.pid, self.advance = pipe, pid, advance
         self.count = 0
         self.last_key: tuple | None = None
+        self.repeats: list[Repeat] = []
 
     def __iter__(self) -> Iterator[Event | PreparedRows]:
         while True:
@@ -49,8 +51,9 @@ class Feed:
             if kind == EVENTS:
                 yield from payload
             elif kind == END:
-                self.count, last_key = payload
+                self.count, last_key, repeats = payload
                 self.last_key = tuple(last_key) if last_key is not None else None
+                self.repeats = [Repeat(*repeat) for repeat in repeats]
                 self.wait()  # it ends once its last frame is sent
                 return
             elif kind == ERROR:
@@ -136,7 +139,8 @@ class _Frames:
 
 def _feed(pipe: BinaryIO, log: EventLog, ranges: dict[str, tuple[int, int]],
           sort_in_memory: bool, as_of: str | None) -> None:
-    """Send the events in frames, then the end (count and last key), or the problem."""
+    """Send the events in frames, then the end (count, last key and the copies left
+    out), or the problem."""
     frames = _Frames(pipe)
     events = FirstOfEach(recorded_until(
         ordered_events(log, sort_in_memory, ranges, frames.advance), as_of))
@@ -153,4 +157,5 @@ def _feed(pipe: BinaryIO, log: EventLog, ranges: dict[str, tuple[int, int]],
         frames.send(FAILED, traceback.format_exc())
         return
     frames.flush()
-    frames.send(END, (events.count, events.last_key))
+    frames.send(END, (events.count, events.last_key,
+                      [tuple(repeat) for repeat in events.repeats]))

@@ -20,6 +20,7 @@ import orjson
 from . import schema
 from .actors import all_actors, all_currencies, parse_actor
 from .dates import Span, parse_date
+from .duplicates import Repeat, repeat_of
 from .errors import TrackerError
 from .model import (
     AMENDED,
@@ -337,6 +338,7 @@ class Projector:
         self.touched = Touched() if incremental else None
         self.last_key: tuple | None = None
         self.seen: set[str] = set()  # event ids applied (an event repeated is applied once)
+        self.repeats: list[Repeat] = []  # the copies of events applied before: left out
         self.buffers: dict[str, list[tuple]] = {name: [] for name in COLUMNS}
         # table -> the subjects with rows in its buffer
         self.pending: dict[str, set[str]] = {name: set() for name in COLUMNS}
@@ -358,7 +360,10 @@ class Projector:
         event_id = event["id"]
         if event_id in self.seen or (self.touched is not None and self.conn.execute(
                 "select 1 from events where id = ?", (event_id,)).fetchone()):
-            return  # the same event seen again (a duplicated line, or a retry in two clones)
+            # the same event seen again (a duplicated line, or a retry in two clones), or
+            # another under the same id (see `duplicates`)
+            self.repeats.append(repeat_of(event))
+            return
         self.seen.add(event_id)
         key = sort_key(event)
         if self.last_key is None or key > self.last_key:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from . import envelope
+from .duplicates import Repeat, repeat_of
 from .errors import TrackerError
 from .log import EventLog
 from .progress import Advance
@@ -41,19 +42,24 @@ def recorded_until(events: Iterable[Event], as_of: str | None) -> Iterator[Event
 class FirstOfEach:
     """The events, each id once (its first in replay order, as the Projector applies
     it), counting every event read (repeats included) and keeping the largest sort key:
-    what a full build records of what it was made from."""
+    what a full build records of what it was made from; and the copies left out, which
+    the build compares with the ones it kept (see `duplicates`)."""
 
     def __init__(self, events: Iterable[Event]):
         self.events = events
         self.count = 0
         self.last_key: tuple | None = None
+        self.repeats: list[Repeat] = []
 
     def __iter__(self) -> Iterator[Event]:
         seen: set[str] = set()
         for event in self.events:
             self.count += 1
             if event["id"] in seen:
-                continue  # the same event again (a duplicated line, a retry in two clones)
+                # the same event again (a duplicated line, a retry in two clones), or
+                # another under the same id
+                self.repeats.append(repeat_of(event))
+                continue
             seen.add(event["id"])
             key = SORT_KEY(event)
             if self.last_key is None or key > self.last_key:

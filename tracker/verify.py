@@ -69,12 +69,6 @@ def _references(event: dict) -> list[tuple[str, str]]:
     return wanted
 
 
-def _payload_digest(event: dict) -> str:
-    """A digest of what an event says, leaving out when, by whom and where it was written."""
-    payload = {key: event[key] for key in ("type", "schema", "subject", "data")}
-    return hashlib.sha256(envelope.canonical(payload)).hexdigest()
-
-
 def _keep_what_can_be_read(body: bytes, folder: str, seqs: Seqs, scan: Scan) -> None:
     """Count a damaged event's seq (if it is its folder's writer's) and subject, if they
     can be read, so that one damaged line is reported once, not again as a seq gap and as
@@ -677,7 +671,7 @@ def _report_duplicate(scan: Scan, lines: _Lines, root: Path, first: int, here: i
         return
     seqs.add(event["writer"], event["seq"], event_id)  # its seq is used either way
     earlier = envelope.parse_line(earlier_body)
-    if _payload_digest(earlier) == _payload_digest(event):
+    if envelope.payload_digest(earlier) == envelope.payload_digest(event):
         scan.warnings.append(((LINE, here), (
             f"event {event_id} ({where}) was recorded again by writer {event['writer']} with "
             f"the same content (a retry in another clone); the first one ({there}) stands")))

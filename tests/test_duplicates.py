@@ -1,0 +1,90 @@
+"""An id used by two events (one `--id` given twice, in two clones): replay keeps the
+copy first in replay order; a build says which, and names the others, if they say
+something else (the same event again is only `tracker verify`'s warning)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tracker import build
+
+from .conftest import SOURCE, ok, rows, run
+from .test_references import as_bob, diverge, merge
+
+SAME = "01M83J00000000000000000000"
+WARNING = ("Warning: 1 id used by events with other content (an --id given twice, in two "
+           "clones): {id} (kept {kept}, the first in replay order; left out {other}); run "
+           "tracker verify\n")
+
+
+def segment(events: Path, writer: str) -> str:
+    [path] = (events / writer).glob("*.jsonl")
+    return f"{writer}/{path.name}"
+
+
+def test_a_build_names_an_id_given_to_two_events_in_two_clones(
+    events: Path, db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Alice cites one meeting, then Bob another, with the same --id: the build after
+    the merge (incremental: Bob's event is the later) keeps Alice's and says so, as a
+    full build does."""
+    first, second = (ok("add", "meeting", "--title", title, "--date", "2022", *SOURCE)
+                     for title in ("First", "Second"))
+    clone = diverge(events, monkeypatch)
+    ok("cite", first, "--source", "https://example.org/a", "--id", SAME)
+    as_bob(clone, monkeypatch, "cite", second, "--source", "https://example.org/b",
+           "--id", SAME)
+    assert merge(clone, events) == WARNING.format(
+        id=SAME, kept=f"{segment(events, 'alice')} seq 1",
+        other=f"{segment(events, 'bob')} seq 1")
+    assert rows(db, "select subject from events where id = ?", SAME) == [{"subject": first}]
+    assert rows(db, "select subject from sources where event_id = ?", SAME) == [
+        {"subject": first}]
+    assert ok("build") == f"Updated {db} with 0 new events"  # named once
+    verified = run("verify")
+    assert verified.exit_code == 1
+    assert "duplicate id with other content" in verified.stderr
+
+
+@pytest.mark.parametrize("feeding", [False, True], ids=["one process", "fed"])
+def test_a_full_build_keeps_the_copy_first_in_replay_order(
+    events: Path, db: Path, monkeypatch: pytest.MonkeyPatch, feeding: bool
+) -> None:
+    """Bob's copy is the earlier: a merge brings it to Alice after her own, whose build
+    (in full, as an older event arrived) keeps Bob's, whether a second process reads the
+    log or not."""
+    monkeypatch.setattr(build, "worth_forking", lambda total: feeding)
+    first = ok("add", "meeting", "--title", "First", "--date", "2022", *SOURCE)
+    clone = diverge(events, monkeypatch)
+    as_bob(clone, monkeypatch, "amend", first, "--set", "title=Bob's", "--reason", "typo",
+           "--id", SAME)
+    ok("cite", first, *SOURCE)
+    ok("amend", first, "--set", "title=Alice's", "--reason", "typo", "--id", SAME)
+    assert ok("build") == f"Updated {db} with 2 new events"
+    shutil.copytree(clone / "bob", events / "bob")
+    expected = WARNING.format(id=SAME, kept=f"{segment(events, 'bob')} seq 1",
+                              other=f"{segment(events, 'alice')} seq 2")
+    for args in (("build",), ("build", "--full")):
+        result = run(*args)
+        assert (result.exit_code, result.stdout, result.stderr) == (
+            0, f"Built {db} from 4 events\n", expected)
+        assert rows(db, "select title from meetings") == [{"title": "Bob's"}]
+
+
+def test_the_same_event_in_two_clones_is_not_named(
+    events: Path, db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A retry in another clone (the same --id, the same content) is one event: the
+    build warns of nothing, applying it fully or incrementally."""
+    meeting = ok("add", "meeting", "--title", "First", "--date", "2022", "--participant",
+                 "JPN,KAZ", *SOURCE)
+    clone = diverge(events, monkeypatch)
+    retry = ("amend", meeting, "--set", "participant=JPN,UZB", "--set", "date=2022-05",
+             "--reason", "misread", "--id", SAME)
+    ok(*retry)
+    as_bob(clone, monkeypatch, *retry)
+    assert merge(clone, events) == ""
+    assert rows(db, "select count(*) as n from events") == [{"n": 2}]
