@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
 import tempfile
 from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager, closing, nullcontext
 from dataclasses import replace
 from pathlib import Path
 
@@ -699,6 +700,64 @@ def test_a_writer_s_event_recorded_twice_in_a_folder_of_the_other_half(
     assert labels == ["Verifying", "Verifying in one process"]
     where = f"b/{target.name}"
     assert problems == [f"event {event['id']} ({where}:6): writer 'a' in the folder of 'b'"]
-    assert warnings == [f"event {event['id']} ({where}:7) was recorded again by writer a with "
-                        f"the same content (a retry in another clone); the first one "
-                        f"({where}:6) stands"]
+    # The same recorded_at, writer, seq and id: replay keeps the copy of the lower hash.
+    kept, again = (6, 7) if json.loads(moved)["hash"] < json.loads(retried)["hash"] else (7, 6)
+    assert warnings == [f"event {event['id']} ({where}:{again}) was recorded again by writer "
+                        "a with the same content (a retry in another clone); the one first "
+                        f"in replay order ({where}:{kept}) stands"]
+
+
+@pytest.mark.parametrize("across", [False, True], ids=["in one half", "across the halves"])
+def test_a_retry_in_another_clone_names_the_copy_replay_keeps(
+        events: Path, monkeypatch: pytest.MonkeyPatch, across: bool) -> None:
+    """Two events recorded in bob's clone, then again in alice's (a retry): replay keeps
+    bob's, the earlier, though verify reads alice's folder first. Both copies in the
+    worker's half are named by the worker; one in each half, by one process."""
+    from tracker import verify as module
+
+    with EventLog(events, writer="a").session() as appender:
+        for title in range(6):
+            appender.write(fields(f"a {title}"))
+    retried = [fields("Talks", "2025-01-05T10:00:00.000000Z"),
+               fields("Summit", "2025-01-05T10:00:01.000000Z")]
+    for writer, day in (("bob", "05"), ("alice", "06")):
+        with EventLog(events, writer=writer).session() as appender:
+            for event in retried:
+                appender.write({**event, "recorded_at": event["recorded_at"].replace(
+                    "-05T", f"-{day}T")})
+    sizes = {path.parent.name: path.stat().st_size for path in EventLog(events).segments()}
+    worker = sizes["bob"] + (0 if across else sizes["alice"])
+    monkeypatch.setattr(module, "WORKER_SHARE", worker / sum(sizes.values()))
+    labels, problems, warnings = labels_and_reports(events)
+    assert labels == (["Verifying", "Verifying in one process"] if across else ["Verifying"])
+    assert problems == []
+    assert warnings == [
+        f"event {event['id']} (alice/2025-01.jsonl:{number}) was recorded again by writer "
+        "alice with the same content (a retry in another clone); the one first in replay "
+        f"order (bob/2025-01.jsonl:{number}) stands"
+        for number, event in enumerate(retried, start=1)]
+    result = run("build")
+    assert (result.exit_code, result.stderr) == (0, "")
+    db = events.parent / "tracker.db"
+    with closing(sqlite3.connect(db)) as conn:
+        assert conn.execute("select writer from events where id in (?, ?)",
+                            [event["id"] for event in retried]).fetchall() == [("bob",)] * 2
+
+
+def test_a_retried_event_whose_line_a_merge_repeated_is_named_once_with_its_seq(
+        events: Path) -> None:
+    """Bob's event, recorded again by alice, and bob's line repeated by a union merge:
+    three copies. Replay keeps bob's first line; his seq is used once."""
+    event = fields("Talks", "2025-01-05T10:00:00.000000Z")
+    for writer, day in (("bob", "05"), ("alice", "06")):
+        with EventLog(events, writer=writer).session() as appender:
+            appender.write({**event, "recorded_at": f"2025-01-{day}T10:00:00.000000Z"})
+    bob = events / "bob" / "2025-01.jsonl"
+    bob.write_bytes(bob.read_bytes() * 2)
+    result = run("verify")
+    assert (result.exit_code, result.stdout, result.stderr) == (0, "OK: 3 events in 2 files\n", (
+        f"Warning: event {event['id']} (alice/2025-01.jsonl:1) was recorded again by writer "
+        "alice with the same content (a retry in another clone); the one first in replay "
+        "order (bob/2025-01.jsonl:1) stands\n"
+        f"Warning: event {event['id']} (bob/2025-01.jsonl:2) appears more than once (first "
+        "at bob/2025-01.jsonl:1)\n"))

@@ -29,6 +29,7 @@ from .fastcheck import Checked, FastCheck
 from .forking import PIPE_BYTES, worth_forking
 from .log import READ_BLOCK, EventLog, Line, Tail, line_blocks
 from .progress import Advance, Progress, no_progress
+from .replay import SORT_KEY
 from .upcast import can_upcast, upcast
 
 
@@ -537,6 +538,7 @@ def _scan(root: Path, segments: list[Path], parts: list[Part], own: set[str] | N
     events = 0
     seqs = Seqs()
     lines = _Lines(segments)
+    copies: dict[str, list[int]] = {}  # an id seen more than once -> its places (rare)
     for segment, start, end in parts:
         path = segments[segment]
         folder, stem = path.parent.name, path.stem
@@ -568,8 +570,8 @@ def _scan(root: Path, segments: list[Path], parts: list[Part], own: set[str] | N
                 else:
                     event_id = checked[0]
                 first = firsts.setdefault(event_id, place)
-                if first != place:
-                    _report_duplicate(scan, lines, log.root, first, place, seqs, body)
+                if first != place:  # reported once every copy is known
+                    copies.setdefault(event_id, [first]).append(place)
                     continue
                 if checked is None:
                     problem = _check_event(event, path)
@@ -607,6 +609,8 @@ def _scan(root: Path, segments: list[Path], parts: list[Part], own: set[str] | N
                         continue
                     needed[wanted].append((event_id, referred))
     scan.events = events
+    for event_id, places in copies.items():
+        _report_copies(scan, lines, log.root, event_id, places, seqs)
     _check_seqs(problems, seqs, own)
     if own is not None:
         scan.open_seqs = {writer: numbers for writer, numbers in seqs.numbers.items()
@@ -658,26 +662,38 @@ def _in_order(found: Found) -> list[str]:
     return [message for _, message in sorted(found, key=itemgetter(0))]
 
 
-def _report_duplicate(scan: Scan, lines: _Lines, root: Path, first: int, here: int,
-                      seqs: Seqs, body: bytes) -> None:
-    """An id seen before: the same event again, a retry in another clone, or a forgery."""
-    earlier_body = lines.at(first)
-    there, where = lines.where(first, root), lines.where(here, root)
-    event = envelope.parse_line(body)
-    event_id = event["id"]
-    if earlier_body == body:
-        scan.warnings.append(((LINE, here), f"event {event_id} ({where}) appears more than "
-                                            f"once (first at {there})"))
-        return
-    seqs.add(event["writer"], event["seq"], event_id)  # its seq is used either way
-    earlier = envelope.parse_line(earlier_body)
-    if envelope.payload_digest(earlier) == envelope.payload_digest(event):
-        scan.warnings.append(((LINE, here), (
-            f"event {event_id} ({where}) was recorded again by writer {event['writer']} with "
-            f"the same content (a retry in another clone); the first one ({there}) stands")))
-    else:
-        scan.problems.append(((LINE, here), (
-            f"event {event_id} ({where}): duplicate id with other content (first at {there})")))
+def _report_copies(scan: Scan, lines: _Lines, root: Path, event_id: str,
+                   places: list[int], seqs: Seqs) -> None:
+    """The lines of an id seen more than once (`places`, the first one checked as an
+    event): the same line again, a retry in another clone, or a forgery. Each is named
+    beside the copy that replay keeps, the first in replay order (by `recorded_at`,
+    writer, seq, id, hash; the first line of those): a scan holds every copy of its ids
+    (an id in both halves of the log is checked in one process)."""
+    bodies = [lines.at(place) for place in places]
+    copies = [envelope.parse_line(body) for body in bodies]
+    counted = {bodies[0]}  # the first copy's seq is its writer's, as any event's
+    for body, event in zip(bodies[1:], copies[1:], strict=True):
+        if body not in counted:  # another line's seq is used too (a line again is not)
+            counted.add(body)
+            seqs.add(event["writer"], event["seq"], event_id)
+    kept = min(range(len(places)), key=lambda index: (SORT_KEY(copies[index]), index))
+    there, digest = lines.where(places[kept], root), envelope.payload_digest(copies[kept])
+    for index, place in enumerate(places):
+        if index == kept:
+            continue
+        where, event = lines.where(place, root), copies[index]
+        if bodies[index] == bodies[kept]:
+            scan.warnings.append(((LINE, place), f"event {event_id} ({where}) appears more "
+                                                 f"than once (first at {there})"))
+        elif envelope.payload_digest(event) == digest:
+            scan.warnings.append(((LINE, place), (
+                f"event {event_id} ({where}) was recorded again by writer {event['writer']} "
+                "with the same content (a retry in another clone); the one first in replay "
+                f"order ({there}) stands")))
+        else:
+            scan.problems.append(((LINE, place), (
+                f"event {event_id} ({where}): duplicate id with other content (first at "
+                f"{there})")))
 
 
 class _Lines:
