@@ -175,6 +175,39 @@ def test_verify_against_names_a_deleted_event(origin: Path) -> None:
     assert as_json.stderr == result.stderr
 
 
+def test_verify_against_names_a_deleted_copy_of_an_event_recorded_again(
+    origin: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One file imported in two clones (a retry), merged and committed; then a copy is
+    deleted (the line of bob's own) while alice's copy of the same event stays, and
+    another line edited in place: each is named as what happened to it."""
+    rows = tmp_path / "rows.csv"
+    rows.write_text("kind,id,title,date,subject,source\n"
+                    "meeting,m1,Some meeting,2023,,https://example.org/a\n"
+                    "citation,,,,m1,https://example.org/b\n")
+    events = origin / "events"
+    for writer in ("bob", "alice"):  # each in a clone, merged
+        monkeypatch.setenv("TRACKER_WRITER", writer)
+        ok("--events", tmp_path / writer, "import", rows)
+        shutil.copytree(tmp_path / writer / writer, events / writer)
+    git(origin, "add", "-A")
+    git(origin, "commit", "-q", "-m", "imported twice")
+    [bob] = (events / "bob").glob("*.jsonl")
+    [meeting, citation] = bob.read_bytes().splitlines(keepends=True)
+    bob.write_bytes(meeting.replace(b'"title":"Some meeting"', b'"title":"Some meetinG"'))
+    meeting_id, citation_id = (json.loads(line)["id"] for line in (meeting, citation))
+    month = bob.name
+    result = run("--events", events, "verify", "--against", "HEAD")
+    assert result.exit_code == 1
+    damaged = f"event {meeting_id} (bob/{month}:1): hash does not match content"
+    assert result.stderr.splitlines() == [
+        f"Problem: {damaged}",
+        f"Problem: event {meeting_id} (events/bob/{month}:1 at HEAD) was edited since HEAD",
+        f"Problem: event {citation_id} (events/bob/{month}:2 at HEAD) was deleted since HEAD; "
+        f"another copy of the same event is at events/alice/{month}:2",
+        f"Error: verify failed: 3 problems in 4 events; first: {damaged}"]
+
+
 def test_verify_against_refuses_what_is_not_git(origin: Path, tmp_path: Path) -> None:
     unknown = run("--events", origin / "events", "verify", "--against", "no-such-rev")
     assert (unknown.exit_code, unknown.stderr) == (

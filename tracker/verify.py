@@ -738,6 +738,42 @@ def _check_event(event: dict, path: Path) -> str | None:
     return model.check_data(event["type"], upcast(event)["data"])
 
 
+def _lines_of(log: EventLog, prefix: Path, ids: set[str]) -> dict[str, list[tuple[str, bytes]]]:
+    """The lines of the log now that hold these ids: (segment as git names it:line, body)."""
+    found: dict[str, list[tuple[str, bytes]]] = defaultdict(list)
+    if not ids:
+        return found
+    for item in log.lines():
+        if isinstance(item, Line) and (event_id := envelope.id_in(item.body)) in ids:
+            name = (prefix / item.path.relative_to(log.root)).as_posix()
+            found[event_id].append((f"{name}:{item.number}", item.body))
+    return found
+
+
+def _gone(name: str, body: bytes, now: list[tuple[str, bytes]], revision: str) -> str:
+    """What became of a committed line that is not in the log now, given the lines that
+    hold its id now: deleted, or edited (its id is in its segment, or only with other
+    content); a line deleted while the same event, recorded again by another writer (a
+    retry in another clone), stands elsewhere says where."""
+    if not now:
+        return f"deleted since {revision}"
+    if not any(place.rpartition(":")[0] == name for place, _ in now):
+        digest = _digest_of(body)
+        for place, other in now:
+            if digest is not None and _digest_of(other) == digest:
+                return (f"deleted since {revision}; another copy of the same event is at "
+                        f"{place}")
+    return f"edited since {revision}"
+
+
+def _digest_of(body: bytes) -> str | None:
+    """`envelope.payload_digest` of a line, if it is an event."""
+    try:
+        return envelope.payload_digest(envelope.parse_line(body))
+    except envelope.BadLine:
+        return None
+
+
 def _git(folder: Path, *args: str) -> bytes:
     result = subprocess.run(["git", "-C", str(folder), *args], capture_output=True)
     if result.returncode != 0:
@@ -765,23 +801,17 @@ def verify_against(log: EventLog, revision: str) -> Report:
     listed = _git(top, "ls-tree", "-r", "-z", "--name-only", revision, "--", prefix)
     committed = [name for name in listed.decode().split("\0")
                  if name.endswith(".jsonl") and name.count("/") == prefix.count("/") + 2]
-    present: dict[str, set[str]] = defaultdict(set)
-    lines_now: set[str] = set()
-    for item in log.lines():
-        if isinstance(item, Line):
-            digest = hashlib.sha256(item.body).hexdigest()
-            present[envelope.id_in(item.body)].add(digest)
-            lines_now.add(digest)
+    lines_now = {hashlib.sha256(item.body).hexdigest() for item in log.lines()
+                 if isinstance(item, Line)}
+    missing = []  # (segment, line number, body) of each committed line not present now
     for name in committed:
         content = _git(top, "cat-file", "blob", f"{revision}:{name}")
         for number, body in enumerate(content.split(b"\n")[:-1], start=1):
-            digest = hashlib.sha256(body).hexdigest()
-            if digest in lines_now:
-                continue
-            event_id = envelope.id_in(body)
-            where = f"{name}:{number} at {revision}"
-            if present.get(event_id):
-                report.problems.append(f"event {event_id} ({where}) was edited since {revision}")
-            else:
-                report.problems.append(f"event {event_id} ({where}) was deleted since {revision}")
+            if hashlib.sha256(body).hexdigest() not in lines_now:
+                missing.append((name, number, body))
+    copies = _lines_of(log, Path(prefix), {envelope.id_in(body) for _, _, body in missing})
+    for name, number, body in missing:
+        event_id = envelope.id_in(body)
+        report.problems.append(f"event {event_id} ({name}:{number} at {revision}) was "
+                               f"{_gone(name, body, copies.get(event_id, []), revision)}")
     return report
