@@ -208,6 +208,25 @@ def test_verify_against_names_a_deleted_copy_of_an_event_recorded_again(
         f"Error: verify failed: 3 problems in 4 events; first: {damaged}"]
 
 
+def test_verify_against_a_log_at_the_top_of_its_repository(tmp_path: Path) -> None:
+    """The events folder is the repository itself: its segments are checked all the same."""
+    events = tmp_path / "events"
+    for title in ("First", "Second"):
+        ok("--events", events, "add", "meeting", "--title", title, "--date", "2024", *SOURCE)
+    git(events, "init", "-q", "-b", "main")
+    git(events, "add", "-A")
+    git(events, "commit", "-q", "-m", "two meetings")
+    [segment] = events.glob("*/*.jsonl")
+    last = list(EventLog(events).events())[-1]
+    segment.write_bytes(segment.read_bytes().splitlines(keepends=True)[0])
+    result = run("--events", events, "verify", "--against", "HEAD")
+    problem = (f"event {last['id']} ({segment.parent.name}/{segment.name}:2 at HEAD) was "
+               "deleted since HEAD")
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        1, "", f"Problem: {problem}\nError: verify failed: 1 problem in 1 event; first: "
+               f"{problem}\n")
+
+
 def test_verify_against_refuses_what_is_not_git(origin: Path, tmp_path: Path) -> None:
     unknown = run("--events", origin / "events", "verify", "--against", "no-such-rev")
     assert (unknown.exit_code, unknown.stderr) == (

@@ -797,10 +797,10 @@ def verify_against(log: EventLog, revision: str) -> Report:
         _git(top, "rev-parse", "--verify", "--quiet", f"{revision}^{{commit}}")
     except TrackerError:
         raise TrackerError(f"unknown git revision {shown(revision)}") from None
-    prefix = log.root.resolve().relative_to(top.resolve()).as_posix()
-    listed = _git(top, "ls-tree", "-r", "-z", "--name-only", revision, "--", prefix)
-    committed = [name for name in listed.decode().split("\0")
-                 if name.endswith(".jsonl") and name.count("/") == prefix.count("/") + 2]
+    prefix = Path(log.root.resolve().relative_to(top.resolve()).as_posix())  # "." at the top
+    listed = _git(top, "ls-tree", "-r", "-z", "--name-only", revision, "--", str(prefix))
+    committed = [name for name in listed.decode().split("\0")  # <writer>/<YYYY-MM>.jsonl
+                 if name.endswith(".jsonl") and name.count("/") == len(prefix.parts) + 1]
     lines_now = {hashlib.sha256(item.body).hexdigest() for item in log.lines()
                  if isinstance(item, Line)}
     missing = []  # (segment, line number, body) of each committed line not present now
@@ -809,7 +809,7 @@ def verify_against(log: EventLog, revision: str) -> Report:
         for number, body in enumerate(content.split(b"\n")[:-1], start=1):
             if hashlib.sha256(body).hexdigest() not in lines_now:
                 missing.append((name, number, body))
-    copies = _lines_of(log, Path(prefix), {envelope.id_in(body) for _, _, body in missing})
+    copies = _lines_of(log, prefix, {envelope.id_in(body) for _, _, body in missing})
     for name, number, body in missing:
         event_id = envelope.id_in(body)
         report.problems.append(f"event {event_id} ({name}:{number} at {revision}) was "
