@@ -124,6 +124,8 @@ def inspect_database(path: Path | str) -> dict[str, Any]:
 def _database_class():
     from datasette.database import Database, connections
 
+    from . import paging
+
     class TrackerDatabase(Database):
         """A database Datasette treats as immutable, read through read-only connections
         (not `immutable=1`, which would trust the file never to change), whose
@@ -143,6 +145,11 @@ def _database_class():
             conn = read_only(self.path, check_same_thread=False)
             self._all_file_connections.append(conn)
             return conn
+
+        async def execute(self, sql: str, *args: Any, **kwargs: Any) -> Any:
+            """Datasette's, with a sorted table or view page's rows in one total order
+            (`paging.total_order`)."""
+            return await super().execute(await paging.total_order(self, sql), *args, **kwargs)
 
         async def get_all_foreign_keys(self) -> dict[str, dict[str, list[dict[str, str]]]]:
             return record_links(await super().get_all_foreign_keys())
@@ -256,7 +263,7 @@ def make_datasette(db_path: Path | str, metadata: dict[str, Any]):
     from datasette import facets, handle_exception
     from datasette.plugins import pm
 
-    from . import site
+    from . import paging, site
 
     if pm.is_registered(facets):
         pm.unregister(facets)  # the site's own facet classes take their place
@@ -271,6 +278,7 @@ def make_datasette(db_path: Path | str, metadata: dict[str, Any]):
     if not pm.is_registered(site):
         pm.register(site, name="tracker.site")
     site.missing_column_raises_index_error()
+    paging.mend_table_pages()
     _markdown_cells(pm, _configures(metadata, MARKDOWN_CONFIG))
     datasette = _datasette_class()(immutables=[], metadata=metadata, settings=SETTINGS,
                                    static_mounts=[(site.MOUNT, str(site.STATIC))])
