@@ -152,6 +152,15 @@ CASES = [
     pytest.param(("add", "format", "new-format", "--name", "a\ud800b", *SOURCE),
                  ("invalid --name 'a\\ud800b': lone surrogate U+D800",),
                  id="name-lone-surrogate"),
+    pytest.param(meeting(title="Summit\ufffe"), (
+        "invalid --title 'Summit\\ufffe': noncharacter U+FFFE (XML forbids it)",),
+        id="title-noncharacter-fffe"),
+    pytest.param(("add", "format", "new-format", "--name", "\uffffName", *SOURCE), (
+        "invalid --name '\\uffffName': noncharacter U+FFFF (XML forbids it)",),
+        id="name-noncharacter-ffff"),
+    pytest.param(meeting(source=("--source", "A report", "--quote", "line\nand \uffff")), (
+        "invalid --quote 'line\\nand \\uffff': noncharacter U+FFFF (XML forbids it)",),
+        id="quote-noncharacter-ffff"),
     pytest.param(meeting(title=LONG_TITLE), ("--title too long", "1000", "T" * 30),
                  id="title-oversized"),
     pytest.param(meeting("--summary", LONG_SUMMARY), ("--summary too long", "20001", "S" * 30),
@@ -425,6 +434,16 @@ def test_a_lower_cumulative_disbursement_is_recorded_with_a_warning(
     assert rows(db, "select disbursed_amount from pledges") == [{"disbursed_amount": 700000000}]
 
 
+def test_noncharacters_xml_allows_are_accepted(events: Path) -> None:
+    """Of the noncharacters, XML 1.0 forbids only U+FFFE and U+FFFF (refused above): the
+    others are text like any other, kept as given."""
+    title = "Summit \ufdd0 \ufdef \U0001fffe \U0010ffff"
+    ok(*meeting(title=title))
+    ok("build")
+    assert rows(events.parent / "tracker.db", "select title from meetings") == [
+        {"title": title}]
+
+
 def test_scheduled_future_meeting_is_accepted(seeded: dict[str, str]) -> None:
     """A meeting dated in the future may be recorded as scheduled."""
     result = run(*meeting("--status", "scheduled", date=FUTURE))
@@ -437,7 +456,8 @@ def test_scheduled_future_meeting_is_accepted(seeded: dict[str, str]) -> None:
     ("   ", "empty TRACKER_USER"),
     ("U" * 201, "TRACKER_USER too long: 201 characters, at most 200"),
     ("\x1b[31mred", "invalid TRACKER_USER '\\x1b[31mred': control character U+001B"),
-], ids=["newline", "blank", "too-long", "escape"])
+    ("Ana\ufffe", "invalid TRACKER_USER 'Ana\\ufffe': noncharacter U+FFFE (XML forbids it)"),
+], ids=["newline", "blank", "too-long", "escape", "noncharacter"])
 def test_a_bad_tracker_user_is_refused(events: Path, seeded: dict[str, str], user: str,
                                        needle: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """Who records goes into every event: one line of text, like any other value."""

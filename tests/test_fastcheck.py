@@ -99,13 +99,14 @@ def test_the_events_of_real_logs_take_the_fast_path_and_agree(
 SPACES = [chr(code) for code in range(sys.maxunicode + 1) if chr(code).isspace()]
 # Characters a text must not have, or not at its ends, or that need the patterns.
 PADDING = SPACES + 4 * ["\x7f", "\x00", "\x85", "\u200b", "\u2028", "\t", "\n", '"', "\\",
-                        "\ud800", "\ue000", "x"]
+                        "\ud800", "\ue000", "\ufffe", "\uffff", "\ufdd0", "x"]
 NASTY_STRINGS = ["", " ", "x ", " x", "\u00a0x", "x\u3000", "\u200b", "\u200bx", "a\tb",
                  "a\nb", "a\rb", "a\x00b", "\x7f", "a\x85", "\u2028", "\ue000", "x" * 301,
                  "2019-02-30", "2019-13", "0", "1,000", "01.50", "jpy", "JPN", "jpn", "ZZZ",
                  "01J3Z8Q6M0S7WQ4N6V7R2K9B1C", "01j3z8q6m0s7wq4n6v7r2k9b1c",
                  "01234567890123456789012345", "central-asia-japan", "Central", "90.1",
-                 "-180", "1e1", " 45", "NaN", "held", "Held", "https://x.org/ a"]
+                 "-180", "1e1", " 45", "NaN", "held", "Held", "https://x.org/ a",
+                 "a\ufffe", "\uffff", "\ufffe a", "\ufdd0"]
 values = st.recursive(
     st.one_of(st.sampled_from(NASTY_STRINGS), st.text(max_size=12), st.none(),
               st.booleans(), st.integers(), st.floats(allow_nan=False),

@@ -290,6 +290,9 @@ def test_header_problems_are_line_1(tmp_path: Path, content: str, message: str) 
     pytest.param("kind,title,date,source\nmeeting,A \x1b[31m,2020,x\n",
                  r"line 2: title: invalid title 'A \x1b[31m': control character U+001B",
                  id="control-character"),
+    pytest.param("kind,title,date,source,quote\nmeeting,A,2020,x,said \ufffe\n",
+                 r"line 2: quote: invalid quote 'said \ufffe': noncharacter U+FFFE (XML "
+                 "forbids it)", id="noncharacter"),
     pytest.param("kind,id,title,date,source\nmeeting,m1,A,2020,x\nmeeting,m1,B,2020,x\n",
                  "line 3: id: key 'm1' is already used on line 2", id="key-twice"),
     pytest.param("kind,id,title,date,source\nmeeting,01ARZ3NDEKTSV4RRFFQ69G5FA,A,2020,x\n",

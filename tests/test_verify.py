@@ -20,7 +20,7 @@ from tracker.log import EventLog
 from tracker.model import draft_record
 from tracker.recorder import record
 
-from .conftest import SOURCE, ok, run
+from .conftest import SOURCE, ok, rows, run
 from .test_log import fields, segment
 
 
@@ -79,6 +79,32 @@ def test_a_format_slug_earlier_versions_took_still_verifies(events: Path) -> Non
     record(EventLog(events), replace(draft, subject=slug))  # as an earlier version wrote
     assert ok("verify") == "OK: 1 event in 1 file"
     assert ok("build").startswith("Built ")
+
+
+def test_a_noncharacter_earlier_versions_took_still_verifies(events: Path, db: Path) -> None:
+    """U+FFFE and U+FFFF (which XML forbids) are refused in new text, but a log whose
+    earlier version took them is valid: verify and build take it. An amendment of such a
+    record names the text to correct, as it checks the record whole."""
+    title = "Summit \ufffe of \uffff"
+    refused = run("add", "meeting", "--title", title, "--date", "2020", *SOURCE)
+    assert (refused.exit_code, refused.stderr) == (1, (
+        "Error: invalid --title 'Summit \\ufffe of \\uffff': noncharacter U+FFFE (XML "
+        "forbids it)\n"))
+    draft = draft_record("meeting", {"title": "placeholder", "date": "2020",
+                                     "source": SOURCE[1], "quote": "said"})
+    event, _ = record(EventLog(events), replace(draft, data={  # as an earlier version wrote
+        **draft.data, "title": title, "source": {**draft.data["source"], "quote": "said \uffff"}}))
+    meeting = event["id"]
+    assert ok("verify") == "OK: 1 event in 1 file"
+    assert ok("build").startswith("Built ")
+    assert rows(db, "select title from meetings") == [{"title": title}]
+    amended = run("amend", meeting, "--set", "level=summit", "--reason", "it was a summit")
+    assert (amended.exit_code, amended.stderr) == (1, (
+        "Error: invalid --title 'Summit \\ufffe of \\uffff': noncharacter U+FFFE (XML "
+        "forbids it)\n"))
+    ok("amend", meeting, "--set", "level=summit", "--set", "title=Summit of leaders",
+       "--reason", "it was a summit")
+    assert ok("verify") == "OK: 2 events in 1 file"
 
 
 def test_flipped_byte_in_the_hash_names_the_event(events: Path) -> None:

@@ -58,24 +58,33 @@ _FORBIDDEN = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]
 
 
 _FORBIDDEN_ANY = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+# Refused in new text too: the noncharacters U+FFFE and U+FFFF, which XML 1.0 forbids
+# (an Atom feed could not carry them); the others (U+FDD0-U+FDEF, U+1FFFE, ...) XML
+# allows. Not a check of stored events: earlier versions took them, and their logs stay
+# valid (the site's feed puts U+FFFD in their place).
+_NOT_XML = "\ufffe\uffff"
+_REFUSED = re.compile(_FORBIDDEN.pattern[:-1] + _NOT_XML + "]")
+_REFUSED_ANY = re.compile(_FORBIDDEN_ANY.pattern[:-1] + _NOT_XML + "]")
 
 
 class Text:
     """A parser for free text: stripped, not empty, no control characters, bounded.
 
-    `valid(value)` says, quickly, whether a stored value is already what parsing gives.
+    `valid(value)` says, quickly, whether a stored value is already what parsing gives,
+    or gave in earlier versions (a noncharacter U+FFFE or U+FFFF: see `_NOT_XML`).
     """
 
     def __init__(self, option: str, limit: int, multiline: bool = False,
                  name: str | None = None):
         self.option, self.limit = option, limit
         self.name = name or f"--{option}"  # as messages say it
-        self.forbidden = _FORBIDDEN if multiline else _FORBIDDEN_ANY
+        self.forbidden = _FORBIDDEN if multiline else _FORBIDDEN_ANY  # in stored text
+        self.refused = _REFUSED if multiline else _REFUSED_ANY  # in new text
 
     def __call__(self, value: Any) -> str:
         name = self.name
         value = str(value).strip()
-        bad = self.forbidden.search(value)  # first: a byte of bad UTF-8 is no blank
+        bad = self.refused.search(value)  # first: a byte of bad UTF-8 is no blank
         if bad:
             raise TrackerError(f"invalid {name} {shown(value)}: {forbidden_character(bad.group())}")
         if not value or all(unicodedata.category(ch)[0] in "CZ" for ch in value):
@@ -96,8 +105,11 @@ class Text:
 
 def forbidden_character(character: str) -> str:
     """What a character refused in text is, for messages: a byte of invalid UTF-8 (which
-    arrives as a surrogate U+DC80-U+DCFF), a lone surrogate, a separator or a control."""
+    arrives as a surrogate U+DC80-U+DCFF), a lone surrogate, a separator, a control or a
+    noncharacter that XML forbids."""
     code = ord(character)
+    if character in _NOT_XML:
+        return f"noncharacter U+{code:04X} (XML forbids it)"
     if 0xDC80 <= code <= 0xDCFF:
         return f"invalid UTF-8 (byte 0x{code - 0xDC00:02X})"
     if 0xD800 <= code <= 0xDFFF:
