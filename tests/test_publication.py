@@ -9,6 +9,7 @@ import threading
 import warnings
 import xml.etree.ElementTree as ElementTree
 from contextlib import closing
+from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
 from urllib.parse import urlencode
@@ -19,6 +20,9 @@ from datasette.utils.asgi import Request
 from datasette_dashboards import replace_opts_in_query
 
 from tracker import icsfeed
+from tracker.log import EventLog
+from tracker.model import draft_record
+from tracker.recorder import record
 from tracker.serve import (
     DATABASE,
     _database_class,
@@ -528,6 +532,29 @@ async def test_an_empty_tracker_publishes_every_page(db: Path) -> None:
     assert scheduled["title"] == "No meeting is scheduled"
     [held] = await chart_rows(site, charts["meetings-held"], {})
     assert held == {"meetings": 0}
+
+
+async def test_the_atom_feed_shows_text_xml_forbids_as_replacement_characters(
+        events: Path, db: Path) -> None:
+    """U+FFFE and U+FFFF in a text of the log (refused now, taken by earlier versions)
+    made the whole feed a 500 ("All strings must be XML compatible") for every subscriber:
+    it shows U+FFFD in their place, and every other entry as it is."""
+    ok("add", "meeting", "--title", "Talks", "--date", "2019", *SOURCE)
+    draft = draft_record("meeting", {"title": "placeholder", "date": "2020",
+                                     "source": "Report", "quote": "said"})
+    record(EventLog(events), replace(draft, data={  # as an earlier version wrote
+        **draft.data, "title": "Summit \ufffe", "summary": "Held \uffff.\nIn 2020.",
+        "source": {"citation": "Report \ufffe", "quote": "said \uffff"}}))
+    ok("build")
+    site = make_datasette(db, load_metadata(METADATA))
+    response = await get(site, "/tracker/recent_developments.atom")
+    feed = ElementTree.fromstring(response.content)
+    assert [(entry.findtext(f"{ATOM}title"), entry.findtext(f"{ATOM}content"))
+            for entry in feed.findall(f"{ATOM}entry")] == [
+        ("Meeting: Summit \ufffd",
+         "Date: 2020. Held \ufffd.\nIn 2020. Source: Report \ufffd: \u201csaid \ufffd\u201d"),
+        ("Meeting: Talks", "Date: 2019. Source: https://example.org/report: \u201ca quote\u201d"),
+    ]
 
 
 async def test_atom_feed_reports_corrections(japan_format: str, db: Path) -> None:

@@ -225,6 +225,10 @@ BAD_OTHER_FORMATS = {  # Datasette 0.65 answers these with a 500 and a traceback
     "/tracker.atom?" + urllib.parse.urlencode({
         "sql": "select 1 as atom_id, 't' as atom_title, 'nope' as atom_updated"}):
         "atom_updated must be a date and time: Unknown string format: nope",
+    "/tracker.atom?" + urllib.parse.urlencode({
+        "sql": "select 1 as atom_id, 't' as atom_title, '2026-01-01' as atom_updated, "
+               "'c' as atom_content", "_feed_title": "News \ufffe"}):
+        "_feed_title must be text XML can carry, without U+FFFE: 'News \\ufffe'",
 }
 
 

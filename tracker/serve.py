@@ -283,6 +283,9 @@ def make_datasette(db_path: Path | str, metadata: dict[str, Any]):
     datasette = _datasette_class()(immutables=[], metadata=metadata, settings=SETTINGS,
                                    static_mounts=[(site.MOUNT, str(site.STATIC))])
     datasette.remove_database("_memory")
+    if "atom" in datasette.renderers:  # datasette-atom
+        render, can_render = datasette.renderers["atom"]
+        datasette.renderers["atom"] = (site.xml_compatible(render), can_render)
     swap_database(datasette, db_path)
     return datasette
 

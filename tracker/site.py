@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from datasette import Forbidden, hookimpl
 from datasette.database import QueryInterrupted
 from datasette.handle_exception import handle_exception as datasette_error_page
-from datasette.utils import CustomRow
+from datasette.utils import CustomRow, call_with_supported_arguments
 from datasette.utils.asgi import BadRequest
 from datasette.views.base import DatasetteError
 
 from . import icsfeed, recordpage
 from .actors import parse_actor
-from .errors import TrackerError
+from .errors import TrackerError, shown
 from .facets import facet_classes
 from .serve import DATABASE, OpenFileDownload, open_snapshot
 
@@ -52,6 +55,37 @@ def register_facet_classes() -> list:
 def register_output_renderer() -> dict:
     """`.ics`: the iCalendar feed of any page with event columns (`tracker/icsfeed.py`)."""
     return {"extension": "ics", "render": icsfeed.render, "can_render": icsfeed.can_render}
+
+
+# What XML 1.0 cannot carry: C0 controls but tab, newline and carriage return, surrogates,
+# and the noncharacters U+FFFE and U+FFFF. lxml refuses a string holding one ("All
+# strings must be XML compatible"), which made the whole Atom feed a 500.
+NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def xml_text(value: Any) -> Any:
+    """A text with U+FFFD (the replacement character) for each character XML cannot
+    carry; any other value as it is."""
+    return NOT_XML.sub("\ufffd", value) if isinstance(value, str) else value
+
+
+def xml_compatible(render: Callable) -> Callable:
+    """datasette-atom's renderer, given its rows (and the query, and the page's
+    description, which it may use as the feed's title) with `xml_text`: a value of the
+    log that XML cannot carry (U+FFFE or U+FFFF, which versions before 2026-11-24 took in
+    a text, or a control in a `recorded_by` written by hand) is shown as U+FFFD, and the
+    feed is still served to every subscriber."""
+
+    def render_atom(datasette, request, sql, columns, rows, database, table, query_name,
+                    view_name, data):
+        rows = [{column: xml_text(row[column]) for column in columns} for row in rows]
+        data = {**data, "human_description_en": xml_text(data.get("human_description_en"))}
+        return call_with_supported_arguments(
+            render, datasette=datasette, request=request, sql=xml_text(sql), columns=columns,
+            rows=rows, database=database, table=table, query_name=query_name,
+            view_name=view_name, data=data, args=request.args)
+
+    return render_atom
 
 
 @hookimpl
@@ -117,7 +151,8 @@ def handle_exception(datasette, request, exception):
     `_sort_desc`, a `_timelimit` that is not a number, a view's `_next` that is not one,
     or a `_through` that is not one of its foreign keys as JSON; and to a CSV whose query
     was interrupted, a database page as CSV or array without a query, an Atom feed whose
-    `atom_updated` is no date. Those print no traceback in the server's log."""
+    `atom_updated` is no date or whose `_feed_title` XML cannot carry. Those print no
+    traceback in the server's log."""
     return datasette_error_page(datasette, request, bad_parameter(datasette, request, exception)
                                 or exception)
 
@@ -168,6 +203,11 @@ def bad_parameter(datasette, request, exception: Exception) -> BadRequest | None
     if request.path.endswith(".atom") and isinstance(exception, ValueError) and \
             type(exception).__module__.startswith("dateutil."):  # datasette-atom's parser
         return BadRequest(f"atom_updated must be a date and time: {exception}")
+    title = request.args.get("_feed_title")  # the one text of an Atom feed left as given
+    if request.path.endswith(".atom") and title is not None and NOT_XML.search(title):
+        code = ord(NOT_XML.search(title).group())
+        return BadRequest(f"_feed_title must be text XML can carry, without U+{code:04X}: "
+                          f"{shown(title)}")
     timelimit = request.args.get("_timelimit")
     if timelimit is not None and _int_refused(exception, timelimit):
         return BadRequest(f"_timelimit must be a whole number of milliseconds: {timelimit}")
