@@ -357,6 +357,7 @@ def test_log_filters_and_json(japan_format: str) -> None:
         sum(time[:19] < times[1][:19] for time in times):]
     assert ok("log", "--since", times[0][:10]).splitlines() == all_lines
     assert ok("log", "--since", times[0][:7]).splitlines() == all_lines
+    assert ok("log", "--since", "0999-12-31T00:00:00Z").splitlines() == all_lines  # not 999-
     for bad in ("2026-11-22/2026-11-23", "nope", "2026-11-22T99:00"):
         result = run("log", "--since", bad)
         assert (result.exit_code, result.stderr) == (1, (

@@ -79,7 +79,8 @@ def now() -> str:
 
 
 def format_timestamp(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    moment = moment.astimezone(timezone.utc)  # the year in 4 digits, as %Y is not before 1000
+    return f"{moment.year:04d}{moment:-%m-%dT%H:%M:%S.%fZ}"
 
 
 def parse_timestamp(text: str) -> datetime:
@@ -221,9 +222,10 @@ def check_envelope(event: dict[str, Any]) -> None:
             raise BadLine(f"bad {name} {shown(event[name], 100)}")
 
 
-def since_moment(text: str) -> str:
+def since_moment(text: str, name: str = "--since") -> str:
     """The first moment `--since TEXT` includes, as a recorded_at timestamp: the start of
-    a date (YYYY, YYYY-MM or YYYY-MM-DD, UTC), or a time as `--as-of` takes it."""
+    a date (YYYY, YYYY-MM or YYYY-MM-DD, UTC), or a time as `--as-of` takes it. Messages
+    call the value `name`."""
     from .dates import parse_date
 
     value = str(text).strip()
@@ -231,8 +233,8 @@ def since_moment(text: str) -> str:
         if not {"T", " ", "/"} & set(value):  # a date (else a time, or refused)
             return f"{parse_date(value).start}T00:00:00.000000Z"
         return format_timestamp(_instant(value))
-    except (TrackerError, ValueError):
-        raise TrackerError(f"invalid --since {shown(value)}: use a date (YYYY, YYYY-MM or "
+    except (TrackerError, ValueError, OverflowError):  # Overflow: as in `as_of_moment`
+        raise TrackerError(f"invalid {name} {shown(value)}: use a date (YYYY, YYYY-MM or "
                            "YYYY-MM-DD) or a time (YYYY-MM-DDTHH:MM:SSZ)") from None
 
 
@@ -254,8 +256,8 @@ def as_of_moment(text: str) -> str:
             moment = datetime.fromisoformat(value + "T23:59:59.999999+00:00")
         else:
             moment = _instant(value)
-    except ValueError:
+        return format_timestamp(moment)
+    except (ValueError, OverflowError):  # OverflowError: a time zone moves it out of range
         raise TrackerError(
             f"invalid --as-of {shown(value)}: use YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ"
         ) from None
-    return format_timestamp(moment)
