@@ -9,6 +9,7 @@ import urllib.parse
 from contextlib import closing
 from pathlib import Path
 
+import markupsafe
 import pytest
 
 from tracker.serve import load_metadata, make_datasette
@@ -157,6 +158,87 @@ async def test_canned_queries_take_an_actor_as_the_cli_does(datasette) -> None:
         assert answer == code, given
     assert await get_json(datasette, "/tracker/actor_timeline.json?_shape=array&"
                                      "actor=Atlantis") == []
+
+
+DATE_RULE = "use YYYY, YYYY-MM, YYYY-MM-DD or A/B"
+MOMENT_RULE = "use a date (YYYY, YYYY-MM or YYYY-MM-DD) or a time (YYYY-MM-DDTHH:MM:SSZ)"
+BAD_DATES = [
+    ("upcoming_after", "garbage", f"invalid date 'garbage': {DATE_RULE}"),
+    ("upcoming_after", "2027-13-45", "invalid date '2027-13-45': no month 13"),
+    ("upcoming_after", "2024-02-30", "invalid date '2024-02-30': 2024-02 has 29 days"),
+    ("upcoming_after", "2024-08-01T00:00Z", f"invalid date '2024-08-01T00:00Z': {DATE_RULE}"),
+    ("recorded_since", "garbage", f"invalid date 'garbage': {MOMENT_RULE}"),
+    ("recorded_since", "2026-11-22T99:00", f"invalid date '2026-11-22T99:00': {MOMENT_RULE}"),
+    ("recorded_since", "2026-11-22/2026-11-23",
+     f"invalid date '2026-11-22/2026-11-23': {MOMENT_RULE}"),
+    ("recorded_since", "0001-01-01T00:00:00+01:00",
+     f"invalid date '0001-01-01T00:00:00+01:00': {MOMENT_RULE}"),
+    ("changed_since", "2027-13-45", f"invalid date '2027-13-45': {MOMENT_RULE}"),
+]
+
+
+@pytest.mark.parametrize(("query", "date", "message"), BAD_DATES)
+async def test_a_canned_query_refuses_a_bad_date_naming_it(datasette, query: str, date: str,
+                                                           message: str) -> None:
+    """As the CLI refuses it: a 400 naming the value, as JSON, as the page and as CSV (where
+    `garbage` gave no rows and `2027-13-45` some, without a word)."""
+    query_string = f"?date={urllib.parse.quote(date)}"
+    response = await datasette.client.get(f"/tracker/{query}.json{query_string}")
+    assert (response.status_code, response.json()["error"]) == (400, message)
+    for page in (f"/tracker/{query}{query_string}", f"/tracker/{query}.csv{query_string}",
+                 f"/tracker/{query}.csv{query_string}&_stream=on"):
+        response = await datasette.client.get(page)
+        assert response.status_code == 400, page
+        assert str(markupsafe.escape(message)) in response.text, page
+
+
+async def test_dates_of_canned_queries_are_read_as_the_cli_reads_them(datasette,
+                                                                     bundled: Path) -> None:
+    """A time in whole seconds includes the events recorded later in that second (as text,
+    `...:45Z` sorted after `...:45.123456Z`); a date means its start, UTC, and any of its
+    forms does; an empty date (or none) means no bound."""
+    times = [row["recorded_at"] for row in rows(
+        bundled, "select recorded_at from events order by recorded_at")]
+    second = times[20][:19]
+    later = [time for time in times if time >= second]
+    assert later[0][:19] == second and later[0] != second + ".000000Z"
+    for given in (second + "Z", second, second.replace("T", " "), second + "+00:00"):
+        answer = await get_json(datasette, "/tracker/recorded_since.json?_shape=array&date="
+                                           + urllib.parse.quote(given))
+        assert sorted(row["recorded_at"] for row in answer) == later, given
+    changed = await get_json(datasette, "/tracker/changed_since.json?_shape=array&date="
+                                        + urllib.parse.quote(second + "Z"))
+    assert min(row["recorded_at"] for row in changed) == later[0]
+    every_event = await get_json(datasette, "/tracker/recorded_since.json?_shape=array")
+    assert len(every_event) == len(times) == 54
+    for given in ("", "%20", times[0][:4], times[0][:7], times[0][:10]):
+        assert await get_json(datasette, f"/tracker/recorded_since.json?_shape=array&"
+                                         f"date={given}") == every_event, given
+    assert await get_json(datasette, "/tracker/changed_since.json?_shape=array&date=") == \
+        await get_json(datasette, "/tracker/changed_since.json?_shape=array&date=1970")
+    upcoming = rows(bundled, "select id from upcoming_meetings")
+    assert len(upcoming) == 1  # the 2024-08 summit
+    for given, expected in (("", upcoming), ("2024", upcoming), ("2024-08", upcoming),
+                            ("2024-08-31", upcoming), ("2024-07-01/2024-09", upcoming),
+                            ("2024-09-01", []), ("2025", [])):
+        answer = await get_json(datasette, "/tracker/upcoming_after.json?_shape=array&date="
+                                           + urllib.parse.quote(given))
+        assert [{"id": row["id"]} for row in answer] == expected, given
+    for function, given, expected in (("tracker_date", "2024-08", "2024-08-01"),
+                                      ("tracker_date", "2019/2020", "2019-01-01"),
+                                      ("tracker_date", " ", ""),
+                                      ("tracker_since", "2026-11-24T06:10:45Z",
+                                       "2026-11-24T06:10:45.000000Z"),
+                                      ("tracker_since", "2026-11-24T08:10:45+02:00",
+                                       "2026-11-24T06:10:45.000000Z"),
+                                      ("tracker_since", "2026-11", "2026-11-01T00:00:00.000000Z"),
+                                      ("tracker_since", "0999", "0999-01-01T00:00:00.000000Z")):
+        [[answer]] = (await get_json(datasette, f"/tracker.json?sql=select+{function}(:d)&d="
+                                                + urllib.parse.quote(given)))["rows"]
+        assert answer == expected, (function, given)
+    response = await datasette.client.get("/tracker.json?sql=select+tracker_since('nope')")
+    assert (response.status_code, response.json()["error"]) == (
+        400, f"invalid date 'nope': {MOMENT_RULE}")
 
 
 async def test_a_donors_totals_survive_the_cut_of_a_long_answer(datasette) -> None:

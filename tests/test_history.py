@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
+from contextlib import closing
 from pathlib import Path
 
 import pytest
+
+from tracker import site
 
 from .conftest import METADATA, SOURCE, log_bytes, ok, rows, run
 
@@ -475,8 +479,11 @@ def test_history_records_every_change(db: Path) -> None:
          "field": "disbursed_amount", "old_value": None, "new_value": "400",
          "reason": "tranche 1"},
     ]
-    changed = rows(db, json.loads(METADATA.read_text())["databases"]["tracker"]["queries"][
-        "changed_since"]["sql"].replace(":date", "'2000-01-01'"))
+    with closing(sqlite3.connect(db)) as conn:
+        site.prepare_connection(conn)  # the site's functions (tracker_since)
+        conn.row_factory = sqlite3.Row
+        changed = [dict(row) for row in conn.execute(json.loads(METADATA.read_text())[
+            "databases"]["tracker"]["queries"]["changed_since"]["sql"], {"date": "2000-01-01"})]
     assert changed[0]["event_type"] == "source.added"  # the newest first
     assert sorted((row["event_type"], row["field"], row["new_value"]) for row in changed) == [
         ("pledge.recorded", "record", "Grant"),

@@ -124,7 +124,7 @@ def inspect_database(path: Path | str) -> dict[str, Any]:
 def _database_class():
     from datasette.database import Database, connections
 
-    from . import paging
+    from . import paging, site
 
     class TrackerDatabase(Database):
         """A database Datasette treats as immutable, read through read-only connections
@@ -164,6 +164,7 @@ def _database_class():
                     if not table.get("view")}
 
         async def execute_fn(self, fn):
+            fn = site.with_refusals(fn)  # a site function's refusal, with its message
             if self.ds.executor is None:
                 return await super().execute_fn(fn)
             key = self.connection_key
@@ -278,6 +279,7 @@ def make_datasette(db_path: Path | str, metadata: dict[str, Any]):
     if not pm.is_registered(site):
         pm.register(site, name="tracker.site")
     site.missing_column_raises_index_error()
+    site.csv_of_a_failed_query_is_an_error()
     paging.mend_table_pages()
     _markdown_cells(pm, _configures(metadata, MARKDOWN_CONFIG))
     datasette = _datasette_class()(immutables=[], metadata=metadata, settings=SETTINGS,

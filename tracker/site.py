@@ -6,6 +6,7 @@ import asyncio
 import json
 import re
 import sqlite3
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,9 +17,12 @@ from datasette.handle_exception import handle_exception as datasette_error_page
 from datasette.utils import CustomRow, call_with_supported_arguments
 from datasette.utils.asgi import BadRequest
 from datasette.views.base import DatasetteError
+from datasette.views.database import QueryView
 
 from . import icsfeed, recordpage
 from .actors import parse_actor
+from .dates import parse_date
+from .envelope import since_moment
 from .errors import TrackerError, shown
 from .facets import facet_classes
 from .serve import DATABASE, OpenFileDownload, open_snapshot
@@ -128,6 +132,8 @@ MAX_VALUE_BYTES = 8_000_000
 def prepare_connection(conn: sqlite3.Connection) -> None:
     conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, MAX_VALUE_BYTES)
     conn.create_function("tracker_actor", 1, actor_code, deterministic=True)
+    conn.create_function("tracker_date", 1, refusing(first_day), deterministic=True)
+    conn.create_function("tracker_since", 1, refusing(first_moment), deterministic=True)
 
 
 def actor_code(value: object) -> str | None:
@@ -141,6 +147,66 @@ def actor_code(value: object) -> str | None:
         return parse_actor(text) if text else ""
     except TrackerError:
         return text.upper()
+
+
+def first_day(value: object) -> str | None:
+    """SQL `tracker_date(text)`: the first day of a date as the CLI's `--date` reads it
+    (YYYY, YYYY-MM, YYYY-MM-DD, or an interval A/B), as YYYY-MM-DD, for the canned queries
+    that take a date; '' for an empty text (no bound: every date is on or after it). A bad
+    date is an error of the query, which names it."""
+    if value is None:
+        return None
+    text = str(value).strip()
+    return parse_date(text).start if text else ""
+
+
+def first_moment(value: object) -> str | None:
+    """SQL `tracker_since(text)`: the first moment `tracker log --since TEXT` includes (the
+    start of a date, UTC, or a time), written as `recorded_at` is (so that a time in
+    whole seconds includes the events later in that second), for the canned queries that
+    take a date; '' for an empty text (no bound). A bad one is an error of the query."""
+    if value is None:
+        return None
+    text = str(value).strip()
+    return since_moment(text, "date") if text else ""
+
+
+_refused = threading.local()  # the first refusal of a site function, in its thread
+
+
+def refusing(function: Callable[[object], Any]) -> Callable[[object], Any]:
+    """An SQL function that, on a TrackerError, gives NULL and keeps the message for
+    `with_refusals` to raise: SQLite's error for a Python function that raises says only
+    that it raised (and Datasette has such tracebacks printed in the server's log)."""
+
+    def sql_function(value: object) -> Any:
+        try:
+            return function(value)
+        except TrackerError as error:
+            if getattr(_refused, "message", None) is None:
+                _refused.message = str(error)
+            return None
+
+    return sql_function
+
+
+def with_refusals(fn: Callable[[sqlite3.Connection], Any]
+                  ) -> Callable[[sqlite3.Connection], Any]:
+    """Datasette's work on a connection (in its thread), failing with the message of the
+    first value a site function refused, as an SQL error (`invalid date 'garbage': use
+    YYYY, YYYY-MM, YYYY-MM-DD or A/B`), which Datasette answers with a 400."""
+
+    def run(conn: sqlite3.Connection) -> Any:
+        _refused.message = None
+        try:
+            result = fn(conn)
+        finally:
+            message, _refused.message = _refused.message, None
+        if message is not None:
+            raise sqlite3.OperationalError(message)
+        return result
+
+    return run
 
 
 @hookimpl
@@ -178,6 +244,26 @@ def missing_column_raises_index_error() -> None:
 
     getitem.mended = True  # type: ignore[attr-defined]
     CustomRow.__getitem__ = getitem
+
+
+def csv_of_a_failed_query_is_an_error() -> None:
+    """Make the CSV of a query that fails an error (a 400 naming it, as its page and JSON
+    give): Datasette 0.65 writes it as an empty CSV, with a status of 200, so that a
+    download of `recorded_since.csv?date=garbage` or of `?sql=select nope` looked like no
+    rows."""
+    if getattr(QueryView.data, "mended", False):
+        return
+    data = QueryView.data
+
+    async def data_or_error(view: QueryView, request: Any, *args: Any, **kwargs: Any) -> Any:
+        result = await data(view, request, *args, **kwargs)
+        if request.url_vars.get("format") == "csv" and isinstance(result, tuple) \
+                and isinstance(result[0], dict) and result[0].get("error"):
+            raise DatasetteError(result[0]["error"], title="Invalid SQL", status=400)
+        return result
+
+    data_or_error.mended = True  # type: ignore[attr-defined]
+    QueryView.data = data_or_error  # type: ignore[method-assign]
 
 
 # What Datasette 0.65 says, with a status of 500, of a bad parameter of a table page.
