@@ -241,6 +241,38 @@ async def test_dates_of_canned_queries_are_read_as_the_cli_reads_them(datasette,
         400, f"invalid date 'nope': {MOMENT_RULE}")
 
 
+async def test_more_than_1000_events_since_a_date_are_said_to_be_cut(tmp_path: Path,
+                                                                     db: Path) -> None:
+    """`recorded_since` and `changed_since` stopped at 1,000 rows with `"truncated":
+    false` (a `limit 1000` in their SQL): they show the latest 1,000 and say there are
+    more, and the `events` table, which pages, gives every one, as one CSV too."""
+    rows_file = tmp_path / "meetings.jsonl"
+    rows_file.write_text("".join(json.dumps({
+        "kind": "meeting", "title": f"Meeting {n}", "date": "2025", "status": "held",
+        "source": "https://example.org/report"}) + "\n" for n in range(1100)))
+    ok("import", rows_file)
+    ok("build")
+    site = make_datasette(db, load_metadata(METADATA))
+    await site.invoke_startup()
+    latest = [row["id"] for row in rows(
+        db, "select id from events order by recorded_at desc limit 1000")]
+    for query in ("recorded_since", "changed_since"):
+        for date in ("", "2000-01-01"):
+            answer = await get_json(site, f"/tracker/{query}.json?_shape=objects&date={date}")
+            assert (answer["truncated"], len(answer["rows"])) == (True, 1000), query
+        page = await site.client.get(f"/tracker/{query}?date=2000")
+        assert "returning more than 1,000 rows" in page.text
+    answer = await get_json(site, "/tracker/recorded_since.json?_shape=objects&date=2000")
+    assert [row["subject"] for row in answer["rows"]] == latest
+    since = (await site.client.get("/tracker/events.csv?_stream=on&recorded_at__gte=2000"))
+    assert len(since.text.splitlines()) == 1 + 1100
+    fewer = await get_json(site, "/tracker/recorded_since.json?_shape=objects&date="
+                                 + rows(db, "select recorded_at from events order by "
+                                            "recorded_at desc limit 1 offset 999")[0][
+                                     "recorded_at"])
+    assert (fewer["truncated"], len(fewer["rows"])) == (False, 1000)
+
+
 async def test_a_donors_totals_survive_the_cut_of_a_long_answer(datasette) -> None:
     """A query answers 1,000 rows at most: the totals come first, so a donor of more
     pledges than that still gets them (here the cut is made at one row)."""
