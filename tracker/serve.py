@@ -147,7 +147,7 @@ def _database_class():
             return conn
 
         async def execute(self, sql: str, *args: Any, **kwargs: Any) -> Any:
-            """Datasette's, with a sorted table or view page's rows in one total order
+            """Datasette's, with the pages of a sorted table in one total order
             (`paging.total_order`)."""
             return await super().execute(await paging.total_order(self, sql), *args, **kwargs)
 

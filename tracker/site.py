@@ -290,7 +290,8 @@ def bad_parameter(datasette, request, exception: Exception) -> BadRequest | None
             type(exception).__module__.startswith("dateutil."):  # datasette-atom's parser
         return BadRequest(f"atom_updated must be a date and time: {exception}")
     title = request.args.get("_feed_title")  # the one text of an Atom feed left as given
-    if request.path.endswith(".atom") and title is not None and NOT_XML.search(title):
+    if request.path.endswith(".atom") and isinstance(exception, ValueError) and \
+            title is not None and NOT_XML.search(title):  # lxml's "must be XML compatible"
         code = ord(NOT_XML.search(title).group())
         return BadRequest(f"_feed_title must be text XML can carry, without U+{code:04X}: "
                           f"{shown(title)}")
