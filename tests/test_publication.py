@@ -569,11 +569,55 @@ async def test_atom_feed_reports_corrections(japan_format: str, db: Path) -> Non
                 entry.find(f"{ATOM}link").get("href")) for entry in feed.findall(f"{ATOM}entry")]
     record = f"/tracker/records/{meeting}"
     assert entries[:3] == [
-        ("Retracted: Talks", "Date: 2019-05-20. Reason: recorded twice.", record),
-        ("Corrected: Talks", "Date: 2019-05-20. Changed: date. Reason: the date was misread.",
+        ("Retracted: Talks", "Meeting date (current): 2019-05-20. Reason: recorded twice.",
          record),
-        ("Meeting: Talks", "Date: 2019. Source: https://example.org/report: \u201ca quote\u201d",
-         record),
+        ("Corrected: Talks", "Meeting date (current): 2019-05-20. Changed: date. Reason: the "
+         "date was misread.", record),
+        ("Meeting: Talks", "Meeting date: 2019. Source: https://example.org/report: "
+         "\u201ca quote\u201d", record),
     ]
     for _title, _content, link in entries:
         await get(site, link)
+
+
+async def test_atom_feed_gives_amounts_and_says_what_each_date_is(db: Path) -> None:
+    """A new pledge's amount (from its own event: `records.data` is empty until an
+    amendment), "about" when approximate; a disbursement's cumulative amount; a
+    reschedule's new date; and each date labelled: the record's as recorded, or as it
+    stands now, and the date of a change. Ids, titles and links stay as they were."""
+    meeting = ok("add", "meeting", "--title", "Summit", "--date", "2026-03", "--status",
+                 "scheduled", *SOURCE)
+    pledge = ok("add", "pledge", "--title", "Grant", "--date", "2024", "--donor", "JPN",
+                "--recipient", "KAZ", "--amount", "2000000000", "--currency", "JPY",
+                "--approximate", *SOURCE)
+    exact = ok("add", "pledge", "--title", "Loan", "--date", "2024-05", "--donor", "JPN",
+               "--recipient", "KAZ", "--amount", "0.1", "--currency", "EUR", *SOURCE)
+    disbursed = ok("update", pledge, "--status", "disbursed", "--amount", "500000000",
+                   "--date", "2025-01", *SOURCE)
+    moved = ok("update", meeting, "--status", "scheduled", "--to", "2027-04", "--date",
+               "2026-11", *SOURCE)
+    held = ok("update", exact, "--status", "fulfilled", *SOURCE)
+    ok("build")
+    site = make_datasette(db, load_metadata(METADATA))
+    feed = ElementTree.fromstring((await get(site, "/tracker/recent_developments.atom")).content)
+    source = "Source: https://example.org/report: \u201ca quote\u201d"
+    assert [(entry.findtext(f"{ATOM}id"), entry.findtext(f"{ATOM}title"),
+             entry.findtext(f"{ATOM}content"), entry.find(f"{ATOM}link").get("href"))
+            for entry in feed.findall(f"{ATOM}entry")] == [
+        (f"urn:tracker:{held}", "Pledge fulfilled: Loan",
+         f"Pledge date (current): 2024-05. {source}", f"/tracker/pledges/{exact}"),
+        (f"urn:tracker:{moved}", "Meeting scheduled: Summit",
+         f"Date of the change: 2026-11. Rescheduled to: 2027-04. {source}",
+         f"/tracker/meetings/{meeting}"),
+        (f"urn:tracker:{disbursed}", "Pledge disbursed: Grant",
+         "Date of the change: 2025-01. Pledge date (current): 2024. Disbursed so far "
+         f"(cumulative): 500000000 JPY, of about 2000000000 JPY pledged. {source}",
+         f"/tracker/pledges/{pledge}"),
+        (f"urn:tracker:{exact}", "Pledge: Loan",
+         f"Pledge date: 2024-05. Amount: 0.1 EUR. {source}", f"/tracker/pledges/{exact}"),
+        (f"urn:tracker:{pledge}", "Pledge: Grant",
+         f"Pledge date: 2024. Amount: about 2000000000 JPY. {source}",
+         f"/tracker/pledges/{pledge}"),
+        (f"urn:tracker:{meeting}", "Meeting: Summit", f"Meeting date: 2026-03. {source}",
+         f"/tracker/meetings/{meeting}"),
+    ]
