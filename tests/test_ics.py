@@ -3,8 +3,11 @@ read back with the icalendar library."""
 
 from __future__ import annotations
 
+import asyncio
 import re
+import sqlite3
 import types
+from contextlib import closing
 from datetime import date, datetime, timezone
 from pathlib import Path
 from urllib.parse import urlencode
@@ -19,7 +22,9 @@ from hypothesis import strategies as st
 from tracker import icsfeed
 from tracker.serve import load_metadata, make_datasette
 
-from .conftest import METADATA, rows
+from .conftest import METADATA, SOURCE, ok, rows
+
+CALENDAR = "/tracker/scheduled_meetings.ics"
 
 
 @pytest.fixture
@@ -41,6 +46,13 @@ async def events_of(site, sql: str, **params: str) -> list[icalendar.Event]:
         "VEVENT")
 
 
+async def calendar_events(site) -> list[icalendar.Event]:
+    """The events of the calendar of meetings."""
+    response = await site.client.get(CALENDAR)
+    assert response.status_code == 200, response.text[:500]
+    return icalendar.Calendar.from_ical(response.content).walk("VEVENT")
+
+
 def error_of(response) -> str:
     """The message of an error page."""
     [message] = re.findall(r'border: 3px solid red;">(.*?)</div>', response.text)
@@ -57,8 +69,91 @@ async def test_the_calendar_gives_dated_meetings_as_all_day_events(site, bundled
     assert str(event["LOCATION"]) == "Astana, Kazakhstan"
     assert str(event["TRANSP"]) == "TRANSPARENT"  # it does not make the subscriber busy
     assert str(event["URL"]) == f"http://localhost/tracker/meetings/{meeting['id']}"
-    stamp = event.decoded("DTSTAMP")  # when the calendar was written
-    assert abs(datetime.now(timezone.utc) - stamp).total_seconds() < 60
+    assert str(event["STATUS"]) == "CONFIRMED"
+
+
+def stamp_of(recorded_at: str) -> datetime:
+    """A time as the log records it, as DTSTAMP gives it (to the second)."""
+    return datetime.fromisoformat(recorded_at).replace(microsecond=0)
+
+
+async def test_a_meetings_dtstamp_is_when_it_last_changed(db: Path) -> None:
+    """Not the time of the request (RFC 5545 3.8.7.2: without METHOD, DTSTAMP is when
+    the event was last revised): the meeting's latest event, or its format's; for a
+    meeting whose date passed without an update, from the day after its date on, as
+    its description then says so."""
+    ok("add", "format", "talks", "--name", "Talks", *SOURCE)
+    meeting = ok("add", "meeting", "--title", "Summit", "--date", "2999-05", "--format",
+                 "talks", *SOURCE)
+    ok("build")
+    site = make_datasette(db, load_metadata(METADATA))
+    [event] = await calendar_events(site)
+    [row] = rows(db, "select updated_at from meetings")
+    assert event.decoded("DTSTAMP") == stamp_of(row["updated_at"])
+    await asyncio.sleep(1.1)
+    [again] = await calendar_events(site)
+    assert again.decoded("DTSTAMP") == event.decoded("DTSTAMP")  # asked again: the same
+    ok("cite", meeting, "--source", "https://example.org/more")
+    ok("build")
+    [cited] = await calendar_events(site)
+    [row] = rows(db, "select updated_at from meetings")
+    assert cited.decoded("DTSTAMP") == stamp_of(row["updated_at"]) > event.decoded("DTSTAMP")
+    ok("cite", "talks", "--source", "https://example.org/format")  # the format changes
+    ok("build")
+    [row] = rows(db, "select updated_at from formats")
+    [renamed] = await calendar_events(site)
+    assert renamed.decoded("DTSTAMP") == stamp_of(row["updated_at"])
+    with closing(sqlite3.connect(db)) as conn, conn:  # last changed before its date passed
+        conn.execute("update meetings set date_start = '2020-05-01', date_end = '2020-05-31',"
+                     " updated_at = '2020-01-02T03:04:05.000006Z'")
+        conn.execute("update formats set updated_at = '2020-01-02T03:04:05.000006Z'")
+    [passed] = await calendar_events(site)
+    assert passed.decoded("DTSTAMP") == datetime(2020, 6, 1, tzinfo=timezone.utc)
+    assert "date passed without an update" in str(passed["DESCRIPTION"])
+
+
+async def test_a_meeting_cancelled_or_postponed_stays_in_the_calendar(db: Path) -> None:
+    """With its UID, so that a calendar that imported it learns of it: a cancelled
+    meeting CANCELLED; one postponed with no new date CANCELLED at the date it had; one
+    postponed to a new date TENTATIVE at that date. A meeting held leaves it. SEQUENCE
+    counts the changes recorded to a meeting."""
+    titles = ("Kept", "Cancelled", "Postponed", "Put off", "Held")
+    ids = {title: ok("add", "meeting", "--title", title, "--date", "2025-05", "--status",
+                     "scheduled", *SOURCE) for title in titles}
+    ok("update", ids["Cancelled"], "--status", "cancelled", *SOURCE)
+    ok("update", ids["Postponed"], "--status", "postponed", *SOURCE)
+    ok("update", ids["Put off"], "--status", "postponed", "--to", "2999-03", *SOURCE)
+    ok("update", ids["Held"], "--status", "held", *SOURCE)
+    ok("build")
+    site = make_datasette(db, load_metadata(METADATA))
+    response = await site.client.get("/tracker/scheduled_meetings.ics")
+    events = {str(event["UID"]): event
+              for event in icalendar.Calendar.from_ical(response.content).walk("VEVENT")}
+    assert set(events) == {f"{ids[title]}@tracker" for title in titles[:4]}
+    found = {title: events[f"{ids[title]}@tracker"] for title in titles[:4]}
+    assert {title: (str(event["SUMMARY"]), str(event["STATUS"]), event.decoded("DTSTART"))
+            for title, event in found.items()} == {
+        "Kept": ("Kept", "CONFIRMED", date(2025, 5, 1)),
+        "Cancelled": ("Cancelled: Cancelled", "CANCELLED", date(2025, 5, 1)),
+        "Postponed": ("Postponed: Postponed", "CANCELLED", date(2025, 5, 1)),
+        "Put off": ("Postponed: Put off", "TENTATIVE", date(2999, 3, 1))}
+    assert [str(found[title]["DESCRIPTION"]) for title in titles[:4]] == [
+        "Scheduled meeting, dated 2025-05 (known to the month), date passed without an "
+        "update.",
+        "Cancelled meeting, dated 2025-05 (known to the month).",
+        "Postponed meeting, dated 2025-05 (known to the month), no new date yet.",
+        "Postponed meeting, put off to 2999-03 (known to the month)."]
+    ok("update", ids["Postponed"], "--status", "scheduled", "--to", "2999-06", *SOURCE)
+    ok("build")
+    response = await site.client.get("/tracker/scheduled_meetings.ics")
+    [again] = [event for event in icalendar.Calendar.from_ical(response.content).walk("VEVENT")
+               if str(event["UID"]) == f"{ids['Postponed']}@tracker"]
+    assert (str(again["SUMMARY"]), str(again["STATUS"]), again.decoded("DTSTART")) == (
+        "Postponed", "CONFIRMED", date(2999, 6, 1))
+    [row] = rows(db, "select updated_at from meetings where id = ?", ids["Postponed"])
+    assert again.decoded("DTSTAMP") == stamp_of(row["updated_at"])
+    assert (found["Postponed"]["SEQUENCE"], again["SEQUENCE"]) == (1, 2)  # its updates
+    assert found["Kept"]["SEQUENCE"] == 0
 
 
 async def test_a_calendar_has_its_name_and_asks_to_be_refreshed(site) -> None:
@@ -66,7 +161,7 @@ async def test_a_calendar_has_its_name_and_asks_to_be_refreshed(site) -> None:
     calendar = icalendar.Calendar.from_ical(response.content)
     assert response.headers["content-type"] == "text/calendar; charset=utf-8"
     assert str(calendar["X-WR-CALNAME"]) == str(calendar["NAME"]) == (
-        "Scheduled meetings (calendar)")
+        "Scheduled meetings and those postponed or cancelled (calendar)")
     assert str(calendar["VERSION"]) == "2.0"
     assert str(calendar["REFRESH-INTERVAL"].to_ical().decode()) == "PT1H"
     asked = await site.client.get("/tracker/scheduled_meetings.ics?_ics_title=Summits&_plain=1")
@@ -118,6 +213,15 @@ async def test_a_date_in_any_iso_form_is_an_all_day_event(site, value: str) -> N
     [event] = await events_of(site, f"select 'Day' as event_name, '{value}' as event_dtstart")
     assert event.decoded("DTSTART") == date(2026, 1, 2)
     assert not isinstance(event.decoded("DTSTART"), datetime)
+
+
+async def test_an_event_has_the_status_given_in_any_case(site) -> None:
+    for status in ("tentative", "Confirmed", "CANCELLED"):
+        response = await feed(site, "select 'Talks' as event_name, '2026-01-02' as "
+                                    "event_dtstart, :given as event_status", given=status)
+        assert f"\r\nSTATUS:{status.upper()}\r\n" in response.text
+        [event] = icalendar.Calendar.from_ical(response.content).walk("VEVENT")
+        assert str(event["STATUS"]) == status.upper()
 
 
 async def test_an_empty_optional_value_is_none(site) -> None:
@@ -206,6 +310,13 @@ async def test_an_event_without_a_uid_keeps_the_same_one(site) -> None:
      "number of days)"),
     ("'2026-03-02' as event_dtstart, 'Talks' as event_location, x'00ff' as event_description",
      "event_description b'\\x00\\xff' is binary data, not text"),
+    ("'2026-03-02' as event_dtstart, -1 as event_sequence",
+     "event_sequence -1 is not a revision number (a whole number from 0)"),
+    ("'2026-03-02' as event_dtstart, '1' as event_sequence",
+     "event_sequence '1' is not a revision number (a whole number from 0)"),
+    ("'2026-03-02' as event_dtstart, 'POSTPONED' as event_status",
+     "event_status 'POSTPONED' is not the status of an event (TENTATIVE, CONFIRMED or "
+     "CANCELLED)"),
 ])
 async def test_a_value_that_cannot_be_an_event_is_named(site, columns: str,
                                                         message: str) -> None:

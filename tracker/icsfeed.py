@@ -2,12 +2,13 @@
 `event_dtstart` columns, at its address with `.ics`.
 
 The columns are datasette-ics's (`event_dtend`, `event_duration`, `event_description`,
-`event_uid`, `event_tzid`), with `event_location`, `event_url` and `event_dtstamp`
-besides. A date (YYYY-MM-DD) makes an all-day event, as calendars show a meeting known
-to the day or the month; a time makes a timed one, written in UTC (a time without an
-offset is in `event_tzid`, else in UTC). The calendar is written here, not by a library:
-icalendar took 170 to 250 ms for 1,000 events, most of it folding lines a character at a
-time, and datasette-ics writes a date as midnight UTC, which is the day before in America.
+`event_uid`, `event_tzid`), with `event_location`, `event_url`, `event_dtstamp`,
+`event_status` and `event_sequence` besides. A date (YYYY-MM-DD) makes an all-day event,
+as calendars show a meeting known to the day or the month; a time makes a timed one,
+written in UTC (a time without an offset is in `event_tzid`, else in UTC). The calendar
+is written here, not by a library: icalendar took 170 to 250 ms for 1,000 events, most of
+it folding lines a character at a time, and datasette-ics writes a date as midnight UTC,
+which is the day before in America.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from .errors import shown
 REQUIRED = frozenset({"event_name", "event_dtstart"})
 COLUMNS = ("event_name", "event_dtstart", "event_dtend", "event_duration",
            "event_description", "event_uid", "event_tzid", "event_location", "event_url",
-           "event_dtstamp")
+           "event_dtstamp", "event_status", "event_sequence")
 PRODID = f"-//tracker//Datasette {__version__}//EN"
 REFRESH = "PT1H"  # how often a subscribed calendar is to ask again
 LINE_OCTETS = 75  # the longest content line, before it is folded
@@ -45,6 +46,7 @@ TEXT = str.maketrans({"\\": "\\\\", ";": "\\;", ",": "\\,", "\n": "\\n", "\r": "
 Moment = date | datetime  # a date, or a time in UTC, to the second
 TEXTS = (("event_name", "SUMMARY"), ("event_location", "LOCATION"),
          ("event_description", "DESCRIPTION"))
+STATUSES = ("TENTATIVE", "CONFIRMED", "CANCELLED")  # of a VEVENT (RFC 5545 3.8.1.11)
 
 
 class BadRow(ValueError):
@@ -119,6 +121,12 @@ class Events:
             if not isinstance(when, datetime):  # a date: its start
                 when = datetime.combine(when, datetime.min.time(), timezone.utc)
         lines.append(f"DTSTAMP:{self.stamp if when is None else utc_stamp(when)}")
+        status = values.get("event_status")
+        if status is not None:
+            lines.append(f"STATUS:{_status(status)}")
+        sequence = values.get("event_sequence")
+        if sequence is not None:
+            lines.append(f"SEQUENCE:{_sequence(sequence)}")
         for column, key in TEXTS:
             value = values.get(column)
             if value is not None:
@@ -173,6 +181,22 @@ def _when(values: Mapping[str, Any], start: Moment, zone: tzinfo) -> list[str]:
     elif duration is not None:
         lines.append(f"DURATION:{_duration(duration, all_day)}")
     return lines
+
+
+def _status(value: Any) -> str:
+    """An event's STATUS, in any case."""
+    if isinstance(value, str) and value.upper() in STATUSES:
+        return value.upper()
+    raise BadRow(f"event_status {shown(value)} is not the status of an event (TENTATIVE, "
+                 "CONFIRMED or CANCELLED)")
+
+
+def _sequence(value: Any) -> int:
+    """A revision number (RFC 5545 3.8.7.4): a whole number from 0."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**31:
+        return value
+    raise BadRow(f"event_sequence {shown(value)} is not a revision number (a whole number "
+                 "from 0)")
 
 
 def _typed(when: Moment) -> str:
