@@ -206,7 +206,7 @@ def test_the_dashboard_renders_charts_with_marks(visit: Visit, site) -> None:
     [(held,)] = query(db, "select count(*) from meetings where status = 'held'")
     assert page.locator("#chart-meetings-held p").inner_text() == str(held)
     assert page.locator("#chart-meetings-upcoming p").inner_text() == "0"
-    assert page.locator("#chart-pledged p").inner_text() == "JPY about 2.0 bn"
+    assert page.locator("#chart-pledged p").inner_text() == "JPY about 2,000,000,000"
     [(groups,)] = query(db, "select count(*) from (select 1 from meetings group by "
                             "substr(date_start, 1, 4), substr(date_end, 1, 4), format)")
     bars = page.locator("#chart-meetings-per-year svg g.mark-rect path")

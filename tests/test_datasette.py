@@ -7,12 +7,22 @@ import re
 import sqlite3
 import urllib.parse
 from contextlib import closing
+from decimal import Decimal, localcontext
 from pathlib import Path
 
 import markupsafe
 import pytest
+import sqlite_utils
+from datasette_dashboards import replace_opts_in_query
+from hypothesis import given as examples
+from hypothesis import settings
+from hypothesis import strategies as st
 
+from tracker import schema
+from tracker.model import parse_amount
+from tracker.projection import _number
 from tracker.serve import load_metadata, make_datasette
+from tracker.site import actor_code
 
 from .conftest import METADATA, SOURCE, ok, rows
 from .serving import copy_bundled_project, tracker_serve
@@ -279,7 +289,8 @@ async def test_a_donors_totals_survive_the_cut_of_a_long_answer(datasette) -> No
     datasette.max_returned_rows = 1
     answer = await get_json(datasette, "/tracker/pledges_by_donor.json?donor=JPN")
     assert (answer["truncated"], answer["rows"]) == (True, [
-        [None, "total in JPY (1 pledge)", 2000000000, "JPY", 1, None, None, None, None]])
+        [None, "total in JPY (1 pledge)", 2000000000, "JPY", 1, None, None, None, None,
+         "2000000000", None]])
 
 
 async def test_foreign_keys_show_names(datasette) -> None:
@@ -403,3 +414,140 @@ def test_tracker_serve_builds_and_serves(tmp_path: Path) -> None:
         assert metadata["title"] == "tracker: diplomatic developments"
     assert (project / "tracker.db").exists()
     assert server.stderr().startswith("Built tracker.db from ")
+
+
+# -- money: exact decimals -------------------------------------------------------------
+
+
+def pledge(donor: str, amount: str, currency: str, *extra: str) -> str:
+    return ok("add", "pledge", "--title", f"{amount} {currency}", "--date", "2024",
+              "--donor", donor, "--recipient", "JPN", "--amount", amount,
+              "--currency", currency, *extra, *SOURCE)
+
+
+async def test_every_money_figure_is_exact_and_says_when_it_is_approximate(db: Path) -> None:
+    """Sums and differences of amounts are made in exact decimals: floats give
+    0.30000000000000004 for 0.1 + 0.2 and 0.010000000009313226 for 999999.99 - 999999.98.
+    Each figure is a number and its exact text; a sum of approximate amounts says so."""
+    pledge("KAZ", "0.1", "EUR")
+    pledge("KAZ", "0.2", "EUR")
+    large = pledge("UZB", "999999.99", "EUR")
+    ok("update", large, "--status", "disbursed", "--amount", "999999.98", *SOURCE)
+    pledge("UZB", "2000000000", "JPY", "--approximate")
+    ok("build")
+    site = make_datasette(db, load_metadata(METADATA))
+    await site.invoke_startup()
+    [total, *_] = await get_json(site, "/tracker/pledges_by_donor.json?_shape=array&donor=KAZ")
+    assert {key: total[key] for key in ("title", "amount", "amount_text", "disbursed_amount",
+                                        "disbursed_amount_text")} == {
+        "title": "total in EUR (2 pledges)", "amount": 0.3, "amount_text": "0.3",
+        "disbursed_amount": None, "disbursed_amount_text": None}
+    [left] = await get_json(site, "/tracker/pledges_outstanding.json?_shape=array&"
+                                  "currency=EUR&donor=UZB")
+    assert (left["outstanding_amount"], left["outstanding_amount_text"]) == (0.01, "0.01")
+    assert (left["amount_text"], left["disbursed_amount_text"]) == ("999999.99", "999999.98")
+    per_donor = await get_json(site, "/tracker/pledges_outstanding_by_donor.json?"
+                                     "_shape=array&donor=")
+    assert per_donor == [
+        {"donor": "KAZ", "currency": "EUR", "pledges": 2, "pledged": 0.3, "disbursed": 0,
+         "outstanding": 0.3, "approximate": 0, "pledged_text": "0.3", "disbursed_text": "0",
+         "outstanding_text": "0.3"},
+        {"donor": "UZB", "currency": "EUR", "pledges": 1, "pledged": 999999.99,
+         "disbursed": 999999.98, "outstanding": 0.01, "approximate": 0,
+         "pledged_text": "999999.99", "disbursed_text": "999999.98",
+         "outstanding_text": "0.01"},
+        {"donor": "UZB", "currency": "JPY", "pledges": 1, "pledged": 2000000000,
+         "disbursed": 0, "outstanding": 2000000000, "approximate": 1,
+         "pledged_text": "2000000000", "disbursed_text": "0",
+         "outstanding_text": "2000000000"}]
+
+
+DIGITS = st.integers(1, 10 ** 15 - 1)  # at most 15 significant digits, as the CLI takes
+AMOUNT_TEXTS = st.builds(lambda digits, places: parse_amount(
+    format(Decimal(digits).scaleb(-places), "f")), DIGITS, st.integers(0, 15))
+PLEDGE_ROWS = st.lists(st.tuples(
+    st.sampled_from(["KAZ", "UZB"]), st.sampled_from(["EUR", "JPY"]), AMOUNT_TEXTS,
+    st.none() | AMOUNT_TEXTS, st.sampled_from(["pledged", "fulfilled", "withdrawn"]),
+    st.booleans()), min_size=1, max_size=12)
+
+
+def exact(value: Decimal) -> str:
+    """A decimal as an amount is written: no trailing zeros, no point for a whole."""
+    return format(value.normalize(), "f")
+
+
+@examples(PLEDGE_ROWS)
+@settings(max_examples=60, deadline=None)
+def test_sums_and_differences_of_any_amounts_are_exact(pledges: list[tuple]) -> None:
+    """The view, the canned queries and the dashboard's chart add and subtract amounts as
+    decimals, whatever their digits (15 significant at most, up to 15 decimals), with
+    carries across the fractions of many amounts."""
+    with localcontext(prec=60):  # exact: 28 digits would round 10^13 + 10^-15
+        check_sums_and_differences(pledges)
+
+
+def check_sums_and_differences(pledges: list[tuple]) -> None:
+    metadata = json.loads(METADATA.read_text())
+    queries = metadata["databases"]["tracker"]["queries"]
+    chart = metadata["plugins"]["datasette-dashboards"]["overview"]["charts"]["pledged"]
+    with closing(sqlite3.connect(":memory:")) as conn:
+        database = sqlite_utils.Database(conn)
+        schema.create_tables(database)
+        schema.create_indexes_views_fts(database)
+        conn.create_function("tracker_actor", 1, actor_code)
+        for number, (donor, currency, amount, disbursed, status, approximate) in enumerate(
+                pledges):
+            conn.execute(
+                "insert into pledges (id, title, date, date_start, date_end, donor, "
+                "currency, amount, amount_text, approximate, status, disbursed_amount, "
+                "disbursed_amount_text) values (?, 't', '2024', '2024-01-01', "
+                "'2024-12-31', ?, ?, ?, ?, ?, ?, ?, ?)",
+                (f"p{number}", donor, currency, _number(amount), amount, int(approximate),
+                 "disbursed" if disbursed and status == "pledged" else status,
+                 _number(disbursed) if disbursed else None, disbursed))
+
+        def expected(rows: list[tuple], value) -> dict[tuple, Decimal]:
+            sums: dict[tuple, Decimal] = {}
+            for row in rows:
+                sums[row[:2]] = sums.get(row[:2], Decimal(0)) + value(row)
+            return sums
+
+        left = [row for row in pledges if row[4] == "pledged"]
+        outstanding = conn.execute("select id, outstanding_amount, outstanding_amount_text "
+                                   "from pledges_outstanding order by cast(substr(id, 2) as "
+                                   "integer)").fetchall()
+        assert [(text, number) for _id, number, text in outstanding] == [
+            (exact(max(Decimal(row[2]) - Decimal(row[3] or 0), Decimal(0))),
+             conn.execute("select cast(? as numeric)", (text,)).fetchone()[0])
+            for row, (_id, _number_, text) in zip(left, outstanding, strict=True)]
+        per_donor = conn.execute(queries["pledges_outstanding_by_donor"]["sql"],
+                                 {"donor": ""}).fetchall()
+        pledged = expected(left, lambda row: Decimal(row[2]))
+        disbursed = expected(left, lambda row: Decimal(row[3] or 0))
+        remaining = expected(left, lambda row: max(Decimal(row[2]) - Decimal(row[3] or 0),
+                                                   Decimal(0)))
+        assert [(row[0], row[1], list(row[7:])) for row in per_donor] == [
+            (*key, [exact(pledged[key]), exact(disbursed[key]), exact(remaining[key])])
+            for key in sorted(pledged)]
+        for donor in ("KAZ", "UZB"):
+            totals = [row for row in conn.execute(queries["pledges_by_donor"]["sql"],
+                                                  {"donor": donor}) if row[0] is None]
+            mine = [row for row in pledges if row[0] == donor]
+            amounts = expected(mine, lambda row: Decimal(row[2]))
+            paid = {key: exact(value) for key, value in expected(
+                [row for row in mine if row[3]], lambda row: Decimal(row[3])).items()}
+            assert [(row[3], row[9], row[10]) for row in totals] == [
+                (currency, exact(amounts[donor, currency]), paid.get((donor, currency)))
+                for _donor, currency in sorted(amounts)]
+        [(shown,)] = conn.execute(replace_opts_in_query(chart["query"], {})).fetchall()
+        kept = [row for row in pledges if row[4] != "withdrawn"]
+        sums = expected([(row[1], None, *row[2:]) for row in kept],
+                        lambda row: Decimal(row[2]))
+        about = {row[1] for row in kept if row[5]}
+        figures = {}
+        for (currency, _none), value in sums.items():
+            whole, _point, fraction = exact(value).partition(".")
+            figures[currency] = (f"{currency} {'about ' if currency in about else ''}"
+                                 f"{int(whole):,}{'.' + fraction if fraction else ''}")
+        assert sorted(shown.split(" · ")) == sorted(figures.values()) or (
+            not figures and shown == "none")

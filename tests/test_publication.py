@@ -285,7 +285,7 @@ async def test_dashboard_figures(site, bundled: Path) -> None:
     # Held in 2024, in the Central Asia + Japan format, with Japan taking part.
     assert await metric("meetings-held", FILTERS) == 1
     assert await metric("meetings-upcoming", {}) == 0
-    assert await metric("pledged", {}) == "JPY about 2.0 bn"  # "approximately" (--approximate)
+    assert await metric("pledged", {}) == "JPY about 2,000,000,000"  # (--approximate)
     assert await metric("pledged", {"year": "2024"}) == "none"
     per_year = await chart_rows(site, charts["meetings-per-year"], {})
     assert sum(row["meetings"] for row in per_year) == 9
@@ -299,7 +299,7 @@ async def test_dashboard_figures(site, bundled: Path) -> None:
     # The year filter keeps what may fall in that year: in 2021, both of them.
     for year in ("2020", "2021"):
         assert await metric("meetings-held", {"year": year}) == 2
-        assert await metric("pledged", {"year": year}) == "JPY about 2.0 bn"
+        assert await metric("pledged", {"year": year}) == "JPY about 2,000,000,000"
     assert await metric("meetings-held", {"year": "2019"}) == 1
     places = await chart_rows(site, charts["meeting-places"], {})
     assert {row["place"]: row["meetings"] for row in places} == {
@@ -328,18 +328,31 @@ async def test_a_failed_facet_leaves_no_warning_of_unawaited_counts(site) -> Non
 async def test_the_amount_pledged_says_about_when_a_pledge_is_approximate(db: Path) -> None:
     chart = dashboard()["charts"]["pledged"]
 
-    def pledge(amount: str, *extra: str) -> None:
+    def pledge(amount: str, *extra: str, currency: str = "USD") -> None:
         ok("add", "pledge", "--title", "Grant", "--date", "2024", "--donor", "JPN",
-           "--recipient", "KAZ", "--amount", amount, "--currency", "USD", *extra, *SOURCE)
+           "--recipient", "KAZ", "--amount", amount, "--currency", currency, *extra, *SOURCE)
 
     pledge("5000000")
     ok("build")
     [row] = await chart_rows(make_datasette(db, load_metadata(METADATA)), chart, {})
-    assert row["pledged"] == "USD 5.0 m"
+    assert row["pledged"] == "USD 5,000,000"
     pledge("2000000", "--approximate")
     ok("build")
     [row] = await chart_rows(make_datasette(db, load_metadata(METADATA)), chart, {})
-    assert row["pledged"] == "USD about 7.0 m"
+    assert row["pledged"] == "USD about 7,000,000"
+
+
+async def test_the_amount_pledged_is_exact(db: Path) -> None:
+    """Each currency's sum is exact, to its last decimal: not truncated by printf('%,d')
+    (999.99 as 999, 0.3 as 0), nor rounded to a tenth of a million or a billion."""
+    chart = dashboard()["charts"]["pledged"]
+    for amount, currency in (("0.1", "EUR"), ("0.2", "EUR"), ("999.99", "GBP"),
+                             ("1999999999.5", "JPY"), ("0.25", "JPY")):
+        ok("add", "pledge", "--title", "Grant", "--date", "2024", "--donor", "JPN",
+           "--recipient", "KAZ", "--amount", amount, "--currency", currency, *SOURCE)
+    ok("build")
+    [row] = await chart_rows(make_datasette(db, load_metadata(METADATA)), chart, {})
+    assert row["pledged"] == "EUR 0.3 · JPY 1,999,999,999.75 · GBP 999.99"
 
 
 async def test_developments_per_actor_counts_a_meeting_once(db: Path) -> None:

@@ -213,6 +213,51 @@ def _view_of(table: str, *computed: str) -> str:
 # A meeting still scheduled whose date is over needs an `update`: 1 (0 while to come).
 DATE_PASSED = "case when status = 'scheduled' then date_end < date('now') end as date_passed"
 
+
+# Money in exact decimals, in SQL alone (so that the views work in any SQLite): an amount
+# as recorded (`amount_text`: digits, an optional point, at most 15 significant digits,
+# never a float) is its whole part and its fraction as 15 digits, two integers whose
+# arithmetic is exact. `amount - disbursed_amount` in floats gives 0.010000000009313226
+# for 999999.99 - 999999.98. The canned queries of datasette-metadata.json add amounts
+# the same way.
+FRACTION_DIGITS = 15
+
+
+def whole_sql(text: str) -> str:
+    """The whole part of an amount's text, an integer (null for null)."""
+    return f"cast({text} as integer)"
+
+
+def fraction_sql(text: str) -> str:
+    """The fraction of an amount's text in units of 10^-15, an integer (0 for none)."""
+    padding = "0" * (FRACTION_DIGITS - 1)
+    return (f"case when instr({text}, '.') then cast(substr(substr({text}, instr({text}, "
+            f"'.') + 1) || '{padding}', 1, {FRACTION_DIGITS}) as integer) else 0 end")
+
+
+def decimal_text_sql(whole: str, fraction: str) -> str:
+    """The decimal text of a whole part and a fraction (in units of 10^-15), as an amount
+    is written: no trailing zeros, no point for a whole number."""
+    return (f"{whole} || rtrim(rtrim('.' || printf('%0{FRACTION_DIGITS}d', {fraction}), "
+            "'0'), '.')")
+
+
+ONE = 10 ** FRACTION_DIGITS
+# What remains to disburse of a pledge, exactly, never below 0: the whole parts and the
+# fractions subtracted, one unit borrowed from the whole when the fraction is short.
+_OUTSTANDING_PARTS = f"""
+select *,
+  amount_whole - disbursed_whole - (amount_fraction < disbursed_fraction)
+    as outstanding_whole,
+  amount_fraction - disbursed_fraction + (amount_fraction < disbursed_fraction) * {ONE}
+    as outstanding_fraction
+from (select *, {whole_sql('amount_text')} as amount_whole,
+    {fraction_sql('amount_text')} as amount_fraction,
+    coalesce({whole_sql('disbursed_amount_text')}, 0) as disbursed_whole,
+    {fraction_sql('disbursed_amount_text')} as disbursed_fraction
+  from pledges
+  where status in ('pledged', 'disbursed'))"""
+
 VIEWS = {
     "timeline": _view_of("timeline_rows", DATE_PASSED),
     "format_history": _view_of("format_history_rows"),
@@ -224,12 +269,17 @@ select id, title, date, date_start, date_end, date_precision, format, level, mod
   date_end < date('now') as date_passed
 from meetings
 where status = 'scheduled'""",
-    "pledges_outstanding": """
+    "pledges_outstanding": f"""
 select id, title, date, date_start, date_precision, donor, recipients, amount, currency,
   approximate, instrument, purpose, meeting_id, status, disbursed_amount,
-  max(amount - coalesce(disbursed_amount, 0), 0) as outstanding_amount
-from pledges
-where status in ('pledged', 'disbursed')""",
+  case when outstanding_whole < 0 then 0 when outstanding_fraction = 0 then outstanding_whole
+    else cast(outstanding_amount_text as numeric) end as outstanding_amount, amount_text,
+  disbursed_amount_text, outstanding_amount_text
+from (select *, case when outstanding_whole < 0 then '0'
+    when outstanding_fraction = 0 then cast(outstanding_whole as text)
+    else {decimal_text_sql('outstanding_whole', 'outstanding_fraction')} end
+    as outstanding_amount_text
+  from ({_OUTSTANDING_PARTS}))""",
 }
 
 # How the derived tables are filled. `{ids:column}` and `{actors:column}` stand for
