@@ -288,22 +288,24 @@ async def test_dashboard_figures(site, bundled: Path) -> None:
     assert await metric("pledged", {}) == "JPY about 2,000,000,000"  # (--approximate)
     assert await metric("pledged", {"year": "2024"}) == "none"
     per_year = await chart_rows(site, charts["meetings-per-year"], {})
-    assert sum(row["meetings"] for row in per_year) == 9
+    assert sum(row["meetings"] for row in per_year) == 8  # held: not the summit scheduled
     # A date known within two years (2020/2021, 2020-05/2021-05) is in neither alone.
     assert [row for row in per_year if row["year"].startswith("202")] == [
         {"year": "2020/2021", "format": "Central Asia + China", "meetings": 1},
         {"year": "2020/2021", "format": "Central Asia + Japan", "meetings": 1},
         {"year": "2022", "format": "Central Asia + Japan", "meetings": 1},
         {"year": "2023", "format": "Germany-Central Asia", "meetings": 1},
-        {"year": "2024", "format": "Central Asia + Japan", "meetings": 2}]
+        {"year": "2024", "format": "Central Asia + Japan", "meetings": 1}]
     # The year filter keeps what may fall in that year: in 2021, both of them.
     for year in ("2020", "2021"):
         assert await metric("meetings-held", {"year": year}) == 2
         assert await metric("pledged", {"year": year}) == "JPY about 2,000,000,000"
     assert await metric("meetings-held", {"year": "2019"}) == 1
     places = await chart_rows(site, charts["meeting-places"], {})
-    assert {row["place"]: row["meetings"] for row in places} == {
-        "Astana, Kazakhstan": 2, "Tokyo, Japan": 2, "Ashgabat, Turkmenistan": 1}
+    assert {row["place"]: (row["meetings"], row["first"], row["latest"]) for row in places} == {
+        "Astana, Kazakhstan": (1, "2004-08", "2004-08"),  # the summit is still scheduled
+        "Tokyo, Japan": (2, "2022-12", "2024-07-23"),
+        "Ashgabat, Turkmenistan": (1, "2017-05", "2017-05")}
     actors = await chart_rows(site, charts["developments-per-actor"], {"actor": "KAZ"})
     assert {"actor": "Kazakhstan", "kind": "announcement", "developments": 1} in actors
 
@@ -355,6 +357,35 @@ async def test_the_amount_pledged_is_exact(db: Path) -> None:
     assert row["pledged"] == "EUR 0.3 · JPY 1,999,999,999.75 · GBP 999.99"
 
 
+async def test_the_map_and_the_meetings_per_year_are_of_meetings_held(db: Path) -> None:
+    """Meetings scheduled, postponed or cancelled took place nowhere (yet): neither the
+    map nor the chart per year counts them. A place's first and latest dates are those
+    that can mean the earliest and the latest day (by date_start, by date_end), written
+    as recorded: as text, 2020-12 would come before 2020/2021 and 2021-03 after it."""
+    place = ("--city", "Ashgabat", "--country", "TKM")
+    for when in ("2020-12", "2020/2021", "2021-03"):
+        ok("add", "meeting", "--title", f"Held {when}", "--date", when, *place, *SOURCE)
+    ok("add", "meeting", "--title", "To come", "--date", "2999-01", *place, *SOURCE)
+    for when, status in (("2019", "cancelled"), ("2018", "postponed")):
+        meeting = ok("add", "meeting", "--title", status, "--date", when, "--status",
+                     "scheduled", *place, *SOURCE)
+        ok("update", meeting, "--status", status, *SOURCE)
+    called_off = ok("add", "meeting", "--title", "Called off", "--date", "2022", "--status",
+                    "scheduled", "--city", "Tokyo", "--country", "JPN", *SOURCE)
+    ok("update", called_off, "--status", "cancelled", *SOURCE)
+    ok("build")
+    site = make_datasette(db, load_metadata(METADATA))
+    charts = dashboard()["charts"]
+    assert await chart_rows(site, charts["meeting-places"], {}) == [
+        {"place": "Ashgabat, Turkmenistan", "meetings": 3, "first": "2020/2021",
+         "latest": "2020/2021", "latitude": 37.95, "longitude": 58.38333}]
+    assert await chart_rows(site, charts["meetings-per-year"], {}) == [
+        {"year": year, "format": "(no format)", "meetings": 1}
+        for year in ("2020", "2020/2021", "2021")]
+    assert (charts["meeting-places"]["title"], charts["meetings-per-year"]["title"]) == (
+        "Where meetings were held", "Meetings held per year, by format")
+
+
 async def test_developments_per_actor_counts_a_meeting_once(db: Path) -> None:
     """A meeting with two named officials of one actor (two rows of that actor in
     meeting_participants) is one development of that actor, as in `actor_activity`."""
@@ -377,6 +408,8 @@ async def test_dashboard_shows_html_in_titles_as_text(japan_format: str, db: Pat
     future = (date.today() + timedelta(days=400)).isoformat()
     ok("add", "meeting", "--title", "<img src=x onerror=alert(1)> & talks", "--date", future,
        "--format", japan_format, "--city", "Ashgabat", "--country", "TKM", *SOURCE)
+    ok("add", "meeting", "--title", "<b>held</b>", "--date", "2020", "--format",
+       japan_format, "--city", "Ashgabat", "--country", "TKM", *SOURCE)
     ok("build")
     site = make_datasette(db, load_metadata(METADATA))
     charts = dashboard()["charts"]
@@ -419,13 +452,14 @@ def test_every_facet_and_sort_has_an_index(bundled: Path) -> None:
 
 
 def test_the_map_of_meeting_places_reads_an_index_only(bundled: Path) -> None:
-    """Its query groups every meeting with coordinates: from a covering index, not by a
-    scan of the table (at 1M events, 60 ms instead of 220 to 460)."""
+    """Its query groups every meeting held with coordinates: from a covering index, not
+    by a scan of the table (at 1M events, 60 ms instead of 220 to 460)."""
     chart = dashboard()["charts"]["meeting-places"]
     with closing(sqlite3.connect(bundled)) as conn:
         plan = [row[3] for row in conn.execute(
             "explain query plan " + replace_opts_in_query(chart["query"], {}))]
-    assert plan[0] == "SEARCH meetings USING COVERING INDEX meetings_places (latitude>?)", plan
+    assert plan[0] == ("SEARCH meetings USING COVERING INDEX meetings_places (status=? AND "
+                       "latitude>?)"), plan
 
 
 async def test_swap_database_serves_the_new_counts(japan_format: str, db: Path) -> None:
