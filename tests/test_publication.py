@@ -134,6 +134,47 @@ async def test_the_calendar_keeps_the_upcoming_meetings_when_it_is_full(bundled:
                                                         "Passed meeting 999"]
 
 
+async def test_the_calendar_keeps_a_meeting_whose_date_reaches_latest(bundled: Path) -> None:
+    """Its 1,000 meetings are those whose dates can mean the latest days (by date_end):
+    a meeting known within a span that is still to end (2020/2999) is upcoming, even if
+    its span began before the dates of 1,000 meetings passed."""
+    with closing(sqlite3.connect(bundled)) as conn, conn:
+        conn.executemany(
+            "insert into meetings (id, title, date, date_start, date_end, date_precision, "
+            "status, updated_at) values (?, ?, ?, ?, ?, ?, 'scheduled', '2026-01-01')",
+            [(f"old-{n:04}", f"Passed meeting {n}", day, day, day, "day")
+             for n in range(1000) for day in [str(date(2021, 1, 1) + timedelta(n))]]
+            + [("span", "Within a span", "2020/2999", "2020-01-01", "2999-12-31", "year")])
+    site = make_datasette(bundled, load_metadata(METADATA))
+    calendar = icalendar.Calendar.from_ical(
+        (await get(site, "/tracker/scheduled_meetings.ics")).content)
+    names = [str(event["SUMMARY"]) for event in calendar.walk("VEVENT")]
+    assert len(names) == 1000
+    assert names[:3] == ["Within a span", "1st Central Asia + Japan summit",
+                         "Passed meeting 999"]
+    assert "Passed meeting 1" not in names and "Passed meeting 2" in names
+
+
+async def test_meetings_to_come_are_listed_soonest_first_by_their_last_day(db: Path) -> None:
+    """A date sorts by the last day it can mean, then the first: 2999-03-15 and 2999-03
+    come before 2999, which may be any day of that year (by date_start it came first).
+    So do the view, the dashboard's table and, latest first, the calendar."""
+    for when in ("2999", "2999-03", "2998-12", "2999-03-15", "2999-06/2999-12"):
+        ok("add", "meeting", "--title", f"Meeting {when}", "--date", when, *SOURCE)
+    ok("build")
+    site = make_datasette(db, load_metadata(METADATA))
+    soonest = ["2998-12", "2999-03-15", "2999-03", "2999", "2999-06/2999-12"]
+    view = (await get(site, "/tracker/upcoming_meetings.json?_shape=array")).json()
+    assert [row["date"] for row in view][:3] == soonest[:3]
+    assert {row["date"] for row in view[3:]} == set(soonest[3:])  # the same last day
+    table = await chart_rows(site, dashboard()["charts"]["scheduled"], {})
+    assert [row["date"] for row in table] == soonest
+    calendar = icalendar.Calendar.from_ical(
+        (await get(site, "/tracker/scheduled_meetings.ics")).content)
+    assert [str(event["SUMMARY"]) for event in calendar.walk("VEVENT")] == [
+        f"Meeting {when}" for when in reversed(soonest)]
+
+
 async def test_a_page_merges_the_metadata_once_per_plugin_not_per_cell(
         bundled: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """datasette-render-markdown asks for its configuration for every cell shown: the
