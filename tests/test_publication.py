@@ -640,8 +640,10 @@ async def test_the_atom_feed_shows_text_xml_forbids_as_replacement_characters(
     assert [(entry.findtext(f"{ATOM}title"), entry.findtext(f"{ATOM}content"))
             for entry in feed.findall(f"{ATOM}entry")] == [
         ("Meeting: Summit \ufffd",
-         "Date: 2020. Held \ufffd.\nIn 2020. Source: Report \ufffd: \u201csaid \ufffd\u201d"),
-        ("Meeting: Talks", "Date: 2019. Source: https://example.org/report: \u201ca quote\u201d"),
+         "Meeting date: 2020. Held \ufffd.\nIn 2020. Source: Report \ufffd: "
+         "\u201csaid \ufffd\u201d"),
+        ("Meeting: Talks",
+         "Meeting date: 2019. Source: https://example.org/report: \u201ca quote\u201d"),
     ]
 
 
