@@ -89,6 +89,11 @@ def rich_log(tracker_env: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     wrong = ok("add", "meeting", "--title", "No such meeting", "--date", "2001", *SOURCE)
     ok("cite", wrong, "--source", "A report")
     ok("retract", wrong, "--reason", "a misread report")
+    # A retracted record with updates leaves status_changes, as it leaves sources.
+    gone = ok("add", "pledge", "--title", "Gone", "--date", "2020", "--donor", "JPN",
+              "--recipient", "KAZ", "--amount", "100", "--currency", "JPY", *SOURCE)
+    ok("update", gone, "--status", "disbursed", "--amount", "7", *SOURCE)
+    ok("retract", gone, "--reason", "recorded twice")
     return tracker_env / "events"
 
 

@@ -419,6 +419,32 @@ def test_retract_leaves_current_state_but_not_history(db: Path, japan_format: st
     assert json.loads(ok("show", meeting, "--json"))["retracted"] is True
 
 
+def test_a_retracted_records_status_changes_leave_with_it(db: Path, tmp_path: Path) -> None:
+    """As its sources do, in incremental, full and as-of builds; `history` keeps them."""
+    pledge = ok("add", "pledge", "--title", "Aid", "--date", "2020", "--donor", "JPN",
+                "--recipient", "KAZ", "--amount", "100", "--currency", "JPY", *SOURCE)
+    update = json.loads(ok("update", pledge, "--status", "disbursed", "--amount", "7",
+                           "--json", *SOURCE))
+    kept = ok("add", "meeting", "--title", "Talks", "--date", "2020", *SOURCE)
+    cancelled = ok("update", kept, "--status", "cancelled", *SOURCE)
+    ok("build")
+    changes = "select event_id from status_changes order by event_id"
+    assert rows(db, changes) == sorted([{"event_id": update["id"]}, {"event_id": cancelled}],
+                                       key=lambda row: row["event_id"])
+    ok("retract", pledge, "--reason", "recorded twice")
+    full, then = tmp_path / "full.db", tmp_path / "then.db"
+    assert ok("build") == f"Updated {db} with 1 new event"
+    ok("build", "--full", "--db", full)
+    ok("build", "--as-of", "2999-01-01", "--db", then)
+    for built in (db, full, then):
+        assert rows(built, changes) == [{"event_id": cancelled}], built
+        assert rows(built, "select field, new_value from history where event_id = ?",
+                    update["id"]) == [{"field": "status", "new_value": "disbursed"},
+                                      {"field": "disbursed_amount", "new_value": "7"}]
+    ok("build", "--as-of", update["recorded_at"], "--db", then)
+    assert rows(then, "select event_id from status_changes") == [{"event_id": update["id"]}]
+
+
 def test_show_gives_a_retracted_records_last_state_with_its_updates() -> None:
     """The state `show` gives once a record is retracted is the one it gave just before:
     with its status updates (a meeting cancelled, a pledge disbursed), amendments and

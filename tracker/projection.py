@@ -46,7 +46,7 @@ Event = dict[str, Any]
 # build binds about ten million of them (about 2.5 s at a million events).
 NULL = float("nan")
 # Bump when the projection changes: a database built by another version is rebuilt whole.
-PROJECTION_VERSION = "12"
+PROJECTION_VERSION = "13"
 
 
 class Unprojectable(TrackerError):
@@ -631,12 +631,14 @@ class Projector:
         if record is None:
             return
         shape, stamp = SHAPES[record.kind], event["recorded_at"]
-        self.settle(subject, shape.table, "sources",
+        self.settle(subject, shape.table, "sources", "status_changes",
                     *(table for table, _column in shape.child_tables))
         self.conn.execute(f"delete from {shape.table} where {shape.key} = ?", (subject,))
         for table, column in shape.child_tables:
             self.conn.execute(f"delete from {table} where {column} = ?", (subject,))
+        # Its sources and status updates go too: `history` keeps what it was.
         self.conn.execute("delete from sources where subject = ?", (subject,))
+        self.conn.execute("delete from status_changes where subject = ?", (subject,))
         reason = event["data"]["reason"]
         self.update("records", "id", subject, {"retracted": 1, "retracted_at": stamp,
                                                 "retraction_reason": reason})
