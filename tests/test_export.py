@@ -299,3 +299,73 @@ def test_a_status_set_by_an_amendment_comes_back(events: Path, tmp_path: Path,
         {"id": cancelled, "status": "cancelled"}, {"id": rescheduled, "status": "scheduled"},
         {"id": withdrawn, "status": "withdrawn"}]
     assert export(where=copy) == exported
+
+
+def round_trip(events: Path, tmp_path: Path) -> tuple[list[dict], Path]:
+    """Export the log; check that the export imported into its own log adds nothing, and
+    that the copy it makes in an empty log exports the same text. The rows of the export,
+    and the copy's database (both databases built)."""
+    exported = export()
+    path = tmp_path / "export.jsonl"
+    path.write_text(exported)
+    before = log_bytes(events)
+    result = run("import", path)
+    assert (result.exit_code, result.stderr) == (0, ""), result.output
+    assert result.stdout.startswith(f"Imported {path}: nothing new to append; ")
+    assert log_bytes(events) == before
+    copy = ("--events", tmp_path / "copy", "--db", tmp_path / "copy.db")
+    result = run(*copy, "import", path)
+    assert (result.exit_code, result.stderr) == (0, ""), result.output
+    ok(*copy, "build")
+    ok("build")
+    assert export(where=copy) == exported
+    return [json.loads(line) for line in exported.splitlines()], tmp_path / "copy.db"
+
+
+def assert_refused_as_changed(path: Path, text: str, event_id: str) -> None:
+    """Importing `text` is refused, for the row of `event_id` only."""
+    path.write_text(text)
+    [(line, kind)] = [(number, json.loads(row)["kind"])
+                      for number, row in enumerate(text.splitlines(), start=1)
+                      if f'"id":"{event_id}"' in row]
+    result = run("import", path)
+    hint = "" if kind == "update" else "; to correct a record, use tracker amend"
+    assert (result.exit_code, result.stderr.splitlines()[1:]) == (1, [
+        f"line {line}: id '{event_id}': id {event_id} is already in the log with other "
+        f"content{hint}"])
+
+
+def test_an_export_with_an_amended_status_imports_into_its_own_log(
+        events: Path, tmp_path: Path, db: Path) -> None:
+    """The row of a record whose status was amended has the status it was recorded with
+    (a meeting's) or none (a pledge's), and the other fields as they are now: it is the
+    record in its own log, whatever else was amended or updated since."""
+    cancelled = ok("add", "meeting", "--title", "Cancelled", "--date", "2023", *SOURCE)
+    ok("amend", cancelled, "--set", "status=cancelled", "--reason", "r")
+    ok("amend", cancelled, "--set", "level=summit", "--reason", "r")
+    withdrawn = ok("add", "pledge", "--title", "Loan", "--date", "2020", "--donor", "JPN",
+                   "--recipient", "KAZ", "--amount", "100", "--currency", "JPY", *SOURCE)
+    ok("amend", withdrawn, "--set", "status=withdrawn", "--reason", "r")
+    ok("amend", withdrawn, "--set", "instrument=loan", "--reason", "r")
+    moved = ok("add", "meeting", "--title", "Moved", "--date", "2023", *SOURCE)
+    ok("amend", moved, "--set", "status=postponed", "--reason", "r")
+    ok("update", moved, "--status", "scheduled", "--to", "2022", *SOURCE)
+    lines, copy_db = round_trip(events, tmp_path)
+    records = {line["id"]: line for line in lines if line["kind"] != "update"}
+    assert (records[cancelled]["status"], records[cancelled]["level"]) == ("held", "summit")
+    assert ("status" not in records[withdrawn], records[withdrawn]["instrument"]) == (
+        True, "loan")
+    assert records[moved]["status"] == "held"
+    statuses = ("select id, status, level as detail from meetings union all "
+                "select id, status, instrument from pledges order by id")
+    assert rows(copy_db, statuses) == rows(db, statuses) == sorted([
+        {"id": cancelled, "status": "cancelled", "detail": "summit"},
+        {"id": moved, "status": "scheduled", "detail": None},
+        {"id": withdrawn, "status": "withdrawn", "detail": "loan"}],
+        key=lambda row: row["id"])
+    text = export()
+    assert_refused_as_changed(tmp_path / "changed.jsonl",
+                              text.replace('"level":"summit"', '"level":"working"'), cancelled)
+    assert_refused_as_changed(tmp_path / "changed.jsonl",
+                              text.replace('"instrument":"loan"', '"instrument":"grant"'),
+                              withdrawn)

@@ -31,7 +31,7 @@ import orjson
 
 from .model import AMENDED, REFERRING, default_meeting_status, record_options, today
 from .projection import dangling_references
-from .rowformat import RECORD_KINDS, all_columns, to_csv_cell
+from .rowformat import RECORD_KINDS, ROW_STATUSES, all_columns, exported_data, to_csv_cell
 
 Row = dict[str, Any]
 
@@ -115,13 +115,15 @@ class Exporter:
     def _record_rows(self, kind: str, subject: str, data: dict[str, Any]) -> Iterator[Row]:
         sources = self.sources.get(subject, [])
         first = next((row for row in sources if row["kind"] == "record"), None)
-        options = record_options(kind, subject, data)
-        if kind == "meeting" and options.get("status") not in ("scheduled", "held"):
+        recorded_status = None
+        if kind == "meeting" and data.get("status") not in ROW_STATUSES:
             # set by an amendment (see `_amended_status`): the status it was recorded with
-            options["status"] = self.conn.execute(
+            recorded_status = self.conn.execute(
                 "select json_extract(data, '$.status') from events where id = ?",
                 (subject,)).fetchone()[0]
-        rows = [_compact({"kind": kind, "id": first["event_id"] if first else None, **options,
+        rows = [_compact({"kind": kind, "id": first["event_id"] if first else None,
+                          **record_options(kind, subject,
+                                           exported_data(kind, data, recorded_status)),
                           **(_source(first) if first else {})})]
         for row in sources:
             if row is first:

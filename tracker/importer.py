@@ -27,7 +27,7 @@ from .errors import TrackerError, a_or_an, counted, shown
 from .log import EventLog
 from .progress import Progress, no_progress
 from .recorder import already, first_time, recorded_by
-from .rowformat import RECORD_KINDS, ROW_KINDS
+from .rowformat import RECORD_KINDS, ROW_KINDS, exported_data
 from .rowreader import KNOWN_COLUMNS, Problem, Row, read_rows
 
 OPTION = re.compile(r"--(" + "|".join(sorted(KNOWN_COLUMNS, key=len, reverse=True)) + r")\b")
@@ -310,9 +310,10 @@ class Planner:
 
         A row whose id is a hash of its content matches by construction. A row with its
         own id or key must say the same; a record row may also match the record as
-        amended since (what `tracker export` writes), a citation row the source of an
-        amendment (which `tracker export` writes as a citation), and an update row an
-        amendment of the status (which it writes as an update).
+        amended since, or as `tracker export` writes it (`rowformat.exported_data`), a
+        citation row the source of an amendment (which `tracker export` writes as a
+        citation), and an update row an amendment of the status (which it writes as an
+        update).
         """
         if existing["subject"] != subject:
             return False
@@ -327,11 +328,14 @@ class Planner:
         mine = _comparable(draft.type, draft.data, defaulted)
         if mine == _comparable(existing["type"], existing["data"], defaulted):
             return True
-        if not draft.type.endswith(".recorded"):
+        if not draft.type.endswith(".recorded") or \
+                existing["data"].get("source") != draft.data["source"]:
             return False
-        current = {**self.catalog.data_of(subject), "source": draft.data["source"]}
-        return (existing["data"].get("source") == draft.data["source"]
-                and mine == _comparable(draft.type, current, defaulted))
+        kind = draft.type.partition(".")[0]
+        current = self.catalog.data_of(subject)
+        exported = exported_data(kind, current, existing["data"].get("status"))
+        return mine in (_comparable(draft.type, {**data, "source": draft.data["source"]},
+                                    defaulted) for data in (current, exported))
 
     def _state(self, row: Row, kind: str, event_id: str, subject: str,
                draft: model.Draft, own: bool, existing: dict[str, Any] | None) -> str:

@@ -26,6 +26,8 @@ FLAGS = frozenset(
     spec.option for specs in model.FIELDS.values() for spec in specs
     if spec.parse is model.parse_flag
 )
+# The statuses a meeting's row takes (those of `tracker add meeting --status`).
+ROW_STATUSES = ("scheduled", "held")
 TRUE = frozenset(("yes", "y", "true", "1", "x"))
 FALSE = frozenset(("no", "n", "false", "0", ""))
 
@@ -53,6 +55,24 @@ def all_columns(kinds: tuple[str, ...] = ROW_KINDS) -> tuple[str, ...]:
         if not any(name in LEADING.get(kind, ()) for kind in kinds):
             del names[name]
     return (*names, *SOURCE_COLUMNS)
+
+
+def exported_data(kind: str, data: dict[str, Any], recorded_status: str | None
+                  ) -> dict[str, Any]:
+    """A record's data as `tracker export` writes it in the record's row: its current data
+    (as recorded, then amended and rescheduled), except what the update rows after it give.
+
+    A status that no option of `tracker add` takes (a pledge's; a meeting's amended to
+    postponed or cancelled) gives way to the one the record was recorded with
+    (`recorded_status`: none for a pledge).
+    """
+    data = dict(data)
+    if kind != "meeting":
+        data.pop("status", None)
+        return data
+    if data.get("status") not in ROW_STATUSES:
+        data["status"] = recorded_status
+    return data
 
 
 def split_list(cell: str) -> list[str]:
