@@ -215,6 +215,20 @@ class Catalog:
             status = self.data_of(subject, before).get("status", STATUSES[kind][0])
         return status, amount if status == "disbursed" else None
 
+    def reschedules(self, subject: str, before: str | None = None
+                    ) -> list[tuple[str, dict[str, Any]]]:
+        """A meeting's updates that rescheduled it (with `to`), as (event id, data), in
+        replay order; with `before` (an event's id), those replayed before that event."""
+        found = []
+        for event_id, segment, offset in self.conn.execute(
+                "select id, segment, offset from events where subject = ? and type = ? "
+                f"{BEFORE if before else ''} order by key",
+                (subject, STATUS_CHANGED["meeting"], *([before] if before else []))):
+            data = self._read(segment, offset)["data"]
+            if "to" in data:
+                found.append((event_id, data))
+        return found
+
     def _read(self, segment: str, offset: int) -> dict[str, Any]:
         return self.segments.read(segment, offset)
 

@@ -1,11 +1,14 @@
 """`tracker export`: the current records, read from the projected database, as import rows.
 
 Each record is one row: its current data (as recorded, then amended), turned back into
-the options of `tracker add` by `model.record_options`, with its first source. Then come
-one row per status update and per further source, in the order they were recorded.
-A status set by an amendment (`amend --set status=`), which no row of `tracker add` can
-carry, comes last as an `update` row under the amendment's id, when the rows before
-would end in another status.
+the options of `tracker add` by `model.record_options`, with its first source; but a
+rescheduled meeting has the date and status it had before its first reschedule, which
+its updates then move (`rowformat.exported_data`). Then come one row per status update
+and per further source, in the order they were recorded. A status set by an amendment
+(`amend --set status=`), which no row of `tracker add` can carry, comes last as an
+`update` row under the amendment's id, when the rows before would end in another
+status; a date amended after a meeting's last reschedule comes right after that
+reschedule, as an `update` row under the amendment's id that moves it to that date.
 Records come in an order that `tracker import` accepts: formats, meetings, pledges, then
 announcements, each after any record it refers to. Retracted records are left out. Event
 ids are carried in `id`, so an export imported into an empty log gives the same records,
@@ -25,15 +28,25 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import closing
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, NamedTuple, TextIO
 
 import orjson
 
-from .model import AMENDED, REFERRING, default_meeting_status, record_options, today
+from .model import (
+    AMENDED,
+    REFERRING,
+    RESCHEDULING,
+    STATUS_CHANGED,
+    default_meeting_status,
+    not_yet,
+    record_options,
+    today,
+)
 from .projection import dangling_references
 from .rowformat import RECORD_KINDS, ROW_STATUSES, all_columns, exported_data, to_csv_cell
 
 Row = dict[str, Any]
+RESCHEDULED = STATUS_CHANGED["meeting"]
 
 EXPORT_ORDER = ("format", "meeting", "pledge", "announcement")
 # A record's current data: records.data once amended, else its recording event's data.
@@ -41,6 +54,16 @@ RECORDS = ("select records.id, coalesce(records.data, events.data) as data from 
            "left join events on events.id = records.id "
            "where records.retracted = 0 and records.kind = ? "
            "order by records.recorded_at, records.id")
+
+
+class Move(NamedTuple):
+    """An amendment of a meeting's date or status, or a reschedule: its event, the field,
+    and the value it gave (for a reschedule, the date before it)."""
+
+    event_id: str
+    field: str
+    rescheduled: bool
+    value: str
 
 
 def _source(row: sqlite3.Row) -> Row:
@@ -84,6 +107,21 @@ class Exporter:
             status = changes.get("status") if type(changes) is dict else None
             if status:
                 self.amended_status[row["subject"]].append((row["id"], status))
+        # meeting: the changes of its date (amendments, reschedules) and the amendments of
+        # its status, in replay order
+        self.moves: dict[str, list[Move]] = defaultdict(list)
+        for row in conn.execute(
+                "select history.subject, history.event_id, history.event_type, history.field, "
+                "history.old_value, history.new_value from history "
+                "join events on events.id = history.event_id "
+                "where history.kind = 'meeting' and (history.field = 'date' or "
+                "history.field = 'status' and history.event_type = ?) "
+                "order by events.recorded_at, events.writer, events.seq, events.id",
+                (AMENDED,)):
+            rescheduled = row["event_type"] == RESCHEDULED
+            self.moves[row["subject"]].append(Move(
+                row["event_id"], row["field"], rescheduled,
+                row["old_value"] if rescheduled else row["new_value"]))
 
     def rows(self, kinds: tuple[str, ...] = RECORD_KINDS) -> Iterator[Row]:
         for kind in EXPORT_ORDER:
@@ -115,35 +153,96 @@ class Exporter:
     def _record_rows(self, kind: str, subject: str, data: dict[str, Any]) -> Iterator[Row]:
         sources = self.sources.get(subject, [])
         first = next((row for row in sources if row["kind"] == "record"), None)
+        moves = [move for move in self.moves.get(subject, ()) if move.field == "date"]
+        reschedules = [move for move in moves if move.rescheduled]
+        rescheduled_from = self._rescheduled_from(subject, reschedules[0]) if reschedules \
+            else None
         recorded_status = None
-        if kind == "meeting" and data.get("status") not in ROW_STATUSES:
-            # set by an amendment (see `_amended_status`): the status it was recorded with
-            recorded_status = self.conn.execute(
-                "select json_extract(data, '$.status') from events where id = ?",
-                (subject,)).fetchone()[0]
+        if kind == "meeting" and (rescheduled_from or data).get("status") not in ROW_STATUSES:
+            recorded_status = self._recorded_status(subject)
+        row_data = exported_data(kind, data, recorded_status, rescheduled_from)
         rows = [_compact({"kind": kind, "id": first["event_id"] if first else None,
-                          **record_options(kind, subject,
-                                           exported_data(kind, data, recorded_status)),
+                          **record_options(kind, subject, row_data),
                           **(_source(first) if first else {})})]
         for row in sources:
             if row is first:
                 continue
             change = self.changes.get(row["event_id"]) if row["kind"] == "update" else None
             if change is not None:
-                rows.append(_compact({
-                    "kind": "update", "id": row["event_id"], "subject": subject,
-                    "status": change["status"], "date": change["date"],
-                    "amount": change["amount_text"], "note": change["note"],
-                    "to": change["rescheduled_to"], **_source(row)}))
+                rows.append(_update_row(
+                    subject, row["event_id"], change["status"], change["date"],
+                    change["amount_text"], change["note"], change["rescheduled_to"], row))
             else:  # a citation, or the source of an amendment
                 rows.append(_compact({"kind": "citation", "id": row["event_id"],
                                       "subject": subject, **_source(row)}))
-        if kind in ("meeting", "pledge"):
-            status_row = self._amended_status(kind, subject, rows, sources)
-            if status_row is not None:
-                rows = [row for row in rows if row.get("id") != status_row["id"]]
-                rows.append(status_row)
+        moved = self._moved(subject, data["date"], moves, reschedules, sources) \
+            if reschedules else None
+        if moved is not None:
+            rows = [row for row in rows if row.get("id") != moved["id"]]
+            after = next((index for index, row in enumerate(rows)
+                          if row.get("id") == reschedules[-1].event_id), len(rows) - 1)
+            rows.insert(after + 1, moved)
+        status_row = self._amended_status(kind, subject, rows, sources) \
+            if kind in ("meeting", "pledge") else None
+        if status_row is not None and moved is not None and moved["id"] == status_row["id"]:
+            status_row = self._both(subject, data["date"], status_row, moved,
+                                    reschedules[-1].event_id)
+        if status_row is not None:
+            rows = [row for row in rows if row.get("id") != status_row["id"]]
+            rows.append(status_row)
         yield from rows
+
+    def _both(self, subject: str, date: str, status_row: Row, moved: Row,
+              rescheduled: str) -> Row | None:
+        """The row of an amendment that set a meeting's date after its last reschedule
+        and the status it has now: one `update` row at the end, if a reschedule can give
+        that status; else only one of them, with a warning. The status, unless it is
+        held while the date of the last reschedule is after today (which `tracker import`
+        refuses): then the date, and `moved` stays."""
+        status = status_row["status"]
+        if status in RESCHEDULING:
+            return _update_row(subject, status_row["id"], status, to=date, source=moved)
+        if status == "held" and not_yet(self.changes[rescheduled]["rescheduled_to"]):
+            self.warn(f"meeting {subject}: its status {status} left out (no update gives it)")
+            return None
+        self.warn(f"meeting {subject}: its date {date} left out (no update gives it)")
+        return status_row
+
+    def _recorded_status(self, subject: str) -> str:
+        return self.conn.execute("select json_extract(data, '$.status') from events "
+                                 "where id = ?", (subject,)).fetchone()[0]
+
+    def _rescheduled_from(self, subject: str, first: Move) -> dict[str, Any]:
+        """A meeting's date and status (in its data: as recorded or amended) before the
+        first reschedule."""
+        status = None
+        for move in self.moves[subject]:
+            if move is first:
+                break
+            if move.field == "status":
+                status = move.value
+        return {"date": first.value,
+                "status": self._recorded_status(subject) if status is None else status}
+
+    def _moved(self, subject: str, date: str, moves: list[Move], reschedules: list[Move],
+               sources: list[sqlite3.Row]) -> Row | None:
+        """The `update` row that moves a meeting to the date an amendment gave it after its
+        last reschedule (which neither the meeting's row nor its updates carry), to come
+        right after that reschedule: under the id of the last such amendment, with its
+        source (else the record's), and the status it set if a reschedule can give that
+        status, else that of the reschedule."""
+        if moves[-1] is reschedules[-1]:
+            return None
+        rescheduled, amendment = self.changes[reschedules[-1].event_id], moves[-1].event_id
+        source = next((row for row in sources if row["event_id"] == amendment),
+                      sources[0] if sources else None)
+        if date == rescheduled["rescheduled_to"] or source is None:
+            return None
+        status = next((amended for event_id, amended in self.amended_status.get(subject, [])
+                       if event_id == amendment), None)
+        if status not in RESCHEDULING:
+            status = rescheduled["status"]
+        return _update_row(subject, amendment, status, to=date, source=source)
 
     def _amended_status(self, kind: str, subject: str, rows: list[Row],
                         sources: list[sqlite3.Row]) -> Row | None:
@@ -169,9 +268,24 @@ class Exporter:
         if amendment is None or source is None or (status == "disbursed" and not disbursed):
             self.warn(f"{kind} {subject}: its status {status} left out (no update gives it)")
             return None
-        return _compact({"kind": "update", "id": amendment, "subject": subject,
-                         "status": status, "amount": disbursed if status == "disbursed" else None,
-                         **_source(source)})
+        return _update_row(subject, amendment, status,
+                           amount=disbursed if status == "disbursed" else None, source=source)
+
+
+def _update_row(subject: str, event_id: str, status: str, date: str | None = None,
+                amount: str | None = None, note: str | None = None, to: str | None = None,
+                source: sqlite3.Row | Row | None = None) -> Row:
+    """An `update` row (columns in the order of every update row, so that the export of
+    a copy gives the same text), with the source of `source` (a row of `sources`, or
+    another update row)."""
+    if source is None:
+        given: Row = {}
+    elif isinstance(source, dict):
+        given = {key: source.get(key) for key in ("source", "publisher", "published", "quote")}
+    else:
+        given = _source(source)
+    return _compact({"kind": "update", "id": event_id, "subject": subject, "status": status,
+                     "date": date, "amount": amount, "note": note, "to": to, **given})
 
 
 def _referred_first(records: list[tuple[str, dict]], warn: Warn) -> list[tuple[str, dict]]:

@@ -312,15 +312,15 @@ class Planner:
         own id or key must say the same; a record row may also match the record as
         amended since, or as `tracker export` writes it (`rowformat.exported_data`), a
         citation row the source of an amendment (which `tracker export` writes as a
-        citation), and an update row an amendment of the status (which it writes as an
-        update).
+        citation), and an update row an amendment of the status, or of a rescheduled
+        meeting's date (which it writes as an update: `_amended_as_update`).
         """
         if existing["subject"] != subject:
             return False
         if existing["type"] == model.AMENDED and draft.type == model.SOURCE_ADDED:
             return existing["data"].get("source") == draft.data["source"]
         if existing["type"] == model.AMENDED and draft.type in model.STATUS_CHANGED.values():
-            return existing["data"]["changes"].get("status") == draft.data["status"]
+            return self._amended_as_update(existing, draft, subject)
         if existing["type"] != draft.type:
             return False
         if not own:
@@ -333,9 +333,30 @@ class Planner:
             return False
         kind = draft.type.partition(".")[0]
         current = self.catalog.data_of(subject)
-        exported = exported_data(kind, current, existing["data"].get("status"))
+        moves = self.catalog.reschedules(subject) if kind == "meeting" else []
+        exported = exported_data(kind, current, existing["data"].get("status"),
+                                 self.catalog.data_of(subject, moves[0][0]) if moves else None)
         return mine in (_comparable(draft.type, {**data, "source": draft.data["source"]},
                                     defaulted) for data in (current, exported))
+
+    def _amended_as_update(self, existing: dict[str, Any], draft: model.Draft,
+                           subject: str) -> bool:
+        """Whether an update row stands for the amendment under its id, as `tracker
+        export` writes one: with the status the amendment set; or, with `to`, the date it
+        gave a meeting after its last reschedule, and the status it set if a reschedule
+        can give it, else that of the last reschedule."""
+        changes = model.effective_changes(existing["data"]["changes"])
+        if "to" not in draft.data:
+            return changes.get("status") == draft.data["status"]
+        if changes.get("date") != draft.data["to"]:
+            return False
+        earlier = self.catalog.reschedules(subject, existing["id"])
+        if not earlier or len(earlier) != len(self.catalog.reschedules(subject)):
+            return False
+        status = changes.get("status")
+        if status not in model.RESCHEDULING:
+            status = earlier[-1][1]["status"]
+        return status == draft.data["status"]
 
     def _state(self, row: Row, kind: str, event_id: str, subject: str,
                draft: model.Draft, own: bool, existing: dict[str, Any] | None) -> str:

@@ -445,7 +445,7 @@ def refuse_unpublished_source(data: dict[str, Any]) -> None:
     """Refuse to record now a source published after today. (Only when recording: an
     import takes the events of another log as they were recorded.)"""
     published = (data.get("source") or {}).get("published")
-    if published and _not_yet(published):
+    if published and not_yet(published):
         raise TrackerError(f"--published {published} is after today: a source is cited "
                            "once published")
 
@@ -499,7 +499,7 @@ def today() -> str:
 EARLIEST_ZONE = timezone(timedelta(hours=14))  # the first to reach a date (Kiribati)
 
 
-def _not_yet(date_text: str) -> bool:
+def not_yet(date_text: str) -> bool:
     """Whether a date starts after today everywhere on Earth: nothing can have been
     published, or have happened, then."""
     return parse_date(date_text).start > datetime.now(EARLIEST_ZONE).date().isoformat()
@@ -535,7 +535,7 @@ def _settle_meeting(data: dict[str, Any], now: str) -> list[str]:
     """Place, participants and default status of a meeting; returns warnings."""
     if "status" not in data:
         data["status"] = default_meeting_status(data["date"], now)
-    elif data["status"] == "held" and _not_yet(data["date"]):
+    elif data["status"] == "held" and not_yet(data["date"]):
         raise TrackerError(f"--status held for a meeting dated {data['date']}, after today")
     if "country" in data and all_actors()[data["country"]].kind != "state":
         raise TrackerError(f"--country {data['country']} is not a state")
@@ -592,10 +592,10 @@ def draft_update(
         raise TrackerError("--status disbursed needs --amount (the cumulative amount disbursed)")
     if "amount" in data and status != "disbursed":
         raise TrackerError(f"--amount {data['amount']} only goes with --status disbursed")
-    if "date" in data and _not_yet(data["date"]):
+    if "date" in data and not_yet(data["date"]):
         raise TrackerError(f"--date {data['date']} is after today: an update records what "
                            "has happened")
-    if status == "held" and record_date and _not_yet(record_date):
+    if status == "held" and record_date and not_yet(record_date):
         raise TrackerError(f"--status held for a meeting dated {record_date}, after today")
     data["source"] = parse_source(options)
     warnings = _dated_before_the_record(kind, status, data.get("date"), record_date)

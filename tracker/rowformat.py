@@ -57,21 +57,30 @@ def all_columns(kinds: tuple[str, ...] = ROW_KINDS) -> tuple[str, ...]:
     return (*names, *SOURCE_COLUMNS)
 
 
-def exported_data(kind: str, data: dict[str, Any], recorded_status: str | None
-                  ) -> dict[str, Any]:
+def exported_data(kind: str, data: dict[str, Any], recorded_status: str | None,
+                  rescheduled_from: dict[str, Any] | None = None) -> dict[str, Any]:
     """A record's data as `tracker export` writes it in the record's row: its current data
     (as recorded, then amended and rescheduled), except what the update rows after it give.
 
-    A status that no option of `tracker add` takes (a pledge's; a meeting's amended to
-    postponed or cancelled) gives way to the one the record was recorded with
-    (`recorded_status`: none for a pledge).
+    A rescheduled meeting has the date and status of its data before its first reschedule
+    (`rescheduled_from`), as its updates then move it. A status that no option of `tracker
+    add` takes (a pledge's; a meeting's amended to postponed or cancelled) gives way to the
+    one the record was recorded with (`recorded_status`: none for a pledge). A meeting
+    `held` whose row is dated after today (its date amended since, while its status was
+    another) is `scheduled` in its row, which `tracker import` takes: its updates give the
+    status it has now.
     """
     data = dict(data)
     if kind != "meeting":
         data.pop("status", None)
         return data
+    if rescheduled_from is not None:
+        data["date"] = rescheduled_from["date"]
+        data["status"] = rescheduled_from.get("status")
     if data.get("status") not in ROW_STATUSES:
         data["status"] = recorded_status
+    if data["status"] == "held" and model.not_yet(data["date"]):
+        data["status"] = "scheduled"
     return data
 
 
