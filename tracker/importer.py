@@ -331,13 +331,16 @@ class Planner:
         if not draft.type.endswith(".recorded") or \
                 existing["data"].get("source") != draft.data["source"]:
             return False
-        kind = draft.type.partition(".")[0]
         current = self.catalog.data_of(subject)
+        if mine == _comparable(draft.type, {**current, "source": draft.data["source"]},
+                               defaulted):
+            return True
+        kind = draft.type.partition(".")[0]
         moves = self.catalog.reschedules(subject) if kind == "meeting" else []
         exported = exported_data(kind, current, existing["data"].get("status"),
                                  self.catalog.data_of(subject, moves[0][0]) if moves else None)
-        return mine in (_comparable(draft.type, {**data, "source": draft.data["source"]},
-                                    defaulted) for data in (current, exported))
+        return mine == _comparable(draft.type, {**exported, "source": draft.data["source"]},
+                                   defaulted)
 
     def _amended_as_update(self, existing: dict[str, Any], draft: model.Draft,
                            subject: str) -> bool:
