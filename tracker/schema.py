@@ -412,7 +412,8 @@ EXTRA_INDEXES = (
 # The indexes replay itself looks rows up by (to amend or retract a record), created
 # before loading; every other index is created after, which is faster.
 REPLAY_INDEXES = (("meeting_participants", "meeting_id"),
-                  ("announcement_about", "announcement_id"), ("sources", "subject"))
+                  ("announcement_about", "announcement_id"), ("sources", "subject"),
+                  ("status_changes", "subject"))
 
 
 def create_tables(db: sqlite_utils.Database) -> None:
