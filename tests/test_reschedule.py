@@ -210,3 +210,25 @@ def test_an_import_takes_a_reschedule_as_the_meetings_date_for_its_later_rows(
     ok("build")
     assert rows(db, "select date, status from meetings") == [
         {"date": "2026-10", "status": "held"}]
+
+
+def test_an_amendment_checks_the_meeting_as_its_updates_left_it(events: Path, db: Path) -> None:
+    """An amendment validates the whole record with the status it has now: a meeting held,
+    then postponed to a date to come, can be amended; one scheduled, then held, cannot be
+    moved to a date to come."""
+    moved = ok("add", "meeting", "--title", "Talks", "--date", "2022-12", "--status", "held",
+               *SOURCE)
+    ok("update", moved, "--status", "postponed", "--to", "2031-03", *SOURCE)
+    ok("amend", moved, "--set", "title=Talks moved", "--reason", "the report's title")
+    held = ok("add", "meeting", "--title", "Held", "--date", "2026-01", "--status",
+              "scheduled", *SOURCE)
+    ok("update", held, "--status", "held", *SOURCE)
+    before = log_bytes(events)
+    result = run("amend", held, "--set", "date=2031", "--reason", "misread")
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        1, "", "Error: --status held for a meeting dated 2031, after today\n")
+    assert log_bytes(events) == before
+    ok("build")
+    assert rows(db, "select title, date, status from meetings order by title") == [
+        {"title": "Held", "date": "2026-01", "status": "held"},
+        {"title": "Talks moved", "date": "2031-03", "status": "postponed"}]

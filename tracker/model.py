@@ -843,6 +843,8 @@ def draft_amendment(
         raise TrackerError(f"{subject} holds what tracker does not write ({problem}): "
                            "run tracker verify")
     merged = record_options(kind, subject, current)
+    if kind == "meeting" and current_status is not None:
+        merged["status"] = current_status  # checked as it is now, after its updates
     seen: set[str] = set()
     for assignment in assignments:
         _assign(kind, merged, assignment, seen)
