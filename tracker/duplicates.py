@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable
-from operator import itemgetter
 from typing import Any, NamedTuple
 
 import orjson
@@ -18,12 +17,11 @@ from .envelope import payload_digest
 
 
 class Repeat(NamedTuple):
-    """A copy of an event that replay left out, as a build remembers it."""
+    """A copy of an event that replay left out, as a build remembers it (in replay
+    order, as replay meets them)."""
 
     id: str
-    writer: str
-    seq: int
-    recorded_at: str
+    place: str  # see `place`
     digest: str  # `envelope.payload_digest`
 
 
@@ -36,7 +34,7 @@ class Conflict(NamedTuple):
 
 
 def repeat_of(event: dict[str, Any]) -> Repeat:
-    return Repeat(event["id"], event["writer"], event["seq"], event["recorded_at"],
+    return Repeat(event["id"], place(event["writer"], event["seq"], event["recorded_at"]),
                   payload_digest(event))
 
 
@@ -60,9 +58,7 @@ def conflicts(conn: sqlite3.Connection, repeats: Iterable[Repeat]) -> list[Confl
         kept = payload_digest({"type": row[0], "schema": row[1], "subject": row[2],
                                "data": orjson.loads(row[3])})
         others = list(dict.fromkeys(  # in replay order, each place once
-            place(repeat.writer, repeat.seq, repeat.recorded_at)
-            for repeat in sorted(by_id[event_id], key=itemgetter(3, 1, 2))
-            if repeat.digest != kept))
+            repeat.place for repeat in by_id[event_id] if repeat.digest != kept))
         if others:
             found.append(Conflict(event_id, place(*row[4:]), others))
     return found

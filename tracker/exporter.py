@@ -43,7 +43,14 @@ from .model import (
     today,
 )
 from .projection import dangling_references
-from .rowformat import RECORD_KINDS, ROW_STATUSES, all_columns, exported_data, to_csv_cell
+from .rowformat import (
+    RECORD_KINDS,
+    ROW_STATUSES,
+    all_columns,
+    exported_data,
+    moved_status,
+    to_csv_cell,
+)
 
 Row = dict[str, Any]
 RESCHEDULED = STATUS_CHANGED["meeting"]
@@ -238,10 +245,9 @@ class Exporter:
                       sources[0] if sources else None)
         if date == rescheduled["rescheduled_to"] or source is None:
             return None
-        status = next((amended for event_id, amended in self.amended_status.get(subject, [])
-                       if event_id == amendment), None)
-        if status not in RESCHEDULING:
-            status = rescheduled["status"]
+        status = moved_status(next((amended for event_id, amended
+                                    in self.amended_status.get(subject, [])
+                                    if event_id == amendment), None), rescheduled["status"])
         return _update_row(subject, amendment, status, to=date, source=source)
 
     def _amended_status(self, kind: str, subject: str, rows: list[Row],

@@ -27,7 +27,7 @@ from .errors import TrackerError, a_or_an, counted, shown
 from .log import EventLog
 from .progress import Progress, no_progress
 from .recorder import already, first_time, recorded_by
-from .rowformat import RECORD_KINDS, ROW_KINDS, exported_data
+from .rowformat import RECORD_KINDS, ROW_KINDS, exported_data, moved_status
 from .rowreader import KNOWN_COLUMNS, Problem, Row, read_rows
 
 OPTION = re.compile(r"--(" + "|".join(sorted(KNOWN_COLUMNS, key=len, reverse=True)) + r")\b")
@@ -356,10 +356,8 @@ class Planner:
         earlier = self.catalog.reschedules(subject, existing["id"])
         if not earlier or len(earlier) != len(self.catalog.reschedules(subject)):
             return False
-        status = changes.get("status")
-        if status not in model.RESCHEDULING:
-            status = earlier[-1][1]["status"]
-        return status == draft.data["status"]
+        return moved_status(changes.get("status"), earlier[-1][1]["status"]) \
+            == draft.data["status"]
 
     def _state(self, row: Row, kind: str, event_id: str, subject: str,
                draft: model.Draft, own: bool, existing: dict[str, Any] | None) -> str:

@@ -66,6 +66,9 @@ _NOT_XML = "\ufffe\uffff"
 _REFUSED = re.compile(_FORBIDDEN.pattern[:-1] + _NOT_XML + "]")
 _REFUSED_ANY = re.compile(_FORBIDDEN_ANY.pattern[:-1] + _NOT_XML + "]")
 
+# The statuses `tracker add meeting --status` takes (the others come with `update`).
+MEETING_ADD_STATUSES = ("scheduled", "held")
+
 
 class Text:
     """A parser for free text: stripped, not empty, no control characters, bounded.
@@ -340,7 +343,7 @@ FIELDS: dict[str, tuple[Field, ...]] = {
     "meeting": (
         COMMON["title"],
         COMMON["date"],
-        Field("status", "status", choice("status", ("scheduled", "held"))),
+        Field("status", "status", choice("status", MEETING_ADD_STATUSES)),
         Field("format", "format", parse_slug, refers="format"),
         Field("level", "level", choice("level", LEVELS)),
         Field("mode", "mode", choice("mode", MODES)),
@@ -854,7 +857,7 @@ def draft_amendment(
         if status not in STATUSES.get(kind, ()):
             raise TrackerError(f"invalid --set status={status}: use one of "
                                f"{', '.join(STATUSES[kind])}")
-        if kind == "meeting" and status in ("scheduled", "held"):
+        if kind == "meeting" and status in MEETING_ADD_STATUSES:
             merged["status"] = status
     draft = _record_fields(kind, merged)
     # The status is compared apart, with the status after the updates.

@@ -20,6 +20,7 @@ same order, ties included), so they are left as they are.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
@@ -86,18 +87,27 @@ async def total_order(db: Any, sql: str) -> str:
     return f"{match[1]}, {tie}{match[2]}" if tie else sql
 
 
+def mend(owner: Any, name: str, wrap: Callable[[Any], Any]) -> None:
+    """Replace a method of Datasette's by `wrap(method)`, once however often asked."""
+    method = getattr(owner, name)
+    if getattr(method, "mended", False):
+        return
+    mended = wrap(method)
+    mended.mended = True
+    setattr(owner, name, mended)
+
+
 def mend_table_pages() -> None:
     """Make Datasette's table pages note their sort while they run (once)."""
-    if getattr(TableView.data, "mended", False):
-        return
-    data = TableView.data
 
-    async def sorted_data(view: TableView, request: Any, *args: Any, **kwargs: Any) -> Any:
-        token = PAGE.set(sorted_page(view.ds, request))
-        try:
-            return await data(view, request, *args, **kwargs)
-        finally:
-            PAGE.reset(token)
+    def wrap(data: Any) -> Any:
+        async def sorted_data(view: TableView, request: Any, *args: Any, **kwargs: Any) -> Any:
+            token = PAGE.set(sorted_page(view.ds, request))
+            try:
+                return await data(view, request, *args, **kwargs)
+            finally:
+                PAGE.reset(token)
 
-    sorted_data.mended = True  # type: ignore[attr-defined]
-    TableView.data = sorted_data  # type: ignore[method-assign]
+        return sorted_data
+
+    mend(TableView, "data", wrap)

@@ -27,7 +27,7 @@ FLAGS = frozenset(
     if spec.parse is model.parse_flag
 )
 # The statuses a meeting's row takes (those of `tracker add meeting --status`).
-ROW_STATUSES = ("scheduled", "held")
+ROW_STATUSES = model.MEETING_ADD_STATUSES
 TRUE = frozenset(("yes", "y", "true", "1", "x"))
 FALSE = frozenset(("no", "n", "false", "0", ""))
 
@@ -82,6 +82,12 @@ def exported_data(kind: str, data: dict[str, Any], recorded_status: str | None,
     if data["status"] == "held" and model.not_yet(data["date"]):
         data["status"] = "scheduled"
     return data
+
+
+def moved_status(amended: str | None, rescheduled: str) -> str:
+    """The status of the update row that carries a date amended after a meeting's last
+    reschedule: the amendment's, if a reschedule can give it, else the reschedule's."""
+    return amended if amended in model.RESCHEDULING else rescheduled
 
 
 def split_list(cell: str) -> list[str]:

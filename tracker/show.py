@@ -45,9 +45,10 @@ def describe(log: EventLog, subject: str) -> dict[str, Any]:
         changes = _rows(conn, "select event_id, field, old_value, new_value, reason "
                         "from history where subject = ? order by rowid", subject)
         state = _state(conn, kind, subject)
-        if state is None:  # retracted: its state, with its updates, just before that
-            retraction = next((number for number, event in enumerate(events)
-                               if event["type"] == RETRACTED), len(events))
+        retraction = next((number for number, event in enumerate(events)
+                           if event["type"] == RETRACTED), None)
+        if state is None and retraction is not None:  # its state, with its updates, just
+            # before it was retracted
             with closing(sqlite3.connect(":memory:")) as standing:
                 project(events[:retraction], standing)
                 state = _state(standing, kind, subject)

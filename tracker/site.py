@@ -25,6 +25,7 @@ from .dates import parse_date
 from .envelope import since_moment
 from .errors import TrackerError, shown
 from .facets import facet_classes
+from .paging import mend
 from .serve import DATABASE, OpenFileDownload, open_snapshot
 
 STATIC = Path(__file__).parent / "static"
@@ -232,18 +233,17 @@ class MissingColumn(KeyError, IndexError):
 
 def missing_column_raises_index_error() -> None:
     """Make Datasette's rows with labels (`CustomRow`) raise `MissingColumn`."""
-    if getattr(CustomRow.__getitem__, "mended", False):
-        return
-    get = CustomRow.__getitem__
 
-    def getitem(row: CustomRow, key):
-        try:
-            return get(row, key)
-        except KeyError as error:
-            raise MissingColumn(*error.args) from None
+    def wrap(get: Any) -> Any:
+        def getitem(row: CustomRow, key):
+            try:
+                return get(row, key)
+            except KeyError as error:
+                raise MissingColumn(*error.args) from None
 
-    getitem.mended = True  # type: ignore[attr-defined]
-    CustomRow.__getitem__ = getitem
+        return getitem
+
+    mend(CustomRow, "__getitem__", wrap)
 
 
 def csv_of_a_failed_query_is_an_error() -> None:
@@ -251,19 +251,19 @@ def csv_of_a_failed_query_is_an_error() -> None:
     give): Datasette 0.65 writes it as an empty CSV, with a status of 200, so that a
     download of `recorded_since.csv?date=garbage` or of `?sql=select nope` looked like no
     rows."""
-    if getattr(QueryView.data, "mended", False):
-        return
-    data = QueryView.data
 
-    async def data_or_error(view: QueryView, request: Any, *args: Any, **kwargs: Any) -> Any:
-        result = await data(view, request, *args, **kwargs)
-        if request.url_vars.get("format") == "csv" and isinstance(result, tuple) \
-                and isinstance(result[0], dict) and result[0].get("error"):
-            raise DatasetteError(result[0]["error"], title="Invalid SQL", status=400)
-        return result
+    def wrap(data: Any) -> Any:
+        async def data_or_error(view: QueryView, request: Any, *args: Any,
+                                **kwargs: Any) -> Any:
+            result = await data(view, request, *args, **kwargs)
+            if request.url_vars.get("format") == "csv" and isinstance(result, tuple) \
+                    and isinstance(result[0], dict) and result[0].get("error"):
+                raise DatasetteError(result[0]["error"], title="Invalid SQL", status=400)
+            return result
 
-    data_or_error.mended = True  # type: ignore[attr-defined]
-    QueryView.data = data_or_error  # type: ignore[method-assign]
+        return data_or_error
+
+    mend(QueryView, "data", wrap)
 
 
 # What Datasette 0.65 says, with a status of 500, of a bad parameter of a table page.
@@ -286,15 +286,13 @@ def bad_parameter(datasette, request, exception: Exception) -> BadRequest | None
             and "table" not in request.url_vars and not request.args.get("sql"):
         return BadRequest("A database page has no rows to give as CSV or as an array: "
                           "give a query with ?sql=")
-    if request.path.endswith(".atom") and isinstance(exception, ValueError) and \
-            type(exception).__module__.startswith("dateutil."):  # datasette-atom's parser
-        return BadRequest(f"atom_updated must be a date and time: {exception}")
-    title = request.args.get("_feed_title")  # the one text of an Atom feed left as given
-    if request.path.endswith(".atom") and isinstance(exception, ValueError) and \
-            title is not None and NOT_XML.search(title):  # lxml's "must be XML compatible"
-        code = ord(NOT_XML.search(title).group())
-        return BadRequest(f"_feed_title must be text XML can carry, without U+{code:04X}: "
-                          f"{shown(title)}")
+    if request.path.endswith(".atom") and isinstance(exception, ValueError):
+        if type(exception).__module__.startswith("dateutil."):  # datasette-atom's parser
+            return BadRequest(f"atom_updated must be a date and time: {exception}")
+        title = request.args.get("_feed_title")  # the one text of a feed left as given
+        if title is not None and (bad := NOT_XML.search(title)):  # lxml's refusal
+            return BadRequest(f"_feed_title must be text XML can carry, without "
+                              f"U+{ord(bad.group()):04X}: {shown(title)}")
     timelimit = request.args.get("_timelimit")
     if timelimit is not None and _int_refused(exception, timelimit):
         return BadRequest(f"_timelimit must be a whole number of milliseconds: {timelimit}")
