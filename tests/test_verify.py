@@ -81,6 +81,52 @@ def test_a_format_slug_earlier_versions_took_still_verifies(events: Path) -> Non
     assert ok("build").startswith("Built ")
 
 
+def test_currencies_that_are_not_money_are_refused_for_new_amounts(events: Path,
+                                                                   db: Path) -> None:
+    """XXX (no currency) and XTS (testing) are refused for a new pledge, an imported one and
+    an amended currency; the units amounts are given in (gold, the SDR, ...) are taken. A
+    pledge an earlier version took with XXX stays valid, and can be amended."""
+    for code, meaning in (("xxx", "for transactions where no currency is involved"),
+                          ("XTS", "reserved for testing")):
+        refused = run("add", "pledge", "--title", "Aid", "--date", "2020", "--donor", "JPN",
+                      "--recipient", "KAZ", "--amount", "5", "--currency", code, *SOURCE)
+        assert (refused.exit_code, refused.stderr) == (1, (
+            f"Error: invalid --currency '{code.upper()}': {code.upper()} is the ISO 4217 code "
+            f"{meaning}, not a currency: give the currency of the amount\n"))
+    assert not events.exists()
+    for code in ("XAU", "XAG", "XPT", "XPD", "XDR", "XBA", "XBD", "XSU", "XUA"):
+        ok("add", "pledge", "--title", code, "--date", "2020", "--donor", "JPN",
+           "--recipient", "KAZ", "--amount", "5", "--currency", code, *SOURCE)
+    draft = draft_record("pledge", {"title": "Aid", "date": "2020", "donor": "JPN",
+                                    "recipient": ("KAZ",), "amount": "5", "currency": "USD",
+                                    "source": SOURCE[1]})
+    event, _ = record(EventLog(events), replace(draft, data={  # as an earlier version wrote
+        **draft.data, "currency": "XXX"}))
+    pledge = event["id"]
+    assert ok("verify") == "OK: 10 events in 1 file"
+    ok("amend", pledge, "--set", "title=Grant aid", "--reason", "the title")
+    amended = run("amend", pledge, "--set", "currency=xts", "--reason", "r")
+    assert (amended.exit_code, amended.stderr) == (1, (
+        "Error: invalid --currency 'XTS': XTS is the ISO 4217 code reserved for testing, not "
+        "a currency: give the currency of the amount\n"))
+    ok("amend", pledge, "--set", "currency=JPY", "--reason", "the currency")
+    imported = run("import", "--kind", "pledge", str(write_text(
+        db.parent / "pledges.csv", "title,date,donor,recipient,amount,currency,source\n"
+        "Aid,2020,JPN,KAZ,5,XXX,x\n")))
+    assert (imported.exit_code, imported.stderr.splitlines()[1:]) == (1, [
+        "line 2: currency: invalid currency 'XXX': XXX is the ISO 4217 code for transactions "
+        "where no currency is involved, not a currency: give the currency of the amount"])
+    ok("build")
+    assert rows(db, "select title, currency from pledges where title in ('Grant aid', 'XDR') "
+                "order by title") == [{"title": "Grant aid", "currency": "JPY"},
+                                      {"title": "XDR", "currency": "XDR"}]
+
+
+def write_text(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
 def test_a_noncharacter_earlier_versions_took_still_verifies(events: Path, db: Path) -> None:
     """U+FFFE and U+FFFF (which XML forbids) are refused in new text, but a log whose
     earlier version took them is valid: verify and build take it. An amendment of such a

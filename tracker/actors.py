@@ -195,3 +195,21 @@ def parse_currency(text: str) -> str:
     if code not in all_currencies():
         raise TrackerError(f"unknown currency {shown(text)}: use an ISO 4217 code such as JPY")
     return code
+
+
+# ISO 4217 codes that are not money (an amount cannot be in them), and what each is for.
+# The other codes of no country's money are units that amounts are given in: gold (XAU),
+# silver, platinum, palladium, the IMF's SDR (XDR), the African Development Bank's unit
+# of account (XUA), the Sucre (XSU) and the European bond-market units (XBA-XBD).
+NOT_MONEY = {"XXX": "for transactions where no currency is involved",
+             "XTS": "reserved for testing"}
+
+
+def parse_new_currency(text: str) -> str:
+    """The currency of an amount being recorded: also not one of `NOT_MONEY`. Not a check
+    of stored events: earlier versions took those codes, and their logs stay valid."""
+    code = parse_currency(text)
+    if code in NOT_MONEY:
+        raise TrackerError(f"invalid --currency {shown(text)}: {code} is the ISO 4217 code "
+                           f"{NOT_MONEY[code]}, not a currency: give the currency of the amount")
+    return code

@@ -17,7 +17,14 @@ from functools import cached_property, lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
-from .actors import all_actors, is_actor, parse_actor, parse_actors, parse_currency
+from .actors import (
+    all_actors,
+    is_actor,
+    parse_actor,
+    parse_actors,
+    parse_currency,
+    parse_new_currency,
+)
 from .dates import parse_date
 from .envelope import ULID_PATTERN
 from .errors import TrackerError, a_or_an, shown
@@ -511,6 +518,8 @@ def not_yet(date_text: str) -> bool:
 def draft_record(kind: str, options: dict[str, Any]) -> Draft:
     """Validate the options of `tracker add KIND` into a `KIND.recorded` draft."""
     draft = _record_fields(kind, options)
+    if kind == "pledge":
+        parse_new_currency(draft.data["currency"])
     draft.data["source"] = parse_source(options)
     return draft
 
@@ -874,6 +883,8 @@ def draft_amendment(
         "participant" in seen else None
     if not changes:
         raise TrackerError(f"nothing to amend: {_unchanged(kind, seen, old, new, kept)}")
+    if kind == "pledge" and "currency" in changes:
+        parse_new_currency(changes["currency"])
     # The place is looked up again to check it; what that says is news only when the
     # amendment changes the place (the only warnings of `_record_fields`).
     warnings = list(draft.warnings) if seen & {"city", "country"} else []
