@@ -576,6 +576,39 @@ def test_warnings_are_grouped_and_the_rows_imported(tmp_path: Path, db: Path) ->
         {"city": "Atlantis City", "city_as_given": None}]
 
 
+def test_update_rows_are_warned_about_as_tracker_update_warns(tmp_path: Path, db: Path) -> None:
+    """The warnings of `tracker update` come from the same place for an update row, each
+    naming its line and columns: against the earlier new rows of the file, else the log."""
+    path = write(tmp_path / "rows.csv", (
+        "kind,id,title,date,donor,recipient,amount,currency,subject,status,source\n"
+        "pledge,p1,Grant,2025-10,KOR,UZB,1500000,USD,,,https://a\n"
+        "update,u1,,2026-01,,,3000000,,p1,disbursed,https://b\n"
+        "update,u2,,2026-02,,,1000000,,p1,disbursed,https://c\n"
+        "update,u3,,2025-09,,,1200000,,p1,disbursed,https://d\n"))
+    result = run("import", path)
+    assert (result.exit_code, result.stdout) == (
+        0, f"Imported {path}: appended 4 events (1 pledge, 3 updates)\n")
+    assert result.stderr.splitlines() == [
+        "Warning: line 3: amount 3000000 is more than the 1500000 USD pledged",
+        "Warning: line 4: amount 1000000 is less than the 3000000 disbursed before: amount is "
+        "the cumulative amount disbursed so far, not the new payment",
+        "Warning: line 5: status disbursed date 2025-09 is before the pledge's date 2025-10: "
+        "if the pledge's date is wrong, amend it"]
+    assert run("import", path).stderr == ""  # nothing new: nothing to warn about
+    pledge = json.loads(ok("import", path, "--json"))["records"][0]["id"]
+    more = write(tmp_path / "more.csv", "subject,status,amount,date,source\n"
+                 f"{pledge},disbursed,1100000,2026-05,https://e\n"
+                 f"{pledge},disbursed,1600000,2026-06,https://f\n")
+    result = run("import", more, "--kind", "update", "--dry-run")
+    assert (result.exit_code, result.stderr.splitlines()) == (0, [  # the log's pledge
+        "Warning: line 2: amount 1100000 is less than the 1200000 disbursed before: amount is "
+        "the cumulative amount disbursed so far, not the new payment",
+        "Warning: line 3: amount 1600000 is more than the 1500000 USD pledged"])
+    ok("build")
+    assert rows(db, "select status, disbursed_amount from pledges") == [
+        {"status": "disbursed", "disbursed_amount": 1200000}]
+
+
 def test_a_meeting_row_without_status_stays_present_when_the_default_would_change(
     tmp_path: Path, events: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

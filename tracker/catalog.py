@@ -31,6 +31,7 @@ from .model import (
     SOURCE_WITHDRAWN,
     STATUS_CHANGED,
     STATUSES,
+    Standing,
     apply_changes,
     effective_changes,
     referred_ids,
@@ -214,6 +215,11 @@ class Catalog:
         if not found:
             status = self.data_of(subject, before).get("status", STATUSES[kind][0])
         return status, amount if status == "disbursed" else None
+
+    def standing(self, subject: str, kind: str) -> Standing:
+        """A meeting or pledge as it stands, for the warnings of an update."""
+        status, disbursed = self.status_of(subject, kind)
+        return Standing(kind, self.data_of(subject), status, disbursed)
 
     def reschedules(self, subject: str, before: str | None = None
                     ) -> list[tuple[str, dict[str, Any]]]:

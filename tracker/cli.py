@@ -330,10 +330,8 @@ def update(ctx: click.Context, record_id: str, event_id: str | None, as_json: bo
     from .recorder import find_subject
 
     subject = parse_reference(record_id)
-    found = find_subject(_log(ctx), subject, with_data=True, retry_of=event_id)
-    pledge = found.data if found.kind == "pledge" else None
-    _append(ctx, draft_update(found.kind, subject, options, found.date, pledge), event_id,
-            as_json)
+    found = find_subject(_log(ctx), subject, retry_of=event_id)
+    _append(ctx, draft_update(found.kind, subject, options, found.date), event_id, as_json)
 
 
 @cli.command()

@@ -100,9 +100,10 @@ def _comparable(event_type: str, data: dict[str, Any], defaulted_status: bool) -
     return envelope.canonical(data)
 
 
-def _plain(error: TrackerError) -> str:
-    """A model message with its CLI options named as columns: `--date` -> `date`."""
-    return OPTION.sub(r"\1", str(error))
+def _plain(message: TrackerError | str) -> str:
+    """A model message (an error's, or a warning) with its CLI options named as columns:
+    `--date` -> `date`."""
+    return OPTION.sub(r"\1", str(message))
 
 
 def _blame(kind: str, cells: dict[str, Any], error: TrackerError) -> str | None:
@@ -160,6 +161,8 @@ class Planner:
         self.plan = Plan()
         self.defined: dict[str, Defined] = {}  # records of this file by id (slug)
         self.keys: dict[str, tuple[str, int]] = {}  # row key -> (record id, line)
+        # Meetings and pledges as the new rows so far leave them (for update warnings)
+        self.standings: dict[str, model.Standing] = {}
         self.seen: dict[str, tuple] = {}  # event id -> (line, type, subject, data, defaulted)
         self.by = recorded_by()
         self._suffixes: dict[str, list[str]] | None = None
@@ -185,12 +188,15 @@ class Planner:
                              "nor on an earlier line")
         subject = self._subject(cells) if kind in ("update", "citation") else None
         record: Defined | None = None  # an update's record
+        standing: model.Standing | None = None  # and the record as it stands
         try:
             if kind in RECORD_KINDS:
                 draft = model.draft_record(kind, cells)
             elif kind == "update":
                 record = self._record(subject)
                 draft = model.draft_update(record.kind, subject, cells, record.date)
+                standing = self._standing(subject, record.kind)
+                draft.warnings += model.update_warnings(standing, draft.data)
             else:
                 self._require("subject", "record", subject)
                 draft = model.draft_citation(subject, cells)
@@ -215,8 +221,13 @@ class Planner:
         self.plan.ids.append((row.line, kind, subject, event_id, state, key))
         if state != "new":
             return
+        if kind in model.STATUSES:
+            self.standings[subject] = model.Standing(
+                kind, draft.data, draft.data.get("status", model.STATUSES[kind][0]))
+        elif standing is not None:  # appended after what the log holds: follows its state
+            self.standings[subject] = standing.after(draft.data)
         if draft.warnings:
-            self.plan.warnings += [(row.line, warning) for warning in draft.warnings]
+            self.plan.warnings += [(row.line, _plain(warning)) for warning in draft.warnings]
         self.plan.appended[kind] += 1
         self.plan.events.append({"id": event_id, "type": draft.type, "schema": envelope.SCHEMA,
                                  "subject": subject, "recorded_by": self.by,
@@ -287,6 +298,12 @@ class Planner:
             return self.defined[subject]
         found = self.catalog.subjects[subject]
         return Defined(found.kind, found.date, 0)
+
+    def _standing(self, subject: str, kind: str) -> model.Standing:
+        """A meeting or pledge as an update row finds it: as the new rows before it left
+        it, else as the log holds it."""
+        standing = self.standings.get(subject)
+        return standing if standing is not None else self.catalog.standing(subject, kind)
 
     def _require(self, column: str, wanted: str, reference: str) -> None:
         defined = self.defined.get(reference)

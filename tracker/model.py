@@ -581,10 +581,9 @@ def _settle_meeting(data: dict[str, Any], now: str) -> list[str]:
 
 def draft_update(
     kind: str, subject: str, options: dict[str, Any], record_date: str | None = None,
-    pledge: dict[str, Any] | None = None,
 ) -> Draft:
-    """Validate `tracker update ID --status ...` for a record of `kind` dated `record_date`
-    (with the `pledge`'s data, a disbursement larger than the pledge is warned about)."""
+    """Validate `tracker update ID --status ...` for a record of `kind` dated `record_date`.
+    Its warnings depend on the record as it stands: `update_warnings` gives them."""
     if kind not in STATUSES:
         raise TrackerError(f"{subject} is {a_or_an(kind)}, which has no status")
     status = str(options.get("status") or "").strip().lower()
@@ -610,13 +609,38 @@ def draft_update(
     if status == "held" and record_date and not_yet(record_date):
         raise TrackerError(f"--status held for a meeting dated {record_date}, after today")
     data["source"] = parse_source(options)
-    warnings = _dated_before_the_record(kind, status, data.get("date"), record_date)
-    pledged = (pledge or {}).get("amount")
-    if "amount" in data and SPECS["pledge"]["amount"].check(pledged) and \
-            Decimal(data["amount"]) > Decimal(pledged):
-        warnings.append(f"--amount {data['amount']} is more than the {pledged} "
-                        f"{pledge.get('currency', '')} pledged")
-    return Draft(STATUS_CHANGED[kind], data, subject, warnings=warnings)
+    return Draft(STATUS_CHANGED[kind], data, subject)
+
+
+@dataclass(frozen=True)
+class Standing:
+    """A meeting or pledge as an update finds it: its data (as recorded, then amended and
+    rescheduled), its status, and the cumulative amount disbursed so far (a pledge's
+    latest `--amount` while it is disbursed, else None)."""
+
+    kind: str
+    data: dict[str, Any]
+    status: str | None
+    disbursed: str | None = None
+
+    def after(self, update: dict[str, Any]) -> Standing:
+        """The record as an update's data leaves it."""
+        return Standing(self.kind, apply_changes(self.data, rescheduling_changes(update)),
+                        update["status"], update.get("amount", self.disbursed))
+
+
+def update_warnings(standing: Standing, update: dict[str, Any]) -> list[str]:
+    """The warnings of an update (its data) of a record as it stands: the one place of
+    the warnings of `tracker update` and `tracker import` alike. Each is about what is
+    recorded all the same, as it happens in the world, rarely."""
+    kind, status, date = standing.kind, update["status"], standing.data.get("date")
+    warnings = _dated_before_the_record(kind, status, update.get("date"),
+                                        date if type(date) is str else None)
+    if kind == "pledge" and "amount" in update:
+        warnings += more_than_pledged(f"--amount {update['amount']}", update["amount"],
+                                      standing.data)
+    warnings += lower_disbursement(update, standing.disbursed)
+    return warnings
 
 
 # What cannot come before the date of its record: a meeting held, a pledge disbursed,
@@ -654,13 +678,27 @@ def refuse_unchanged_status(kind: str, subject: str, data: dict[str, Any],
     raise TrackerError(f"{kind} {subject} is already {status}{amount}")
 
 
+def _less(smaller: Any, larger: Any) -> bool:
+    """Whether both are amounts (as tracker stores them) and the first is the smaller."""
+    return is_valid(parse_amount, smaller) and is_valid(parse_amount, larger) and \
+        Decimal(smaller) < Decimal(larger)
+
+
+def more_than_pledged(named: str, amount: str, pledge: dict[str, Any]) -> list[str]:
+    """A warning when an amount disbursed (`named` as the message says it) is more than
+    the pledge's amount: a pledge can be exceeded, but more often it is a slip."""
+    pledged = pledge.get("amount")
+    if not _less(pledged, amount):
+        return []
+    return [f"{named} is more than the {pledged} {pledge.get('currency', '')} pledged"]
+
+
 def lower_disbursement(data: dict[str, Any], disbursed: str | None) -> list[str]:
     """A warning when `--amount` is less than the amount disbursed before: it is the
     cumulative amount, so a new payment is added to what was disbursed (a correction of
     the cumulative amount is lower, and recorded)."""
     amount = data.get("amount")
-    if data.get("status") != "disbursed" or amount is None or not is_valid(
-            parse_amount, disbursed) or Decimal(amount) >= Decimal(disbursed):
+    if data.get("status") != "disbursed" or not _less(amount, disbursed):
         return []
     return [f"--amount {amount} is less than the {disbursed} disbursed before: --amount is "
             "the cumulative amount disbursed so far, not the new payment"]

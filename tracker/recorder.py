@@ -20,10 +20,10 @@ from .model import (
     STATUSES,
     Draft,
     Text,
-    lower_disbursement,
     parse_id,
     refuse_unchanged_status,
     refuse_unpublished_source,
+    update_warnings,
 )
 
 if TYPE_CHECKING:
@@ -102,10 +102,10 @@ def record(log: EventLog, draft: Draft, event_id: str | None = None) -> tuple[di
                 found = catalog.require("record", draft.subject)
                 floor.append(found.latest)
                 if draft.type in STATUS_CHANGED.values():
-                    status, disbursed = catalog.status_of(draft.subject, found.kind)
-                    refuse_unchanged_status(found.kind, draft.subject, draft.data, status,
-                                            disbursed, found.date)
-                    draft.warnings.extend(lower_disbursement(draft.data, disbursed))
+                    standing = catalog.standing(draft.subject, found.kind)
+                    refuse_unchanged_status(found.kind, draft.subject, draft.data,
+                                            standing.status, standing.disbursed, found.date)
+                    draft.warnings.extend(update_warnings(standing, draft.data))
                 _keep_references_whole(catalog, draft)
                 _refuse_a_second_withdrawal(catalog, draft)
         refuse_unpublished_source(draft.data)  # after the retry check: a retry stands
