@@ -590,3 +590,48 @@ def test_a_disbursement_larger_than_the_pledge_is_recorded_with_a_warning(db: Pa
         1, f"Error: pledge {pledge} is already disbursed with --amount 1000.5\n")
     ok("build")
     assert rows(db, "select disbursed_amount from pledges") == [{"disbursed_amount": 1000.5}]
+
+
+def test_rare_sequences_of_statuses_are_recorded_with_a_warning(db: Path) -> None:
+    """A pledge withdrawn then disbursed, one fulfilled with part of it disbursed, a
+    meeting cancelled then held: they happen, rarely, and the analyst is told."""
+    pledge = ok("add", "pledge", "--title", "Loan", "--date", "2021", "--donor", "JPN",
+                "--recipient", "UZB", "--amount", "100", "--currency", "USD", *SOURCE)
+    ok("update", pledge, "--status", "withdrawn", "--date", "2022", *SOURCE)
+    paid = run("update", pledge, "--status", "disbursed", "--amount", "10", *SOURCE)
+    assert (paid.exit_code, paid.stderr) == (0, (
+        "Warning: --status disbursed after the pledge was withdrawn: a pledge withdrawn is "
+        "rarely paid after all; check that it was withdrawn\n"))
+    fulfilled = run("update", pledge, "--status", "fulfilled", "--date", "2023", *SOURCE)
+    assert (fulfilled.exit_code, fulfilled.stderr) == (0, (
+        "Warning: --status fulfilled with 10 of the 100 USD pledged disbursed: if more was "
+        "disbursed, record the cumulative amount with --status disbursed\n"))
+    ok("update", pledge, "--status", "withdrawn", "--date", "2024", *SOURCE)
+    again = run("update", pledge, "--status", "fulfilled", "--date", "2025", *SOURCE)
+    assert (again.exit_code, again.stderr.splitlines()) == (0, [  # what was disbursed stays
+        "Warning: --status fulfilled after the pledge was withdrawn: a pledge withdrawn is "
+        "rarely paid after all; check that it was withdrawn",
+        "Warning: --status fulfilled with 10 of the 100 USD pledged disbursed: if more was "
+        "disbursed, record the cumulative amount with --status disbursed"])
+    whole = ok("add", "pledge", "--title", "Grant", "--date", "2021", "--donor", "JPN",
+               "--recipient", "UZB", "--amount", "100", "--currency", "USD", *SOURCE)
+    for status, amount in (("disbursed", ("--amount", "100")), ("fulfilled", ())):
+        result = run("update", whole, "--status", status, *amount, *SOURCE)
+        assert (result.exit_code, result.stderr) == (0, ""), status
+    unpaid = ok("add", "pledge", "--title", "Aid", "--date", "2021", "--donor", "JPN",
+                "--recipient", "UZB", "--amount", "100", "--currency", "USD", *SOURCE)
+    result = run("update", unpaid, "--status", "fulfilled", *SOURCE)  # no amount known
+    assert (result.exit_code, result.stderr) == (0, "")
+    meeting = ok("add", "meeting", "--title", "Summit", "--date", "2026-05-14", "--status",
+                 "scheduled", *SOURCE)
+    ok("update", meeting, "--status", "cancelled", "--date", "2026-05-01", *SOURCE)
+    held = run("update", meeting, "--status", "held", "--date", "2026-05-14", *SOURCE)
+    assert (held.exit_code, held.stderr) == (0, (
+        "Warning: --status held after the meeting was cancelled: a meeting cancelled is "
+        "rarely held after all; check that it was cancelled\n"))
+    ok("build")
+    assert rows(db, "select status, disbursed_amount from pledges order by title") == [
+        {"status": "fulfilled", "disbursed_amount": None},
+        {"status": "fulfilled", "disbursed_amount": 100},
+        {"status": "fulfilled", "disbursed_amount": 10}]
+    assert rows(db, "select status from meetings") == [{"status": "held"}]

@@ -609,6 +609,28 @@ def test_update_rows_are_warned_about_as_tracker_update_warns(tmp_path: Path, db
         {"status": "disbursed", "disbursed_amount": 1200000}]
 
 
+def test_rare_sequences_of_statuses_in_rows_are_warned_about(tmp_path: Path) -> None:
+    """A pledge withdrawn then disbursed, or fulfilled with part of it disbursed, and a
+    meeting cancelled then held: warned about as `tracker update` warns."""
+    path = write(tmp_path / "rows.csv", (
+        "kind,id,title,date,donor,recipient,amount,currency,subject,status,source\n"
+        "pledge,p1,Loan,2021,JPN,UZB,100,USD,,,https://a\n"
+        "update,,,2022,,,,,p1,withdrawn,https://b\n"
+        "update,,,2023,,,10,,p1,disbursed,https://c\n"
+        "update,,,2024,,,,,p1,fulfilled,https://d\n"
+        "meeting,m1,Summit,2026-05-14,,,,,,scheduled,https://e\n"
+        "update,,,2026-05-01,,,,,m1,cancelled,https://f\n"
+        "update,,,2026-05-14,,,,,m1,held,https://g\n"))
+    result = run("import", path)
+    assert (result.exit_code, result.stderr.splitlines()) == (0, [
+        "Warning: line 4: status disbursed after the pledge was withdrawn: a pledge withdrawn "
+        "is rarely paid after all; check that it was withdrawn",
+        "Warning: line 5: status fulfilled with 10 of the 100 USD pledged disbursed: if more "
+        "was disbursed, record the cumulative amount with status disbursed",
+        "Warning: line 8: status held after the meeting was cancelled: a meeting cancelled "
+        "is rarely held after all; check that it was cancelled"])
+
+
 def test_a_meeting_row_without_status_stays_present_when_the_default_would_change(
     tmp_path: Path, events: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -192,9 +192,10 @@ class Catalog:
                   before: str | None = None) -> tuple[str | None, str | None]:
         """A meeting's or pledge's current status as a build gives it: that of its latest
         status change or amendment of its status, in replay order, else the one it was
-        recorded with. If it is disbursed, also the amount of its latest status change
-        that gave one (else None). Reads only the events about it, latest first. With
-        `before` (an event's id), the status as it stood before that event."""
+        recorded with; and the amount disbursed as a build gives it: that of its latest
+        status change that gave one, whatever its status since (else None). Reads only
+        the events about it, latest first. With `before` (an event's id), both as they
+        stood before that event."""
         status: str | None = None
         amount: str | None = None
         found = False
@@ -210,11 +211,11 @@ class Catalog:
                 status, found = changes["status"], True
             if amount is None and event_type != AMENDED and "amount" in data:
                 amount = data["amount"]
-            if found and (status != "disbursed" or amount is not None):
+            if found and (kind != "pledge" or amount is not None):
                 break
         if not found:
             status = self.data_of(subject, before).get("status", STATUSES[kind][0])
-        return status, amount if status == "disbursed" else None
+        return status, amount
 
     def standing(self, subject: str, kind: str) -> Standing:
         """A meeting or pledge as it stands, for the warnings of an update."""

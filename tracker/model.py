@@ -616,7 +616,7 @@ def draft_update(
 class Standing:
     """A meeting or pledge as an update finds it: its data (as recorded, then amended and
     rescheduled), its status, and the cumulative amount disbursed so far (a pledge's
-    latest `--amount` while it is disbursed, else None)."""
+    latest `--amount`, whatever its status since; None if none was recorded)."""
 
     kind: str
     data: dict[str, Any]
@@ -640,6 +640,9 @@ def update_warnings(standing: Standing, update: dict[str, Any]) -> list[str]:
         warnings += more_than_pledged(f"--amount {update['amount']}", update["amount"],
                                       standing.data)
     warnings += lower_disbursement(update, standing.disbursed)
+    warnings += _after_an_end(kind, standing.status, status)
+    if kind == "pledge" and status == "fulfilled":
+        warnings += _fulfilled_in_part(standing)
     return warnings
 
 
@@ -691,6 +694,31 @@ def more_than_pledged(named: str, amount: str, pledge: dict[str, Any]) -> list[s
     if not _less(pledged, amount):
         return []
     return [f"{named} is more than the {pledged} {pledge.get('currency', '')} pledged"]
+
+
+# A status after which another is rare in the world: what it ends, and what it is.
+ENDS = {"pledge": ("withdrawn", ("disbursed", "fulfilled"), "paid after all"),
+        "meeting": ("cancelled", ("held",), "held after all")}
+
+
+def _after_an_end(kind: str, before: str | None, status: str) -> list[str]:
+    """A warning when a pledge withdrawn is then disbursed or fulfilled, or a meeting
+    cancelled is then held."""
+    end, rare, what = ENDS[kind]
+    if before != end or status not in rare:
+        return []
+    return [f"--status {status} after the {kind} was {end}: a {kind} {end} is rarely "
+            f"{what}; check that it was {end}"]
+
+
+def _fulfilled_in_part(pledge: Standing) -> list[str]:
+    """A warning when a pledge is fulfilled with less of it disbursed than was pledged."""
+    pledged, disbursed = pledge.data.get("amount"), pledge.disbursed
+    if not _less(disbursed, pledged):
+        return []
+    return [f"--status fulfilled with {disbursed} of the {pledged} "
+            f"{pledge.data.get('currency', '')} pledged disbursed: if more was disbursed, "
+            "record the cumulative amount with --status disbursed"]
 
 
 def lower_disbursement(data: dict[str, Any], disbursed: str | None) -> list[str]:
