@@ -592,6 +592,39 @@ def test_a_disbursement_larger_than_the_pledge_is_recorded_with_a_warning(db: Pa
     assert rows(db, "select disbursed_amount from pledges") == [{"disbursed_amount": 1000.5}]
 
 
+def test_an_amended_amount_or_currency_is_checked_with_what_was_disbursed(db: Path) -> None:
+    """The amount disbursed is an amount in the pledge's currency: an amendment of the
+    currency changes what it reads as, and one of the amount can leave less pledged than
+    was disbursed (warned as `update` warns of an amount disbursed above the pledge)."""
+    pledge = ok("add", "pledge", "--title", "GG", "--date", "2025-04-04", "--donor", "EU",
+                "--recipient", "KAZ", "--amount", "12000000000", "--currency", "EUR", *SOURCE)
+    before = run("amend", pledge, "--set", "amount=11000000000", "--reason", "misread")
+    assert (before.exit_code, before.stderr) == (0, "")  # nothing disbursed yet
+    ok("update", pledge, "--status", "disbursed", "--amount", "5500000000", "--date",
+       "2026-03", *SOURCE)
+    currency = run("amend", pledge, "--set", "currency=USD", "--reason", "r1")
+    assert (currency.exit_code, currency.stderr) == (0, (
+        "Warning: currency=USD: the 5500000000 disbursed is now read in USD, not EUR: an "
+        "amount disbursed is in its pledge's currency\n"))
+    amount = run("amend", pledge, "--set", "amount=1000000000", "--reason", "r2")
+    assert (amount.exit_code, amount.stderr) == (
+        0, "Warning: the 5500000000 disbursed is more than the 1000000000 USD pledged\n")
+    ok("update", pledge, "--status", "fulfilled", *SOURCE)  # still disbursed, fulfilled
+    both = run("amend", pledge, "--set", "amount=5000000000", "--set", "currency=JPY",
+               "--reason", "r3")
+    assert (both.exit_code, both.stderr) == (0, (
+        "Warning: currency=JPY: the 5500000000 disbursed is now read in JPY, not USD: an "
+        "amount disbursed is in its pledge's currency\n"
+        "Warning: the 5500000000 disbursed is more than the 5000000000 JPY pledged\n"))
+    within = run("amend", pledge, "--set", "amount=5500000000", "--set", "title=G",
+                 "--reason", "r4")
+    assert (within.exit_code, within.stderr) == (0, "")
+    ok("build")
+    assert rows(db, "select amount, currency, status, disbursed_amount from pledges") == [
+        {"amount": 5500000000, "currency": "JPY", "status": "fulfilled",
+         "disbursed_amount": 5500000000}]
+
+
 def test_rare_sequences_of_statuses_are_recorded_with_a_warning(db: Path) -> None:
     """A pledge withdrawn then disbursed, one fulfilled with part of it disbursed, a
     meeting cancelled then held: they happen, rarely, and the analyst is told."""

@@ -68,6 +68,7 @@ class Subject:
     retracted: bool = False
     data: dict[str, Any] = field(default_factory=dict)  # filled by `Catalog.data_of`
     status: str | None = None  # a meeting's or pledge's, filled by `Catalog.status_of`
+    disbursed: str | None = None  # a pledge's amount disbursed, filled with its status
 
 
 class Subjects:

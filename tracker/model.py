@@ -905,12 +905,14 @@ def official_option(official: Any) -> Any:
 def draft_amendment(
     kind: str, subject: str, current: dict[str, Any], assignments: Iterable[str],
     options: dict[str, Any], current_status: str | None = None,
+    disbursed: str | None = None,
 ) -> Draft:
     """Validate `tracker amend ID --set FIELD=VALUE... --reason TEXT [--source ...]`.
 
     The amended record is validated whole, by the rules of `tracker add`. A status is
     changed only when `--set status=` gives one other than `current_status` (the status
-    after its updates; by default, the one in its data).
+    after its updates; by default, the one in its data). A pledge's amount or currency
+    amended is checked with the amount `disbursed` so far (warnings).
     """
     assignments = list(assignments)
     if not assignments:
@@ -956,12 +958,30 @@ def draft_amendment(
     warnings = list(draft.warnings) if seen & {"city", "country"} else []
     if kept:
         warnings.append(f"{kept[0]} does not drop {' or '.join(kept[1])}: {kept[2]}")
+    if kind == "pledge" and disbursed is not None:
+        warnings += _disbursed_against(old, changes, draft.data, disbursed)
     data: dict[str, Any] = {"changes": dict(sorted(changes.items())), "reason": reason}
     data.update(optional_source(options))
     references = [ref for ref in draft.references if ref[1] in _values(changes)]
     if any(reference == subject for _wanted, reference in references):
         raise TrackerError(f"{subject} cannot refer to itself")
     return Draft(AMENDED, data, subject, references, warnings)
+
+
+def _disbursed_against(old: dict[str, Any], changes: dict[str, Any], new: dict[str, Any],
+                       disbursed: str) -> list[str]:
+    """Warnings when an amendment changes the amount or currency of a pledge with an
+    amount disbursed: a currency changed is the disbursed amount's too (it is an amount
+    in the pledge's currency), and an amount may fall below what was disbursed (as
+    `tracker update` warns of an amount disbursed above the pledge's)."""
+    warnings = []
+    if "currency" in changes:
+        warnings.append(f"currency={new['currency']}: the {disbursed} disbursed is now read "
+                        f"in {new['currency']}, not {old.get('currency')}: an amount disbursed "
+                        "is in its pledge's currency")
+    if changes.keys() & {"amount", "currency"}:
+        warnings += more_than_pledged(f"the {disbursed} disbursed", disbursed, new)
+    return warnings
 
 
 # Repeatable fields hold sets: `tracker add` drops repeats, their child tables
