@@ -391,6 +391,23 @@ def test_a_sealed_line_not_shaped_as_an_event_is_named_never_a_traceback(
     assert log_bytes(events) == before
 
 
+def test_show_replays_only_its_records_events_and_builds_nothing(events: Path, db: Path) -> None:
+    """As the README says: `show` reads the log and replays the events of its record
+    alone, building nothing; `export` builds first, so an event it cannot apply stops it."""
+    ids, _ = three_meetings(events)
+    event = hand_event(ids[0], type="record.amended",
+                       data={"reason": "fix", "changes": {"date": "2024-99"}})
+    write_by_hand(events, event)
+    expected = "Error: " + NOT_PROJECTED.format(
+        id=event["id"], why="invalid date '2024-99': no month 99") + "\n"
+    assert ok("show", ids[1]).startswith(f"meeting {ids[1]}\n  title: Bravo\n")
+    refused = run("show", ids[0])
+    assert (refused.exit_code, refused.stdout, refused.stderr) == (1, "", expected)
+    assert not db.exists()
+    refused = run("export")
+    assert (refused.exit_code, refused.stdout, refused.stderr) == (1, "", expected)
+
+
 def test_an_id_that_a_line_not_read_as_an_event_holds_stays_used(
         events: Path, tmp_path: Path) -> None:
     """A line cut short by a bad merge is no event, but its id is used: a retry of the
