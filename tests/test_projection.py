@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 import shutil
 import sqlite3
 import tempfile
@@ -18,7 +19,7 @@ from tracker.log import EventLog
 from tracker.projection import COLUMNS, NULL, Projector, refused_a_value
 from tracker.schema import AMOUNT, TABLES
 
-from .conftest import SOURCE, ok, rows, run
+from .conftest import PROJECT, SOURCE, ok, rows, run
 
 
 def dump(db: Path) -> dict[str, list[tuple]]:
@@ -237,3 +238,25 @@ def test_show_and_log_read_a_segment_out_of_order(events: Path) -> None:
     segment.write_bytes(b"".join(reversed(lines)))
     assert (ok("show", first), ok("log")) == (shown, logged)
     assert len(logged.splitlines()) == 3
+
+
+def readme_tables() -> tuple[str, list[str]]:
+    """The README's section on tables, and the tables and views its list names."""
+    readme = (PROJECT / "README.md").read_text()
+    section = readme.split("\n## Tables and views\n", 1)[1].split("\n## ", 1)[0]
+    return section, re.findall(r"^\| (?:view )?`(\w+)` \|", section, re.MULTILINE)
+
+
+def test_the_readme_gives_every_kind_of_source(db: Path) -> None:
+    meeting = ok("add", "meeting", "--title", "Summit", "--date", "2020", *SOURCE)
+    ok("update", meeting, "--status", "cancelled", *SOURCE)
+    ok("cite", meeting, "--source", "https://example.org/b")
+    ok("amend", meeting, "--set", "date=2021", "--reason", "misread", *SOURCE)
+    ok("build")
+    section, _ = readme_tables()
+    listed = re.search(r"^\| `sources` \| .*?kind \(([^)]*)\)", section, re.MULTILINE)
+    assert listed, section
+    kinds = [row["kind"] for row in rows(db, "select kind from sources order by rowid")]
+    assert re.findall(r"`(\w+)`", listed[1]) == kinds == [
+        "record", "update", "citation", "amendment"]
+
