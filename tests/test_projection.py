@@ -260,3 +260,22 @@ def test_the_readme_gives_every_kind_of_source(db: Path) -> None:
     assert re.findall(r"`(\w+)`", listed[1]) == kinds == [
         "record", "update", "citation", "amendment"]
 
+
+def test_the_readme_gives_the_date_columns_of_every_table_and_view(db: Path) -> None:
+    """Each table and view of the README's list that has a `date` has the date columns the
+    README gives it, and no other."""
+    ok("build")
+    section, names = readme_tables()
+    sentence = section.split("\nThe dates are given as follows: ", 1)[1].split(". ", 1)[0]
+    described = {}
+    for clause in sentence.split("; "):
+        tables, _, columns = re.sub(r"\s+", " ", clause).partition(" ha")
+        for table in re.findall(r"`(\w+)`", tables):
+            described[table] = re.findall(r"`(date\w*)`", columns)
+    with closing(sqlite3.connect(db)) as conn:
+        actual = {name: [column for (column,) in conn.execute(
+                      "select name from pragma_table_info(?) where name in "
+                      "('date', 'date_start', 'date_end', 'date_precision') order by cid",
+                      (name,))]
+                  for name in names}
+    assert described == {name: columns for name, columns in actual.items() if "date" in columns}
