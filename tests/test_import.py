@@ -521,6 +521,28 @@ def test_json_says_why_an_import_was_refused(tmp_path: Path, events: Path) -> No
              "text": "line 3: source: missing source: every record needs a URL or citation"}]}
     assert plain.stderr == f"Error: {summary}\n" + "".join(
         f"{problem['text']}\n" for problem in json.loads(result.stdout)["problems"])
+    # A value of several items is given as the file gives it: a CSV cell's text (the
+    # cells of a repeated column as one cell), a JSON Lines row's array or text.
+    unknown = ("unknown actor 'Atlantis': use an ISO 3166 country name or code, or an "
+               "organisation code such as EU, UN, SCO")
+    csv_file = write(tmp_path / "meetings.csv",
+                     "title,date,participant,participant,topic,source\n"
+                     "Talks,2019,JPN; Atlantis,,trade\\; customs,x\n"
+                     "More,2019,JPN,Atlantis,,x\n")
+    jsonl_file = write(tmp_path / "meetings.jsonl",
+                       '{"title": "Talks", "date": "2019", "participant": ["JPN", "Atlantis"], '
+                       '"source": "x"}\n'
+                       '{"title": "More", "date": "2019", "participant": "Atlantis", '
+                       '"source": "x"}\n')
+    given = [[(problem["value"], problem["text"]) for problem in
+              json.loads(run("import", path, "--json").stdout)["problems"]]
+             for path in (csv_file, jsonl_file)]
+    assert given == [
+        [("JPN; Atlantis", f"line 2: participant 'JPN; Atlantis': {unknown}"),
+         ("JPN; Atlantis", f"line 3: participant 'JPN; Atlantis': {unknown}")],
+        [(["JPN", "Atlantis"], f"line 1: participant 'JPN; Atlantis': {unknown}"),
+         ("Atlantis", f"line 2: participant: {unknown}")]]
+    assert log_bytes(events) == {}
     missing = run("import", str(tmp_path / "nope.csv"), "--json")
     message = f"No such file or directory: {tmp_path / 'nope.csv'}"
     assert (missing.exit_code, json.loads(missing.stdout), missing.stderr) == (1, {

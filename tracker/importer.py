@@ -172,7 +172,7 @@ class Planner:
         try:
             self._add(row)
         except RowProblem as problem:
-            value = row.cells.get(problem.field) if problem.field else None
+            value = row.as_given(problem.field) if problem.field else None
             self.plan.problems.append(Problem(row.line, problem.field, problem.message, value))
 
     def _add(self, row: Row) -> None:

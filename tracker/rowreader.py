@@ -44,6 +44,11 @@ class Row:
     line: int
     kind: str
     cells: dict[str, Any]  # column -> str, list[str] (multi-valued) or bool (flag)
+    given: dict[str, Any]  # multi-valued column -> its value as the file gives it
+
+    def as_given(self, column: str) -> Any:
+        """A cell's value as the file gives it (a list as one cell, not the items)."""
+        return self.given.get(column, self.cells.get(column))
 
 
 @dataclass
@@ -114,7 +119,7 @@ def read_rows(path: str, kind: str | None = None) -> tuple[list[Row], list[Probl
     return rows, problems
 
 
-def _row(line: int, cells: dict[str, Any], default_kind: str | None,
+def _row(line: int, cells: dict[str, Any], given: dict[str, Any], default_kind: str | None,
          problems: list[Problem]) -> Row | None:
     """A row of a known kind whose cells all belong to that kind, else a problem."""
     kind = str(cells.pop("kind", None) or default_kind or "").strip().lower()
@@ -125,9 +130,10 @@ def _row(line: int, cells: dict[str, Any], default_kind: str | None,
         return None
     if not cells.keys() <= ALLOWED[kind]:
         name = next(name for name in cells if name not in ALLOWED[kind])
-        problems.append(Problem(line, name, f"not a column of {a_or_an(kind)} row", cells[name]))
+        problems.append(Problem(line, name, f"not a column of {a_or_an(kind)} row",
+                                given.get(name, cells[name])))
         return None
-    return Row(line, kind, cells)
+    return Row(line, kind, cells, given)
 
 
 def _delimiter(header_line: str) -> str:
@@ -170,14 +176,17 @@ def _csv_rows(text: str, default_kind: str | None, problems: list[Problem]) -> I
             problems.append(Problem(end + 1, None, f"malformed CSV ({error})"))
             return
         line, end = end + 1, reader.line_num
-        cells = _csv_cells(line, header, record, problems)
-        if cells is not None and (row := _row(line, cells, default_kind, problems)):
+        given: dict[str, str] = {}
+        cells = _csv_cells(line, header, record, given, problems)
+        if cells is not None and (row := _row(line, cells, given, default_kind, problems)):
             yield row
 
 
-def _csv_cells(line: int, header: list[str], record: list[str],
+def _csv_cells(line: int, header: list[str], record: list[str], given: dict[str, str],
                problems: list[Problem]) -> dict[str, Any] | None:
-    """The non-empty cells of one CSV record, decoded; None for a blank or bad record."""
+    """The non-empty cells of one CSV record, decoded; None for a blank or bad record.
+    `given` gets the text of each cell of several values (of a column repeated in the
+    header, the texts joined as one cell would hold them)."""
     if len(record) > len(header) and any(cell.strip() for cell in record[len(header):]):
         problems.append(Problem(line, None, f"{len(record)} cells, but the header names "
                                 f"{len(header)} columns"))
@@ -194,6 +203,7 @@ def _csv_cells(line: int, header: list[str], record: list[str],
             return None
         elif name in MULTI_VALUED:
             cells.setdefault(name, []).extend(split_list(cell))
+            given[name] = f"{given[name]}; {cell.strip()}" if name in given else cell.strip()
         else:
             try:
                 cells[name] = parse_flag_cell(name, cell)
@@ -218,7 +228,8 @@ def _jsonl_rows(text: str, default_kind: str | None, problems: list[Problem]) ->
         if any(type(cell) in (int, float) for cell in value.values()):
             value = json.loads(raw, parse_int=Number, parse_float=Number)  # as written
         cells = _json_cells(number, value, problems)
-        if cells is not None and (row := _row(number, cells, default_kind, problems)):
+        given = {name: value[name] for name in cells if name in MULTI_VALUED} if cells else {}
+        if cells is not None and (row := _row(number, cells, given, default_kind, problems)):
             yield row
 
 
