@@ -65,6 +65,17 @@ def test_every_command_has_help_with_an_example(command: tuple[str, ...]) -> Non
             assert len(line.split(None, 2)) >= 2, f"{option} has no help text"
 
 
+def test_the_help_names_values_as_the_readme_and_design_do() -> None:
+    """`--events DIR` and `--city NAME` as README.md and DESIGN.md write them; `--about`
+    takes an announcement too, as the README says."""
+    assert re.search(r"^  --events DIR  Folder of the event log", ok("--help"), re.M)
+    assert re.search(r"^  --city NAME  +Where", ok("add", "meeting", "--help"), re.M)
+    about = re.search(r"^  --about ID +(.+?)\n  --", ok("add", "announcement", "--help"),
+                      re.M | re.S)
+    assert about and " ".join(about[1].split()) == (
+        "A record it is about: meeting, pledge, announcement or format (repeat).")
+
+
 def test_python_dash_m_tracker() -> None:
     result = subprocess.run([sys.executable, "-m", "tracker", "--help"],
                             capture_output=True, text=True, check=True)

@@ -157,7 +157,7 @@ def _dumps(value: Any) -> str:
 
 @click.group(cls=TrackerGroup)
 @click.version_option(package_name="tracker")
-@click.option("--events", type=click.Path(file_okay=False), callback=_a_folder,
+@click.option("--events", type=click.Path(file_okay=False), callback=_a_folder, metavar="DIR",
               envvar="TRACKER_EVENTS", default="events", show_default=True,
               help="Folder of the event log (env TRACKER_EVENTS).")
 @click.option("--db", type=click.Path(dir_okay=False), callback=_a_file_name,
@@ -220,7 +220,8 @@ def add_format(ctx: click.Context, event_id: str | None, as_json: bool, **option
 @click.option("--format", "format", metavar="SLUG", help="The format it belongs to.")
 @click.option("--level", type=click.Choice(LEVELS), help="Who met.")
 @click.option("--mode", type=click.Choice(MODES), help="How they met.")
-@click.option("--city", help="Where (needs --country; coordinates from GeoNames).")
+@click.option("--city", metavar="NAME",
+              help="Where (needs --country; coordinates from GeoNames).")
 @click.option("--country", metavar="ACTOR", help="Host country.")
 @click.option("--participant", multiple=True, metavar="ACTOR",
               help="A participant (repeat, or separate with commas).")
@@ -251,7 +252,7 @@ def add_meeting(ctx: click.Context, event_id: str | None, as_json: bool, **optio
 @click.option("--date", required=True, metavar="DATE", help="When (EDTF date).")
 @click.option("--by", required=True, metavar="ACTOR", help="Who announced it.")
 @click.option("--about", multiple=True, metavar="ID",
-              help="A record it is about: meeting, pledge or format (repeat).")
+              help="A record it is about: meeting, pledge, announcement or format (repeat).")
 @click.option("--topic", multiple=True, help="A topic (repeat).")
 @click.option("--summary", help="What it says.")
 @source_options()
