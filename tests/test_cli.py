@@ -342,6 +342,18 @@ def test_show_gives_the_date_and_note_of_a_status_update(events: Path) -> None:
             for event in shown] == [(pledge, None, None), (disbursed, "2021-03-05", None)]
 
 
+def test_log_cuts_a_long_label_with_an_ellipsis() -> None:
+    long = "Foreign ministers met to prepare the summit and the 30th anniversary of diplomatic ties"
+    exact = "x" * 80
+    for title in (long, exact):
+        ok("add", "meeting", "--title", title, "--date", "2020", *SOURCE)
+    labels = [line.split("  ", 4)[4] for line in ok("log").splitlines()]
+    assert labels == [
+        "Foreign ministers met to prepare the summit and the 30th anniversary of diploma…",
+        exact]
+    assert len(labels[0]) == 80
+
+
 def test_show_unknown_id() -> None:
     result = run("show", "01J3Z8Q6M0S7WQ4N6V7R2K9B1C")
     assert (result.exit_code, result.stderr) == (

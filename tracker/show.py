@@ -15,6 +15,7 @@ from .projection import TABLE_OF, project
 from .replay import events_in_order
 
 Event = dict[str, Any]
+LABEL_WIDTH = 80  # the most characters of a title or summary on a line of `tracker log`
 
 PARTICIPANTS = ("select actor, official, official_title from meeting_participants "
                 "where meeting_id = ? order by rowid")
@@ -183,7 +184,8 @@ def render(record: dict[str, Any]) -> str:
 
 def log_line(event: Event) -> str:
     """One line of `tracker log`. It shows any event replay reads, even one `tracker
-    verify` refuses (a text it lacks, or that is not text, is left out)."""
+    verify` refuses (a text it lacks, or that is not text, is left out). A label longer
+    than LABEL_WIDTH is cut, and ends in `…`."""
     data = event["data"]
     label = _first_text(data, "title", "name", "status", "reason")
     if event["type"] == "source.added":
@@ -194,8 +196,10 @@ def log_line(event: Event) -> str:
         changed = ", ".join(effective_changes(changes)) if isinstance(changes, dict) else ""
         reason = _first_text(data, "reason")
         label = f"{changed}: {reason}" if changed and reason else changed or reason
+    if len(label) > LABEL_WIDTH:
+        label = label[:LABEL_WIDTH - 1].rstrip() + "…"
     return "  ".join((event["recorded_at"], event["id"], event["type"], event["subject"],
-                      label[:80]))
+                      label))
 
 
 def _first_text(data: dict[str, Any], *keys: str) -> str:
