@@ -234,8 +234,13 @@ def test_verify_against_refuses_what_is_not_git(origin: Path, tmp_path: Path) ->
     ok("--events", tmp_path / "loose", "add", "meeting", "--title", "T", "--date", "2024",
        *SOURCE)
     outside = run("--events", tmp_path / "loose", "verify", "--against", "HEAD")
-    assert outside.exit_code == 1
-    assert outside.stderr.endswith("loose is not in a git repository\n")
+    assert (outside.exit_code, outside.stdout, outside.stderr) == (
+        1, "", f"Error: {tmp_path / 'loose'} is not in a git repository\n")
+    # An error is one line on stderr with --json too, as the README says: never JSON.
+    for events, revision, error in ((origin / "events", "no-such-rev", unknown.stderr),
+                                    (tmp_path / "loose", "HEAD", outside.stderr)):
+        as_json = run("--events", events, "verify", "--against", revision, "--json")
+        assert (as_json.exit_code, as_json.stdout, as_json.stderr) == (1, "", error)
 
 
 def analyst_repo(tmp_path: Path) -> Path:
