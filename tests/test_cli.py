@@ -489,3 +489,52 @@ def test_writer_id_is_per_log_and_kept_out_of_git(events: Path) -> None:
 
 def test_version() -> None:
     assert ok("--version").startswith("tracker, version ")
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("add", "announcement", "--title", "Joint declaration", "--date", "2026-09-17",
+      "--by", "KOR", "--by", "KAZ", "--source", "x"),
+     "--by given twice, as 'KOR', then 'KAZ': give --by one value"),
+    (("add", "pledge", "--title", "Aid", "--date", "2025", "--donor", "KOR", "--donor", "EU",
+      "--recipient", "KAZ", "--amount", "100", "--amount", "200", "--currency", "USD",
+      "--source", "x"),
+     "--donor given twice, as 'KOR', then 'EU': give --donor one value"),
+    (("add", "meeting", "--title", "Talks", "--date", "2025", "--city", "Seoul", "--country",
+      "KOR", "--city", "Tashkent", "--country", "UZB", "--source", "x"),
+     "--city given twice, as 'Seoul', then 'Tashkent': give --city one value"),
+    (("add", "meeting", "--title", "Talks", "--date", "2025", "--title=Talks",
+      "--title", "Other talks", "--source", "x"),
+     "--title given 3 times, as 'Talks', then 'Other talks': give --title one value"),
+    (("--events", "{tmp}/a", "--events", "{tmp}/b", "log"),
+     "--events given twice, as '{tmp}/a', then '{tmp}/b': give --events one value"),
+    (("--db", "{tmp}/a.db", "--db", "{tmp}/b.db", "build"),
+     "--db given twice, as '{tmp}/a.db', then '{tmp}/b.db': give --db one value"),
+    (("update", "{meeting}", "--status", "held", "--status", "cancelled", "--source", "x"),
+     "--status given twice, as 'held', then 'cancelled': give --status one value"),
+    (("amend", "{meeting}", "--set", "title=T", "--reason", "a", "--reason", "b"),
+     "--reason given twice, as 'a', then 'b': give --reason one value"),
+    (("cite", "{meeting}", "--source", "x", "--publisher", "A", "--publisher", "B"),
+     "--publisher given twice, as 'A', then 'B': give --publisher one value"),
+    (("build", "--as-of", "2025-01-01", "--as-of", "2025-02-01"),
+     "--as-of given twice, as '2025-01-01', then '2025-02-01': give --as-of one value"),
+])
+def test_a_one_value_option_given_twice_with_other_values_is_refused(
+        tmp_path: Path, events: Path, args: tuple[str, ...], message: str) -> None:
+    meeting = ok("add", "meeting", "--title", "Talks", "--date", "2025", *SOURCE)
+    before = log_bytes(events)
+    result = run(*(arg.format(meeting=meeting, tmp=tmp_path) for arg in args))
+    message = message.format(tmp=tmp_path)
+    assert (result.exit_code, result.stdout, result.stderr) == (1, "", f"Error: {message}\n")
+    assert log_bytes(events) == before
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["events"]
+
+
+def test_the_same_value_twice_and_repeatable_options_are_accepted(db: Path) -> None:
+    meeting = ok("add", "meeting", "--title", "Talks", "--title", "Talks", "--date", "2025",
+                 "--participant", "KOR", "--participant", "KAZ", "--topic", "trade",
+                 "--topic", "energy", *SOURCE)
+    ok("--events", os.environ["TRACKER_EVENTS"], "--events", os.environ["TRACKER_EVENTS"],
+       "build", "--full", "--full")
+    assert rows(db, "select title from meetings where id = ?", meeting) == [{"title": "Talks"}]
+    assert rows(db, "select actor from meeting_participants where meeting_id = ? "
+                "order by actor", meeting) == [{"actor": "KAZ"}, {"actor": "KOR"}]

@@ -18,8 +18,52 @@ from .rowformat import RECORD_KINDS, ROW_KINDS
 NO_ARGS_IS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())
 
 
-class TrackerGroup(click.Group):
-    """A group whose errors are one line on stderr with exit code 1, never a traceback."""
+class OneValueEach:
+    """For commands and groups: an option that takes one value, given twice with other
+    values, is refused (Click keeps the last, and the first would be lost unsaid). The
+    same value twice loses nothing; flags and repeatable options are as they were."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        given = list(args)  # Click's parser consumes the list
+        rest = super().parse_args(ctx, args)  # first: --help, and Click's own checks
+        if not ctx.resilient_parsing:  # (shell completion)
+            _refuse_second_values(ctx, self.get_params(ctx), given)
+        return rest
+
+
+def _refuse_second_values(ctx: click.Context, params: list[click.Parameter],
+                          args: list[str]) -> None:
+    """Parse the arguments again with each one-value option taking every value given,
+    and refuse an option given other values."""
+    once = [param for param in params if isinstance(param, click.Option) and param.name
+            and not (param.multiple or param.is_flag or param.count)]
+    if not once:
+        return
+    every = click.Command(None, add_help_option=False, params=[
+        click.Option([*param.opts, param.name], multiple=True, nargs=param.nargs)
+        if param in once else param for param in params])
+    given, _, _ = every.make_parser(ctx).parse_args(args=args)
+    for param in once:
+        values = given.get(param.name) or ()
+        distinct = [shown(value, 200) for value in dict.fromkeys(values)]  # whole
+        if len(distinct) > 1:
+            option = max(param.opts, key=len)
+            times = "twice" if len(values) == 2 else f"{len(values)} times"
+            raise click.UsageError(
+                f"{option} given {times}, as {', then '.join(distinct)}: "
+                f"give {option} one value", ctx)
+
+
+class TrackerCommand(OneValueEach, click.Command):
+    """A command of tracker (see `OneValueEach`)."""
+
+
+class TrackerGroup(OneValueEach, click.Group):
+    """A group whose errors are one line on stderr with exit code 1, never a traceback;
+    its commands are `TrackerCommand`s, its groups `TrackerGroup`s."""
+
+    command_class = TrackerCommand
+    group_class = type
 
     def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
         try:  # where `tracker --help` and `--version` write
