@@ -423,6 +423,35 @@ def test_amount_with_separators_is_normalised(seeded: dict[str, str]) -> None:
     assert '"amount": "2000000000"' in result.stdout
 
 
+@pytest.mark.parametrize(("amount", "warning"), [
+    ("1.000", "--amount 1.000 is read as 1 (a point is a decimal point; 1000 is written 1000 "
+     "or 1,000)"),
+    ("12.500", "--amount 12.500 is read as 12.5 (a point is a decimal point; 12500 is "
+     "written 12500 or 12,500)"),
+    ("1,000.500", None), ("1.5", None), ("1000.000", None), ("0.125", None), ("1.2345", None),
+])
+def test_a_point_before_three_digits_is_read_as_a_decimal_point_with_a_warning(
+        seeded: dict[str, str], amount: str, warning: str | None) -> None:
+    """`1.000` is 1 (as `1.000.000` is refused): a reader of European figures who meant
+    a thousand is told how it was read; a figure that cannot mean thousands is not."""
+    result = run(*pledge(amount=amount))
+    assert (result.exit_code, result.stderr) == (0, f"Warning: {warning}\n" if warning else "")
+
+
+def test_an_update_and_an_amendment_warn_of_a_point_before_three_digits(
+        seeded: dict[str, str]) -> None:
+    updated = run(*update(seeded["pledge"], "--status", "disbursed", "--amount", "2.000"))
+    assert (updated.exit_code, updated.stderr) == (0, (
+        "Warning: --amount 2.000 is read as 2 (a point is a decimal point; 2000 is written "
+        "2000 or 2,000)\n"))
+    amended = run("amend", seeded["pledge"], "--set", "amount=3.000", "--reason", "misread")
+    assert (amended.exit_code, amended.stderr) == (0, (
+        "Warning: --set amount=3.000 is read as 3 (a point is a decimal point; 3000 is "
+        "written 3000 or 3,000)\n"))
+    other = run("amend", seeded["pledge"], "--set", "title=Aid", "--reason", "misread")
+    assert (other.exit_code, other.stderr) == (0, "")
+
+
 def test_disbursed_with_amount_is_accepted(events: Path, seeded: dict[str, str]) -> None:
     """`--status disbursed --amount N` on a pledge appends exactly one line."""
     before = sum(content.count(b"\n") for content in log_bytes(events).values())

@@ -653,6 +653,21 @@ def test_rare_sequences_of_statuses_in_rows_are_warned_about(tmp_path: Path) -> 
         "is rarely held after all; check that it was cancelled"])
 
 
+def test_a_point_before_three_digits_is_warned_of_on_its_line(tmp_path: Path) -> None:
+    csv_file = write(tmp_path / "pledges.csv", "kind,title,date,donor,recipient,amount,"
+                     "currency,source\npledge,A,2025,KOR,KAZ,1.000,USD,x\n"
+                     "pledge,B,2025,KOR,KAZ,1.5,USD,x\n")
+    jsonl_file = write(tmp_path / "pledges.jsonl", json.dumps(
+        {"kind": "pledge", "title": "C", "date": "2025", "donor": "KOR", "recipient": "KAZ",
+         "currency": "USD", "source": "x"})[:-1] + ', "amount": 2.500}\n')
+    assert run("import", csv_file).stderr == (
+        "Warning: line 2: amount 1.000 is read as 1 (a point is a decimal point; 1000 is "
+        "written 1000 or 1,000)\n")
+    assert run("import", jsonl_file).stderr == (
+        "Warning: line 1: amount 2.500 is read as 2.5 (a point is a decimal point; 2500 is "
+        "written 2500 or 2,500)\n")
+
+
 def test_a_meeting_row_without_status_stays_present_when_the_default_would_change(
     tmp_path: Path, events: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -323,7 +323,8 @@ def add_announcement(ctx: click.Context, event_id: str | None, as_json: bool,
 @click.option("--recipient", multiple=True, required=True, metavar="ACTOR",
               help="Who receives (repeat, or separate with commas).")
 @click.option("--amount", required=True, metavar="NUMBER",
-              help="Exact amount in the original currency, e.g. 2000000000.")
+              help="Exact amount in the original currency, e.g. 2000000000 or "
+              "2,000,000,000 (a point is a decimal point).")
 @click.option("--currency", required=True, metavar="CODE", help="ISO 4217 code, e.g. JPY.")
 @click.option("--approximate", is_flag=True, help="The source gives the amount as approximate.")
 @click.option("--instrument", type=click.Choice(INSTRUMENTS), help="Kind of finance.")

@@ -204,6 +204,23 @@ def parse_amount(value: Any, option: str = "amount") -> str:
     return (whole or "0") + (f".{fraction}" if fraction else "")
 
 
+# An amount as a reader of European figures writes a thousands-grouped one ("1.000",
+# "2.500"): one to three digits, a point, three digits, no other grouping.
+POINT_AS_THOUSANDS = re.compile(r"[1-9][0-9]{0,2}\.[0-9]{3}")
+
+
+def point_as_thousands(value: Any, given: str = "--amount ") -> list[str]:
+    """A warning when an amount may mean thousands grouped with a point ("1.000" for a
+    thousand), which tracker reads as a decimal point; `given` is how the value was
+    given, before it ("--amount ", "--set amount=")."""
+    text_value = str(value).strip()
+    if not POINT_AS_THOUSANDS.fullmatch(text_value):
+        return []
+    whole = text_value.replace(".", "")
+    return [f"{given}{text_value} is read as {parse_amount(text_value)} (a point is a decimal "
+            f"point; {whole} is written {whole} or {text_value.replace('.', ',')})"]
+
+
 def parse_date_text(value: Any) -> str:
     return parse_date(str(value).strip()).text
 
@@ -533,8 +550,10 @@ def _record_fields(kind: str, options: dict[str, Any]) -> Draft:
         subject = parse_new_slug(options.get("slug", ""))
     elif kind == "meeting":
         warnings += _settle_meeting(data, today())
-    elif kind == "pledge" and data["donor"] in data["recipients"]:
-        raise TrackerError(f"--donor {data['donor']} is also a --recipient")
+    elif kind == "pledge":
+        if data["donor"] in data["recipients"]:
+            raise TrackerError(f"--donor {data['donor']} is also a --recipient")
+        warnings += point_as_thousands(options["amount"])
     return Draft(RECORDED[kind], data, subject, references, warnings)
 
 
@@ -609,7 +628,8 @@ def draft_update(
     if status == "held" and record_date and not_yet(record_date):
         raise TrackerError(f"--status held for a meeting dated {record_date}, after today")
     data["source"] = parse_source(options)
-    return Draft(STATUS_CHANGED[kind], data, subject)
+    warnings = point_as_thousands(options["amount"]) if "amount" in data else []
+    return Draft(STATUS_CHANGED[kind], data, subject, warnings=warnings)
 
 
 @dataclass(frozen=True)
@@ -956,6 +976,8 @@ def draft_amendment(
     # The place is looked up again to check it; what that says is news only when the
     # amendment changes the place (the only warnings of `_record_fields`).
     warnings = list(draft.warnings) if seen & {"city", "country"} else []
+    if "amount" in seen:
+        warnings += point_as_thousands(merged["amount"], "--set amount=")
     if kept:
         warnings.append(f"{kept[0]} does not drop {' or '.join(kept[1])}: {kept[2]}")
     if kind == "pledge" and disbursed is not None:
