@@ -126,8 +126,32 @@ def test_parse_actors_splits_normalises_and_drops_repeats(
 )
 def test_parse_actors_names_the_unknown_one(values: list[str], bad: str) -> None:
     """In a list, the message quotes the one unknown actor."""
-    with pytest.raises(TrackerError, match=rf"^unknown actor {bad!r}: "):
+    with pytest.raises(TrackerError, match=rf"^unknown actor {bad!r}(: | in the list )"):
         parse_actors(values)
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ("Korea, Republic of,KZ", "unknown actor ' Republic of' in the list 'Korea, Republic "
+     "of,KZ', which is split at its commas: write 'Korea, Republic of' as its code KOR, or "
+     "give it alone (not in a list)"),
+    ("KZ,Iran, Islamic Republic of", "unknown actor ' Islamic Republic of' in the list "
+     "'KZ,Iran, Islamic Republic of', which is split at its commas: write 'Iran, Islamic "
+     "Republic of' as its code IRN, or give it alone (not in a list)"),
+    ("Virgin Islands, British,JPN", "unknown actor 'Virgin Islands' in the list 'Virgin "
+     "Islands, British,JPN', which is split at its commas: write 'Virgin Islands, British' "
+     "as its code VGB, or give it alone (not in a list)"),
+    ("JPN,Atlantis", "unknown actor 'Atlantis' in the list 'JPN,Atlantis', which is split "
+     "at its commas: use an ISO 3166 country name or code, or an organisation code such as "
+     "EU, UN, SCO (a name with a comma is given alone, not in a list)"),
+    ("Atlantis", "unknown actor 'Atlantis': use an ISO 3166 country name or code, or an "
+     "organisation code such as EU, UN, SCO"),
+])
+def test_an_unknown_actor_of_a_list_says_the_commas_split_it(value: str,
+                                                              message: str) -> None:
+    """A name with a comma in a list is split; the message says so, and how to write it."""
+    with pytest.raises(TrackerError) as refused:
+        parse_actors([value])
+    assert str(refused.value) == message
 
 
 # -- currencies ----------------------------------------------------------------------------

@@ -116,6 +116,11 @@ CASES = [
                  id="currency-xxx"),
     pytest.param(pledge(currency="xts"), ("invalid --currency 'XTS'", "testing"),
                  id="currency-xts"),
+    pytest.param(("add", "format", "ca-kor", "--name", "CA+K", "--member",
+                  "Korea, Republic of,KZ", *SOURCE),
+                 ("unknown actor ' Republic of' in the list 'Korea, Republic of,KZ', which is "
+                  "split at its commas: write 'Korea, Republic of' as its code KOR",),
+                 id="member-name-with-a-comma-in-a-list"),
     pytest.param(pledge(recipient=","), ("--recipient",), id="recipient-only-commas"),
     pytest.param(meeting("--participant", " , "), ("--participant",),
                  id="participant-only-commas"),

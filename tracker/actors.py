@@ -97,6 +97,7 @@ COUNTRY_ALIASES = {
 DISPLAY_NAMES = {"RUS": "Russia", "KOR": "South Korea", "PRK": "North Korea"}
 
 _SPACES = re.compile(r"\s+")
+ACTOR_FORMS = "use an ISO 3166 country name or code, or an organisation code such as EU, UN, SCO"
 
 
 @cache
@@ -161,10 +162,7 @@ def parse_actor(text: str) -> str:
     key = _SPACES.sub(" ", str(text)).strip().casefold()
     code = _names().get(key)
     if code is None:
-        raise TrackerError(
-            f"unknown actor {shown(text)}: use an ISO 3166 country name or code, "
-            "or an organisation code such as EU, UN, SCO"
-        )
+        raise TrackerError(f"unknown actor {shown(text)}: {ACTOR_FORMS}")
     return code
 
 
@@ -175,9 +173,42 @@ def parse_actors(values: tuple[str, ...] | list[str]) -> list[str]:
         try:
             parts = [parse_actor(value)]
         except TrackerError:
-            parts = [parse_actor(part) for part in str(value).split(",") if part.strip()]
+            parts = _split_actors(str(value))
         codes.extend(code for code in parts if code not in codes)
     return codes
+
+
+def _split_actors(value: str) -> list[str]:
+    """The actors of a comma-separated list; an unknown one is refused saying that the
+    commas split the list, and, if it is part of a name with a comma (such as "Korea,
+    Republic of"), which name and its code."""
+    parts = value.split(",")
+    codes = []
+    for number, part in enumerate(parts):
+        if not part.strip():
+            continue
+        try:
+            codes.append(parse_actor(part))
+        except TrackerError:
+            if len(parts) == 1:  # no list
+                raise
+            raise TrackerError(f"unknown actor {shown(part)} in the list {shown(value)}, "
+                               f"which is split at its commas: {_comma_hint(parts, number)}"
+                               ) from None
+    return codes
+
+
+def _comma_hint(parts: list[str], number: int) -> str:
+    """How to write an actor whose name the commas of a list split, if `parts[number]`
+    is part of one with its neighbours; else what an actor is."""
+    for start in range(max(number - 2, 0), number + 1):
+        for end in range(max(start + 2, number + 1), min(start + 3, len(parts)) + 1):
+            name = ",".join(parts[start:end])
+            code = _names().get(_SPACES.sub(" ", name).strip().casefold())
+            if code is not None:
+                return (f"write {shown(name.strip())} as its code {code}, or give it alone "
+                        "(not in a list)")
+    return f"{ACTOR_FORMS} (a name with a comma is given alone, not in a list)"
 
 
 def is_actor(code: object) -> bool:
