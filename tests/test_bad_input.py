@@ -211,7 +211,7 @@ CASES = [
                   "ULID) or a format slug (2-64 lower-case letters and digits, in words joined "
                   "by single '-')",),
                  id="show-neither-id-nor-slug"),
-    pytest.param(("log", "--subject", "x"), ("invalid id or format slug 'x'",),
+    pytest.param(("log", "--subject", "x"), ("invalid --subject 'x'",),
                  id="log-subject-neither-id-nor-slug"),
     pytest.param(meeting("--id", "{meeting}", title="Another meeting"),
                  ("{meeting}", "already used"), id="event-id-reused-other-content"),
@@ -314,14 +314,14 @@ def test_an_event_id_given_for_a_record_names_the_record(events: Path,
     meeting = seeded["meeting"]
     cited = ok("cite", meeting, "--source", "A report")
     before = log_bytes(events)
-    message = (f"{cited} is the id of an event (source.added) about {meeting}, not of a "
+    message = (f"is the id of an event (source.added) about {meeting}, not of a "
                f"record: use {meeting}")
     for args in [("show", cited), ("retract", cited, "--reason", "twice"),
                  ("amend", cited, "--set", "title=T", "--reason", "typo"),
-                 ("update", cited, "--status", "held", *SOURCE), ("cite", cited, *SOURCE),
-                 ("add", "announcement", "--title", "T", "--date", "2020", "--by", "JPN",
-                  "--about", cited, *SOURCE)]:
-        assert_refused(run(*args), (message,))
+                 ("update", cited, "--status", "held", *SOURCE), ("cite", cited, *SOURCE)]:
+        assert_refused(run(*args), (f"Error: {cited} {message}",))
+    assert_refused(run("add", "announcement", "--title", "T", "--date", "2020", "--by", "JPN",
+                       "--about", cited, *SOURCE), (f"Error: {cited} in --about {message}",))
     assert log_bytes(events) == before
 
 
@@ -534,7 +534,8 @@ def test_an_announcement_cannot_be_about_itself(events: Path, seeded: dict[str, 
     before = log_bytes(events)
     assert_refused(run("amend", said, "--set", f"about={seeded['meeting']},{said}",
                        "--reason", "a slip"), (f"{said} cannot refer to itself",))
-    assert_refused(run(*pledge("--at", said)), (f"{said} is an announcement, not a meeting",))
+    assert_refused(run(*pledge("--at", said)),
+                   (f"{said} in --at is an announcement, not a meeting",))
     assert log_bytes(events) == before
     ok("amend", said, "--set", f"about={seeded['meeting']},{seeded['pledge']}",
        "--reason", "it was about the pledge too")
@@ -592,3 +593,44 @@ def test_serve_on_a_port_in_use_is_refused_before_a_build(events: Path, db: Path
     assert not db.exists()
     assert_refused(run("serve", "--host", "192.0.2.1", "--metadata", METADATA),
                    ("cannot serve at 192.0.2.1:8001: cannot assign requested address",))
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (meeting("--published", "17-Sept"),
+     "invalid --published '17-Sept': use YYYY, YYYY-MM, YYYY-MM-DD or A/B"),
+    (("cite", "{meeting}", *SOURCE, "--published", "2019-02-30"),
+     "invalid --published '2019-02-30': 2019-02 has 28 days"),
+    (meeting(date="2019-13"), "invalid --date '2019-13': no month 13"),
+    (update("{meeting}", "--status", "held", "--date", "May"),
+     "invalid --date 'May': use YYYY, YYYY-MM, YYYY-MM-DD or A/B"),
+    (("add", "format", "f2", "--name", "F", "--launched", "20O4", *SOURCE),
+     "invalid --launched '20O4': use YYYY, YYYY-MM, YYYY-MM-DD or A/B"),
+    (pledge("--at", UNKNOWN_ULID), f"unknown id '{UNKNOWN_ULID}' in --at"),
+    (pledge("--at", "m1"), "invalid --at 'm1': expected a 26-character ULID"),
+    (pledge("--at", "{pledge}"), "{pledge} in --at is a pledge, not a meeting"),
+    (("add", "announcement", "--title", "T", "--date", "2020", "--by", "JPN",
+      "--about", UNKNOWN_ULID, *SOURCE), f"unknown id '{UNKNOWN_ULID}' in --about"),
+    (("add", "announcement", "--title", "T", "--date", "2020", "--by", "JPN",
+      "--about", "Bad id", *SOURCE),
+     "invalid --about 'Bad id': use a record id (a 26-character ULID) or a format slug "
+     "(2-64 lower-case letters and digits, in words joined by single '-')"),
+    (meeting("--format", "no-such-format"), "unknown format 'no-such-format' in --format"),
+    (meeting("--format", "Bad Slug"),
+     "invalid --format 'Bad Slug': use 2-64 lower-case letters and digits, in words joined "
+     "by single '-'"),
+    (("amend", "{pledge}", "--set", f"at={UNKNOWN_ULID}", "--reason", "r"),
+     f"unknown id '{UNKNOWN_ULID}' in --set at="),
+    (("amend", "{meeting}", "--set", "date=2019-13", "--reason", "r"),
+     "invalid --set date=2019-13: no month 13"),
+    (("log", "--subject", UNKNOWN_ULID), f"unknown id '{UNKNOWN_ULID}' in --subject"),
+])
+def test_a_bad_value_is_named_by_its_option(events: Path, seeded: dict[str, str],
+                                            args: tuple[str, ...], message: str) -> None:
+    """A bad date or reference names the option that gave it (`--published`, `--at`,
+    `--set at=`), not only the value."""
+    before = log_bytes(events)
+    result = run(*(arg.format(**seeded) for arg in args))
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        1, "", f"Error: {message.format(**seeded)}\n")
+    assert log_bytes(events) == before
+

@@ -392,7 +392,7 @@ def test_log_filters_and_json(japan_format: str) -> None:
     for args in (["--subject", UNKNOWN], ["--subject", UNKNOWN, "--json"]):
         result = run("log", *args)
         assert (result.exit_code, result.stdout, result.stderr) == (
-            1, "", f"Error: unknown id '{UNKNOWN}'\n")
+            1, "", f"Error: unknown id '{UNKNOWN}' in --subject\n")
     assert ok("log", "--subject", meeting, "--since", "2999") == ""
     assert ok("log", "--subject", meeting, "--since", "2999", "--json") == "[]"
     assert json.loads(ok("log", "--json", "--type", "pledge")) == []

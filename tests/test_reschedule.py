@@ -95,7 +95,7 @@ def test_the_new_date_is_the_meetings_date_for_what_follows(db: Path) -> None:
      "--to '2031' (a new date) goes with a meeting's --status scheduled or postponed"),
     (["--status", "cancelled", "--to", "2031"],
      "--to '2031' (a new date) goes with a meeting's --status scheduled or postponed"),
-    (["--status", "postponed", "--to", "2031-13"], "invalid date '2031-13': no month 13"),
+    (["--status", "postponed", "--to", "2031-13"], "invalid --to '2031-13': no month 13"),
 ])
 def test_a_new_date_that_means_nothing_is_refused(events: Path, args: list[str],
                                                   message: str) -> None:

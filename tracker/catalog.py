@@ -240,25 +240,32 @@ class Catalog:
     def _read(self, segment: str, offset: int) -> dict[str, Any]:
         return self.segments.read(segment, offset)
 
-    def unknown(self, reference: str, label: str = "id") -> TrackerError:
+    def unknown(self, reference: str, label: str = "id", given: str | None = None
+                ) -> TrackerError:
         """The error for a reference to no record; for the id of an event (as `update`,
-        `cite`, `amend` and `retract` print), it names the record that event is about."""
+        `cite`, `amend` and `retract` print), it names the record that event is about.
+        `given` names the option that gave the reference, if one did ("--at")."""
         event = self.event(reference) if label == "id" else None
+        where = f" in {given}" if given else ""
         if event is None:
-            return TrackerError(f"unknown {label} {shown(reference)}")
-        return TrackerError(f"{reference} is the id of an event ({event['type']}) about "
-                            f"{event['subject']}, not of a record: use {event['subject']}")
+            return TrackerError(f"unknown {label} {shown(reference)}{where}")
+        return TrackerError(f"{reference}{where} is the id of an event ({event['type']}) "
+                            f"about {event['subject']}, not of a record: use "
+                            f"{event['subject']}")
 
-    def require(self, wanted: str, reference: str) -> Subject:
+    def require(self, wanted: str, reference: str, given: str | None = None) -> Subject:
         """The subject `reference` names, which must be a `wanted` (or any "record")
-        and must not have been retracted."""
+        and must not have been retracted; `given`: the option that named it, for
+        messages."""
         subject = self.subjects.get(reference)
         if subject is None:
-            raise self.unknown(reference, "format" if wanted == "format" else "id")
+            raise self.unknown(reference, "format" if wanted == "format" else "id", given)
+        where = f" in {given}" if given else ""
         if wanted not in ("record", subject.kind):
-            raise TrackerError(f"{reference} is {a_or_an(subject.kind)}, not {a_or_an(wanted)}")
+            raise TrackerError(f"{reference}{where} is {a_or_an(subject.kind)}, not "
+                               f"{a_or_an(wanted)}")
         if subject.retracted:
-            raise TrackerError(f"{reference} was retracted")
+            raise TrackerError(f"{reference}{where} was retracted")
         return subject
 
     def withdrawn_sources(self, subject: str) -> set[Any]:

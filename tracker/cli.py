@@ -9,7 +9,7 @@ from typing import Any, NoReturn
 
 import click
 
-from .errors import TrackerError, counted, listed, shown
+from .errors import Invalid, TrackerError, counted, listed, shown
 from .model import EVENT_KINDS, EVENT_TYPES, INSTRUMENTS, LEVELS, MODES, STATUSES
 from .rowformat import RECORD_KINDS, ROW_KINDS
 
@@ -469,7 +469,10 @@ def log_command(ctx: click.Context, event_type: str | None, subject: str | None,
     from .show import log_line
 
     if subject:
-        subject = parse_reference(subject)
+        try:
+            subject = parse_reference(subject)
+        except Invalid as error:
+            raise error.named("--subject") from None
     start = since_moment(since) if since else None
 
     def wanted(event: dict) -> bool:
@@ -495,7 +498,7 @@ def log_command(ctx: click.Context, event_type: str | None, subject: str | None,
 
         with Catalog.scan(_log(ctx)) as catalog:
             if subject not in catalog.subjects:
-                raise catalog.unknown(subject)
+                raise catalog.unknown(subject, given="--subject")
     if as_json:
         click.echo("\n]" if not first else "[]")
 

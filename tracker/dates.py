@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
 
-from .errors import TrackerError, shown
+from .errors import Invalid
 
 PRECISIONS = ("year", "month", "day")
 _DATE = re.compile(r"([0-9]{4})(?:-([0-9]{2})(?:-([0-9]{2}))?)?")
@@ -27,22 +27,18 @@ class Span:
 def _single(text: str, original: str) -> Span:
     match = _DATE.fullmatch(text)
     if not match:
-        raise TrackerError(
-            f"invalid date {shown(original)}: use YYYY, YYYY-MM, YYYY-MM-DD or A/B"
-        )
+        raise Invalid("date", original, "use YYYY, YYYY-MM, YYYY-MM-DD or A/B")
     year = int(match[1])
     month = int(match[2]) if match[2] else None
     day = int(match[3]) if match[3] else None
     if year < 1:
-        raise TrackerError(f"invalid date {shown(original)}: year 0000 does not exist")
+        raise Invalid("date", original, "year 0000 does not exist")
     if month is not None and not 1 <= month <= 12:
-        raise TrackerError(f"invalid date {shown(original)}: no month {month:02d}")
+        raise Invalid("date", original, f"no month {month:02d}")
     if day is not None:
         last = calendar.monthrange(year, month)[1]
         if not 1 <= day <= last:
-            raise TrackerError(
-                f"invalid date {shown(original)}: {year:04d}-{month:02d} has {last} days"
-            )
+            raise Invalid("date", original, f"{year:04d}-{month:02d} has {last} days")
         day_text = date(year, month, day).isoformat()
         return Span(text, day_text, day_text, "day")
     if month is not None:
@@ -57,9 +53,9 @@ def _single(text: str, original: str) -> Span:
 
 
 def parse_date(text: str) -> Span:
-    """Parse an EDTF level-0 date or interval; raise TrackerError naming the text."""
+    """Parse an EDTF level-0 date or interval; raise Invalid naming the text."""
     if not isinstance(text, str):
-        raise TrackerError(f"invalid date {shown(text)}: not text")
+        raise Invalid("date", text, "not text")
     return _parse_date(text)
 
 
@@ -67,11 +63,11 @@ def parse_date(text: str) -> Span:
 def _parse_date(text: str) -> Span:
     """parse_date of a string, remembered: imports and builds parse the same dates often."""
     if text.count("/") > 1:
-        raise TrackerError(f"invalid date {shown(text)}: an interval has one '/'")
+        raise Invalid("date", text, "an interval has one '/'")
     if "/" in text:
         first, last = (_single(part, text) for part in text.split("/"))
         if last.end < first.start or last.start < first.start:
-            raise TrackerError(f"invalid date {shown(text)}: the interval ends before it starts")
+            raise Invalid("date", text, "the interval ends before it starts")
         coarsest = min(PRECISIONS.index(first.precision), PRECISIONS.index(last.precision))
         return Span(text, first.start, last.end, PRECISIONS[coarsest])
     return _single(text, text)

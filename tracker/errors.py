@@ -1,5 +1,7 @@
 """The one exception type for user errors: the CLI prints its message on one line."""
 
+from __future__ import annotations
+
 import reprlib
 
 _SHORT = reprlib.Repr()  # a value of any depth or size, shortened (a log can hold any JSON)
@@ -8,6 +10,21 @@ _SHORT.maxlevel, _SHORT.maxstring, _SHORT.maxother = 3, 60, 60
 
 class TrackerError(Exception):
     """Bad input or a refused operation; the message names the bad value."""
+
+
+class Invalid(TrackerError):
+    """A value refused, as "invalid WHAT 'value': reason"; `named` says the same of the
+    option that gave it ("invalid --published '17-Sept': ...")."""
+
+    def __init__(self, what: str, value: object, reason: str):
+        super().__init__(f"invalid {what} {shown(value)}: {reason}")
+        self.what, self.value, self.reason = what, value, reason
+
+    def named(self, option: str) -> Invalid:
+        return Invalid(option, self.value, self.reason)
+
+    def __reduce__(self) -> tuple:  # as it was made (from a worker process)
+        return Invalid, (self.what, self.value, self.reason)
 
 
 def shown(value: object, limit: int = 60) -> str:

@@ -27,7 +27,7 @@ from .actors import (
 )
 from .dates import parse_date
 from .envelope import ULID_PATTERN
-from .errors import TrackerError, a_or_an, shown
+from .errors import Invalid, TrackerError, a_or_an, shown
 
 KINDS = ("format", "meeting", "announcement", "pledge")
 RECORDED = {kind: f"{kind}.recorded" for kind in KINDS}
@@ -136,7 +136,7 @@ def text(option: str, limit: int, multiline: bool = False) -> Text:
 def parse_slug(value: Any) -> str:
     value = str(value).strip()
     if not (2 <= len(value) <= 64 and SLUG.fullmatch(value)):
-        raise TrackerError(f"invalid format slug {shown(value)}: use {SLUG_RULE}")
+        raise Invalid("format slug", value, f"use {SLUG_RULE}")
     return value
 
 
@@ -155,7 +155,7 @@ def parse_id(value: Any) -> str:
     """A record or event id: a ULID (case-insensitive)."""
     text_value = str(value).strip().upper()
     if not ULID_PATTERN.fullmatch(text_value):
-        raise TrackerError(f"invalid id {shown(value)}: {not_a_ulid(text_value)}")
+        raise Invalid("id", value, not_a_ulid(text_value))
     return text_value
 
 
@@ -182,7 +182,7 @@ def parse_reference(value: Any) -> str:
     else:
         reason = ("use a record id (a 26-character ULID) or a format slug "
                   f"({SLUG_RULE})")
-    raise TrackerError(f"invalid id or format slug {shown(value)}: {reason}")
+    raise Invalid("id or format slug", value, reason)
 
 
 def parse_amount(value: Any, option: str = "amount") -> str:
@@ -408,6 +408,8 @@ SPECS = {kind: {spec.key: spec for spec in specs} for kind, specs in FIELDS.item
 REFERRING = {kind: tuple(spec for spec in specs if spec.refers) for kind, specs in FIELDS.items()}
 # The fields an amendment's changes may refer through (each key names one field).
 CHANGED_REFERENCES = tuple(spec for specs in REFERRING.values() for spec in specs)
+# The option of each kind of reference: "format" -> "format", "meeting" -> "at", ...
+REFERENCE_OPTIONS = {spec.refers: spec.option for spec in CHANGED_REFERENCES}
 # The keys every recorded record holds: its required options, and a meeting's status
 # (`tracker add` gives one by its date when none is given).
 REQUIRED_KEYS = {kind: tuple(spec.key for spec in specs if spec.required)
@@ -445,6 +447,15 @@ class Draft:
     warnings: list[str] = field(default_factory=list)
 
 
+def parse_option(spec: Field, value: Any) -> Any:
+    """The value of an option parsed by its field; a value refused is named by the option
+    (`invalid --published '17-Sept': ...`, not `invalid date '17-Sept'`)."""
+    try:
+        return spec.parse(value)
+    except Invalid as error:
+        raise error.named(f"--{spec.option}") from None
+
+
 def _present(value: Any) -> bool:
     return value not in (None, "", (), [], False)
 
@@ -464,7 +475,7 @@ def parse_source(options: dict[str, Any]) -> dict[str, str]:
         source = {"citation": value}
     for spec in SOURCE_FIELDS:
         if _present(options.get(spec.option)):
-            source[spec.key] = spec.parse(options[spec.option])
+            source[spec.key] = parse_option(spec, options[spec.option])
     return source
 
 
@@ -502,11 +513,11 @@ def _parse_fields(kind: str, options: dict[str, Any]) -> tuple[dict[str, Any], l
         elif spec.many:
             value = []
             for item in raw:
-                parsed = spec.parse(item)
+                parsed = parse_option(spec, item)
                 if parsed not in value:
                     value.append(parsed)
         else:
-            value = spec.parse(raw)
+            value = parse_option(spec, raw)
         if spec.many and not value:
             raise TrackerError(f"empty --{spec.option}")
         if spec.many and len(value) > MAX_ITEMS:
@@ -617,7 +628,7 @@ def draft_update(
                            f"with a meeting's --status {' or '.join(RESCHEDULING)}")
     for spec in UPDATE_FIELDS_OF[kind]:
         if _present(options.get(spec.option)):
-            data[spec.key] = spec.parse(options[spec.option])
+            data[spec.key] = parse_option(spec, options[spec.option])
     if status == "disbursed" and "amount" not in data:
         raise TrackerError("--status disbursed needs --amount (the cumulative amount disbursed)")
     if "amount" in data and status != "disbursed":
@@ -778,6 +789,13 @@ def record_options(kind: str, subject: str, data: dict[str, Any]) -> dict[str, A
     if "city_as_given" in data:
         options["city"] = data["city_as_given"]
     return options
+
+
+def reference_given(draft_type: str, wanted: str) -> str:
+    """How a draft's reference to a `wanted` was given, for messages: "--at", or in an
+    amendment "--set at="."""
+    option = REFERENCE_OPTIONS[wanted]
+    return f"--set {option}=" if draft_type == AMENDED else f"--{option}"
 
 
 def referred_ids(kind: str, data: dict[str, Any]) -> list[str]:
@@ -956,7 +974,13 @@ def draft_amendment(
                                f"{', '.join(STATUSES[kind])}")
         if kind == "meeting" and status in MEETING_ADD_STATUSES:
             merged["status"] = status
-    draft = _record_fields(kind, merged)
+    try:
+        draft = _record_fields(kind, merged)
+    except Invalid as error:  # named as given: `--set date=`, not `--date`
+        name = error.what.removeprefix("--")
+        if name not in seen:
+            raise
+        raise TrackerError(f"invalid --set {name}={error.value}: {error.reason}") from None
     # The status is compared apart, with the status after the updates.
     new = {key: value for key, value in draft.data.items() if key != "status"}
     old = {key: value for key, value in current.items() if key != "status"}

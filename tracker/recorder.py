@@ -21,6 +21,7 @@ from .model import (
     Draft,
     Text,
     parse_id,
+    reference_given,
     refuse_unchanged_status,
     refuse_unpublished_source,
     update_warnings,
@@ -95,7 +96,8 @@ def record(log: EventLog, draft: Draft, event_id: str | None = None) -> tuple[di
             if event_id and catalog.held_unread(event_id):
                 raise TrackerError(USED_UNREAD.format(event_id))
             for wanted, reference in draft.references:
-                floor.append(catalog.require(wanted, reference).latest)
+                floor.append(catalog.require(wanted, reference,
+                                             reference_given(draft.type, wanted)).latest)
             if draft.subject and is_new_record and (taken := already(catalog, draft.subject)):
                 raise TrackerError(taken)
             if draft.subject and not is_new_record:
@@ -159,7 +161,7 @@ def _refuse_before_the_first_event(log: EventLog, draft: Draft) -> None:
 
         with Catalog.scan(log) as catalog:
             for wanted, reference in draft.references:
-                catalog.require(wanted, reference)
+                catalog.require(wanted, reference, reference_given(draft.type, wanted))
     refuse_unpublished_source(draft.data)
 
 
