@@ -634,3 +634,20 @@ def test_a_bad_value_is_named_by_its_option(events: Path, seeded: dict[str, str]
         1, "", f"Error: {message.format(**seeded)}\n")
     assert log_bytes(events) == before
 
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("build", "--as-of", "2026-13-01"), "invalid --as-of '2026-13-01': no month 13"),
+    (("export", "--as-of", "2026-02-30T00:00:00Z"),
+     "invalid --as-of '2026-02-30T00:00:00Z': 2026-02 has 28 days"),
+    (("serve", "--as-of", "2026-01-01T24:00:00Z", "--no-watch"),
+     "invalid --as-of '2026-01-01T24:00:00Z': no hour 24"),
+    (("build", "--as-of", "July"), "invalid --as-of 'July': use YYYY-MM-DD or "
+     "YYYY-MM-DDTHH:MM:SSZ"),
+    (("log", "--since", "2026-13-01"), "invalid --since '2026-13-01': no month 13"),
+    (("log", "--since", "2026-11-22T10:60"), "invalid --since '2026-11-22T10:60': no minute 60"),
+])
+def test_a_moment_that_does_not_exist_says_why(events: Path, seeded: dict[str, str],
+                                               args: tuple[str, ...], message: str) -> None:
+    """As dates do ("no month 13"), not only the forms a moment takes."""
+    result = run(*args)
+    assert (result.exit_code, result.stdout, result.stderr) == (1, "", f"Error: {message}\n")

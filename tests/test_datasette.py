@@ -178,12 +178,12 @@ BAD_DATES = [
     ("upcoming_after", "2024-02-30", "invalid date '2024-02-30': 2024-02 has 29 days"),
     ("upcoming_after", "2024-08-01T00:00Z", f"invalid date '2024-08-01T00:00Z': {DATE_RULE}"),
     ("recorded_since", "garbage", f"invalid date 'garbage': {MOMENT_RULE}"),
-    ("recorded_since", "2026-11-22T99:00", f"invalid date '2026-11-22T99:00': {MOMENT_RULE}"),
+    ("recorded_since", "2026-11-22T99:00", "invalid date '2026-11-22T99:00': no hour 99"),
     ("recorded_since", "2026-11-22/2026-11-23",
      f"invalid date '2026-11-22/2026-11-23': {MOMENT_RULE}"),
     ("recorded_since", "0001-01-01T00:00:00+01:00",
      f"invalid date '0001-01-01T00:00:00+01:00': {MOMENT_RULE}"),
-    ("changed_since", "2027-13-45", f"invalid date '2027-13-45': {MOMENT_RULE}"),
+    ("changed_since", "2027-13-45", "invalid date '2027-13-45': no month 13"),
 ]
 
 

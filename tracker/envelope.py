@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 
-from .errors import TrackerError, shown
+from .errors import Invalid, TrackerError, shown
 
 SCHEMA = 1
 ENVELOPE_FIELDS = (
@@ -234,8 +234,33 @@ def since_moment(text: str, name: str = "--since") -> str:
             return f"{parse_date(value).start}T00:00:00.000000Z"
         return format_timestamp(_instant(value))
     except (TrackerError, ValueError, OverflowError):  # Overflow: as in `as_of_moment`
-        raise TrackerError(f"invalid {name} {shown(value)}: use a date (YYYY, YYYY-MM or "
-                           "YYYY-MM-DD) or a time (YYYY-MM-DDTHH:MM:SSZ)") from None
+        why = _no_such_moment(value) or ("use a date (YYYY, YYYY-MM or YYYY-MM-DD) or a "
+                                         "time (YYYY-MM-DDTHH:MM:SSZ)")
+        raise TrackerError(f"invalid {name} {shown(value)}: {why}") from None
+
+
+# A date, or a day and a time, as far as its shape goes (not its numbers).
+_MOMENT_SHAPE = re.compile(r"([0-9]{4}(?:-[0-9]{2}(?:-[0-9]{2})?)?)"
+                           r"(?:[T ]([0-9]{2}):([0-9]{2})(?::([0-9]{2}))?)?")
+
+
+def _no_such_moment(value: str) -> str | None:
+    """Why a value shaped as a date or a time names none, as dates say it ("no month 13",
+    "2026-02 has 28 days", "no hour 25"); None if it is not so shaped."""
+    from .dates import parse_date
+
+    shape = _MOMENT_SHAPE.match(value)
+    if not shape:
+        return None
+    try:
+        parse_date(shape[1])
+    except Invalid as error:
+        return error.reason
+    for unit, number, last in zip(("hour", "minute", "second"), shape.groups()[1:],
+                                  (23, 59, 59), strict=True):
+        if number is not None and int(number) > last:
+            return f"no {unit} {number}"
+    return None
 
 
 def _instant(value: str) -> datetime:
@@ -258,6 +283,6 @@ def as_of_moment(text: str) -> str:
             moment = _instant(value)
         return format_timestamp(moment)
     except (ValueError, OverflowError):  # OverflowError: a time zone moves it out of range
-        raise TrackerError(
-            f"invalid --as-of {shown(value)}: use YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ"
-        ) from None
+        day = re.match(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value)  # as --as-of takes them
+        why = (day and _no_such_moment(value)) or "use YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ"
+        raise TrackerError(f"invalid --as-of {shown(value)}: {why}") from None
