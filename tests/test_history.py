@@ -669,3 +669,20 @@ def test_rare_sequences_of_statuses_are_recorded_with_a_warning(db: Path) -> Non
         {"status": "fulfilled", "disbursed_amount": 100},
         {"status": "fulfilled", "disbursed_amount": 10}]
     assert rows(db, "select status from meetings") == [{"status": "held"}]
+
+@pytest.mark.parametrize(("date", "sets", "message"), [
+    ("2020", ["date=2099"], "--set date=2099 is after today, and the meeting is held: a "
+     "meeting to come is scheduled (add --set status=scheduled)"),
+    ("2099", ["status=held"], "--set status=held for a meeting dated 2099, after today"),
+    ("2099", ["status=held", "date=2098"], "--set status=held with --set date=2098, after "
+     "today"),
+])
+def test_amend_of_a_meeting_held_to_a_date_to_come_names_the_set(
+        events: Path, date: str, sets: list[str], message: str) -> None:
+    """Refused as the amendment asked for it: not `--status held`, an option not given."""
+    meeting = ok("add", "meeting", "--title", "Talks", "--date", date, *SOURCE)
+    before = log_bytes(events)
+    result = run("amend", meeting, *[part for one in sets for part in ("--set", one)],
+                 "--reason", "misread")
+    assert (result.exit_code, result.stderr) == (1, f"Error: {message}\n")
+    assert log_bytes(events) == before

@@ -226,7 +226,8 @@ def test_an_amendment_checks_the_meeting_as_its_updates_left_it(events: Path, db
     before = log_bytes(events)
     result = run("amend", held, "--set", "date=2031", "--reason", "misread")
     assert (result.exit_code, result.stdout, result.stderr) == (
-        1, "", "Error: --status held for a meeting dated 2031, after today\n")
+        1, "", "Error: --set date=2031 is after today, and the meeting is held: a meeting to "
+        "come is scheduled (add --set status=scheduled)\n")
     assert log_bytes(events) == before
     ok("build")
     assert rows(db, "select title, date, status from meetings order by title") == [

@@ -975,6 +975,8 @@ def draft_amendment(
         if kind == "meeting" and status in MEETING_ADD_STATUSES:
             merged["status"] = status
     try:
+        if kind == "meeting":
+            _refuse_held_to_come(merged, seen)
         draft = _record_fields(kind, merged)
     except Invalid as error:  # named as given: `--set date=`, not `--date`
         name = error.what.removeprefix("--")
@@ -1028,6 +1030,21 @@ def _disbursed_against(old: dict[str, Any], changes: dict[str, Any], new: dict[s
     if changes.keys() & {"amount", "currency"}:
         warnings += more_than_pledged(f"the {disbursed} disbursed", disbursed, new)
     return warnings
+
+
+def _refuse_held_to_come(options: dict[str, Any], seen: set[str]) -> None:
+    """A meeting held cannot be dated after today: refused as the amendment asks for it
+    (`tracker add` says it of --status held)."""
+    if options.get("status") != "held" or not seen & {"date", "status"}:
+        return
+    date = parse_option(SPECS["meeting"]["date"], options["date"])
+    if not not_yet(date):
+        return
+    if "status" not in seen:
+        raise TrackerError(f"--set date={date} is after today, and the meeting is held: a "
+                           "meeting to come is scheduled (add --set status=scheduled)")
+    dated = f"with --set date={date}" if "date" in seen else f"for a meeting dated {date}"
+    raise TrackerError(f"--set status=held {dated}, after today")
 
 
 # Repeatable fields hold sets: `tracker add` drops repeats, their child tables
