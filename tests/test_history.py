@@ -469,7 +469,7 @@ def test_show_gives_a_retracted_records_last_state_with_its_updates() -> None:
     named = ("  date:", "  status:", "  participants:", "  official:")
     assert [line for line in shown if line.startswith(named)] == [
         "  date: 2031", "  status: cancelled", "  participants: JPN, KAZ",
-        "  official: JPN Yoko Kamikawa, Minister, Japan"]
+        "  official: JPN:Yoko Kamikawa:Minister\\, Japan"]
     assert "  disbursed_amount: 50" in ok("show", pledge).splitlines()
 
 
@@ -669,6 +669,31 @@ def test_rare_sequences_of_statuses_are_recorded_with_a_warning(db: Path) -> Non
         {"status": "fulfilled", "disbursed_amount": 100},
         {"status": "fulfilled", "disbursed_amount": 10}]
     assert rows(db, "select status from meetings") == [{"status": "held"}]
+
+
+def test_show_and_amend_write_a_comma_in_an_item_as_set_takes_it(events: Path) -> None:
+    """An official whose name holds a comma, and a topic that does, are written with `\\,`
+    as `--set` takes them: in `show` and in a refusal of `amend`."""
+    meeting = ok("add", "meeting", "--title", "Talks", "--date", "2020", *SOURCE)
+    ok("amend", meeting, "--set", "official=USA:Lee", "--set", "official=USA:Smith\\, Jo:Envoy",
+       "--set", "topic=trade\\, customs,energy", "--reason", "misread")
+    shown = ok("show", meeting).splitlines()
+    assert [line for line in shown if line.startswith(("  topics:", "  official:"))] == [
+        "  topics: trade\\, customs, energy", "  official: USA:Lee",
+        "  official: USA:Smith\\, Jo:Envoy"]
+    before = log_bytes(events)
+    for sets, message in [
+        (["topic=energy,trade\\, customs"], "topic=energy,trade\\, customs only reorders "
+         "trade\\, customs,energy (the order of topics is not a change)"),
+        (["official=USA:Smith\\, Jo:Envoy", "official=USA:Lee"], "official=USA:Smith\\, "
+         "Jo:Envoy,USA:Lee only reorders USA:Lee,USA:Smith\\, Jo:Envoy (the order of "
+         "officials is not a change)"),
+    ]:
+        result = run("amend", meeting, *[part for one in sets for part in ("--set", one)],
+                     "--reason", "the order")
+        assert (result.exit_code, result.stderr) == (1, f"Error: nothing to amend: {message}\n")
+    assert log_bytes(events) == before
+
 
 @pytest.mark.parametrize(("date", "sets", "message"), [
     ("2020", ["date=2099"], "--set date=2099 is after today, and the meeting is held: a "

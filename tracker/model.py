@@ -925,10 +925,10 @@ def split_items(text: str, separator: str) -> list[str]:
     return [item.strip() for item in items if item.strip()]
 
 
-def join_items(items: Iterable[Any], separator: str) -> str:
-    """The inverse of `split_items`: items joined by separator and a space."""
-    return f"{separator} ".join(str(item).replace("\\", "\\\\").replace(separator, "\\" + separator)
-                                for item in items)
+def join_items(items: Iterable[Any], separator: str, space: str = " ") -> str:
+    """The inverse of `split_items`: items joined by separator and a space (or `space`)."""
+    return (separator + space).join(
+        str(item).replace("\\", "\\\\").replace(separator, "\\" + separator) for item in items)
 
 
 def official_option(official: Any) -> Any:
@@ -1070,7 +1070,7 @@ def _items_text(key: str, items: list[Any]) -> str:
     """A set's items as one short text, as `--set` takes them: "JPN,KAZ"."""
     if key == "officials":
         items = [official_option(item) for item in items]
-    text = ",".join(map(str, items))
+    text = join_items(items, ",", space="")  # a comma in an item as --set takes it: \,
     return text if len(text) <= 80 else text[:80] + "..."
 
 

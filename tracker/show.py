@@ -151,9 +151,10 @@ def render(record: dict[str, Any]) -> str:
             value = join_items(value, ",")
         lines.append(f"  {column}: {value}")
     for row in state.get("participant_rows", []):
-        if row["official"]:
-            title = f", {row['official_title']}" if row["official_title"] else ""
-            lines.append(f"  official: {row['actor']} {row['official']}{title}")
+        if row["official"]:  # as `--set official=` takes it: ACTOR:NAME[:TITLE], a comma \,
+            official = official_option({"actor": row["actor"], "name": row["official"],
+                                        "title": row["official_title"] or ""})
+            lines.append(f"  official: {join_items([official], ',')}")
     lines.append("history:")
     for event in record["history"]:
         lines.append(f"  {event['recorded_at']}  {event['recorded_by']}  {event['type']}  "
