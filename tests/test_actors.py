@@ -176,7 +176,7 @@ def test_parse_currency_refuses_unknown(text: str) -> None:
 
 # -- places --------------------------------------------------------------------------------
 
-ASTANA = Place("Astana", 1526273, "51.1801", "71.44598")
+ASTANA = Place("Astana", 1526273, "51.1801", "71.44598", "05", 1544142)
 
 
 @pytest.mark.parametrize("name", ["Astana", "Nur-Sultan", "astana", "  Nur-Sultan "])
@@ -197,11 +197,11 @@ def test_old_and_new_names_agree() -> None:
 @pytest.mark.parametrize(
     ("name", "alpha_2", "place"),
     [
-        ("Tokyo", "JP", Place("Tokyo", 1850147, "35.6895", "139.69171")),
-        ("Ashgabat", "TM", Place("Ashgabat", 162183, "37.95", "58.38333")),
-        ("Ashkhabad", "TM", Place("Ashgabat", 162183, "37.95", "58.38333")),
-        ("Bishkek", "KG", Place("Bishkek", 1528675, "42.87", "74.59")),
-        ("Tashkent", "UZ", Place("Tashkent", 1512569, "41.26465", "69.21627")),
+        ("Tokyo", "JP", Place("Tokyo", 1850147, "35.6895", "139.69171", "40", 9733276)),
+        ("Ashgabat", "TM", Place("Ashgabat", 162183, "37.95", "58.38333", "S", 1030063)),
+        ("Ashkhabad", "TM", Place("Ashgabat", 162183, "37.95", "58.38333", "S", 1030063)),
+        ("Bishkek", "KG", Place("Bishkek", 1528675, "42.87", "74.59", "01", 900000)),
+        ("Tashkent", "UZ", Place("Tashkent", 1512569, "41.26465", "69.21627", "13", 1978028)),
     ],
 )
 def test_find_city(name: str, alpha_2: str, place: Place) -> None:

@@ -573,7 +573,7 @@ def test_amend_lists_each_allowed_field_once(events: Path, seeded: dict[str, str
     result = run("amend", seeded["meeting"], "--set", "colour=red", "--reason", "a typo")
     assert (result.exit_code, result.stderr) == (1, (
         "Error: unknown field 'colour' for a meeting: use one of title, date, status, format, "
-        "level, mode, city, country, participant, chair, official, topic, summary\n"))
+        "level, mode, city, country, geonameid, participant, chair, official, topic, summary\n"))
     result = run("amend", seeded["pledge"], "--set", "colour=red", "--reason", "a typo")
     assert result.stderr.endswith("instrument, purpose, at, status\n")
 

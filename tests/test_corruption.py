@@ -338,7 +338,8 @@ MALFORMED = [  # (the event's fields as sealed, verify's problem, the build's er
                      id="{id}", why="invalid date '2024-99': no month 99"),
                  "date: fix", id="a-date-that-is-none"),
     pytest.param({"data": {"reason": "fix", "changes": {"geonameid": 2**63}}},
-                 "bad geonameid", NOT_PROJECTED.format(id="{id}", why=TOO_LARGE),
+                 "bad geonameid 9223372036854775808",
+                 NOT_PROJECTED.format(id="{id}", why=TOO_LARGE),
                  "geonameid: fix", id="an-integer-sqlite-cannot-hold"),
 ]
 

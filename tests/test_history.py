@@ -200,7 +200,8 @@ def test_a_repeated_set_of_a_list_clears_then_adds(db: Path) -> None:
 
 @pytest.mark.parametrize(("assignment", "message"), [
     ("colour=red", "unknown field 'colour' for a meeting: use one of title, date, status, "
-     "format, level, mode, city, country, participant, chair, official, topic, summary"),
+     "format, level, mode, city, country, geonameid, participant, chair, official, topic, "
+     "summary"),
     ("title=", "--set title= cannot clear the required field title"),
     ("date=2019-02-30", "invalid --set date=2019-02-30: 2019-02 has 28 days"),
     ("format=nope", "unknown format 'nope'"),

@@ -264,9 +264,12 @@ def add_format(ctx: click.Context, event_id: str | None, as_json: bool, **option
 @click.option("--format", "format", metavar="SLUG", help="The format it belongs to.")
 @click.option("--level", type=click.Choice(LEVELS), help="Who met.")
 @click.option("--mode", type=click.Choice(MODES), help="How they met.")
-@click.option("--city", metavar="NAME",
-              help="Where (needs --country; coordinates from GeoNames).")
+@click.option("--city", metavar="NAME", help="Where (needs --country; coordinates from "
+              "GeoNames), by a name or \"City, Region\" (\"Paris, Texas\", \"Springfield, MA\").")
 @click.option("--country", metavar="ACTOR", help="Host country.")
+@click.option("--geonameid", metavar="ID",
+              help="The city by its GeoNames id, when several have its name (see tracker "
+              "places); needs --country.")
 @click.option("--participant", multiple=True, metavar="ACTOR",
               help="A participant (repeat, or separate with commas).")
 @click.option("--chair", metavar="ACTOR", help="Who chaired.")
@@ -285,6 +288,14 @@ def add_meeting(ctx: click.Context, event_id: str | None, as_json: bool, **optio
           --date 2022-12 --status held --format central-asia-japan --level ministerial \\
           --city Tokyo --country JPN --participant JPN,KAZ,KGZ,TJK,TKM,UZB \\
           --source https://example.org/article --quote "the 9th meeting ... in Tokyo"
+
+    A city name that several places of the country have gives the largest, with a
+    warning naming it; choose another with --geonameid (or "City, Region"):
+
+    \b
+        tracker places Springfield --country USA
+        tracker add meeting --title "..." --date 2025-01 --city Springfield \\
+          --country USA --geonameid 4951788 --source "..."
     """
     from .model import draft_record
 
@@ -345,6 +356,24 @@ def add_pledge(ctx: click.Context, event_id: str | None, as_json: bool, **option
     from .model import draft_record
 
     _append(ctx, draft_record("pledge", options), event_id, as_json)
+
+
+@cli.command(name="places")
+@click.argument("name")
+@click.option("--country", required=True, metavar="ACTOR", help="The country (a state).")
+def places_command(name: str, country: str) -> None:
+    """List the GeoNames places that --city NAME names in a country: first the one it
+    gives, then the others, largest first; each with its GeoNames id (for --geonameid),
+    region (admin1 code), population and coordinates.
+
+    \b
+    Example:
+        tracker places Springfield --country USA
+    """
+    from .model import places_named
+
+    for place in places_named(name, country):
+        click.echo(place.listed())
 
 
 @cli.command()

@@ -158,6 +158,8 @@ class Types:
             return self.official
         if parse is model.parse_id:
             return Annotated[str, Meta(pattern=ULID)]
+        if parse is model.parse_geonameid:
+            return INTEGER
         return None
 
     def fields(self, specs: tuple[model.Field, ...],
@@ -180,7 +182,6 @@ class Types:
         if kind != "meeting":
             return [], []
         return ([_optional("city_as_given", self.text(model.CITY_TEXT)),
-                 _optional("geonameid", INTEGER),
                  _optional("latitude", str), _optional("longitude", str)],
                 [("latitude", False, model.valid_latitude, {}),
                  ("longitude", False, model.valid_longitude, {})])

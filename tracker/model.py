@@ -8,13 +8,14 @@ and checked again, in its stored form, by `tracker verify`.
 from __future__ import annotations
 
 import re
+import shlex
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from functools import cached_property, lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from .actors import (
@@ -28,6 +29,9 @@ from .actors import (
 from .dates import parse_date
 from .envelope import ULID_PATTERN
 from .errors import Invalid, TrackerError, a_or_an, shown
+
+if TYPE_CHECKING:
+    from .places import Place
 
 KINDS = ("format", "meeting", "announcement", "pledge")
 RECORDED = {kind: f"{kind}.recorded" for kind in KINDS}
@@ -252,6 +256,24 @@ SOURCE_TEXT = text("source", 2000)
 CITY_TEXT = text("city", 200)
 
 
+class GeoNamesId:
+    """The parser of `--geonameid`: a GeoNames id, a whole number; `valid` checks a stored
+    one (any 64-bit integer, as `tracker verify` has always taken)."""
+
+    def __call__(self, value: Any) -> int:
+        digits = str(value).strip()
+        if not (digits.isascii() and digits.isdigit()) or not 0 < int(digits) < 2**63:
+            raise TrackerError(f"invalid --geonameid {shown(value)}: use a GeoNames id, "
+                               "a whole number such as 4409896")
+        return int(digits)
+
+    def valid(self, value: Any) -> bool:
+        return type(value) is int and -(2**63) <= value < 2**63
+
+
+parse_geonameid = GeoNamesId()
+
+
 def parse_official(value: Any) -> dict[str, str]:
     """ACTOR:NAME[:TITLE] -> {"actor", "name", "title"?}."""
     parts = str(value).split(":", 2)
@@ -373,6 +395,7 @@ FIELDS: dict[str, tuple[Field, ...]] = {
         Field("mode", "mode", choice("mode", MODES)),
         Field("city", "city", CITY_TEXT),
         actor_field("country", "country"),
+        Field("geonameid", "geonameid", parse_geonameid),
         actor_field("participant", "participants", many=True),
         actor_field("chair", "chair"),
         Field("official", "officials", parse_official, many=True),
@@ -401,8 +424,10 @@ FIELDS: dict[str, tuple[Field, ...]] = {
     ),
 }
 
-# Data keys no option sets directly: resolved from --city and --country.
-DERIVED_KEYS = {"meeting": ("city_as_given", "geonameid", "latitude", "longitude")}
+# Data keys no option sets directly: resolved from --city, --country and --geonameid.
+DERIVED_KEYS = {"meeting": ("city_as_given", "latitude", "longitude")}
+# The options that give a meeting's place.
+PLACE_OPTIONS = ("city", "country", "geonameid")
 
 SPECS = {kind: {spec.key: spec for spec in specs} for kind, specs in FIELDS.items()}
 REFERRING = {kind: tuple(spec for spec in specs if spec.refers) for kind, specs in FIELDS.items()}
@@ -588,25 +613,65 @@ def _settle_meeting(data: dict[str, Any], now: str) -> list[str]:
             participants.append(code)
     if participants:
         data["participants"] = participants
-    if "city" not in data:
-        return []
+    return _settle_place(data) if data.keys() & {"city", "geonameid"} else []
+
+
+def _settle_place(data: dict[str, Any]) -> list[str]:
+    """The place of a meeting from its `--city` and `--country`, or its `--geonameid`:
+    its name, GeoNames id and coordinates; returns warnings."""
+    from . import places
+
+    given = (f"--city {shown(data['city'])}" if "city" in data
+             else f"--geonameid {data['geonameid']}")
     country = data.get("country")
     if country is None:
-        raise TrackerError(f"--city {shown(data['city'])} needs --country")
-    actor = all_actors()[country]
-    from .places import find_city
-
-    place = find_city(data["city"], actor.alpha_2)
-    if place is None:
-        return [f"city {shown(data['city'])} not found in {country}: recorded without coordinates"]
+        raise TrackerError(f"{given} needs --country")
+    alpha_2 = all_actors()[country].alpha_2
     warnings = []
-    if place.name != data["city"]:
-        warnings.append(f"city {shown(data['city'])} recorded as {place.name} (GeoNames "
+    if "geonameid" in data:
+        place = places.city_by_id(data["geonameid"], alpha_2)
+        if place is None:
+            raise TrackerError(f"--geonameid {data['geonameid']} is not a city of {country} "
+                               "in GeoNames (cities of 1000 people or more, and capitals)")
+        if "city" in data and not places.names_place(data["city"], place, alpha_2):
+            raise TrackerError(f"--city {shown(data['city'])} does not name --geonameid "
+                               f"{data['geonameid']}, {place.described()}: give one of its "
+                               "names, or leave --city out")
+    else:
+        place = places.find_city(data["city"], alpha_2)
+        if place is None:
+            return [f"city {shown(data['city'])} not found in {country}: recorded without "
+                    "coordinates"]
+        others = places.namesakes(data["city"], alpha_2)
+        if others:
+            warnings.append(
+                f"city {shown(data['city'])} names {len(others) + 1} places in {country}: "
+                f"recorded as {place.described()}"
+                f"{', the largest' if place.population >= others[0].population else ''}; "
+                f"to choose another, give its --geonameid (tracker places "
+                f"{shlex.quote(data['city'])} --country {country} lists them)")
+    city = data.setdefault("city", place.name)
+    if place.name != city:
+        warnings.append(f"city {shown(city)} recorded as {place.name} (GeoNames "
                         f"{place.geonameid}); the name given is kept in city_as_given")
-        data["city_as_given"] = data["city"]
+        data["city_as_given"] = city
         data["city"] = place.name
     data.update(geonameid=place.geonameid, latitude=place.latitude, longitude=place.longitude)
     return warnings
+
+
+def places_named(city: str, country: str) -> list[Place]:
+    """`tracker places NAME --country ACTOR`: the places `--city NAME --country ACTOR`
+    may mean, the one it gives first."""
+    code = parse_actor(country)
+    if all_actors()[code].kind != "state":
+        raise TrackerError(f"--country {code} is not a state")
+    from . import places
+
+    found = places.places_named(CITY_TEXT(city), all_actors()[code].alpha_2)
+    if not found:
+        raise TrackerError(f"city {shown(city)} not found in {code}")
+    return list(found)
 
 
 def draft_update(
@@ -966,6 +1031,8 @@ def draft_amendment(
     seen: set[str] = set()
     for assignment in assignments:
         _assign(kind, merged, assignment, seen)
+    if seen & {"city", "country"} and "geonameid" not in seen:
+        merged.pop("geonameid", None)  # a new city or country: its place is looked up
     status = merged.pop("status", None)
     if status is not None:
         status = str(status).strip().lower()
@@ -1001,7 +1068,7 @@ def draft_amendment(
         parse_new_currency(changes["currency"])
     # The place is looked up again to check it; what that says is news only when the
     # amendment changes the place (the only warnings of `_record_fields`).
-    warnings = list(draft.warnings) if seen & {"city", "country"} else []
+    warnings = list(draft.warnings) if seen & set(PLACE_OPTIONS) else []
     if "amount" in seen:
         warnings += point_as_thousands(merged["amount"], "--set amount=")
     if kept:
@@ -1222,9 +1289,6 @@ def _check_fields(kind: str, fields: dict[str, Any], amending: bool = False) -> 
 
 
 def _check_derived(data: dict[str, Any]) -> str | None:
-    if "geonameid" in data and not (type(data["geonameid"]) is int
-                                    and -(2**63) <= data["geonameid"] < 2**63):
-        return "bad geonameid"
     for key, valid in (("latitude", valid_latitude), ("longitude", valid_longitude)):
         if key in data and not valid(data[key]):
             return f"bad {key} {shown(data[key], 40)}"
