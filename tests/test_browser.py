@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from .conftest import METADATA, PROJECT
-from .serving import Server, copy_bundled_project, tracker_serve
+from .serving import Server, copy_bundled_project, tracker, tracker_serve
 
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = PROJECT / "test-output" / "browser"
@@ -252,3 +252,61 @@ def test_search_finds_ashgabat(visit: Visit, site) -> None:
     record.first.wait_for()
     record.first.click()
     page.wait_for_url(f"**/tracker/meetings/{meeting}")
+
+
+# Pledges in six currencies, in billions, with decimals, some approximate, and meetings held
+# in every year from 2000 to 2024 and in spans of two years: what a tester's site held.
+BUSY_PLEDGES = [("4380321367.75", "USD", True), ("8137256791.5", "EUR", True),
+                ("6385420369", "JPY", True), ("1137256791.5", "KZT", True),
+                ("5000000", "CNY", False), ("7", "GBP", False)]
+BUSY_AMOUNTS = ["JPY about 8,385,420,369", "CNY 5,000,000", "EUR about 8,137,256,791.5",
+                "GBP 7", "KZT about 1,137,256,791.5", "USD about 4,380,321,367.75"]
+BUSY_YEARS = [str(year) for year in range(2000, 2025)] + [
+    f"{year}/{year + 1}" for year in range(2000, 2024, 2)]
+SOURCE = {"source": "https://example.org/report", "quote": "a quote"}
+
+
+@pytest.fixture(scope="module")
+def busy_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """The bundled project, with `BUSY_PLEDGES` (a second JPY one) and a meeting held at
+    each of `BUSY_YEARS`."""
+    project = copy_bundled_project(tmp_path_factory.mktemp("busy") / "project")
+    lines = [{"kind": "pledge", "title": f"Grant in {currency}", "date": "2024",
+              "donor": "KOR", "recipient": "KAZ", "amount": amount, "currency": currency,
+              **({"approximate": "yes"} if approximate else {}), **SOURCE}
+             for amount, currency, approximate in BUSY_PLEDGES]
+    lines += [{"kind": "meeting", "title": f"Meeting of {date}", "date": date,
+               "status": "held", **SOURCE} for date in BUSY_YEARS]
+    rows = project / "rows.jsonl"
+    rows.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    imported = tracker(project, "import", str(rows))
+    assert imported.returncode == 0, imported.stderr
+    with tracker_serve(project, "--no-watch") as server:
+        yield server
+
+
+@pytest.mark.parametrize("size", [(1366, 900), (390, 844)], ids=["desktop", "phone"])
+def test_every_amount_pledged_shows_whole_in_its_card(browser, busy_site: Server, request,
+                                                      size: tuple[int, int]) -> None:
+    """One line per currency, every currency, none cut at the card's edges (the metric was
+    one line, centred and clipped: `,137,256,791.5 · JPY abou`)."""
+    visit = Visit(browser, busy_site, request.node.name)
+    try:
+        visit.page.set_viewport_size({"width": size[0], "height": size[1]})
+        page = visit.open("/-/dashboards/overview")
+        metric = page.locator("#chart-pledged p")
+        metric.wait_for()
+        assert metric.inner_text().split("\n") == BUSY_AMOUNTS
+        lines = page.evaluate("""() => {
+            const card = document.querySelector('#card-pledged').getBoundingClientRect();
+            const text = document.createRange();
+            text.selectNodeContents(document.querySelector('#chart-pledged p'));
+            return Array.from(text.getClientRects(), line => [
+                line.left >= card.left && line.right <= card.right
+                && line.top >= card.top && line.bottom <= card.bottom, line.top]);
+        }""")
+        assert all(inside for inside, _top in lines), lines
+        assert len({top for _inside, top in lines}) == len(BUSY_AMOUNTS)  # none broken
+    finally:
+        visit.close()
+

@@ -549,5 +549,5 @@ def check_sums_and_differences(pledges: list[tuple]) -> None:
             whole, _point, fraction = exact(value).partition(".")
             figures[currency] = (f"{currency} {'about ' if currency in about else ''}"
                                  f"{int(whole):,}{'.' + fraction if fraction else ''}")
-        assert sorted(shown.split(" · ")) == sorted(figures.values()) or (
+        assert sorted(shown.split("\n")) == sorted(figures.values()) or (
             not figures and shown == "none")

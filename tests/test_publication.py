@@ -395,7 +395,24 @@ async def test_the_amount_pledged_is_exact(db: Path) -> None:
            "--recipient", "KAZ", "--amount", amount, "--currency", currency, *SOURCE)
     ok("build")
     [row] = await chart_rows(make_datasette(db, load_metadata(METADATA)), chart, {})
-    assert row["pledged"] == "EUR 0.3 · JPY 1,999,999,999.75 · GBP 999.99"
+    assert row["pledged"] == "EUR 0.3\nJPY 1,999,999,999.75\nGBP 999.99"
+
+
+async def test_the_amount_pledged_shows_every_currency(db: Path) -> None:
+    """One line per currency, the most pledged in first: every one (the metric showed
+    the 4 most frequent, and left the others out without a word); none withdrawn."""
+    chart = dashboard()["charts"]["pledged"]
+    for amount, currency in (("1", "USD"), ("2", "USD"), ("3", "USD"), ("10", "EUR"),
+                             ("20", "EUR"), ("100", "JPY"), ("1000", "KZT"), ("5", "CNY"),
+                             ("7", "GBP"), ("9", "CHF")):
+        pledge = ok("add", "pledge", "--title", "Grant", "--date", "2024", "--donor", "JPN",
+                    "--recipient", "KAZ", "--amount", amount, "--currency", currency,
+                    *SOURCE)
+    ok("update", pledge, "--status", "withdrawn", *SOURCE)  # the CHF one
+    ok("build")
+    [row] = await chart_rows(make_datasette(db, load_metadata(METADATA)), chart, {})
+    assert row["pledged"].split("\n") == [
+        "USD 6", "EUR 30", "CNY 5", "GBP 7", "JPY 100", "KZT 1,000"]
 
 
 async def test_the_map_and_the_meetings_per_year_are_of_meetings_held(db: Path) -> None:
