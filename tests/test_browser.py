@@ -310,3 +310,36 @@ def test_every_amount_pledged_shows_whole_in_its_card(browser, busy_site: Server
     finally:
         visit.close()
 
+
+def x_labels(page) -> list[tuple[str, dict]]:
+    """The year labels the chart of meetings per year shows, with their boxes."""
+    labels = page.locator("#chart-meetings-per-year g.role-axis-label text")
+    labels.first.wait_for()
+    return [(label.text_content(), label.bounding_box()) for label in labels.all()
+            if label.evaluate("text => getComputedStyle(text).opacity") != "0"]
+
+
+def overlap(one: dict, other: dict) -> bool:
+    return (one["x"] < other["x"] + other["width"] and other["x"] < one["x"] + one["width"]
+            and one["y"] < other["y"] + other["height"]
+            and other["y"] < one["y"] + one["height"])
+
+
+def test_the_years_of_the_chart_per_year_do_not_overlap(browser, busy_site: Server,
+                                                        request) -> None:
+    """Spans of years (2004/2005) written across the axis ran into each other: upright,
+    they all show on a desktop; on a phone, some are left out rather than overlap."""
+    visit = Visit(browser, busy_site, request.node.name)
+    try:
+        for width, height in ((1366, 900), (390, 844)):
+            visit.page.set_viewport_size({"width": width, "height": height})
+            page = visit.open("/-/dashboards/overview")
+            shown = x_labels(page)
+            if width == 1366:
+                assert {year for year, _box in shown} >= set(BUSY_YEARS)
+            assert "2000" in {year for year, _box in shown}
+            clashes = [(one, other) for number, (one, box) in enumerate(shown)
+                       for other, other_box in shown[number + 1:] if overlap(box, other_box)]
+            assert clashes == [], (width, clashes[:3])
+    finally:
+        visit.close()
