@@ -133,7 +133,7 @@ async def test_canned_query_answers(datasette) -> None:
         "2004-08", "2017-05", "2019-05", "2020/2021", "2022-12", "2024-07-23", "2024-08"]
     pledges = await get_json(datasette, "/tracker/pledges_by_donor.json?_shape=array&donor=JPN")
     assert [(row["title"], row["amount"]) for row in pledges] == [
-        ("total in JPY (1 pledge)", 2000000000),
+        ("total in JPY (1 pledge, not withdrawn)", 2000000000),
         ("Grant aid for medical equipment to the Central Asian countries", 2000000000)]
     timeline = await get_json(datasette, "/tracker/actor_timeline.json?_shape=array&actor=KAZ")
     roles = {row["title"]: row["roles"] for row in timeline}
@@ -289,8 +289,8 @@ async def test_a_donors_totals_survive_the_cut_of_a_long_answer(datasette) -> No
     datasette.max_returned_rows = 1
     answer = await get_json(datasette, "/tracker/pledges_by_donor.json?donor=JPN")
     assert (answer["truncated"], answer["rows"]) == (True, [
-        [None, "total in JPY (1 pledge)", 2000000000, "JPY", 1, None, None, None, None,
-         "2000000000", None]])
+        [None, "total in JPY (1 pledge, not withdrawn)", 2000000000, "JPY", 1, None, None,
+         None, None, "2000000000", None]])
 
 
 async def test_foreign_keys_show_names(datasette) -> None:
@@ -440,8 +440,8 @@ async def test_every_money_figure_is_exact_and_says_when_it_is_approximate(db: P
     [total, *_] = await get_json(site, "/tracker/pledges_by_donor.json?_shape=array&donor=KAZ")
     assert {key: total[key] for key in ("title", "amount", "amount_text", "disbursed_amount",
                                         "disbursed_amount_text")} == {
-        "title": "total in EUR (2 pledges)", "amount": 0.3, "amount_text": "0.3",
-        "disbursed_amount": None, "disbursed_amount_text": None}
+        "title": "total in EUR (2 pledges, not withdrawn)", "amount": 0.3,
+        "amount_text": "0.3", "disbursed_amount": None, "disbursed_amount_text": None}
     [left] = await get_json(site, "/tracker/pledges_outstanding.json?_shape=array&"
                                   "currency=EUR&donor=UZB")
     assert (left["outstanding_amount"], left["outstanding_amount_text"]) == (0.01, "0.01")
@@ -460,6 +460,31 @@ async def test_every_money_figure_is_exact_and_says_when_it_is_approximate(db: P
          "disbursed": 0, "outstanding": 2000000000, "approximate": 1,
          "pledged_text": "2000000000", "disbursed_text": "0",
          "outstanding_text": "2000000000"}]
+
+
+async def test_a_donors_totals_leave_withdrawn_pledges_out_and_say_so(db: Path) -> None:
+    """As the dashboard and pledges_outstanding_by_donor do: a total of pledges_by_donor
+    added withdrawn pledges in, and neither its label nor the README said so. The pledges
+    themselves are all listed, a withdrawn one with its status."""
+    pledge("KAZ", "1000", "JPY")
+    pledge("KAZ", "2000", "JPY", "--approximate")
+    for amount in ("30000", "400000"):
+        ok("update", pledge("KAZ", amount, "JPY"), "--status", "withdrawn", *SOURCE)
+    ok("update", pledge("KAZ", "5", "USD"), "--status", "withdrawn", *SOURCE)
+    ok("build")
+    site = make_datasette(db, load_metadata(METADATA))
+    await site.invoke_startup()
+    answer = await get_json(site, "/tracker/pledges_by_donor.json?_shape=array&donor=KAZ")
+    assert [(row["title"], row["amount_text"], row["approximate"], row["status"])
+            for row in answer] == [
+        ("total in JPY (2 pledges, not withdrawn)", "3000", 1, None),
+        ("1000 JPY", "1000", 0, "pledged"), ("2000 JPY", "2000", 1, "pledged"),
+        ("30000 JPY", "30000", 0, "withdrawn"), ("400000 JPY", "400000", 0, "withdrawn"),
+        ("5 USD", "5", 0, "withdrawn")]
+    [outstanding] = await get_json(site, "/tracker/pledges_outstanding_by_donor.json?"
+                                         "_shape=array&donor=KAZ")
+    assert (outstanding["currency"], outstanding["pledges"], outstanding["pledged_text"]) == (
+        "JPY", 2, "3000")
 
 
 DIGITS = st.integers(1, 10 ** 15 - 1)  # at most 15 significant digits, as the CLI takes
@@ -532,7 +557,7 @@ def check_sums_and_differences(pledges: list[tuple]) -> None:
         for donor in ("KAZ", "UZB"):
             totals = [row for row in conn.execute(queries["pledges_by_donor"]["sql"],
                                                   {"donor": donor}) if row[0] is None]
-            mine = [row for row in pledges if row[0] == donor]
+            mine = [row for row in pledges if row[0] == donor and row[4] != "withdrawn"]
             amounts = expected(mine, lambda row: Decimal(row[2]))
             paid = {key: exact(value) for key, value in expected(
                 [row for row in mine if row[3]], lambda row: Decimal(row[3])).items()}
