@@ -166,8 +166,47 @@ async def test_canned_queries_take_an_actor_as_the_cli_does(datasette) -> None:
         [[answer]] = (await get_json(datasette, "/tracker.json?sql=select+tracker_actor(:a)"
                                                 f"&a={urllib.parse.quote(given)}"))["rows"]
         assert answer == code, given
-    assert await get_json(datasette, "/tracker/actor_timeline.json?_shape=array&"
-                                     "actor=Atlantis") == []
+
+
+ACTOR_RULE = "use an ISO 3166 country name or code, or an organisation code such as EU, UN, SCO"
+BAD_ACTORS = [
+    ("actor_timeline", "actor", "Атлантида", f"unknown actor 'Атлантида': {ACTOR_RULE}"),
+    ("actor_timeline", "actor", "XXX", f"unknown actor 'XXX': {ACTOR_RULE}"),
+    ("pledges_by_donor", "donor", "Atlantis", f"unknown actor 'Atlantis': {ACTOR_RULE}"),
+    ("pledges_outstanding_by_donor", "donor", " <b>nope</b> ",
+     f"unknown actor '<b>nope</b>': {ACTOR_RULE}"),
+]
+
+
+@pytest.mark.parametrize(("query", "parameter", "actor", "message"), BAD_ACTORS)
+async def test_a_canned_query_refuses_an_unknown_actor_naming_it(
+        datasette, query: str, parameter: str, actor: str, message: str) -> None:
+    """As it refuses a bad date, and as the CLI refuses the actor: a 400 naming it, as
+    JSON, as the page and as CSV (where it gave 200 and no rows, as for an actor with
+    none)."""
+    query_string = f"?{parameter}={urllib.parse.quote(actor)}"
+    response = await datasette.client.get(f"/tracker/{query}.json{query_string}")
+    assert (response.status_code, response.json()["error"]) == (400, message)
+    for page in (f"/tracker/{query}{query_string}", f"/tracker/{query}.csv{query_string}"):
+        response = await datasette.client.get(page)
+        assert response.status_code == 400, page
+        assert str(markupsafe.escape(message)) in response.text, page
+    response = await datasette.client.get("/tracker.json?sql=select+tracker_actor('nope')")
+    assert (response.status_code, response.json()["error"]) == (
+        400, f"unknown actor 'nope': {ACTOR_RULE}")
+
+
+async def test_an_actor_of_spaces_is_no_actor_as_an_empty_one(datasette) -> None:
+    """`donor=%20%20%20` gave no row, where `donor=` gives every donor's."""
+    every_donor = await get_json(datasette, "/tracker/pledges_outstanding_by_donor.json?"
+                                            "_shape=array&donor=")
+    assert [row["donor"] for row in every_donor] == ["JPN"]
+    for spaces in ("%20", "%20%20%20", "%09"):
+        assert await get_json(datasette, "/tracker/pledges_outstanding_by_donor.json?"
+                                         f"_shape=array&donor={spaces}") == every_donor
+        for query, parameter in (("actor_timeline", "actor"), ("pledges_by_donor", "donor")):
+            assert await get_json(datasette, f"/tracker/{query}.json?_shape=array&"
+                                             f"{parameter}={spaces}") == [], query
 
 
 DATE_RULE = "use YYYY, YYYY-MM, YYYY-MM-DD or A/B"

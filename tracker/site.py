@@ -132,22 +132,20 @@ MAX_VALUE_BYTES = 8_000_000
 @hookimpl
 def prepare_connection(conn: sqlite3.Connection) -> None:
     conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, MAX_VALUE_BYTES)
-    conn.create_function("tracker_actor", 1, actor_code, deterministic=True)
+    conn.create_function("tracker_actor", 1, refusing(actor_code), deterministic=True)
     conn.create_function("tracker_date", 1, refusing(first_day), deterministic=True)
     conn.create_function("tracker_since", 1, refusing(first_moment), deterministic=True)
 
 
 def actor_code(value: object) -> str | None:
     """SQL `tracker_actor(text)`: the code of an actor given as the CLI takes it (a code,
-    a name, an alpha-2 code, a usual short name, in any case), for the canned queries;
-    text it does not know, upper-cased (it then matches nothing, as a code would not)."""
+    a name, an alpha-2 code, a usual short name, in any case), for the canned queries
+    that take an actor; '' for an empty text, or one of spaces (no actor). An actor it
+    does not know is an error of the query, which names it, as the CLI's."""
     if value is None:
         return None
     text = str(value).strip()
-    try:
-        return parse_actor(text) if text else ""
-    except TrackerError:
-        return text.upper()
+    return parse_actor(text) if text else ""
 
 
 def first_day(value: object) -> str | None:
