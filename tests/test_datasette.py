@@ -13,6 +13,7 @@ from pathlib import Path
 import markupsafe
 import pytest
 import sqlite_utils
+from datasette.utils import escape_fts
 from datasette_dashboards import replace_opts_in_query
 from hypothesis import given as examples
 from hypothesis import settings
@@ -350,6 +351,80 @@ async def test_search_finds_a_city_by_the_name_the_source_gives(datasette) -> No
     rows = await get_json(datasette, "/tracker/meetings.json?_shape=array&_search=Nur-Sultan")
     assert [(row["city"], row["city_as_given"], row["date"]) for row in rows] == [
         ("Astana", "Nur-Sultan", "2004-08")]
+
+
+async def search_count(datasette, query_string: str) -> int:
+    answer = await get_json(datasette, f"/tracker/meetings.json?_size=0&{query_string}")
+    return answer["filtered_table_rows_count"]
+
+
+@pytest.mark.parametrize("nothing", ['"', '""', " ", '" "', '"  " ""', "\u3000"])
+async def test_a_search_with_nothing_to_search_for_is_no_search(datasette, nothing: str,
+                                                                capsys) -> None:
+    """As an empty search is: FTS5 refused the empty expression left of it (a 400 "Invalid
+    SQL" saying `fts5: syntax error near ""`, and an ERROR in the server's log)."""
+    search = urllib.parse.quote(nothing)
+    assert await search_count(datasette, f"_search={search}") == 9
+    assert await search_count(datasette, f"_search={search}&_searchmode=raw") == 9
+    assert await search_count(datasette, f"_search={search}&_search_city=Ashgabat") == 1
+    page = await datasette.client.get(f"/tracker/meetings?_search={search}")
+    assert page.status_code == 200
+    assert '<input id="_search" type="search" name="_search" value="">' in page.text
+    assert capsys.readouterr().err == ""
+
+
+RAW_HINT = ("a raw search (?_searchmode=raw) is in FTS5's syntax: without it, its words are "
+            "searched for as written")
+UNREADABLE_SEARCHES = [
+    ("_search=NEAR(&_searchmode=raw", "_search", "NEAR(",
+     f"invalid search 'NEAR(': fts5: syntax error near \"\" ({RAW_HINT})"),
+    ("_search=Japan%20OR&_searchmode=raw&status=held", "_search", "Japan OR",
+     f"invalid search 'Japan OR': fts5: syntax error near \"\" ({RAW_HINT})"),
+    ("_search_title=%22Asia&_searchmode=raw", "_search_title", '"Asia',
+     f"invalid search '\"Asia': unterminated string ({RAW_HINT})"),
+    ("_search=nope:Japan&_searchmode=raw", "_search", "nope:Japan",
+     f"invalid search 'nope:Japan': no such column: nope ({RAW_HINT})"),
+    ("_search=Japan%00", "_search", "Japan\x00",
+     "invalid search 'Japan\\x00': unterminated string"),
+]
+
+
+@pytest.mark.parametrize(("query_string", "key", "text", "message"), UNREADABLE_SEARCHES)
+async def test_a_search_fts5_cannot_read_is_a_400_naming_it(
+        datasette, query_string: str, key: str, text: str, message: str, capsys) -> None:
+    """Before any query runs (none is printed in the server's log), as JSON and as a page
+    that holds a search box with the search, and the page's other parameters."""
+    response = await datasette.client.get(f"/tracker/meetings.json?{query_string}")
+    assert (response.status_code, response.json()["error"]) == (400, message)
+    page = await datasette.client.get(f"/tracker/meetings?{query_string}")
+    assert page.status_code == 400
+    assert f"<p>{markupsafe.escape(message)}</p>" in page.text
+    assert (f'<form class="core" action="/tracker/meetings" method="get">'
+            f'<div class="search-row"><label for="_search">Search:</label><input id="_search" '
+            f'type="search" name="{key}" value="{markupsafe.escape(text)}">') in page.text
+    for other, value in urllib.parse.parse_qsl(query_string):
+        if other != key:
+            assert f'<input type="hidden" name="{other}" value="{value}">' in page.text
+    assert capsys.readouterr().err == ""
+
+
+async def test_searches_are_read_as_before(datasette, bundled: Path) -> None:
+    """The site's tables set no search mode: Datasette searches each word and quoted
+    phrase as written (`OR`, `NOT`, `*` are words), and FTS5's syntax with
+    ?_searchmode=raw."""
+    tables = json.loads(METADATA.read_text())["databases"]["tracker"]["tables"]
+    assert not [name for name, table in tables.items() if "searchmode" in table]
+    for text, raw, expected in (('"Central Asia"', False, 9), ("Japan OR China", False, 0),
+                                ("Kamikawa*", False, 1), ("NOT", False, 0),
+                                ("Central Asia -Japan", False, 7),
+                                ("Japan OR China", True, 8), ("Kamika*", True, 1),
+                                ("Asia NOT Japan", True, 2), ('"1st Central"', True, 2)):
+        search = urllib.parse.quote(text) + ("&_searchmode=raw" if raw else "")
+        assert await search_count(datasette, f"_search={search}") == expected, text
+        [(count,)] = [tuple(row.values()) for row in rows(
+            bundled, "select count(*) from meetings_fts where meetings_fts match ?",
+            text if raw else escape_fts(text))]
+        assert count == expected, text
 
 
 def links_from_other_tables(html: str) -> list[tuple[str, str]]:

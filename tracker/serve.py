@@ -255,6 +255,9 @@ def swap_database(datasette, db_path: Path | str, inspect_data: dict[str, Any] |
     return new
 
 
+FILTERS_PLUGIN = "datasette.filters"
+SEARCH_HOOK = "search_filters"
+FILTERS_TRIMMED = f"{FILTERS_PLUGIN} without {SEARCH_HOOK}"
 UNAWAITED_FACETS = (r"coroutine '(\w+Facet\.facet_results|TableView\._data_traced\.<locals>\."
                     r"execute_suggested_facets)' was never awaited")
 
@@ -270,6 +273,10 @@ def make_datasette(db_path: Path | str, metadata: dict[str, Any]):
         pm.unregister(facets)  # the site's own facet classes take their place
     if pm.is_registered(handle_exception):
         pm.unregister(handle_exception)  # the site's own calls it (see `site.bad_parameter`)
+    filters = pm.get_plugin(FILTERS_PLUGIN)
+    if filters is not None:  # its search: the site's own calls it (see `site.search_filters`)
+        pm.unregister(filters)
+        pm.register(_hooks_but_one(pm, filters, SEARCH_HOOK), name=FILTERS_TRIMMED)
     # Datasette 0.65 awaits a page's facet counts one after the other: when one fails
     # (`_facet=nope`, answered 400), the others are left unawaited, each with a warning
     # and no harm done.

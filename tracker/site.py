@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from datasette import Forbidden, hookimpl
+from datasette import filters as datasette_filters
 from datasette.database import QueryInterrupted
 from datasette.handle_exception import handle_exception as datasette_error_page
 from datasette.utils import CustomRow, call_with_supported_arguments
@@ -19,7 +20,7 @@ from datasette.utils.asgi import BadRequest
 from datasette.views.base import DatasetteError
 from datasette.views.database import QueryView
 
-from . import icsfeed, recordpage
+from . import icsfeed, recordpage, search
 from .actors import parse_actor
 from .dates import parse_date
 from .envelope import since_moment
@@ -208,6 +209,19 @@ def with_refusals(fn: Callable[[sqlite3.Connection], Any]
     return run
 
 
+@hookimpl(specname="filters_from_request")
+def search_filters(request, database, table, datasette):
+    """Datasette's search of a table page (in place of its own, left out by
+    `serve.make_datasette`), of `search.searched_request`: a search with nothing to
+    search for is none, one FTS5 cannot read is a 400 naming it."""
+
+    async def inner():
+        searched = await search.searched_request(request, database, table, datasette)
+        return await datasette_filters.search_filters(searched, database, table, datasette)()
+
+    return inner
+
+
 @hookimpl
 def handle_exception(datasette, request, exception):
     """Datasette's error page (in place of its own hook, unregistered by
@@ -217,7 +231,11 @@ def handle_exception(datasette, request, exception):
     or a `_through` that is not one of its foreign keys as JSON; and to a CSV whose query
     was interrupted, a database page as CSV or array without a query, an Atom feed whose
     `atom_updated` is no date or whose `_feed_title` XML cannot carry. Those print no
-    traceback in the server's log."""
+    traceback in the server's log. A search FTS5 cannot read is shown with a search box
+    holding it."""
+    if isinstance(exception, search.UnreadableSearch) and not request.path.endswith(".json"):
+        exception = DatasetteError(exception.html(request), title="Invalid search", status=400,
+                                   message_is_html=True)
     return datasette_error_page(datasette, request, bad_parameter(datasette, request, exception)
                                 or exception)
 

@@ -1,0 +1,110 @@
+"""The full-text search of a table page (`?_search=`, `?_search_COLUMN=`), read before
+Datasette runs it.
+
+Datasette 0.65 gives FTS5 a search as it is (`?_searchmode=raw`, or `searchmode: raw` in
+the metadata) or, by default (the site's tables set no mode), each of its words and
+quoted phrases in double quotes (`escape_fts`): `OR`, `NOT` and `*` are then words like
+any other. A search with nothing to search for (`"`, `""`, spaces) became an empty
+expression, and a search FTS5 cannot read (`NEAR(` in raw mode, an unbalanced quote, a
+NUL) failed in the query: a 400 "Invalid SQL" saying only `fts5: syntax error near ""`,
+on a page without the search box, and the query printed in the server's log. Here the
+first is no search, as an empty one is, and the second is refused before any query runs,
+with a message naming it, and on its HTML page a search box to mend it.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from contextlib import closing
+from typing import Any
+from urllib.parse import urlencode
+
+from datasette.utils import escape_fts, escape_sqlite
+from datasette.utils.asgi import BadRequest, Request
+from markupsafe import Markup, escape
+
+from .errors import shown
+
+RAW_HINT = ("a raw search (?_searchmode=raw) is in FTS5's syntax: without it, its words are "
+            "searched for as written")
+
+
+class UnreadableSearch(BadRequest):
+    """A search FTS5 cannot read: its parameter, its text and why."""
+
+    def __init__(self, key: str, text: str, reason: str):
+        super().__init__(f"invalid search {shown(text)}: {reason}")
+        self.key, self.text = key, text
+
+    def html(self, request: Request) -> Markup:
+        """The message, and a search box holding the search, on the page that asked,
+        with its other parameters (filters, sort, mode)."""
+        kept = "".join(
+            f'<input type="hidden" name="{escape(key)}" value="{escape(value)}">'
+            for key in request.args for value in request.args.getlist(key)
+            if key != self.key)
+        return Markup(
+            f'<p>{escape(self.args[0])}</p><form class="core" action="{escape(request.path)}"'
+            ' method="get"><div class="search-row"><label for="_search">Search:</label>'
+            f'<input id="_search" type="search" name="{escape(self.key)}" '
+            f'value="{escape(self.text)}"> <input type="submit" value="Search"></div>'
+            f"{kept}</form>")
+
+
+def is_search(key: str) -> bool:
+    return key.startswith("_search") and key != "_searchmode"
+
+
+def nothing_to_search(text: str) -> bool:
+    """Whether a search holds no word: only quotes and spaces, or nothing."""
+    return not text.replace('"', "").strip()
+
+
+def fts5_refusal(expression: str, columns: list[str], column: str | None) -> str | None:
+    """What FTS5 says of a MATCH expression on an index of these columns (or on one of
+    them), or None when it reads it: asked of an empty index in memory, so it costs
+    nothing of the database."""
+    with closing(sqlite3.connect(":memory:")) as conn:
+        conn.execute("create virtual table search using fts5("
+                     + ", ".join(escape_sqlite(name) for name in columns) + ")")
+        target = escape_sqlite(column) if column else "search"
+        try:
+            conn.execute(f"select rowid from search where {target} match ?", [expression])
+        except sqlite3.Error as error:
+            return str(error)
+    return None
+
+
+async def searched_request(request: Request, database: str, table: str,
+                           datasette: Any) -> Request:
+    """The request a table page's search is made of: without the searches that have
+    nothing to search for. UnreadableSearch for a search FTS5 cannot read. Its index and
+    its mode are found as Datasette finds them."""
+    searches = [key for key in request.args if is_search(key)]
+    empty = [key for key in searches if nothing_to_search(request.args[key])]
+    used = [key for key in searches if key not in empty]
+    if "_search" in used:
+        used = ["_search"]  # Datasette then leaves the searches of one column out
+    db = datasette.get_database(database)
+    metadata = datasette.table_metadata(database, table)
+    fts_table = used and (request.args.get("_fts_table") or metadata.get("fts_table")
+                          or await db.fts_table(table))
+    if fts_table:
+        mode = request.args.get("_searchmode")
+        raw = (mode if mode in ("raw", "escaped") else metadata.get("searchmode")) == "raw"
+        columns = [column.name for column in await db.table_column_details(fts_table)
+                   if not column.hidden]
+        for key in used:
+            text, column = request.args[key], key.removeprefix("_search_")
+            if key != "_search" and column not in columns:
+                continue  # Datasette refuses it ("Cannot search by that column")
+            reason = fts5_refusal(text if raw else escape_fts(text), columns,
+                                  None if key == "_search" else column)
+            if reason is not None:
+                raise UnreadableSearch(key, text, f"{reason} ({RAW_HINT})" if raw else reason)
+    if not empty:
+        return request
+    kept = [(key, value) for key in request.args for value in request.args.getlist(key)
+            if key not in empty]
+    return Request({**request.scope, "query_string": urlencode(kept).encode()},
+                   request.receive)
