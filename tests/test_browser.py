@@ -13,7 +13,7 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import pytest
 
@@ -235,6 +235,25 @@ def test_the_dashboard_filters(visit: Visit) -> None:
     bars.first.wait_for()
     assert bars.count() == 1
     assert page.locator("#chart-pledged p").inner_text() == "none"
+
+
+@pytest.mark.parametrize(("search", "message"), [
+    ('"', """nothing to search for in '"': give a word"""),
+    ('"" "  "', """nothing to search for in '"" "  "': give a word"""),
+    ("Japan\x00", "invalid search 'Japan\\x00': unterminated string")])
+def test_the_search_page_says_when_it_cannot_search(visit: Visit, search: str,
+                                                    message: str) -> None:
+    """Its script asked each table, which answered 400 (`fts5: syntax error near ""`),
+    and failed on each answer (a TypeError), leaving the page blank; a search that is
+    none would give every row of each."""
+    failed: list[str] = []
+    visit.page.on("response", lambda response: failed.append(response.url)
+                  if response.status >= 400 else None)
+    page = visit.open("/-/search?" + urlencode({"q": search}))
+    assert page.locator("p.message-warning").text_content(timeout=5000) == message
+    page.wait_for_load_state("networkidle")
+    assert page.locator("#search-all-results").inner_text() == ""
+    assert failed == []
 
 
 def test_search_finds_ashgabat(visit: Visit, site) -> None:

@@ -9,7 +9,8 @@ expression, and a search FTS5 cannot read (`NEAR(` in raw mode, an unbalanced qu
 NUL) failed in the query: a 400 "Invalid SQL" saying only `fts5: syntax error near ""`,
 on a page without the search box, and the query printed in the server's log. Here the
 first is no search, as an empty one is, and the second is refused before any query runs,
-with a message naming it, and on its HTML page a search box to mend it.
+with a message naming it, and on its HTML page a search box to mend it. The search page
+of every table (`/-/search`, datasette-search-all) says so of either, and searches none.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from urllib.parse import urlencode
 
 from datasette.utils import escape_fts, escape_sqlite
 from datasette.utils.asgi import BadRequest, Request
+from datasette_search_all.utils import get_searchable_tables
 from markupsafe import Markup, escape
 
 from .errors import shown
@@ -108,3 +110,18 @@ async def searched_request(request: Request, database: str, table: str,
             if key not in empty]
     return Request({**request.scope, "query_string": urlencode(kept).encode()},
                    request.receive)
+
+
+async def search_all_refusal(datasette: Any, request: Request, text: str) -> str | None:
+    """Why the search page (`/-/search?q=`) cannot search its tables for a text, or None:
+    nothing to search for in it, or a table that cannot read it (the page's script asks
+    each table for `?_search=TEXT`)."""
+    if nothing_to_search(text):
+        return f"nothing to search for in {shown(text)}: give a word" if text else None
+    asked = Request.fake("?" + urlencode({"_search": text}))
+    for database, table in await get_searchable_tables(datasette, request):
+        try:
+            await searched_request(asked, database, table, datasette)
+        except UnreadableSearch as refusal:
+            return refusal.args[0]
+    return None

@@ -16,9 +16,10 @@ from datasette import filters as datasette_filters
 from datasette.database import QueryInterrupted
 from datasette.handle_exception import handle_exception as datasette_error_page
 from datasette.utils import CustomRow, call_with_supported_arguments
-from datasette.utils.asgi import BadRequest
+from datasette.utils.asgi import BadRequest, Request
 from datasette.views.base import DatasetteError
 from datasette.views.database import QueryView
+from datasette_search_all import search_all
 
 from . import icsfeed, recordpage, search
 from .actors import parse_actor
@@ -38,8 +39,10 @@ READ_ONLY = b"Method not allowed: this site is read-only. Records are made with 
 @hookimpl
 def register_routes(datasette) -> list:
     """The database download, as one consistent state (before Datasette's own route),
-    and the page of a record found by its id alone."""
-    return [(rf"^/{DATABASE}\.db$", download), (recordpage.ROUTE, recordpage.record_page)]
+    the page of a record found by its id alone, and the search page (before
+    datasette-search-all's)."""
+    return [(rf"^/{DATABASE}\.db$", download), (recordpage.ROUTE, recordpage.record_page),
+            (r"^/-/search$", search_page)]
 
 
 async def download(datasette, request) -> OpenFileDownload:
@@ -49,6 +52,18 @@ async def download(datasette, request) -> OpenFileDownload:
         raise Forbidden("Database download is forbidden")
     path = Path(datasette.get_database(DATABASE).path)
     return OpenFileDownload(await asyncio.to_thread(open_snapshot, path), path.name)
+
+
+async def search_page(datasette, request):
+    """datasette-search-all's page of a search of every table, or, for a search that
+    has nothing to search for or that a table cannot read, the page without a search,
+    saying why (its script showed nothing but a TypeError per table, on the 400 each
+    answered, or every row of each, for a search that is none)."""
+    refusal = await search.search_all_refusal(datasette, request, request.args.get("q") or "")
+    if refusal is not None:
+        request = Request({**request.scope, "query_string": b""}, request.receive)
+        datasette.add_message(request, refusal, datasette.WARNING)
+    return await search_all(datasette, request)
 
 
 @hookimpl
