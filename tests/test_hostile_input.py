@@ -357,6 +357,18 @@ def test_fuzz_dates() -> None:
     assert fuzz(parse_date, inputs, check) >= EXAMPLES
 
 
+def test_a_value_shown_in_a_message_is_shortened_as_escaped() -> None:
+    """`shown` counts a value's escapes: control characters and characters of other planes
+    once made a message of a list of actors 401 characters long (found by the fuzz below)."""
+    assert shown("\x1f" * 30) == repr("\x1f" * 15 + "...")
+    assert shown("a" * 60) == repr("a" * 60) and shown("a" * 61) == repr("a" * 60 + "...")
+    value = "0" * 16 + "\x1f\x1f\x08\x08\U0001171b\U00012544\U00012544\U00018cd6\U00018d09" \
+        "\U00018d09\U0002ebe1,"
+    with pytest.raises(TrackerError) as error:
+        parse_actors([value])
+    assert len(str(error.value)) < 400 and "split at its commas" in str(error.value)
+
+
 def test_fuzz_actors() -> None:
     """parse_actor on every item, parse_actors on the list: 10,000 lists of 1-3 items."""
     names = sorted({*all_actors(), *(actor.name for actor in all_actors().values())})

@@ -28,11 +28,17 @@ class Invalid(TrackerError):
 
 
 def shown(value: object, limit: int = 60) -> str:
-    """Quote a user value for a one-line message: escaped, and shortened if long."""
-    text = value if isinstance(value, str) else _SHORT.repr(value)
-    if len(text) > limit:
-        text = text[:limit] + "..."
-    return repr(text) if isinstance(value, str) else text
+    """Quote a user value for a one-line message: escaped, and shortened if long (a text
+    to `limit` characters as escaped: "\\x1f" counts four)."""
+    if not isinstance(value, str):
+        text = _SHORT.repr(value)
+        return text[:limit] + "..." if len(text) > limit else text
+    if len(repr(value)) - 2 <= limit:
+        return repr(value)
+    kept = value[:limit]
+    while len(repr(kept)) - 2 > limit:
+        kept = kept[:-1]
+    return repr(kept + "...")
 
 
 def counted(count: int, noun: str) -> str:
