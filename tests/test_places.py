@@ -5,6 +5,7 @@ places`, `amend --set geonameid=`, the `geonameid` column of import and export).
 from __future__ import annotations
 
 import json
+import unicodedata
 from functools import cache
 from pathlib import Path
 
@@ -52,6 +53,21 @@ def test_an_ambiguous_city_is_recorded_with_a_warning_naming_it(
 def test_a_city_alone_of_its_name_in_its_country_gives_no_warning() -> None:
     result = run(*MEETING, "--city", "Tokyo", "--country", "JPN", *SOURCE)
     assert (result.exit_code, result.stderr) == (0, "")
+
+
+@pytest.mark.parametrize(("city", "country"), [
+    ("São Paulo", "BRA"), ("Düsseldorf", "DEU"), ("Bogotá", "COL")])
+def test_a_city_typed_decomposed_is_found_as_composed(city: str, country: str) -> None:
+    """Some keyboards and pastes give a letter and its accent as two characters (NFD)."""
+    decomposed = unicodedata.normalize("NFD", city)
+    assert decomposed != city
+    composed = place(ok(*MEETING, "--city", city, "--country", country, *SOURCE))
+    result = run(*MEETING, "--city", decomposed, "--country", country, *SOURCE)
+    assert (result.exit_code, result.stderr) == (0, "")
+    found = place(result.stdout.strip())
+    assert found["geonameid"] == composed["geonameid"] is not None
+    assert (found["city"], found["city_as_given"]) == (city, None)  # the name, composed
+    assert found["latitude"] == composed["latitude"]
 
 
 def test_tracker_places_lists_the_namesakes_the_one_chosen_first() -> None:

@@ -651,7 +651,9 @@ def _settle_place(data: dict[str, Any]) -> list[str]:
                 f"to choose another, give its --geonameid (tracker places "
                 f"{shlex.quote(data['city'])} --country {country} lists them)")
     city = data.setdefault("city", place.name)
-    if place.name != city:
+    if place.name == unicodedata.normalize("NFC", city):
+        data["city"] = place.name  # the same name, perhaps typed with its accents apart
+    else:
         warnings.append(f"city {shown(city)} recorded as {place.name} (GeoNames "
                         f"{place.geonameid}); the name given is kept in city_as_given")
         data["city_as_given"] = city

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from pathlib import Path
@@ -37,7 +38,9 @@ class Place:
 
 
 def _fold(name: str) -> str:
-    return " ".join(name.split()).casefold()
+    """A name as names are compared: composed (NFC: "São" typed as "Sa" and a combining
+    tilde is "São"), spaces collapsed, case folded."""
+    return " ".join(unicodedata.normalize("NFC", name).split()).casefold()
 
 
 def _place(city: dict[str, Any]) -> Place:
