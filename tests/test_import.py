@@ -583,19 +583,26 @@ def test_identical_rows_are_imported_once_with_a_note(tmp_path: Path, events: Pa
 
 
 def test_warnings_are_grouped_and_the_rows_imported(tmp_path: Path, db: Path) -> None:
+    """Options are named as columns in a row's warning, but not in a command it suggests:
+    that stays as `tracker places` takes it."""
     path = write(tmp_path / "meetings.csv", "title,date,city,country,source\n"
-                 "A,2020,Nur-Sultan,KAZ,x\nB,2020,Nur-Sultan,KAZ,x\nC,2020,Atlantis City,KAZ,x\n")
+                 "A,2020,Nur-Sultan,KAZ,x\nB,2020,Nur-Sultan,KAZ,x\nC,2020,Atlantis City,KAZ,x\n"
+                 "D,2020,Springfield,USA,x\n")
     result = run("import", path)
     assert result.exit_code == 0
     assert result.stderr.splitlines() == [
         "Warning: line 2 (and 1 more row): city 'Nur-Sultan' recorded as Astana (GeoNames "
         "1526273); the name given is kept in city_as_given",
-        "Warning: line 4: city 'Atlantis City' not found in KAZ: recorded without coordinates"]
+        "Warning: line 4: city 'Atlantis City' not found in KAZ: recorded without coordinates",
+        "Warning: line 5: city 'Springfield' names 20 places in USA: recorded as Springfield "
+        "(MO, population 170188, GeoNames 4409896), the largest; to choose another, give its "
+        "geonameid (tracker places Springfield --country USA lists them)"]
     ok("build")
     assert rows(db, "select city, city_as_given from meetings order by title") == [
         {"city": "Astana", "city_as_given": "Nur-Sultan"},
         {"city": "Astana", "city_as_given": "Nur-Sultan"},
-        {"city": "Atlantis City", "city_as_given": None}]
+        {"city": "Atlantis City", "city_as_given": None},
+        {"city": "Springfield", "city_as_given": None}]
 
 
 def test_update_rows_are_warned_about_as_tracker_update_warns(tmp_path: Path, db: Path) -> None:
@@ -940,3 +947,4 @@ def test_an_import_takes_a_source_published_after_today(events: Path, tmp_path: 
     ok("build")
     assert rows(tmp_path / "tracker.db", "select published from sources "
                 "where kind = 'citation'") == [{"published": "2999"}]
+

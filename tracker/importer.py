@@ -102,8 +102,12 @@ def _comparable(event_type: str, data: dict[str, Any], defaulted_status: bool) -
 
 def _plain(message: TrackerError | str) -> str:
     """A model message (an error's, or a warning) with its CLI options named as columns:
-    `--date` -> `date`."""
-    return OPTION.sub(r"\1", str(message))
+    `--date` -> `date`; a command it suggests (`model.COMMAND_HINT`) stays runnable."""
+    message, plain, start = str(message), [], 0
+    for command in model.COMMAND_HINT.finditer(message):
+        plain += [OPTION.sub(r"\1", message[start:command.start()]), command[0]]
+        start = command.end()
+    return "".join(plain) + OPTION.sub(r"\1", message[start:])
 
 
 def _blame(kind: str, cells: dict[str, Any], error: TrackerError) -> str | None:

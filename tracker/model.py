@@ -65,6 +65,17 @@ AMOUNT = re.compile(r"([0-9]{1,3}(?:([,_])[0-9]{3})(?:\2[0-9]{3})*|[0-9]+)(?:\.(
 _FORBIDDEN = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 
 
+# A command a message suggests: "(tracker places Springfield --country USA lists them)",
+# its words quoted as a shell takes them. Its options stay as written where a message's
+# options are named otherwise (as the columns of `tracker import`).
+COMMAND_HINT = re.compile(r"""\(tracker (?:'[^']*'|"[^"]*"|[^()'"])*\)""")
+
+
+def command_hint(*words: str) -> str:
+    """A tracker command, as a message suggests it (see `COMMAND_HINT`)."""
+    return f"tracker {shlex.join(words)}"
+
+
 # -- parsers for single values ----------------------------------------------------
 
 
@@ -648,8 +659,8 @@ def _settle_place(data: dict[str, Any]) -> list[str]:
                 f"city {shown(data['city'])} names {len(others) + 1} places in {country}: "
                 f"recorded as {place.described()}"
                 f"{', the largest' if place.population >= others[0].population else ''}; "
-                f"to choose another, give its --geonameid (tracker places "
-                f"{shlex.quote(data['city'])} --country {country} lists them)")
+                f"to choose another, give its --geonameid "
+                f"({command_hint('places', data['city'], '--country', country)} lists them)")
     city = data.setdefault("city", place.name)
     if place.name == unicodedata.normalize("NFC", city):
         data["city"] = place.name  # the same name, perhaps typed with its accents apart
