@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import unicodedata
+from dataclasses import replace
 from functools import cache
 from pathlib import Path
 
@@ -13,6 +14,9 @@ import orjson
 import pytest
 
 from tracker import places
+from tracker.log import EventLog
+from tracker.model import draft_record
+from tracker.recorder import record
 
 from .conftest import SOURCE, log_bytes, ok, rows, run
 
@@ -160,6 +164,26 @@ def test_amend_chooses_another_place_and_keeps_it() -> None:
     result = run("amend", meeting, "--set", "geonameid=", "--reason", "back")
     assert (result.exit_code, result.stderr) == (0, SPRINGFIELD_WARNING)
     assert place(meeting)["geonameid"] == 4409896
+
+
+def test_a_place_gazetteer_no_longer_has_stays_when_other_fields_are_amended(
+        events: Path) -> None:
+    """A meeting whose GeoNames id a later GeoNames drops keeps its place when another
+    field is amended: the place is not looked up again."""
+    draft = draft_record("meeting", {"title": "Talks", "date": "2025-01", "city": "Springfield",
+                                     "country": "USA", "source": SOURCE[1]})
+    gone = {"city": "Springfield", "city_as_given": "Springfeld", "geonameid": 999999999,
+            "latitude": "42.10148", "longitude": "-72.58981"}
+    event, _ = record(EventLog(events), replace(draft, data={**draft.data, **gone}))
+    result = run("amend", event["id"], "--set", "title=Talks again", "--reason", "renamed")
+    assert (result.exit_code, result.stderr) == (0, "")
+    assert place(event["id"]) == {**SPRINGFIELD_MA, "city_as_given": "Springfeld",
+                                  "geonameid": 999999999}
+    assert json.loads(ok("log", "--json"))[-1]["data"]["changes"] == {"title": "Talks again"}
+    result = run("amend", event["id"], "--set", "geonameid=999999999", "--reason", "look")
+    assert (result.exit_code, result.stderr) == (1, (
+        "Error: --geonameid 999999999 is not a city of USA in GeoNames (cities of 1000 people "
+        "or more, and capitals)\n"))
 
 
 def test_amending_the_city_or_country_looks_the_place_up_again() -> None:

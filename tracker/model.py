@@ -437,8 +437,9 @@ FIELDS: dict[str, tuple[Field, ...]] = {
 
 # Data keys no option sets directly: resolved from --city, --country and --geonameid.
 DERIVED_KEYS = {"meeting": ("city_as_given", "latitude", "longitude")}
-# The options that give a meeting's place.
+# The options that give a meeting's place, and the keys of the place they give.
 PLACE_OPTIONS = ("city", "country", "geonameid")
+PLACE_KEYS = ("city", "city_as_given", "geonameid", "latitude", "longitude")
 
 SPECS = {kind: {spec.key: spec for spec in specs} for kind, specs in FIELDS.items()}
 REFERRING = {kind: tuple(spec for spec in specs if spec.refers) for kind, specs in FIELDS.items()}
@@ -1046,6 +1047,10 @@ def draft_amendment(
         _assign(kind, merged, assignment, seen)
     if seen & {"city", "country"} and "geonameid" not in seen:
         merged.pop("geonameid", None)  # a new city or country: its place is looked up
+    kept_place = kind == "meeting" and not seen & set(PLACE_OPTIONS)
+    if kept_place:  # the place as it is, not looked up (GeoNames may have dropped its id)
+        merged.pop("city", None)
+        merged.pop("geonameid", None)
     status = merged.pop("status", None)
     if status is not None:
         status = str(status).strip().lower()
@@ -1063,6 +1068,8 @@ def draft_amendment(
         if name not in seen:
             raise
         raise TrackerError(f"invalid --set {name}={error.value}: {error.reason}") from None
+    if kept_place:
+        draft.data.update({key: current[key] for key in PLACE_KEYS if key in current})
     # The status is compared apart, with the status after the updates.
     new = {key: value for key, value in draft.data.items() if key != "status"}
     old = {key: value for key, value in current.items() if key != "status"}
