@@ -203,11 +203,11 @@ def test_a_repeated_set_of_a_list_clears_then_adds(db: Path) -> None:
      "format, level, mode, city, country, geonameid, participant, chair, official, topic, "
      "summary"),
     ("title=", "--set title= cannot clear the required field title"),
-    ("date=2019-02-30", "invalid --set date=2019-02-30: 2019-02 has 28 days"),
+    ("date=2019-02-30", "invalid --set date='2019-02-30': 2019-02 has 28 days"),
     ("format=nope", "unknown format 'nope'"),
     ("title", "invalid --set 'title': use FIELD=VALUE"),
     ("title=Ministers meet", "nothing to amend: title already as given"),
-    ("status=disbursed", "invalid --set status=disbursed: use one of scheduled, held, "
+    ("status=disbursed", "invalid --set status='disbursed': use one of scheduled, held, "
      "postponed, cancelled"),
     ("participant=Atlantis", "unknown actor 'Atlantis'"),
 ])

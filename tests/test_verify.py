@@ -107,7 +107,7 @@ def test_currencies_that_are_not_money_are_refused_for_new_amounts(events: Path,
     ok("amend", pledge, "--set", "title=Grant aid", "--reason", "the title")
     amended = run("amend", pledge, "--set", "currency=xts", "--reason", "r")
     assert (amended.exit_code, amended.stderr) == (1, (
-        "Error: invalid --currency 'XTS': XTS is the ISO 4217 code reserved for testing, not "
+        "Error: invalid --set currency='XTS': XTS is the ISO 4217 code reserved for testing, not "
         "a currency: give the currency of the amount\n"))
     ok("amend", pledge, "--set", "currency=JPY", "--reason", "the currency")
     imported = run("import", "--kind", "pledge", str(write_text(

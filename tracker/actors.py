@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from .errors import TrackerError, shown
+from .errors import Invalid, TrackerError, shown
 
 
 @dataclass(frozen=True)
@@ -241,6 +241,6 @@ def parse_new_currency(text: str) -> str:
     of stored events: earlier versions took those codes, and their logs stay valid."""
     code = parse_currency(text)
     if code in NOT_MONEY:
-        raise TrackerError(f"invalid --currency {shown(text)}: {code} is the ISO 4217 code "
-                           f"{NOT_MONEY[code]}, not a currency: give the currency of the amount")
+        raise Invalid("--currency", text, f"{code} is the ISO 4217 code {NOT_MONEY[code]}, "
+                      "not a currency: give the currency of the amount")
     return code

@@ -12,19 +12,24 @@ class TrackerError(Exception):
     """Bad input or a refused operation; the message names the bad value."""
 
 
-class Invalid(TrackerError):
-    """A value refused, as "invalid WHAT 'value': reason"; `named` says the same of the
-    option that gave it ("invalid --published '17-Sept': ...")."""
+INVALID = "invalid {what} {value}: {reason}"
 
-    def __init__(self, what: str, value: object, reason: str):
-        super().__init__(f"invalid {what} {shown(value)}: {reason}")
-        self.what, self.value, self.reason = what, value, reason
+
+class Invalid(TrackerError):
+    """A value refused, as "invalid WHAT 'value': reason" (or another `form` of the same:
+    "empty {what}"; `short` is the value shortened to 30 characters); `named` says the
+    same of the option that gave it ("invalid --published '17-Sept': ...")."""
+
+    def __init__(self, what: str, value: object, reason: str, form: str = INVALID):
+        super().__init__(form.format(what=what, value=shown(value), short=shown(value, 30),
+                                     reason=reason))
+        self.what, self.value, self.reason, self.form = what, value, reason, form
 
     def named(self, option: str) -> Invalid:
-        return Invalid(option, self.value, self.reason)
+        return Invalid(option, self.value, self.reason, self.form)
 
     def __reduce__(self) -> tuple:  # as it was made (from a worker process)
-        return Invalid, (self.what, self.value, self.reason)
+        return Invalid, (self.what, self.value, self.reason, self.form)
 
 
 def shown(value: object, limit: int = 60) -> str:

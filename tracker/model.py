@@ -111,14 +111,12 @@ class Text:
         value = str(value).strip()
         bad = self.refused.search(value)  # first: a byte of bad UTF-8 is no blank
         if bad:
-            raise TrackerError(f"invalid {name} {shown(value)}: {forbidden_character(bad.group())}")
+            raise Invalid(name, value, forbidden_character(bad.group()))
         if not value or all(unicodedata.category(ch)[0] in "CZ" for ch in value):
-            raise TrackerError(f"empty {name}")
+            raise Invalid(name, value, "empty", "empty {what}")
         if len(value) > self.limit:
-            raise TrackerError(
-                f"{name} too long: {len(value)} characters, at most {self.limit} "
-                f"({shown(value, 30)})"
-            )
+            raise Invalid(name, value, f"too long: {len(value)} characters, at most "
+                          f"{self.limit}", "{what} {reason} ({short})")
         return value
 
     def valid(self, value: Any) -> bool:
@@ -205,17 +203,14 @@ def parse_amount(value: Any, option: str = "amount") -> str:
     raw = str(value).strip()
     match = AMOUNT.fullmatch(raw)
     if not match:
-        raise TrackerError(
-            f"invalid --{option} {shown(value)}: use digits with an optional decimal point"
-        )
+        raise Invalid(f"--{option}", value, "use digits with an optional decimal point")
     whole = match[1].replace(",", "").replace("_", "").lstrip("0")
     fraction = (match[3] or "").rstrip("0")
     if not whole and not fraction:
-        raise TrackerError(f"invalid --{option} {shown(value)}: must be greater than zero")
+        raise Invalid(f"--{option}", value, "must be greater than zero")
     if len(whole) + len(fraction) > MAX_AMOUNT_DIGITS:
-        raise TrackerError(
-            f"invalid --{option} {shown(value)}: more than {MAX_AMOUNT_DIGITS} significant digits"
-        )
+        raise Invalid(f"--{option}", value,
+                      f"more than {MAX_AMOUNT_DIGITS} significant digits")
     return (whole or "0") + (f".{fraction}" if fraction else "")
 
 
@@ -250,8 +245,7 @@ class Choice:
     def __call__(self, value: Any) -> str:
         value = str(value).strip().lower()
         if value not in self.words:
-            choices = ", ".join(self.allowed)
-            raise TrackerError(f"invalid --{self.option} {shown(value)}: use one of {choices}")
+            raise Invalid(f"--{self.option}", value, f"use one of {', '.join(self.allowed)}")
         return value
 
     def valid(self, value: Any) -> bool:
@@ -274,8 +268,8 @@ class GeoNamesId:
     def __call__(self, value: Any) -> int:
         digits = str(value).strip()
         if not (digits.isascii() and digits.isdigit()) or not 0 < int(digits) < 2**63:
-            raise TrackerError(f"invalid --geonameid {shown(value)}: use a GeoNames id, "
-                               "a whole number such as 4409896")
+            raise Invalid("--geonameid", value,
+                          "use a GeoNames id, a whole number such as 4409896")
         return int(digits)
 
     def valid(self, value: Any) -> bool:
@@ -289,11 +283,11 @@ def parse_official(value: Any) -> dict[str, str]:
     """ACTOR:NAME[:TITLE] -> {"actor", "name", "title"?}."""
     parts = str(value).split(":", 2)
     if len(parts) < 2 or not parts[1].strip():
-        raise TrackerError(f"invalid --official {shown(value)}: use ACTOR:NAME or ACTOR:NAME:TITLE")
+        raise Invalid("--official", value, "use ACTOR:NAME or ACTOR:NAME:TITLE")
     try:
         actor = parse_actor(parts[0])
     except TrackerError as error:
-        raise TrackerError(f"invalid --official {shown(value)}: {error}") from None
+        raise Invalid("--official", value, str(error)) from None
     official = {"actor": actor, "name": OFFICIAL_TEXT(parts[1])}
     if len(parts) == 3 and parts[2].strip():
         official["title"] = OFFICIAL_TEXT(parts[2])
@@ -1055,7 +1049,7 @@ def draft_amendment(
     if status is not None:
         status = str(status).strip().lower()
         if status not in STATUSES.get(kind, ()):
-            raise TrackerError(f"invalid --set status={status}: use one of "
+            raise TrackerError(f"invalid --set status={shown(status)}: use one of "
                                f"{', '.join(STATUSES[kind])}")
         if kind == "meeting" and status in MEETING_ADD_STATUSES:
             merged["status"] = status
@@ -1063,11 +1057,14 @@ def draft_amendment(
         if kind == "meeting":
             _refuse_held_to_come(merged, seen)
         draft = _record_fields(kind, merged)
+        if kind == "pledge" and draft.data["currency"] != current.get("currency"):
+            parse_new_currency(draft.data["currency"])
     except Invalid as error:  # named as given: `--set date=`, not `--date`
         name = error.what.removeprefix("--")
         if name not in seen:
             raise
-        raise TrackerError(f"invalid --set {name}={error.value}: {error.reason}") from None
+        raise TrackerError(f"invalid --set {name}={shown(error.value)}: {error.reason}"
+                           ) from None
     if kept_place:
         draft.data.update({key: current[key] for key in PLACE_KEYS if key in current})
     # The status is compared apart, with the status after the updates.
@@ -1084,8 +1081,6 @@ def draft_amendment(
         "participant" in seen else None
     if not changes:
         raise TrackerError(f"nothing to amend: {_unchanged(kind, seen, old, new, kept)}")
-    if kind == "pledge" and "currency" in changes:
-        parse_new_currency(changes["currency"])
     # The place is looked up again to check it; what that says is news only when the
     # amendment changes the place (the only warnings of `_record_fields`).
     warnings = list(draft.warnings) if seen & set(PLACE_OPTIONS) else []
