@@ -221,7 +221,8 @@ CASES = [
                  ("--set status= cannot clear the required field status",),
                  id="amend-clears-the-status"),
     pytest.param(("amend", "{meeting}", "--set", "date=2019-05-02", "--set", "date=2019-05-03",
-                  "--reason", "r"), ("--set date= given twice: give date one value",),
+                  "--reason", "r"), ("--set date= given twice, as '2019-05-02', then "
+                                     "'2019-05-03': give date one value",),
                  id="amend-sets-a-field-twice"),
     # -- statuses
     pytest.param(update("{meeting}", "--status", "disbursed"), ("'disbursed'", "meeting"),

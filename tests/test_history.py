@@ -198,6 +198,19 @@ def test_a_repeated_set_of_a_list_clears_then_adds(db: Path) -> None:
         {"participants": '["JPN","KAZ","UZB"]'}]
 
 
+def test_a_field_set_twice_is_refused_as_an_option_given_twice(events: Path) -> None:
+    """As the CLI refuses `--by KOR --by KAZ` and takes `--by KOR --by KOR`."""
+    meeting = ok("add", "meeting", "--title", "Talks", "--date", "2019", *SOURCE)
+    before = log_bytes(events)
+    result = run("amend", meeting, "--set", "date=2019", "--set", "date= 2020",
+                 "--reason", "r")
+    assert (result.exit_code, result.stderr) == (
+        1, "Error: --set date= given twice, as '2019', then '2020': give date one value\n")
+    assert log_bytes(events) == before
+    ok("amend", meeting, "--set", "date=2020", "--set", "date=2020", "--reason", "r")
+    assert json.loads(ok("show", meeting, "--json"))["state"]["date"] == "2020"
+
+
 @pytest.mark.parametrize(("assignment", "message"), [
     ("colour=red", "unknown field 'colour' for a meeting: use one of title, date, status, "
      "format, level, mode, city, country, geonameid, participant, chair, official, topic, "

@@ -914,8 +914,10 @@ def apply_changes(data: dict[str, Any], changes: dict[str, Any]) -> dict[str, An
     return {key: value for key, value in merged.items() if value is not None}
 
 
-def _assign(kind: str, options: dict[str, Any], assignment: str, seen: set[str]) -> str:
-    """Apply one `--set FIELD=VALUE` to add-options; return the field name."""
+def _assign(kind: str, options: dict[str, Any], assignment: str, seen: dict[str, str]) -> str:
+    """Apply one `--set FIELD=VALUE` to add-options; return the field name. `seen` holds
+    the fields set so far and their values: a field of one value given another is refused,
+    as the CLI refuses an option of one value given twice (the same value is no repeat)."""
     name, equals, value = str(assignment).partition("=")
     name = name.strip()
     specs = {spec.option: spec for spec in FIELDS[kind]}
@@ -926,7 +928,10 @@ def _assign(kind: str, options: dict[str, Any], assignment: str, seen: set[str])
         raise TrackerError(f"unknown field {shown(name)} for {a_or_an(kind)}: use one of {allowed}")
     spec = specs.get(name)
     if name in seen and (spec is None or not spec.many):
-        raise TrackerError(f"--set {name}= given twice: give {name} one value")
+        if seen[name] == value.strip():
+            return name
+        raise TrackerError(f"--set {name}= given twice, as {shown(seen[name], 200)}, then "
+                           f"{shown(value.strip(), 200)}: give {name} one value")
     if not value.strip():
         if spec is None or spec.required:  # a status is required too
             raise TrackerError(f"--set {name}= cannot clear the required field {name}")
@@ -939,7 +944,7 @@ def _assign(kind: str, options: dict[str, Any], assignment: str, seen: set[str])
         options[name] = (options.get(name, ()) if name in seen else ()) + _items(spec, value)
     else:
         options[name] = value
-    seen.add(name)
+    seen[name] = value.strip()
     return name
 
 
@@ -1036,9 +1041,10 @@ def draft_amendment(
     merged = record_options(kind, subject, current)
     if kind == "meeting" and current_status is not None:
         merged["status"] = current_status  # checked as it is now, after its updates
-    seen: set[str] = set()
+    given: dict[str, str] = {}
     for assignment in assignments:
-        _assign(kind, merged, assignment, seen)
+        _assign(kind, merged, assignment, given)
+    seen = set(given)
     if seen & {"city", "country"} and "geonameid" not in seen:
         merged.pop("geonameid", None)  # a new city or country: its place is looked up
     kept_place = kind == "meeting" and not seen & set(PLACE_OPTIONS)
