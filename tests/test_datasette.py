@@ -408,6 +408,23 @@ async def test_a_search_fts5_cannot_read_is_a_400_naming_it(
     assert capsys.readouterr().err == ""
 
 
+@pytest.mark.parametrize(("query_string", "message"), [
+    ("_search=Japan&_fts_table=nope",
+     "_fts_table must be a full-text index of this database: 'nope'"),
+    ("_search=Japan&_fts_table=meetings",
+     "_fts_table must be a full-text index of this database: 'meetings'"),
+    ("_searchfoo=Japan", "unknown parameter '_searchfoo': a search is _search=TEXT, or "
+     "_search_COLUMN=TEXT for one column"),
+])
+async def test_a_search_parameter_that_is_not_one_is_a_400_naming_it(
+        datasette, query_string: str, message: str) -> None:
+    """Datasette 0.65 answered a 400 "Invalid SQL: vtable constructor failed: search" (an
+    index of no columns) and a 500 (an IndexError)."""
+    response = await datasette.client.get(f"/tracker/meetings.json?{query_string}")
+    assert (response.status_code, response.json()["error"]) == (400, message)
+    assert await search_count(datasette, "_search=Japan&_fts_table=meetings_fts") == 7
+
+
 async def test_searches_are_read_as_before(datasette, bundled: Path) -> None:
     """The site's tables set no search mode: Datasette searches each word and quoted
     phrase as written (`OR`, `NOT`, `*` are words), and FTS5's syntax with

@@ -83,6 +83,10 @@ async def searched_request(request: Request, database: str, table: str,
     nothing to search for. UnreadableSearch for a search FTS5 cannot read. Its index and
     its mode are found as Datasette finds them."""
     searches = [key for key in request.args if is_search(key)]
+    for key in searches:
+        if key != "_search" and not key.startswith("_search_"):  # Datasette: an IndexError
+            raise BadRequest(f"unknown parameter {shown(key)}: a search is _search=TEXT, or "
+                             "_search_COLUMN=TEXT for one column")
     empty = [key for key in searches if nothing_to_search(request.args[key])]
     used = [key for key in searches if key not in empty]
     if "_search" in used:
@@ -91,6 +95,8 @@ async def searched_request(request: Request, database: str, table: str,
     metadata = datasette.table_metadata(database, table)
     fts_table = used and (request.args.get("_fts_table") or metadata.get("fts_table")
                           or await db.fts_table(table))
+    if fts_table and fts_table == request.args.get("_fts_table"):
+        await _refuse_unless_fts(db, fts_table)
     if fts_table:
         mode = request.args.get("_searchmode")
         raw = (mode if mode in ("raw", "escaped") else metadata.get("searchmode")) == "raw"
@@ -110,6 +116,16 @@ async def searched_request(request: Request, database: str, table: str,
             if key not in empty]
     return Request({**request.scope, "query_string": urlencode(kept).encode()},
                    request.receive)
+
+
+async def _refuse_unless_fts(db: Any, name: str) -> None:
+    """Refuse a `?_fts_table=` that is no full-text index of the database (FTS5 failed
+    to make an index of no columns: a 400 "Invalid SQL: vtable constructor failed")."""
+    found = await db.execute("select 1 from sqlite_master where type = 'table' and name = ? "
+                             "and sql like 'create virtual table % using fts%'", [name])
+    if not found.rows:
+        raise BadRequest(f"_fts_table must be a full-text index of this database: "
+                         f"{shown(name)}")
 
 
 async def search_all_refusal(datasette: Any, request: Request, text: str) -> str | None:
