@@ -619,7 +619,7 @@ def test_an_amended_amount_or_currency_is_checked_with_what_was_disbursed(db: Pa
        "2026-03", *SOURCE)
     currency = run("amend", pledge, "--set", "currency=USD", "--reason", "r1")
     assert (currency.exit_code, currency.stderr) == (0, (
-        "Warning: currency=USD: the 5500000000 disbursed is now read in USD, not EUR: an "
+        "Warning: --set currency=USD: the 5500000000 disbursed is now read in USD, not EUR: an "
         "amount disbursed is in its pledge's currency\n"))
     amount = run("amend", pledge, "--set", "amount=1000000000", "--reason", "r2")
     assert (amount.exit_code, amount.stderr) == (
@@ -628,7 +628,7 @@ def test_an_amended_amount_or_currency_is_checked_with_what_was_disbursed(db: Pa
     both = run("amend", pledge, "--set", "amount=5000000000", "--set", "currency=JPY",
                "--reason", "r3")
     assert (both.exit_code, both.stderr) == (0, (
-        "Warning: currency=JPY: the 5500000000 disbursed is now read in JPY, not USD: an "
+        "Warning: --set currency=JPY: the 5500000000 disbursed is now read in JPY, not USD: an "
         "amount disbursed is in its pledge's currency\n"
         "Warning: the 5500000000 disbursed is more than the 5000000000 JPY pledged\n"))
     within = run("amend", pledge, "--set", "amount=5500000000", "--set", "title=G",

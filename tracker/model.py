@@ -1112,9 +1112,9 @@ def _disbursed_against(old: dict[str, Any], changes: dict[str, Any], new: dict[s
     `tracker update` warns of an amount disbursed above the pledge's)."""
     warnings = []
     if "currency" in changes:
-        warnings.append(f"currency={new['currency']}: the {disbursed} disbursed is now read "
-                        f"in {new['currency']}, not {old.get('currency')}: an amount disbursed "
-                        "is in its pledge's currency")
+        warnings.append(f"--set currency={new['currency']}: the {disbursed} disbursed is now "
+                        f"read in {new['currency']}, not {old.get('currency')}: an amount "
+                        "disbursed is in its pledge's currency")
     if changes.keys() & {"amount", "currency"}:
         warnings += more_than_pledged(f"the {disbursed} disbursed", disbursed, new)
     return warnings
