@@ -9,6 +9,7 @@ from typing import Any, NoReturn
 
 import click
 
+from .clickparse import OneValueEach
 from .errors import Invalid, TrackerError, counted, listed, shown
 from .model import EVENT_KINDS, EVENT_TYPES, INSTRUMENTS, LEVELS, MODES, STATUSES
 from .rowformat import RECORD_KINDS, ROW_KINDS
@@ -16,42 +17,6 @@ from .rowformat import RECORD_KINDS, ROW_KINDS
 # A group run without a command shows its help, as an error since Click 8.2 (no such
 # error before: the help was shown with exit code 0).
 NO_ARGS_IS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())
-
-
-class OneValueEach:
-    """For commands and groups: an option that takes one value, given twice with other
-    values, is refused (Click keeps the last, and the first would be lost unsaid). The
-    same value twice loses nothing; flags and repeatable options are as they were."""
-
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        given = list(args)  # Click's parser consumes the list
-        rest = super().parse_args(ctx, args)  # first: --help, and Click's own checks
-        if not ctx.resilient_parsing:  # (shell completion)
-            _refuse_second_values(ctx, self.get_params(ctx), given)
-        return rest
-
-
-def _refuse_second_values(ctx: click.Context, params: list[click.Parameter],
-                          args: list[str]) -> None:
-    """Parse the arguments again with each one-value option taking every value given,
-    and refuse an option given other values."""
-    once = [param for param in params if isinstance(param, click.Option) and param.name
-            and not (param.multiple or param.is_flag or param.count)]
-    if not once:
-        return
-    every = click.Command(None, add_help_option=False, params=[
-        click.Option([*param.opts, param.name], multiple=True, nargs=param.nargs)
-        if param in once else param for param in params])
-    given, _, _ = every.make_parser(ctx).parse_args(args=args)
-    for param in once:
-        values = given.get(param.name) or ()
-        distinct = [shown(value, 200) for value in dict.fromkeys(values)]  # whole
-        if len(distinct) > 1:
-            option = max(param.opts, key=len)
-            times = "twice" if len(values) == 2 else f"{len(values)} times"
-            raise click.UsageError(
-                f"{option} given {times}, as {', then '.join(distinct)}: "
-                f"give {option} one value", ctx)
 
 
 class TrackerCommand(OneValueEach, click.Command):
