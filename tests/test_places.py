@@ -89,9 +89,16 @@ def test_tracker_places_lists_the_namesakes_the_one_chosen_first() -> None:
     assert ok("places", "Paris", "--country", "FR").splitlines()[0].startswith("2988507  Paris")
 
 
+def test_tracker_help_shows_what_places_does_whole() -> None:
+    assert "  places   List the places that --city NAME may mean in a country.\n" in ok("--help")
+
+
 @pytest.mark.parametrize(("args", "error"), [
     (("Atlantisville", "--country", "USA"), "Error: city 'Atlantisville' not found in USA\n"),
     (("Paris", "--country", "EU"), "Error: --country EU is not a state\n"),
+    (("", "--country", "USA"), "Error: empty NAME\n"),
+    (("a\x07b", "--country", "USA"),
+     "Error: invalid NAME 'a\\x07b': control character U+0007\n"),
 ])
 def test_tracker_places_refuses_in_one_line(args: tuple[str, ...], error: str) -> None:
     result = run("places", *args)

@@ -327,17 +327,18 @@ def add_pledge(ctx: click.Context, event_id: str | None, as_json: bool, **option
 @click.argument("name")
 @click.option("--country", required=True, metavar="ACTOR", help="The country (a state).")
 def places_command(name: str, country: str) -> None:
-    """List the GeoNames places that --city NAME names in a country: first the one it
-    gives, then the others, largest first; each with its GeoNames id (for --geonameid),
-    region (admin1 code), population and coordinates.
+    """List the places that --city NAME may mean in a country.
+
+    First the one --city NAME gives, then the others, largest first; each with its
+    GeoNames id (for --geonameid), region (admin1 code), population and coordinates.
 
     \b
     Example:
         tracker places Springfield --country USA
     """
-    from .model import places_named
+    from .model import places_a_city_may_mean
 
-    for place in places_named(name, country):
+    for place in places_a_city_may_mean(name, country):
         click.echo(place.listed())
 
 

@@ -610,8 +610,8 @@ def _settle_meeting(data: dict[str, Any], now: str) -> list[str]:
         data["status"] = default_meeting_status(data["date"], now)
     elif data["status"] == "held" and not_yet(data["date"]):
         raise TrackerError(f"--status held for a meeting dated {data['date']}, after today")
-    if "country" in data and all_actors()[data["country"]].kind != "state":
-        raise TrackerError(f"--country {data['country']} is not a state")
+    if "country" in data:
+        _refuse_unless_a_state(data["country"])
     participants = data.get("participants", [])
     extra = [data.get("chair")] + [official["actor"] for official in data.get("officials", [])]
     for code in extra:
@@ -668,15 +668,24 @@ def _settle_place(data: dict[str, Any]) -> list[str]:
     return warnings
 
 
-def places_named(city: str, country: str) -> list[Place]:
+def _refuse_unless_a_state(country: str) -> None:
+    """A meeting's `--country` (an actor's code) is a state."""
+    if all_actors()[country].kind != "state":
+        raise TrackerError(f"--country {country} is not a state")
+
+
+def places_a_city_may_mean(city: str, country: str) -> list[Place]:
     """`tracker places NAME --country ACTOR`: the places `--city NAME --country ACTOR`
     may mean, the one it gives first."""
     code = parse_actor(country)
-    if all_actors()[code].kind != "state":
-        raise TrackerError(f"--country {code} is not a state")
+    _refuse_unless_a_state(code)
     from . import places
 
-    found = places.places_named(CITY_TEXT(city), all_actors()[code].alpha_2)
+    try:
+        name = CITY_TEXT(city)
+    except Invalid as error:
+        raise error.named("NAME") from None
+    found = places.places_named(name, all_actors()[code].alpha_2)
     if not found:
         raise TrackerError(f"city {shown(city)} not found in {code}")
     return list(found)
