@@ -30,10 +30,10 @@ from .model import (
     RETRACTED,
     SOURCE_WITHDRAWN,
     STATUS_CHANGED,
-    STATUSES,
     Standing,
     apply_changes,
     effective_changes,
+    recorded_status,
     referred_ids,
     rescheduling_changes,
     without_source,
@@ -215,7 +215,7 @@ class Catalog:
             if found and (kind != "pledge" or amount is not None):
                 break
         if not found:
-            status = self.data_of(subject, before).get("status", STATUSES[kind][0])
+            status = recorded_status(kind, self.data_of(subject, before))
         return status, amount
 
     def standing(self, subject: str, kind: str) -> Standing:

@@ -227,7 +227,7 @@ class Planner:
             return
         if kind in model.STATUSES:
             self.standings[subject] = model.Standing(
-                kind, draft.data, draft.data.get("status", model.STATUSES[kind][0]))
+                kind, draft.data, model.recorded_status(kind, draft.data))
         elif standing is not None:  # appended after what the log holds: follows its state
             self.standings[subject] = standing.after(draft.data)
         if draft.warnings:

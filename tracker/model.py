@@ -51,6 +51,14 @@ STATUSES = {
     "meeting": ("scheduled", "held", "postponed", "cancelled"),
     "pledge": ("pledged", "disbursed", "fulfilled", "withdrawn"),
 }
+
+
+def recorded_status(kind: str, data: dict[str, Any]) -> str:
+    """The status a meeting's or pledge's data gives it: its own, else its kind's first
+    (a pledge is recorded without one: it is pledged)."""
+    return data.get("status", STATUSES[kind][0])
+
+
 LEVELS = ("summit", "ministerial", "senior-officials", "ambassadorial", "working")
 MODES = ("in-person", "virtual", "hybrid")
 INSTRUMENTS = ("grant", "loan", "investment", "technical-assistance", "in-kind", "other")
@@ -1089,7 +1097,7 @@ def draft_amendment(
                if not same_value(kind, key, old.get(key), value)}
     changes.update({key: None for key in old if key not in new})
     if current_status is None and kind in STATUSES:
-        current_status = current.get("status", STATUSES[kind][0])
+        current_status = recorded_status(kind, current)
     if "status" in seen and status != current_status:
         changes["status"] = status
     kept = _kept_participants(current, merged, draft.data) if kind == "meeting" and \
