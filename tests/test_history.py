@@ -592,6 +592,34 @@ def test_an_update_dated_before_its_record_is_recorded_with_a_warning() -> None:
         ("pledge.status_changed", "withdrawn")]
 
 
+def test_a_date_amended_after_an_update_is_recorded_with_a_warning() -> None:
+    """As `update` warns of an update dated before its record: the first update so dated
+    is named; a postponement before the meeting's date is news, no warning."""
+    pledge = ok("add", "pledge", "--title", "Loan", "--date", "2024", "--donor", "JPN",
+                "--recipient", "UZB", "--amount", "1000", "--currency", "USD", *SOURCE)
+    ok("update", pledge, "--status", "disbursed", "--amount", "10", "--date", "2024-05",
+       *SOURCE)
+    ok("update", pledge, "--status", "disbursed", "--amount", "20", "--date", "2024-06",
+       *SOURCE)
+    result = run("amend", pledge, "--set", "date=2025", "--reason", "misread")
+    assert (result.exit_code, result.stderr) == (0, (
+        "Warning: --set date=2025 is after the pledge's update --status disbursed --date "
+        "2024-05: if that is its date, the pledge's date is wrong\n"))
+    result = run("amend", pledge, "--set", "date=2024-05", "--set", "title=Loan 2",
+                 "--reason", "misread")
+    assert (result.exit_code, result.stderr) == (0, "")
+    meeting = ok("add", "meeting", "--title", "Summit", "--date", "2024-08", "--status",
+                 "scheduled", *SOURCE)
+    ok("update", meeting, "--status", "postponed", "--date", "2024-07-20", *SOURCE)
+    result = run("amend", meeting, "--set", "date=2024-09", "--reason", "misread")
+    assert (result.exit_code, result.stderr) == (0, "")
+    ok("update", meeting, "--status", "held", "--date", "2024-08-01", *SOURCE)
+    result = run("amend", meeting, "--set", "date=2024-08-02", "--reason", "misread")
+    assert (result.exit_code, result.stderr) == (0, (
+        "Warning: --set date=2024-08-02 is after the meeting's update --status held --date "
+        "2024-08-01: if that is its date, the meeting's date is wrong\n"))
+
+
 def test_a_disbursement_larger_than_the_pledge_is_recorded_with_a_warning(db: Path) -> None:
     pledge = ok("add", "pledge", "--title", "Loan", "--date", "2021", "--donor", "JPN",
                 "--recipient", "UZB", "--amount", "1,000", "--currency", "USD", *SOURCE)

@@ -69,6 +69,7 @@ class Subject:
     data: dict[str, Any] = field(default_factory=dict)  # filled by `Catalog.data_of`
     status: str | None = None  # a meeting's or pledge's, filled by `Catalog.status_of`
     disbursed: str | None = None  # a pledge's amount disbursed, filled with its status
+    updates: list[dict[str, Any]] = field(default_factory=list)  # their data, filled with it
 
 
 class Subjects:
@@ -223,19 +224,21 @@ class Catalog:
         status, disbursed = self.status_of(subject, kind)
         return Standing(kind, self.data_of(subject), status, disbursed)
 
+    def updates(self, subject: str, kind: str, before: str | None = None
+                ) -> list[tuple[str, dict[str, Any]]]:
+        """A meeting's or pledge's updates (status changes), as (event id, data), in
+        replay order; with `before` (an event's id), those replayed before that event."""
+        return [(event_id, self._read(segment, offset)["data"])
+                for event_id, segment, offset in self.conn.execute(
+                    "select id, segment, offset from events where subject = ? and type = ? "
+                    f"{BEFORE if before else ''} order by key",
+                    (subject, STATUS_CHANGED[kind], *([before] if before else [])))]
+
     def reschedules(self, subject: str, before: str | None = None
                     ) -> list[tuple[str, dict[str, Any]]]:
-        """A meeting's updates that rescheduled it (with `to`), as (event id, data), in
-        replay order; with `before` (an event's id), those replayed before that event."""
-        found = []
-        for event_id, segment, offset in self.conn.execute(
-                "select id, segment, offset from events where subject = ? and type = ? "
-                f"{BEFORE if before else ''} order by key",
-                (subject, STATUS_CHANGED["meeting"], *([before] if before else []))):
-            data = self._read(segment, offset)["data"]
-            if "to" in data:
-                found.append((event_id, data))
-        return found
+        """A meeting's updates that rescheduled it (with `to`), as `updates` gives them."""
+        return [(event_id, data) for event_id, data in self.updates(subject, "meeting", before)
+                if "to" in data]
 
     def _read(self, segment: str, offset: int) -> dict[str, Any]:
         return self.segments.read(segment, offset)

@@ -522,7 +522,7 @@ def amend(ctx: click.Context, record_id: str, assignments: tuple[str, ...],
     found = find_subject(_log(ctx), subject, with_data=True, with_status=True,
                          retry_of=event_id)
     draft = draft_amendment(found.kind, subject, found.data, assignments, options,
-                            found.status, found.disbursed)
+                            found.status, found.disbursed, found.updates)
     _append(ctx, draft, event_id, as_json)
 
 

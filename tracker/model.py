@@ -772,15 +772,20 @@ def update_warnings(standing: Standing, update: dict[str, Any]) -> list[str]:
 NOT_BEFORE_THE_RECORD = frozenset({"held", "disbursed", "fulfilled", "withdrawn"})
 
 
-def _dated_before_the_record(kind: str, status: str, date: str | None,
-                             record_date: str | None) -> list[str]:
+def _dated_before_the_record(kind: str, status: Any, date: Any, record_date: str | None,
+                             amended: bool = False) -> list[str]:
     """A warning when an update's --date is before every day its record's date can mean:
-    the record's date is likely wrong (amend it), or the update's."""
-    if date is None or not record_date or status not in NOT_BEFORE_THE_RECORD:
+    the record's date is likely wrong (amend it), or the update's. `amended`: the
+    record's date is an amendment's (`--set date=`), the update recorded before."""
+    if type(date) is not str or not record_date or status not in NOT_BEFORE_THE_RECORD:
         return []
     if parse_date(date).end >= parse_date(record_date).start:
         return []
-    return [f"--status {status} --date {date} is before the {kind}'s date {record_date}: "
+    update = f"--status {status} --date {date}"
+    if amended:
+        return [f"--set date={record_date} is after the {kind}'s update {update}: if that "
+                f"is its date, the {kind}'s date is wrong"]
+    return [f"{update} is before the {kind}'s date {record_date}: "
             f"if the {kind}'s date is wrong, amend it"]
 
 
@@ -1038,14 +1043,15 @@ def official_option(official: Any) -> Any:
 def draft_amendment(
     kind: str, subject: str, current: dict[str, Any], assignments: Iterable[str],
     options: dict[str, Any], current_status: str | None = None,
-    disbursed: str | None = None,
+    disbursed: str | None = None, updates: Iterable[dict[str, Any]] = (),
 ) -> Draft:
     """Validate `tracker amend ID --set FIELD=VALUE... --reason TEXT [--source ...]`.
 
     The amended record is validated whole, by the rules of `tracker add`. A status is
     changed only when `--set status=` gives one other than `current_status` (the status
     after its updates; by default, the one in its data). A pledge's amount or currency
-    amended is checked with the amount `disbursed` so far (warnings).
+    amended is checked with the amount `disbursed` so far, and a date with the dates of
+    its `updates` (their data) (warnings).
     """
     assignments = list(assignments)
     if not assignments:
@@ -1113,6 +1119,11 @@ def draft_amendment(
         warnings.append(f"{kept[0]} does not drop {' or '.join(kept[1])}: {kept[2]}")
     if kind == "pledge" and disbursed is not None:
         warnings += _disbursed_against(old, changes, draft.data, disbursed)
+    if kind in STATUSES and "date" in changes:
+        warnings += next(filter(None, (
+            _dated_before_the_record(kind, update.get("status"), update.get("date"),
+                                     changes["date"], amended=True)
+            for update in updates)), [])
     data: dict[str, Any] = {"changes": dict(sorted(changes.items())), "reason": reason}
     data.update(optional_source(options))
     references = [ref for ref in draft.references if ref[1] in _values(changes)]

@@ -211,8 +211,8 @@ def find_subject(log: EventLog, subject: str, with_data: bool = False,
     """An existing record that was not retracted, for commands that name one.
 
     With `with_data`, its current data (as recorded, then amended) is read too; with
-    `with_status`, a meeting's or pledge's status (after its updates) and a pledge's
-    amount disbursed. With `retry_of` (an `--id`) naming an event about the record
+    `with_status`, a meeting's or pledge's status (after its updates), its updates' data
+    and a pledge's amount disbursed. With `retry_of` (an `--id`) naming an event about the record
     already in the log, the record as it stood before that event (retracted since, if
     that event retracted it): a retry is then checked against what was asked the first
     time.
@@ -234,6 +234,7 @@ def _found(catalog: Catalog, subject: str, with_data: bool = False,
         found.data = catalog.data_of(subject, before)
     if with_status and found.kind in STATUSES:
         found.status, found.disbursed = catalog.status_of(subject, found.kind, before)
+        found.updates = [data for _id, data in catalog.updates(subject, found.kind, before)]
     return found
 
 
