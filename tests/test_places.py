@@ -211,6 +211,24 @@ def test_amending_the_city_or_country_looks_the_place_up_again() -> None:
         "or more, and capitals)\n"))
 
 
+def test_the_city_or_country_given_again_keeps_the_place_chosen(events: Path) -> None:
+    """`--set country=USA` on a meeting in the USA, or its city's name again, is not a new
+    place: the place chosen by its GeoNames id stays (it moved to the largest namesake)."""
+    meeting = ok(*MEETING, "--country", "USA", "--geonameid", "4951788", *SOURCE)
+    before = log_bytes(events)
+    for assignments in (["country=USA"], ["country=United States"], ["city=Springfield"],
+                        ["city= Springfield ", "country=usa"]):
+        result = run("amend", meeting, *(f"--set={item}" for item in assignments),
+                     "--reason", "again")
+        assert (result.exit_code, result.stderr.startswith("Error: nothing to amend")) == (
+            1, True), assignments
+    assert log_bytes(events) == before
+    assert place(meeting) == SPRINGFIELD_MA
+    result = run("amend", meeting, "--set", "city=Boston", "--reason", "moved")
+    assert result.exit_code == 0
+    assert place(meeting)["geonameid"] == 4930956  # Boston, MA: a new city is looked up
+
+
 def test_export_and_import_keep_the_place_chosen(tmp_path: Path, db: Path,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     chosen = ok(*MEETING, "--city", "Springfield", "--country", "USA", "--geonameid",

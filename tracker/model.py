@@ -1068,7 +1068,7 @@ def draft_amendment(
     for assignment in assignments:
         _assign(kind, merged, assignment, given)
     seen = set(given)
-    if seen & {"city", "country"} and "geonameid" not in seen:
+    if _moves_place(current, merged, seen) and "geonameid" not in seen:
         merged.pop("geonameid", None)  # a new city or country: its place is looked up
     kept_place = kind == "meeting" and not seen & set(PLACE_OPTIONS)
     if kept_place:  # the place as it is, not looked up (GeoNames may have dropped its id)
@@ -1146,6 +1146,22 @@ def _disbursed_against(old: dict[str, Any], changes: dict[str, Any], new: dict[s
     if changes.keys() & {"amount", "currency"}:
         warnings += more_than_pledged(f"the {disbursed} disbursed", disbursed, new)
     return warnings
+
+
+def _moves_place(current: dict[str, Any], merged: dict[str, Any], seen: set[str]) -> bool:
+    """Whether an amendment gives a meeting another city or country than it has: the
+    same one given again keeps the place chosen (its GeoNames id)."""
+    from .places import fold_name
+
+    if "city" in seen and fold_name(str(merged.get("city") or "")) not in {
+            fold_name(current.get("city") or ""), fold_name(current.get("city_as_given") or "")}:
+        return True
+    if "country" in seen:
+        try:
+            return parse_actor(str(merged.get("country") or "")) != current.get("country")
+        except TrackerError:
+            return True  # refused as the record is checked whole
+    return False
 
 
 def _refuse_held_to_come(options: dict[str, Any], seen: set[str]) -> None:

