@@ -409,10 +409,14 @@ async def test_a_search_fts5_cannot_read_is_a_400_naming_it(
 
 
 @pytest.mark.parametrize(("query_string", "message"), [
-    ("_search=Japan&_fts_table=nope",
-     "_fts_table must be a full-text index of this database: 'nope'"),
-    ("_search=Japan&_fts_table=meetings",
-     "_fts_table must be a full-text index of this database: 'meetings'"),
+    ("_search=Japan&_fts_table=nope", "_fts_table 'nope' is not that of the full-text "
+     "index of meetings ('meetings_fts'): leave it out"),
+    ("_search=Japan&_fts_table=meetings", "_fts_table 'meetings' is not that of the "
+     "full-text index of meetings ('meetings_fts'): leave it out"),
+    ("_search=held&_fts_table=sources_fts", "_fts_table 'sources_fts' is not that of the "
+     "full-text index of meetings ('meetings_fts'): leave it out"),  # gave rows by its rowids
+    ("_search=Japan&_fts_pk=nope", "_fts_pk 'nope' is not that of the full-text index of "
+     "meetings ('rowid'): leave it out"),
     ("_searchfoo=Japan", "unknown parameter '_searchfoo': a search is _search=TEXT, or "
      "_search_COLUMN=TEXT for one column"),
 ])
@@ -423,6 +427,9 @@ async def test_a_search_parameter_that_is_not_one_is_a_400_naming_it(
     response = await datasette.client.get(f"/tracker/meetings.json?{query_string}")
     assert (response.status_code, response.json()["error"]) == (400, message)
     assert await search_count(datasette, "_search=Japan&_fts_table=meetings_fts") == 7
+    assert await search_count(datasette, "_search=Japan&_fts_pk=rowid") == 7
+    # No search: Datasette does not read them, nor does the site.
+    assert await search_count(datasette, "_fts_table=nope") == await search_count(datasette, "")
 
 
 async def test_searches_are_read_as_before(datasette, bundled: Path) -> None:

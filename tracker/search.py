@@ -93,10 +93,10 @@ async def searched_request(request: Request, database: str, table: str,
         used = ["_search"]  # Datasette then leaves the searches of one column out
     db = datasette.get_database(database)
     metadata = datasette.table_metadata(database, table)
-    fts_table = used and (request.args.get("_fts_table") or metadata.get("fts_table")
-                          or await db.fts_table(table))
-    if fts_table and fts_table == request.args.get("_fts_table"):
-        await _refuse_unless_fts(db, fts_table)
+    fts_table = used and (metadata.get("fts_table") or await db.fts_table(table))
+    if used:  # (Datasette reads them for a search only)
+        _refuse_another_index(request, table, fts_table or None,
+                              metadata.get("fts_pk") or "rowid")
     if fts_table:
         mode = request.args.get("_searchmode")
         raw = (mode if mode in ("raw", "escaped") else metadata.get("searchmode")) == "raw"
@@ -118,14 +118,18 @@ async def searched_request(request: Request, database: str, table: str,
                    request.receive)
 
 
-async def _refuse_unless_fts(db: Any, name: str) -> None:
-    """Refuse a `?_fts_table=` that is no full-text index of the database (FTS5 failed
-    to make an index of no columns: a 400 "Invalid SQL: vtable constructor failed")."""
-    found = await db.execute("select 1 from sqlite_master where type = 'table' and name = ? "
-                             "and sql like 'create virtual table % using fts%'", [name])
-    if not found.rows:
-        raise BadRequest(f"_fts_table must be a full-text index of this database: "
-                         f"{shown(name)}")
+def _refuse_another_index(request: Request, table: str, fts_table: str | None,
+                          fts_pk: str) -> None:
+    """Refuse a `?_fts_table=` or `?_fts_pk=` that is not the table's own full-text index
+    and its key: Datasette takes them as given (another table's index gave rows of this
+    one by the other's row numbers; an index of no columns, a 400 "vtable constructor
+    failed"; a key of none, "no such column")."""
+    for key, own in (("_fts_table", fts_table), ("_fts_pk", fts_pk if fts_table else None)):
+        given = request.args.get(key)
+        if given is not None and given != own:
+            raise BadRequest(f"{key} {shown(given)} is not that of the full-text index of "
+                             f"{table}" + (f" ({shown(own)}): leave it out" if own else
+                                           ": it has none"))
 
 
 async def search_all_refusal(datasette: Any, request: Request, text: str) -> str | None:
