@@ -173,6 +173,21 @@ def test_amend_chooses_another_place_and_keeps_it() -> None:
     assert place(meeting)["geonameid"] == 4409896
 
 
+def test_amend_by_a_geonameid_alone_takes_its_place_and_its_name() -> None:
+    """The city as given names another place than the one chosen by id: the id chooses
+    (it was refused, telling to "leave --city out" of an amendment that gave no city)."""
+    meeting = ok(*MEETING, "--city", "Paris, Texas", "--country", "USA", *SOURCE)
+    result = run("amend", meeting, "--set", "geonameid=4647963", "--reason", "Tennessee")
+    assert (result.exit_code, result.stderr) == (0, "")
+    assert place(meeting) == {"city": "Paris", "city_as_given": None, "country": "USA",
+                              "geonameid": 4647963, "latitude": 36.302,
+                              "longitude": -88.32671}
+    result = run("amend", meeting, "--set", "geonameid=4951788", "--set", "city=Paris",
+                 "--reason", "no")  # a city given with it must still name it
+    assert (result.exit_code, result.stderr.startswith(
+        "Error: --city 'Paris' does not name --geonameid 4951788")) == (1, True)
+
+
 def test_a_place_gazetteer_no_longer_has_stays_when_other_fields_are_amended(
         events: Path) -> None:
     """A meeting whose GeoNames id a later GeoNames drops keeps its place when another

@@ -1070,6 +1070,8 @@ def draft_amendment(
     seen = set(given)
     if _moves_place(current, merged, seen) and "geonameid" not in seen:
         merged.pop("geonameid", None)  # a new city or country: its place is looked up
+    if "geonameid" in seen and "city" not in seen and str(merged.get("geonameid") or "").strip():
+        merged.pop("city", None)  # a place chosen by its id alone: its GeoNames name
     kept_place = kind == "meeting" and not seen & set(PLACE_OPTIONS)
     if kept_place:  # the place as it is, not looked up (GeoNames may have dropped its id)
         merged.pop("city", None)
