@@ -1068,14 +1068,7 @@ def draft_amendment(
     for assignment in assignments:
         _assign(kind, merged, assignment, given)
     seen = set(given)
-    if _moves_place(current, merged, seen) and "geonameid" not in seen:
-        merged.pop("geonameid", None)  # a new city or country: its place is looked up
-    if "geonameid" in seen and "city" not in seen and str(merged.get("geonameid") or "").strip():
-        merged.pop("city", None)  # a place chosen by its id alone: its GeoNames name
-    kept_place = kind == "meeting" and not seen & set(PLACE_OPTIONS)
-    if kept_place:  # the place as it is, not looked up (GeoNames may have dropped its id)
-        merged.pop("city", None)
-        merged.pop("geonameid", None)
+    kept_place = kind == "meeting" and _amended_place(current, merged, seen)
     status = merged.pop("status", None)
     if status is not None:
         status = str(status).strip().lower()
@@ -1148,6 +1141,22 @@ def _disbursed_against(old: dict[str, Any], changes: dict[str, Any], new: dict[s
     if changes.keys() & {"amount", "currency"}:
         warnings += more_than_pledged(f"the {disbursed} disbursed", disbursed, new)
     return warnings
+
+
+def _amended_place(current: dict[str, Any], merged: dict[str, Any], seen: set[str]) -> bool:
+    """Make a meeting's place options (`merged`) say what an amendment asks of its place,
+    and whether the place stays as it is (no place option amended: it is not looked up,
+    as GeoNames may have dropped its id since)."""
+    if not seen & set(PLACE_OPTIONS):
+        merged.pop("city", None)
+        merged.pop("geonameid", None)
+        return True
+    if "geonameid" in seen:
+        if "city" not in seen and str(merged.get("geonameid") or "").strip():
+            merged.pop("city", None)  # a place chosen by its id alone: its GeoNames name
+    elif _moves_place(current, merged, seen):
+        merged.pop("geonameid", None)  # a new city or country: its place is looked up
+    return False
 
 
 def _moves_place(current: dict[str, Any], merged: dict[str, Any], seen: set[str]) -> bool:

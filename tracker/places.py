@@ -118,6 +118,16 @@ def _region_codes(region: str, alpha_2: str) -> frozenset[str]:
     return frozenset(codes)
 
 
+@cache
+def _folded_names(threshold: int, alpha_2: str) -> tuple[tuple[str, tuple[str, ...], dict], ...]:
+    """(name, alternate names, city) of the cities of a country, their names as compared
+    (`fold_name`): folded once, as folding is most of a look-up's time, and a meeting is
+    looked up several times (its city, its namesakes, a name checked against an id)."""
+    return tuple((fold_name(city["name"]),
+                  tuple(map(fold_name, city.get("alternatenames") or ())), city)
+                 for city in _cities_of(threshold, alpha_2))
+
+
 def _matches(name: str, alpha_2: str, threshold: int) -> list[tuple[int, dict]]:
     """(how, city) of each city of the country that `name` names: by its name or an
     alternate name; failing that, "City, Region" by the city's name in that region."""
@@ -125,10 +135,10 @@ def _matches(name: str, alpha_2: str, threshold: int) -> list[tuple[int, dict]]:
     if not wanted:
         return []
     found = []
-    for city in _cities_of(threshold, alpha_2):
-        if fold_name(city["name"]) == wanted:
+    for main, alternates, city in _folded_names(threshold, alpha_2):
+        if main == wanted:
             found.append((MAIN_NAME, city))
-        elif any(fold_name(other) == wanted for other in city.get("alternatenames") or ()):
+        elif wanted in alternates:
             found.append((ALTERNATE_NAME, city))
     if found or "," not in name:
         return found
