@@ -169,8 +169,25 @@ def test_amend_chooses_another_place_and_keeps_it() -> None:
     assert place(meeting) == SPRINGFIELD_MA
     # `geonameid=` lets the name choose again.
     result = run("amend", meeting, "--set", "geonameid=", "--reason", "back")
-    assert (result.exit_code, result.stderr) == (0, SPRINGFIELD_WARNING)
+    assert (result.exit_code, result.stderr) == (0, SPRINGFIELD_WARNING.replace(
+        "give its --geonameid", "give its --set geonameid="))
     assert place(meeting)["geonameid"] == 4409896
+
+
+def test_amend_to_an_ambiguous_city_warns_with_the_option_amend_takes(events: Path) -> None:
+    """The warning names how `tracker amend` chooses another place, `--set geonameid=`,
+    not `tracker add`'s `--geonameid` (which amend does not take)."""
+    meeting = ok(*MEETING, "--city", "Boston", "--country", "USA", "--geonameid", "4930956",
+                 *SOURCE)
+    result = run("amend", meeting, "--set", "city=Springfield", "--reason", "misread")
+    assert (result.exit_code, result.stderr) == (0, (
+        "Warning: city 'Springfield' names 20 places in USA: recorded as Springfield (MO, "
+        "population 170188, GeoNames 4409896), the largest; to choose another, give its "
+        "--set geonameid= (tracker places Springfield --country USA lists them)\n"))
+    assert place(meeting)["geonameid"] == 4409896
+    result = run("amend", meeting, "--set", "geonameid=4951788", "--reason", "in MA")
+    assert (result.exit_code, result.stderr) == (0, "")  # as the warning says
+    assert place(meeting) == SPRINGFIELD_MA
 
 
 def test_amend_by_a_geonameid_alone_takes_its_place_and_its_name() -> None:

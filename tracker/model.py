@@ -591,15 +591,16 @@ def draft_record(kind: str, options: dict[str, Any]) -> Draft:
     return draft
 
 
-def _record_fields(kind: str, options: dict[str, Any]) -> Draft:
-    """The fields of a record (no source yet), checked by the rules of `tracker add`."""
+def _record_fields(kind: str, options: dict[str, Any], amending: bool = False) -> Draft:
+    """The fields of a record (no source yet), checked by the rules of `tracker add`;
+    `amending`: its warnings name options as `tracker amend` takes them."""
     data, references = _parse_fields(kind, options)
     warnings: list[str] = []
     subject = None
     if kind == "format":
         subject = parse_new_slug(options.get("slug", ""))
     elif kind == "meeting":
-        warnings += _settle_meeting(data, today())
+        warnings += _settle_meeting(data, today(), amending)
     elif kind == "pledge":
         if data["donor"] in data["recipients"]:
             raise TrackerError(f"--donor {data['donor']} is also a --recipient")
@@ -612,7 +613,7 @@ def default_meeting_status(date_text: str, now: str) -> str:
     return "held" if parse_date(date_text).end < now else "scheduled"
 
 
-def _settle_meeting(data: dict[str, Any], now: str) -> list[str]:
+def _settle_meeting(data: dict[str, Any], now: str, amending: bool = False) -> list[str]:
     """Place, participants and default status of a meeting; returns warnings."""
     if "status" not in data:
         data["status"] = default_meeting_status(data["date"], now)
@@ -627,12 +628,13 @@ def _settle_meeting(data: dict[str, Any], now: str) -> list[str]:
             participants.append(code)
     if participants:
         data["participants"] = participants
-    return _settle_place(data) if data.keys() & {"city", "geonameid"} else []
+    return _settle_place(data, amending) if data.keys() & {"city", "geonameid"} else []
 
 
-def _settle_place(data: dict[str, Any]) -> list[str]:
+def _settle_place(data: dict[str, Any], amending: bool = False) -> list[str]:
     """The place of a meeting from its `--city` and `--country`, or its `--geonameid`:
-    its name, GeoNames id and coordinates; returns warnings."""
+    its name, GeoNames id and coordinates; returns warnings (naming the options of
+    `tracker amend` when `amending`)."""
     from . import places
 
     given = (f"--city {shown(data['city'])}" if "city" in data
@@ -662,7 +664,7 @@ def _settle_place(data: dict[str, Any]) -> list[str]:
                 f"city {shown(data['city'])} names {len(others) + 1} places in {country}: "
                 f"recorded as {place.described()}"
                 f"{', the largest' if place.population >= others[0].population else ''}; "
-                f"to choose another, give its --geonameid "
+                f"to choose another, give its {option_taken('geonameid', amending)} "
                 f"({command_hint('places', data['city'], '--country', country)} lists them)")
     city = data.setdefault("city", place.name)
     if place.name == unicodedata.normalize("NFC", city):
@@ -886,11 +888,16 @@ def record_options(kind: str, subject: str, data: dict[str, Any]) -> dict[str, A
     return options
 
 
+def option_taken(option: str, amending: bool) -> str:
+    """An option as the command takes it, for messages: "--at", or in an amendment
+    "--set at="."""
+    return f"--set {option}=" if amending else f"--{option}"
+
+
 def reference_given(draft_type: str, wanted: str) -> str:
     """How a draft's reference to a `wanted` was given, for messages: "--at", or in an
     amendment "--set at="."""
-    option = REFERENCE_OPTIONS[wanted]
-    return f"--set {option}=" if draft_type == AMENDED else f"--{option}"
+    return option_taken(REFERENCE_OPTIONS[wanted], draft_type == AMENDED)
 
 
 def referred_ids(kind: str, data: dict[str, Any]) -> list[str]:
@@ -1080,7 +1087,7 @@ def draft_amendment(
     try:
         if kind == "meeting":
             _refuse_held_to_come(merged, seen)
-        draft = _record_fields(kind, merged)
+        draft = _record_fields(kind, merged, amending=True)
         if kind == "pledge" and draft.data["currency"] != current.get("currency"):
             parse_new_currency(draft.data["currency"])
     except Invalid as error:  # named as given: `--set date=`, not `--date`
