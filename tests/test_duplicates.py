@@ -4,6 +4,7 @@ something else (the same event again is only `tracker verify`'s warning)."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -25,18 +26,26 @@ def segment(events: Path, writer: str) -> str:
     return f"{writer}/{path.name}"
 
 
-def test_a_build_names_an_id_given_to_two_events_in_two_clones(
-    events: Path, db: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Alice cites one meeting, then Bob another, with the same --id: the build after
-    the merge (incremental: Bob's event is the later) keeps Alice's and says so, as a
-    full build does."""
+def cited_with_one_id_in_two_clones(events: Path, monkeypatch: pytest.MonkeyPatch
+                                    ) -> tuple[str, str, Path]:
+    """Two meetings; Alice cites the first, then Bob the second, with the same --id (not
+    merged yet): the meetings and Bob's clone."""
     first, second = (ok("add", "meeting", "--title", title, "--date", "2022", *SOURCE)
                      for title in ("First", "Second"))
     clone = diverge(events, monkeypatch)
     ok("cite", first, "--source", "https://example.org/a", "--id", SAME)
     as_bob(clone, monkeypatch, "cite", second, "--source", "https://example.org/b",
            "--id", SAME)
+    return first, second, clone
+
+
+def test_a_build_names_an_id_given_to_two_events_in_two_clones(
+    events: Path, db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Alice cites one meeting, then Bob another, with the same --id: the build after
+    the merge (incremental: Bob's event is the later) keeps Alice's and says so, as a
+    full build does."""
+    first, _second, clone = cited_with_one_id_in_two_clones(events, monkeypatch)
     assert merge(clone, events) == WARNING.format(
         id=SAME, kept=f"{segment(events, 'alice')} seq 1",
         other=f"{segment(events, 'bob')} seq 1")
@@ -88,3 +97,77 @@ def test_the_same_event_in_two_clones_is_not_named(
     as_bob(clone, monkeypatch, *retry)
     assert merge(clone, events) == ""
     assert rows(db, "select count(*) as n from events") == [{"n": 2}]
+
+
+def log_lines(*args: str) -> tuple[list[str], str]:
+    """`tracker log`'s lines (their event ids and types) and its warnings."""
+    result = run("log", *args)
+    assert result.exit_code == 0, result.output
+    return [" ".join(line.split("  ")[1:3]) for line in result.stdout.splitlines()], \
+        result.stderr
+
+
+def test_log_and_show_list_a_line_copied_into_another_folder_once(events: Path) -> None:
+    """The same line in a second folder (a segment copied by hand) is one event, as
+    replay keeps it: `log` and `show` list it once, and note the copy on stderr (they
+    listed both)."""
+    meeting = ok("add", "meeting", "--title", "First", "--date", "2022", *SOURCE)
+    cited = ok("cite", meeting, "--source", "https://example.org/b")
+    [writer] = [path.name for path in events.iterdir() if path.is_dir()
+                and not path.name.startswith(".")]
+    shutil.copytree(events / writer, events / "copied")
+    where = f"{segment(events, writer)} seq"
+    notes = [f"Warning: event {meeting} is in the log twice: shown once, as replay keeps it "
+             f"({where} 1, the first in replay order); run tracker verify",
+             f"Warning: event {cited} is in the log twice: shown once, as replay keeps it "
+             f"({where} 2, the first in replay order); run tracker verify"]
+    assert log_lines() == ([f"{meeting} meeting.recorded", f"{cited} source.added"],
+                           "\n".join(notes) + "\n")
+    assert log_lines("--type", "source") == ([f"{cited} source.added"], notes[1] + "\n")
+    result = run("log", "--json")
+    assert [event["id"] for event in json.loads(result.stdout)] == [meeting, cited]
+    assert result.stderr == "\n".join(notes) + "\n"
+    result = run("show", meeting)
+    assert (result.exit_code, result.stdout.count("meeting.recorded"),
+            result.stdout.count("source.added")) == (0, 1, 1)
+    assert result.stderr == "\n".join(notes) + "\n"
+    result = run("show", meeting, "--json")
+    assert [event["id"] for event in json.loads(result.stdout)["history"]] == [meeting, cited]
+
+
+def test_log_lists_a_retry_in_two_clones_once(events: Path, db: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """A retry recorded again by another clone (the same --id, the same content) is
+    listed once, Alice's (the first in replay order), as replay keeps it."""
+    meeting = ok("add", "meeting", "--title", "First", "--date", "2022", *SOURCE)
+    clone = diverge(events, monkeypatch)
+    retry = ("amend", meeting, "--set", "date=2022-05", "--reason", "misread", "--id", SAME)
+    ok(*retry)
+    as_bob(clone, monkeypatch, *retry)
+    merge(clone, events)
+    assert log_lines("--subject", meeting) == (
+        [f"{meeting} meeting.recorded", f"{SAME} record.amended"],
+        f"Warning: event {SAME} is in the log twice: shown once, as replay keeps it "
+        f"({segment(events, 'alice')} seq 1, the first in replay order); run tracker "
+        "verify\n")
+    history = json.loads(ok("show", meeting, "--json"))["history"]
+    assert [(event["id"], event["recorded_by"]) for event in history] == [
+        (meeting, "tester"), (SAME, "tester")]
+
+
+def test_log_lists_the_copy_replay_keeps_of_an_id_with_other_content(
+        events: Path, db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An --id given to two events: `log` shows the one replay keeps, and names the
+    other's place."""
+    first, second, clone = cited_with_one_id_in_two_clones(events, monkeypatch)
+    merge(clone, events)
+    lines, warnings = log_lines("--type", "source")
+    assert (lines, warnings) == (
+        [f"{SAME} source.added"],
+        f"Warning: event {SAME} is in the log twice, with other content at "
+        f"{segment(events, 'bob')} seq 1: shown once, as replay keeps it "
+        f"({segment(events, 'alice')} seq 1, the first in replay order); run tracker "
+        "verify\n")
+    assert json.loads(ok("log", "--json", "--type", "source"))[0]["subject"] == first
+    result = run("show", second)
+    assert (result.exit_code, SAME in result.stdout, result.stderr) == (0, False, "")

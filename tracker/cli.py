@@ -435,8 +435,10 @@ def show(ctx: click.Context, record_id: str, as_json: bool) -> None:
     from .model import parse_reference
     from .show import describe, render
 
-    record = describe(_log(ctx), parse_reference(record_id))
+    record, notes = describe(_log(ctx), parse_reference(record_id))
     click.echo(_dumps(record) if as_json else render(record))
+    for note in notes:
+        _warn(note)
 
 
 @cli.command(name="log")
@@ -458,6 +460,7 @@ def log_command(ctx: click.Context, event_type: str | None, subject: str | None,
         tracker log --since 2026-11-24T03:00:00Z --json
         tracker log --subject central-asia-japan --json
     """
+    from .duplicates import copies_noted
     from .envelope import since_moment
     from .model import parse_reference
     from .replay import events_in_order
@@ -477,7 +480,8 @@ def log_command(ctx: click.Context, event_type: str | None, subject: str | None,
                 and (not start or event["recorded_at"] >= start))
 
     first = True
-    for event in events_in_order(_log(ctx), wanted):
+    events, repeats = events_in_order(_log(ctx), wanted)
+    for event in events:
         if as_json:
             try:
                 shown_event = _dumps(event)
@@ -496,6 +500,8 @@ def log_command(ctx: click.Context, event_type: str | None, subject: str | None,
                 raise catalog.unknown(subject, given="--subject")
     if as_json:
         click.echo("\n]" if not first else "[]")
+    for note in copies_noted(events, repeats):
+        _warn(note)
 
 
 @cli.command()

@@ -38,6 +38,28 @@ def repeat_of(event: dict[str, Any]) -> Repeat:
                   payload_digest(event))
 
 
+def copies_noted(events: Iterable[dict[str, Any]], repeats: Iterable[Repeat]) -> list[str]:
+    """A note for each of the `events` (as replay keeps them) of which the log holds
+    more copies (`repeats`, left out): `tracker log` and `tracker show` show it once."""
+    by_id: dict[str, list[Repeat]] = {}
+    for repeat in repeats:
+        by_id.setdefault(repeat.id, []).append(repeat)
+    notes = []
+    for event in events:
+        copies = by_id.get(event["id"])
+        if not copies:
+            continue
+        kept = place(event["writer"], event["seq"], event["recorded_at"])
+        digest = payload_digest(event)
+        others = list(dict.fromkeys(copy.place for copy in copies if copy.digest != digest))
+        times = "twice" if len(copies) == 1 else f"{len(copies) + 1} times"
+        other_content = f", with other content at {', '.join(others)}" if others else ""
+        notes.append(f"event {event['id']} is in the log {times}{other_content}: shown once, "
+                     f"as replay keeps it ({kept}, the first in replay order); run tracker "
+                     "verify")
+    return notes
+
+
 def place(writer: str, seq: int, recorded_at: str) -> str:
     """Where an event is: its writer's segment of its month, and its seq."""
     return f"{writer}/{recorded_at[:7]}.jsonl seq {seq}"

@@ -8,7 +8,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from operator import itemgetter
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from . import envelope
 from .duplicates import Repeat, repeat_of
@@ -132,11 +132,26 @@ def ordered_events(
         yield from streams[0] if len(streams) == 1 else heapq.merge(*streams, key=SORT_KEY)
 
 
+class InOrder(NamedTuple):
+    """Events in replay order, each id once, and the copies of them replay leaves out."""
+
+    events: list[Event]
+    repeats: list[Repeat]
+
+
 def events_in_order(log: EventLog, keep: Callable[[Event], bool] = lambda event: True
-                    ) -> list[Event]:
-    """The events `keep` takes, in replay order: streamed, or sorted in memory if a
-    segment turns out to be out of order."""
+                    ) -> InOrder:
+    """The events `keep` takes, in replay order, each id once as replay keeps it (its
+    first copy in replay order), and the copies of them left out: streamed, or sorted in
+    memory if a segment turns out to be out of order."""
     try:
-        return [event for event in ordered_events(log) if keep(event)]
+        return _first_of_each(ordered_events(log), keep)
     except OutOfOrder:
-        return [event for event in ordered_events(log, sort_in_memory=True) if keep(event)]
+        return _first_of_each(ordered_events(log, sort_in_memory=True), keep)
+
+
+def _first_of_each(events: Iterable[Event], keep: Callable[[Event], bool]) -> InOrder:
+    first = FirstOfEach(events)
+    taken = [event for event in first if keep(event)]
+    ids = {event["id"] for event in taken}
+    return InOrder(taken, [repeat for repeat in first.repeats if repeat.id in ids])

@@ -8,6 +8,7 @@ from typing import Any
 
 import orjson
 
+from .duplicates import copies_noted
 from .errors import TrackerError, shown
 from .log import EventLog
 from .model import RETRACTED, SOURCE_WITHDRAWN, effective_changes, join_items, official_option
@@ -28,10 +29,11 @@ def _rows(conn: sqlite3.Connection, sql: str, *args: Any) -> list[dict[str, Any]
     return [dict(zip(names, row, strict=False)) for row in cursor.fetchall()]
 
 
-def describe(log: EventLog, subject: str) -> dict[str, Any]:
-    """A record's current state and its history: every event about it, in order, with
-    what it changed (old -> new), the reason and the source."""
-    events = events_in_order(log, lambda event: event["subject"] == subject)
+def describe(log: EventLog, subject: str) -> tuple[dict[str, Any], list[str]]:
+    """A record's current state and its history: every event about it, in order, each
+    once as replay keeps it, with what it changed (old -> new), the reason and the
+    source; and a note of each event the log holds more than once (`copies_noted`)."""
+    events, repeats = events_in_order(log, lambda event: event["subject"] == subject)
     if not events:
         from .catalog import Catalog
 
@@ -72,7 +74,7 @@ def describe(log: EventLog, subject: str) -> dict[str, Any]:
         })
     return {"kind": kind, "id": subject, "retracted": bool(record["retracted"]),
             "retraction_reason": record["retraction_reason"], "state": state,
-            "history": history}
+            "history": history}, copies_noted(events, repeats)
 
 
 def _state(conn: sqlite3.Connection, kind: str, subject: str) -> dict[str, Any] | None:
