@@ -4,6 +4,7 @@ something else (the same event again is only `tracker verify`'s warning)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
 from pathlib import Path
@@ -11,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from tracker import build
+from tracker.watch import rebuild
 
-from .conftest import SOURCE, ok, rows, run
+from .conftest import METADATA, SOURCE, ok, rows, run
 from .test_references import as_bob, diverge, merge
 
 SAME = "01M83J00000000000000000000"
@@ -171,3 +173,46 @@ def test_log_lists_the_copy_replay_keeps_of_an_id_with_other_content(
     assert json.loads(ok("log", "--json", "--type", "source"))[0]["subject"] == first
     result = run("show", second)
     assert (result.exit_code, SAME in result.stdout, result.stderr) == (0, False, "")
+
+
+@pytest.mark.parametrize("args", [
+    ("build",), ("build", "--as-of", "2099-01-01", "--db", "july.db"), ("export",),
+    ("export", "--as-of", "2099-01-01"), ("serve", "--no-watch"),
+    ("serve", "--as-of", "2099-01-01")])
+def test_every_command_that_builds_warns_as_build_does(
+        events: Path, db: Path, monkeypatch: pytest.MonkeyPatch, args: tuple[str, ...]) -> None:
+    """`export`, `serve` and `build --as-of` print the warnings of the build they make,
+    as `tracker build` does, once (export and serve printed none)."""
+    cited_with_one_id_in_two_clones(events, monkeypatch)
+    shutil.copytree(events.parent / "bob" / "bob", events / "bob")
+    monkeypatch.chdir(events.parent)
+    monkeypatch.setattr("tracker.serve.listen_on", lambda host, port: [])
+    served = []
+    monkeypatch.setattr("tracker.serve.serve", lambda db_path, *rest, **options:
+                        served.append(db_path))
+    result = run(*args, "--metadata", METADATA) if args[0] == "serve" else run(*args)
+    assert result.exit_code == 0, result.output
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("Warning:")]
+    assert warnings == [WARNING.format(id=SAME, kept=f"{segment(events, 'alice')} seq 1",
+                                       other=f"{segment(events, 'bob')} seq 1").strip()]
+    assert len(served) == (args[0] == "serve")
+    if args[0] in ("export", "serve") and "--as-of" not in args:  # built: nothing to say
+        assert run(*args, *(("--metadata", METADATA) if args[0] == "serve" else ())
+                   ).stderr.count("Warning:") == 0
+
+
+def test_a_live_rebuild_while_serving_warns_as_build_does(
+        events: Path, db: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """The watcher of `tracker serve` passes on the warnings of the build it runs when the
+    log grows (it dropped them), once: the next rounds build nothing."""
+    cited_with_one_id_in_two_clones(events, monkeypatch)
+    ok("build")
+    shutil.copytree(events.parent / "bob" / "bob", events / "bob")  # a merge while serving
+    capsys.readouterr()
+    assert asyncio.run(rebuild(events, db)) is None
+    assert capsys.readouterr().err == WARNING.format(
+        id=SAME, kept=f"{segment(events, 'alice')} seq 1",
+        other=f"{segment(events, 'bob')} seq 1")
+    assert asyncio.run(rebuild(events, db)) is None
+    assert capsys.readouterr().err == ""

@@ -17,7 +17,7 @@ import orjson
 
 from .collector import collection_paused
 from .duplicates import Conflict, Repeat, conflicts
-from .errors import TrackerError
+from .errors import TrackerError, listed
 from .feed import fed_events
 from .forking import worth_forking
 from .log import EventLog, SegmentState
@@ -82,6 +82,42 @@ class BuildResult:
     # Ids used by events with other content (an --id given twice, in two clones): all of
     # them after a full build, those among the events an incremental one applied
     conflicts: list[Conflict] = field(default_factory=list)
+
+    def warnings(self) -> list[str]:
+        """What the build found wrong in the log, one message each (as `tracker build`,
+        and every command that builds, warns of it)."""
+        def named(retracted: bool) -> list[str]:
+            return [f"{kind} {record} --{option} {referenced}" for kind, record, option,
+                    referenced, was in self.dangling if bool(was) is retracted]
+
+        warnings = []
+        if retracted := named(True):
+            warnings.append(_merged(retracted, "to retracted records", "a merge can leave them",
+                                    "amend them" if len(retracted) > 1 else "amend it"))
+        if missing := named(False):
+            warnings.append(_merged(missing, "to records not in the log",
+                                    "a line lost or deleted", "run tracker verify"))
+        if self.looping:
+            warnings.append(_merged([f"announcement {announcement} --about {about}"
+                                     for announcement, about in self.looping],
+                                    "of announcements about each other in a loop",
+                                    "a merge can leave them", "amend one in each loop"))
+        if self.conflicts:
+            count = len(self.conflicts)
+            warnings.append(
+                f"{count} id{'s' if count > 1 else ''} used by events with other content "
+                "(an --id given twice, in two clones): " + listed(
+                    [f"{conflict.id} (kept {conflict.kept}, the first in replay order; "
+                     f"left out {', '.join(conflict.left_out)})"
+                     for conflict in self.conflicts]) + "; run tracker verify")
+        return warnings
+
+
+def _merged(references: list[str], what: str, cause: str, advice: str) -> str:
+    """A warning of references that should not be (the first three, then how many)."""
+    count = len(references)
+    return (f"{count} reference{'s' if count > 1 else ''} {what} ({cause}): "
+            f"{listed(references)}; {advice}")
 
 
 @contextmanager

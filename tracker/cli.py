@@ -10,7 +10,7 @@ from typing import Any, NoReturn
 import click
 
 from .clickparse import OneValueEach
-from .errors import Invalid, TrackerError, counted, listed, shown
+from .errors import Invalid, TrackerError, counted, shown
 from .model import EVENT_KINDS, EVENT_TYPES, INSTRUMENTS, LEVELS, MODES, STATUSES
 from .rowformat import RECORD_KINDS, ROW_KINDS
 
@@ -580,35 +580,14 @@ def build(ctx: click.Context, full: bool, as_of: str | None, db_path: Path | Non
     else:
         suffix = f" recorded up to {moment}" if moment else ""
         click.echo(f"Built {target} from {counted(result.events, 'event')}{suffix}")
-    def named(retracted: bool) -> list[str]:
-        return [f"{kind} {record} --{option} {referenced}" for kind, record, option,
-                referenced, was in result.dangling if bool(was) is retracted]
-
-    if retracted := named(True):
-        _warn_merged(retracted, "to retracted records", "a merge can leave them",
-                     "amend them" if len(retracted) > 1 else "amend it")
-    if missing := named(False):
-        _warn_merged(missing, "to records not in the log", "a line lost or deleted",
-                     "run tracker verify")
-    if result.looping:
-        _warn_merged([f"announcement {announcement} --about {about}"
-                      for announcement, about in result.looping],
-                     "of announcements about each other in a loop", "a merge can leave them",
-                     "amend one in each loop")
-    if result.conflicts:
-        count = len(result.conflicts)
-        _warn(f"{count} id{'s' if count > 1 else ''} used by events with other content "
-              "(an --id given twice, in two clones): " + listed(
-                  [f"{conflict.id} (kept {conflict.kept}, the first in replay order; "
-                   f"left out {', '.join(conflict.left_out)})"
-                   for conflict in result.conflicts]) + "; run tracker verify")
+    _warn_of_build(result)
 
 
-def _warn_merged(references: list[str], what: str, cause: str, advice: str) -> None:
-    """Warn of references that should not be (the first three, then how many)."""
-    count = len(references)
-    _warn(f"{count} reference{'s' if count > 1 else ''} {what} ({cause}): "
-          f"{listed(references)}; {advice}")
+def _warn_of_build(result: Any) -> None:
+    """Print what a build found wrong in the log (`BuildResult.warnings`), as `tracker
+    build` does, for every command that builds."""
+    for warning in result.warnings():
+        _warn(warning)
 
 
 @cli.command()
@@ -655,11 +634,13 @@ def serve(ctx: click.Context, host: str, port: int, as_of: str | None,
             with built_as_of(log, moment) as (snapshot, result):
                 click.echo(f"Built the state as of {moment} from {counted(result.events, 'event')}",
                            err=True)
+                _warn_of_build(result)
                 run_server(snapshot, site_metadata, host, port, sockets=sockets)
             return
         if is_stale(log, db):
             result = build_database(log, db)
             click.echo(f"Built {db} from {counted(result.events, 'event')}", err=True)
+            _warn_of_build(result)
         run_server(db, site_metadata, host, port, log=log if watch else None, sockets=sockets)
     finally:
         for sock in sockets:
@@ -775,11 +756,12 @@ def export(ctx: click.Context, output_format: str, kind: str | None,
 
     log, db = _log(ctx), ctx.obj["db"]
     if as_of:
-        with built_as_of(log, as_of_moment(as_of)) as (snapshot, _result):
+        with built_as_of(log, as_of_moment(as_of)) as (snapshot, result):
+            _warn_of_build(result)
             _export(snapshot, output_format, kind)
         return
     if is_stale(log, db):
-        build_database(log, db)
+        _warn_of_build(build_database(log, db))
     _export(db, output_format, kind)
 
 

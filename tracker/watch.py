@@ -34,14 +34,18 @@ def rebuild_command(events: Path, db_path: Path) -> list[str]:
 
 
 async def rebuild(events: Path, db_path: Path) -> str | None:
-    """Run `tracker build`; return its error line, or None when it succeeded."""
+    """Run `tracker build`; return its error line, or None when it succeeded, passing on
+    its warnings (what it found wrong in the new events, as `tracker build` prints it)."""
     process = await asyncio.create_subprocess_exec(
         *rebuild_command(events, db_path),
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
     _, errors = await process.communicate()
-    if process.returncode == 0:
-        return None
     lines = errors.decode(errors="replace").strip().splitlines()
+    if process.returncode == 0:
+        for line in lines:
+            if line.startswith("Warning: "):
+                print(line, file=sys.stderr, flush=True)
+        return None
     return lines[-1] if lines else f"tracker build exited with {process.returncode}"
 
 
