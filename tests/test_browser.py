@@ -240,7 +240,8 @@ def test_the_dashboard_filters(visit: Visit) -> None:
 @pytest.mark.parametrize(("search", "message"), [
     ('"', """nothing to search for in '"': give a word"""),
     ('"" "  "', """nothing to search for in '"" "  "': give a word"""),
-    ("Japan\x00", "invalid search 'Japan\\x00': unterminated string")])
+    ("Japan\x00", "invalid search 'Japan\\x00': a NUL character (U+0000) cannot be "
+     "searched for: leave it out")])
 def test_the_search_page_says_when_it_cannot_search(visit: Visit, search: str,
                                                     message: str) -> None:
     """Its script asked each table, which answered 400 (`fts5: syntax error near ""`),

@@ -373,6 +373,7 @@ async def test_a_search_with_nothing_to_search_for_is_no_search(datasette, nothi
     assert capsys.readouterr().err == ""
 
 
+NUL = "a NUL character (U+0000) cannot be searched for: leave it out"
 RAW_HINT = ("a raw search (?_searchmode=raw) is in FTS5's syntax: without it, its words are "
             "searched for as written")
 UNREADABLE_SEARCHES = [
@@ -384,8 +385,12 @@ UNREADABLE_SEARCHES = [
      f"invalid search '\"Asia': unterminated string ({RAW_HINT})"),
     ("_search=nope:Japan&_searchmode=raw", "_search", "nope:Japan",
      f"invalid search 'nope:Japan': no such column: nope ({RAW_HINT})"),
-    ("_search=Japan%00", "_search", "Japan\x00",
-     "invalid search 'Japan\\x00': unterminated string"),
+    ("_search=Japan%00", "_search", "Japan\x00", f"invalid search 'Japan\\x00': {NUL}"),
+    ("_search=a%00b", "_search", "a\x00b", f"invalid search 'a\\x00b': {NUL}"),
+    ("_search=%00", "_search", "\x00", f"invalid search '\\x00': {NUL}"),
+    ("_search=a%00b&_searchmode=raw", "_search", "a\x00b",  # was a search for "a"
+     f"invalid search 'a\\x00b': {NUL}"),
+    ("_search_title=a%00b", "_search_title", "a\x00b", f"invalid search 'a\\x00b': {NUL}"),
 ]
 
 
@@ -406,6 +411,17 @@ async def test_a_search_fts5_cannot_read_is_a_400_naming_it(
         if other != key:
             assert f'<input type="hidden" name="{other}" value="{value}">' in page.text
     assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize("search", ["a%00b", "Japan%00", "%00"])
+async def test_the_search_page_names_a_nul_in_its_search(datasette, search: str) -> None:
+    """`/-/search?q=a%00b` says the NUL cannot be searched for, and searches no table (it
+    said "unterminated string")."""
+    text = urllib.parse.unquote(search)
+    page = await datasette.client.get(f"/-/search?q={search}")
+    assert page.status_code == 200
+    assert re.findall(r'<p class="message-warning">(.*?)</p>', page.text) == [
+        markupsafe.escape(f"invalid search {text!r}: {NUL}")]
 
 
 @pytest.mark.parametrize(("query_string", "message"), [

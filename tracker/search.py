@@ -6,11 +6,13 @@ the metadata) or, by default (the site's tables set no mode), each of its words 
 quoted phrases in double quotes (`escape_fts`): `OR`, `NOT` and `*` are then words like
 any other. A search with nothing to search for (`"`, `""`, spaces) became an empty
 expression, and a search FTS5 cannot read (`NEAR(` in raw mode, an unbalanced quote, a
-NUL) failed in the query: a 400 "Invalid SQL" saying only `fts5: syntax error near ""`,
-on a page without the search box, and the query printed in the server's log. Here the
-first is no search, as an empty one is, and the second is refused before any query runs,
-with a message naming it, and on its HTML page a search box to mend it. The search page
-of every table (`/-/search`, datasette-search-all) says so of either, and searches none.
+NUL, which FTS5 takes as the end of the text) failed in the query: a 400 "Invalid SQL"
+saying only `fts5: syntax error near ""`, on a page without the search box, and the
+query printed in the server's log (a raw search holding a NUL searched for what comes
+before it). Here the first is no search, as an empty one is, and the second is refused
+before any query runs, with a message naming it (a NUL by name), and on its HTML page a
+search box to mend it. The search page of every table (`/-/search`, datasette-search-all)
+says so of either, and searches none.
 """
 
 from __future__ import annotations
@@ -29,6 +31,10 @@ from .errors import shown
 
 RAW_HINT = ("a raw search (?_searchmode=raw) is in FTS5's syntax: without it, its words are "
             "searched for as written")
+
+# A NUL (%00) is refused, not taken as the end of the search or as a space: no one types
+# it, and either would search for something other than what the link says.
+NUL_REASON = "a NUL character (U+0000) cannot be searched for: leave it out"
 
 
 class UnreadableSearch(BadRequest):
@@ -106,6 +112,9 @@ async def searched_request(request: Request, database: str, table: str,
             text, column = request.args[key], key.removeprefix("_search_")
             if key != "_search" and column not in columns:
                 continue  # Datasette refuses it ("Cannot search by that column")
+            if "\x00" in text:  # FTS5 reads up to it: "unterminated string" of a quoted
+                # search, and a raw one cut short there
+                raise UnreadableSearch(key, text, NUL_REASON)
             reason = fts5_refusal(text if raw else escape_fts(text), columns,
                                   None if key == "_search" else column)
             if reason is not None:
