@@ -569,14 +569,15 @@ def test_an_update_dated_before_its_record_is_recorded_with_a_warning() -> None:
     may be the wrong one), with a warning; postponed or cancelled before it is news."""
     meeting = ok("add", "meeting", "--title", "Summit", "--date", "2024-08", "--status",
                  "scheduled", *SOURCE)
-    for status, date in (("postponed", "2024-07-20"), ("held", "2024-08-01")):
+    for status, date in (("postponed", "2024-07-20"), ("held", "2024-08")):
         result = run("update", meeting, "--status", status, "--date", date, *SOURCE)
         assert (result.exit_code, result.stderr) == (0, ""), status
     early = run("update", meeting, "--status", "held", "--date", "2024-07-31", "--note",
                 "the first day", *SOURCE)
     assert (early.exit_code, early.stderr) == (0, (
         "Warning: --status held --date 2024-07-31 is before the meeting's date 2024-08: "
-        "if the meeting's date is wrong, amend it\n"))
+        "if the meeting's date is wrong, amend it; if it was held on another day than set, "
+        "record that day as --to\n"))
     pledge = ok("add", "pledge", "--title", "Loan", "--date", "2021/2022", "--donor", "JPN",
                 "--recipient", "UZB", "--amount", "1000", "--currency", "USD", *SOURCE)
     result = run("update", pledge, "--status", "fulfilled", "--date", "2020-12", *SOURCE)

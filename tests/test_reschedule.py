@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+from click.testing import Result
 
 from tracker.fastcheck import FastCheck
 
@@ -77,7 +78,8 @@ def test_an_amendment_after_a_reschedule_keeps_the_new_date(db: Path) -> None:
 
 def test_the_new_date_is_the_meetings_date_for_what_follows(db: Path) -> None:
     """A meeting rescheduled to a past date can be held then (its recorded date, in the
-    future, would refuse it), with no warning of a date before the meeting's."""
+    future, would refuse it), with no warning of a date before the meeting's; held on a
+    day of its new month, it is dated that day."""
     meeting = summit("2030-12")
     refused = run("update", meeting, "--status", "held", "--date", "2026-10-05", *SOURCE)
     assert refused.stderr == ("Error: --status held for a meeting dated 2030-12, after "
@@ -87,14 +89,12 @@ def test_the_new_date_is_the_meetings_date_for_what_follows(db: Path) -> None:
     assert (held.exit_code, held.stderr) == (0, "")
     ok("build")
     assert rows(db, "select date, status from meetings") == [
-        {"date": "2026-10", "status": "held"}]
+        {"date": "2026-10-05", "status": "held"}]
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--status", "held", "--to", "2031"],
-     "--to '2031' (a new date) goes with a meeting's --status scheduled or postponed"),
     (["--status", "cancelled", "--to", "2031"],
-     "--to '2031' (a new date) goes with a meeting's --status scheduled or postponed"),
+     "--to '2031' (a new date) goes with a meeting's --status scheduled, postponed or held"),
     (["--status", "postponed", "--to", "2031-13"], "invalid --to '2031-13': no month 13"),
 ])
 def test_a_new_date_that_means_nothing_is_refused(events: Path, args: list[str],
@@ -113,8 +113,8 @@ def test_a_pledge_is_not_rescheduled(events: Path) -> None:
     result = run("update", pledge, "--status", "disbursed", "--amount", "1", "--to", "2025",
                  *SOURCE)
     assert (result.exit_code, result.stderr) == (1, (
-        "Error: --to '2025' (a new date) goes with a meeting's --status scheduled or "
-        "postponed\n"))
+        "Error: --to '2025' (a new date) goes with a meeting's --status scheduled, "
+        "postponed or held\n"))
     assert log_bytes(events) == before
 
 
@@ -194,22 +194,26 @@ def test_the_fast_check_of_verify_agrees_on_a_reschedule(events: Path) -> None:
     assert b'"to":"2031-03"' in line
 
 
+def import_updates(tmp_path: Path, date: str, *updates: dict[str, str]) -> Result:
+    """`tracker import` of a meeting `m1` of a date, then update rows of it."""
+    lines = [{"kind": "meeting", "id": "m1", "title": "Summit", "date": date},
+             *({"kind": "update", "subject": "m1", **update} for update in updates)]
+    path = tmp_path / "rows.jsonl"
+    path.write_text("".join(json.dumps({**line, "source": "Report"}) + "\n"
+                            for line in lines))
+    return run("import", path)
+
+
 def test_an_import_takes_a_reschedule_as_the_meetings_date_for_its_later_rows(
         db: Path, tmp_path: Path) -> None:
-    """As the CLI does: a meeting of a future date, moved to a past one, is then held."""
-    lines = [{"kind": "meeting", "id": "m1", "title": "Summit", "date": "2030-12",
-              "source": "Report"},
-             {"kind": "update", "subject": "m1", "status": "scheduled", "to": "2026-10",
-              "source": "Report"},
-             {"kind": "update", "subject": "m1", "status": "held", "date": "2026-10-05",
-              "source": "Report"}]
-    path = tmp_path / "rows.jsonl"
-    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
-    result = run("import", path)
+    """As the CLI does: a meeting of a future date, moved to a past one, is then held (on a
+    day of that month: its date)."""
+    result = import_updates(tmp_path, "2030-12", {"status": "scheduled", "to": "2026-10"},
+                            {"status": "held", "date": "2026-10-05"})
     assert (result.exit_code, result.stderr) == (0, ""), result.output
     ok("build")
     assert rows(db, "select date, status from meetings") == [
-        {"date": "2026-10", "status": "held"}]
+        {"date": "2026-10-05", "status": "held"}]
 
 
 def test_an_amendment_checks_the_meeting_as_its_updates_left_it(events: Path, db: Path) -> None:

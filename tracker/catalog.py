@@ -236,9 +236,14 @@ class Catalog:
 
     def reschedules(self, subject: str, before: str | None = None
                     ) -> list[tuple[str, dict[str, Any]]]:
-        """A meeting's updates that rescheduled it (with `to`), as `updates` gives them."""
-        return [(event_id, data) for event_id, data in self.updates(subject, "meeting", before)
-                if "to" in data]
+        """A meeting's updates that moved its date (rescheduled it with `to`, or held it on
+        a day of its date: `rescheduling_changes`), as `updates` gives them."""
+        segment, offset = self.conn.execute("select segment, offset from subjects where id = ?",
+                                            (subject,)).fetchone()
+        recorded = without_source(self._read(segment, offset)["data"])
+        return [(event["id"], event["data"]) for event, changes
+                in _changing(self._read, self.conn, subject, recorded, before)
+                if event["type"] != AMENDED and changes]
 
     def _read(self, segment: str, offset: int) -> dict[str, Any]:
         return self.segments.read(segment, offset)
@@ -446,7 +451,7 @@ BEFORE = "and key < (select key from events where id = ?)"
 
 
 # The events that change a record's data: amendments, and a meeting's updates (which may
-# reschedule it: `rescheduling_changes`).
+# reschedule it, or date it to the day it was held on: `rescheduling_changes`).
 CHANGING = f"('{AMENDED}', '{STATUS_CHANGED['meeting']}')"
 
 
@@ -456,19 +461,33 @@ def _folded(read: Callable[[str, int], dict[str, Any]], conn: sqlite3.Connection
     """A record's data as recorded (at `segment`, `offset`), then amended and rescheduled
     in replay order (only by the events before the event `before`, if given)."""
     data = without_source(read(segment, offset)["data"])
+    for _event, changes in _changing(read, conn, subject, data, before):
+        data = apply_changes(data, changes)
+    return data
+
+
+def _changing(read: Callable[[str, int], dict[str, Any]], conn: sqlite3.Connection,
+              subject: str, data: dict[str, Any], before: str | None = None
+              ) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
+    """The events that may change a record's data (as recorded: `data`), in replay order
+    (those before the event `before`, if given), each with what it changes in the data
+    as the events before it left it."""
     for segment, offset in conn.execute(
             f"select segment, offset from events where subject = ? and type in {CHANGING} "
             f"{BEFORE if before else ''} order by key",
             (subject, *([before] if before else []))).fetchall():
-        data = apply_changes(data, _changes(read(segment, offset)))
-    return data
+        event = read(segment, offset)
+        changes = _changes(event, data)
+        yield event, changes
+        data = apply_changes(data, changes)
 
 
-def _changes(event: dict[str, Any]) -> dict[str, Any]:
-    """What an amendment, or a meeting's update, changes in its record's data."""
+def _changes(event: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
+    """What an amendment, or a meeting's update, changes in its record's data (`data`, as
+    the events before it left it)."""
     if event["type"] == AMENDED:
         return event["data"]["changes"]
-    return rescheduling_changes(event["data"])
+    return rescheduling_changes(event["data"], data)
 
 
 def _fold(read: Callable[[str, int], dict[str, Any]], conn: sqlite3.Connection,

@@ -353,7 +353,8 @@ def places_command(name: str, country: str) -> None:
               help="With --status disbursed: the cumulative amount disbursed.")
 @click.option("--note", help="A note on the change.")
 @click.option("--to", metavar="DATE",
-              help="A meeting rescheduled (scheduled or postponed): its new date (EDTF).")
+              help="A meeting rescheduled (scheduled or postponed): its new date; held "
+              "on another day than set: that day (EDTF).")
 @source_options()
 @click.pass_context
 def update(ctx: click.Context, record_id: str, event_id: str | None, as_json: bool,
@@ -366,6 +367,11 @@ def update(ctx: click.Context, record_id: str, event_id: str | None, as_json: bo
           --source https://example.org/news --quote "the summit was postponed"
         tracker update 01J3Z8Q6M0S7WQ4N6V7R2K9B1C --status scheduled --to 2024-12 \\
           --source https://example.org/news --quote "now to be held in December"
+        tracker update 01J3Z8Q6M0S7WQ4N6V7R2K9B1C --status held --date 2024-12-03 \\
+          --source https://example.org/news --quote "the summit opened on Tuesday"
+
+    A meeting held on a more precise --date within its date (a day of its month) is
+    dated that day; one held on another day than set takes that day in --to.
     """
     from .model import draft_update, parse_reference
     from .recorder import find_subject

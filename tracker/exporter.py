@@ -209,7 +209,7 @@ class Exporter:
         status = status_row["status"]
         if status in RESCHEDULING:
             return _update_row(subject, status_row["id"], status, to=date, source=moved)
-        if status == "held" and not_yet(self.changes[rescheduled]["rescheduled_to"]):
+        if status == "held" and not_yet(_moved_to(self.changes[rescheduled])):
             self.warn(f"meeting {subject}: its status {status} left out (no update gives it)")
             return None
         self.warn(f"meeting {subject}: its date {date} left out (no update gives it)")
@@ -243,7 +243,7 @@ class Exporter:
         rescheduled, amendment = self.changes[reschedules[-1].event_id], moves[-1].event_id
         source = next((row for row in sources if row["event_id"] == amendment),
                       sources[0] if sources else None)
-        if date == rescheduled["rescheduled_to"] or source is None:
+        if date == _moved_to(rescheduled) or source is None:
             return None
         status = moved_status(next((amended for event_id, amended
                                     in self.amended_status.get(subject, [])
@@ -276,6 +276,12 @@ class Exporter:
             return None
         return _update_row(subject, amendment, status,
                            amount=disbursed if status == "disbursed" else None, source=source)
+
+
+def _moved_to(change: sqlite3.Row) -> str:
+    """The date an update that moved a meeting gave it (a row of `status_changes`): its
+    `to`, else the day it was held on (`model.rescheduling_changes`)."""
+    return change["rescheduled_to"] or change["date"]
 
 
 def _update_row(subject: str, event_id: str, status: str, date: str | None = None,

@@ -237,8 +237,10 @@ class Planner:
             self.keys[key] = (subject, row.line)
         if kind in RECORD_KINDS:
             self.defined[subject] = Defined(kind, draft.data.get("date"), row.line)
-        elif record is not None and "to" in draft.data:  # a meeting rescheduled: its date
-            self.defined[subject] = record._replace(date=draft.data["to"])  # for later rows
+        elif record is not None and record.kind == "meeting":  # moved: its date for later rows
+            moved = model.rescheduling_changes(draft.data, {"date": record.date})
+            if moved:
+                self.defined[subject] = record._replace(date=moved["date"])
         self.plan.ids.append((row.line, kind, subject, event_id, state, key))
         if state != "new":
             return

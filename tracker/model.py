@@ -26,7 +26,7 @@ from .actors import (
     parse_currency,
     parse_new_currency,
 )
-from .dates import parse_date
+from .dates import PRECISIONS, parse_date
 from .envelope import ULID_PATTERN
 from .errors import Invalid, TrackerError, a_or_an, shown
 
@@ -459,17 +459,44 @@ UPDATE_FIELDS = (
     Field("amount", "amount", parse_amount),
     Field("note", "note", text("note", 2000, multiline=True)),
 )
-# A meeting's update may also reschedule it: the date it is now set for.
+# A meeting's update may also move it: the date it is now set for (rescheduled), or the
+# day it was held on.
 RESCHEDULED_TO = Field("to", "to", parse_date_text)
 UPDATE_FIELDS_OF = {"meeting": (*UPDATE_FIELDS, RESCHEDULED_TO), "pledge": UPDATE_FIELDS}
 # The statuses a meeting can be rescheduled with.
 RESCHEDULING = ("scheduled", "postponed")
+# The statuses that take `--to`: a meeting rescheduled, or held on another day than set.
+MOVING = (*RESCHEDULING, "held")
 
 
-def rescheduling_changes(data: dict[str, Any]) -> dict[str, Any]:
-    """What a meeting's update changes in the meeting's data, as an amendment's changes:
-    with `to`, its date (the projection and the catalog apply it alike)."""
-    return {"date": data["to"]} if "to" in data else {}
+def rescheduling_changes(data: dict[str, Any], meeting: dict[str, Any]) -> dict[str, Any]:
+    """What a meeting's update (its data) changes in the meeting's data as it stands, as
+    an amendment's changes: with `to`, its date; held on a `--date` within the meeting's
+    date and more precise (a day of its month), that date. The projection, the catalog
+    and the checks of updates apply it alike."""
+    if "to" in data:
+        return {"date": data["to"]}
+    if may_move(data) and narrows(data["date"], meeting.get("date")):
+        return {"date": data["date"]}
+    return {}
+
+
+def may_move(data: dict[str, Any]) -> bool:
+    """Whether a meeting's update (its data) may change the meeting's date, whatever that
+    is (`rescheduling_changes`): it gives `to`, or it is held on a `--date`."""
+    return "to" in data or (data.get("status") == "held" and "date" in data)
+
+
+def narrows(date: Any, within: Any) -> bool:
+    """Whether a date falls within another and is more precise (2024-05-14 in 2024-05,
+    2024-05 in 2024); False for a value that is not a date (a line `tracker verify`
+    refuses)."""
+    try:
+        inner, outer = parse_date(date), parse_date(within)
+    except Invalid:
+        return False
+    return outer.start <= inner.start and inner.end <= outer.end and \
+        PRECISIONS.index(inner.precision) > PRECISIONS.index(outer.precision)
 
 
 # -- drafts: what a command asks to append -------------------------------------------
@@ -715,9 +742,10 @@ def draft_update(
             f"use one of {', '.join(STATUSES[kind])}"
         )
     data: dict[str, Any] = {"status": status}
-    if _present(options.get(RESCHEDULED_TO.option)) and status not in RESCHEDULING:
+    if _present(options.get(RESCHEDULED_TO.option)) and status not in MOVING:
         raise TrackerError(f"--to {shown(options[RESCHEDULED_TO.option])} (a new date) goes "
-                           f"with a meeting's --status {' or '.join(RESCHEDULING)}")
+                           f"with a meeting's --status {', '.join(MOVING[:-1])} or "
+                           f"{MOVING[-1]}")
     for spec in UPDATE_FIELDS_OF[kind]:
         if _present(options.get(spec.option)):
             data[spec.key] = parse_option(spec, options[spec.option])
@@ -728,7 +756,9 @@ def draft_update(
     if "date" in data and not_yet(data["date"]):
         raise TrackerError(f"--date {data['date']} is after today: an update records what "
                            "has happened")
-    if status == "held" and record_date and not_yet(record_date):
+    if status == "held" and "to" in data and not_yet(data["to"]):
+        raise TrackerError(f"--status held with --to {data['to']}, after today")
+    if status == "held" and "to" not in data and record_date and not_yet(record_date):
         raise TrackerError(f"--status held for a meeting dated {record_date}, after today")
     data["source"] = parse_source(options)
     warnings = point_as_thousands(options["amount"]) if "amount" in data else []
@@ -748,7 +778,8 @@ class Standing:
 
     def after(self, update: dict[str, Any]) -> Standing:
         """The record as an update's data leaves it."""
-        return Standing(self.kind, apply_changes(self.data, rescheduling_changes(update)),
+        return Standing(self.kind,
+                        apply_changes(self.data, rescheduling_changes(update, self.data)),
                         update["status"], update.get("amount", self.disbursed))
 
 
@@ -756,9 +787,14 @@ def update_warnings(standing: Standing, update: dict[str, Any]) -> list[str]:
     """The warnings of an update (its data) of a record as it stands: the one place of
     the warnings of `tracker update` and `tracker import` alike. Each is about what is
     recorded all the same, as it happens in the world, rarely."""
-    kind, status, date = standing.kind, update["status"], standing.data.get("date")
-    warnings = _dated_before_the_record(kind, status, update.get("date"),
-                                        date if type(date) is str else None)
+    kind, status = standing.kind, update["status"]
+    date = update.get(RESCHEDULED_TO.key, standing.data.get("date"))  # held on `--to`
+    record_date = date if type(date) is str else None
+    held_on_another_day = kind == "meeting" and RESCHEDULED_TO.key not in update
+    warnings = _dated_before_the_record(kind, status, update.get("date"), record_date,
+                                        hint=HELD_ON_ANOTHER_DAY if held_on_another_day else "")
+    if held_on_another_day:
+        warnings += _held_after_the_meeting(update, record_date)
     if kind == "pledge" and "amount" in update:
         warnings += more_than_pledged(f"--amount {update['amount']}", update["amount"],
                                       standing.data)
@@ -775,10 +811,11 @@ NOT_BEFORE_THE_RECORD = frozenset({"held", "disbursed", "fulfilled", "withdrawn"
 
 
 def _dated_before_the_record(kind: str, status: Any, date: Any, record_date: str | None,
-                             amended: bool = False) -> list[str]:
+                             amended: bool = False, hint: str = "") -> list[str]:
     """A warning when an update's --date is before every day its record's date can mean:
-    the record's date is likely wrong (amend it), or the update's. `amended`: the
-    record's date is an amendment's (`--set date=`), the update recorded before."""
+    the record's date is likely wrong (amend it), or the update's (`hint`: what else to
+    do). `amended`: the record's date is an amendment's (`--set date=`), the update
+    recorded before."""
     if type(date) is not str or not record_date or status not in NOT_BEFORE_THE_RECORD:
         return []
     if parse_date(date).end >= parse_date(record_date).start:
@@ -788,7 +825,23 @@ def _dated_before_the_record(kind: str, status: Any, date: Any, record_date: str
         return [f"--set date={record_date} is after the {kind}'s update {update}: if that "
                 f"is its date, the {kind}'s date is wrong"]
     return [f"{update} is before the {kind}'s date {record_date}: "
-            f"if the {kind}'s date is wrong, amend it"]
+            f"if the {kind}'s date is wrong, amend it{hint}"]
+
+
+# What a warning of a meeting held on a `--date` outside its date suggests.
+HELD_ON_ANOTHER_DAY = "; if it was held on another day than set, record that day as --to"
+
+
+def _held_after_the_meeting(update: dict[str, Any], record_date: str | None) -> list[str]:
+    """A warning when a meeting is held (with no `--to`) on a `--date` after every day its
+    date can mean: the meeting keeps its date, likely not the day it was held on."""
+    date = update.get("date")
+    if update["status"] != "held" or type(date) is not str or not record_date:
+        return []
+    if parse_date(date).start <= parse_date(record_date).end:
+        return []
+    return [f"--status held --date {date} is after the meeting's date {record_date}, which "
+            f"stays as set{HELD_ON_ANOTHER_DAY}"]
 
 
 def refuse_unchanged_status(kind: str, subject: str, data: dict[str, Any],

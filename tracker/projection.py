@@ -31,6 +31,7 @@ from .model import (
     STATUSES,
     apply_changes,
     effective_changes,
+    may_move,
     rescheduling_changes,
     without_source,
 )
@@ -581,15 +582,19 @@ class Projector:
         if "amount" in data:
             self.history(event, kind, "disbursed_amount", previous[1], data["amount"],
                          data.get("note"))
-        if "to" in data and kind == "meeting":
+        if kind == "meeting" and may_move(data):
             self.rescheduled(event, record)
 
     def rescheduled(self, event: Event, record: Record) -> None:
-        """A meeting's new date, as an update gives it: its data now holds that date (as an
+        """A meeting's new date, if an update gives it one (rescheduled, or held on a day
+        of its date: `rescheduling_changes`): its data now holds that date (as an
         amendment's would, so that a later amendment keeps it), and so do its rows."""
         subject, shape = event["subject"], SHAPES[record.kind]
         old = self.data_of(subject, record)
-        data = apply_changes(old, rescheduling_changes(event["data"]))
+        changes = rescheduling_changes(event["data"], old)
+        if not changes:
+            return
+        data = apply_changes(old, changes)
         self.update("records", "id", subject, {"data": _json(data)})
         self.update(shape.table, shape.key, subject, shape.row(data))
         self.write_children(shape, subject, data, replace=True)

@@ -169,7 +169,8 @@ def render(record: dict[str, Any]) -> str:
                 lines.append(f"    withdrawn: the source {change['old']} "
                              f"(given by {event['data']['event']})")
             elif event["type"].endswith(".status_changed") and change["field"] == "date":
-                lines.append(f"    rescheduled: {change['old']} -> {change['new']}")
+                moved = "held on" if event["data"].get("status") == "held" else "rescheduled"
+                lines.append(f"    {moved}: {change['old']} -> {change['new']}")
             else:
                 lines.append(f"    {change['field']}: {_listed(change['old'])} -> "
                              f"{_listed(change['new'])}")
