@@ -63,6 +63,11 @@ def rich_log(tracker_env: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
                  "--source", "https://example.org/jeddah", "--publisher", "Example",
                  "--published", "2023-07-20", "--quote", "met in \"Jeddah\"")
     monkeypatch.setenv("TRACKER_WRITER", "bob")
+    # A pledge revised (raised): its row has the amount first pledged, its update the new.
+    raised = ok("add", "pledge", "--title", "Grant raised", "--date", "2023-05", "--donor",
+                "JPN", "--recipient", "TJK", "--amount", "100", "--currency", "JPY", *SOURCE)
+    ok("update", raised, "--status", "pledged", "--amount", "250.5", "--date", "2024-02",
+       "--note", "raised", *SOURCE)
     pledge = ok("add", "pledge", "--title", "Loan", "--date", "2023-07", "--donor", "SAU",
                 "--recipient", "KAZ,UZB", "--amount", "1,500,000.50", "--currency", "USD",
                 "--approximate", "--instrument", "loan", "--purpose", "roads", "--at", meeting,
@@ -122,8 +127,8 @@ def test_jsonl_export_reimports_into_an_empty_log_with_identical_tables(
     copy, copy_db = tmp_path / "copy" / "events", tmp_path / "copy" / "tracker.db"
     result = run("--events", copy, "--db", copy_db, "import", path)
     assert result.exit_code == 0, result.output
-    assert result.stdout.startswith(f"Imported {path}: appended 58 events (9 formats, ")
-    assert ok("--events", copy, "verify") == "OK: 58 events in 1 file"
+    assert result.stdout.startswith(f"Imported {path}: appended 60 events (9 formats, ")
+    assert ok("--events", copy, "verify") == "OK: 60 events in 1 file"
     ok("build")
     ok("--events", copy, "--db", copy_db, "build")
     original, imported = contents(db, amendment_sources_as_citations=True), contents(copy_db)
@@ -157,7 +162,7 @@ def test_an_export_imported_into_its_own_log_adds_nothing(
     path = tmp_path / "export.jsonl"
     path.write_text(export())
     before = log_bytes(rich_log)
-    assert ok("import", path) == (f"Imported {path}: nothing new to append; 58 rows already "
+    assert ok("import", path) == (f"Imported {path}: nothing new to append; 60 rows already "
                                   "in the log")
     assert log_bytes(rich_log) == before
 
@@ -178,6 +183,9 @@ def test_rows_carry_ids_sources_and_what_reproduces_the_current_state(rich_log: 
         "note": "first"}
     assert lines[2] == {"kind": "citation", "id": lines[2]["id"], "subject": loan["id"],
                         "source": "A second report", "quote": "a loan"}
+    raised = everything[start - 2:start]
+    assert [(line.get("status"), line["amount"], line.get("note")) for line in raised] == [
+        (None, "100", None), ("pledged", "250.5", "raised")]  # as pledged, then revised
     meetings = [json.loads(line) for line in export("--type", "meeting").splitlines()]
     jeddah = next(line for line in meetings if line.get("city") == "Jeddah")
     assert jeddah["status"] == "held"  # as recorded; the updates follow it
@@ -475,3 +483,31 @@ def test_an_amendment_of_the_date_and_a_status_no_reschedule_gives_is_warned_abo
         0, f"Warning: meeting {meeting}: its date 2999-05 left out (no update gives it)\n")
     last = json.loads(result.stdout.splitlines()[-1])
     assert (last["id"], last["status"], "to" in last) == (amendment, "cancelled", False)
+
+
+def test_a_revised_pledge_comes_back_as_pledged_then_revised(events: Path, tmp_path: Path,
+                                                             db: Path) -> None:
+    """Its row has the amount first pledged (as recorded, or amended before its first
+    revision), its updates revise it; an amount amended after its last revision comes
+    right after that revision as an update row under the amendment's id (as a meeting's
+    date amended after its last reschedule), which its own log takes as that amendment."""
+    pledge = ok("add", "pledge", "--title", "Grant", "--date", "2024", "--donor", "JPN",
+                "--recipient", "KAZ", "--amount", "90", "--currency", "USD", *SOURCE)
+    ok("amend", pledge, "--set", "amount=100", "--reason", "misread")
+    disbursed = ok("update", pledge, "--status", "disbursed", "--amount", "30", *SOURCE)
+    revised = ok("update", pledge, "--status", "pledged", "--amount", "200", "--date",
+                 "2024-06", "--note", "raised", *SOURCE)
+    amended = ok("amend", pledge, "--set", "amount=250", "--reason", "misread again")
+    more = ok("update", pledge, "--status", "disbursed", "--amount", "40", *SOURCE)
+    exported, copy_db = round_trip(events, tmp_path)
+    assert [(row["id"], row.get("status"), row["amount"]) for row in exported] == [
+        (pledge, None, "100"), (disbursed, "disbursed", "30"), (revised, "pledged", "200"),
+        (amended, "pledged", "250"), (more, "disbursed", "40")]
+    assert exported[2] == {
+        "kind": "update", "id": revised, "subject": pledge, "status": "pledged",
+        "date": "2024-06", "amount": "200", "note": "raised", "source": SOURCE[1],
+        "quote": SOURCE[3]}
+    wanted = "select id, amount_text, status, disbursed_amount_text from pledges"
+    assert rows(copy_db, wanted) == rows(db, wanted) == [
+        {"id": pledge, "amount_text": "250", "status": "disbursed",
+         "disbursed_amount_text": "40"}]

@@ -948,3 +948,24 @@ def test_an_import_takes_a_source_published_after_today(events: Path, tmp_path: 
     assert rows(tmp_path / "tracker.db", "select published from sources "
                 "where kind = 'citation'") == [{"published": "2999"}]
 
+
+
+def test_a_revision_row_revises_the_pledge_for_the_rows_after_it(tmp_path: Path,
+                                                                  db: Path) -> None:
+    """As `tracker update` does: the revision's amount is the pledge's, not an amount
+    disbursed (150 disbursed after it is neither less than before nor more than pledged),
+    and it is warned about as the CLI warns (below what was disbursed already)."""
+    updates = [("disbursed", "50"), ("pledged", "200"), ("disbursed", "150"),
+               ("pledged", "120")]
+    path = write(tmp_path / "pledges.csv", "".join([
+        "kind,id,subject,title,date,donor,recipient,amount,currency,status,source\n",
+        "pledge,p1,,Grant,2024,JPN,KAZ,100,USD,,https://a\n",
+        *(f"update,,p1,,,,,{amount},,{status},https://u{number}\n"
+          for number, (status, amount) in enumerate(updates))]))
+    result = run("import", path)
+    assert (result.exit_code, result.stderr.splitlines()) == (0, [
+        "Warning: line 6: amount 120 is less than the 150 USD disbursed already: a pledge "
+        "revised is rarely cut below what was paid"])
+    ok("build")
+    assert rows(db, "select amount_text, status, disbursed_amount_text from pledges") == [
+        {"amount_text": "120", "status": "pledged", "disbursed_amount_text": "150"}]

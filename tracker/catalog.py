@@ -32,14 +32,16 @@ from .model import (
     STATUS_CHANGED,
     Standing,
     apply_changes,
+    disbursed_by,
     effective_changes,
+    is_revision,
     recorded_status,
     referred_ids,
-    rescheduling_changes,
+    update_changes,
     without_source,
 )
 
-VERSION = "6"
+VERSION = "7"
 SCHEMA = """
 create table if not exists meta (key text primary key, value text);
 create table if not exists segments (name text primary key, size integer, tail text);
@@ -211,8 +213,8 @@ class Catalog:
                 changes = effective_changes(changes)
             if not found and isinstance(changes, dict) and "status" in changes:
                 status, found = changes["status"], True
-            if amount is None and event_type != AMENDED and "amount" in data:
-                amount = data["amount"]
+            if amount is None and event_type != AMENDED:
+                amount = disbursed_by(data)
             if found and (kind != "pledge" or amount is not None):
                 break
         if not found:
@@ -237,13 +239,18 @@ class Catalog:
     def reschedules(self, subject: str, before: str | None = None
                     ) -> list[tuple[str, dict[str, Any]]]:
         """A meeting's updates that moved its date (rescheduled it with `to`, or held it on
-        a day of its date: `rescheduling_changes`), as `updates` gives them."""
+        a day of its date: `update_changes`), as `updates` gives them."""
         segment, offset = self.conn.execute("select segment, offset from subjects where id = ?",
                                             (subject,)).fetchone()
         recorded = without_source(self._read(segment, offset)["data"])
         return [(event["id"], event["data"]) for event, changes
                 in _changing(self._read, self.conn, subject, recorded, before)
                 if event["type"] != AMENDED and changes]
+
+    def revisions(self, subject: str) -> list[tuple[str, dict[str, Any]]]:
+        """A pledge's updates that revised its amount, as `updates` gives them."""
+        return [(event_id, data) for event_id, data in self.updates(subject, "pledge")
+                if is_revision(data)]
 
     def _read(self, segment: str, offset: int) -> dict[str, Any]:
         return self.segments.read(segment, offset)
@@ -450,9 +457,9 @@ def _settle(log: EventLog, conn: sqlite3.Connection, touched: str) -> None:
 BEFORE = "and key < (select key from events where id = ?)"
 
 
-# The events that change a record's data: amendments, and a meeting's updates (which may
-# reschedule it, or date it to the day it was held on: `rescheduling_changes`).
-CHANGING = f"('{AMENDED}', '{STATUS_CHANGED['meeting']}')"
+# The events that change a record's data: amendments, and updates (which may reschedule a
+# meeting, date it to the day it was held on, or revise a pledge: `update_changes`).
+CHANGING = f"('{AMENDED}', '{STATUS_CHANGED['meeting']}', '{STATUS_CHANGED['pledge']}')"
 
 
 def _folded(read: Callable[[str, int], dict[str, Any]], conn: sqlite3.Connection,
@@ -483,11 +490,11 @@ def _changing(read: Callable[[str, int], dict[str, Any]], conn: sqlite3.Connecti
 
 
 def _changes(event: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
-    """What an amendment, or a meeting's update, changes in its record's data (`data`, as
-    the events before it left it)."""
+    """What an amendment, or an update, changes in its record's data (`data`, as the
+    events before it left it)."""
     if event["type"] == AMENDED:
         return event["data"]["changes"]
-    return rescheduling_changes(event["data"], data)
+    return update_changes(event["data"], data)
 
 
 def _fold(read: Callable[[str, int], dict[str, Any]], conn: sqlite3.Connection,

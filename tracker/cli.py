@@ -350,7 +350,8 @@ def places_command(name: str, country: str) -> None:
               "Pledge: pledged, disbursed, fulfilled, withdrawn.")
 @click.option("--date", metavar="DATE", help="When the change happened (EDTF).")
 @click.option("--amount", metavar="NUMBER",
-              help="With --status disbursed: the cumulative amount disbursed.")
+              help="With --status disbursed: the cumulative amount disbursed. With a "
+              "pledge's --status pledged: its new amount (the pledge revised).")
 @click.option("--note", help="A note on the change.")
 @click.option("--to", metavar="DATE",
               help="A meeting rescheduled (scheduled or postponed): its new date; held "
@@ -359,7 +360,8 @@ def places_command(name: str, country: str) -> None:
 @click.pass_context
 def update(ctx: click.Context, record_id: str, event_id: str | None, as_json: bool,
            **options: Any) -> None:
-    """Record a development in the world: a meeting held or postponed, a pledge disbursed.
+    """Record a development in the world: a meeting held or postponed, a pledge disbursed
+    or revised (raised or cut: --status pledged --amount NUMBER).
 
     \b
     Example:
@@ -369,6 +371,8 @@ def update(ctx: click.Context, record_id: str, event_id: str | None, as_json: bo
           --source https://example.org/news --quote "now to be held in December"
         tracker update 01J3Z8Q6M0S7WQ4N6V7R2K9B1C --status held --date 2024-12-03 \\
           --source https://example.org/news --quote "the summit opened on Tuesday"
+        tracker update 01M86D4Z01W1CVMRTPEQT1WG9Q --status pledged --amount 200000000 \\
+          --date 2024-06 --source https://example.org/news --quote "raised its pledge"
 
     A meeting held on a more precise --date within its date (a day of its month) is
     dated that day; one held on another day than set takes that day in --to.

@@ -3,12 +3,14 @@
 Each record is one row: its current data (as recorded, then amended), turned back into
 the options of `tracker add` by `model.record_options`, with its first source; but a
 rescheduled meeting has the date and status it had before its first reschedule, which
-its updates then move (`rowformat.exported_data`). Then come one row per status update
+its updates then move, and a revised pledge the amount it had before its first revision,
+which its updates then revise (`rowformat.exported_data`). Then come one row per status update
 and per further source, in the order they were recorded. A status set by an amendment
 (`amend --set status=`), which no row of `tracker add` can carry, comes last as an
 `update` row under the amendment's id, when the rows before would end in another
 status; a date amended after a meeting's last reschedule comes right after that
-reschedule, as an `update` row under the amendment's id that moves it to that date.
+reschedule, as an `update` row under the amendment's id that moves it to that date (an
+amount amended after a pledge's last revision likewise, as a revision).
 Records come in an order that `tracker import` accepts: formats, meetings, pledges, then
 announcements, each after any record it refers to. Retracted records are left out. Event
 ids are carried in `id`, so an export imported into an empty log gives the same records,
@@ -36,6 +38,7 @@ from .model import (
     AMENDED,
     REFERRING,
     RESCHEDULING,
+    REVISING,
     STATUS_CHANGED,
     default_meeting_status,
     not_yet,
@@ -54,6 +57,7 @@ from .rowformat import (
 
 Row = dict[str, Any]
 RESCHEDULED = STATUS_CHANGED["meeting"]
+REVISED = STATUS_CHANGED["pledge"]
 
 EXPORT_ORDER = ("format", "meeting", "pledge", "announcement")
 # A record's current data: records.data once amended, else its recording event's data.
@@ -64,12 +68,13 @@ RECORDS = ("select records.id, coalesce(records.data, events.data) as data from 
 
 
 class Move(NamedTuple):
-    """An amendment of a meeting's date or status, or a reschedule: its event, the field,
-    and the value it gave (for a reschedule, the date before it)."""
+    """An amendment of a meeting's date or status, or a reschedule; or an amendment of a
+    pledge's amount, or a revision: its event, the field, whether an update made it (a
+    reschedule, a revision), and the value it gave (for an update, the value before it)."""
 
     event_id: str
     field: str
-    rescheduled: bool
+    by_update: bool
     value: str
 
 
@@ -115,20 +120,24 @@ class Exporter:
             if status:
                 self.amended_status[row["subject"]].append((row["id"], status))
         # meeting: the changes of its date (amendments, reschedules) and the amendments of
-        # its status, in replay order
+        # its status; pledge: the changes of its amount (amendments, revisions); in replay
+        # order
         self.moves: dict[str, list[Move]] = defaultdict(list)
+        self.amounts: dict[str, list[Move]] = defaultdict(list)
         for row in conn.execute(
-                "select history.subject, history.event_id, history.event_type, history.field, "
-                "history.old_value, history.new_value from history "
+                "select history.subject, history.kind, history.event_id, history.event_type, "
+                "history.field, history.old_value, history.new_value from history "
                 "join events on events.id = history.event_id "
                 "where history.kind = 'meeting' and (history.field = 'date' or "
                 "history.field = 'status' and history.event_type = ?) "
+                "or history.kind = 'pledge' and history.field = 'amount' "
                 "order by events.recorded_at, events.writer, events.seq, events.id",
                 (AMENDED,)):
-            rescheduled = row["event_type"] == RESCHEDULED
-            self.moves[row["subject"]].append(Move(
-                row["event_id"], row["field"], rescheduled,
-                row["old_value"] if rescheduled else row["new_value"]))
+            by_update = row["event_type"] in (RESCHEDULED, REVISED)
+            moves = self.moves if row["kind"] == "meeting" else self.amounts
+            moves[row["subject"]].append(Move(
+                row["event_id"], row["field"], by_update,
+                row["old_value"] if by_update else row["new_value"]))
 
     def rows(self, kinds: tuple[str, ...] = RECORD_KINDS) -> Iterator[Row]:
         for kind in EXPORT_ORDER:
@@ -161,13 +170,15 @@ class Exporter:
         sources = self.sources.get(subject, [])
         first = next((row for row in sources if row["kind"] == "record"), None)
         moves = [move for move in self.moves.get(subject, ()) if move.field == "date"]
-        reschedules = [move for move in moves if move.rescheduled]
+        reschedules = [move for move in moves if move.by_update]
         rescheduled_from = self._rescheduled_from(subject, reschedules[0]) if reschedules \
             else None
         recorded_status = None
         if kind == "meeting" and (rescheduled_from or data).get("status") not in ROW_STATUSES:
             recorded_status = self._recorded_status(subject)
-        row_data = exported_data(kind, data, recorded_status, rescheduled_from)
+        revisions = [move for move in self.amounts.get(subject, ()) if move.by_update]
+        row_data = exported_data(kind, data, recorded_status, rescheduled_from,
+                                 revisions[0].value if revisions else None)
         rows = [_compact({"kind": kind, "id": first["event_id"] if first else None,
                           **record_options(kind, subject, row_data),
                           **(_source(first) if first else {})})]
@@ -184,11 +195,14 @@ class Exporter:
                                       "subject": subject, **_source(row)}))
         moved = self._moved(subject, data["date"], moves, reschedules, sources) \
             if reschedules else None
-        if moved is not None:
-            rows = [row for row in rows if row.get("id") != moved["id"]]
-            after = next((index for index, row in enumerate(rows)
-                          if row.get("id") == reschedules[-1].event_id), len(rows) - 1)
-            rows.insert(after + 1, moved)
+        revised = self._amended_after_revisions(subject, data["amount"], revisions, sources) \
+            if revisions else None
+        for moving, updates in ((moved, reschedules), (revised, revisions)):
+            if moving is not None:
+                rows = [row for row in rows if row.get("id") != moving["id"]]
+                after = next((index for index, row in enumerate(rows)
+                              if row.get("id") == updates[-1].event_id), len(rows) - 1)
+                rows.insert(after + 1, moving)
         status_row = self._amended_status(kind, subject, rows, sources) \
             if kind in ("meeting", "pledge") else None
         if status_row is not None and moved is not None and moved["id"] == status_row["id"]:
@@ -250,6 +264,22 @@ class Exporter:
                                     if event_id == amendment), None), rescheduled["status"])
         return _update_row(subject, amendment, status, to=date, source=source)
 
+    def _amended_after_revisions(self, subject: str, amount: str, revisions: list[Move],
+                                 sources: list[sqlite3.Row]) -> Row | None:
+        """The `update` row that revises a pledge to the amount an amendment gave it after
+        its last revision (which neither the pledge's row nor its updates carry), to come
+        right after that revision: under the id of the last such amendment, with its
+        source (else the record's)."""
+        last = self.amounts[subject][-1]
+        if last is revisions[-1] or amount == self.changes[revisions[-1].event_id][
+                "amount_text"]:
+            return None
+        source = next((row for row in sources if row["event_id"] == last.event_id),
+                      sources[0] if sources else None)
+        if source is None:
+            return None
+        return _update_row(subject, last.event_id, REVISING, amount=amount, source=source)
+
     def _amended_status(self, kind: str, subject: str, rows: list[Row],
                         sources: list[sqlite3.Row]) -> Row | None:
         """The `update` row that gives the record its current status, if an amendment set
@@ -280,7 +310,7 @@ class Exporter:
 
 def _moved_to(change: sqlite3.Row) -> str:
     """The date an update that moved a meeting gave it (a row of `status_changes`): its
-    `to`, else the day it was held on (`model.rescheduling_changes`)."""
+    `to`, else the day it was held on (`model.update_changes`)."""
     return change["rescheduled_to"] or change["date"]
 
 

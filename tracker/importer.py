@@ -238,7 +238,7 @@ class Planner:
         if kind in RECORD_KINDS:
             self.defined[subject] = Defined(kind, draft.data.get("date"), row.line)
         elif record is not None and record.kind == "meeting":  # moved: its date for later rows
-            moved = model.rescheduling_changes(draft.data, {"date": record.date})
+            moved = model.update_changes(draft.data, {"date": record.date})
             if moved:
                 self.defined[subject] = record._replace(date=moved["date"])
         self.plan.ids.append((row.line, kind, subject, event_id, state, key))
@@ -352,8 +352,9 @@ class Planner:
         own id or key must say the same; a record row may also match the record as
         amended since, or as `tracker export` writes it (`rowformat.exported_data`), a
         citation row the source of an amendment (which `tracker export` writes as a
-        citation), and an update row an amendment of the status, or of a rescheduled
-        meeting's date (which it writes as an update: `_amended_as_update`). A meeting
+        citation), and an update row an amendment of the status, of a rescheduled
+        meeting's date or of a revised pledge's amount (which it writes as an update:
+        `_amended_as_update`). A meeting
         row that gives its place by name (`by_name`) matches the city as given.
         """
         if existing["subject"] != subject:
@@ -380,17 +381,23 @@ class Planner:
             return True
         kind = draft.type.partition(".")[0]
         moves = self.catalog.reschedules(subject) if kind == "meeting" else []
-        exported = exported_data(kind, current, existing["data"].get("status"),
-                                 self.catalog.data_of(subject, moves[0][0]) if moves else None)
+        revisions = self.catalog.revisions(subject) if kind == "pledge" else []
+        exported = exported_data(
+            kind, current, existing["data"].get("status"),
+            self.catalog.data_of(subject, moves[0][0]) if moves else None,
+            self.catalog.data_of(subject, revisions[0][0]).get("amount") if revisions else None)
         return mine == comparable({**exported, "source": draft.data["source"]})
 
     def _amended_as_update(self, existing: dict[str, Any], draft: model.Draft,
                            subject: str) -> bool:
         """Whether an update row stands for the amendment under its id, as `tracker
-        export` writes one: with the status the amendment set; or, with `to`, the date it
+        export` writes one: with the status the amendment set; for a revision, the amount
+        it gave a pledge after its last revision; or, with `to`, the date it
         gave a meeting after its last reschedule, and the status it set if a reschedule
         can give it, else that of the last reschedule."""
         changes = model.effective_changes(existing["data"]["changes"])
+        if model.is_revision(draft.data):
+            return changes.get("amount") == draft.data["amount"]
         if "to" not in draft.data:
             return changes.get("status") == draft.data["status"]
         if changes.get("date") != draft.data["to"]:

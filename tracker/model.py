@@ -467,23 +467,29 @@ UPDATE_FIELDS_OF = {"meeting": (*UPDATE_FIELDS, RESCHEDULED_TO), "pledge": UPDAT
 RESCHEDULING = ("scheduled", "postponed")
 # The statuses that take `--to`: a meeting rescheduled, or held on another day than set.
 MOVING = (*RESCHEDULING, "held")
+# The status a pledge is revised with: `--status pledged --amount` is its new amount (with
+# `--status disbursed`, `--amount` is the cumulative amount disbursed).
+REVISING = "pledged"
 
 
-def rescheduling_changes(data: dict[str, Any], meeting: dict[str, Any]) -> dict[str, Any]:
-    """What a meeting's update (its data) changes in the meeting's data as it stands, as
-    an amendment's changes: with `to`, its date; held on a `--date` within the meeting's
-    date and more precise (a day of its month), that date. The projection, the catalog
-    and the checks of updates apply it alike."""
+def update_changes(data: dict[str, Any], record: dict[str, Any]) -> dict[str, Any]:
+    """What an update (its data) changes in its record's data as it stands, as an
+    amendment's changes: a meeting's with `to`, its date; a meeting's held on a `--date`
+    within its date and more precise (a day of its month), that date; a pledge's revision
+    (`--status pledged --amount`), its amount. The projection, the catalog and the checks
+    of updates apply it alike."""
     if "to" in data:
         return {"date": data["to"]}
-    if may_move(data) and narrows(data["date"], meeting.get("date")):
+    if is_revision(data):
+        return {"amount": data["amount"]}
+    if may_move(data) and narrows(data["date"], record.get("date")):
         return {"date": data["date"]}
     return {}
 
 
 def may_move(data: dict[str, Any]) -> bool:
     """Whether a meeting's update (its data) may change the meeting's date, whatever that
-    is (`rescheduling_changes`): it gives `to`, or it is held on a `--date`."""
+    is (`update_changes`): it gives `to`, or it is held on a `--date`."""
     return "to" in data or (data.get("status") == "held" and "date" in data)
 
 
@@ -497,6 +503,17 @@ def narrows(date: Any, within: Any) -> bool:
         return False
     return outer.start <= inner.start and inner.end <= outer.end and \
         PRECISIONS.index(inner.precision) > PRECISIONS.index(outer.precision)
+
+
+def is_revision(data: dict[str, Any]) -> bool:
+    """Whether an update's data revises a pledge: a new amount pledged."""
+    return data.get("status") == REVISING and "amount" in data
+
+
+def disbursed_by(data: dict[str, Any]) -> str | None:
+    """The cumulative amount disbursed that an update's data gives, if any (every `--amount`
+    but a revision's)."""
+    return None if is_revision(data) else data.get("amount")
 
 
 # -- drafts: what a command asks to append -------------------------------------------
@@ -751,8 +768,9 @@ def draft_update(
             data[spec.key] = parse_option(spec, options[spec.option])
     if status == "disbursed" and "amount" not in data:
         raise TrackerError("--status disbursed needs --amount (the cumulative amount disbursed)")
-    if "amount" in data and status != "disbursed":
-        raise TrackerError(f"--amount {data['amount']} only goes with --status disbursed")
+    if "amount" in data and status not in ("disbursed", REVISING):
+        raise TrackerError(f"--amount {data['amount']} only goes with --status disbursed (the "
+                           f"cumulative amount disbursed) or {REVISING} (a pledge revised)")
     if "date" in data and not_yet(data["date"]):
         raise TrackerError(f"--date {data['date']} is after today: an update records what "
                            "has happened")
@@ -778,9 +796,9 @@ class Standing:
 
     def after(self, update: dict[str, Any]) -> Standing:
         """The record as an update's data leaves it."""
-        return Standing(self.kind,
-                        apply_changes(self.data, rescheduling_changes(update, self.data)),
-                        update["status"], update.get("amount", self.disbursed))
+        disbursed = disbursed_by(update)
+        return Standing(self.kind, apply_changes(self.data, update_changes(update, self.data)),
+                        update["status"], self.disbursed if disbursed is None else disbursed)
 
 
 def update_warnings(standing: Standing, update: dict[str, Any]) -> list[str]:
@@ -791,15 +809,19 @@ def update_warnings(standing: Standing, update: dict[str, Any]) -> list[str]:
     date = update.get(RESCHEDULED_TO.key, standing.data.get("date"))  # held on `--to`
     record_date = date if type(date) is str else None
     held_on_another_day = kind == "meeting" and RESCHEDULED_TO.key not in update
-    warnings = _dated_before_the_record(kind, status, update.get("date"), record_date,
+    warnings = _dated_before_the_record(kind, update, record_date,
                                         hint=HELD_ON_ANOTHER_DAY if held_on_another_day else "")
     if held_on_another_day:
         warnings += _held_after_the_meeting(update, record_date)
-    if kind == "pledge" and "amount" in update:
+    if kind == "pledge" and status == "disbursed" and "amount" in update:
         warnings += more_than_pledged(f"--amount {update['amount']}", update["amount"],
                                       standing.data)
     warnings += lower_disbursement(update, standing.disbursed)
-    warnings += _after_an_end(kind, standing.status, status)
+    if kind == "pledge" and is_revision(update):
+        warnings += _revised_below_disbursed(update["amount"], standing)
+        warnings += _revised_after_an_end(update["amount"], standing.status)
+    else:
+        warnings += _after_an_end(kind, standing.status, status)
     if kind == "pledge" and status == "fulfilled":
         warnings += _fulfilled_in_part(standing)
     return warnings
@@ -810,13 +832,16 @@ def update_warnings(standing: Standing, update: dict[str, Any]) -> list[str]:
 NOT_BEFORE_THE_RECORD = frozenset({"held", "disbursed", "fulfilled", "withdrawn"})
 
 
-def _dated_before_the_record(kind: str, status: Any, date: Any, record_date: str | None,
+def _dated_before_the_record(kind: str, update: dict[str, Any], record_date: str | None,
                              amended: bool = False, hint: str = "") -> list[str]:
-    """A warning when an update's --date is before every day its record's date can mean:
-    the record's date is likely wrong (amend it), or the update's (`hint`: what else to
-    do). `amended`: the record's date is an amendment's (`--set date=`), the update
-    recorded before."""
-    if type(date) is not str or not record_date or status not in NOT_BEFORE_THE_RECORD:
+    """A warning when an update's --date is before every day its record's date can mean
+    (an update of a status in NOT_BEFORE_THE_RECORD, or a pledge's revision): the
+    record's date is likely wrong (amend it), or the update's (`hint`: what else to do).
+    `amended`: the record's date is an amendment's (`--set date=`), the update recorded
+    before."""
+    status, date = update.get("status"), update.get("date")
+    if type(date) is not str or not record_date or \
+            (status not in NOT_BEFORE_THE_RECORD and not is_revision(update)):
         return []
     if parse_date(date).end >= parse_date(record_date).start:
         return []
@@ -845,21 +870,23 @@ def _held_after_the_meeting(update: dict[str, Any], record_date: str | None) -> 
 
 
 def refuse_unchanged_status(kind: str, subject: str, data: dict[str, Any],
-                            status: str | None, disbursed: str | None,
-                            date: str | None = None) -> None:
+                            standing: Standing, date: str | None = None) -> None:
     """Refuse a status update that records nothing new: a `--to` that is the meeting's
     `date` already; or the record already has that status (and, for a disbursement, that
-    cumulative amount disbursed), and the update gives no `--date`, `--note` or `--to` (a
-    meeting postponed again, to a new date, is news)."""
+    cumulative amount disbursed; for a revision, that amount pledged), and the update
+    gives no `--date`, `--note` or `--to` (a meeting postponed again, to a new date, is
+    news)."""
     if date is not None and data.get(RESCHEDULED_TO.key) == date:
         raise TrackerError(f"--to {shown(date)} is the {kind}'s date already: "
                            "give its new date, or leave --to out")
+    status = standing.status
     if data["status"] != status or data.keys() & {"date", "note", "to"}:
         return
-    if status == "disbursed" and data.get("amount") != disbursed:
-        return  # more disbursed (or less: the cumulative amount was corrected)
-    amount = f" with --amount {disbursed}" if status == "disbursed" else ""
-    raise TrackerError(f"{kind} {subject} is already {status}{amount}")
+    amount = standing.disbursed if status == "disbursed" else standing.data.get("amount")
+    if "amount" in data and data["amount"] != amount:
+        return  # more disbursed (or less: the cumulative amount was corrected), or revised
+    given = f" with --amount {amount}" if "amount" in data or status == "disbursed" else ""
+    raise TrackerError(f"{kind} {subject} is already {status}{given}")
 
 
 def _less(smaller: Any, larger: Any) -> bool:
@@ -890,6 +917,28 @@ def _after_an_end(kind: str, before: str | None, status: str) -> list[str]:
         return []
     return [f"--status {status} after the {kind} was {end}: a {kind} {end} is rarely "
             f"{what}; check that it was {end}"]
+
+
+# The statuses after which a pledge is rarely revised: it ended.
+REVISED_RARELY_AFTER = ("fulfilled", "withdrawn")
+
+
+def _revised_after_an_end(amount: str, before: str | None) -> list[str]:
+    """A warning when a pledge fulfilled or withdrawn is then revised (as when it is
+    disbursed after it was withdrawn): its end is more often wrong."""
+    if before not in REVISED_RARELY_AFTER:
+        return []
+    return [f"--status {REVISING} --amount {amount} after the pledge was {before}: a pledge "
+            f"{before} is rarely revised; check that it was {before}"]
+
+
+def _revised_below_disbursed(amount: str, pledge: Standing) -> list[str]:
+    """A warning when a pledge is revised to less than was disbursed of it already."""
+    if not _less(amount, pledge.disbursed):
+        return []
+    return [f"--amount {amount} is less than the {pledge.disbursed} "
+            f"{pledge.data.get('currency', '')} disbursed already: a pledge revised is "
+            "rarely cut below what was paid"]
 
 
 def _fulfilled_in_part(pledge: Standing) -> list[str]:
@@ -1176,8 +1225,7 @@ def draft_amendment(
         warnings += _disbursed_against(old, changes, draft.data, disbursed)
     if kind in STATUSES and "date" in changes:
         warnings += next(filter(None, (
-            _dated_before_the_record(kind, update.get("status"), update.get("date"),
-                                     changes["date"], amended=True)
+            _dated_before_the_record(kind, update, changes["date"], amended=True)
             for update in updates)), [])
     data: dict[str, Any] = {"changes": dict(sorted(changes.items())), "reason": reason}
     data.update(optional_source(options))

@@ -30,9 +30,11 @@ from .model import (
     SOURCE_WITHDRAWN,
     STATUSES,
     apply_changes,
+    disbursed_by,
     effective_changes,
+    is_revision,
     may_move,
-    rescheduling_changes,
+    update_changes,
     without_source,
 )
 from .replay import sort_key
@@ -47,7 +49,7 @@ Event = dict[str, Any]
 # build binds about ten million of them (about 2.5 s at a million events).
 NULL = float("nan")
 # Bump when the projection changes: a database built by another version is rebuilt whole.
-PROJECTION_VERSION = "13"
+PROJECTION_VERSION = "15"
 
 
 class Unprojectable(TrackerError):
@@ -562,9 +564,10 @@ class Projector:
         previous = self.conn.execute(f"select status, {disbursed} from {table} where id = ?",
                                      (subject,)).fetchone()
         changes = {"status": data["status"], "updated_at": event["recorded_at"]}
-        if "amount" in data:
-            changes.update(disbursed_amount=_number(data["amount"]),
-                           disbursed_amount_text=data["amount"])
+        disbursed_amount = disbursed_by(data)
+        if disbursed_amount is not None:
+            changes.update(disbursed_amount=_number(disbursed_amount),
+                           disbursed_amount_text=disbursed_amount)
         self.update(table, "id", subject, changes)
         when = span(data["date"]) if "date" in data else None
         self.insert("status_changes", {
@@ -579,27 +582,30 @@ class Projector:
         if self.touched is not None:
             self.touched.ids.add(subject)
         self.history(event, kind, "status", previous[0], data["status"], data.get("note"))
-        if "amount" in data:
-            self.history(event, kind, "disbursed_amount", previous[1], data["amount"],
+        if disbursed_amount is not None:
+            self.history(event, kind, "disbursed_amount", previous[1], disbursed_amount,
                          data.get("note"))
-        if kind == "meeting" and may_move(data):
-            self.rescheduled(event, record)
+        if (kind == "meeting" and may_move(data)) or is_revision(data):
+            self.changed_by_update(event, record)
 
-    def rescheduled(self, event: Event, record: Record) -> None:
-        """A meeting's new date, if an update gives it one (rescheduled, or held on a day
-        of its date: `rescheduling_changes`): its data now holds that date (as an
-        amendment's would, so that a later amendment keeps it), and so do its rows."""
+    def changed_by_update(self, event: Event, record: Record) -> None:
+        """A meeting's new date, or a pledge's new amount, if an update gives it one
+        (`update_changes`): its data now holds it (as an amendment's would, so that a later
+        amendment keeps it), and so do its rows; the history has it under the update (a
+        development, not a correction)."""
         subject, shape = event["subject"], SHAPES[record.kind]
         old = self.data_of(subject, record)
-        changes = rescheduling_changes(event["data"], old)
+        changes = update_changes(event["data"], old)
         if not changes:
             return
         data = apply_changes(old, changes)
         self.update("records", "id", subject, {"data": _json(data)})
         self.update(shape.table, shape.key, subject, shape.row(data))
-        self.write_children(shape, subject, data, replace=True)
-        self.history(event, record.kind, "date", old.get("date"), data["date"],
-                     event["data"].get("note"))
+        if any(key in changes for key in shape.child_keys):
+            self.write_children(shape, subject, data, replace=True)
+        for name in sorted(changes):
+            self.history(event, record.kind, name, old.get(name), data[name],
+                         event["data"].get("note"))
         if self.touched is not None:
             self.touched.actors |= actors_of(data)
 

@@ -105,8 +105,8 @@ def record(log: EventLog, draft: Draft, event_id: str | None = None) -> tuple[di
                 floor.append(found.latest)
                 if draft.type in STATUS_CHANGED.values():
                     standing = catalog.standing(draft.subject, found.kind)
-                    refuse_unchanged_status(found.kind, draft.subject, draft.data,
-                                            standing.status, standing.disbursed, found.date)
+                    refuse_unchanged_status(found.kind, draft.subject, draft.data, standing,
+                                            found.date)
                     draft.warnings.extend(update_warnings(standing, draft.data))
                 _keep_references_whole(catalog, draft)
                 _refuse_a_second_withdrawal(catalog, draft)

@@ -58,7 +58,8 @@ def all_columns(kinds: tuple[str, ...] = ROW_KINDS) -> tuple[str, ...]:
 
 
 def exported_data(kind: str, data: dict[str, Any], recorded_status: str | None,
-                  rescheduled_from: dict[str, Any] | None = None) -> dict[str, Any]:
+                  rescheduled_from: dict[str, Any] | None = None,
+                  revised_from: str | None = None) -> dict[str, Any]:
     """A record's data as `tracker export` writes it in the record's row: its current data
     (as recorded, then amended and rescheduled), except what the update rows after it give.
 
@@ -68,11 +69,14 @@ def exported_data(kind: str, data: dict[str, Any], recorded_status: str | None,
     one the record was recorded with (`recorded_status`: none for a pledge). A meeting
     `held` whose row is dated after today (its date amended since, while its status was
     another) is `scheduled` in its row, which `tracker import` takes: its updates give the
-    status it has now.
+    status it has now. A revised pledge has the amount it had before its first revision
+    (`revised_from`), which its updates then revise.
     """
     data = dict(data)
     if kind != "meeting":
         data.pop("status", None)
+        if revised_from is not None:
+            data["amount"] = revised_from
         return data
     if rescheduled_from is not None:
         data["date"] = rescheduled_from["date"]

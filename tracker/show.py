@@ -171,6 +171,8 @@ def render(record: dict[str, Any]) -> str:
             elif event["type"].endswith(".status_changed") and change["field"] == "date":
                 moved = "held on" if event["data"].get("status") == "held" else "rescheduled"
                 lines.append(f"    {moved}: {change['old']} -> {change['new']}")
+            elif event["type"].endswith(".status_changed") and change["field"] == "amount":
+                lines.append(f"    revised: amount {change['old']} -> {change['new']}")
             else:
                 lines.append(f"    {change['field']}: {_listed(change['old'])} -> "
                              f"{_listed(change['new'])}")
