@@ -7,6 +7,7 @@ import io
 import json
 import shutil
 import sqlite3
+from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
 
@@ -470,19 +471,39 @@ def test_an_export_with_an_amended_status_imports_into_its_own_log(
                               withdrawn)
 
 
-def test_an_amendment_of_the_date_and_a_status_no_reschedule_gives_is_warned_about(
-        events: Path) -> None:
-    """After a reschedule, `--set date=... --set status=cancelled` in one amendment: no
-    update row with `to` gives the status, and its id can be one row only."""
+def rescheduled_then_amended() -> tuple[str, str, str, str]:
+    """A meeting rescheduled, then amended to a date and cancelled in one amendment: the
+    meeting, the amendment, the left-out value and its key."""
     meeting = ok("add", "meeting", "--title", "Summit", "--date", "2998", *SOURCE)
     ok("update", meeting, "--status", "postponed", "--to", "2999", *SOURCE)
-    amendment = ok("amend", meeting, "--set", "date=2999-05", "--set", "status=cancelled",
-                   "--reason", "it was called off")
+    return meeting, ok("amend", meeting, "--set", "date=2999-05", "--set", "status=cancelled",
+                       "--reason", "it was called off"), "date 2999-05", "to"
+
+
+def revised_then_amended() -> tuple[str, str, str, str]:
+    """A pledge revised, then amended to an amount and withdrawn in one amendment."""
+    pledge = ok("add", "pledge", "--title", "Grant", "--date", "2024", "--donor", "JPN",
+                "--recipient", "KAZ", "--amount", "100", "--currency", "USD", *SOURCE)
+    ok("update", pledge, "--status", "pledged", "--amount", "200", *SOURCE)
+    return pledge, ok("amend", pledge, "--set", "amount=250", "--set", "status=withdrawn",
+                      "--reason", "misread"), "amount 250", "amount"
+
+
+@pytest.mark.parametrize(("kind", "case", "status"), [
+    ("meeting", rescheduled_then_amended, "cancelled"),
+    ("pledge", revised_then_amended, "withdrawn")])
+def test_an_amendment_of_a_moved_value_and_a_status_no_update_gives_is_warned_about(
+        events: Path, kind: str, case: Callable[[], tuple[str, str, str, str]],
+        status: str) -> None:
+    """After a reschedule, `--set date=... --set status=cancelled` in one amendment (after
+    a revision, `--set amount=... --set status=withdrawn`): no update row with `to` (no
+    revision) gives the status, and its id can be one row only."""
+    record, amendment, left_out, key = case()
     result = run("export")
     assert (result.exit_code, result.stderr) == (
-        0, f"Warning: meeting {meeting}: its date 2999-05 left out (no update gives it)\n")
+        0, f"Warning: {kind} {record}: its {left_out} left out (no update gives it)\n")
     last = json.loads(result.stdout.splitlines()[-1])
-    assert (last["id"], last["status"], "to" in last) == (amendment, "cancelled", False)
+    assert (last["id"], last["status"], key in last) == (amendment, status, False)
 
 
 def test_a_revised_pledge_comes_back_as_pledged_then_revised(events: Path, tmp_path: Path,
@@ -511,3 +532,4 @@ def test_a_revised_pledge_comes_back_as_pledged_then_revised(events: Path, tmp_p
     assert rows(copy_db, wanted) == rows(db, wanted) == [
         {"id": pledge, "amount_text": "250", "status": "disbursed",
          "disbursed_amount_text": "40"}]
+

@@ -208,6 +208,10 @@ class Exporter:
         if status_row is not None and moved is not None and moved["id"] == status_row["id"]:
             status_row = self._both(subject, data["date"], status_row, moved,
                                     reschedules[-1].event_id)
+        if status_row is not None and revised is not None and revised["id"] == status_row["id"]:
+            # one amendment set the amount and a status no revision gives: one row only
+            self.warn(f"pledge {subject}: its amount {data['amount']} left out (no update "
+                      "gives it)")
         if status_row is not None:
             rows = [row for row in rows if row.get("id") != status_row["id"]]
             rows.append(status_row)
