@@ -671,3 +671,38 @@ def test_a_moment_that_does_not_exist_says_why(events: Path, seeded: dict[str, s
     """As dates do ("no month 13"), not only the forms a moment takes."""
     result = run(*args)
     assert (result.exit_code, result.stdout, result.stderr) == (1, "", f"Error: {message}\n")
+
+
+@pytest.mark.parametrize(("args", "value"), [
+    (("build", "--as-of"), "20260605"),
+    (("export", "--as-of"), "2026-W23-5"),
+    (("serve", "--no-watch", "--as-of"), "2026W235"),
+    (("build", "--as-of"), "20260605T120000Z"),
+])
+def test_a_moment_in_another_iso_form_is_refused(events: Path, args: tuple[str, ...],
+                                                 value: str) -> None:
+    """Python reads 20260605 or a week date as a midnight: --as-of would have left out
+    the day's events that 2026-06-05 (the end of that day) takes."""
+    result = run(*args, value)
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        1, "", f"Error: invalid --as-of '{value}': use YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ\n")
+
+
+@pytest.mark.parametrize("value", ["20260605", "20260605T120000Z"])
+def test_since_refuses_a_moment_in_another_iso_form(events: Path, value: str) -> None:
+    result = run("log", "--since", value)
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        1, "", f"Error: invalid --since '{value}': use a date (YYYY, YYYY-MM or YYYY-MM-DD) "
+        "or a time (YYYY-MM-DDTHH:MM:SSZ)\n")
+
+
+@pytest.mark.parametrize(("value", "moment"), [
+    ("2026-06-05T10:00", "2026-06-05T10:00:00.000000Z"),
+    ("2026-06-05 10:00:00.5+02:00", "2026-06-05T08:00:00.500000Z"),
+    ("2026-06-05T10:00+0200", "2026-06-05T08:00:00.000000Z"),
+    ("2026-06-05T10:00:00-00:00", "2026-06-05T10:00:00.000000Z"),
+])
+def test_times_in_the_extended_form_are_read_as_before(value: str, moment: str) -> None:
+    from tracker.envelope import as_of_moment
+
+    assert as_of_moment(value) == moment

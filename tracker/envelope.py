@@ -263,8 +263,16 @@ def _no_such_moment(value: str) -> str | None:
     return None
 
 
+# A day and a time in ISO 8601's extended form, with an optional Z or UTC offset: the
+# only times the options take (Python also reads 20260605 or 2026-W23-5 as a midnight).
+_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]+)?)?"
+                   r"(?:Z|[+-][0-9]{2}(?::?[0-9]{2})?)?")
+
+
 def _instant(value: str) -> datetime:
     """A time as ISO 8601 writes it, with an optional Z or UTC offset (else UTC)."""
+    if not _TIME.fullmatch(value):
+        raise ValueError(value)
     moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
