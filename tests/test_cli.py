@@ -336,7 +336,8 @@ def test_show_gives_the_date_and_note_of_a_status_update(events: Path) -> None:
         (meeting, None, None, None), (held, "2024-08", "held in Astana", "held in Astana"),
         (cancelled, None, None, None)]
     assert set(shown[1]) == {"id", "type", "recorded_at", "recorded_by", "changes",
-                             "reason", "source", "data", "status_date", "status_note"}
+                             "reason", "source", "data", "status_date", "status_note",
+                             "after_retraction"}
     shown = json.loads(ok("show", pledge, "--json"))["history"]
     assert [(event["id"], event["status_date"], event["status_note"])
             for event in shown] == [(pledge, None, None), (disbursed, "2021-03-05", None)]

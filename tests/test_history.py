@@ -13,6 +13,7 @@ import pytest
 from tracker import site
 
 from .conftest import METADATA, SOURCE, log_bytes, ok, rows, run
+from .test_references import as_bob, diverge, merge
 
 
 def test_amend_scenario_show_and_as_of(db: Path, tracker_env: Path) -> None:
@@ -485,6 +486,80 @@ def test_show_gives_a_retracted_records_last_state_with_its_updates() -> None:
         "  date: 2031", "  status: cancelled", "  participants: JPN, KAZ",
         "  official: JPN:Yoko Kamikawa:Minister\\, Japan"]
     assert "  disbursed_amount: 50" in ok("show", pledge).splitlines()
+
+
+SOURCE_LINES = ("source: https://example.org/report", '  "a quote"')  # what SOURCE shows
+
+
+def no_effect(event: dict, *lines: str) -> list[str]:
+    """How `show` prints an event of its history that came after the retraction."""
+    return [f"  {event['recorded_at']}  tester  {event['type']}  {event['id']}",
+            "    (after the retraction: no effect)", *(f"    {line}" for line in lines)]
+
+
+def test_show_marks_what_another_clone_recorded_after_the_retraction(
+    events: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Events merged from another clone that come after the retraction (an update, a
+    citation, an amendment, a second retraction) are in the history with their usual lines
+    (an update's status too), each marked as changing nothing, as the build has it."""
+    meeting = ok("add", "meeting", "--title", "Talks", "--date", "2024", *SOURCE)
+    pledge = ok("add", "pledge", "--title", "Aid", "--date", "2020", "--donor", "JPN",
+                "--recipient", "KAZ", "--amount", "100", "--currency", "JPY", *SOURCE)
+    clone = diverge(events, monkeypatch)
+    ok("retract", meeting, "--reason", "a duplicate")
+    ok("retract", pledge, "--reason", "a duplicate")
+    as_bob(clone, monkeypatch, "update", meeting, "--status", "postponed", "--date",
+           "2024-05", "--note", "no date yet", *SOURCE)
+    as_bob(clone, monkeypatch, "cite", meeting, "--source", "Another report")
+    as_bob(clone, monkeypatch, "amend", meeting, "--set", "title=Talks in Astana",
+           "--set", "participant=JPN,KAZ", "--reason", "misread")
+    as_bob(clone, monkeypatch, "update", pledge, "--status", "disbursed", "--amount", "7",
+           *SOURCE)
+    as_bob(clone, monkeypatch, "retract", pledge, "--reason", "recorded twice")
+    assert merge(clone, events) == ""
+    history = json.loads(ok("show", meeting, "--json"))["history"]
+    assert [(event["type"], event["changes"], event["after_retraction"])
+            for event in history] == [
+        ("meeting.recorded", [], False),
+        ("record.retracted", [{"field": "record", "old": "recorded", "new": "retracted"}],
+         False),
+        ("meeting.status_changed", [], True), ("source.added", [], True),
+        ("record.amended", [], True)]
+    shown = ok("show", meeting).splitlines()
+    assert shown[shown.index("history:") + 8:] == [
+        *no_effect(history[2], "status: postponed", "date: 2024-05", "note: no date yet",
+                   *SOURCE_LINES),
+        *no_effect(history[3], "source: Another report"),
+        *no_effect(history[4], "participants: JPN, KAZ", "title: Talks in Astana",
+                   "reason: misread")]
+    history = json.loads(ok("show", pledge, "--json"))["history"]
+    assert [(event["type"], event["after_retraction"]) for event in history] == [
+        ("pledge.recorded", False), ("record.retracted", False),
+        ("pledge.status_changed", True), ("record.retracted", True)]
+    shown = ok("show", pledge).splitlines()
+    assert shown[shown.index("history:") + 8:] == [
+        *no_effect(history[2], "status: disbursed", "amount: 7", *SOURCE_LINES),
+        *no_effect(history[3], "reason: recorded twice")]
+    assert shown[1] == "  RETRACTED: a duplicate (last state below)"
+
+
+def test_show_marks_a_slug_recorded_in_another_clone_after_its_retraction(
+    events: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A format recorded in two clones under one slug: the second, after the first was
+    retracted, changes nothing, and `show` says so."""
+    ok("add", "meeting", "--title", "Talks", "--date", "2024", *SOURCE)
+    clone = diverge(events, monkeypatch)
+    ok("add", "format", "c5", "--name", "C5", *SOURCE)
+    ok("retract", "c5", "--reason", "a test")
+    as_bob(clone, monkeypatch, "add", "format", "c5", "--name", "C5+1", *SOURCE)
+    merge(clone, events)
+    history = json.loads(ok("show", "c5", "--json"))["history"]
+    assert [(event["type"], event["after_retraction"]) for event in history] == [
+        ("format.recorded", False), ("record.retracted", False), ("format.recorded", True)]
+    shown = ok("show", "c5").splitlines()
+    assert shown[-5:] == no_effect(history[2], "recorded: C5+1", *SOURCE_LINES)
 
 
 @pytest.mark.parametrize(("command", "given"), [

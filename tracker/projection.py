@@ -342,6 +342,8 @@ class Projector:
         self.last_key: tuple | None = None
         self.seen: set[str] = set()  # event ids applied (an event repeated is applied once)
         self.repeats: list[Repeat] = []  # the copies of events applied before: left out
+        self.after_retraction: set[str] = set()  # ids of events that changed nothing: their
+        # record was retracted before them (see `current`)
         self.buffers: dict[str, list[tuple]] = {name: [] for name in COLUMNS}
         # table -> the subjects with rows in its buffer
         self.pending: dict[str, set[str]] = {name: set() for name in COLUMNS}
@@ -468,11 +470,15 @@ class Projector:
                          strict=True))
         return without_source(upcast({**event, "data": orjson.loads(event["data"])})["data"])
 
-    def current(self, subject: str) -> Record | None:
-        """The record an event about `subject` applies to; None if unknown or retracted
-        (possible after a merge; `tracker verify` reports unknown subjects)."""
-        record = self.record(subject)
-        return None if record is None or record.retracted else record
+    def current(self, event: Event) -> Record | None:
+        """The record an event applies to; None if unknown or retracted (possible after a
+        merge; `tracker verify` reports unknown subjects). An event about a retracted
+        record changes nothing: its id is noted in `after_retraction`."""
+        record = self.record(event["subject"])
+        if record is not None and record.retracted:
+            self.after_retraction.add(event["id"])
+            return None
+        return record
 
     def touch(self, kind: str, subject: str, recorded_at: str) -> None:
         shape = SHAPES[kind]
@@ -511,6 +517,7 @@ class Projector:
     def recorded(self, event: Event) -> None:
         subject = event["subject"]
         if subject != event["id"] and self.record(subject) is not None:
+            self.current(event)  # noted if that format was retracted before it
             return  # a format's slug recorded first by another event: verify warns
         for table, values in record_rows(event):
             self.insert_values(table, values, subject)
@@ -520,7 +527,7 @@ class Projector:
 
     def amended(self, event: Event) -> None:
         subject, changes = event["subject"], effective_changes(event["data"]["changes"])
-        record = self.current(subject)
+        record = self.current(event)
         if record is None:
             return
         shape, stamp = SHAPES[record.kind], event["recorded_at"]
@@ -555,7 +562,7 @@ class Projector:
     def status_changed(self, event: Event) -> None:
         data, subject = event["data"], event["subject"]
         kind = event["type"].partition(".")[0]
-        record = self.current(subject)
+        record = self.current(event)
         if record is None or record.kind != kind:
             return
         table = SHAPES[kind].table
@@ -610,7 +617,7 @@ class Projector:
             self.touched.actors |= actors_of(data)
 
     def source_added(self, event: Event) -> None:
-        record = self.current(event["subject"])
+        record = self.current(event)
         if record is None:
             return
         self.touch(record.kind, event["subject"], event["recorded_at"])
@@ -620,7 +627,7 @@ class Projector:
         """The source an event gave leaves `sources`; its history and the corrections
         keep it. A withdrawal of what is no source of the record changes nothing."""
         subject, withdrawn = event["subject"], event["data"]["event"]
-        record = self.current(subject)
+        record = self.current(event)
         if record is None:
             return
         self.settle(subject, "sources")
@@ -638,7 +645,7 @@ class Projector:
 
     def retracted(self, event: Event) -> None:
         subject = event["subject"]
-        record = self.current(subject)
+        record = self.current(event)
         if record is None:
             return
         shape, stamp = SHAPES[record.kind], event["recorded_at"]

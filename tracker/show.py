@@ -11,7 +11,14 @@ import orjson
 from .duplicates import copies_noted
 from .errors import TrackerError, shown
 from .log import EventLog
-from .model import RETRACTED, SOURCE_WITHDRAWN, effective_changes, join_items, official_option
+from .model import (
+    AMENDED,
+    RETRACTED,
+    SOURCE_WITHDRAWN,
+    effective_changes,
+    join_items,
+    official_option,
+)
 from .projection import TABLE_OF, project
 from .replay import events_in_order
 
@@ -31,8 +38,9 @@ def _rows(conn: sqlite3.Connection, sql: str, *args: Any) -> list[dict[str, Any]
 
 def describe(log: EventLog, subject: str) -> tuple[dict[str, Any], list[str]]:
     """A record's current state and its history: every event about it, in order, each
-    once as replay keeps it, with what it changed (old -> new), the reason and the
-    source; and a note of each event the log holds more than once (`copies_noted`)."""
+    once as replay keeps it, with what it changed (old -> new), the reason, the source
+    and whether it came after the record's retraction (and so changed nothing); and a
+    note of each event the log holds more than once (`copies_noted`)."""
     events, repeats = events_in_order(log, lambda event: event["subject"] == subject)
     if not events:
         from .catalog import Catalog
@@ -71,6 +79,7 @@ def describe(log: EventLog, subject: str) -> tuple[dict[str, Any], list[str]]:
             "source": event["data"].get("source"),
             "data": event["data"],
             **_update_fields(event),
+            "after_retraction": event["id"] in projector.after_retraction,
         })
     return {"kind": kind, "id": subject, "retracted": bool(record["retracted"]),
             "retraction_reason": record["retraction_reason"], "state": state,
@@ -161,6 +170,9 @@ def render(record: dict[str, Any]) -> str:
     for event in record["history"]:
         lines.append(f"  {event['recorded_at']}  {event['recorded_by']}  {event['type']}  "
                      f"{event['id']}")
+        if event["after_retraction"]:
+            lines.append("    (after the retraction: no effect)")
+            lines.extend(f"    {line}" for line in _asked(event))
         if event["type"].endswith(".recorded"):
             data = event["data"]
             lines.append(f"    recorded: {data.get('title') or data.get('name')}")
@@ -186,6 +198,26 @@ def render(record: dict[str, Any]) -> str:
         if event["source"]:
             lines.append(f"    source: {_source_line(event['source'])}")
     return "\n".join(lines)
+
+
+def _asked(event: dict[str, Any]) -> list[str]:
+    """What an event that changed nothing asked for, as `field: value` lines: a status
+    update's status, --amount and --to, an amendment's --set fields (its date and note,
+    reason and source have their usual lines)."""
+    data = event["data"]
+    if event["type"].endswith(".status_changed"):
+        asked = {key: data[key] for key in ("status", "amount", "to") if key in data}
+    elif event["type"] == AMENDED and isinstance(data.get("changes"), dict):
+        asked = dict(sorted(effective_changes(data["changes"]).items()))  # as replay does
+    else:
+        return []
+    return [f"{field}: {_listed(_as_kept(value))}" for field, value in asked.items()]
+
+
+def _as_kept(value: Any) -> Any:
+    """A value as the history table keeps it: text as it is, None as None, any other
+    (a list, a number, a flag) as JSON."""
+    return value if value is None or isinstance(value, str) else orjson.dumps(value).decode()
 
 
 def log_line(event: Event) -> str:
