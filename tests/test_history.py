@@ -562,6 +562,31 @@ def test_show_marks_a_slug_recorded_in_another_clone_after_its_retraction(
     assert shown[-5:] == no_effect(history[2], "recorded: C5+1", *SOURCE_LINES)
 
 
+@pytest.mark.parametrize("command", [
+    ("format", "c5", "--name", "C5"),
+    ("meeting", "--title", "Talks", "--date", "2024"),
+    ("announcement", "--title", "Plan", "--date", "2024", "--by", "JPN"),
+    ("pledge", "--title", "Aid", "--date", "2020", "--donor", "JPN", "--recipient", "KAZ",
+     "--amount", "100", "--currency", "JPY"),
+])
+def test_a_retry_of_add_says_that_the_record_was_retracted_since(
+    events: Path, command: tuple[str, ...]
+) -> None:
+    """The retry appends nothing and exits 0 with the same stdout, as any retry, and
+    says that the record it made was retracted since."""
+    event_id = "01J3Z8Q6M0S7WQ4N6V7R2K9B1C"
+    args = ("add", *command, *SOURCE, "--id", event_id)
+    made = ok(*args)
+    assert made == (command[1] if command[0] == "format" else event_id)
+    ok("retract", made, "--reason", "a duplicate")
+    before = log_bytes(events)
+    result = run(*args)
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        0, f"{made}\n",
+        f"Already recorded: {event_id} (nothing appended; it was retracted since)\n")
+    assert log_bytes(events) == before
+
+
 @pytest.mark.parametrize(("command", "given"), [
     (("amend", "{id}", "--set", "title=New", "--reason", "r"), ""),
     (("update", "{id}", "--status", "held", *SOURCE), ""),

@@ -130,12 +130,12 @@ def _append(ctx: click.Context, draft, event_id: str | None, as_json: bool) -> N
     from .recorder import record
 
     log = _log(ctx)
-    event, is_new = record(log, draft, event_id)
+    event, retry = record(log, draft, event_id)
     for warning in draft.warnings:  # once recorded: a refusal is the only line
         _warn(warning)
     _report_appending(log)
-    if not is_new:
-        click.echo(f"Already recorded: {event['id']} (nothing appended)", err=True)
+    if retry is not None:
+        click.echo(f"Already recorded: {event['id']} ({retry})", err=True)
     if as_json:
         click.echo(_dumps(event))
     else:

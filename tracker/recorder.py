@@ -70,8 +70,11 @@ def same_content(a: dict[str, Any], b: dict[str, Any]) -> bool:
     return all(a[key] == b[key] for key in ("type", "schema", "subject", "data"))
 
 
-def record(log: EventLog, draft: Draft, event_id: str | None = None) -> tuple[dict[str, Any], bool]:
-    """Append the draft as one event; return it and whether it is new (False: a retry).
+def record(log: EventLog, draft: Draft,
+           event_id: str | None = None) -> tuple[dict[str, Any], str | None]:
+    """Append the draft as one event; return it and None, or, if the event of that id is
+    in the log already with the same content (a retry), that event and what to say of it
+    (`retried`).
 
     The event sorts after every event it refers to, so replay order is causal even when
     clocks of different writers disagree.
@@ -91,7 +94,7 @@ def record(log: EventLog, draft: Draft, event_id: str | None = None) -> tuple[di
                 candidate = {"type": draft.type, "schema": envelope.SCHEMA,
                              "subject": draft.subject or event_id, "data": draft.data}
                 if same_content(existing, candidate):
-                    return existing, False
+                    return existing, retried(catalog, existing)
                 raise TrackerError(f"id {event_id} is already used by another event")
             if event_id and catalog.held_unread(event_id):
                 raise TrackerError(USED_UNREAD.format(event_id))
@@ -121,7 +124,17 @@ def record(log: EventLog, draft: Draft, event_id: str | None = None) -> tuple[di
             "recorded_by": by,
             "data": draft.data,
         })
-        return event, True
+        return event, None
+
+
+def retried(catalog: Catalog, event: dict[str, Any]) -> str:
+    """What a retry of this event did (appended nothing) and, if the event made a record,
+    whether that record was retracted since."""
+    if event["type"].endswith(".recorded"):
+        found = catalog.subjects.get(event["subject"])
+        if found is not None and found.retracted:
+            return "nothing appended; it was retracted since"
+    return "nothing appended"
 
 
 def already(catalog: Catalog, subject: str) -> str | None:
