@@ -252,10 +252,10 @@ def test_a_retry_of_amend_retract_update_or_cite_appends_nothing(events: Path) -
     retract = ("retract", meeting, "--reason", "recorded twice", "--id", ids[3])
     assert ok(*retract) == ids[3]
     before = log_bytes(events)
-    for args in [*first, retract]:
+    for args, said in [*((args, f"; {meeting} is retracted") for args in first), (retract, "")]:
         result = run(*args)
         assert (result.exit_code, result.stdout, result.stderr) == (
-            0, f"{args[-1]}\n", f"Already recorded: {args[-1]} (nothing appended)\n"), args
+            0, f"{args[-1]}\n", f"Already recorded: {args[-1]} (nothing appended{said})\n"), args
     for args in [("amend", meeting, "--set", "title=Talks in Bishkek", "--reason", "misread",
                   "--id", ids[0]),
                  ("retract", meeting, "--reason", "another reason", "--id", ids[3])]:

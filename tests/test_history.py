@@ -587,6 +587,42 @@ def test_a_retry_of_add_says_that_the_record_was_retracted_since(
     assert log_bytes(events) == before
 
 
+@pytest.mark.parametrize("command", [
+    ("update", "{id}", "--status", "cancelled", *SOURCE),
+    ("cite", "{id}", "--source", "https://example.org/more"),
+    ("amend", "{id}", "--set", "title=New", "--reason", "a typo"),
+    ("uncite", "{citation}", "--reason", "a bad link"),
+])
+def test_a_retry_of_a_change_names_its_record_retracted_since(
+    events: Path, command: tuple[str, ...]
+) -> None:
+    """The retry of an event about a record retracted since appends nothing, exits 0 with
+    the same stdout, and says that the record is retracted."""
+    meeting = ok("add", "meeting", "--title", "Talks", "--date", "2019", *SOURCE)
+    citation = ok("cite", meeting, "--source", "https://example.org/other")
+    event_id = "01J3Z8Q6M0S7WQ4N6V7R2K9B1C"
+    args = (*(part.format(id=meeting, citation=citation) for part in command),
+            "--id", event_id)
+    assert ok(*args) == event_id
+    ok("retract", meeting, "--reason", "a duplicate")
+    before = log_bytes(events)
+    result = run(*args)
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        0, f"{event_id}\n",
+        f"Already recorded: {event_id} (nothing appended; {meeting} is retracted)\n")
+    assert log_bytes(events) == before
+
+
+def test_a_retry_of_a_retraction_says_only_that_nothing_was_appended(events: Path) -> None:
+    meeting = ok("add", "meeting", "--title", "Talks", "--date", "2019", *SOURCE)
+    event_id = "01J3Z8Q6M0S7WQ4N6V7R2K9B1C"
+    args = ("retract", meeting, "--reason", "a duplicate", "--id", event_id)
+    assert ok(*args) == event_id
+    result = run(*args)
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        0, f"{event_id}\n", f"Already recorded: {event_id} (nothing appended)\n")
+
+
 @pytest.mark.parametrize(("command", "given"), [
     (("amend", "{id}", "--set", "title=New", "--reason", "r"), ""),
     (("update", "{id}", "--status", "held", *SOURCE), ""),

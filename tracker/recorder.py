@@ -128,13 +128,14 @@ def record(log: EventLog, draft: Draft,
 
 
 def retried(catalog: Catalog, event: dict[str, Any]) -> str:
-    """What a retry of this event did (appended nothing) and, if the event made a record,
-    whether that record was retracted since."""
+    """What a retry of this event did (appended nothing) and whether the record it made,
+    or is about, is retracted now (but by that event itself)."""
+    found = catalog.subjects.get(event["subject"])
+    if found is None or not found.retracted or event["type"] == RETRACTED:
+        return "nothing appended"
     if event["type"].endswith(".recorded"):
-        found = catalog.subjects.get(event["subject"])
-        if found is not None and found.retracted:
-            return "nothing appended; it was retracted since"
-    return "nothing appended"
+        return "nothing appended; it was retracted since"
+    return f"nothing appended; {event['subject']} is retracted"
 
 
 def already(catalog: Catalog, subject: str) -> str | None:
