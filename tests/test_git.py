@@ -336,3 +336,48 @@ def test_a_writer_set_by_hand_is_never_replaced(tmp_path: Path,
         "to another writer id\n")
     assert log_bytes(repo / "events") == before
     assert event_id != topic_event
+
+
+def _segment_of(events: Path, writer: str) -> Path:
+    [segment] = (events / writer).glob("*.jsonl")
+    return segment
+
+
+@pytest.mark.parametrize("keep_cache", [True, False])
+@pytest.mark.parametrize("copied", ["own", "other writer's"])
+def test_a_line_repeated_at_the_end_of_a_segment_does_not_reuse_a_seq(
+    events: Path, monkeypatch: pytest.MonkeyPatch, copied: str, keep_cache: bool
+) -> None:
+    """A merge that repeats an earlier line at the end of a writer's segment, or copies
+    another writer's line there: the next event takes the writer's highest seq + 1 (with
+    the clone's cache, or without it), and verify passes with only the copies' warning."""
+    monkeypatch.setenv("TRACKER_WRITER", "alice")
+    ok("add", "format", "fmt-a", "--name", "A", *SOURCE)
+    monkeypatch.setenv("TRACKER_WRITER", "bob")
+    ok("add", "format", "fmt-b", "--name", "B", *SOURCE)
+    ok("cite", "fmt-b", "--source", "https://example.org/more")
+    bob = _segment_of(events, "bob")
+    copy = (bob if copied == "own" else _segment_of(events, "alice")).read_bytes()
+    with open(bob, "ab") as file:
+        file.write(copy.splitlines(keepends=True)[0])
+    if not keep_cache:
+        shutil.rmtree(events / ".cache")
+    result = run("cite", "fmt-b", "--source", "https://example.org/again", "--json")
+    assert (result.exit_code, result.stderr) == (0, "")
+    assert (json.loads(result.stdout)["writer"], json.loads(result.stdout)["seq"]) == ("bob", 3)
+    report = run("verify")
+    assert report.exit_code == 0, report.output
+    assert report.stdout.startswith("OK: 5 events in 2 files")
+
+
+def test_a_folder_holding_only_another_writers_line_starts_at_seq_1(
+    events: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TRACKER_WRITER", "alice")
+    ok("add", "format", "fmt-a", "--name", "A", *SOURCE)
+    ok("cite", "fmt-a", "--source", "https://example.org/more")
+    (events / "zed").mkdir()
+    shutil.copy(_segment_of(events, "alice"), events / "zed")
+    monkeypatch.setenv("TRACKER_WRITER", "zed")
+    event = json.loads(ok("cite", "fmt-a", "--source", "https://example.org/zed", "--json"))
+    assert (event["writer"], event["seq"]) == ("zed", 1)

@@ -24,6 +24,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import orjson
+
 from . import envelope
 from .errors import TrackerError, shown
 
@@ -393,27 +395,40 @@ class EventLog:
             os.close(fd)
 
     def last_event(self, writer: str) -> dict[str, Any] | None:
-        """The writer's most recent complete event, read from the end of its segments."""
+        """The writer's most recent complete event: the one with the highest seq of the
+        writer's own lines in its newest segment that holds any (its events go forward in
+        time). That is its last line when the line before is the writer's previous seq;
+        else (a line copied in after it, or repeated by a merge) the segment is read."""
         for segment in sorted((self.root / writer).glob("*.jsonl"), reverse=True):
             found = _last_line(segment)
-            if found is not None:
-                start, body = found
-                try:
-                    event = envelope.parse_line(body)
-                    problem = None  # the next event follows its moment: it must name one
-                    if envelope.moment(event["recorded_at"]) is None:
-                        problem = f"bad recorded_at {shown(event['recorded_at'])}"
-                except envelope.BadLine as error:
-                    problem = str(error)
-                if problem:
-                    where = f"{segment.relative_to(self.root)}:{_line_number(segment, start)}"
-                    raise TrackerError(
-                        f"event {envelope.id_in(body)} ({where}): {problem}; the last event of "
-                        f"writer {writer} is damaged, so nothing can be appended after it: "
-                        "run tracker verify"
-                    ) from None
+            if found is None:
+                continue
+            event = self._readable(segment, *found, writer)
+            if event["writer"] == writer and _follows(segment, found[0], event):
                 return event
+            highest = _highest_seq(segment, writer)
+            if highest is not None:
+                return self._readable(segment, *highest, writer)
         return None
+
+    def _readable(self, segment: Path, start: int, body: bytes, writer: str) -> dict[str, Any]:
+        """The event of a line that the next event of `writer` would follow; refused if
+        it is damaged."""
+        try:
+            event = envelope.parse_line(body)
+            problem = None  # the next event follows its moment: it must name one
+            if envelope.moment(event["recorded_at"]) is None:
+                problem = f"bad recorded_at {shown(event['recorded_at'])}"
+        except envelope.BadLine as error:
+            problem = str(error)
+        if problem:
+            where = f"{segment.relative_to(self.root)}:{_line_number(segment, start)}"
+            raise TrackerError(
+                f"event {envelope.id_in(body)} ({where}): {problem}; the last event of "
+                f"writer {writer} is damaged, so nothing can be appended after it: "
+                "run tracker verify"
+            ) from None
+        return event
 
     def quarantine(self, tail: Tail) -> Tail:
         """Copy a tail to `.quarantine/<writer>/`, then cut it off its segment (lock held)."""
@@ -431,6 +446,37 @@ class EventLog:
         moved = replace(tail, moved_to=target)
         self.quarantined.append(moved)
         return moved
+
+
+def _writer_and_seq(body: bytes) -> tuple[Any, Any]:
+    """A line's writer and seq, as far as they can be read (None if not)."""
+    try:
+        event = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None, None
+    return (event.get("writer"), event.get("seq")) if isinstance(event, dict) else (None, None)
+
+
+def _follows(segment: Path, start: int, event: dict[str, Any]) -> bool:
+    """Whether the line before the one at `start` is its writer's previous seq."""
+    before = _line_before(segment, start)
+    return before is not None and \
+        _writer_and_seq(before[1]) == (event["writer"], event["seq"] - 1)
+
+
+def _highest_seq(segment: Path, writer: str) -> tuple[int, bytes] | None:
+    """Where the line of `writer` with the highest seq in a segment starts, and the line."""
+    highest: tuple[int, int, bytes] | None = None
+    start = 0
+    with open(segment, "rb") as file:
+        for raw in file:
+            if raw.endswith(b"\n"):  # (a tail is not an event)
+                line_writer, seq = _writer_and_seq(raw)
+                if line_writer == writer and type(seq) is int and \
+                        (highest is None or seq > highest[0]):
+                    highest = (seq, start, raw[:-1])
+            start += len(raw)
+    return None if highest is None else highest[1:]
 
 
 def _is_complete(last: dict[str, Any] | None, mark: dict[str, Any] | None) -> bool:
