@@ -696,6 +696,25 @@ def test_since_refuses_a_moment_in_another_iso_form(events: Path, value: str) ->
         "or a time (YYYY-MM-DDTHH:MM:SSZ)\n")
 
 
+@pytest.mark.parametrize("args", [
+    ("build", "--as-of"), ("export", "--as-of"), ("serve", "--no-watch", "--as-of"),
+    ("log", "--since"),
+])
+@pytest.mark.parametrize("value", ["", "  "])
+def test_an_empty_moment_is_refused_not_read_as_no_bound(
+    events: Path, args: tuple[str, ...], value: str
+) -> None:
+    """A script whose variable is unset (--as-of "$T") gets an error, not the present."""
+    ok("add", "format", "fmt-a", "--name", "A", *SOURCE)
+    before = log_bytes(events)
+    result = run(*args, value)
+    why = ("use YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ" if args[-1] == "--as-of" else
+           "use a date (YYYY, YYYY-MM or YYYY-MM-DD) or a time (YYYY-MM-DDTHH:MM:SSZ)")
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        1, "", f"Error: invalid {args[-1]} '': {why}\n")
+    assert log_bytes(events) == before
+
+
 @pytest.mark.parametrize(("value", "moment"), [
     ("2026-06-05T10:00", "2026-06-05T10:00:00.000000Z"),
     ("2026-06-05 10:00:00.5+02:00", "2026-06-05T08:00:00.500000Z"),

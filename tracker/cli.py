@@ -481,7 +481,7 @@ def log_command(ctx: click.Context, event_type: str | None, subject: str | None,
             subject = parse_reference(subject)
         except Invalid as error:
             raise error.named("--subject") from None
-    start = since_moment(since) if since else None
+    start = since_moment(since) if since is not None else None
 
     def wanted(event: dict) -> bool:
         return ((not event_type or event_type in (event["type"],
@@ -583,7 +583,7 @@ def build(ctx: click.Context, full: bool, as_of: str | None, db_path: Path | Non
     from .progress import bytes_bar
 
     target = db_path or ctx.obj["db"]
-    moment = as_of_moment(as_of) if as_of else None
+    moment = as_of_moment(as_of) if as_of is not None else None
     result = build_database(_log(ctx), target, full=full, as_of=moment, progress=bytes_bar)
     if result.incremental:
         click.echo(f"Updated {target} with {counted(result.events, 'new event')}")
@@ -630,7 +630,7 @@ def serve(ctx: click.Context, host: str, port: int, as_of: str | None,
     from .serve import serve as run_server
 
     log, db = _log(ctx), ctx.obj["db"]
-    moment = as_of_moment(as_of) if as_of else None
+    moment = as_of_moment(as_of) if as_of is not None else None
     if metadata is not None and not metadata.exists():
         raise click.ClickException(f"no metadata file {shown(str(metadata))}")
     metadata = metadata or Path(ctx.obj["events"]).parent / "datasette-metadata.json"
@@ -765,7 +765,7 @@ def export(ctx: click.Context, output_format: str, kind: str | None,
     from .envelope import as_of_moment
 
     log, db = _log(ctx), ctx.obj["db"]
-    if as_of:
+    if as_of is not None:
         with built_as_of(log, as_of_moment(as_of)) as (snapshot, result):
             _warn_of_build(result)
             _export(snapshot, output_format, kind)
