@@ -20,6 +20,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 
 from tracker import schema
+from tracker.envelope import new_id, seal
 from tracker.model import parse_amount
 from tracker.projection import _number
 from tracker.serve import load_metadata, make_datasette
@@ -27,6 +28,7 @@ from tracker.site import actor_code
 
 from .conftest import METADATA, SOURCE, ok, rows
 from .serving import copy_bundled_project, tracker_serve
+from .test_references import as_bob, diverge, merge
 
 CONTRACT = {"events", "meetings", "meeting_participants", "announcements", "pledges",
             "pledge_recipients", "formats", "format_members", "actors", "sources",
@@ -321,6 +323,70 @@ async def test_more_than_1000_events_since_a_date_are_said_to_be_cut(tmp_path: P
                                             "recorded_at desc limit 1 offset 999")[0][
                                      "recorded_at"])
     assert (fewer["truncated"], len(fewer["rows"])) == (False, 1000)
+
+
+async def answer_since(db: Path, query: str, date: str = "") -> list[dict]:
+    """The answer of `recorded_since` or `changed_since` from a date, newest first."""
+    site = make_datasette(db, load_metadata(METADATA))
+    await site.invoke_startup()
+    return await get_json(site, f"/tracker/{query}.json?_shape=array&date="
+                                + urllib.parse.quote(date))
+
+
+async def test_changed_since_leaves_out_what_came_after_the_retraction(
+    events: Path, db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Events merged from another clone that come after their record's retraction change
+    nothing: `changed_since` leaves out a citation and a slug recorded again, as it does an
+    update, and keeps what came before the retraction (a citation too)."""
+    meeting = ok("add", "meeting", "--title", "Talks", "--date", "2024", *SOURCE)
+    ok("cite", meeting, "--source", "Early report")
+    clone = diverge(events, monkeypatch)
+    ok("add", "format", "c5", "--name", "C5", *SOURCE)
+    ok("retract", meeting, "--reason", "a duplicate")
+    ok("retract", "c5", "--reason", "a test")
+    late = as_bob(clone, monkeypatch, "cite", meeting, "--source", "Late report")
+    as_bob(clone, monkeypatch, "update", meeting, "--status", "cancelled", *SOURCE)
+    as_bob(clone, monkeypatch, "add", "format", "c5", "--name", "C5+1", *SOURCE)
+    merge(clone, events)
+    changed = await answer_since(db, "changed_since")
+    assert [(row["event_type"], row["record"], row["field"], row["old_value"],
+             row["new_value"]) for row in changed] == [
+        ("record.retracted", "C5", "record", "recorded", "retracted"),
+        ("record.retracted", "Talks", "record", "recorded", "retracted"),
+        ("format.recorded", "C5", "record", None, None),
+        ("source.added", "Talks", "source", None, "Early report"),
+        ("meeting.recorded", "Talks", "record", None, "Talks")]
+    [cited] = rows(db, "select recorded_at from events where id = ?", late)
+    assert await answer_since(db, "changed_since", cited["recorded_at"]) == []
+    assert len(await answer_since(db, "recorded_since", cited["recorded_at"])) == 3
+
+
+@pytest.mark.parametrize(("writer", "after"), [("aaron", False), ("bob", True)])
+async def test_changed_since_orders_a_citation_recorded_with_the_retraction_as_replay_does(
+    events: Path, db: Path, monkeypatch: pytest.MonkeyPatch, writer: str, after: bool
+) -> None:
+    """A citation recorded in the same microsecond as the retraction, in another clone:
+    replay orders the two by writer, and `changed_since` lists the citation when it
+    comes before (as `show` has it)."""
+    monkeypatch.setenv("TRACKER_WRITER", "alice")
+    meeting = ok("add", "meeting", "--title", "Talks", "--date", "2024", *SOURCE)
+    ok("retract", meeting, "--reason", "a duplicate")
+    retraction = json.loads(ok("log", "--json", "--type", "record"))[0]
+    citation = {"id": new_id(), "type": "source.added", "schema": 1, "subject": meeting,
+                "recorded_at": retraction["recorded_at"], "recorded_by": writer,
+                "writer": writer, "seq": 1, "data": {"source": {"citation": "Same moment"}}}
+    (events / writer).mkdir()
+    (events / writer / (citation["recorded_at"][:7] + ".jsonl")).write_bytes(seal(citation))
+    ok("build")
+    history = json.loads(ok("show", meeting, "--json"))["history"]
+    assert [(event["type"], event["after_retraction"]) for event in history[1:]] == (
+        [("record.retracted", False), ("source.added", True)] if after else
+        [("source.added", False), ("record.retracted", False)])
+    changed = await answer_since(db, "changed_since")
+    assert sorted((row["event_type"], row["recorded_by"]) for row in changed) == [
+        ("meeting.recorded", "tester"), ("record.retracted", "tester"),
+        *([] if after else [("source.added", writer)])]
 
 
 async def test_a_donors_totals_survive_the_cut_of_a_long_answer(datasette) -> None:
