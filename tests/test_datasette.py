@@ -389,6 +389,30 @@ async def test_changed_since_orders_a_citation_recorded_with_the_retraction_as_r
         *([] if after else [("source.added", writer)])]
 
 
+async def test_recorded_since_names_a_retracted_record_as_changed_since_does(db: Path) -> None:
+    """The record of each event is its title (a format's name) as it last stood, from
+    `records`, as in `changed_since`: a retracted record's too, where it was null."""
+    meeting = ok("add", "meeting", "--title", "Talks", "--date", "2024", *SOURCE)
+    ok("amend", meeting, "--set", "title=Talks in Astana", "--reason", "misread")
+    ok("add", "format", "c5", "--name", "C5", *SOURCE)
+    ok("cite", "c5", "--source", "Another report")
+    ok("retract", "c5", "--reason", "a test")
+    ok("retract", meeting, "--reason", "a duplicate")
+    kept = ok("add", "announcement", "--title", "Plan", "--date", "2024", "--by", "JPN", *SOURCE)
+    ok("build")
+    recorded = await answer_since(db, "recorded_since")
+    assert [(row["type"], row["record"], row["subject"]) for row in recorded] == [
+        ("announcement.recorded", "Plan", kept),
+        ("record.retracted", "Talks in Astana", meeting),
+        ("record.retracted", "C5", "c5"), ("source.added", "C5", "c5"),
+        ("format.recorded", "C5", "c5"),
+        ("record.amended", "Talks in Astana", meeting),
+        ("meeting.recorded", "Talks in Astana", meeting)]
+    changed = await answer_since(db, "changed_since")
+    assert {row["subject"]: row["record"] for row in changed} == {
+        row["subject"]: row["record"] for row in recorded}
+
+
 async def test_a_donors_totals_survive_the_cut_of_a_long_answer(datasette) -> None:
     """A query answers 1,000 rows at most: the totals come first, so a donor of more
     pledges than that still gets them (here the cut is made at one row)."""
