@@ -215,7 +215,7 @@ CASES = [
                  id="log-subject-neither-id-nor-slug"),
     pytest.param(meeting("--id", "{meeting}", title="Another meeting"),
                  ("{meeting}", "already used"), id="event-id-reused-other-content"),
-    pytest.param(meeting("--id", ""), ("invalid id '': expected a 26-character ULID",),
+    pytest.param(meeting("--id", ""), ("empty --id '': give it a value, or leave it out",),
                  id="event-id-empty"),  # not a new id each time: a retry would repeat it
     pytest.param(("amend", "{pledge}", "--set", "status=", "--reason", "r"),
                  ("--set status= cannot clear the required field status",),
@@ -700,7 +700,7 @@ def test_since_refuses_a_moment_in_another_iso_form(events: Path, value: str) ->
     ("build", "--as-of"), ("export", "--as-of"), ("serve", "--no-watch", "--as-of"),
     ("log", "--since"),
 ])
-@pytest.mark.parametrize("value", ["", "  "])
+@pytest.mark.parametrize("value", ["", " "])
 def test_an_empty_moment_is_refused_not_read_as_no_bound(
     events: Path, args: tuple[str, ...], value: str
 ) -> None:
@@ -708,10 +708,34 @@ def test_an_empty_moment_is_refused_not_read_as_no_bound(
     ok("add", "format", "fmt-a", "--name", "A", *SOURCE)
     before = log_bytes(events)
     result = run(*args, value)
-    why = ("use YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ" if args[-1] == "--as-of" else
-           "use a date (YYYY, YYYY-MM or YYYY-MM-DD) or a time (YYYY-MM-DDTHH:MM:SSZ)")
     assert (result.exit_code, result.stdout, result.stderr) == (
-        1, "", f"Error: invalid {args[-1]} '': {why}\n")
+        1, "", f"Error: empty {args[-1]} '{value}': give it a value, or leave it out\n")
+    assert log_bytes(events) == before
+
+
+@pytest.mark.parametrize("args", [
+    ("update", "{pledge}", "--status", "disbursed", "--amount", "", *SOURCE),
+    ("update", "{pledge}", "--status", "pledged", "--amount", " ", "--note", "n", *SOURCE),
+    ("update", "{meeting}", "--status", "postponed", "--to", "", *SOURCE),
+    ("add", "meeting", "--title", "T", "--date", "2024", "--city", "", *SOURCE),
+    ("add", "meeting", "--title", "T", "--date", "2024", "--participant", "JPN",
+     "--participant", "", *SOURCE),
+    ("cite", "{meeting}", *SOURCE, "--publisher", ""),
+])
+def test_an_empty_text_option_is_refused_not_left_out(events: Path,
+                                                      args: tuple[str, ...]) -> None:
+    """`--amount ''` was read as no --amount: a status update recorded without it."""
+    seeded = {"meeting": ok("add", "meeting", "--title", "M", "--date", "2024", *SOURCE),
+              "pledge": ok("add", "pledge", "--title", "P", "--date", "2024", "--donor", "JPN",
+                           "--recipient", "KAZ", "--amount", "100", "--currency", "USD",
+                           *SOURCE)}
+    before = log_bytes(events)
+    given = [arg.format(**seeded) for arg in args]
+    blank = next(index for index, arg in enumerate(given) if not arg.strip())
+    option, value = given[blank - 1], given[blank]
+    result = run(*given)
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        1, "", f"Error: empty {option} '{value}': give it a value, or leave it out\n")
     assert log_bytes(events) == before
 
 

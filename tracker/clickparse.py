@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import click
+from click.core import ParameterSource
 
 from .errors import shown
 
@@ -17,7 +18,23 @@ class OneValueEach:
         rest = super().parse_args(ctx, args)  # first: --help, and Click's own checks
         if not ctx.resilient_parsing:  # (shell completion)
             _refuse_second_values(ctx, self.get_params(ctx), given)
+            _refuse_blank_values(ctx, self.get_params(ctx))
         return rest
+
+
+def _refuse_blank_values(ctx: click.Context, params: list[click.Parameter]) -> None:
+    """Refuse a text option given an empty value (or spaces): an unset variable in a
+    script (`--amount "$AMOUNT"`) would otherwise leave the option out unsaid."""
+    for param in params:
+        if not (isinstance(param, click.Option) and param.name and param.type is click.STRING
+                and ctx.get_parameter_source(param.name) is ParameterSource.COMMANDLINE):
+            continue
+        value = ctx.params.get(param.name)
+        for item in value if isinstance(value, tuple) else (value,):
+            if isinstance(item, str) and not item.strip():
+                option = max(param.opts, key=len)
+                raise click.UsageError(f"empty {option} {shown(item)}: give it a value"
+                                       + ("" if param.required else ", or leave it out"), ctx)
 
 
 def _refuse_second_values(ctx: click.Context, params: list[click.Parameter],
