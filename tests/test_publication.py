@@ -718,7 +718,7 @@ async def test_atom_feed_gives_amounts_and_says_what_each_date_is(db: Path) -> N
          f"/tracker/meetings/{meeting}"),
         (f"urn:tracker:{disbursed}", "Pledge disbursed: Grant",
          "Date of the change: 2025-01. Pledge date (current): 2024. Disbursed so far "
-         f"(cumulative): 500000000 JPY, of about 2000000000 JPY pledged. {source}",
+         f"(cumulative): 500000000 JPY, of about 2000000000 JPY pledged (current). {source}",
          f"/tracker/pledges/{pledge}"),
         (f"urn:tracker:{exact}", "Pledge: Loan",
          f"Pledge date: 2024-05. Amount: 0.1 EUR. {source}", f"/tracker/pledges/{exact}"),

@@ -168,5 +168,5 @@ async def test_the_atom_feed_says_a_revision_is_one(db: Path) -> None:
     assert (entry.findtext(f"{ATOM}id"), entry.findtext(f"{ATOM}title"),
             entry.findtext(f"{ATOM}content")) == (
         f"urn:tracker:{revised}", "Pledge revised: Grant",
-        "Date of the change: 2024-06. Pledge date (current): 2024-01. Amount pledged now "
-        "(revised): 200000000 USD. Source: https://example.org/report: \u201ca quote\u201d")
+        "Date of the change: 2024-06. Pledge date (current): 2024-01. Amount revised to: "
+        "200000000 USD. Source: https://example.org/report: \u201ca quote\u201d")
