@@ -170,3 +170,21 @@ async def test_the_atom_feed_says_a_revision_is_one(db: Path) -> None:
         f"urn:tracker:{revised}", "Pledge revised: Grant",
         "Date of the change: 2024-06. Pledge date (current): 2024-01. Amount revised to: "
         "200000000 USD. Source: https://example.org/report: \u201ca quote\u201d")
+
+
+def test_amending_the_amount_of_a_revised_pledge_warns_that_it_replaces_the_revision(
+    db: Path,
+) -> None:
+    """An amendment of the amount after a revision sets the amount the pledge stands at
+    now (the revision's is replaced), not only its first figure: said, once recorded."""
+    pledge = grant("100")
+    ok("update", pledge, "--status", "pledged", "--amount", "200", "--date", "2024-07",
+       *SOURCE)
+    result = run("amend", pledge, "--set", "amount=110", "--reason", "first figure misread")
+    assert (result.exit_code, result.stderr) == (0, (
+        "Warning: --set amount=110 replaces 200, the amount an update revised the pledge to "
+        "(its amount is now 110; the revision stays in its history)\n"))
+    ok("build")
+    assert rows(db, "select amount_text from pledges") == [{"amount_text": "110"}]
+    unrevised = grant("100")
+    assert run("amend", unrevised, "--set", "amount=110", "--reason", "misread").stderr == ""

@@ -1223,6 +1223,12 @@ def draft_amendment(
         warnings.append(f"{kept[0]} does not drop {' or '.join(kept[1])}: {kept[2]}")
     if kind == "pledge" and disbursed is not None:
         warnings += _disbursed_against(old, changes, draft.data, disbursed)
+    if kind == "pledge" and "amount" in changes:
+        revised = [update["amount"] for update in updates if is_revision(update)]
+        if revised:
+            warnings.append(f"--set amount={changes['amount']} replaces {revised[-1]}, the "
+                            "amount an update revised the pledge to (its amount is now "
+                            f"{changes['amount']}; the revision stays in its history)")
     if kind in STATUSES and "date" in changes:
         warnings += next(filter(None, (
             _dated_before_the_record(kind, update, changes["date"], amended=True)
