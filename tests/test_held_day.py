@@ -65,25 +65,33 @@ def test_a_meeting_held_on_a_day_of_its_month_takes_that_day_everywhere(
         "date_precision": "month", "year": "2024", "status": "scheduled"}]
 
 
-# (the meeting's date, the --date it is held on, the meeting's date then)
+# (the meeting's date, the --date it is held on, the meeting's date then, how the warning
+# that it keeps its date places the --date, if any)
 DAYS_HELD = [
-    ("2024", "2024-05", "2024-05"),  # a month of its year
-    ("2024-05", "2024-05-13/2024-05-15", "2024-05-13/2024-05-15"),  # days of its month
-    ("2024-05", "2024-05", "2024-05"),  # no more precise
-    ("2024-05-13/2024-05-15", "2024-05-14", "2024-05-13/2024-05-15"),  # a day of its days
-    ("2024-05", "2024-05-30/2024-06-02", "2024-05"),  # not within
+    ("2024", "2024-05", "2024-05", ""),  # a month of its year
+    ("2024-05", "2024-05-13/2024-05-15", "2024-05-13/2024-05-15", ""),  # days of its month
+    ("2024-05", "2024-05", "2024-05", ""),  # the same date
+    ("2024-05-13/2024-05-15", "2024-05-14", "2024-05-13/2024-05-15",
+     "within, but no more precise than,"),  # a day of its days
+    ("2024-05", "2024-05-30/2024-06-02", "2024-05", "not within"),  # across its end
+    ("2024-05", "2024-04-30/2024-05-02", "2024-05", "not within"),  # across its start
 ]
 
 
 def test_only_a_more_precise_date_within_the_meetings_dates_it(db: Path) -> None:
+    """A --date that does not date the meeting (and is not before it, or after it) keeps
+    its date with a warning, not silently."""
     meetings = []
-    for recorded, held, _dated in DAYS_HELD:
+    for recorded, held, _dated, where in DAYS_HELD:
         meetings.append(talks(recorded))
         result = run("update", meetings[-1], "--status", "held", "--date", held, *SOURCE)
-        assert (result.exit_code, result.stderr) == (0, "")
+        warning = (f"Warning: --status held --date {held} is {where} the meeting's date "
+                   f"{recorded}, which stays as set; if it was held on another day than set, "
+                   "record that day as --to\n") if where else ""
+        assert (result.exit_code, result.stderr) == (0, warning)
     ok("build")
     dates = {row["id"]: row["date"] for row in rows(db, "select id, date from meetings")}
-    assert [dates[meeting] for meeting in meetings] == [dated for *_, dated in DAYS_HELD]
+    assert [dates[meeting] for meeting in meetings] == [dated for _, _, dated, _ in DAYS_HELD]
 
 
 def test_an_update_after_it_finds_the_meeting_on_that_day(events: Path,

@@ -812,7 +812,7 @@ def update_warnings(standing: Standing, update: dict[str, Any]) -> list[str]:
     warnings = _dated_before_the_record(kind, update, record_date,
                                         hint=HELD_ON_ANOTHER_DAY if held_on_another_day else "")
     if held_on_another_day:
-        warnings += _held_after_the_meeting(update, record_date)
+        warnings += _held_off_the_meeting(update, record_date)
     if kind == "pledge" and status == "disbursed" and "amount" in update:
         warnings += more_than_pledged(f"--amount {update['amount']}", update["amount"],
                                       standing.data)
@@ -857,16 +857,26 @@ def _dated_before_the_record(kind: str, update: dict[str, Any], record_date: str
 HELD_ON_ANOTHER_DAY = "; if it was held on another day than set, record that day as --to"
 
 
-def _held_after_the_meeting(update: dict[str, Any], record_date: str | None) -> list[str]:
-    """A warning when a meeting is held (with no `--to`) on a `--date` after every day its
-    date can mean: the meeting keeps its date, likely not the day it was held on."""
+def _held_off_the_meeting(update: dict[str, Any], record_date: str | None) -> list[str]:
+    """A warning when a meeting is held (with no `--to`) on a `--date` that does not date
+    it: after every day its date can mean, across its bounds, or within it but no more
+    precise (a day of its days 2024-05-10/2024-05-20). A date before it is
+    `_dated_before_the_record`'s; one more precise within it dates the meeting."""
     date = update.get("date")
-    if update["status"] != "held" or type(date) is not str or not record_date:
+    if update["status"] != "held" or type(date) is not str or not record_date \
+            or date == record_date or narrows(date, record_date):
         return []
-    if parse_date(date).start <= parse_date(record_date).end:
+    held, meeting = parse_date(date), parse_date(record_date)
+    if held.end < meeting.start:
         return []
-    return [f"--status held --date {date} is after the meeting's date {record_date}, which "
-            f"stays as set{HELD_ON_ANOTHER_DAY}"]
+    if held.start > meeting.end:
+        where = "after"
+    elif meeting.start <= held.start and held.end <= meeting.end:
+        where = "within, but no more precise than,"
+    else:
+        where = "not within"
+    return [f"--status held --date {date} is {where} the meeting's date {record_date}, "
+            f"which stays as set{HELD_ON_ANOTHER_DAY}"]
 
 
 def refuse_unchanged_status(kind: str, subject: str, data: dict[str, Any],
