@@ -354,7 +354,7 @@ async def test_changed_since_leaves_out_what_came_after_the_retraction(
              row["new_value"]) for row in changed] == [
         ("record.retracted", "C5", "record", "recorded", "retracted"),
         ("record.retracted", "Talks", "record", "recorded", "retracted"),
-        ("format.recorded", "C5", "record", None, None),
+        ("format.recorded", "C5", "record", None, "C5"),  # a format's name, as a title
         ("source.added", "Talks", "source", None, "Early report"),
         ("meeting.recorded", "Talks", "record", None, "Talks")]
     [cited] = rows(db, "select recorded_at from events where id = ?", late)
