@@ -542,3 +542,20 @@ def test_the_same_value_twice_and_repeatable_options_are_accepted(db: Path) -> N
     assert rows(db, "select title from meetings where id = ?", meeting) == [{"title": "Talks"}]
     assert rows(db, "select actor from meeting_participants where meeting_id = ? "
                 "order by actor", meeting) == [{"actor": "KAZ"}, {"actor": "KOR"}]
+
+
+def test_log_labels_an_update_with_what_it_gives() -> None:
+    """A status, with a revision's amount, the amount disbursed so far, or the new date."""
+    meeting = ok("add", "meeting", "--title", "T", "--date", "2024-05", *SOURCE)
+    pledge = ok("add", "pledge", "--title", "P", "--date", "2024", "--donor", "JPN",
+                "--recipient", "KAZ", "--amount", "100", "--currency", "USD", *SOURCE)
+    for args in (("--status", "postponed", "--to", "2024-09"),
+                 ("--status", "held", "--to", "2024-06-02")):
+        ok("update", meeting, *args, *SOURCE)
+    for args in (("--status", "disbursed", "--amount", "30"),
+                 ("--status", "pledged", "--amount", "200"), ("--status", "withdrawn")):
+        ok("update", pledge, *args, *SOURCE)
+    labels = [line.split("  ", 4)[4] for line in ok("log", "--type", "meeting").splitlines()]
+    assert labels[1:] == ["postponed to 2024-09", "held on 2024-06-02"]
+    labels = [line.split("  ", 4)[4] for line in ok("log", "--type", "pledge").splitlines()]
+    assert labels[1:] == ["disbursed: 30 so far", "revised: amount 200", "withdrawn"]

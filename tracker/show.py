@@ -229,6 +229,8 @@ def log_line(event: Event) -> str:
     if event["type"] == "source.added":
         source = data.get("source")
         label = _first_text(source, "url", "citation") if isinstance(source, dict) else ""
+    elif event["type"].endswith(".status_changed"):
+        label = _update_label(data)
     elif event["type"] == "record.amended":
         changes = data.get("changes")
         changed = ", ".join(effective_changes(changes)) if isinstance(changes, dict) else ""
@@ -238,6 +240,19 @@ def log_line(event: Event) -> str:
         label = label[:LABEL_WIDTH - 1].rstrip() + "…"
     return "  ".join((event["recorded_at"], event["id"], event["type"], event["subject"],
                       label))
+
+
+def _update_label(data: dict[str, Any]) -> str:
+    """What a status update records: its status, with the amount it gives (a revision's
+    or the cumulative amount disbursed) or the date it moves a meeting to."""
+    status, amount, to = (_first_text(data, key) for key in ("status", "amount", "to"))
+    if status == "pledged" and amount:
+        return f"revised: amount {amount}"
+    if amount:
+        return f"{status}: {amount} so far"
+    if to:
+        return f"{status} on {to}" if status == "held" else f"{status} to {to}"
+    return status
 
 
 def _first_text(data: dict[str, Any], *keys: str) -> str:
