@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import shutil
 import time
 from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 
+from tracker.log import EventLog
+from tracker.model import AMENDED, Draft
+from tracker.recorder import record
+
+from .conftest import METADATA, SOURCE, ok
 from .inplace import interrupt_a_write
 from .serving import Server, copy_bundled_project, tracker, tracker_serve
+from .test_references import announcement, as_bob, diverge
 
 
 def wait_until(check, seconds: float = 30) -> float:
@@ -101,3 +108,32 @@ def test_a_build_killed_while_writing_is_played_back_while_serving(tmp_path: Pat
         interrupt_a_write(project / "tracker.db")
         wait_until(lambda: not (project / "tracker.db-journal").exists())
         assert meeting_titles(server) == titles
+
+
+def test_a_full_rebuild_while_serving_warns_only_of_what_is_new(
+    events: Path, japan_format: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Bob's meeting of the format, recorded before Alice retracted it, merged while
+    serving: the watcher rebuilds in full (an older event), which finds again the loop
+    start-up warned of. It warns of the new reference only (it repeated the loop)."""
+    itself = announcement("Itself")
+    clone = diverge(events, monkeypatch)
+    meeting = as_bob(clone, monkeypatch, "add", "meeting", "--title", "Tokyo", "--date",
+                     "2022-12", "--format", japan_format, *SOURCE)
+    ok("retract", japan_format, "--reason", "recorded twice")
+    record(EventLog(events), Draft(AMENDED, {"changes": {"about": [itself]}, "reason": "x"},
+                                   itself))  # a loop, as older versions could record
+    shutil.copy(METADATA, events.parent / "datasette-metadata.json")
+    (events.parent / "tracker.db").unlink()  # start-up builds in full
+    loop = ("Warning: 1 reference of announcements about each other in a loop (a merge can "
+            f"leave them): announcement {itself} --about {itself}; amend one in each loop\n")
+    with tracker_serve(events.parent) as server:
+        assert server.stderr() == "Built tracker.db from 4 events\n" + loop
+        shutil.copytree(clone / "bob", events.parent / "merged")
+        (events.parent / "merged").rename(events / "bob")  # at once, as a merge
+        wait_until(lambda: "Reloaded" in server.stderr())
+        assert server.stderr() == (
+            "Built tracker.db from 4 events\n" + loop
+            + "Warning: 1 reference to retracted records (a merge can leave them): "
+            f"meeting {meeting} --format central-asia-japan; amend it\n"
+            "Reloaded tracker.db\n")

@@ -647,11 +647,14 @@ def serve(ctx: click.Context, host: str, port: int, as_of: str | None,
                 _warn_of_build(result)
                 run_server(snapshot, site_metadata, host, port, sockets=sockets)
             return
+        warned: list[str] = []
         if is_stale(log, db):
             result = build_database(log, db)
             click.echo(f"Built {db} from {counted(result.events, 'event')}", err=True)
             _warn_of_build(result)
-        run_server(db, site_metadata, host, port, log=log if watch else None, sockets=sockets)
+            warned = result.warnings()
+        run_server(db, site_metadata, host, port, log=log if watch else None, sockets=sockets,
+                   warned=warned)
     finally:
         for sock in sockets:
             sock.close()

@@ -20,7 +20,7 @@ import sqlite3
 import threading
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from contextlib import closing
 from copy import deepcopy
 from functools import cache
@@ -421,8 +421,10 @@ def _exit(signum: int, frame: Any) -> None:
 
 
 def serve(db_path: Path | str, metadata: dict[str, Any], host: str, port: int,
-          log: EventLog | None = None, sockets: list[socket.socket] | None = None) -> None:
-    """Run the site on the database; given the log, follow it. Given `sockets` (from
+          log: EventLog | None = None, sockets: list[socket.socket] | None = None,
+          warned: Iterable[str] = ()) -> None:
+    """Run the site on the database; given the log, follow it, not printing again the
+    build warnings printed at start-up (`warned`). Given `sockets` (from
     `listen_on(host, port)`), it listens on them."""
     import uvicorn
 
@@ -441,7 +443,8 @@ def serve(db_path: Path | str, metadata: dict[str, Any], host: str, port: int,
             watcher = None
             if log is not None:
                 watcher = asyncio.create_task(follow(
-                    log, db_path, lambda data: swap_database(datasette, db_path, data)))
+                    log, db_path, lambda data: swap_database(datasette, db_path, data),
+                    warned))
             try:
                 await server.serve(sockets=sockets)
             finally:

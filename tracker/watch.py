@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -33,26 +33,32 @@ def rebuild_command(events: Path, db_path: Path) -> list[str]:
             "build"]
 
 
-async def rebuild(events: Path, db_path: Path) -> str | None:
+async def rebuild(events: Path, db_path: Path, warned: set[str]) -> str | None:
     """Run `tracker build`; return its error line, or None when it succeeded, passing on
-    its warnings (what it found wrong in the new events, as `tracker build` prints it)."""
+    its warnings (what it found wrong in the new events, as `tracker build` prints it)
+    that are not in `warned` (those printed before), and adding them there. A full
+    rebuild (older events merged) finds again what was printed before: not repeated."""
     process = await asyncio.create_subprocess_exec(
         *rebuild_command(events, db_path),
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
     _, errors = await process.communicate()
     lines = errors.decode(errors="replace").strip().splitlines()
     if process.returncode == 0:
-        for line in lines:
-            if line.startswith("Warning: "):
-                print(line, file=sys.stderr, flush=True)
+        for message in [line.removeprefix("Warning: ") for line in lines
+                        if line.startswith("Warning: ")]:
+            if message not in warned:
+                warned.add(message)
+                warn(message)
         return None
     return lines[-1] if lines else f"tracker build exited with {process.returncode}"
 
 
 async def follow(log: EventLog, db_path: Path, swap: Callable[[dict[str, Any]], Any],
-                 interval: float = POLL_SECONDS) -> None:
+                 warned: Iterable[str] = (), interval: float = POLL_SECONDS) -> None:
     """Poll the log and the database forever; never stop serving on a failed build.
-    `swap(counts)` serves the database as it now is."""
+    `swap(counts)` serves the database as it now is. `warned`: the build warnings printed
+    already (at start-up), which the rebuilds do not print again."""
+    printed = set(warned)
     served = file_identity(db_path)
     seen = None
     while True:
@@ -62,7 +68,7 @@ async def follow(log: EventLog, db_path: Path, swap: Callable[[dict[str, Any]], 
             if state != seen or journal_of(db_path).exists():
                 seen = state
                 if await asyncio.to_thread(is_stale, log, db_path, None, state):
-                    error = await rebuild(log.root, db_path)
+                    error = await rebuild(log.root, db_path, printed)
                     if error:
                         warn(f"the log changed but {db_path} could not be rebuilt ({error}); "
                              "still serving the previous build")
