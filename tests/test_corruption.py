@@ -35,11 +35,12 @@ from pathlib import Path
 import orjson
 import pytest
 
-from tracker import envelope
+from tracker import build, envelope
 from tracker.log import EventLog, Tail
+from tracker.verify import verify
 
 from . import test_verify
-from .conftest import SOURCE, log_bytes, ok, rows, run
+from .conftest import METADATA, SOURCE, log_bytes, ok, rows, run
 from .test_log import segment
 
 WRITER = "w1"
@@ -243,9 +244,9 @@ def test_a_duplicate_id_with_other_content_is_fatal_and_named(events: Path) -> N
     segment_name = name(path, events)
     problem = (f"event {ids[0]} ({segment_name}:4): duplicate id with other content "
                f"(first at {segment_name}:1)")
-    verify_fails_with(problem, 4)
+    verify_fails_with(problem, 3)  # its id's events, once: the build keeps the first
     ok("add", "meeting", "--title", "Delta", "--date", "2020", *SOURCE)
-    verify_fails_with(problem, 5)
+    verify_fails_with(problem, 4)
 
 
 def test_an_identical_duplicate_line_is_only_a_warning(events: Path) -> None:
@@ -254,9 +255,40 @@ def test_an_identical_duplicate_line_is_only_a_warning(events: Path) -> None:
         file.write(lines_of(path)[0] + b"\n")  # as a union merge of two clones can give
     result = run("verify")
     segment_name = name(path, events)
-    assert (result.exit_code, result.stdout) == (0, "OK: 4 events in 1 file\n")
+    assert (result.exit_code, result.stdout) == (0, "OK: 3 events in 1 file\n")
     assert result.stderr == (f"Warning: event {ids[0]} ({segment_name}:4) appears more than "
                              f"once (first at {segment_name}:1)\n")
+
+
+@pytest.mark.parametrize("processes", [1, 2])
+def test_a_repeated_line_is_one_event_in_every_count(
+    events: Path, db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, processes: int
+) -> None:
+    """A line repeated in its segment (a union merge) is one event, as replay applies it:
+    `build` (in full, incrementally, `--as-of`), `serve` at start-up and `verify` count
+    it once, as the events table holds it (they counted lines), whether a second process
+    reads the log or not."""
+    monkeypatch.setattr(build, "worth_forking", lambda total: processes == 2)
+    _ids, path = three_meetings(events)
+    with open(path, "ab") as file:
+        file.write(lines_of(path)[0] + b"\n")
+    assert ok("build") == f"Built {db} from 3 events"
+    assert rows(db, "select count(*) as n from events") == [{"n": 3}]
+    assert ok("build", "--as-of", "2099-01-01", "--db", tmp_path / "then.db") == (
+        f"Built {tmp_path / 'then.db'} from 3 events recorded up to 2099-01-01T23:59:59.999999Z")
+    ok("add", "meeting", "--title", "Delta", "--date", "2020", *SOURCE)
+    with open(path, "ab") as file:
+        file.write(lines_of(path)[-1] + b"\n")
+    assert ok("build") == f"Updated {db} with 1 new event"
+    assert rows(db, "select count(*) as n from events") == [{"n": 4}]
+    assert ok("verify").startswith("OK: 4 events in 1 file")
+    assert verify(EventLog(events), workers=processes).events == 4
+    db.unlink()
+    monkeypatch.setattr("tracker.serve.listen_on", lambda host, port: [])
+    monkeypatch.setattr("tracker.serve.serve", lambda *args, **options: None)
+    served = run("serve", "--metadata", METADATA)
+    assert (served.exit_code, served.stderr.splitlines()[0]) == (
+        0, f"Built {db} from 4 events")
 
 
 def test_a_seq_gap_is_fatal_and_names_the_writer(events: Path) -> None:

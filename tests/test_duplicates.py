@@ -81,7 +81,7 @@ def test_a_full_build_keeps_the_copy_first_in_replay_order(
     for args in (("build",), ("build", "--full")):
         result = run(*args)
         assert (result.exit_code, result.stdout, result.stderr) == (
-            0, f"Built {db} from 4 events\n", expected)
+            0, f"Built {db} from 3 events\n", expected)
         assert rows(db, "select title from meetings") == [{"title": "Bob's"}]
 
 

@@ -89,7 +89,7 @@ def big_log(tmp_path: Path) -> Path:
 def test_a_fed_build_makes_the_database_a_build_here_makes(
         fed: Callable[[bool], list[int]], big_log: Path, tmp_path: Path) -> None:
     with_feed, without = both_ways(fed, big_log, tmp_path)
-    assert with_feed[0] == without[0] == (0, "Built DB from 3001 events\n", "")
+    assert with_feed[0] == without[0] == (0, "Built DB from 3000 events\n", "")  # copy: once
     assert with_feed[1] == without[1]  # every table, row for row, full-text indexes too
     last = max(SORT_KEY(json.loads(line)) for path in big_log.glob("*/*.jsonl")
                for line in path.open())
@@ -114,7 +114,7 @@ def test_a_segment_out_of_order_is_sorted_when_fed_too(
     lines[0], lines[1] = lines[1], lines[0]  # as a hand edit can leave it
     segment.write_bytes(b"\n".join(lines))
     with_feed, without = both_ways(fed, big_log, tmp_path, feeds=2)
-    assert with_feed[0] == without[0] == (0, "Built DB from 3001 events\n", "")
+    assert with_feed[0] == without[0] == (0, "Built DB from 3000 events\n", "")
     assert with_feed[1] == without[1]
 
 

@@ -72,7 +72,7 @@ class BuildInfo:
 
 @dataclass
 class BuildResult:
-    events: int  # events applied by this build
+    events: int  # events applied by this build (each id once: the events table's rows)
     incremental: bool
     # References to retracted records (a merge can leave them): all of them after a full
     # build, those from or to the records an incremental one changed
@@ -246,8 +246,8 @@ def _build_fully(log: EventLog, db_path: Path, snapshot: dict[str, SegmentState]
 def _project_file(log: EventLog, path: Path, ranges: dict[str, tuple[int, int]],
                   as_of: str | None, snapshot: dict[str, SegmentState],
                   sort_in_memory: bool, advance: Advance) -> tuple[int, list[Repeat]]:
-    """Project the events into a new database file; return the count of events read,
-    and the copies of events left out (an id seen again).
+    """Project the events into a new database file; return the count of events applied
+    (each id once), and the copies of events left out (an id seen again).
     A large log is read by a second process (see `feed`) while this one writes."""
     path.unlink(missing_ok=True)
     with closing(sqlite3.connect(str(path))) as conn:
@@ -302,8 +302,8 @@ def _build_incrementally(log: EventLog, db_path: Path,
         dangling = dangling_references(conn, touched=True) if events else []
         looping = looping_references(conn, touched=True) if events else []
         conflicting = conflicts(conn, projector.repeats)
-    return BuildResult(len(events), incremental=True, dangling=dangling, looping=looping,
-                       conflicts=conflicting)
+    return BuildResult(len(events) - len(projector.repeats), incremental=True,
+                       dangling=dangling, looping=looping, conflicts=conflicting)
 
 
 def is_stale(log: EventLog, db_path: Path | str, as_of: str | None = None,

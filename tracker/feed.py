@@ -35,7 +35,7 @@ EVENTS, END, ERROR, OUT_OF_ORDER, FAILED = "events", "end", "error", "out of ord
 class Feed:
     """The events the feeding process sends, in replay order: as read, or prepared (runs
     of new records' events made into rows, see `projection.Prepared`); no id twice.
-    Once they are all read, `count` is the number of events read (repeats included),
+    Once they are all read, `count` is the number of events sent (each id once),
     `last_key` the largest sort key and `repeats` the copies left out."""
 
     def __init__(self, pipe: BinaryIO, pid: int, advance: Advance):

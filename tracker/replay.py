@@ -41,7 +41,7 @@ def recorded_until(events: Iterable[Event], as_of: str | None) -> Iterator[Event
 
 class FirstOfEach:
     """The events, each id once (its first in replay order, as the Projector applies
-    it), counting every event read (repeats included) and keeping the largest sort key:
+    it), counting them (the copies left out are not) and keeping the largest sort key:
     what a full build records of what it was made from; and the copies left out, which
     the build compares with the ones it kept (see `duplicates`)."""
 
@@ -54,13 +54,13 @@ class FirstOfEach:
     def __iter__(self) -> Iterator[Event]:
         seen: set[str] = set()
         for event in self.events:
-            self.count += 1
             if event["id"] in seen:
                 # the same event again (a duplicated line, a retry in two clones), or
                 # another under the same id
                 self.repeats.append(repeat_of(event))
                 continue
             seen.add(event["id"])
+            self.count += 1
             key = SORT_KEY(event)
             if self.last_key is None or key > self.last_key:
                 self.last_key = key

@@ -608,7 +608,8 @@ def _scan(root: Path, segments: list[Path], parts: list[Part], own: set[str] | N
                             and not (damaged and referred in damaged)):
                         continue
                     needed[wanted].append((event_id, referred))
-    scan.events = events
+    # Each id once, as replay keeps it (and the events table holds it): not its copies.
+    scan.events = events - sum(len(places) - 1 for places in copies.values())
     for event_id, places in copies.items():
         _report_copies(scan, lines, log.root, event_id, places, seqs)
     _check_seqs(problems, seqs, own)
