@@ -137,3 +137,15 @@ def test_a_full_rebuild_while_serving_warns_only_of_what_is_new(
             + "Warning: 1 reference to retracted records (a merge can leave them): "
             f"meeting {meeting} --format central-asia-japan; amend it\n"
             "Reloaded tracker.db\n")
+
+
+def test_serve_says_it_updated_the_database_with_the_new_events(tmp_path: Path) -> None:
+    """Start-up brings a stale database up to date as `tracker build` does, and says so
+    in its words: 'Built ... from 1 event' read as a database of one event."""
+    project = copy_bundled_project(tmp_path / "project")
+    assert tracker(project, "build").returncode == 0
+    added = tracker(project, "add", "announcement", "--title", "Seen", "--date", "2024",
+                    "--by", "JPN", "--source", "https://example.org/s")
+    assert added.returncode == 0, added.stderr
+    with tracker_serve(project) as server:
+        assert server.stderr() == "Updated tracker.db with 1 new event\n"

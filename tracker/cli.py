@@ -585,12 +585,16 @@ def build(ctx: click.Context, full: bool, as_of: str | None, db_path: Path | Non
     target = db_path or ctx.obj["db"]
     moment = as_of_moment(as_of) if as_of is not None else None
     result = build_database(_log(ctx), target, full=full, as_of=moment, progress=bytes_bar)
-    if result.incremental:
-        click.echo(f"Updated {target} with {counted(result.events, 'new event')}")
-    else:
-        suffix = f" recorded up to {moment}" if moment else ""
-        click.echo(f"Built {target} from {counted(result.events, 'event')}{suffix}")
+    click.echo(_built(target, result, moment))
     _warn_of_build(result)
+
+
+def _built(target: Path, result: Any, moment: str | None = None) -> str:
+    """What a build did to its database: updated it with new events, or built it."""
+    if result.incremental:
+        return f"Updated {target} with {counted(result.events, 'new event')}"
+    suffix = f" recorded up to {moment}" if moment else ""
+    return f"Built {target} from {counted(result.events, 'event')}{suffix}"
 
 
 def _warn_of_build(result: Any) -> None:
@@ -650,7 +654,7 @@ def serve(ctx: click.Context, host: str, port: int, as_of: str | None,
         warned: list[str] = []
         if is_stale(log, db):
             result = build_database(log, db)
-            click.echo(f"Built {db} from {counted(result.events, 'event')}", err=True)
+            click.echo(_built(db, result), err=True)
             _warn_of_build(result)
             warned = result.warnings()
         run_server(db, site_metadata, host, port, log=log if watch else None, sockets=sockets,
