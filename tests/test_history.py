@@ -579,11 +579,16 @@ def test_a_retry_of_add_says_that_the_record_was_retracted_since(
     made = ok(*args)
     assert made == (command[1] if command[0] == "format" else event_id)
     ok("retract", made, "--reason", "a duplicate")
+    assert_a_retry(events, args, made, "nothing appended; it was retracted since")
+
+
+def assert_a_retry(events: Path, args: tuple[str, ...], stdout: str, said: str) -> None:
+    """Retried, the command appends nothing, exits 0, prints what it printed, and says
+    on stderr what the retry found."""
     before = log_bytes(events)
     result = run(*args)
     assert (result.exit_code, result.stdout, result.stderr) == (
-        0, f"{made}\n",
-        f"Already recorded: {event_id} (nothing appended; it was retracted since)\n")
+        0, f"{stdout}\n", f"Already recorded: {args[-1]} ({said})\n")
     assert log_bytes(events) == before
 
 
@@ -605,12 +610,7 @@ def test_a_retry_of_a_change_names_its_record_retracted_since(
             "--id", event_id)
     assert ok(*args) == event_id
     ok("retract", meeting, "--reason", "a duplicate")
-    before = log_bytes(events)
-    result = run(*args)
-    assert (result.exit_code, result.stdout, result.stderr) == (
-        0, f"{event_id}\n",
-        f"Already recorded: {event_id} (nothing appended; {meeting} is retracted)\n")
-    assert log_bytes(events) == before
+    assert_a_retry(events, args, event_id, f"nothing appended; {meeting} is retracted")
 
 
 def test_a_retry_of_a_retraction_says_only_that_nothing_was_appended(events: Path) -> None:
@@ -618,9 +618,7 @@ def test_a_retry_of_a_retraction_says_only_that_nothing_was_appended(events: Pat
     event_id = "01J3Z8Q6M0S7WQ4N6V7R2K9B1C"
     args = ("retract", meeting, "--reason", "a duplicate", "--id", event_id)
     assert ok(*args) == event_id
-    result = run(*args)
-    assert (result.exit_code, result.stdout, result.stderr) == (
-        0, f"{event_id}\n", f"Already recorded: {event_id} (nothing appended)\n")
+    assert_a_retry(events, args, event_id, "nothing appended")
 
 
 @pytest.mark.parametrize(("command", "given"), [
