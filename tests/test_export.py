@@ -533,3 +533,39 @@ def test_a_revised_pledge_comes_back_as_pledged_then_revised(events: Path, tmp_p
         {"id": pledge, "amount_text": "250", "status": "disbursed",
          "disbursed_amount_text": "40"}]
 
+
+
+def test_a_meeting_held_then_amended_to_a_date_to_come_imports(events: Path, tmp_path: Path,
+                                                               db: Path) -> None:
+    """Held (with no `--date`), then amended to a date after today: the row has the date
+    it had when it was held, which counts as moved there, and the amendment comes after
+    it as an update (`import` refuses a meeting held after today). Held on another day
+    (`--to`), postponed, then amended to a date after today: the amendment's update after
+    the held one is `scheduled`, not `held`."""
+    held = ok("add", "meeting", "--title", "Held", "--date", "2024-05", "--status",
+              "scheduled", "--participant", "JPN", *SOURCE)
+    update = ok("update", held, "--status", "held", *SOURCE)
+    amendment = ok("amend", held, "--set", "date=2999-02", "--set", "status=scheduled",
+                   "--reason", "not held: moved to February")
+    moved = ok("add", "meeting", "--title", "Moved", "--date", "2024-05", "--status",
+               "scheduled", *SOURCE)
+    day = ok("update", moved, "--status", "held", "--to", "2024-05-20", *SOURCE)
+    postponed = ok("update", moved, "--status", "postponed", *SOURCE)
+    later = ok("amend", moved, "--set", "date=2999-03", "--reason", "misread")
+    lines, copy_db = round_trip(events, tmp_path)
+    assert [{key: line.get(key) for key in ("id", "date", "status", "to")}
+            for line in lines] == [
+        {"id": held, "date": "2024-05", "status": "scheduled", "to": None},
+        {"id": update, "date": None, "status": "held", "to": None},
+        {"id": amendment, "date": None, "status": "scheduled", "to": "2999-02"},
+        {"id": moved, "date": "2024-05", "status": "scheduled", "to": None},
+        {"id": day, "date": None, "status": "held", "to": "2024-05-20"},
+        {"id": later, "date": None, "status": "scheduled", "to": "2999-03"},
+        {"id": postponed, "date": None, "status": "postponed", "to": None}]
+    assert contents(copy_db)["meetings"] == contents(db)["meetings"]
+    assert contents(copy_db)["meeting_participants"] == contents(db)["meeting_participants"]
+    assert rows(copy_db, "select date, status from meetings order by date") == [
+        {"date": "2999-02", "status": "scheduled"}, {"date": "2999-03", "status": "postponed"}]
+    previous = "select previous_status from status_changes where event_id = ?"
+    assert (rows(db, previous, postponed), rows(copy_db, previous, postponed)) == (
+        [{"previous_status": "held"}], [{"previous_status": "scheduled"}])

@@ -40,6 +40,7 @@ from .model import (
     update_changes,
     without_source,
 )
+from .rowformat import date_steps, moving_updates
 
 VERSION = "7"
 SCHEMA = """
@@ -238,14 +239,20 @@ class Catalog:
 
     def reschedules(self, subject: str, before: str | None = None
                     ) -> list[tuple[str, dict[str, Any]]]:
-        """A meeting's updates that moved its date (rescheduled it with `to`, or held it on
-        a day of its date: `update_changes`), as `updates` gives them."""
+        """The updates that `tracker export` moves a meeting with (`moving_updates`: those
+        that moved its date, by `to` or held on a day of its date, and the held ones
+        that count as moved), as `updates` gives them; with `before` (an event's id),
+        those replayed before that event."""
         segment, offset = self.conn.execute("select segment, offset from subjects where id = ?",
                                             (subject,)).fetchone()
         recorded = without_source(self._read(segment, offset)["data"])
-        return [(event["id"], event["data"]) for event, changes
-                in _changing(self._read, self.conn, subject, recorded, before)
-                if event["type"] != AMENDED and changes]
+        steps = date_steps(recorded, ((event["id"], event["type"], event["data"]) for event, _
+                                      in _changing(self._read, self.conn, subject, recorded)))
+        moving = set(moving_updates(steps))
+        end = next((index for index, step in enumerate(steps) if step.event_id == before),
+                   len(steps))
+        return [(step.event_id, step.update) for step in steps[:end]
+                if step.event_id in moving and step.update is not None]
 
     def revisions(self, subject: str) -> list[tuple[str, dict[str, Any]]]:
         """A pledge's updates that revised its amount, as `updates` gives them."""

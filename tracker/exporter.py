@@ -2,9 +2,10 @@
 
 Each record is one row: its current data (as recorded, then amended), turned back into
 the options of `tracker add` by `model.record_options`, with its first source; but a
-rescheduled meeting has the date and status it had before its first reschedule, which
-its updates then move, and a revised pledge the amount it had before its first revision,
-which its updates then revise (`rowformat.exported_data`). Then come one row per status update
+rescheduled meeting has the date and status it had before its first reschedule (or
+`held` update that counts as one: `rowformat.moving_updates`), which its updates then
+move, and a revised pledge the amount it had before its first revision, which its
+updates then revise (`rowformat.exported_data`). Then come one row per status update
 and per further source, in the order they were recorded. A status set by an amendment
 (`amend --set status=`), which no row of `tracker add` can carry, comes last as an
 `update` row under the amendment's id, when the rows before would end in another
@@ -50,8 +51,10 @@ from .rowformat import (
     RECORD_KINDS,
     ROW_STATUSES,
     all_columns,
+    date_steps,
     exported_data,
     moved_status,
+    moving_updates,
     to_csv_cell,
 )
 
@@ -70,12 +73,14 @@ RECORDS = ("select records.id, coalesce(records.data, events.data) as data from 
 class Move(NamedTuple):
     """An amendment of a meeting's date or status, or a reschedule; or an amendment of a
     pledge's amount, or a revision: its event, the field, whether an update made it (a
-    reschedule, a revision), and the value it gave (for an update, the value before it)."""
+    reschedule, a revision), the value it gave (for an update, the value before it), and
+    for an update the value after it."""
 
     event_id: str
     field: str
     by_update: bool
     value: str
+    after: str | None = None
 
 
 def _source(row: sqlite3.Row) -> Row:
@@ -137,7 +142,32 @@ class Exporter:
             moves = self.moves if row["kind"] == "meeting" else self.amounts
             moves[row["subject"]].append(Move(
                 row["event_id"], row["field"], by_update,
-                row["old_value"] if by_update else row["new_value"]))
+                row["old_value"] if by_update else row["new_value"],
+                row["new_value"] if by_update else None))
+        self._add_held_moves()
+
+    def _add_held_moves(self) -> None:
+        """Among the moves of a meeting whose date was amended, its `held` updates that
+        count as moved (`rowformat.moving_updates`), each at its place in replay order."""
+        held = {row["subject"] for row in self.changes.values()
+                if row["status"] == "held" and not row["rescheduled_to"]}
+        for subject, moves in self.moves.items():
+            if subject not in held or all(move.by_update for move in moves):
+                continue
+            recorded = orjson.loads(self.conn.execute(
+                "select data from events where id = ?", (subject,)).fetchone()[0])
+            steps = date_steps(recorded, (
+                (row["id"], row["type"], orjson.loads(row["data"])) for row in self.conn.execute(
+                    "select id, type, data from events where subject = ? and type in (?, ?) "
+                    "order by recorded_at, writer, seq, id", (subject, AMENDED, RESCHEDULED))))
+            order = {step.event_id: index for index, step in enumerate(steps)}
+            known = {move.event_id for move in moves if move.by_update}
+            added = [Move(step.event_id, "date", True, step.before, step.after)
+                     for step in steps if step.event_id in moving_updates(steps)
+                     and step.event_id not in known]
+            if added:
+                self.moves[subject] = sorted([*moves, *added],
+                                             key=lambda move: order.get(move.event_id, -1))
 
     def rows(self, kinds: tuple[str, ...] = RECORD_KINDS) -> Iterator[Row]:
         for kind in EXPORT_ORDER:
@@ -207,7 +237,7 @@ class Exporter:
             if kind in ("meeting", "pledge") else None
         if status_row is not None and moved is not None and moved["id"] == status_row["id"]:
             status_row = self._both(subject, data["date"], status_row, moved,
-                                    reschedules[-1].event_id)
+                                    reschedules[-1])
         if status_row is not None and revised is not None and revised["id"] == status_row["id"]:
             # one amendment set the amount and a status no revision gives: one row only
             self.warn(f"pledge {subject}: its amount {data['amount']} left out (no update "
@@ -218,7 +248,7 @@ class Exporter:
         yield from rows
 
     def _both(self, subject: str, date: str, status_row: Row, moved: Row,
-              rescheduled: str) -> Row | None:
+              rescheduled: Move) -> Row | None:
         """The row of an amendment that set a meeting's date after its last reschedule
         and the status it has now: one `update` row at the end, if a reschedule can give
         that status; else only one of them, with a warning. The status, unless it is
@@ -227,7 +257,7 @@ class Exporter:
         status = status_row["status"]
         if status in RESCHEDULING:
             return _update_row(subject, status_row["id"], status, to=date, source=moved)
-        if status == "held" and not_yet(_moved_to(self.changes[rescheduled])):
+        if status == "held" and not_yet(rescheduled.after):
             self.warn(f"meeting {subject}: its status {status} left out (no update gives it)")
             return None
         self.warn(f"meeting {subject}: its date {date} left out (no update gives it)")
@@ -258,14 +288,15 @@ class Exporter:
         status, else that of the reschedule."""
         if moves[-1] is reschedules[-1]:
             return None
-        rescheduled, amendment = self.changes[reschedules[-1].event_id], moves[-1].event_id
+        rescheduled, amendment = reschedules[-1], moves[-1].event_id
         source = next((row for row in sources if row["event_id"] == amendment),
                       sources[0] if sources else None)
-        if date == _moved_to(rescheduled) or source is None:
+        if date == rescheduled.after or source is None:
             return None
         status = moved_status(next((amended for event_id, amended
                                     in self.amended_status.get(subject, [])
-                                    if event_id == amendment), None), rescheduled["status"])
+                                    if event_id == amendment), None),
+                              self.changes[rescheduled.event_id]["status"], date)
         return _update_row(subject, amendment, status, to=date, source=source)
 
     def _amended_after_revisions(self, subject: str, amount: str, revisions: list[Move],
@@ -310,12 +341,6 @@ class Exporter:
             return None
         return _update_row(subject, amendment, status,
                            amount=disbursed if status == "disbursed" else None, source=source)
-
-
-def _moved_to(change: sqlite3.Row) -> str:
-    """The date an update that moved a meeting gave it (a row of `status_changes`): its
-    `to`, else the day it was held on (`model.update_changes`)."""
-    return change["rescheduled_to"] or change["date"]
 
 
 def _update_row(subject: str, event_id: str, status: str, date: str | None = None,

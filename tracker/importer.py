@@ -405,8 +405,8 @@ class Planner:
         earlier = self.catalog.reschedules(subject, existing["id"])
         if not earlier or len(earlier) != len(self.catalog.reschedules(subject)):
             return False
-        return moved_status(changes.get("status"), earlier[-1][1]["status"]) \
-            == draft.data["status"]
+        return moved_status(changes.get("status"), earlier[-1][1]["status"],
+                            draft.data["to"]) == draft.data["status"]
 
     def _state(self, row: Row, kind: str, event_id: str, subject: str,
                draft: model.Draft, own: bool, existing: dict[str, Any] | None) -> str:

@@ -8,7 +8,8 @@ and a flag is `yes` or empty; in JSON Lines they are arrays and booleans.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, NamedTuple
 
 from . import model
 from .errors import TrackerError, shown
@@ -88,10 +89,79 @@ def exported_data(kind: str, data: dict[str, Any], recorded_status: str | None,
     return data
 
 
-def moved_status(amended: str | None, rescheduled: str) -> str:
+def moved_status(amended: str | None, rescheduled: str, date: str) -> str:
     """The status of the update row that carries a date amended after a meeting's last
-    reschedule: the amendment's, if a reschedule can give it, else the reschedule's."""
-    return amended if amended in model.RESCHEDULING else rescheduled
+    reschedule: the amendment's, if a reschedule can give it, else the reschedule's; but
+    `scheduled` for `held` on a date after today, which `tracker import` refuses."""
+    status = amended if amended in model.RESCHEDULING else rescheduled
+    return "scheduled" if status == "held" and model.not_yet(date) else status
+
+
+class DateStep(NamedTuple):
+    """An event that may change a meeting's date, in replay order: its id, its data if
+    it is an update (None for an amendment), whether it moved the meeting (an update that
+    changed its date), and the meeting's date before and after it."""
+
+    event_id: str
+    update: dict[str, Any] | None
+    moved: bool
+    before: str
+    after: str
+
+
+def date_steps(recorded: dict[str, Any],
+               events: Iterable[tuple[str, str, dict[str, Any]]]) -> list[DateStep]:
+    """The steps of a meeting's date: its data as recorded, then its amendments and
+    updates as (id, type, data) in replay order."""
+    steps, data = [], recorded
+    for event_id, event_type, event_data in events:
+        update = None if event_type == model.AMENDED else event_data
+        changes = event_data.get("changes") if update is None else \
+            model.update_changes(update, data)
+        if type(changes) is not dict:
+            continue
+        after = model.apply_changes(data, changes)
+        steps.append(DateStep(event_id, update, update is not None and bool(changes),
+                              data["date"], after["date"]))
+        data = after
+    return steps
+
+
+def moving_updates(steps: list[DateStep]) -> list[str]:
+    """The ids of the updates that `tracker export` moves a meeting with, in replay
+    order (its row has the date before the first): those that moved it, and each `held`
+    update that an import would take otherwise at the date the export gives the meeting
+    there (`_replayed_otherwise`), which counts as moved to the date it had then."""
+    moving = [step for step in steps if step.moved]
+    while True:
+        other = next((step for index, step in enumerate(steps) if step not in moving
+                      and _replayed_otherwise(step, _exported_date(steps, moving, index))),
+                     None)
+        if other is None:
+            return [step.event_id for step in moving]
+        moving = [step for step in steps if step in moving or step is other]
+
+
+def _exported_date(steps: list[DateStep], moving: list[DateStep], index: int) -> str:
+    """The date an export gives a meeting before its step `index`: before its first moving
+    update, the date before it (its row's); between two, the date the earlier gave (the
+    later undoes an amendment between them); after the last, the date it has now (an
+    amendment after the last comes right after it)."""
+    earlier = [step for step in moving if steps.index(step) < index]
+    if not earlier:
+        return moving[0].before if moving else steps[-1].after
+    return earlier[-1].after if len(earlier) < len(moving) else steps[-1].after
+
+
+def _replayed_otherwise(step: DateStep, date: str) -> bool:
+    """Whether an update that did not move a meeting would be refused, replayed on the
+    meeting dated `date` instead of the date it had: `held` with no `to` or `--date`, on
+    a date after today."""
+    update = step.update
+    if update is None or update.get("status") != "held" or "to" in update \
+            or "date" in update:
+        return False
+    return model.not_yet(date) and not model.not_yet(step.before)
 
 
 def split_list(cell: str) -> list[str]:
