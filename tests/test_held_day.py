@@ -218,6 +218,40 @@ def test_a_day_held_is_exported_and_imported_again(events: Path, db: Path,
     assert contents(tmp_path / "other.db") == contents(db)
 
 
+def test_a_day_held_keeps_its_effect_when_the_date_it_found_is_amended(
+        events: Path, db: Path, tmp_path: Path) -> None:
+    """Whether a held `--date` moves a meeting depends on the date it found: held on a
+    day outside it (not moved), then amended to a date that day falls within, the row has
+    the date it had then and the amendment comes after the held update (with `to`);
+    amended between a reschedule and a day held within the amended date, the amendment
+    comes right after the reschedule. Imported into an empty log, the same meetings."""
+    outside = talks()
+    held = ok("update", outside, "--status", "held", "--date", "2024-06-02", *SOURCE)
+    widened = ok("amend", outside, "--set", "date=2024", "--reason", "only the year")
+    within = talks()
+    postponed = ok("update", within, "--status", "postponed", "--to", "2024-09", "--date",
+                   "2024-04", *SOURCE)
+    june = ok("amend", within, "--set", "date=2024-06", "--reason", "June, not September")
+    day = ok("update", within, "--status", "held", "--date", "2024-06-12", *SOURCE)
+    lines, copy_db = round_trip(events, tmp_path, (
+        "Warning: line 2: status held date 2024-06-02 is after the meeting's date 2024-05, "
+        "which stays as set; if it was held on another day than set, record that day as "
+        "to\n"))
+    assert [{key: line.get(key) for key in ("id", "date", "status", "to")}
+            for line in lines] == [
+        {"id": outside, "date": "2024-05", "status": "scheduled", "to": None},
+        {"id": held, "date": "2024-06-02", "status": "held", "to": None},
+        {"id": widened, "date": None, "status": "held", "to": "2024"},
+        {"id": within, "date": "2024-05", "status": "scheduled", "to": None},
+        {"id": postponed, "date": "2024-04", "status": "postponed", "to": "2024-09"},
+        {"id": june, "date": None, "status": "postponed", "to": "2024-06"},
+        {"id": day, "date": "2024-06-12", "status": "held", "to": None}]
+    assert contents(copy_db)["meetings"] == contents(db)["meetings"]
+    assert rows(copy_db, "select id, date from meetings order by id") == sorted([
+        {"id": outside, "date": "2024"}, {"id": within, "date": "2024-06-12"}],
+        key=lambda row: row["id"])
+
+
 def test_a_date_and_status_amended_after_a_day_held_are_exported(events: Path) -> None:
     """After the day it was held on, an amendment of the date and of the status to held
     (a postponement was misread): as after a reschedule, the status comes back, and the

@@ -30,6 +30,7 @@ import sqlite3
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import closing
+from itertools import pairwise
 from pathlib import Path
 from typing import Any, NamedTuple, TextIO
 
@@ -227,12 +228,14 @@ class Exporter:
             if reschedules else None
         revised = self._amended_after_revisions(subject, data["amount"], revisions, sources) \
             if revisions else None
-        for moving, updates in ((moved, reschedules), (revised, revisions)):
-            if moving is not None:
-                rows = [row for row in rows if row.get("id") != moving["id"]]
-                after = next((index for index, row in enumerate(rows)
-                              if row.get("id") == updates[-1].event_id), len(rows) - 1)
-                rows.insert(after + 1, moving)
+        placed = [*self._moved_between(subject, moves, reschedules, sources),
+                  *((moving, updates[-1].event_id) for moving, updates
+                    in ((moved, reschedules), (revised, revisions)) if moving is not None)]
+        for moving, after_id in placed:
+            rows = [row for row in rows if row.get("id") != moving["id"]]
+            after = next((index for index, row in enumerate(rows)
+                          if row.get("id") == after_id), len(rows) - 1)
+            rows.insert(after + 1, moving)
         status_row = self._amended_status(kind, subject, rows, sources) \
             if kind in ("meeting", "pledge") else None
         if status_row is not None and moved is not None and moved["id"] == status_row["id"]:
@@ -286,12 +289,33 @@ class Exporter:
         right after that reschedule: under the id of the last such amendment, with its
         source (else the record's), and the status it set if a reschedule can give that
         status, else that of the reschedule."""
-        if moves[-1] is reschedules[-1]:
+        if moves[-1] is reschedules[-1] or date == reschedules[-1].after:
             return None
-        rescheduled, amendment = reschedules[-1], moves[-1].event_id
+        return self._moved_row(subject, moves[-1].event_id, date, reschedules[-1], sources)
+
+    def _moved_between(self, subject: str, moves: list[Move], reschedules: list[Move],
+                       sources: list[sqlite3.Row]) -> Iterator[tuple[Row, str]]:
+        """The `update` rows that move a meeting to the date an amendment gave it between
+        two of its moving updates, when the later one has no `to` (a day held on, which
+        depends on the date it finds), each with the id of the earlier, to come right after
+        it: as `_moved` gives after the last."""
+        for earlier, later in pairwise(reschedules):
+            between = moves[moves.index(earlier) + 1:moves.index(later)]
+            if between and later.value != earlier.after and \
+                    not self.changes[later.event_id]["rescheduled_to"]:
+                row = self._moved_row(subject, between[-1].event_id, later.value, earlier,
+                                      sources)
+                if row is not None:
+                    yield row, earlier.event_id
+
+    def _moved_row(self, subject: str, amendment: str, date: str, rescheduled: Move,
+                   sources: list[sqlite3.Row]) -> Row | None:
+        """The `update` row of an amendment that moved a meeting to `date` after the update
+        `rescheduled`: with its source (else the record's), and the status it set if a
+        reschedule can give it, else that of `rescheduled` (`rowformat.moved_status`)."""
         source = next((row for row in sources if row["event_id"] == amendment),
                       sources[0] if sources else None)
-        if date == rescheduled.after or source is None:
+        if source is None:
             return None
         status = moved_status(next((amended for event_id, amended
                                     in self.amended_status.get(subject, [])

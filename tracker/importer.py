@@ -403,8 +403,13 @@ class Planner:
         if changes.get("date") != draft.data["to"]:
             return False
         earlier = self.catalog.reschedules(subject, existing["id"])
-        if not earlier or len(earlier) != len(self.catalog.reschedules(subject)):
+        moving = self.catalog.reschedules(subject)
+        if not earlier:
             return False
+        if len(earlier) != len(moving):  # between two: the later finds its date, with no to
+            later, data = moving[len(earlier)]
+            if "to" in data or self.catalog.data_of(subject, later)["date"] != draft.data["to"]:
+                return False
         return moved_status(changes.get("status"), earlier[-1][1]["status"],
                             draft.data["to"]) == draft.data["status"]
 

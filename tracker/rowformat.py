@@ -144,23 +144,29 @@ def moving_updates(steps: list[DateStep]) -> list[str]:
 
 def _exported_date(steps: list[DateStep], moving: list[DateStep], index: int) -> str:
     """The date an export gives a meeting before its step `index`: before its first moving
-    update, the date before it (its row's); between two, the date the earlier gave (the
-    later undoes an amendment between them); after the last, the date it has now (an
-    amendment after the last comes right after it)."""
+    update, the date before it (its row's); between two, the date the later finds (an
+    amendment between them comes right after the earlier), unless the later gives `to`
+    (which undoes it): then the date the earlier gave; after the last, the date it has
+    now (an amendment after the last comes right after it)."""
     earlier = [step for step in moving if steps.index(step) < index]
     if not earlier:
         return moving[0].before if moving else steps[-1].after
-    return earlier[-1].after if len(earlier) < len(moving) else steps[-1].after
+    if len(earlier) == len(moving):
+        return steps[-1].after
+    later = moving[len(earlier)]
+    return earlier[-1].after if "to" in (later.update or {}) else later.before
 
 
 def _replayed_otherwise(step: DateStep, date: str) -> bool:
-    """Whether an update that did not move a meeting would be refused, replayed on the
-    meeting dated `date` instead of the date it had: `held` with no `to` or `--date`, on
-    a date after today."""
+    """Whether an update that did not move a meeting would be replayed otherwise on the
+    meeting dated `date` instead of the date it had: `held` with no `to` would be
+    refused on a date after today, or, with a `--date`, would move a meeting whose date
+    it falls within (`model.narrows`)."""
     update = step.update
-    if update is None or update.get("status") != "held" or "to" in update \
-            or "date" in update:
+    if update is None or update.get("status") != "held" or "to" in update:
         return False
+    if "date" in update:
+        return model.narrows(update["date"], date)
     return model.not_yet(date) and not model.not_yet(step.before)
 
 
