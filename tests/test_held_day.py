@@ -3,7 +3,6 @@ its month) is dated that day; held on another day than set, `--to` gives that da
 
 from __future__ import annotations
 
-import json
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
@@ -252,21 +251,35 @@ def test_a_day_held_keeps_its_effect_when_the_date_it_found_is_amended(
         key=lambda row: row["id"])
 
 
-def test_a_date_and_status_amended_after_a_day_held_are_exported(events: Path) -> None:
+def test_a_date_and_status_amended_after_a_day_held_are_exported(
+        events: Path, db: Path, tmp_path: Path) -> None:
     """After the day it was held on, an amendment of the date and of the status to held
-    (a postponement was misread): as after a reschedule, the status comes back, and the
-    date is left out with a warning (the day held on counts as the reschedule's date)."""
+    (a postponement was misread): as after a reschedule, one update row at the end gives
+    both, held on another day (`to`), as after a reschedule. Imported into an empty log,
+    the same meetings; into its own, nothing new."""
     meeting = talks()
     ok("update", meeting, "--status", "held", "--date", "2024-05-14", *SOURCE)
     ok("update", meeting, "--status", "postponed", *SOURCE)
     amendment = ok("amend", meeting, "--set", "date=2024-05-15", "--set", "status=held",
                    "--reason", "misread")
+    rescheduled = talks()
+    ok("update", rescheduled, "--status", "postponed", "--to", "2024-09", "--date",
+       "2024-04", *SOURCE)
+    held = ok("amend", rescheduled, "--set", "date=2024-10-02", "--set", "status=held",
+              "--reason", "held on 2 October")
     result = run("export")
-    assert (result.exit_code, result.stderr) == (
-        0, f"Warning: meeting {meeting}: its date 2024-05-15 left out (no update gives it)\n")
-    assert json.loads(result.stdout.splitlines()[-1]) == {
-        "kind": "update", "id": amendment, "subject": meeting, "status": "held",
-        "source": SOURCE[1], "quote": SOURCE[3]}
+    assert (result.exit_code, result.stderr) == (0, "")
+    lines, copy_db = round_trip(events, tmp_path)
+    assert [line for line in lines if line["id"] in (amendment, held)] == [
+        {"kind": "update", "id": amendment, "subject": meeting, "status": "held",
+         "to": "2024-05-15", "source": SOURCE[1], "quote": SOURCE[3]},
+        {"kind": "update", "id": held, "subject": rescheduled, "status": "held",
+         "to": "2024-10-02", "source": SOURCE[1], "quote": SOURCE[3]}]
+    assert contents(copy_db)["meetings"] == contents(db)["meetings"]
+    assert rows(copy_db, "select id, date, status from meetings order by id") == sorted([
+        {"id": meeting, "date": "2024-05-15", "status": "held"},
+        {"id": rescheduled, "date": "2024-10-02", "status": "held"}],
+        key=lambda row: row["id"])
 
 
 def test_verify_takes_a_day_held(events: Path) -> None:

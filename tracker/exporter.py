@@ -38,8 +38,8 @@ import orjson
 
 from .model import (
     AMENDED,
+    MOVING,
     REFERRING,
-    RESCHEDULING,
     REVISING,
     STATUS_CHANGED,
     default_meeting_status,
@@ -253,12 +253,13 @@ class Exporter:
     def _both(self, subject: str, date: str, status_row: Row, moved: Row,
               rescheduled: Move) -> Row | None:
         """The row of an amendment that set a meeting's date after its last reschedule
-        and the status it has now: one `update` row at the end, if a reschedule can give
-        that status; else only one of them, with a warning. The status, unless it is
-        held while the date of the last reschedule is after today (which `tracker import`
-        refuses): then the date, and `moved` stays."""
+        and the status it has now: one `update` row at the end, if an update with `to`
+        can give that status (`held` only on a date up to today); else only one of them,
+        with a warning. The status, unless it is held while the date of the last
+        reschedule is after today (which `tracker import` refuses): then the date, and
+        `moved` stays."""
         status = status_row["status"]
-        if status in RESCHEDULING:
+        if status in MOVING and not (status == "held" and not_yet(date)):
             return _update_row(subject, status_row["id"], status, to=date, source=moved)
         if status == "held" and not_yet(rescheduled.after):
             self.warn(f"meeting {subject}: its status {status} left out (no update gives it)")

@@ -91,9 +91,10 @@ def exported_data(kind: str, data: dict[str, Any], recorded_status: str | None,
 
 def moved_status(amended: str | None, rescheduled: str, date: str) -> str:
     """The status of the update row that carries a date amended after a meeting's last
-    reschedule: the amendment's, if a reschedule can give it, else the reschedule's; but
-    `scheduled` for `held` on a date after today, which `tracker import` refuses."""
-    status = amended if amended in model.RESCHEDULING else rescheduled
+    reschedule: the amendment's, if an update with `to` can give it (`model.MOVING`),
+    else the reschedule's; but `scheduled` for `held` on a date after today, which
+    `tracker import` refuses."""
+    status = amended if amended in model.MOVING else rescheduled
     return "scheduled" if status == "held" and model.not_yet(date) else status
 
 
