@@ -570,3 +570,45 @@ def test_a_meeting_held_then_amended_to_a_date_to_come_imports(events: Path, tmp
     previous = "select previous_status from status_changes where event_id = ?"
     assert (rows(db, previous, postponed), rows(copy_db, previous, postponed)) == (
         [{"previous_status": "held"}], [{"previous_status": "scheduled"}])
+
+
+def test_an_amendment_of_the_amount_and_status_pledged_after_a_revision_gives_both(
+        events: Path, tmp_path: Path, db: Path) -> None:
+    """Revised, withdrawn, then amended to pledged with another amount in one amendment:
+    a revision row gives both, at the end. Amended to disbursed with an amount, which no
+    update gives (a pledge with no amount disbursed), the status is left out with a
+    warning, and the amount comes back as a revision."""
+    pledge = ok("add", "pledge", "--title", "Grant", "--date", "2024-05", "--donor", "JPN",
+                "--recipient", "KAZ", "--amount", "100", "--currency", "USD", *SOURCE)
+    revised = ok("update", pledge, "--status", "pledged", "--amount", "200", *SOURCE)
+    withdrawn = ok("update", pledge, "--status", "withdrawn", *SOURCE)
+    amendment = ok("amend", pledge, "--set", "status=pledged", "--set", "amount=250",
+                   "--reason", "not withdrawn; 250")
+    lines, copy_db = round_trip(events, tmp_path, (
+        "Warning: line 4: status pledged amount 250 after the pledge was withdrawn: a "
+        "pledge withdrawn is rarely revised; check that it was withdrawn\n"))
+    assert [(line["id"], line.get("status"), line.get("amount")) for line in lines] == [
+        (pledge, None, "100"), (revised, "pledged", "200"), (withdrawn, "withdrawn", None),
+        (amendment, "pledged", "250")]
+    assert contents(copy_db)["pledges"] == contents(db)["pledges"]
+    assert rows(copy_db, "select amount_text, status from pledges") == [
+        {"amount_text": "250", "status": "pledged"}]
+
+
+
+def test_an_amendment_of_the_amount_and_status_disbursed_keeps_the_amount(
+        events: Path, tmp_path: Path, db: Path) -> None:
+    """After a revision, `--set amount=250 --set status=disbursed` with no amount
+    disbursed: no update gives that status, which is left out with a warning; the amount
+    comes back as a revision under the amendment's id."""
+    pledge = ok("add", "pledge", "--title", "Grant", "--date", "2024-05", "--donor", "JPN",
+                "--recipient", "KAZ", "--amount", "100", "--currency", "USD", *SOURCE)
+    ok("update", pledge, "--status", "pledged", "--amount", "200", *SOURCE)
+    amendment = ok("amend", pledge, "--set", "amount=250", "--set", "status=disbursed",
+                   "--reason", "misread")
+    result = run("export")
+    assert (result.exit_code, result.stderr) == (
+        0, f"Warning: pledge {pledge}: its status disbursed left out (no update gives it)\n")
+    assert json.loads(result.stdout.splitlines()[-1]) == {
+        "kind": "update", "id": amendment, "subject": pledge, "status": "pledged",
+        "amount": "250", "source": SOURCE[1], "quote": SOURCE[3]}

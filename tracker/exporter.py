@@ -242,9 +242,13 @@ class Exporter:
             status_row = self._both(subject, data["date"], status_row, moved,
                                     reschedules[-1])
         if status_row is not None and revised is not None and revised["id"] == status_row["id"]:
-            # one amendment set the amount and a status no revision gives: one row only
-            self.warn(f"pledge {subject}: its amount {data['amount']} left out (no update "
-                      "gives it)")
+            # one amendment set the amount and the status: one row only, both if a
+            # revision gives that status
+            if status_row["status"] == REVISING:
+                status_row = revised
+            else:
+                self.warn(f"pledge {subject}: its amount {data['amount']} left out (no "
+                          "update gives it)")
         if status_row is not None:
             rows = [row for row in rows if row.get("id") != status_row["id"]]
             rows.append(status_row)
