@@ -162,10 +162,10 @@ class Exporter:
                     "select id, type, data from events where subject = ? and type in (?, ?) "
                     "order by recorded_at, writer, seq, id", (subject, AMENDED, RESCHEDULED))))
             order = {step.event_id: index for index, step in enumerate(steps)}
-            known = {move.event_id for move in moves if move.by_update}
+            held_moves = set(moving_updates(steps)) - {move.event_id for move in moves
+                                                       if move.by_update}
             added = [Move(step.event_id, "date", True, step.before, step.after)
-                     for step in steps if step.event_id in moving_updates(steps)
-                     and step.event_id not in known]
+                     for step in steps if step.event_id in held_moves]
             if added:
                 self.moves[subject] = sorted([*moves, *added],
                                              key=lambda move: order.get(move.event_id, -1))
