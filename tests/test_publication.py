@@ -468,12 +468,18 @@ async def test_dashboard_shows_html_in_titles_as_text(japan_format: str, db: Pat
        "--format", japan_format, "--city", "Ashgabat", "--country", "TKM", *SOURCE)
     ok("add", "meeting", "--title", "<b>held</b>", "--date", "2020", "--format",
        japan_format, "--city", "Ashgabat", "--country", "TKM", *SOURCE)
+    ok("add", "format", "html-format", "--name", "<img src=x onerror=alert(2)> & co",
+       *SOURCE)
+    ok("add", "meeting", "--title", "Later", "--date", future, "--format", "html-format",
+       *SOURCE)
     ok("build")
     site = make_datasette(db, load_metadata(METADATA))
     charts = dashboard()["charts"]
-    [row] = await chart_rows(site, charts["scheduled"], {})
+    row, other = await chart_rows(site, charts["scheduled"], {})
     assert row["title"] == "&lt;img src=x onerror=alert(1)&gt; &amp; talks"
     assert row["note"] == "upcoming"
+    assert (other["title"], other["format"]) == (  # a format's name too
+        "Later", "&lt;img src=x onerror=alert(2)&gt; &amp; co")
     [place] = await chart_rows(site, charts["meeting-places"], {})
     assert place["place"] == "Ashgabat, Turkmenistan"
 
