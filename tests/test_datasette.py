@@ -362,6 +362,27 @@ async def test_changed_since_leaves_out_what_came_after_the_retraction(
     assert len(await answer_since(db, "recorded_since", cited["recorded_at"])) == 3
 
 
+async def test_the_feed_leaves_out_what_came_after_the_retraction(
+    events: Path, db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`recent_developments` (the Atom feed) leaves out the events merged from another
+    clone that replay puts after their record's retraction, as changed_since does."""
+    meeting = ok("add", "meeting", "--title", "Talks", "--date", "2024", *SOURCE)
+    early = ok("cite", meeting, "--source", "Early report")
+    clone = diverge(events, monkeypatch)
+    retraction = ok("retract", meeting, "--reason", "a duplicate")
+    as_bob(clone, monkeypatch, "cite", meeting, "--source", "Late report")
+    as_bob(clone, monkeypatch, "update", meeting, "--status", "cancelled", *SOURCE)
+    merge(clone, events)
+    site = make_datasette(db, load_metadata(METADATA))
+    await site.invoke_startup()
+    feed = await get_json(site, "/tracker/recent_developments.json?_shape=array")
+    assert [(row["atom_id"], row["atom_title"]) for row in feed] == [
+        (f"urn:tracker:{retraction}", "Retracted: Talks"),
+        (f"urn:tracker:{early}", "New source for: Talks"),
+        (f"urn:tracker:{meeting}", "Meeting: Talks")]
+
+
 @pytest.mark.parametrize(("writer", "after"), [("aaron", False), ("bob", True)])
 async def test_changed_since_orders_a_citation_recorded_with_the_retraction_as_replay_does(
     events: Path, db: Path, monkeypatch: pytest.MonkeyPatch, writer: str, after: bool
