@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+import urllib.request
 from contextlib import closing
 from pathlib import Path
 
@@ -683,12 +684,17 @@ def test_serve_as_of_publishes_the_past(events: Path, tmp_path: Path) -> None:
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "tracker", "serve", "--port", str(port), "--as-of",
-         recorded["recorded_at"]], env=os.environ, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True)
+         recorded["recorded_at"], "--metadata", str(METADATA)], env=os.environ,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         served = json.loads(first_answer(
             f"http://127.0.0.1:{port}/tracker/meetings.json?_shape=array", process,
             output=process.stderr.read))
+        # Every page says it shows the past: the title, each page's footer, the dashboard.
+        as_of = f"as of {recorded['recorded_at']}"
+        for page in ("/", "/tracker/meetings", "/tracker/timeline", "/-/dashboards/overview"):
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}{page}") as response:
+                assert as_of in response.read().decode(), page
     finally:
         process.terminate()
         process.wait(timeout=30)

@@ -630,7 +630,7 @@ def serve(ctx: click.Context, host: str, port: int, as_of: str | None,
     from .build import build as build_database
     from .build import built_as_of, is_stale
     from .envelope import as_of_moment
-    from .serve import listen_on, load_metadata
+    from .serve import as_of_metadata, listen_on, load_metadata
     from .serve import serve as run_server
 
     log, db = _log(ctx), ctx.obj["db"]
@@ -645,6 +645,7 @@ def serve(ctx: click.Context, host: str, port: int, as_of: str | None,
     sockets = listen_on(host, port)  # a port in use: stops here, before a build
     try:
         if moment:
+            site_metadata = as_of_metadata(site_metadata, moment)
             with built_as_of(log, moment) as (snapshot, result):
                 click.echo(f"Built the state as of {moment} from {counted(result.events, 'event')}",
                            err=True)

@@ -68,6 +68,21 @@ def load_metadata(path: Path | None) -> dict[str, Any]:
     return metadata
 
 
+def as_of_metadata(metadata: dict[str, Any], moment: str) -> dict[str, Any]:
+    """The metadata of a site that shows the state as of a past moment: its title, its
+    dashboards' titles and the footer of every page (`about`, which pages inherit) say
+    so, so that a page of it is not taken for the present."""
+    stamped = deepcopy(metadata)
+    stamped["title"] = f"{metadata.get('title') or 'tracker'} (as of {moment})"
+    about = metadata.get("about")
+    stamped["about"] = f"the state as of {moment}" + (f"; {about}" if about else "")
+    dashboards = stamped.get("plugins", {}).get("datasette-dashboards", {})
+    for dashboard in dashboards.values():
+        if isinstance(dashboard, dict):
+            dashboard["title"] = f"{dashboard.get('title') or 'Dashboard'} (as of {moment})"
+    return stamped
+
+
 def file_identity(path: Path | str) -> tuple[int, int, int] | None:
     """What identifies one version of a file: inode, size, modification time."""
     try:
