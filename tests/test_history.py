@@ -169,7 +169,7 @@ def test_a_status_cleared_by_an_older_version_is_left_as_it_was(
     feed = json.loads(METADATA.read_text())["databases"]["tracker"]["queries"][
         "recent_developments"]["sql"]
     assert [row["atom_content"].partition(". Reason")[0] for row in rows(db, feed)[:2]] == [
-        "Pledge date (current): 2021", "Pledge date (current): 2021. Changed: title"]
+        "Pledge date (current): 2021", "Pledge date (current): 2021. Changed: title to Road loan"]
     result = run("update", pledge, "--status", "withdrawn", *SOURCE)
     assert (result.exit_code, result.stderr) == (
         1, f"Error: pledge {pledge} is already withdrawn\n")

@@ -684,7 +684,8 @@ async def test_atom_feed_reports_corrections(japan_format: str, db: Path) -> Non
     assert entries[:3] == [
         ("Retracted: Talks", "Meeting date (current): 2019-05-20. Reason: recorded twice.",
          record),
-        ("Corrected: Talks", "Meeting date (current): 2019-05-20. Changed: date. Reason: the "
+        ("Corrected: Talks", "Meeting date (current): 2019-05-20. Changed: date to 2019-05-20. "
+         "Reason: the "
          "date was misread.", record),
         ("Meeting: Talks", "Meeting date: 2019. Source: https://example.org/report: "
          "\u201ca quote\u201d", record),
