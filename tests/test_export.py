@@ -9,10 +9,13 @@ import shutil
 import sqlite3
 from collections.abc import Callable
 from contextlib import closing
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 
+from tracker import model
+from tracker.dates import parse_date
 from tracker.rowformat import all_columns
 
 from .conftest import BUNDLED_EVENTS, SOURCE, log_bytes, ok, rows, run
@@ -577,6 +580,26 @@ def test_a_meeting_held_then_amended_to_a_date_to_come_imports(events: Path, tmp
     previous = "select previous_status from status_changes where event_id = ?"
     assert (rows(db, previous, postponed), rows(copy_db, previous, postponed)) == (
         [{"previous_status": "held"}], [{"previous_status": "scheduled"}])
+
+
+def test_an_export_made_while_an_amended_date_was_to_come_imports_once_it_has_come(
+        events: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The update row of a date amended after a held reschedule is written `scheduled`
+    while that date is to come (`held` otherwise): once the day has come, the export made
+    before still imports into its own log, adding nothing."""
+    soon = (date.today() + timedelta(days=4)).isoformat()
+    moved = ok("add", "meeting", "--title", "Moved", "--date", "2024-05", "--status",
+               "scheduled", *SOURCE)
+    ok("update", moved, "--status", "held", "--to", "2024-05-20", *SOURCE)
+    ok("update", moved, "--status", "postponed", *SOURCE)
+    later = ok("amend", moved, "--set", f"date={soon}", "--reason", "misread")
+    exported = export()
+    [row] = [json.loads(line) for line in exported.splitlines()
+             if json.loads(line)["id"] == later]
+    assert (row["status"], row["to"]) == ("scheduled", soon)
+    then = (date.today() + timedelta(days=30)).isoformat()
+    monkeypatch.setattr(model, "not_yet", lambda text: parse_date(text).start > then)
+    import_twice(events, tmp_path, exported)
 
 
 def test_an_amendment_of_the_amount_and_status_pledged_after_a_revision_gives_both(

@@ -27,7 +27,7 @@ from .errors import TrackerError, a_or_an, counted, shown
 from .log import EventLog
 from .progress import Progress, no_progress
 from .recorder import already, first_time, recorded_by
-from .rowformat import RECORD_KINDS, ROW_KINDS, exported_data, moved_status
+from .rowformat import RECORD_KINDS, ROW_KINDS, exported_data, moved_status_then
 from .rowreader import KNOWN_COLUMNS, Problem, Row, read_rows
 
 OPTION = re.compile(r"--(" + "|".join(sorted(KNOWN_COLUMNS, key=len, reverse=True)) + r")\b")
@@ -410,8 +410,8 @@ class Planner:
             later, data = moving[len(earlier)]
             if "to" in data or self.catalog.data_of(subject, later)["date"] != draft.data["to"]:
                 return False
-        return moved_status(changes.get("status"), earlier[-1][1]["status"],
-                            draft.data["to"]) == draft.data["status"]
+        return moved_status_then(draft.data["status"], changes.get("status"),
+                                 earlier[-1][1]["status"])
 
     def _state(self, row: Row, kind: str, event_id: str, subject: str,
                draft: model.Draft, own: bool, existing: dict[str, Any] | None) -> str:

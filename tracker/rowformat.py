@@ -98,6 +98,14 @@ def moved_status(amended: str | None, rescheduled: str, date: str) -> str:
     return "scheduled" if status == "held" and model.not_yet(date) else status
 
 
+def moved_status_then(status: str, amended: str | None, rescheduled: str) -> bool:
+    """Whether an export made on any day could give that update row this status: the
+    one `moved_status` gives once the date has come, or `scheduled` for `held`, as
+    written while the date was to come."""
+    moved = amended if amended in model.MOVING else rescheduled
+    return status == moved or (moved == "held" and status == "scheduled")
+
+
 class DateStep(NamedTuple):
     """An event that may change a meeting's date, in replay order: its id, its data if
     it is an update (None for an amendment), whether it moved the meeting (an update that
