@@ -180,11 +180,13 @@ def test_amending_the_amount_of_a_revised_pledge_warns_that_it_replaces_the_revi
     pledge = grant("100")
     ok("update", pledge, "--status", "pledged", "--amount", "200", "--date", "2024-07",
        *SOURCE)
-    result = run("amend", pledge, "--set", "amount=110", "--reason", "first figure misread")
-    assert (result.exit_code, result.stderr) == (0, (
-        "Warning: --set amount=110 replaces 200, the amount an update revised the pledge to "
-        "(its amount is now 110; the revision stays in its history)\n"))
+    for amount, replaced in (("110", "200"), ("120", "110")):  # the amount it stands at
+        result = run("amend", pledge, "--set", f"amount={amount}", "--reason", "misread")
+        assert (result.exit_code, result.stderr) == (0, (
+            f"Warning: --set amount={amount} replaces {replaced}, the amount the pledge "
+            f"stands at since an update revised it (its amount is now {amount}; the "
+            "revision stays in its history)\n"))
     ok("build")
-    assert rows(db, "select amount_text from pledges") == [{"amount_text": "110"}]
+    assert rows(db, "select amount_text from pledges") == [{"amount_text": "120"}]
     unrevised = grant("100")
     assert run("amend", unrevised, "--set", "amount=110", "--reason", "misread").stderr == ""

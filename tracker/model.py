@@ -867,8 +867,8 @@ def _held_off_the_meeting(update: dict[str, Any], record_date: str | None) -> li
             or date == record_date or narrows(date, record_date):
         return []
     held, meeting = parse_date(date), parse_date(record_date)
-    if held.end < meeting.start:
-        return []
+    if held.end < meeting.start or (held.start <= meeting.start and meeting.end <= held.end):
+        return []  # before it (warned of elsewhere), or a less precise date holding it
     if held.start > meeting.end:
         where = "after"
     elif meeting.start <= held.start and held.end <= meeting.end:
@@ -1233,12 +1233,10 @@ def draft_amendment(
         warnings.append(f"{kept[0]} does not drop {' or '.join(kept[1])}: {kept[2]}")
     if kind == "pledge" and disbursed is not None:
         warnings += _disbursed_against(old, changes, draft.data, disbursed)
-    if kind == "pledge" and "amount" in changes:
-        revised = [update["amount"] for update in updates if is_revision(update)]
-        if revised:
-            warnings.append(f"--set amount={changes['amount']} replaces {revised[-1]}, the "
-                            "amount an update revised the pledge to (its amount is now "
-                            f"{changes['amount']}; the revision stays in its history)")
+    if kind == "pledge" and "amount" in changes and any(map(is_revision, updates)):
+        warnings.append(f"--set amount={changes['amount']} replaces {old.get('amount')}, the "
+                        "amount the pledge stands at since an update revised it (its amount "
+                        f"is now {changes['amount']}; the revision stays in its history)")
     if kind in STATUSES and "date" in changes:
         warnings += next(filter(None, (
             _dated_before_the_record(kind, update, changes["date"], amended=True)
