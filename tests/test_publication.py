@@ -735,3 +735,18 @@ async def test_atom_feed_gives_amounts_and_says_what_each_date_is(db: Path) -> N
         (f"urn:tracker:{meeting}", "Meeting: Summit", f"Meeting date: 2026-03. {source}",
          f"/tracker/meetings/{meeting}"),
     ]
+
+
+def test_the_feed_gives_the_new_values_of_a_correction(db: Path) -> None:
+    """`Changed:` names each field with its new value: a flag as yes, a list as JSON, a
+    field cleared as such."""
+    pledge = ok("add", "pledge", "--title", "Loan", "--date", "2024", "--donor", "JPN",
+                "--recipient", "KAZ", "--amount", "100", "--currency", "USD", *SOURCE)
+    ok("amend", pledge, "--set", "approximate=yes", "--set", "recipient=KAZ,UZB",
+       "--reason", "about")
+    ok("build")
+    feed = json.loads(METADATA.read_text())["databases"]["tracker"]["queries"][
+        "recent_developments"]["sql"]
+    assert rows(db, feed)[0]["atom_content"] == (
+        'Pledge date (current): 2024. Changed: approximate to yes; recipients to '
+        '["KAZ","UZB"]. Reason: about.')
