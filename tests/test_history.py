@@ -692,7 +692,8 @@ def test_serve_as_of_publishes_the_past(events: Path, tmp_path: Path) -> None:
             output=process.stderr.read))
         # Every page says it shows the past: the title, each page's footer, the dashboard.
         as_of = f"as of {recorded['recorded_at']}"
-        for page in ("/", "/tracker/meetings", "/tracker/timeline", "/-/dashboards/overview"):
+        for page in ("/", "/tracker/meetings", "/tracker/timeline", "/-/dashboards/overview",
+                     "/tracker/changed_since", "/tracker/recent_developments.atom"):
             with urllib.request.urlopen(f"http://127.0.0.1:{port}{page}") as response:
                 assert as_of in response.read().decode(), page
     finally:

@@ -69,17 +69,20 @@ def load_metadata(path: Path | None) -> dict[str, Any]:
 
 
 def as_of_metadata(metadata: dict[str, Any], moment: str) -> dict[str, Any]:
-    """The metadata of a site that shows the state as of a past moment: its title, its
-    dashboards' titles and the footer of every page (`about`, which pages inherit) say
-    so, so that a page of it is not taken for the present."""
+    """The metadata of a site that shows the state as of a past moment: its title, the
+    titles of its dashboards and canned queries (and so of their feeds), and the footer
+    of every other page (`about`, which pages inherit) say so, so that a page of it is
+    not taken for the present."""
     stamped = deepcopy(metadata)
     stamped["title"] = f"{metadata.get('title') or 'tracker'} (as of {moment})"
     about = metadata.get("about")
     stamped["about"] = f"the state as of {moment}" + (f"; {about}" if about else "")
-    dashboards = stamped.get("plugins", {}).get("datasette-dashboards", {})
-    for dashboard in dashboards.values():
-        if isinstance(dashboard, dict):
-            dashboard["title"] = f"{dashboard.get('title') or 'Dashboard'} (as of {moment})"
+    titled = [*stamped.get("plugins", {}).get("datasette-dashboards", {}).items(),
+              *(item for database in stamped.get("databases", {}).values()
+                for item in database.get("queries", {}).items())]  # their pages, feeds
+    for name, page in titled:
+        if isinstance(page, dict):
+            page["title"] = f"{page.get('title') or name} (as of {moment})"
     return stamped
 
 
