@@ -582,6 +582,42 @@ def test_a_meeting_held_then_amended_to_a_date_to_come_imports(events: Path, tmp
         [{"previous_status": "held"}], [{"previous_status": "scheduled"}])
 
 
+def test_a_meeting_held_on_a_date_then_amended_to_a_date_to_come_imports(
+        events: Path, tmp_path: Path, db: Path) -> None:
+    """Held with a --date outside its date, then amended to a date after today: the held
+    update, replayed on the amended date, would be refused (a meeting held after today),
+    so it counts as moved (the row has the date it had then). Once set back to scheduled,
+    the amended date comes after it, as an update row: the copy is the same."""
+    meeting = ok("add", "meeting", "--title", "M", "--date", "2023-01", "--status",
+                 "scheduled", *SOURCE)
+    run("update", meeting, "--status", "held", "--date", "2023-02-14", *SOURCE)
+    ok("update", meeting, "--status", "scheduled", *SOURCE)
+    ok("amend", meeting, "--set", "date=2999-01-09", "--reason", "misread")
+    exported = export()
+    warning = ("Warning: line 2: status held date 2023-02-14 is after the meeting's date "
+               "2023-01, which stays as set; if it was held on another day than set, record "
+               "that day as to\n")
+    copy = import_twice(events, tmp_path, exported, warning)
+    assert contents(tmp_path / "copy.db")["meetings"] == contents(db)["meetings"]
+    assert export(where=copy) == export()
+
+
+def test_a_meeting_held_on_a_date_then_amended_to_a_date_to_come_and_cancelled_imports(
+        events: Path, tmp_path: Path) -> None:
+    """As above, the amendment cancelling it: its date is left out, with a warning (no
+    update gives a cancelled meeting a date), and the export imports."""
+    meeting = ok("add", "meeting", "--title", "M", "--date", "2025", *SOURCE)
+    run("update", meeting, "--status", "held", "--date", "2026-01-10", *SOURCE)
+    run("amend", meeting, "--set", "date=2999-01", "--set", "status=cancelled", "--reason",
+        "not held")
+    result = run("export")
+    assert (result.exit_code, result.stderr) == (0, (
+        f"Warning: meeting {meeting}: its date 2999-01 left out (no update gives it)\n"))
+    import_twice(events, tmp_path, result.stdout, (
+        "Warning: line 2: status held date 2026-01-10 is after the meeting's date 2025, which "
+        "stays as set; if it was held on another day than set, record that day as to\n"))
+
+
 def test_an_export_made_while_an_amended_date_was_to_come_imports_once_it_has_come(
         events: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The update row of a date amended after a held reschedule is written `scheduled`

@@ -169,14 +169,13 @@ def _exported_date(steps: list[DateStep], moving: list[DateStep], index: int) ->
 def _replayed_otherwise(step: DateStep, date: str) -> bool:
     """Whether an update that did not move a meeting would be replayed otherwise on the
     meeting dated `date` instead of the date it had: `held` with no `to` would be
-    refused on a date after today, or, with a `--date`, would move a meeting whose date
-    it falls within (`model.narrows`)."""
+    refused on a date after today (with a `--date` or not), or, with a `--date`, would
+    move a meeting whose date it falls within (`model.narrows`)."""
     update = step.update
     if update is None or update.get("status") != "held" or "to" in update:
         return False
-    if "date" in update:
-        return model.narrows(update["date"], date)
-    return model.not_yet(date) and not model.not_yet(step.before)
+    refused = model.not_yet(date) and not model.not_yet(step.before)
+    return refused or ("date" in update and model.narrows(update["date"], date))
 
 
 def split_list(cell: str) -> list[str]:
