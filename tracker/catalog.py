@@ -40,7 +40,6 @@ from .model import (
     update_changes,
     without_source,
 )
-from .rowformat import date_steps, moving_updates
 
 VERSION = "7"
 SCHEMA = """
@@ -237,22 +236,15 @@ class Catalog:
                     f"{BEFORE if before else ''} order by key",
                     (subject, STATUS_CHANGED[kind], *([before] if before else [])))]
 
-    def reschedules(self, subject: str, before: str | None = None
-                    ) -> list[tuple[str, dict[str, Any]]]:
-        """The updates that `tracker export` moves a meeting with (`moving_updates`: those
-        that moved its date, by `to` or held on a day of its date, and the held ones
-        that count as moved), as `updates` gives them; with `before` (an event's id),
-        those replayed before that event."""
+    def date_events(self, subject: str
+                    ) -> tuple[dict[str, Any], list[tuple[str, str, dict[str, Any]]]]:
+        """A record's data as recorded, and the events that may change it (amendments and
+        updates) as (id, type, data), in replay order: what `rowformat.date_steps` takes."""
         segment, offset = self.conn.execute("select segment, offset from subjects where id = ?",
                                             (subject,)).fetchone()
         recorded = without_source(self._read(segment, offset)["data"])
-        steps = date_steps(recorded, ((event["id"], event["type"], event["data"]) for event, _
-                                      in _changing(self._read, self.conn, subject, recorded)))
-        moving = set(moving_updates(steps))
-        end = next((index for index, step in enumerate(steps) if step.event_id == before),
-                   len(steps))
-        return [(step.event_id, step.update) for step in steps[:end]
-                if step.event_id in moving and step.update is not None]
+        return recorded, [(event["id"], event["type"], event["data"]) for event, _
+                          in _changing(self._read, self.conn, subject, recorded)]
 
     def revisions(self, subject: str) -> list[tuple[str, dict[str, Any]]]:
         """A pledge's updates that revised its amount, as `updates` gives them."""

@@ -27,7 +27,15 @@ from .errors import TrackerError, a_or_an, counted, shown
 from .log import EventLog
 from .progress import Progress, no_progress
 from .recorder import already, first_time, recorded_by
-from .rowformat import RECORD_KINDS, ROW_KINDS, exported_data, moved_status_then
+from .rowformat import (
+    RECORD_KINDS,
+    ROW_KINDS,
+    DateStep,
+    date_steps,
+    exported_data,
+    moved_status_then,
+    moving_updates,
+)
 from .rowreader import KNOWN_COLUMNS, Problem, Row, read_rows
 
 OPTION = re.compile(r"--(" + "|".join(sorted(KNOWN_COLUMNS, key=len, reverse=True)) + r")\b")
@@ -380,11 +388,14 @@ class Planner:
         if mine == comparable({**current, "source": draft.data["source"]}):
             return True
         kind = draft.type.partition(".")[0]
-        moves = self.catalog.reschedules(subject) if kind == "meeting" else []
+        moved = None
+        if kind == "meeting":
+            steps, moving = self._date_steps(subject)
+            moved = next((step.event_id for step in steps if step.event_id in moving), None)
         revisions = self.catalog.revisions(subject) if kind == "pledge" else []
         exported = exported_data(
             kind, current, existing["data"].get("status"),
-            self.catalog.data_of(subject, moves[0][0]) if moves else None,
+            self.catalog.data_of(subject, moved) if moved else None,
             self.catalog.data_of(subject, revisions[0][0]).get("amount") if revisions else None)
         return mine == comparable({**exported, "source": draft.data["source"]})
 
@@ -402,16 +413,23 @@ class Planner:
             return changes.get("status") == draft.data["status"]
         if changes.get("date") != draft.data["to"]:
             return False
-        earlier = self.catalog.reschedules(subject, existing["id"])
-        moving = self.catalog.reschedules(subject)
+        steps, moving = self._date_steps(subject)
+        at = next((index for index, step in enumerate(steps)
+                   if step.event_id == existing["id"]), len(steps))
+        earlier = [step for step in steps[:at] if step.event_id in moving]
+        later = next((step for step in steps[at:] if step.event_id in moving), None)
         if not earlier:
             return False
-        if len(earlier) != len(moving):  # between two: the later finds its date, with no to
-            later, data = moving[len(earlier)]
-            if "to" in data or self.catalog.data_of(subject, later)["date"] != draft.data["to"]:
-                return False
+        if later is not None and ("to" in later.update or later.before != draft.data["to"]):
+            return False  # between two: the later finds its date, with no to
         return moved_status_then(draft.data["status"], changes.get("status"),
-                                 earlier[-1][1]["status"])
+                                 earlier[-1].update["status"])
+
+    def _date_steps(self, subject: str) -> tuple[list[DateStep], set[str]]:
+        """A meeting's date, step by step (`rowformat.date_steps`), and the ids of the
+        updates that `tracker export` moves it with (`rowformat.moving_updates`)."""
+        steps = date_steps(*self.catalog.date_events(subject))
+        return steps, set(moving_updates(steps))
 
     def _state(self, row: Row, kind: str, event_id: str, subject: str,
                draft: model.Draft, own: bool, existing: dict[str, Any] | None) -> str:

@@ -864,11 +864,11 @@ def _held_off_the_meeting(update: dict[str, Any], record_date: str | None) -> li
     `_dated_before_the_record`'s; one more precise within it dates the meeting."""
     date = update.get("date")
     if update["status"] != "held" or type(date) is not str or not record_date \
-            or date == record_date or narrows(date, record_date):
+            or narrows(date, record_date):
         return []
     held, meeting = parse_date(date), parse_date(record_date)
     if held.end < meeting.start or (held.start <= meeting.start and meeting.end <= held.end):
-        return []  # before it (warned of elsewhere), or a less precise date holding it
+        return []  # before it (warned of elsewhere), or holding it (its date, or a wider one)
     if held.start > meeting.end:
         where = "after"
     elif meeting.start <= held.start and held.end <= meeting.end:

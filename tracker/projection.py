@@ -80,15 +80,19 @@ def _json(value: Any) -> str | float:
     return NULL if value is None else orjson.dumps(value).decode()
 
 
-def _text(value: Any) -> str | float:
-    """A field value as text for the history table."""
-    if value is None:
-        return NULL
-    if isinstance(value, str):
+def history_text(value: Any) -> str | None:
+    """A field value as the history table keeps it: text as it is, a flag as true or
+    false, any other value (a list, a number) as JSON; None as None."""
+    if value is None or isinstance(value, str):
         return value
     if value is True or value is False:
         return "true" if value else "false"
     return orjson.dumps(value).decode()
+
+
+def _text(value: Any) -> str | float:
+    """A field value as text for the history table (NULL for None)."""
+    return NULL if value is None else history_text(value)
 
 
 def _number(text: str | None) -> int | float:

@@ -94,7 +94,7 @@ def moved_status(amended: str | None, rescheduled: str, date: str) -> str:
     reschedule: the amendment's, if an update with `to` can give it (`model.MOVING`),
     else the reschedule's; but `scheduled` for `held` on a date after today, which
     `tracker import` refuses."""
-    status = amended if amended in model.MOVING else rescheduled
+    status = _moved(amended, rescheduled)
     return "scheduled" if status == "held" and model.not_yet(date) else status
 
 
@@ -102,8 +102,13 @@ def moved_status_then(status: str, amended: str | None, rescheduled: str) -> boo
     """Whether an export made on any day could give that update row this status: the
     one `moved_status` gives once the date has come, or `scheduled` for `held`, as
     written while the date was to come."""
-    moved = amended if amended in model.MOVING else rescheduled
+    moved = _moved(amended, rescheduled)
     return status == moved or (moved == "held" and status == "scheduled")
+
+
+def _moved(amended: str | None, rescheduled: str) -> str:
+    """The amendment's status, if an update with `to` can give it, else the reschedule's."""
+    return amended if amended in model.MOVING else rescheduled
 
 
 class DateStep(NamedTuple):

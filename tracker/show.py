@@ -16,10 +16,11 @@ from .model import (
     RETRACTED,
     SOURCE_WITHDRAWN,
     effective_changes,
+    is_revision,
     join_items,
     official_option,
 )
-from .projection import TABLE_OF, project
+from .projection import TABLE_OF, history_text, project
 from .replay import events_in_order
 
 Event = dict[str, Any]
@@ -211,13 +212,7 @@ def _asked(event: dict[str, Any]) -> list[str]:
         asked = dict(sorted(effective_changes(data["changes"]).items()))  # as replay does
     else:
         return []
-    return [f"{field}: {_listed(_as_kept(value))}" for field, value in asked.items()]
-
-
-def _as_kept(value: Any) -> Any:
-    """A value as the history table keeps it: text as it is, None as None, any other
-    (a list, a number, a flag) as JSON."""
-    return value if value is None or isinstance(value, str) else orjson.dumps(value).decode()
+    return [f"{field}: {_listed(history_text(value))}" for field, value in asked.items()]
 
 
 def log_line(event: Event) -> str:
@@ -246,7 +241,7 @@ def _update_label(data: dict[str, Any]) -> str:
     """What a status update records: its status, with the amount it gives (a revision's
     or the cumulative amount disbursed) or the date it moves a meeting to."""
     status, amount, to = (_first_text(data, key) for key in ("status", "amount", "to"))
-    if status == "pledged" and amount:
+    if is_revision(data) and amount:
         return f"revised: amount {amount}"
     if amount:
         return f"{status}: {amount} so far"
