@@ -3,7 +3,7 @@
 Serves a database the way `tracker serve` does (`tracker.serve.serve`, in its own
 process, on a free port of 127.0.0.1) and times, one request at a time, the home page,
 the database page, every table and view, every canned query (and the feeds), the
-dashboard and each of its charts' data requests.
+dashboard and each of its charts' data requests, unfiltered and by each of its filters.
 
     python -m tests.benchmark_pages tracker.db
     python -m tests.benchmark_pages --synthetic 100000 --json figures.json
@@ -53,6 +53,8 @@ PARAMETERS = {
              "limit 1",
     "donor": "select donor from pledges group by donor order by count(*) desc limit 1",
     "date": "select substr(recorded_at, 1, 10) from events order by recorded_at desc limit 1",
+    "year": "select substr(date_start, 1, 4) from meetings group by 1 order by count(*) desc "
+            "limit 1",
 }
 
 
@@ -286,12 +288,24 @@ def pages(db: Path, metadata: dict[str, Any], url: str) -> dict[str, str]:
     for name, extension in (("recent_developments", "atom"), ("scheduled_meetings", "ics")):
         found[f"feed {name}.{extension}"] = f"/{DATABASE}/{name}.{extension}"
     for slug, dashboard in metadata.get("plugins", {}).get("datasette-dashboards", {}).items():
-        found[f"dashboard {slug}"] = f"/-/dashboards/{slug}"
-        for chart_slug, chart in dashboard.get("charts", {}).items():
-            if "query" in chart:
-                sql = replace_opts_in_query(chart["query"], {})
-                found[f"dashboard {slug} chart {chart_slug}"] = (
-                    f"/{chart['db']}.json?" + urlencode({"sql": sql, "_shape": "objects"}))
+        found.update(dashboard_pages(slug, dashboard, {}))
+        for name in dashboard.get("filters", {}):  # then filtered by each filter alone
+            found.update(dashboard_pages(slug, dashboard, {name: values[name]}))
+    return found
+
+
+def dashboard_pages(slug: str, dashboard: dict[str, Any],
+                    options: dict[str, str]) -> dict[str, str]:
+    """A dashboard and its charts' data requests, as its script fetches them."""
+    suffix = "".join(f" by {name}" for name in options)
+    found = {f"dashboard {slug}{suffix}": f"/-/dashboards/{slug}"
+                                         + (f"?{urlencode(options)}" if options else "")}
+    for chart_slug, chart in dashboard.get("charts", {}).items():
+        if "query" in chart:
+            sql = replace_opts_in_query(chart["query"], options)
+            found[f"dashboard {slug} chart {chart_slug}{suffix}"] = (
+                f"/{chart['db']}.json?" + urlencode({"sql": sql, **options,
+                                                     "_shape": "objects"}))
     return found
 
 

@@ -77,11 +77,15 @@ TABLES = (
         pk="id",
         foreign_keys=(("format", "formats", "slug"), ("country", "actors", "code"),
                       ("chair", "actors", "code")),
-        indexes=("date_start", "date_precision", "format", "level", "mode",
+        # The dashboard's filter of a year reads date_end beside date_start, and its
+        # chart per year the filtered columns, from the indexes alone (at 1M events: 17
+        # ms, not 255 ms looking each meeting up).
+        indexes=(("date_start", "date_end"), "date_precision", "format", "level", "mode",
                  ("status", "date_start"), ("status", "date_end", "date_start"),
                  ("status", "format"),
                  ("status", "level"), ("status", "country"), ("country", "date_start"),
-                 ("chair", "date_start"), "recorded_at", ("status", "year", "format")),
+                 ("chair", "date_start"), "recorded_at",
+                 ("status", "year", "format", "date_start", "date_end", "country", "id")),
         fts=("title", "summary", "city", "city_as_given", "topics"),
     ),
     Table(
@@ -97,7 +101,8 @@ TABLES = (
          "summary": str, **STAMPS},
         pk="id",
         foreign_keys=(("by_actor", "actors", "code"),),
-        indexes=("date_start", "date_precision", ("by_actor", "date_start"), "recorded_at"),
+        indexes=(("date_start", "date_end"), "date_precision",
+                 ("by_actor", "date_start", "date_end"), "recorded_at"),
         fts=("title", "summary", "topics"),
     ),
     Table(
@@ -115,7 +120,8 @@ TABLES = (
         pk="id",
         foreign_keys=(("donor", "actors", "code"), ("currency", "currencies", "code"),
                       ("meeting_id", "meetings", "id")),
-        indexes=("date_start", "date_precision", ("donor", "status", "date_start"),
+        indexes=(("date_start", "date_end"), "date_precision",
+                 ("donor", "status", "date_start", "date_end"),
                  ("currency", "status"), "approximate", "instrument", "meeting_id", "status",
                  "recorded_at"),
         fts=("title", "purpose"),
@@ -403,10 +409,11 @@ EXTRA_INDEXES = (
     "create index if not exists meetings_format_naming_no_one on meetings(format) "
     "where participants is null",
     # The dashboard's map of the places where meetings were held, grouped by place, read
-    # from this index alone (at 1M events: 60 ms, not 220 to 460 ms scanning the table).
+    # from this index alone (at 1M events: 60 ms, not 220 to 460 ms scanning the table;
+    # filtered by an actor, 55 ms, not 225 ms looking each meeting's id up).
     "create index if not exists meetings_places on meetings(status, latitude, longitude, "
-    "city, country, date_start, date_end, date) where latitude is not null and longitude "
-    "is not null",
+    "city, country, date_start, date_end, date, format, id) where latitude is not null "
+    "and longitude is not null",
 )
 
 # The indexes replay itself looks rows up by (to amend or retract a record), created
