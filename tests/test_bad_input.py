@@ -643,6 +643,16 @@ def test_serve_on_a_port_in_use_is_refused_before_a_build(events: Path, db: Path
     (("amend", "{meeting}", "--set", "date=" + "2" * 300, "--reason", "r"),
      f"invalid --set date='{'2' * 60}...': use YYYY, YYYY-MM, YYYY-MM-DD or A/B"),
     (("log", "--subject", UNKNOWN_ULID), f"unknown id '{UNKNOWN_ULID}' in --subject"),
+    # urllib refuses brackets around no IPv6 address with a ValueError (was a traceback)
+    (meeting(source=("--source", "http://[::1")), "invalid --source URL 'http://[::1'"),
+    (("cite", "{meeting}", "--source", "https://[zz]/a"),
+     "invalid --source URL 'https://[zz]/a'"),
+    (("amend", "{meeting}", "--set", "title=T", "--reason", "r", "--source", "http://[x"),
+     "invalid --source URL 'http://[x'"),
+    (pledge(amount="0.0000000000000001"),
+     "invalid --amount '0.0000000000000001': more than 15 decimal places"),
+    (pledge(amount="1234567890123456"),
+     "invalid --amount '1234567890123456': more than 15 significant digits"),
 ])
 def test_a_bad_value_is_named_by_its_option(events: Path, seeded: dict[str, str],
                                             args: tuple[str, ...], message: str) -> None:

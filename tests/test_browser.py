@@ -183,6 +183,13 @@ def test_ids_in_views_and_queries_open_their_records(visit: Visit, site) -> None
     assert linked_ids(page) == [("format", "central-asia-japan"), ("id", summit)]
     page.click("a[href='/-/record/central-asia-japan']")
     page.wait_for_url("**/tracker/formats/central-asia-japan")
+    page = visit.open("/tracker/corrections?_sort=event_id")  # a format's subject: its slug
+    corrections = query(db, "select event_id, subject from corrections order by event_id")
+    assert linked_ids(page) == [link for event_id, subject in corrections for link in (
+        ("event_id", event_id), ("subject", subject))]
+    assert ("subject", "central-asia-china") in linked_ids(page)
+    page.click("a[href='/-/record/central-asia-china']")
+    page.wait_for_url("**/tracker/formats/central-asia-china")
     page = visit.open("/tracker/history?_sort=event_id")
     events = query(db, "select event_id from history order by event_id limit 100")
     assert linked_ids(page) == [("event_id", event_id) for (event_id,) in events]

@@ -373,6 +373,31 @@ def test_jsonl_rows_take_lists_and_booleans_and_report_bad_lines(
         {"amount_text": "1000", "approximate": 1, "at_meeting": 1}]
 
 
+def test_a_jsonl_key_given_twice_is_refused(tmp_path: Path, events: Path, db: Path) -> None:
+    """JSON parsers keep the last of two values of a key: a repeated amount or title would
+    be taken silently, so the line is refused (as a CSV column given twice is); a `":` in
+    a value is no key."""
+    pledge = ('{{"kind": "pledge", "title": "P", "date": "2024", "source": "S", "donor": "JPN", '
+              '"recipient": "KAZ", {amounts}, "currency": "USD"}}')
+    path = write(tmp_path / "rows.jsonl", "\n".join([
+        pledge.format(amounts='"amount": "100", "amount": "1000000"'),
+        pledge.format(amounts='"amount": "100", "amount" :"100"'),
+        '{"kind": "meeting", "title": "A", "date": "2020", "source": "S", "title"\t: "B"}',
+        '{"kind": "meeting", "title": "Talks \\"on\\": trade", "date": "2020", "source": "x\\":"}',
+    ]) + "\n")
+    before = log_bytes(events)
+    assert_refused(run("import", path), [
+        f"Error: {path}: 3 of 4 rows are invalid; nothing imported",
+        "line 1: key 'amount' appears twice",
+        "line 2: key 'amount' appears twice",
+        "line 3: key 'title' appears twice"])
+    assert log_bytes(events) == before
+    path.write_text(path.read_text().splitlines()[3] + "\n")
+    assert ok("import", path) == f"Imported {path}: appended 1 event (1 meeting)"
+    ok("build")
+    assert rows(db, "select title from meetings") == [{"title": 'Talks "on": trade'}]
+
+
 def test_file_level_errors_are_one_line(tmp_path: Path) -> None:
     latin1 = tmp_path / "meetings.csv"
     latin1.write_bytes("title,date,city,country,source\nTalks,2020,Düsseldorf,DEU,x\n"

@@ -282,6 +282,18 @@ def test_the_city_or_country_given_again_keeps_the_place_chosen(events: Path) ->
     assert place(meeting)["geonameid"] == 4930956  # Boston, MA: a new city is looked up
 
 
+def test_clearing_the_city_clears_the_place_found_for_it(events: Path) -> None:
+    """`--set city=` on a meeting whose city GeoNames found clears its place (the city,
+    its id and coordinates), where the id kept gave the city back ("nothing to amend")."""
+    for given in (("--city", "Springfield"), ("--geonameid", "4951788"),
+                  ("--city", "springfield", "--geonameid", "4951788")):
+        meeting = ok(*MEETING, *given, "--country", "USA", *SOURCE)
+        result = run("amend", meeting, "--set", "city=", "--reason", "no city was given")
+        assert (result.exit_code, result.stderr) == (0, ""), given
+        assert place(meeting) == {"city": None, "city_as_given": None, "country": "USA",
+                                  "geonameid": None, "latitude": None, "longitude": None}
+
+
 def test_export_and_import_keep_the_place_chosen(tmp_path: Path, db: Path,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     chosen = ok(*MEETING, "--city", "Springfield", "--country", "USA", "--geonameid",

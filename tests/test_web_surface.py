@@ -181,15 +181,39 @@ BAD_PARAMETERS = {
     "/tracker/meetings.json?_timelimit=abc":
         "_timelimit must be a whole number of milliseconds: abc",
     "/tracker/meetings.json?_through=garbage":
-        '_through must be JSON of the form {"table": "...", "column": "...", "value": ...}: '
-        "garbage",
+        '_through must be JSON of the form {"table": "...", "column": "...", "value": ...} '
+        "with a text or number value: garbage",
     '/tracker/meetings.json?_through={"table":1,"column":"actor","value":"JP"}':
-        '_through must be JSON of the form {"table": "...", "column": "...", "value": ...}: '
-        '{"table":1,"column":"actor","value":"JP"}',
+        '_through must be JSON of the form {"table": "...", "column": "...", "value": ...} '
+        'with a text or number value: {"table":1,"column":"actor","value":"JP"}',
     '/tracker/meetings.json?_through={"table":"sources","column":"url","value":"x"}':
         "Invalid _through - could not find corresponding foreign key",
     "/tracker/timeline.json?_next=garbage":
         "_next must be a whole number of rows on this page: garbage",
+    # What SQLite cannot take (Datasette 0.65 catches only its OperationalError)
+    '/tracker/actors.json?_through={"table":"meeting_participants","column":"actor","value":{}}':
+        '_through must be JSON of the form {"table": "...", "column": "...", "value": ...} '
+        'with a text or number value: '
+        '{"table":"meeting_participants","column":"actor","value":{}}',
+    '/tracker/actors.json?_through={"table":"meeting_participants","column":"actor",'
+    '"value":99999999999999999999}':
+        '_through must be JSON of the form {"table": "...", "column": "...", "value": ...} '
+        'with a text or number value: '
+        '{"table":"meeting_participants","column":"actor","value":99999999999999999999}',
+    "/tracker/timeline.json?_next=-9223372036854775809":
+        "_next=-9223372036854775809: a number beyond those SQLite takes "
+        "(-9223372036854775808 to 9223372036854775807)",
+    "/tracker/meetings.json?latitude__gt=9223372036854775808":
+        "latitude__gt=9223372036854775808: a number beyond those SQLite takes "
+        "(-9223372036854775808 to 9223372036854775807)",
+    '/tracker/meetings.json?id__in=["a"':
+        'id__in must be values separated by commas, or a JSON list of them, as ["a", "b"]: '
+        '["a"',
+    "/tracker/meetings.json?country__notin=[{}]":
+        'country__notin must be values separated by commas, or a JSON list of them, as '
+        '["a", "b"]: [{}]',
+    "/tracker/meetings.json?_where=1=1;+select+1": "You can only execute one statement at a time.",
+    "/tracker/meetings.json?_where=length(randomblob(1e9))": "string or blob too big",
 }
 
 
@@ -207,10 +231,20 @@ def test_a_bad_parameter_is_a_bad_request_not_a_server_error(server: Site) -> No
     through = json.dumps({"table": "meeting_participants", "column": "actor", "value": "JP"})
     for path in ("/tracker/meetings.json?_sort=title", "/tracker/meetings.json?_timelimit=900",
                  "/tracker/meetings.json?_through=" + urllib.parse.quote(through),
-                 "/tracker/timeline.json?_next=5", "/tracker/meetings.json?_next=garbage"):
+                 "/tracker/timeline.json?_next=5", "/tracker/meetings.json?_next=garbage",
+                 "/tracker/meetings.json?latitude__gt=9223372036854775807",
+                 '/tracker/meetings.json?country__in=["JPN",1]',
+                 "/tracker/meetings.json?_where=length(title)>1"):
         assert server.request(path)[0] == 200, path
     status, body = server.request("/tracker/nope.json")
     assert (status, json.loads(body)["status"]) == (404, 404)
+
+
+def atom_feed(updated: str, rest: str = ", 'c' as atom_content", **extra: str) -> str:
+    """The Atom feed of a query of one row, with this `atom_updated` (SQL) and the rest."""
+    return "/tracker.atom?" + urllib.parse.urlencode({
+        "sql": f"select 1 as atom_id, 't' as atom_title, {updated} as atom_updated{rest}",
+        **extra})
 
 
 ENDLESS = "with recursive c(x) as (select 1 union all select x + 1 from c) select count(*) from c"
@@ -225,12 +259,16 @@ BAD_OTHER_FORMATS = {  # Datasette 0.65 answers these with a 500 and a traceback
                     "query with ?sql=",
     "/tracker.json?_shape=array": "A database page has no rows to give as CSV or as an "
                                   "array: give a query with ?sql=",
-    "/tracker.atom?" + urllib.parse.urlencode({
-        "sql": "select 1 as atom_id, 't' as atom_title, 'nope' as atom_updated"}):
-        "atom_updated must be a date and time: Unknown string format: nope",
-    "/tracker.atom?" + urllib.parse.urlencode({
-        "sql": "select 1 as atom_id, 't' as atom_title, '2026-01-01' as atom_updated, "
-               "'c' as atom_content", "_feed_title": "News \ufffe"}):
+    atom_feed("'nope'", ""): "atom_updated must be a date and time: Unknown string format: nope",
+    atom_feed("'x'", " where 0"): "The query gave no rows: an Atom feed has one entry at least",
+    atom_feed("'2026-01-01'"):  # feedgen: "Datetime object has no timezone info"
+        "atom_updated must give its time zone, as 2026-01-01T10:00:00Z: '2026-01-01'",
+    atom_feed("1767225600"): "atom_updated must be a date and time, as text: 1767225600",
+    atom_feed("'99999999999999999999'"):
+        "atom_updated must be a date and time: '99999999999999999999'",
+    atom_feed("'2026-01-01T10:00:00Z'", ", null as atom_content"):
+        "Entry '1' has no atom_content, atom_content_html or atom_link: an Atom entry needs one",
+    atom_feed("'2026-01-01T10:00:00Z'", _feed_title="News \ufffe"):
         "_feed_title must be text XML can carry, without U+FFFE: 'News \\ufffe'",
 }
 

@@ -216,9 +216,11 @@ def parse_amount(value: Any, option: str = "amount") -> str:
     fraction = (match[3] or "").rstrip("0")
     if not whole and not fraction:
         raise Invalid(f"--{option}", value, "must be greater than zero")
-    if len(whole) + len(fraction) > MAX_AMOUNT_DIGITS:
+    if len((whole + fraction).lstrip("0")) > MAX_AMOUNT_DIGITS:
         raise Invalid(f"--{option}", value,
                       f"more than {MAX_AMOUNT_DIGITS} significant digits")
+    if len(fraction) > MAX_AMOUNT_DIGITS:  # 0.0000000000000001: what the sums keep exactly
+        raise Invalid(f"--{option}", value, f"more than {MAX_AMOUNT_DIGITS} decimal places")
     return (whole or "0") + (f".{fraction}" if fraction else "")
 
 
@@ -550,8 +552,11 @@ def parse_source(options: dict[str, Any]) -> dict[str, str]:
         raise TrackerError("missing --source: every record needs a URL or citation")
     value = SOURCE_TEXT(raw)
     if re.match(r"(?i)https?:", value):
-        parts = urlsplit(value)
-        if not parts.netloc or " " in value:
+        try:
+            host = urlsplit(value).netloc
+        except ValueError:  # brackets around no IPv6 address: "http://[::1", "https://[zz]/"
+            host = ""
+        if not host or " " in value:
             raise TrackerError(f"invalid --source URL {shown(value)}")
         source = {"url": value}
     else:
@@ -1286,8 +1291,9 @@ def _moves_place(current: dict[str, Any], merged: dict[str, Any], seen: set[str]
     same one given again keeps the place chosen (its GeoNames id)."""
     from .places import fold_name
 
-    if "city" in seen and fold_name(str(merged.get("city") or "")) not in {
-            fold_name(current.get("city") or ""), fold_name(current.get("city_as_given") or "")}:
+    names = {fold_name(name) for name in (current.get("city"), current.get("city_as_given"))
+             if name}  # a city cleared (`--set city=`) is a move too
+    if "city" in seen and fold_name(str(merged.get("city") or "")) not in names:
         return True
     if "country" in seen:
         try:

@@ -225,12 +225,36 @@ def _jsonl_rows(text: str, default_kind: str | None, problems: list[Problem]) ->
         if not isinstance(value, dict):
             problems.append(Problem(number, None, "not a JSON object"))
             continue
+        if repeated := _repeated_key(raw, value):
+            problems.append(Problem(number, None, f"key {shown(repeated)} appears twice"))
+            continue
         if any(type(cell) in (int, float) for cell in value.values()):
             value = json.loads(raw, parse_int=Number, parse_float=Number)  # as written
         cells = _json_cells(number, value, problems)
         given = {name: value[name] for name in cells if name in MULTI_VALUED} if cells else {}
         if cells is not None and (row := _row(number, cells, given, default_kind, problems)):
             yield row
+
+
+# Where a key may end: a quote, then a colon. Each key of a line has one, so a line with no
+# more of them than its object has keys names no key twice (and holds no nested object).
+KEY_END = re.compile(r'"\s*:')
+
+
+def _repeated_key(raw: str, value: dict[str, Any]) -> str | None:
+    """A key the line's object gives twice (orjson, as JSON parsers do, keeps the last
+    value: a repeated amount would be taken silently), or None."""
+    if len(KEY_END.findall(raw)) <= len(value):
+        return None
+    repeated: list[str] = []
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:  # each object of the line
+        keys = [key for key, _ in items]
+        repeated.extend(key for index, key in enumerate(keys) if key in keys[:index])
+        return dict(items)
+
+    json.loads(raw, object_pairs_hook=pairs)
+    return repeated[0] if repeated else None
 
 
 class Number(str):

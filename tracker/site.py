@@ -84,6 +84,37 @@ def register_output_renderer() -> dict:
 NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
+ATOM_REQUIRED = {"atom_id", "atom_title", "atom_updated"}  # as datasette-atom requires
+ATOM_BODY = ("atom_content", "atom_content_html", "atom_link")  # an entry has one at least
+
+
+def atom_refusal(rows: list[dict[str, Any]]) -> str | None:
+    """Why these rows cannot make an Atom feed (which feedgen refuses with a ValueError,
+    a 500), or None: no row, an `atom_updated` that is not a date and time with its time
+    zone, or an entry with neither content nor link."""
+    from dateutil import parser
+
+    if not rows:
+        return "The query gave no rows: an Atom feed has one entry at least"
+    for row in rows:
+        updated = row["atom_updated"]
+        if type(updated) is not str:
+            return f"atom_updated must be a date and time, as text: {updated!r}"
+        try:
+            moment = parser.parse(updated)
+        except ValueError as error:
+            return f"atom_updated must be a date and time: {error}"
+        except OverflowError:
+            return f"atom_updated must be a date and time: {shown(updated)}"
+        if moment.tzinfo is None:
+            return (f"atom_updated must give its time zone, as 2026-01-01T10:00:00Z: "
+                    f"{shown(updated)}")
+        if not any(row.get(column) for column in ATOM_BODY):
+            return (f"Entry {shown(str(row['atom_id']))} has no atom_content, atom_content_html "
+                    "or atom_link: an Atom entry needs one")
+    return None
+
+
 def xml_text(value: Any) -> Any:
     """A text with U+FFFD (the replacement character) for each character XML cannot
     carry; any other value as it is."""
@@ -100,6 +131,8 @@ def xml_compatible(render: Callable) -> Callable:
     def render_atom(datasette, request, sql, columns, rows, database, table, query_name,
                     view_name, data):
         rows = [{column: xml_text(row[column]) for column in columns} for row in rows]
+        if ATOM_REQUIRED.issubset(columns) and (refusal := atom_refusal(rows)):
+            raise DatasetteError(refusal, status=400)
         data = {**data, "human_description_en": xml_text(data.get("human_description_en"))}
         return call_with_supported_arguments(
             render, datasette=datasette, request=request, sql=xml_text(sql), columns=columns,
@@ -243,9 +276,10 @@ def handle_exception(datasette, request, exception):
     `serve.make_datasette`), answering 400 where Datasette 0.65 answers 500 to a bad
     parameter of a table or view page: `_sort` by a column it does not have, `_sort` with
     `_sort_desc`, a `_timelimit` that is not a number, a view's `_next` that is not one,
-    or a `_through` that is not one of its foreign keys as JSON; and to a CSV whose query
-    was interrupted, a database page as CSV or array without a query, an Atom feed whose
-    `atom_updated` is no date or whose `_feed_title` XML cannot carry. Those print no
+    a `_through` that is not one of its foreign keys as JSON, a value SQLite cannot bind
+    (see `BY_A_VALUE`), a `_where` SQLite refuses; and to a CSV whose query was
+    interrupted, a database page as CSV or array without a query, an Atom feed whose
+    rows feedgen refuses (`atom_refusal`) or whose `_feed_title` XML cannot carry. Those print no
     traceback in the server's log. A search FTS5 cannot read is shown with a search box
     holding it."""
     if isinstance(exception, search.UnreadableSearch) and not request.path.endswith(".json"):
@@ -318,8 +352,6 @@ def bad_parameter(datasette, request, exception: Exception) -> BadRequest | None
         return BadRequest("A database page has no rows to give as CSV or as an array: "
                           "give a query with ?sql=")
     if request.path.endswith(".atom") and isinstance(exception, ValueError):
-        if type(exception).__module__.startswith("dateutil."):  # datasette-atom's parser
-            return BadRequest(f"atom_updated must be a date and time: {exception}")
         title = request.args.get("_feed_title")  # the one text of a feed left as given
         if title is not None and (bad := NOT_XML.search(title)):  # lxml's refusal
             return BadRequest(f"_feed_title must be text XML can carry, without "
@@ -330,12 +362,59 @@ def bad_parameter(datasette, request, exception: Exception) -> BadRequest | None
     after = request.args.get("_next")  # on a view, the number of rows before the page
     if after is not None and _int_refused(exception, after):
         return BadRequest(f"_next must be a whole number of rows on this page: {after}")
-    if isinstance(exception, (ValueError, LookupError, TypeError, AttributeError)):
-        for through in request.args.getlist("_through"):
-            if not _through_shaped(through):
-                return BadRequest('_through must be JSON of the form {"table": "...", '
-                                  f'"column": "...", "value": ...}}: {through}')
+    if not isinstance(exception, BY_A_VALUE):
+        return None
+    for through in request.args.getlist("_through"):
+        if not _through_shaped(through):
+            return BadRequest('_through must be JSON of the form {"table": "...", '
+                              f'"column": "...", "value": ...}} with a text or number '
+                              f'value: {through}')
+    for name, value in _arguments(request):
+        if _beyond_sqlite(value):
+            return BadRequest(f"{name}={value}: a number beyond those SQLite takes "
+                              f"({SQLITE_INTEGERS.start} to {SQLITE_INTEGERS.stop - 1})")
+        if name.endswith(("__in", "__notin")) and value.lstrip().startswith("[") \
+                and not _json_list(value):
+            return BadRequest(f"{name} must be values separated by commas, or a JSON list "
+                              f'of them, as ["a", "b"]: {value}')
+    if "_where" in request.args and isinstance(exception, (sqlite3.Error, sqlite3.Warning)):
+        return BadRequest(str(exception))  # as Datasette answers `_where=nope`
     return None
+
+
+# What a bad value of a parameter raises on a table or view page, where Datasette 0.65
+# catches only SQLite's OperationalError: a value SQLite cannot bind (a number beyond 64
+# bits, a JSON object), a malformed JSON list, a `_where` of two statements.
+BY_A_VALUE = (ValueError, LookupError, TypeError, AttributeError, OverflowError,
+              sqlite3.Error, sqlite3.Warning)
+SQLITE_INTEGERS = range(-2 ** 63, 2 ** 63)
+WHOLE_NUMBER = re.compile(r"[-+]?[0-9]+")
+
+
+def _arguments(request) -> list[tuple[str, str]]:
+    """Every (name, value) of the request's query string."""
+    return [(name, value) for name in request.args for value in request.args.getlist(name)]
+
+
+def _beyond_sqlite(text: str) -> bool:
+    """Whether the text is a whole number SQLite cannot take as an integer."""
+    digits = text.strip()
+    return bool(WHOLE_NUMBER.fullmatch(digits)) and (
+        len(digits.lstrip("+-")) > 20 or int(digits) not in SQLITE_INTEGERS)
+
+
+def _bindable(value: Any) -> bool:
+    """Whether SQLite can take the JSON value as a parameter: text or a number."""
+    return type(value) in (str, float, bool) or (type(value) is int
+                                                  and value in SQLITE_INTEGERS)
+
+
+def _json_list(text: str) -> bool:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return False
+    return isinstance(value, list) and all(_bindable(item) for item in value)
 
 
 def _time_limit(datasette, request) -> int:
@@ -359,4 +438,5 @@ def _through_shaped(text: str) -> bool:
     except ValueError:
         return False
     return (isinstance(value, dict) and value.keys() >= THROUGH_KEYS
-            and isinstance(value["table"], str) and isinstance(value["column"], str))
+            and isinstance(value["table"], str) and isinstance(value["column"], str)
+            and _bindable(value["value"]))

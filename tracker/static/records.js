@@ -1,14 +1,15 @@
 // Ids of records and events are plain text in views and query results (Datasette links
 // only a table's keys): link each to /-/record/ID, which opens the record's page. A
 // cell links when it is plain text in a column that names records: a ULID in id,
-// subject, meeting_id or event_id; a format's slug in format, or in the id of a
-// format's row (kind format or launch). A cell's column is its col- class, or else its
+// subject, meeting_id or event_id; a format's slug in format or subject (a format's
+// record id is its slug), or in the id of a format's row (kind format or launch). A cell's column is its col- class, or else its
 // table's header (the search page's results, which come after the page has loaded).
 (function () {
   "use strict";
   const ULID = /^[0-7][0-9A-HJKMNP-TV-Z]{25}$/;
   const SLUG = /^[a-z0-9]+(-[a-z0-9]+)*$/;
   const ID_COLUMNS = ["id", "subject", "meeting_id", "event_id"];
+  const SLUG_COLUMNS = ["format", "subject"];
   const FORMAT_KINDS = ["format", "launch"];
   const CELLS = "table.rows-and-columns td";
   // This script is served from <base>tracker-static/: the route is <base>-/record/.
@@ -34,7 +35,8 @@
     if (ID_COLUMNS.includes(name) && ULID.test(value)) {
       return true;
     }
-    const slug = name === "format" || (name === "id" && FORMAT_KINDS.includes(kind(cell)));
+    const slug = SLUG_COLUMNS.includes(name)
+      || (name === "id" && FORMAT_KINDS.includes(kind(cell)));
     return slug && value.length <= 64 && SLUG.test(value);
   }
 
