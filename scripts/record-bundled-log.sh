@@ -206,3 +206,23 @@ tracker amend "$AMBASSADORS" \
   --set "summary=Japan's Foreign Ministry hosted a meeting between Foreign Minister Yoko Kamikawa and the ambassadors of Kazakhstan, Kyrgyzstan, Tajikistan, Turkmenistan and Uzbekistan accredited in Tokyo. They discussed the organisation of the first Central Asia + Japan summit; in their general opinion it will give significant impetus to six-party cooperation." \
   --reason "article A says that the Foreign Ministry hosted a meeting between the minister and the ambassadors, not that it hosted them" \
   "${A[@]}" --quote "the Foreign Ministry of Japan hosted a meeting between Foreign Minister Yoko Kamikawa and the ambassadors" >/dev/null
+
+# --- Corrections: a second review against the articles (2026-11-24) -------------------------
+# "COVID-19" is a name the articles never use: article B says "the coronavirus pandemic"
+# and "the health crisis". And the summary of Japan's hope also gives what Minister
+# Kamikawa said, which the record did not cite.
+second_review() {
+  tracker amend "$VIDEO" --set "topic=coronavirus pandemic" --set "topic=regional cooperation" \
+    --set "topic=humanitarian assistance" --set "topic=repatriation of citizens" \
+    --set "topic=economic modernisation" --set "topic=trade and investment" \
+    --set "topic=30th anniversary of diplomatic ties with Japan" \
+    --reason "article B never says COVID-19: it says the coronavirus pandemic" "${B_YEARS[@]}" \
+    --quote "In the 5+1 format, the external ministers discussed aspects of regional cooperation between the Eurasian countries as well as with Japan during the coronavirus pandemic." >/dev/null
+  tracker amend "$AID" --set "topic=health crisis" \
+    --reason "article B never says COVID-19: the aid is for the Central Asian countries' battle with the health crisis" \
+    "${B_YEARS[@]}" \
+    --quote "to aid their battle with the health crisis" >/dev/null
+  tracker cite "$HOPE" "${A[@]}" \
+    --quote "Central Asia is a region of geopolitical significance and an important partner of Japan, Minister Kamikawa said and noted that this year marks the 20th anniversary of the “Central Asia plus Japan” Dialogue, which became the first such format." >/dev/null
+}
+second_review

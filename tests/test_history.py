@@ -879,6 +879,33 @@ def test_show_and_amend_write_a_comma_in_an_item_as_set_takes_it(events: Path) -
     assert log_bytes(events) == before
 
 
+def test_add_official_reads_an_escaped_comma_as_amend_does(db: Path, events: Path) -> None:
+    """`--official` takes a comma in a name written `\\,` (and a backslash `\\\\`), as
+    `--set official=` and `show` write them: what `show` prints, given back, is nothing to
+    amend (`--official` kept the backslash before)."""
+    meeting = ok("add", "meeting", "--title", "Talks", "--date", "2020", "--participant",
+                 "USA", "--official", "USA:Smith\\, Jo:Envoy", "--official",
+                 "USA:A\\\\B, C:Special\\, Envoy", *SOURCE)
+    plain = ok("add", "meeting", "--title", "Talks", "--date", "2020", "--participant",
+               "USA", "--official", "USA:Smith, Jo:Envoy", *SOURCE)  # one official each
+    ok("build")
+    assert rows(db, "select meeting_id, official, official_title from meeting_participants "
+                    "order by official") == [
+        {"meeting_id": meeting, "official": "A\\B, C", "official_title": "Special, Envoy"},
+        {"meeting_id": meeting, "official": "Smith, Jo", "official_title": "Envoy"},
+        {"meeting_id": plain, "official": "Smith, Jo", "official_title": "Envoy"}]
+    shown = [line.removeprefix("  official: ") for line in ok("show", meeting).splitlines()
+             if line.startswith("  official: ")]
+    assert shown == ["USA:Smith\\, Jo:Envoy", "USA:A\\\\B\\, C:Special\\, Envoy"]
+    before = log_bytes(events)
+    again = run("amend", meeting, *[part for official in shown
+                                    for part in ("--set", f"official={official}")],
+                "--reason", "as shown")
+    assert (again.exit_code, again.stderr) == (
+        1, "Error: nothing to amend: official already as given\n")
+    assert log_bytes(events) == before
+
+
 @pytest.mark.parametrize(("date", "sets", "message"), [
     ("2020", ["date=2099"], "--set date=2099 is after today, and the meeting is held: a "
      "meeting to come is scheduled (add --set status=scheduled)"),

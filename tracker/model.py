@@ -601,6 +601,8 @@ def _parse_fields(kind: str, options: dict[str, Any]) -> tuple[dict[str, Any], l
         elif spec.many:
             value = []
             for item in raw:
+                if spec.parse is parse_official and type(item) is str:
+                    item = unescaped_item(item)  # `\,` a comma in a name or title
                 parsed = parse_option(spec, item)
                 if parsed not in value:
                     value.append(parsed)
@@ -996,7 +998,7 @@ def record_options(kind: str, subject: str, data: dict[str, Any]) -> dict[str, A
             continue
         value = data[spec.key]
         if spec.parse is parse_official and type(value) is list:
-            value = tuple(map(official_option, value))
+            value = tuple(map(official_given, value))
         elif spec.many:
             value = tuple(value) if type(value) is list else (value,)
         options[spec.option] = value
@@ -1109,11 +1111,18 @@ def _items(spec: Field, value: str) -> tuple[str, ...]:
                     f"invalid --set official={value}: is {shown(part.strip())} another "
                     "official? Give each official in its own --set official=, and write "
                     "\\, for a comma in a name or title")
-        return (value.replace("\\,", ","),)
+        return (value,)  # read as `--official` is (`_parse_fields`)
     return tuple(item for item in split_items(value, ",") if item.strip())
 
 
 UNESCAPED_COMMA = re.compile(r"(?<!\\),")
+ESCAPED_IN_ITEM = re.compile(r"\\([\\,])")
+
+
+def unescaped_item(text: str) -> str:
+    """An official as `--official` and `--set official=` take it, read back: `\\,` a
+    comma, `\\\\` a backslash (as `join_items` writes them, and `tracker show` shows)."""
+    return ESCAPED_IN_ITEM.sub(r"\1", text)
 
 
 def _actor_led(text: str) -> bool:
@@ -1162,6 +1171,13 @@ def official_option(official: Any) -> Any:
             type(official.get(key, "")) is str for key in ("actor", "name", "title")):
         return official
     return ":".join(filter(None, map(official.get, ("actor", "name", "title"))))
+
+
+def official_given(official: Any) -> Any:
+    """An official as `--official` takes it: `official_option` with a comma in its name
+    or title written `\\,` (and a backslash `\\\\`)."""
+    option = official_option(official)
+    return join_items([option], ",") if type(option) is str else option
 
 
 def draft_amendment(
@@ -1377,7 +1393,7 @@ def _kept_participants(current: dict[str, Any], options: dict[str, Any],
     reasons = []
     for actor in kept:
         why = ["the --chair"] if data.get("chair") == actor else []
-        officials = [f"--official {shown(official_option(official))}"
+        officials = [f"--official {shown(official_given(official))}"
                      for official in data.get("officials", ()) if official["actor"] == actor]
         if officials:
             why.append(f"the actor of {' and '.join(officials)}")
