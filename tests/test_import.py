@@ -398,6 +398,23 @@ def test_a_jsonl_key_given_twice_is_refused(tmp_path: Path, events: Path, db: Pa
     assert rows(db, "select title from meetings") == [{"title": 'Talks "on": trade'}]
 
 
+def test_a_jsonl_line_nested_deeper_than_python_reads_is_one_line(
+        tmp_path: Path, events: Path) -> None:
+    """orjson reads 1,024 levels, Python's json fewer (it re-reads a line with numbers, or
+    objects in objects): a RecursionError was a traceback."""
+    depth = 1000
+    path = write(tmp_path / "rows.jsonl", "\n".join([
+        '{"kind": "meeting", "title": ' + '{"a": ' * depth + "1" + "}" * depth + "}",
+        '{"kind": "meeting", "n": 1, "title": ' + "[" * depth + "1" + "]" * depth + "}",
+    ]) + "\n")
+    before = log_bytes(events)
+    assert_refused(run("import", path), [
+        f"Error: {path}: 2 of 2 rows are invalid; nothing imported",
+        "line 1: not valid JSON (nested too deeply)",
+        "line 2: not valid JSON (nested too deeply)"])
+    assert log_bytes(events) == before
+
+
 def test_file_level_errors_are_one_line(tmp_path: Path) -> None:
     latin1 = tmp_path / "meetings.csv"
     latin1.write_bytes("title,date,city,country,source\nTalks,2020,Düsseldorf,DEU,x\n"

@@ -225,11 +225,16 @@ def _jsonl_rows(text: str, default_kind: str | None, problems: list[Problem]) ->
         if not isinstance(value, dict):
             problems.append(Problem(number, None, "not a JSON object"))
             continue
-        if repeated := _repeated_key(raw, value):
+        try:
+            repeated = _repeated_key(raw, value)
+            if not repeated and any(type(cell) in (int, float) for cell in value.values()):
+                value = json.loads(raw, parse_int=Number, parse_float=Number)  # as written
+        except RecursionError:  # Python's parser nests less deep than orjson's
+            problems.append(Problem(number, None, "not valid JSON (nested too deeply)"))
+            continue
+        if repeated:
             problems.append(Problem(number, None, f"key {shown(repeated)} appears twice"))
             continue
-        if any(type(cell) in (int, float) for cell in value.values()):
-            value = json.loads(raw, parse_int=Number, parse_float=Number)  # as written
         cells = _json_cells(number, value, problems)
         given = {name: value[name] for name in cells if name in MULTI_VALUED} if cells else {}
         if cells is not None and (row := _row(number, cells, given, default_kind, problems)):

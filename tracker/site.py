@@ -400,7 +400,7 @@ def _beyond_sqlite(text: str) -> bool:
     """Whether the text is a whole number SQLite cannot take as an integer."""
     digits = text.strip()
     return bool(WHOLE_NUMBER.fullmatch(digits)) and (
-        len(digits.lstrip("+-")) > 20 or int(digits) not in SQLITE_INTEGERS)
+        len(digits.lstrip("+-").lstrip("0")) > 20 or int(digits) not in SQLITE_INTEGERS)
 
 
 def _bindable(value: Any) -> bool:

@@ -2,8 +2,9 @@
 // only a table's keys): link each to /-/record/ID, which opens the record's page. A
 // cell links when it is plain text in a column that names records: a ULID in id,
 // subject, meeting_id or event_id; a format's slug in format or subject (a format's
-// record id is its slug), or in the id of a format's row (kind format or launch). A cell's column is its col- class, or else its
-// table's header (the search page's results, which come after the page has loaded).
+// record id is its slug), or in the id of a format's row (kind format or launch). A
+// cell's column is its col- class, or else its table's header (the search page's
+// results, which come after the page has loaded).
 (function () {
   "use strict";
   const ULID = /^[0-7][0-9A-HJKMNP-TV-Z]{25}$/;
