@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import dateutil.parser
 from datasette import Forbidden, hookimpl
 from datasette import filters as datasette_filters
 from datasette.database import QueryInterrupted
@@ -92,8 +93,6 @@ def atom_refusal(rows: list[dict[str, Any]]) -> str | None:
     """Why these rows cannot make an Atom feed (which feedgen refuses with a ValueError,
     a 500), or None: no row, an `atom_updated` that is not a date and time with its time
     zone, or an entry with neither content nor link."""
-    from dateutil import parser
-
     if not rows:
         return "The query gave no rows: an Atom feed has one entry at least"
     for row in rows:
@@ -101,7 +100,7 @@ def atom_refusal(rows: list[dict[str, Any]]) -> str | None:
         if type(updated) is not str:
             return f"atom_updated must be a date and time, as text: {updated!r}"
         try:
-            moment = parser.parse(updated)
+            moment = dateutil.parser.parse(updated)
         except ValueError as error:
             return f"atom_updated must be a date and time: {error}"
         except OverflowError:
