@@ -80,7 +80,7 @@ def test_a_rewritten_log_rebuilds_the_index(events: Path) -> None:
     segment.write_bytes(lines[0])  # the second event removed (verify names it)
     result = run("cite", second, *SOURCE)
     assert (result.exit_code, result.stderr) == (1, f"Error: unknown id '{second}'\n")
-    ok("cite", first, *SOURCE)
+    ok("cite", first, "--source", "https://example.org/cited-1")
 
 
 def test_an_index_read_a_little_at_a_time_equals_one_rebuilt_whole(
@@ -162,28 +162,28 @@ def test_an_id_given_to_two_events_in_two_clones_is_indexed_as_replay_keeps_it(
 
 def test_a_damaged_index_is_rebuilt(events: Path) -> None:
     meeting = ok("add", "meeting", "--title", "A", "--date", "2020", *SOURCE)
-    ok("cite", meeting, *SOURCE)
+    ok("cite", meeting, "--source", "https://example.org/cited-2")
     (events / INDEX).write_bytes(b"not a database at all" * 100)
     for extra in (events / INDEX).parent.glob("index.db-*"):
         extra.unlink()
-    ok("cite", meeting, *SOURCE)
+    ok("cite", meeting, "--source", "https://example.org/cited-3")
     assert indexed_segments(events)
 
 
 def test_an_index_from_another_schema_is_rebuilt(events: Path) -> None:
     meeting = ok("add", "meeting", "--title", "A", "--date", "2020", *SOURCE)
-    ok("cite", meeting, *SOURCE)
+    ok("cite", meeting, "--source", "https://example.org/cited-4")
     with closing(sqlite3.connect(events / INDEX)) as conn:
         conn.execute("drop table subjects")
         conn.execute("create table subjects (id text primary key)")  # no other column
-    ok("cite", meeting, *SOURCE)
+    ok("cite", meeting, "--source", "https://example.org/cited-5")
     assert indexed_segments(events)
 
 
 def test_a_busy_index_is_an_error_and_is_kept(events: Path,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
     meeting = ok("add", "meeting", "--title", "A", "--date", "2020", *SOURCE)
-    ok("cite", meeting, *SOURCE)
+    ok("cite", meeting, "--source", "https://example.org/cited-6")
     before = (events / INDEX).read_bytes()
 
     def busy(log: EventLog, conn: sqlite3.Connection) -> None:
@@ -192,7 +192,7 @@ def test_a_busy_index_is_an_error_and_is_kept(events: Path,
         raise error
 
     monkeypatch.setattr("tracker.catalog._refresh", busy)
-    result = run("cite", meeting, *SOURCE)
+    result = run("cite", meeting, "--source", "https://example.org/cited-7")
     assert (result.exit_code, result.stdout) == (1, "")
     assert result.stderr.startswith("Error: cannot use the index ")
     assert result.stderr.endswith(": database is locked\n")

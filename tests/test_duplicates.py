@@ -72,7 +72,7 @@ def test_a_full_build_keeps_the_copy_first_in_replay_order(
     clone = diverge(events, monkeypatch)
     as_bob(clone, monkeypatch, "amend", first, "--set", "title=Bob's", "--reason", "typo",
            "--id", SAME)
-    ok("cite", first, *SOURCE)
+    ok("cite", first, "--source", "https://example.org/cited")
     ok("amend", first, "--set", "title=Alice's", "--reason", "typo", "--id", SAME)
     assert ok("build") == f"Updated {db} with 2 new events"
     shutil.copytree(clone / "bob", events / "bob")

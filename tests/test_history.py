@@ -393,7 +393,7 @@ def test_amend_needs_a_reason(events: Path) -> None:
     missing = run("amend", meeting, "--set", "date=2020")
     assert (missing.exit_code, missing.stderr) == (1, "Error: Missing option '--reason'.\n")
     empty = run("amend", meeting, "--set", "date=2020", "--reason", "  ")
-    assert (empty.exit_code, empty.stderr) == (1, "Error: empty --reason ' ': give it a value\n")
+    assert (empty.exit_code, empty.stderr) == (1, "Error: empty --reason '  ': give it a value\n")
     assert log_bytes(events) == before
 
 

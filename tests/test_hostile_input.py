@@ -42,7 +42,14 @@ from tracker.actors import parse_currency as currency_parser
 from tracker.dates import PRECISIONS, parse_date
 from tracker.envelope import ULID_PATTERN
 from tracker.errors import TrackerError, shown
-from tracker.model import SLUG, parse_amount, parse_id, parse_reference, parse_slug
+from tracker.model import (
+    SLUG,
+    SOURCE_FIELDS,
+    parse_amount,
+    parse_id,
+    parse_reference,
+    parse_slug,
+)
 from tracker.serve import load_metadata, make_datasette
 
 from .conftest import METADATA, SOURCE, log_bytes, ok, rows, run
@@ -95,6 +102,9 @@ BAD = {
 }
 
 
+MORE = "https://example.org/more"  # the source cited again and again
+
+
 class TrackerMachine(RuleBasedStateMachine):
     """A log driven through the CLI, next to a model of what it should hold."""
 
@@ -109,6 +119,7 @@ class TrackerMachine(RuleBasedStateMachine):
         self.pledges: dict[str, dict] = {}
         self.arguments: dict[str, list[str]] = {}  # meeting id -> the command that made it
         self.sources = 0
+        self.quotes: dict[str, set[str]] = {}  # record -> the quotes cited of MORE
 
     def teardown(self) -> None:
         try:
@@ -213,7 +224,14 @@ class TrackerMachine(RuleBasedStateMachine):
     def cite(self, data: st.DataObject, quote: str) -> None:
         subject = data.draw(st.sampled_from(sorted([*self.formats, *self.meetings,
                                                     *self.pledges])))
-        self.lands("cite", subject, "--source", "https://example.org/more", "--quote", quote)
+        arguments = ["cite", subject, "--source", MORE, "--quote", quote]
+        [stored] = [spec.parse(quote) for spec in SOURCE_FIELDS if spec.key == "quote"]
+        cited = self.quotes.setdefault(subject, set())
+        if stored in cited:  # the same source with the same words: nothing to add
+            self.refused(arguments, "has this very source already")
+            return
+        self.lands(*arguments)
+        cited.add(stored)
 
     @precondition(lambda self: self.meetings)
     @rule(data=st.data())

@@ -267,6 +267,34 @@ def test_the_kind_comes_from_a_column_the_kind_option_or_the_file_name(
         "pledge, update, citation"])
 
 
+@pytest.mark.parametrize("suffix", ["csv", "jsonl"])
+def test_a_kind_cell_other_than_the_kind_option_is_refused(
+    tmp_path: Path, events: Path, suffix: str
+) -> None:
+    """`--kind` is what every row is to be: a row saying otherwise is not taken silently
+    as its own kind (a file of pledges imported as meetings by mistake)."""
+    rows = [{"kind": "announcement", "title": "Japan speaks", "date": "2020", "by": "JPN",
+             "source": "x"},
+            {"kind": "Pledge", "title": "Japan gives", "date": "2020", "donor": "JPN",
+             "recipient": "KAZ", "amount": "1", "currency": "USD", "source": "x"}]
+    path = tmp_path / f"sheet.{suffix}"
+    if suffix == "csv":
+        write(path, "kind,title,date,by,donor,recipient,amount,currency,source\n"
+              + "".join(",".join(row.get(name, "") for name in (
+                  "kind", "title", "date", "by", "donor", "recipient", "amount",
+                  "currency", "source")) + "\n" for row in rows))
+    else:
+        write(path, "".join(json.dumps(row) + "\n" for row in rows))
+    before = log_bytes(events)
+    assert_refused(run("import", str(path), "--kind", "announcement"), [
+        f"Error: {path}: 1 of 2 rows is invalid; nothing imported",
+        "line 3: kind 'Pledge': not the kind --kind gives (announcement)"
+        if suffix == "csv" else
+        "line 2: kind 'Pledge': not the kind --kind gives (announcement)"])
+    assert log_bytes(events) == before
+    assert ok("import", str(path)).endswith("(1 announcement, 1 pledge)")
+
+
 @pytest.mark.parametrize(("content", "message"), [
     pytest.param("title,date,titel,source\nA,2020,B,x\n",
                  "line 1: unknown column 'titel'", id="unknown-column"),

@@ -170,3 +170,28 @@ def test_a_withdrawal_of_what_is_no_source_of_its_record_changes_nothing(
     assert rows(db, "select count(*) as n from events") == [{"n": 3}]
     assert after["sources"] == before["sources"]
     assert after["history"] == before["history"] == []
+
+
+def test_a_source_the_record_has_already_is_not_cited_again(meeting: str, events: Path,
+                                                           db: Path) -> None:
+    """The same source with the same words adds nothing: refused as amend refuses a
+    change to what a field holds already. Withdrawn, it can be cited again."""
+    before = log_bytes(events)
+    refused = run("cite", meeting, *FIRST)
+    assert (refused.exit_code, refused.stdout, refused.stderr) == (
+        1, "", f"Error: {meeting} was recorded with this very source: nothing to add\n")
+    assert log_bytes(events) == before
+    cited = ok("cite", meeting, *SECOND)
+    before = log_bytes(events)
+    refused = run("cite", meeting, *SECOND)
+    assert (refused.exit_code, refused.stdout, refused.stderr) == (
+        1, "", f"Error: {meeting} has this very source already (from {cited}): nothing "
+        "to add\n")
+    assert log_bytes(events) == before
+    other_words = ok("cite", meeting, SECOND[0], SECOND[1], "--quote", "in May 2019")
+    ok("uncite", cited, "--reason", "the article is about another meeting")
+    again = ok("cite", meeting, *SECOND)
+    ok("build")
+    assert [row["event_id"] for row in rows(db, "select event_id from sources "
+                                               "order by rowid")] == [
+        meeting, other_words, again]

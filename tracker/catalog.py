@@ -289,6 +289,18 @@ class Catalog:
                     "select segment, offset from events where subject = ? and type = ?",
                     (subject, SOURCE_WITHDRAWN)).fetchall()}
 
+    def citing(self, subject: str, source: dict[str, Any]) -> str | None:
+        """The id of an event that gave a record this very source (the same URL,
+        publisher, date and quote), not withdrawn since; else None."""
+        withdrawn = self.withdrawn_sources(subject)
+        for event_id, segment, offset in self.conn.execute(
+                "select id, segment, offset from events where subject = ? and type != ? "
+                "order by key", (subject, SOURCE_WITHDRAWN)):
+            if event_id not in withdrawn and self._read(segment, offset)["data"].get(
+                    "source") == source:
+                return event_id
+        return None
+
     def referrers(self, subject: str) -> list[tuple[str, str]]:
         """(kind, id) of the records, not retracted, whose data refers to `subject`.
 

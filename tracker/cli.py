@@ -10,7 +10,7 @@ from typing import Any, NoReturn
 import click
 
 from .clickparse import OneValueEach
-from .errors import Invalid, TrackerError, counted, shown
+from .errors import Invalid, TrackerError, counted, one_line, shown
 from .model import EVENT_KINDS, EVENT_TYPES, INSTRUMENTS, LEVELS, MODES, STATUSES
 from .rowformat import RECORD_KINDS, ROW_KINDS
 
@@ -60,7 +60,7 @@ class TrackerGroup(OneValueEach, click.Group):
             error.show()  # the help as it is laid out, on stderr
             sys.exit(1)
         except click.ClickException as error:
-            message = " ".join(error.format_message().split())
+            message = one_line(error.format_message())
             click.echo(f"Error: {message}", err=True)
             sys.exit(1)
         except click.Abort:
@@ -734,8 +734,8 @@ def import_command(ctx: click.Context, file: str, kind: str | None, dry_run: boo
         outcome = import_file(log, file, kind, dry_run, progress_bar)
     except (TrackerError, OSError) as refused:  # the file, or its rows (ImportRefused)
         problems = refused.problems if isinstance(refused, ImportRefused) else []
-        error = " ".join((_failed(refused).message if isinstance(refused, OSError)
-                          else str(refused)).split())  # one line, as every error
+        error = one_line(_failed(refused).message if isinstance(refused, OSError)
+                         else str(refused))
         click.echo(f"Error: {error}", err=True)
         for problem in problems:
             click.echo(str(problem), err=True)

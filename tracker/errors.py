@@ -46,6 +46,12 @@ def shown(value: object, limit: int = 60) -> str:
     return repr(kept + "...")
 
 
+def one_line(message: str) -> str:
+    """A message on one line: its line breaks made spaces (the spaces of a quoted value,
+    such as `--reason '   '`, kept as given)."""
+    return " ".join(line.strip() for line in message.splitlines() if line.strip())
+
+
 def counted(count: int, noun: str) -> str:
     """A count and its noun: "1 event", "2 events"."""
     return f"{count} {noun}{'' if count == 1 else 's'}"

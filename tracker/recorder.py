@@ -113,6 +113,7 @@ def record(log: EventLog, draft: Draft,
                     draft.warnings.extend(update_warnings(standing, draft.data))
                 _keep_references_whole(catalog, draft)
                 _refuse_a_second_withdrawal(catalog, draft)
+                _refuse_a_second_citation(catalog, draft)
         refuse_unpublished_source(draft.data)  # after the retry check: a retry stands
         new_id = event_id or envelope.new_id()
         event = appender.write({
@@ -185,6 +186,16 @@ def _refuse_a_second_withdrawal(catalog: Catalog, draft: Draft) -> None:
             draft.data["event"] in catalog.withdrawn_sources(draft.subject):
         raise TrackerError(f"the source that {draft.data['event']} gave was withdrawn "
                            "already")
+
+
+def _refuse_a_second_citation(catalog: Catalog, draft: Draft) -> None:
+    """Refuse to cite a source the record has already, exactly as given: a second row
+    in the sources table would add nothing but a count."""
+    if draft.type == SOURCE_ADDED and (
+            given := catalog.citing(draft.subject, draft.data["source"])):
+        how = ("was recorded with this very source" if given == draft.subject
+               else f"has this very source already (from {given})")
+        raise TrackerError(f"{draft.subject} {how}: nothing to add")
 
 
 # The events whose sources `tracker uncite` withdraws: those that add a source to a

@@ -51,6 +51,15 @@ class Row:
         return self.given.get(column, self.cells.get(column))
 
 
+@dataclass(frozen=True, slots=True)
+class Kinds:
+    """The kind of a row with no kind cell (`--kind`, else the file's name), and the kind
+    `--kind` requires of every row."""
+
+    default: str | None
+    forced: str | None
+
+
 @dataclass
 class Problem:
     """Why a row (or the header, line 1 of a CSV file) cannot be imported."""
@@ -110,19 +119,24 @@ def read_rows(path: str, kind: str | None = None) -> tuple[list[Row], list[Probl
         if suffix in JSONL_SUFFIXES:  # no rows: what `export` writes of no records
             return [], []
         raise TrackerError(f"{path} is empty")
-    default_kind = kind or kind_from_name(path)
+    kinds = Kinds(kind or kind_from_name(path), kind)
     is_jsonl = suffix in JSONL_SUFFIXES or (
         suffix not in CSV_SUFFIXES and text.lstrip()[:1] == "{"
     )
     problems: list[Problem] = []
-    rows = list((_jsonl_rows if is_jsonl else _csv_rows)(text, default_kind, problems))
+    rows = list((_jsonl_rows if is_jsonl else _csv_rows)(text, kinds, problems))
     return rows, problems
 
 
-def _row(line: int, cells: dict[str, Any], given: dict[str, Any], default_kind: str | None,
+def _row(line: int, cells: dict[str, Any], given: dict[str, Any], kinds: Kinds,
          problems: list[Problem]) -> Row | None:
     """A row of a known kind whose cells all belong to that kind, else a problem."""
-    kind = str(cells.pop("kind", None) or default_kind or "").strip().lower()
+    written = cells.pop("kind", None)
+    kind = str(written or kinds.default or "").strip().lower()
+    if kinds.forced and written is not None and kind != kinds.forced:
+        problems.append(Problem(line, "kind", f"not the kind --kind gives "
+                                f"({kinds.forced})", written))
+        return None
     if kind not in ROW_KINDS:
         message = (f"unknown kind {shown(kind)}: use one of {', '.join(ROW_KINDS)}" if kind
                    else "no kind: add a kind column, or use --kind")
@@ -143,7 +157,7 @@ def _delimiter(header_line: str) -> str:
     return best if counts[best] else ","
 
 
-def _csv_rows(text: str, default_kind: str | None, problems: list[Problem]) -> Iterator[Row]:
+def _csv_rows(text: str, kinds: Kinds, problems: list[Problem]) -> Iterator[Row]:
     reader = csv.reader(io.StringIO(text, newline=""),
                         delimiter=_delimiter(text.partition("\n")[0]), strict=True)
     try:
@@ -151,8 +165,8 @@ def _csv_rows(text: str, default_kind: str | None, problems: list[Problem]) -> I
     except csv.Error as error:
         problems.append(Problem(1, None, f"malformed CSV header ({error})", header=True))
         return
-    known = KNOWN_COLUMNS if "kind" in header else set(columns(default_kind or "citation"))
-    if "kind" not in header and default_kind is None:
+    known = KNOWN_COLUMNS if "kind" in header else set(columns(kinds.default or "citation"))
+    if "kind" not in header and kinds.default is None:
         problems.append(Problem(1, None, "no kind column: add one, name the file after its "
                                 "kind (meetings.csv), or use --kind", header=True))
         return
@@ -178,7 +192,7 @@ def _csv_rows(text: str, default_kind: str | None, problems: list[Problem]) -> I
         line, end = end + 1, reader.line_num
         given: dict[str, str] = {}
         cells = _csv_cells(line, header, record, given, problems)
-        if cells is not None and (row := _row(line, cells, given, default_kind, problems)):
+        if cells is not None and (row := _row(line, cells, given, kinds, problems)):
             yield row
 
 
@@ -213,7 +227,7 @@ def _csv_cells(line: int, header: list[str], record: list[str], given: dict[str,
     return cells or None
 
 
-def _jsonl_rows(text: str, default_kind: str | None, problems: list[Problem]) -> Iterator[Row]:
+def _jsonl_rows(text: str, kinds: Kinds, problems: list[Problem]) -> Iterator[Row]:
     for number, raw in enumerate(text.split("\n"), start=1):
         if not raw.strip():
             continue
@@ -237,7 +251,7 @@ def _jsonl_rows(text: str, default_kind: str | None, problems: list[Problem]) ->
             continue
         cells = _json_cells(number, value, problems)
         given = {name: value[name] for name in cells if name in MULTI_VALUED} if cells else {}
-        if cells is not None and (row := _row(number, cells, given, default_kind, problems)):
+        if cells is not None and (row := _row(number, cells, given, kinds, problems)):
             yield row
 
 

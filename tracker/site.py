@@ -125,13 +125,18 @@ def xml_compatible(render: Callable) -> Callable:
     description, which it may use as the feed's title) with `xml_text`: a value of the
     log that XML cannot carry (U+FFFE or U+FFFF, which versions before 2026-11-24 took in
     a text, or a control in a `recorded_by` written by hand) is shown as U+FFFD, and the
-    feed is still served to every subscriber."""
+    feed is still served to every subscriber. An `atom_link` that is a path on this site
+    is given as its full URL, as feed readers that do not resolve relative links need."""
 
     def render_atom(datasette, request, sql, columns, rows, database, table, query_name,
                     view_name, data):
         rows = [{column: xml_text(row[column]) for column in columns} for row in rows]
         if ATOM_REQUIRED.issubset(columns) and (refusal := atom_refusal(rows)):
             raise DatasetteError(refusal, status=400)
+        for row in rows:  # a path on this site: its full URL, which every reader follows
+            link = row.get("atom_link")
+            if isinstance(link, str) and link.startswith("/") and not link.startswith("//"):
+                row["atom_link"] = datasette.absolute_url(request, link)
         data = {**data, "human_description_en": xml_text(data.get("human_description_en"))}
         return call_with_supported_arguments(
             render, datasette=datasette, request=request, sql=xml_text(sql), columns=columns,
