@@ -675,6 +675,14 @@ def test_a_bad_value_is_named_by_its_option(events: Path, seeded: dict[str, str]
      "YYYY-MM-DDTHH:MM:SSZ"),
     (("log", "--since", "2026-13-01"), "invalid --since '2026-13-01': no month 13"),
     (("log", "--since", "2026-11-22T10:60"), "invalid --since '2026-11-22T10:60': no minute 60"),
+    # Python reads +05:60 as +06:00, and -05:75 as -06:15: a moment other than written
+    *[(("build" if sign == "+" else "export", "--as-of", f"2099-01-01T00:00:00{offset}"),
+       f"invalid --as-of '2099-01-01T00:00:00{offset}': no UTC offset {offset} (offsets run "
+       "from -12:00 to +14:00, with minutes up to 59)")
+      for offset in ("+05:60", "-05:75", "+23:59", "-1300", "+14:01")
+      for sign in offset[0]],
+    (("log", "--since", "2026-11-22T10:00+0560"), "invalid --since '2026-11-22T10:00+0560': "
+     "no UTC offset +0560 (offsets run from -12:00 to +14:00, with minutes up to 59)"),
 ])
 def test_a_moment_that_does_not_exist_says_why(events: Path, seeded: dict[str, str],
                                                args: tuple[str, ...], message: str) -> None:
@@ -754,6 +762,9 @@ def test_an_empty_text_option_is_refused_not_left_out(events: Path,
     ("2026-06-05 10:00:00.5+02:00", "2026-06-05T08:00:00.500000Z"),
     ("2026-06-05T10:00+0200", "2026-06-05T08:00:00.000000Z"),
     ("2026-06-05T10:00:00-00:00", "2026-06-05T10:00:00.000000Z"),
+    ("2026-06-05T23:59:59+14:00", "2026-06-05T09:59:59.000000Z"),
+    ("2026-06-05T00:00-12:00", "2026-06-05T12:00:00.000000Z"),
+    ("2026-06-05T10:00+05:45", "2026-06-05T04:15:00.000000Z"),
 ])
 def test_times_in_the_extended_form_are_read_as_before(value: str, moment: str) -> None:
     from tracker.envelope import as_of_moment

@@ -198,6 +198,20 @@ def test_pledge_announcement_update_and_cite(japan_format: str, db: Path) -> Non
         "launch", "meeting", "pledge"]
 
 
+def test_an_actor_with_no_dated_development_has_no_first_or_last_date(db: Path) -> None:
+    """A format's member that took part in nothing dated: both dates null (the last was
+    an empty text, unlike the first, so `last_date__isnull` missed it)."""
+    ok("add", "format", "central-asia-korea", "--name", "Central Asia + Korea",
+       "--member", "KOR", "--member", "KAZ", *SOURCE)
+    ok("add", "announcement", "--title", "Kazakhstan speaks", "--date", "2024-05", "--by", "KAZ",
+       *SOURCE)
+    ok("build")
+    assert rows(db, "select actor, formats, first_date, last_date from actor_activity "
+                "order by actor") == [
+        {"actor": "KAZ", "formats": 1, "first_date": "2024-05-01", "last_date": "2024-05-01"},
+        {"actor": "KOR", "formats": 1, "first_date": None, "last_date": None}]
+
+
 def test_update_meeting_status(db: Path) -> None:
     meeting = ok("add", "meeting", "--title", "Summit", "--date", "2999-08",
                  "--status", "scheduled", *SOURCE)

@@ -260,18 +260,33 @@ def _no_such_moment(value: str) -> str | None:
                                   (23, 59, 59), strict=True):
         if number is not None and int(number) > last:
             return f"no {unit} {number}"
+    time = _TIME.fullmatch(value)
+    if time and time["offset"] and not _real_offset(time):
+        return (f"no UTC offset {time['offset']} (offsets run from -12:00 to +14:00, "
+                "with minutes up to 59)")
     return None
+
+
+def _real_offset(time: re.Match) -> bool:
+    """Whether a time's UTC offset is one a clock can have: minutes up to 59, and no more
+    further than -12:00 or +14:00 (Python reads +05:60 as +06:00 unsaid)."""
+    if time["offset"] in (None, "Z"):
+        return True
+    hours, minutes = int(time["hours"]), int(time["minutes"] or 0)
+    reach = 14 if time["offset"][0] == "+" else 12
+    return minutes <= 59 and hours * 60 + minutes <= reach * 60
 
 
 # A day and a time in ISO 8601's extended form, with an optional Z or UTC offset: the
 # only times the options take (Python also reads 20260605 or 2026-W23-5 as a midnight).
 _TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]+)?)?"
-                   r"(?:Z|[+-][0-9]{2}(?::?[0-9]{2})?)?")
+                   r"(?P<offset>Z|[+-](?P<hours>[0-9]{2})(?::?(?P<minutes>[0-9]{2}))?)?")
 
 
 def _instant(value: str) -> datetime:
     """A time as ISO 8601 writes it, with an optional Z or UTC offset (else UTC)."""
-    if not _TIME.fullmatch(value):
+    time = _TIME.fullmatch(value)
+    if not time or not _real_offset(time):
         raise ValueError(value)
     moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)

@@ -385,9 +385,9 @@ select actors.code, actors.name, actors.kind, coalesce(participation.n, 0),
   nullif(min(coalesce(participation.first, '~'), coalesce(chairs.first, '~'),
     coalesce(hosts.first, '~'), coalesce(announcers.first, '~'),
     coalesce(donors.first, '~'), coalesce(recipients.first, '~')), '~'),
-  max(coalesce(participation.last, ''), coalesce(chairs.last, ''), coalesce(hosts.last, ''),
-    coalesce(announcers.last, ''), coalesce(donors.last, ''),
-    coalesce(recipients.last, ''))
+  nullif(max(coalesce(participation.last, ''), coalesce(chairs.last, ''),
+    coalesce(hosts.last, ''), coalesce(announcers.last, ''), coalesce(donors.last, ''),
+    coalesce(recipients.last, '')), '')
 from actors
   left join participation on participation.actor = actors.code
   left join chairs on chairs.actor = actors.code
