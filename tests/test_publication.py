@@ -59,6 +59,19 @@ def dashboard() -> dict:
     return json.loads(METADATA.read_text())["plugins"]["datasette-dashboards"]["overview"]
 
 
+async def test_every_page_has_the_licence_in_its_footer(bundled: Path) -> None:
+    """Row pages too, before any page of their table was asked for (Datasette 0.65 gives
+    a row page its table's own metadata: no footer)."""
+    site = make_datasette(bundled, load_metadata(METADATA))
+    meeting = rows(bundled, "select id from meetings limit 1")[0]["id"]
+    for path in (f"/tracker/meetings/{meeting}", "/tracker/actors/JPN",
+                 "/tracker/formats/central-asia-japan", "/tracker/history/1", "/tracker",
+                 "/tracker/meetings", "/tracker/timeline"):
+        page = (await get(site, path)).text
+        assert 'href="https://creativecommons.org/licenses/by/4.0/">CC BY 4.0</a>' in page, path
+        assert "About: tracker, an event-sourced tracker" in page, path
+
+
 async def test_plugins_load_under_datasette_0_65(site) -> None:
     versions = (await get(site, "/-/versions.json")).json()
     assert versions["datasette"]["version"].startswith("0.65.")

@@ -49,7 +49,7 @@ Event = dict[str, Any]
 # build binds about ten million of them (about 2.5 s at a million events).
 NULL = float("nan")
 # Bump when the projection changes: a database built by another version is rebuilt whole.
-PROJECTION_VERSION = "18"
+PROJECTION_VERSION = "19"
 
 
 class Unprojectable(TrackerError):

@@ -26,6 +26,18 @@ class Table:
     fts: tuple[str, ...] = ()
     derived: bool = False  # kept by refresh_derived, not by replaying events
 
+    @property
+    def created(self) -> tuple[dict[str, type], str | tuple[str, ...] | None]:
+        """The columns and key the table is created with. A table of no key of its own
+        gets `rowid` declared its key: the rowid it has anyway, by name, so that Datasette
+        0.65 can page it when "Hide this column" hides the sort column (it looks the sort
+        value up by primary key, and makes an SQL error of a table that has none)."""
+        if self.pk is not None:
+            return self.columns, self.pk
+        return {ROWID: int, **self.columns}, ROWID
+
+
+ROWID = "rowid"
 
 # Amounts keep whole numbers as integers and fractions as reals: a column declared ANY
 # has NUMERIC affinity in SQLite.
@@ -432,9 +444,10 @@ def create_tables(db: sqlite_utils.Database) -> None:
     """Every table, with only the indexes that replay needs (tables without keys to
     others first: sqlite-utils checks a key's table exists)."""
     for table in sorted(TABLES, key=lambda table: bool(table.foreign_keys)):
+        columns, pk = table.created
         db[table.name].create(
-            table.columns,
-            pk=table.pk,
+            columns,
+            pk=pk,
             foreign_keys=list(table.foreign_keys),
             if_not_exists=True,
         )

@@ -86,6 +86,29 @@ def as_of_metadata(metadata: dict[str, Any], moment: str) -> dict[str, Any]:
     return stamped
 
 
+# What the footer of a page shows (Datasette's `_description_source_license.html`).
+FOOTER_KEYS = ("license", "license_url", "source", "source_url", "about", "about_url")
+
+
+def with_footers(metadata: dict[str, Any]) -> dict[str, Any]:
+    """The metadata with the site's footer (licence, source, about) given to every table
+    of the database as well: a row page of Datasette 0.65 shows its table's own metadata
+    only, with no footer (and no "as of" with `--as-of`) until a page of the table had
+    filled in what it inherits."""
+    from .schema import TABLES
+
+    filled = deepcopy(metadata)
+    database = filled.setdefault("databases", {}).setdefault(DATABASE, {})
+    tables = database.setdefault("tables", {})
+    for name in [*tables, *(table.name for table in TABLES if table.name not in tables)]:
+        table = tables.setdefault(name, {})
+        for key in FOOTER_KEYS:
+            inherited = database.get(key) or filled.get(key)
+            if inherited and not table.get(key):
+                table[key] = inherited
+    return filled
+
+
 def file_identity(path: Path | str) -> tuple[int, int, int] | None:
     """What identifies one version of a file: inode, size, modification time."""
     try:
@@ -307,7 +330,8 @@ def make_datasette(db_path: Path | str, metadata: dict[str, Any]):
     site.csv_of_a_failed_query_is_an_error()
     paging.mend_table_pages()
     _markdown_cells(pm, _configures(metadata, MARKDOWN_CONFIG))
-    datasette = _datasette_class()(immutables=[], metadata=metadata, settings=SETTINGS,
+    datasette = _datasette_class()(immutables=[], metadata=with_footers(metadata),
+                                   settings=SETTINGS,
                                    static_mounts=[(site.MOUNT, str(site.STATIC))])
     datasette.remove_database("_memory")
     if "atom" in datasette.renderers:  # datasette-atom
