@@ -277,8 +277,17 @@ def test_search_finds_ashgabat(visit: Visit, site) -> None:
     [(meeting,)] = query(site[1], "select id from meetings where city = 'Ashgabat'")
     record = results.locator(f"a[href='/-/record/{meeting}']")
     record.first.wait_for()
+    # a key shown as its record's title (a source's subject) links to that record too
+    [(title,)] = query(site[1], f"select title from meetings where id = '{meeting}'")
+    titled = results.locator(f"a[href='/-/record/{meeting}']", has_text=title)
+    titled.first.wait_for()
+    assert titled.count() >= 1
     record.first.click()
     page.wait_for_url(f"**/tracker/meetings/{meeting}")
+    page = visit.open("/-/search?q=Japan")  # a format's key is its slug
+    slug = page.locator("#search-all-results a[href='/-/record/central-asia-japan']",
+                        has_text="central-asia-japan")
+    slug.first.wait_for()
 
 
 # Pledges in six currencies, in billions, with decimals, some approximate, and meetings held
