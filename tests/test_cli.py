@@ -351,7 +351,7 @@ def test_show_gives_the_date_and_note_of_a_status_update(events: Path) -> None:
         (cancelled, None, None, None)]
     assert set(shown[1]) == {"id", "type", "recorded_at", "recorded_by", "changes",
                              "reason", "source", "data", "status_date", "status_note",
-                             "after_retraction"}
+                             "after_retraction", "recorded_again"}
     shown = json.loads(ok("show", pledge, "--json"))["history"]
     assert [(event["id"], event["status_date"], event["status_note"])
             for event in shown] == [(pledge, None, None), (disbursed, "2021-03-05", None)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import sqlite3
 import tempfile
 from collections.abc import Callable
@@ -460,6 +461,94 @@ def test_a_line_copied_into_another_writers_folder_in_one_or_two_processes(
     problems, [warning] = one_and_two_processes(events)
     assert problems == []
     assert "appears more than once (first at a/" in warning
+
+
+def format_and_meeting_of_bbbb(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Writer bbbb records the format fmt, then a meeting of that format."""
+    monkeypatch.setenv("TRACKER_WRITER", "bbbb")
+    ok("add", "format", "fmt", "--name", "F", *SOURCE)
+    ok("add", "meeting", "--title", "M", "--date", "2020", "--format", "fmt", *SOURCE)
+
+
+@pytest.mark.parametrize("other", ["aaaa", "zzzz"])
+def test_a_line_copied_into_another_folder_is_the_repeat_whichever_folder_sorts_first(
+        events: Path, monkeypatch: pytest.MonkeyPatch, other: str) -> None:
+    """bbbb's first line copied to the end of another writer's segment: the copy is the
+    repeat, named beside bbbb's line (the event), and nothing is missing, whether the
+    other folder is read before bbbb's or after (before, the copy was checked as the
+    event: bbbb's seq 1 was missing, and its meeting's format unknown)."""
+    format_and_meeting_of_bbbb(monkeypatch)
+    monkeypatch.setenv("TRACKER_WRITER", other)
+    ok("add", "format", "fmt2", "--name", "F2", *SOURCE)
+    [source], [target] = ((events / writer).glob("*.jsonl") for writer in ("bbbb", other))
+    line = source.read_bytes().splitlines(keepends=True)[0]
+    target.write_bytes(target.read_bytes() + line)
+    warning = (f"event {json.loads(line)['id']} ({other}/{target.name}:2) appears more than "
+               f"once (first at bbbb/{source.name}:1)")
+    result = run("verify")
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        0, "OK: 3 events in 2 files\n", f"Warning: {warning}\n")
+    assert one_and_two_processes(events) == ([], [warning])
+
+
+@pytest.mark.parametrize("other", ["aaaa", "zzzz"])
+def test_a_segment_copied_into_another_folder_is_repeats_whichever_folder_sorts_first(
+        events: Path, monkeypatch: pytest.MonkeyPatch, other: str) -> None:
+    """bbbb's segment copied into a new folder: each copied line is a repeat of bbbb's,
+    whether that folder is read before bbbb's or after."""
+    format_and_meeting_of_bbbb(monkeypatch)
+    [source] = (events / "bbbb").glob("*.jsonl")
+    (events / other).mkdir()
+    shutil.copy(source, events / other / source.name)
+    warnings = [f"event {json.loads(line)['id']} ({other}/{source.name}:{number}) appears "
+                f"more than once (first at bbbb/{source.name}:{number})"
+                for number, line in enumerate(source.read_bytes().splitlines(), start=1)]
+    result = run("verify")
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        0, "OK: 2 events in 2 files\n", "".join(f"Warning: {line}\n" for line in warnings))
+    assert one_and_two_processes(events) == ([], warnings)
+
+
+@pytest.mark.parametrize("other", ["aaaa", "zzzz"])
+def test_a_line_moved_into_another_folder_is_one_problem_whichever_folder_sorts_first(
+        events: Path, monkeypatch: pytest.MonkeyPatch, other: str) -> None:
+    """bbbb's first line moved into another folder: that line is the problem, reported
+    once, and not again as bbbb's seq 1 missing or as the meeting's format unknown."""
+    format_and_meeting_of_bbbb(monkeypatch)
+    [source] = (events / "bbbb").glob("*.jsonl")
+    line, rest = source.read_bytes().split(b"\n", 1)
+    source.write_bytes(rest)
+    (events / other).mkdir()
+    (events / other / source.name).write_bytes(line + b"\n")
+    problem = (f"event {json.loads(line)['id']} ({other}/{source.name}:1): writer 'bbbb' in "
+               f"the folder of '{other}'")
+    result = run("verify")
+    assert (result.exit_code, result.stdout, result.stderr) == (1, "", (
+        f"Problem: {problem}\nError: verify failed: 1 problem in 2 events; first: {problem}\n"))
+    assert one_and_two_processes(events) == ([problem], [])
+
+
+@pytest.mark.parametrize("later", ["aaaa", "zzzz"])
+def test_a_slug_recorded_twice_is_named_on_the_record_replay_ignores(
+        events: Path, db: Path, monkeypatch: pytest.MonkeyPatch, later: str) -> None:
+    """bbbb records a slug, then another clone records it again: the warning names the
+    later record in replay order, which the build ignores, whether its folder is read
+    before bbbb's or after (before, it named bbbb's, the record that stands)."""
+    monkeypatch.setenv("TRACKER_WRITER", "bbbb")
+    ok("add", "format", "dupf", "--name", "First", *SOURCE)
+    monkeypatch.setenv("TRACKER_WRITER", later)
+    clone = events.parent / "other"
+    second = json.loads(ok("--events", clone, "add", "format", "dupf", "--name", "Second",
+                           *SOURCE, "--json"))
+    shutil.copytree(clone / later, events / later)
+    warning = (f"event {second['id']} ({later}/{second['recorded_at'][:7]}.jsonl:1): dupf "
+               "was already recorded; the earlier record stands")
+    result = run("verify")
+    assert (result.exit_code, result.stdout, result.stderr) == (
+        0, "OK: 2 events in 2 files\n", f"Warning: {warning}\n")
+    assert one_and_two_processes(events) == ([], [warning])
+    ok("build")
+    assert rows(db, "select name from formats") == [{"name": "First"}]
 
 
 @pytest.mark.parametrize("damaged_first", [False, True])

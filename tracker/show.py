@@ -67,6 +67,7 @@ def describe(log: EventLog, subject: str) -> tuple[dict[str, Any], list[str]]:
         if state is None:  # not as tracker writes events (run tracker verify)
             state = {"title": record["title"],
                      **projector.data_of(subject, projector.record(subject))}
+    again = _recorded_again(events, projector.after_retraction)
     history = []
     for event in events:
         own = [change for change in changes if change["event_id"] == event["id"]]
@@ -81,10 +82,19 @@ def describe(log: EventLog, subject: str) -> tuple[dict[str, Any], list[str]]:
             "data": event["data"],
             **_update_fields(event),
             "after_retraction": event["id"] in projector.after_retraction,
+            "recorded_again": event["id"] in again,
         })
     return {"kind": kind, "id": subject, "retracted": bool(record["retracted"]),
             "retraction_reason": record["retraction_reason"], "state": state,
             "history": history}, copies_noted(events, repeats)
+
+
+def _recorded_again(events: list[Event], after_retraction: set[str]) -> set[str]:
+    """The ids of the records of a subject after its first in replay order (a slug
+    recorded in two clones): replay ignores them, as the first record stands. Those
+    after its retraction are marked as such instead."""
+    records = [event["id"] for event in events if event["type"].endswith(".recorded")]
+    return set(records[1:]) - after_retraction
 
 
 def _state(conn: sqlite3.Connection, kind: str, subject: str) -> dict[str, Any] | None:
@@ -171,8 +181,9 @@ def render(record: dict[str, Any]) -> str:
     for event in record["history"]:
         lines.append(f"  {event['recorded_at']}  {event['recorded_by']}  {event['type']}  "
                      f"{event['id']}")
-        if event["after_retraction"]:
-            lines.append("    (after the retraction: no effect)")
+        if event["after_retraction"] or event["recorded_again"]:
+            lines.append("    (after the retraction: no effect)" if event["after_retraction"]
+                         else "    (recorded again: no effect; the first record stands)")
             lines.extend(f"    {line}" for line in _asked(event))
         if event["type"].endswith(".recorded"):
             data = event["data"]

@@ -539,6 +539,10 @@ def _scan(root: Path, segments: list[Path], parts: list[Part], own: set[str] | N
     seqs = Seqs()
     lines = _Lines(segments)
     copies: dict[str, list[int]] = {}  # an id seen more than once -> its places (rare)
+    # An id whose first line fails only by its place -> that problem, dropped if a copy
+    # in its place comes (rare); the place of the record of each slug that stands so far.
+    misplaced: dict[str, tuple[tuple, str]] = {}
+    standing: dict[str, int] = {}
     for segment, start, end in parts:
         path = segments[segment]
         folder, stem = path.parent.name, path.stem
@@ -571,13 +575,22 @@ def _scan(root: Path, segments: list[Path], parts: list[Part], own: set[str] | N
                     event_id = checked[0]
                 first = firsts.setdefault(event_id, place)
                 if first != place:  # reported once every copy is known
-                    copies.setdefault(event_id, [first]).append(place)
-                    continue
+                    if event_id not in misplaced or (
+                            checked is None and _misplaced(event, path)):
+                        copies.setdefault(event_id, [first]).append(place)
+                        continue
+                    # The first copy was in another folder (or month): this one, in its
+                    # place, is the event, whichever folder name sorts first.
+                    problems.remove(misplaced.pop(event_id))
+                    firsts[event_id] = place
+                    copies[event_id] = [place, *copies.get(event_id, [first])]
                 if checked is None:
                     problem = _check_event(event, path)
                     if problem:
-                        problems.append(((LINE, place),
-                                         f"event {event_id} ({name}:{number}): {problem}"))
+                        found = ((LINE, place), f"event {event_id} ({name}:{number}): {problem}")
+                        problems.append(found)
+                        if _only_misplaced(event, path):
+                            misplaced[event_id] = found
                         continue
                     checked = _checked(upcast(event))
                     if event["recorded_at"] > fast.latest:
@@ -595,11 +608,12 @@ def _scan(root: Path, segments: list[Path], parts: list[Part], own: set[str] | N
                         else:
                             subjects[subject] = kind
                             slugs.add(subject)
+                            standing[subject] = place
                         if damaged:
                             damaged.discard(subject)
                     else:
-                        warnings.append(((LINE, place), _recorded_again(
-                            event_id, subject, f"{name}:{number}")))
+                        _warn_recorded_again(warnings, lines, root, standing, subject,
+                                             place, body)
                 for wanted, referred in references:
                     # Settled here if a readable record (which stays) answers it; else
                     # by `_settle` or across the scans.
@@ -610,6 +624,12 @@ def _scan(root: Path, segments: list[Path], parts: list[Part], own: set[str] | N
                     needed[wanted].append((event_id, referred))
     # Each id once, as replay keeps it (and the events table holds it): not its copies.
     scan.events = events - sum(len(places) - 1 for places in copies.values())
+    for event_id, found in misplaced.items():  # a line alone, out of its place: reported
+        # once, as a damaged line is, not again as its writer's seq missing or its subject
+        # unknown (the seqs of its copies, if any, are counted as any copy's)
+        if event_id not in copies:
+            body = lines.at(found[0][1])
+            _keep_what_can_be_read(body, orjson.loads(body)["writer"], seqs, scan)
     for event_id, places in copies.items():
         _report_copies(scan, lines, log.root, event_id, places, seqs)
     _check_seqs(problems, seqs, own)
@@ -636,6 +656,20 @@ def _ahead(event: dict, where: str) -> str:
 def _recorded_again(event_id: str, subject: str, where: str) -> str:
     return (f"event {event_id} ({where}): {subject} was already recorded; the earlier record "
             "stands")
+
+
+def _warn_recorded_again(warnings: Found, lines: _Lines, root: Path, standing: dict[str, int],
+                         subject: str, place: int, body: bytes) -> None:
+    """Warn of a second record of a subject: of the later of it and the record that
+    stands so far (`standing`, a slug's) in replay order, as replay ignores that one."""
+    earlier = standing.get(subject)
+    if earlier is not None:
+        before = lines.at(earlier)
+        if SORT_KEY(orjson.loads(body)) < SORT_KEY(orjson.loads(before)):
+            standing[subject] = place
+            place, body = earlier, before
+    warnings.append(((LINE, place), _recorded_again(
+        envelope.id_in(body), subject, lines.where(place, root))))
 
 
 def _check_seqs(problems: Found, seqs: Seqs, own: set[str] | None) -> None:
@@ -721,14 +755,36 @@ class _Lines:
 
 
 def _check_event(event: dict, path: Path) -> str | None:
+    return _check_type(event) or _misplaced(event, path) or _check_content(event)
+
+
+def _check_type(event: dict) -> str | None:
+    """Whether its type is known, and its schema version one it can be upcast from."""
     if event["type"] not in model.EVENT_TYPES:
         return f"unknown type {event['type']!r}"
     if not can_upcast(event["type"], event["schema"]):
         return f"unknown schema version {event['schema']} of {event['type']}"
+    return None
+
+
+def _misplaced(event: dict, path: Path) -> str | None:
+    """Whether a line is out of its place: another writer's folder, another month's
+    segment."""
     if path.parent.name != event["writer"]:
         return f"writer {event['writer']!r} in the folder of {path.parent.name!r}"
     if path.stem != event["recorded_at"][:7]:
         return f"recorded {event['recorded_at']} in segment {path.name}"
+    return None
+
+
+def _only_misplaced(event: dict, path: Path) -> bool:
+    """Whether an event fails only by its place (a copy in its place would pass)."""
+    return (_check_type(event) is None and _misplaced(event, path) is not None
+            and _check_content(event) is None)
+
+
+def _check_content(event: dict) -> str | None:
+    """Its subject, and its data, valid for its type."""
     kind, _, action = event["type"].partition(".")
     if action == "recorded":
         expected = event["id"] if kind != "format" else event["subject"]
