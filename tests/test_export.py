@@ -28,7 +28,8 @@ RECORDING_TIMES = ("recorded_at", "updated_at")
 
 
 def contents(db: Path, amendment_sources_as_citations: bool = False) -> dict[str, list]:
-    """Every row of the compared tables, without `recorded_at` and `updated_at`, sorted.
+    """Every row of the compared tables, without `recorded_at` and `updated_at`, sorted;
+    and without the `rowid` of a table with no key of its own (the row's number).
 
     An export writes the source of an amendment as a citation (the amendment itself is
     in the exported values): with `amendment_sources_as_citations`, so does this.
@@ -38,7 +39,7 @@ def contents(db: Path, amendment_sources_as_citations: bool = False) -> dict[str
         conn.row_factory = sqlite3.Row
         for table in TABLES:
             names = [row[1] for row in conn.execute(f"pragma table_info({table})")
-                     if row[1] not in RECORDING_TIMES]
+                     if row[1] not in (*RECORDING_TIMES, "rowid")]
             found = [dict(row) for row in
                      conn.execute(f"select {', '.join(names)} from {table}")]
             if table == "sources" and amendment_sources_as_citations:
