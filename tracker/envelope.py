@@ -261,15 +261,15 @@ def _no_such_moment(value: str) -> str | None:
         if number is not None and int(number) > last:
             return f"no {unit} {number}"
     time = _TIME.fullmatch(value)
-    if time and time["offset"] and not _real_offset(time):
+    if time and not _real_offset(time):
         return (f"no UTC offset {time['offset']} (offsets run from -12:00 to +14:00, "
                 "with minutes up to 59)")
     return None
 
 
 def _real_offset(time: re.Match) -> bool:
-    """Whether a time's UTC offset is one a clock can have: minutes up to 59, and no more
-    further than -12:00 or +14:00 (Python reads +05:60 as +06:00 unsaid)."""
+    """Whether a time's UTC offset, if any, is one a clock can have: minutes up to 59, and
+    from -12:00 to +14:00 (Python reads +05:60 as +06:00 unsaid)."""
     if time["offset"] in (None, "Z"):
         return True
     hours, minutes = int(time["hours"]), int(time["minutes"] or 0)

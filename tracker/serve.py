@@ -100,7 +100,7 @@ def with_footers(metadata: dict[str, Any]) -> dict[str, Any]:
     filled = deepcopy(metadata)
     database = filled.setdefault("databases", {}).setdefault(DATABASE, {})
     tables = database.setdefault("tables", {})
-    for name in [*tables, *(table.name for table in TABLES if table.name not in tables)]:
+    for name in dict.fromkeys([*tables, *(table.name for table in TABLES)]):
         table = tables.setdefault(name, {})
         for key in FOOTER_KEYS:
             inherited = database.get(key) or filled.get(key)

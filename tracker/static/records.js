@@ -62,7 +62,8 @@
         continue;
       }
       const text = cell.textContent.trim();
-      const value = labelled(cell, name) ?? text;
+      // (a label only on the search page: other pages fetch no results)
+      const value = (fetched.size > 0 && labelled(cell, name)) || text;
       if (!namesARecord(cell, name, value)) {
         continue;
       }
