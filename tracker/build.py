@@ -33,6 +33,7 @@ from .projection import (
     refresh_derived,
 )
 from .replay import FirstOfEach, OutOfOrder, ordered_events, recorded_until, sort_key
+from .states import Broken, broken_rules
 
 
 @dataclass
@@ -82,6 +83,8 @@ class BuildResult:
     # Ids used by events with other content (an --id given twice, in two clones): all of
     # them after a full build, those among the events an incremental one applied
     conflicts: list[Conflict] = field(default_factory=list)
+    # Records in a state `tracker add` refuses (a merge can leave them), likewise
+    broken: list[Broken] = field(default_factory=list)
 
     def warnings(self) -> list[str]:
         """What the build found wrong in the log, one message each (as `tracker build`,
@@ -102,6 +105,14 @@ class BuildResult:
                                      for announcement, about in self.looping],
                                     "of announcements about each other in a loop",
                                     "a merge can leave them", "amend one in each loop"))
+        if self.broken:
+            count = len(self.broken)
+            records = len({record for _kind, record, _what in self.broken})
+            warnings.append(
+                f"{count} breach{'es' if count > 1 else ''} of the rules of tracker add (a "
+                "merge can leave them): " + listed(
+                    [f"{kind} {record} {what}" for kind, record, what in self.broken])
+                + f"; amend {'them' if records > 1 else 'it'}")
         if self.conflicts:
             count = len(self.conflicts)
             warnings.append(
@@ -238,9 +249,9 @@ def _build_fully(log: EventLog, db_path: Path, snapshot: dict[str, SegmentState]
         temporary.unlink(missing_ok=True)
     with closing(sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)) as conn:
         dangling, looping = dangling_references(conn), looping_references(conn)
-        conflicting = conflicts(conn, repeats)
+        conflicting, broken = conflicts(conn, repeats), broken_rules(conn)
     return BuildResult(count, incremental=False, dangling=dangling, looping=looping,
-                       conflicts=conflicting)
+                       conflicts=conflicting, broken=broken)
 
 
 def _project_file(log: EventLog, path: Path, ranges: dict[str, tuple[int, int]],
@@ -301,9 +312,11 @@ def _build_incrementally(log: EventLog, db_path: Path,
             raise
         dangling = dangling_references(conn, touched=True) if events else []
         looping = looping_references(conn, touched=True) if events else []
+        broken = broken_rules(conn, touched=True) if events else []
         conflicting = conflicts(conn, projector.repeats)
     return BuildResult(len(events) - len(projector.repeats), incremental=True,
-                       dangling=dangling, looping=looping, conflicts=conflicting)
+                       dangling=dangling, looping=looping, conflicts=conflicting,
+                       broken=broken)
 
 
 def is_stale(log: EventLog, db_path: Path | str, as_of: str | None = None,

@@ -627,10 +627,15 @@ def today() -> str:
 EARLIEST_ZONE = timezone(timedelta(hours=14))  # the first to reach a date (Kiribati)
 
 
+def latest_today() -> str:
+    """Today's date where the day is furthest on: the latest date anywhere on Earth."""
+    return datetime.now(EARLIEST_ZONE).date().isoformat()
+
+
 def not_yet(date_text: str) -> bool:
     """Whether a date starts after today everywhere on Earth: nothing can have been
     published, or have happened, then."""
-    return parse_date(date_text).start > datetime.now(EARLIEST_ZONE).date().isoformat()
+    return parse_date(date_text).start > latest_today()
 
 
 def draft_record(kind: str, options: dict[str, Any]) -> Draft:
@@ -1229,6 +1234,12 @@ def draft_amendment(
             raise
         raise TrackerError(f"invalid --set {name}={shown(error.value)}: {error.reason}"
                            ) from None
+    except TrackerError as error:
+        if str(error) != _broken_as_it_stands(kind, subject, current, current_status):
+            raise
+        raise TrackerError(f"{subject} breaks a rule of tracker add as it stands ({error}), "
+                           "as a merge can leave it: amend what mends that, alone or with "
+                           "this change") from None
     if kept_place:
         draft.data.update({key: current[key] for key in PLACE_KEYS if key in current})
     # The status is compared apart, with the status after the updates.
@@ -1252,6 +1263,8 @@ def draft_amendment(
         warnings += point_as_thousands(merged["amount"], "--set amount=")
     if kept:
         warnings.append(f"{kept[0]} does not drop {' or '.join(kept[1])}: {kept[2]}")
+    if kind == "meeting" and "participants" in changes and "participant" not in seen:
+        warnings += _taking_part_again(current, changes["participants"] or [])
     if kind == "pledge" and disbursed is not None:
         warnings += _disbursed_against(old, changes, draft.data, disbursed)
     if kind == "pledge" and "amount" in changes and any(map(is_revision, updates)):
@@ -1268,6 +1281,33 @@ def draft_amendment(
     if any(reference == subject for _wanted, reference in references):
         raise TrackerError(f"{subject} cannot refer to itself")
     return Draft(AMENDED, data, subject, references, warnings)
+
+
+def _taking_part_again(current: dict[str, Any], participants: list[str]) -> list[str]:
+    """A warning when the chair or an official's actor, left off the participants (as a
+    merge can leave them), takes part again as the meeting is checked whole."""
+    taking_part = {current.get("chair")} | {official["actor"]
+                                            for official in current.get("officials", ())}
+    back = [actor for actor in participants
+            if actor in taking_part and actor not in current.get("participants", ())]
+    if not back:
+        return []
+    return [f"{', '.join(back)} added to the participants again: the chair and the "
+            "officials' actors take part"]
+
+
+def _broken_as_it_stands(kind: str, subject: str, current: dict[str, Any],
+                         current_status: str | None) -> str | None:
+    """The rule of `tracker add` a record breaks as it stands, if any: a merge of two
+    changes each valid in its clone can leave one (see `states`)."""
+    options = record_options(kind, subject, current)
+    if kind == "meeting" and current_status is not None:
+        options["status"] = current_status
+    try:
+        _record_fields(kind, options, amending=True)
+    except TrackerError as error:
+        return str(error)
+    return None
 
 
 def _disbursed_against(old: dict[str, Any], changes: dict[str, Any], new: dict[str, Any],
