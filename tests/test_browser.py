@@ -11,7 +11,7 @@ import json
 import re
 import sqlite3
 from collections.abc import Iterator
-from contextlib import closing
+from contextlib import closing, suppress
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
@@ -55,10 +55,13 @@ class Visit:
         self.name = name
         self.outside: list[tuple[str, str]] = []
         self.errors: list[str] = []
+        self.warnings: list[str] = []  # what scripts wrote to the console as warnings
         self.context = browser.new_context(viewport={"width": 1280, "height": 1000})
         self.page = self.context.new_page()
         self.page.route("**/*", self.route)
         self.page.on("pageerror", lambda error: self.errors.append(str(error)))
+        self.page.on("console", lambda message: self.warnings.append(message.text)
+                     if message.type == "warning" else None)
 
     def route(self, route, request) -> None:
         if urlsplit(request.url).hostname == "127.0.0.1" or request.url.startswith("data:"):
@@ -161,6 +164,69 @@ def test_views_with_coordinates_have_a_map(visit: Visit) -> None:
     assert markers_on_map(page, ".leaflet-container") == 1
 
 
+# What a marker's popup says of a row (tracker/static/maps.js), a line per field that has a
+# value, in this order: a foreign key by its label, a JSON list by its items.
+POPUP_FIELDS = ("date", "status", "format", "level", "mode", "city", "country", "chair",
+                "participants")
+# The located rows of the tables with a map, with their fields as a popup gives them.
+LOCATED_ROWS = {
+    "meetings": "select meetings.id, meetings.title, meetings.date, meetings.status, "
+                "formats.name, meetings.level, meetings.mode, meetings.city, country.name, "
+                "chair.name, meetings.participants from meetings left join formats on "
+                "formats.slug = meetings.format left join actors as country on country.code "
+                "= meetings.country left join actors as chair on chair.code = meetings.chair "
+                "where meetings.latitude is not null order by meetings.id",
+    "upcoming_meetings": "select id, title, date, null, format, level, mode, city, country, "
+                         "chair, participants from upcoming_meetings where latitude is not "
+                         "null order by id"}
+
+
+def popup_lines(values: list) -> list[str]:
+    fields = dict(zip(POPUP_FIELDS, values, strict=True))
+    if fields["participants"] is not None:
+        fields["participants"] = ", ".join(json.loads(fields["participants"]))
+    return [f"{field}: {value}" for field, value in fields.items() if value not in (None, "")]
+
+
+def open_popup(page) -> dict:
+    """Click the one marker of the page's map: its popup's title, link and lines."""
+    page.locator(".leaflet-marker-icon").click()
+    popup = page.locator(".leaflet-popup-content")
+    popup.wait_for()
+    return popup.evaluate("""popup => ({
+        title: popup.querySelector('strong')?.textContent ?? null,
+        link: popup.querySelector('a')?.getAttribute('href') ?? null,
+        lines: popup.querySelector('p:last-of-type')?.textContent.split('\\n') ?? null,
+    })""")
+
+
+def test_map_popups_show_the_fields_that_have_a_value(visit: Visit, site) -> None:
+    """datasette-cluster-map's popup listed every column of the row, those without a value
+    as "null". It shows the row's title, links to its record, and lists the fields that
+    say when, where, how and who, those with a value only."""
+    _server, db = site
+    for table, sql in LOCATED_ROWS.items():
+        located = query(db, sql)
+        assert located, table
+        for row_id, title, *values in located:
+            page = visit.open(f"/tracker/{table}?" + urlencode({"id": row_id}))
+            assert open_popup(page) == {"title": title, "link": f"/-/record/{row_id}",
+                                        "lines": popup_lines(values)}, (
+                table, row_id, page.locator(".leaflet-popup-content").inner_text())
+    # A query's rows: its fields among those, or else each of its columns with a value.
+    [(title,)] = query(db, "select title from meetings where city = 'Ashgabat'")
+    page = visit.open("/tracker?" + urlencode({"sql": "select title, mode, city, latitude, "
+                                                      "longitude from meetings where city = "
+                                                      "'Ashgabat'"}))
+    assert open_popup(page) == {"title": title, "link": None, "lines": ["city: Ashgabat"]}
+    [(first,)] = query(db, "select min(date) from meetings where city = 'Ashgabat'")
+    page = visit.open("/tracker?" + urlencode({"sql": "select 'Ashgabat' as place, null as note, "
+                                                      "min(date) as first, latitude, longitude "
+                                                      "from meetings where city = 'Ashgabat'"}))
+    assert open_popup(page) == {"title": None, "link": None,
+                                "lines": ["place: Ashgabat", f"first: {first}"]}
+
+
 def linked_ids(page) -> list[tuple[str, str]]:
     """(column, text) of each link to a record by id alone, in page order."""
     return [tuple(link) for link in page.eval_on_selector_all(
@@ -242,6 +308,88 @@ def test_the_dashboard_filters(visit: Visit) -> None:
     bars.first.wait_for()
     assert bars.count() == 1
     assert page.locator("#chart-pledged p").inner_text() == "none"
+
+
+def dashboard_charts() -> dict[str, dict]:
+    return json.loads(METADATA.read_text())["plugins"]["datasette-dashboards"]["overview"][
+        "charts"]
+
+
+VEGA_LITE_SCHEMA = re.compile(r"https://vega\.github\.io/schema/vega-lite/v(\d+)\.json")
+
+
+def test_the_charts_are_written_for_the_vega_lite_the_dashboard_loads(visit: Visit) -> None:
+    """datasette-dashboards gives a chart's spec the `$schema` of Vega-Lite v5, and loads
+    v6: "WARN The input spec uses Vega-Lite v5, but the current version of Vega-Lite is
+    v6.4.1", in the console, for each chart. Each spec says the major version loaded, and
+    neither the dashboard nor a chart's own page warns of anything."""
+    charts = {slug: chart for slug, chart in dashboard_charts().items()
+              if chart["library"] == "vega-lite"}
+    assert len(charts) == 2
+    page = visit.open("/-/dashboards/overview")
+    for slug in charts:
+        page.locator(f"#chart-{slug} svg.marks").wait_for()
+    assert visit.warnings == []
+    loaded = page.evaluate("vegaLite.version")
+    for slug in charts:
+        page = visit.open(f"/-/dashboards/overview/{slug}")
+        page.locator(".chart-container svg.marks").wait_for()
+        assert visit.warnings == [], slug
+    for slug, chart in charts.items():
+        schema = VEGA_LITE_SCHEMA.fullmatch(chart["display"].get("$schema", ""))
+        assert schema is not None and schema[1] == loaded.split(".")[0], (slug, loaded)
+
+
+# Where the chart of developments per actor is drawn, and the box its card has for it
+# (the card without its padding and border): the page's coordinates of their edges.
+ACTOR_CHART = """() => {
+    const card = document.querySelector('#card-developments-per-actor');
+    const chart = document.querySelector('#chart-developments-per-actor');
+    const drawing = chart.querySelector('svg.marks').getBoundingClientRect();
+    const outer = card.getBoundingClientRect();
+    const style = getComputedStyle(card);
+    return {
+        card: {top: chart.getBoundingClientRect().top, bottom: outer.bottom
+               - parseFloat(style.paddingBottom) - parseFloat(style.borderBottomWidth)},
+        drawing: {top: drawing.top, bottom: drawing.bottom},
+    };
+}"""
+FILLS_ITS_CARD = f"""() => {{
+    const {{card, drawing}} = ({ACTOR_CHART})();
+    return Math.abs(drawing.top - card.top) <= 1 && Math.abs(drawing.bottom - card.bottom) <= 1;
+}}"""
+
+
+@pytest.mark.parametrize("size", [(1280, 1000), (390, 844)], ids=["desktop", "phone"])
+def test_the_chart_per_actor_fills_its_card(visit: Visit, site, size: tuple[int, int]) -> None:
+    """Its bars took the height of one step each and left the rest of its card, two rows
+    tall, empty: it is drawn from just below its title to the bottom of its card (to the
+    pixel, as a drawing's size is rounded), once the charts beside it have been drawn. On
+    a phone, one card a row, it is still tall enough for each actor's name to show."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
+    _server, db = site
+    visit.page.set_viewport_size({"width": size[0], "height": size[1]})
+    page = visit.open("/-/dashboards/overview")
+    for chart in ("meetings-per-year", "developments-per-actor"):
+        page.locator(f"#chart-{chart} svg.marks g.mark-rect path").first.wait_for()
+    page.locator("#chart-meeting-places .leaflet-marker-icon").first.wait_for()
+    # until Vega has measured the card again (if it never does, the assertions say by how much)
+    with suppress(PlaywrightTimeoutError):
+        page.wait_for_function(FILLS_ITS_CARD, timeout=5000)
+    where = page.evaluate(ACTOR_CHART)
+    card, drawing = where["card"], where["drawing"]
+    assert abs(drawing["top"] - card["top"]) <= 1, where
+    assert abs(drawing["bottom"] - card["bottom"]) <= 1, where
+    names = page.locator("#chart-developments-per-actor g.role-axis[aria-label^='Y-axis'] "
+                         "g.role-axis-label text")
+    shown = [(name.text_content(), name.bounding_box()) for name in names.all()]
+    [(actors,)] = query(db, "select count(*) from (select 1 from actor_activity where meetings "
+                            "+ announcements + pledges_made + pledges_received > 0 limit 15)")
+    assert len(shown) == actors
+    clashes = [(one, other) for number, (one, box) in enumerate(shown)
+               for other, other_box in shown[number + 1:] if overlap(box, other_box)]
+    assert clashes == []
 
 
 @pytest.mark.parametrize(("search", "message"), [

@@ -153,7 +153,8 @@ def extra_css_urls(datasette) -> list[str]:
 
 @hookimpl
 def extra_js_urls(datasette) -> list[str]:
-    return [datasette.urls.path(f"/{MOUNT}/{script}") for script in ("maps.js", "records.js")]
+    return [datasette.urls.path(f"/{MOUNT}/{script}")
+            for script in ("maps.js", "records.js", "charts.js")]
 
 
 @hookimpl
