@@ -381,3 +381,29 @@ def test_a_folder_holding_only_another_writers_line_starts_at_seq_1(
     monkeypatch.setenv("TRACKER_WRITER", "zed")
     event = json.loads(ok("cite", "fmt-a", "--source", "https://example.org/zed", "--json"))
     assert (event["writer"], event["seq"]) == ("zed", 1)
+
+
+def test_a_build_names_the_events_a_pushed_revert_removed(origin: Path) -> None:
+    """Bob pulls Alice's work and reverts her last commit; Alice's pull of it removes her
+    event from her log. Her next build rebuilds without it, and says which; the next
+    one is quiet."""
+    alice, bob = clone(origin, "alice"), clone(origin, "bob")
+    db = ("--events", alice / "events", "--db", alice.parent / "alice.db")
+    record(alice, "Kept")
+    record(alice, "Reverted")
+    ok(*db, "build")
+    [reverted] = [event for event in EventLog(alice / "events").events()
+                  if event["data"].get("title") == "Reverted"]
+    git(bob, "pull", "-q", "--no-rebase", str(alice), "main")
+    git(bob, "revert", "--no-edit", "HEAD")
+    git(alice, "pull", "-q", "--no-rebase", str(bob), "main")
+    result = run(*db, "build")
+    assert (result.exit_code, result.stdout, result.stderr) == (0, (
+        f"Built {alice.parent / 'alice.db'} from 2 events\n"), (
+        "Warning: 1 event of the last build no longer in the log (a git revert or reset, "
+        f"another branch, lines deleted): meeting.recorded {reverted['id']}; rebuilt without "
+        "it (after a pull, tracker verify --against ORIG_HEAD says whether the pull "
+        "removed it)\n"))
+    assert run(*db, "build", "--full").stderr == ""
+    assert "was deleted since ORIG_HEAD" in run("--events", alice / "events", "verify",
+                                                 "--against", "ORIG_HEAD").stderr

@@ -85,6 +85,9 @@ class BuildResult:
     conflicts: list[Conflict] = field(default_factory=list)
     # Records in a state `tracker add` refuses (a merge can leave them), likewise
     broken: list[Broken] = field(default_factory=list)
+    # Events the database had that the log no longer has (id, type, subject), when a
+    # segment was shortened, rewritten or removed since it was built
+    vanished: list[tuple[str, str, str]] = field(default_factory=list)
 
     def warnings(self) -> list[str]:
         """What the build found wrong in the log, one message each (as `tracker build`,
@@ -113,6 +116,17 @@ class BuildResult:
                 "merge can leave them): " + listed(
                     [f"{kind} {record} {what}" for kind, record, what in self.broken])
                 + f"; amend {'them' if records > 1 else 'it'}")
+        if self.vanished:
+            count = len(self.vanished)
+            warnings.append(
+                f"{count} event{'s' if count > 1 else ''} of the last build no longer in "
+                "the log (a git revert or reset, another branch, lines deleted): " + listed(
+                    [f"{event_type} {event_id}" + (f" of {subject}" if subject != event_id
+                                                   else "")
+                     for event_id, event_type, subject in self.vanished])
+                + f"; rebuilt without {'them' if count > 1 else 'it'} (after a pull, "
+                "tracker verify --against ORIG_HEAD says whether the pull removed "
+                f"{'them' if count > 1 else 'it'})")
         if self.conflicts:
             count = len(self.conflicts)
             warnings.append(
@@ -159,7 +173,8 @@ def build(log: EventLog, db_path: Path | str, full: bool = False,
             result = _build_incrementally(log, db_path, snapshot)
             if result is not None:
                 return result
-        return _build_fully(log, db_path, snapshot, as_of, progress)
+        return _build_fully(log, db_path, snapshot, as_of, progress,
+                            compare=as_of is None and _lost_lines(log, db_path, snapshot))
 
 
 @contextmanager
@@ -229,8 +244,23 @@ def roll_back_interrupted_write(db_path: Path) -> None:
                            f"{error}") from None
 
 
+def _lost_lines(log: EventLog, db_path: Path, snapshot: dict[str, SegmentState]) -> bool:
+    """Whether the database was built (in full, of this projection) from a state of the
+    log that is not a prefix of this one: lines were removed or rewritten since."""
+    info = BuildInfo.load(db_path)
+    return (info is not None and info.version == PROJECTION_VERSION and info.as_of is None
+            and log.appended_since(info.segments, snapshot) is None)
+
+
+VANISHED = ("select id, type, subject from previous.events where not exists (select 1 from "
+            "main.events where main.events.id = previous.events.id) order by id")
+
+
 def _build_fully(log: EventLog, db_path: Path, snapshot: dict[str, SegmentState],
-                 as_of: str | None, progress: Progress = no_progress) -> BuildResult:
+                 as_of: str | None, progress: Progress = no_progress,
+                 compare: bool = False) -> BuildResult:
+    """Build the database anew; `compare`: name the events the one it replaces had that
+    the log has no longer."""
     remove_orphans(db_path.parent, f".{db_path.name}.building-*")  # of killed builds
     temporary = db_path.with_name(f".{db_path.name}.building-{os.getpid()}")
     ranges = {name: (0, state.size) for name, state in snapshot.items()}
@@ -244,6 +274,7 @@ def _build_fully(log: EventLog, db_path: Path, snapshot: dict[str, SegmentState]
             with progress("Building", total) as advance, collection_paused():
                 count, repeats = _project_file(log, temporary, ranges, as_of, snapshot,
                                                True, advance)
+        vanished = _vanished(temporary, db_path) if compare else []
         os.replace(temporary, db_path)
     finally:
         temporary.unlink(missing_ok=True)
@@ -251,7 +282,14 @@ def _build_fully(log: EventLog, db_path: Path, snapshot: dict[str, SegmentState]
         dangling, looping = dangling_references(conn), looping_references(conn)
         conflicting, broken = conflicts(conn, repeats), broken_rules(conn)
     return BuildResult(count, incremental=False, dangling=dangling, looping=looping,
-                       conflicts=conflicting, broken=broken)
+                       conflicts=conflicting, broken=broken, vanished=vanished)
+
+
+def _vanished(new: Path, old: Path) -> list[tuple[str, str, str]]:
+    """The events of the `old` database that the `new` one does not have."""
+    with closing(sqlite3.connect(f"file:{new}?mode=ro", uri=True)) as conn:
+        conn.execute("attach database ? as previous", (f"file:{old}?mode=ro",))
+        return conn.execute(VANISHED).fetchall()
 
 
 def _project_file(log: EventLog, path: Path, ranges: dict[str, tuple[int, int]],

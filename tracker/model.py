@@ -1298,9 +1298,12 @@ def _taking_part_again(current: dict[str, Any], participants: list[str]) -> list
 
 def _broken_as_it_stands(kind: str, subject: str, current: dict[str, Any],
                          current_status: str | None) -> str | None:
-    """The rule of `tracker add` a record breaks as it stands, if any: a merge of two
-    changes each valid in its clone can leave one (see `states`)."""
+    """The rule of `tracker add` tying its fields a record breaks as it stands, if any: a
+    merge of two changes each valid in its clone can leave one (see `states`). Its place
+    is not looked up again (an amendment keeps it, unless it gives another)."""
     options = record_options(kind, subject, current)
+    for option in ("city", "geonameid"):
+        options.pop(option, None)
     if kind == "meeting" and current_status is not None:
         options["status"] = current_status
     try:
