@@ -17,7 +17,7 @@ import orjson
 
 from .collector import collection_paused
 from .duplicates import Conflict, Repeat, conflicts
-from .errors import TrackerError, listed
+from .errors import TrackerError, counted, listed
 from .feed import fed_events
 from .forking import worth_forking
 from .log import EventLog, SegmentState
@@ -117,16 +117,15 @@ class BuildResult:
                     [f"{kind} {record} {what}" for kind, record, what in self.broken])
                 + f"; amend {'them' if records > 1 else 'it'}")
         if self.vanished:
-            count = len(self.vanished)
+            them = "them" if len(self.vanished) > 1 else "it"
             warnings.append(
-                f"{count} event{'s' if count > 1 else ''} of the last build no longer in "
-                "the log (a git revert or reset, another branch, lines deleted): " + listed(
+                f"{counted(len(self.vanished), 'event')} of the last build no longer in the "
+                "log (a git revert or reset, another branch, lines deleted): " + listed(
                     [f"{event_type} {event_id}" + (f" of {subject}" if subject != event_id
                                                    else "")
                      for event_id, event_type, subject in self.vanished])
-                + f"; rebuilt without {'them' if count > 1 else 'it'} (after a pull, "
-                "tracker verify --against ORIG_HEAD says whether the pull removed "
-                f"{'them' if count > 1 else 'it'})")
+                + f"; rebuilt without {them} (after a pull, tracker verify --against "
+                f"ORIG_HEAD says whether the pull removed {them})")
         if self.conflicts:
             count = len(self.conflicts)
             warnings.append(

@@ -678,13 +678,19 @@ def _settle_meeting(data: dict[str, Any], now: str, amending: bool = False) -> l
     if "country" in data:
         _refuse_unless_a_state(data["country"])
     participants = data.get("participants", [])
-    extra = [data.get("chair")] + [official["actor"] for official in data.get("officials", [])]
-    for code in extra:
-        if code and code not in participants:
+    for code in _taking_part_by_role(data):
+        if code not in participants:
             participants.append(code)
     if participants:
         data["participants"] = participants
     return _settle_place(data, amending) if data.keys() & {"city", "geonameid"} else []
+
+
+def _taking_part_by_role(data: dict[str, Any]) -> list[str]:
+    """The actors a meeting has among its participants by their role: its chair, and the
+    actor of each official."""
+    chair = [data["chair"]] if data.get("chair") else []
+    return chair + [official["actor"] for official in data.get("officials", ())]
 
 
 def _settle_place(data: dict[str, Any], amending: bool = False) -> list[str]:
@@ -1286,10 +1292,9 @@ def draft_amendment(
 def _taking_part_again(current: dict[str, Any], participants: list[str]) -> list[str]:
     """A warning when the chair or an official's actor, left off the participants (as a
     merge can leave them), takes part again as the meeting is checked whole."""
-    taking_part = {current.get("chair")} | {official["actor"]
-                                            for official in current.get("officials", ())}
+    by_role = _taking_part_by_role(current)
     back = [actor for actor in participants
-            if actor in taking_part and actor not in current.get("participants", ())]
+            if actor in by_role and actor not in current.get("participants", ())]
     if not back:
         return []
     return [f"{', '.join(back)} added to the participants again: the chair and the "
