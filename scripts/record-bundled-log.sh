@@ -61,10 +61,10 @@ FIRST=$(tracker add meeting --title "1st Central Asia + Japan foreign ministers'
 FIRST_B=$(tracker cite "$FIRST" "${B[@]}" \
   --quote "The first Central Asia plus Japan dialogue was held in Nur-Sultan in 2004.")
 
-tracker add meeting --title "6th Central Asia + Japan foreign ministers' meeting" \
+SIXTH=$(tracker add meeting --title "6th Central Asia + Japan foreign ministers' meeting" \
   --date 2017-05 --status held --format central-asia-japan --level ministerial \
   --city Ashgabat --country TKM "${A[@]}" \
-  --quote "In Ashgabat, in May 2017, there was the sixth meeting of ministers" >/dev/null
+  --quote "In Ashgabat, in May 2017, there was the sixth meeting of ministers")
 
 TAJIKISTAN=$(tracker add meeting --title "Central Asia + Japan Dialogue meeting in Tajikistan" \
   --date 2019-05 --status held --format central-asia-japan --level ministerial \
@@ -226,3 +226,23 @@ second_review() {
     --quote "Central Asia is a region of geopolitical significance and an important partner of Japan, Minister Kamikawa said and noted that this year marks the 20th anniversary of the “Central Asia plus Japan” Dialogue, which became the first such format." >/dev/null
 }
 second_review
+
+# --- Corrections: a third review against the articles (2026-11-25) --------------------------
+# Two titles said more than the articles: article A calls the meeting of May 2017 "the
+# sixth meeting of ministers" (foreign ministers are named only of the first and the 9th),
+# and Kazakhstan's statement says Japan's assets can be applied in modernising the economy,
+# not that they can modernise it. Japan's technical assistance cited the sentence that
+# says who provides it.
+third_review() {
+  tracker amend "$SIXTH" --set "title=6th Central Asia + Japan meeting of ministers" \
+    --reason "article A calls it the sixth meeting of ministers: it says foreign ministers only of the first and the 9th" \
+    "${A[@]}" --quote "In Ashgabat, in May 2017, there was the sixth meeting of ministers" >/dev/null
+  tracker amend "$ASSETS" \
+    --set "title=Kazakhstan: Japan's economic and technological assets are of great interest and can be applied in modernising Central Asia's economy" \
+    --reason "the statement says the assets can be applied in the modernization of the economy, not that they can modernise it" \
+    "${B_YEARS[@]}" \
+    --quote "The economic and technological assets of Japan are of great interest – they can be applied in the modernization of the economy of Central Asia as a whole" >/dev/null
+  tracker cite "$AID" "${B_YEARS[@]}" \
+    --quote "Japanese Foreign Minister Toshimitsu Motegi said that Tokyo was providing nearly 2 billion yen of grant aid for medical equipment, as well as technical assistance, medical supplies, and information-sharing on infectious diseases to the Central Asian countries" >/dev/null
+}
+third_review

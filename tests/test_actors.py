@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pycountry
 import pytest
+from click.testing import Result
 
 from tracker.actors import ORGANISATIONS, all_actors, parse_actor, parse_actors, parse_currency
 from tracker.errors import TrackerError
 from tracker.places import Place, find_city
+
+from .conftest import SOURCE, ok, rows, run
 
 # -- single actors -----------------------------------------------------------------------
 
@@ -172,6 +177,47 @@ def test_parse_currency_refuses_unknown(text: str) -> None:
     with pytest.raises(TrackerError) as caught:
         parse_currency(text)
     assert str(caught.value) == f"unknown currency {text!r}: use an ISO 4217 code such as JPY"
+
+
+@pytest.mark.parametrize("code", ["HRK", "DEM", "VEF", "BYR", "SLL", "ZWL", "SUR", "FRF"])
+def test_a_currency_iso_retired_is_taken(code: str) -> None:
+    """Retired from ISO 4217 (not in pycountry's list), once a country's legal tender
+    (CLDR): a pledge of its time was made in it."""
+    assert pycountry.currencies.get(alpha_3=code) is None
+    assert parse_currency(code.lower()) == code
+
+
+def test_a_retired_currency_out_of_its_time_is_named_with_its_time(
+        events: Path, db: Path) -> None:
+    """Recorded with a warning when no day of the pledge's date was in its time, quiet
+    when one was; a current currency is never checked (CLDR is not even loaded)."""
+    def pledge(date: str, currency: str, *extra: str) -> Result:
+        return run("add", "pledge", "--title", "Grant", "--date", date, "--donor", "HRV",
+                   "--recipient", "BIH", "--amount", "5", "--currency", currency, *extra,
+                   *SOURCE)
+
+    for date in ("2021", "1994-05-30", "2022/2024"):
+        assert (pledge(date, "HRK").stderr, date) == ("", date)
+    late = pledge("2024", "HRK")
+    assert (late.exit_code, late.stderr) == (0, (
+        "Warning: --currency HRK (Croatian Kuna) was legal tender in HR 1994-05-30 to "
+        "2023-01-14 (CLDR), not on a day of 2024: check the currency or the date\n"))
+    amended = run("amend", late.stdout.strip(), "--set", "date=2022", "--reason", "typo")
+    assert (amended.exit_code, amended.stderr) == (0, "")
+    moved = run("amend", late.stdout.strip(), "--set", "currency=DEM", "--reason", "typo")
+    assert moved.stderr == (
+        "Warning: --set currency=DEM (German Mark) was legal tender in DE 1948-06-20 to "
+        "2002-02-28, XK 1999-09-01 to 2002-03-09, ME 1999-10-02 to 2002-05-15 (CLDR), not "
+        "on a day of 2022: check the currency or the date\n")
+    assert run("add", "pledge", "--title", "Grant", "--date", "2024", "--donor", "JPN",
+               "--recipient", "KAZ", "--amount", "5", "--currency", "JPY", *SOURCE
+               ).stderr == ""
+    ok("build")
+    assert rows(db, "select code, name from currencies where code in ('HRK', 'DEM', 'JPY') "
+                    "order by code") == [{"code": "DEM", "name": "German Mark"},
+                                         {"code": "HRK", "name": "Croatian Kuna"},
+                                         {"code": "JPY", "name": "Yen"}]
+    assert ok("verify") == "OK: 7 events in 1 file"
 
 
 # -- places --------------------------------------------------------------------------------

@@ -28,9 +28,10 @@ def meeting(*extra: str, title: str = "Foreign ministers met", date: str = "2019
 
 
 def pledge(*extra: str, amount: str = "2000000000", currency: str = "JPY",
-           donor: str = "JPN", recipient: str = "KAZ,UZB") -> tuple[str, ...]:
+           donor: str = "JPN", recipient: str = "KAZ,UZB", date: str = "2020"
+           ) -> tuple[str, ...]:
     """Arguments of `tracker add pledge`, with extra options."""
-    return ("add", "pledge", "--title", "Grant aid", "--date", "2020", "--donor", donor,
+    return ("add", "pledge", "--title", "Grant aid", "--date", date, "--donor", donor,
             "--recipient", recipient, "--amount", amount, "--currency", currency,
             *extra, *SOURCE)
 
@@ -88,6 +89,15 @@ CASES = [
                  id="published-in-the-future"),
     pytest.param(("cite", "{pledge}", "--source", "A report", "--published", "2999"),
                  ("--published 2999 is after today",), id="cite-published-in-the-future"),
+    pytest.param(("add", "announcement", "--title", "T", "--date", FUTURE, "--by", "JPN",
+                  *SOURCE), (f"--date {FUTURE} is after today: an announcement records what "
+                             "was said",), id="announcement-in-the-future"),
+    pytest.param(pledge(date="2999"),
+                 ("--date 2999 is after today: a pledge records what was pledged",),
+                 id="pledge-in-the-future"),
+    pytest.param(("amend", "{pledge}", "--set", "date=2999-05", "--reason", "typo"),
+                 ("--set date=2999-05 is after today: a pledge records what was pledged",),
+                 id="amend-pledge-into-the-future"),
     pytest.param(("add", "format", "new-format", "--name", "New", "--launched", "2004-13",
                   *SOURCE), ("'2004-13'",), id="launched-month-13"),
     pytest.param(update("{meeting}", "--status", "postponed", "--date", "2019-02-30"),
@@ -363,6 +373,32 @@ def test_unknown_city_is_a_warning(events: Path, db: Path, seeded: dict[str, str
                 meeting_id) == [
         {"city": "Atlantisville", "country": "JPN", "latitude": None, "longitude": None}
     ]
+
+
+def test_a_pledge_dated_off_its_meeting_or_a_meeting_put_off_to_earlier_is_a_warning(
+        events: Path, seeded: dict[str, str]) -> None:
+    """Recorded all the same, with a warning naming both dates: a pledge made at a meeting
+    (`--at`) dated on none of the meeting's days; a meeting postponed to a date before
+    its own (brought forward is `--status scheduled --to`). A date within the meeting's,
+    or a span holding it, is quiet."""
+    at = seeded["meeting"]  # dated 2019-05-01
+    result = run(*pledge("--at", at))  # dated 2020
+    assert (result.exit_code, result.stderr) == (0, (
+        f"Warning: --date 2020 is not within 2019-05-01, the date of the meeting it was "
+        f"pledged at (--at {at}): a pledge made at a meeting is dated as it is\n"))
+    for when in ("2019-05-01", "2019-05", "2019"):
+        quiet = run(*pledge("--at", at, date=when))
+        assert (quiet.exit_code, quiet.stderr) == (0, ""), when
+    future = seeded["future"]  # dated 2999-01-01
+    result = run(*update(future, "--status", "postponed", "--to", "2998-12"))
+    assert (result.exit_code, result.stderr) == (0, (
+        "Warning: --status postponed --to 2998-12 is before the meeting's date 2999-01-01: "
+        "a meeting postponed is put off to a later date (one brought forward is --status "
+        "scheduled --to DATE)\n"))
+    for args in (("--status", "scheduled", "--to", "2998-11"),
+                 ("--status", "postponed", "--to", "2999-02")):
+        quiet = run(*update(future, *args))
+        assert (quiet.exit_code, quiet.stderr) == (0, ""), args
 
 
 def test_known_city_gets_coordinates(db: Path, seeded: dict[str, str]) -> None:

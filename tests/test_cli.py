@@ -318,6 +318,19 @@ def test_show_prints_state_and_history(db: Path) -> None:
     assert not db.exists()  # show reads the log, not the database
 
 
+def test_show_gives_a_flag_as_given(events: Path) -> None:
+    """`--approximate` shows as `approximate: yes`, and not at all when not given (the
+    JSON keeps the column's 1 or 0)."""
+    def pledge(*flag: str) -> str:
+        return ok("add", "pledge", "--title", "Grant", "--date", "2020", "--donor", "JPN",
+                  "--recipient", "KAZ", "--amount", "5", "--currency", "JPY", *flag, *SOURCE)
+
+    approximate, exact = pledge("--approximate"), pledge()
+    assert "  approximate: yes" in ok("show", approximate).splitlines()
+    assert "approximate" not in ok("show", exact)
+    assert json.loads(ok("show", approximate, "--json"))["state"]["approximate"] == 1
+
+
 def test_show_gives_the_date_and_note_of_a_status_update(events: Path) -> None:
     """When a status changed and why (`update --date --note`) are shown, in the text
     history and under their own keys in --json (the note also stays under "reason")."""
@@ -367,6 +380,22 @@ def test_log_cuts_a_long_label_with_an_ellipsis() -> None:
         "Foreign ministers met to prepare the summit and the 30th anniversary of diploma…",
         exact]
     assert len(labels[0]) == 80
+
+
+@pytest.mark.parametrize(("title", "label"), [
+    pytest.param("a" * 78 + "e\u0301xyz", "a" * 78 + "e\u0301…", id="accent-kept-whole"),
+    pytest.param("a" * 78 + "\U0001F1EF\U0001F1F5xyz", "a" * 78 + "…", id="no-half-flag"),
+    pytest.param("a" * 77 + "\U0001F1EF\U0001F1F5xyz", "a" * 77 + "\U0001F1EF\U0001F1F5…",
+                 id="a-whole-flag"),
+    pytest.param("日本" * 50, "日本" * 19 + "日…", id="wide-characters-two-columns"),
+    pytest.param("a" * 76 + "\U0001F469\u200d\U0001F52Cxyz", "a" * 76 + "…",
+                 id="no-half-emoji-sequence"),
+])
+def test_log_cuts_a_label_between_characters_as_they_show(title: str, label: str) -> None:
+    """In terminal columns (a CJK character takes two), never within a letter and its
+    accent, a flag's two letters or an emoji joined by a zero-width joiner."""
+    ok("add", "meeting", "--title", title, "--date", "2020", *SOURCE)
+    assert ok("log").split("  ", 4)[4] == label
 
 
 def test_show_unknown_id() -> None:

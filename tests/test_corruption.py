@@ -6,6 +6,7 @@ next append.
 | partial last line                   | warning, exit 0          | quarantined, reported       |
 | trailing NUL bytes                  | warning, exit 0          | quarantined, reported       |
 | valid last line without its newline | warning, exit 0          | quarantined, reported       |
+| the last line, acknowledged, cut    | problem naming the event | appends as another writer   |
 | mid-file line whose hash fails      | problem naming the event | appends (reads only the     |
 |                                     |                          | writer's last event)        |
 | last line whose hash fails          | problem naming the event | refused, naming the event   |
@@ -15,7 +16,9 @@ next append.
 
 A tail (the first three) was never acknowledged: an append writes its whole line with
 one write and fsyncs it before reporting success, so a line without its newline (or one
-holding NUL bytes, which canonical JSON never contains) is what a crash left behind.
+holding NUL bytes, which canonical JSON never contains) is what a crash left behind;
+unless it holds the id of the event its writer last appended in this clone (the clone's
+`writers.json`): then it is that event, acknowledged, and cut since.
 Everything else is damage to acknowledged events: never repaired, always reported.
 A line whose hash holds but that is not an event as this tracker writes it (made by hand,
 by another tool, or by a later tracker) stops a build with one line naming it, and never
@@ -77,6 +80,26 @@ def verify_fails_with(problem: str, events_count: int) -> None:
 
 
 # -- tails: never acknowledged, quarantined by the next append --------------------------------
+
+
+def test_an_acknowledged_event_cut_is_a_problem_not_a_tail(events: Path) -> None:
+    """The clone that appended it knows it was acknowledged: `verify` fails, naming it,
+    and does not call it an interrupted write. Another clone, which cannot know, warns
+    of a tail as before."""
+    ids, path = three_meetings(events)
+    whole = path.read_bytes()
+    last = lines_of(path)[-1]
+    path.write_bytes(whole[:-40])
+    start = len(whole) - len(last) - 1
+    verify_fails_with(
+        f"{name(path, events)} ends with an incomplete line ({len(last) + 1 - 40} bytes, no "
+        f"newline) at byte {start}: the start of event {ids[-1]}, which writer {WRITER} "
+        "appended in this clone, cut after it was written (a file truncated or copied in "
+        "part?): restore the segment from git or a backup, or record the event again", 2)
+    (events / ".cache" / "writers.json").unlink()  # as in another clone
+    result = run("verify")
+    assert (result.exit_code, result.stdout) == (0, "OK: 2 events in 1 file\n")
+    assert "never acknowledged" in result.stderr
 
 
 def torn_json(line: bytes) -> bytes:
@@ -564,3 +587,28 @@ def test_every_envelope_field_is_typed_when_replay_reads_it(field: str) -> None:
     line = sealed_as_is({**event, field: wrong})
     with pytest.raises(envelope.BadLine, match=re.escape(f"bad {field} []")):
         envelope.parse_hashed(line[:-1])
+
+
+def test_an_empty_line_is_named_at_the_same_line_by_build_verify_and_add(
+        events: Path, db: Path) -> None:
+    """No append writes an empty line (a hand edit does): an incremental build, a full
+    one, `verify` and the next append all name its line of the file, and say what to do."""
+    _ids, path = three_meetings(events)
+    ok("build")
+    with open(path, "ab") as file:
+        file.write(b"\n")
+    what = "an empty line, which no append writes: delete it"
+    where = f"{name(path, events)} line 4 is damaged ({what}); run tracker verify"
+    for args in (("build",), ("build", "--full")):
+        result = run(*args)
+        assert (result.exit_code, result.stderr) == (1, f"Error: {where}\n"), args
+    verify_fails_with(f"event (unreadable id) ({name(path, events)}:4): {what}", 4)
+    before = log_bytes(events)
+    result = run("add", "meeting", "--title", "Echo", "--date", "2020", *SOURCE)
+    assert (result.exit_code, result.stderr) == (1, (
+        f"Error: event (unreadable id) ({name(path, events)}:4): {what}; the last event of "
+        f"writer {WRITER} is damaged, so nothing can be appended after it: run tracker "
+        "verify\n"))
+    assert log_bytes(events) == before
+    path.write_bytes(path.read_bytes()[:-1])  # deleted: all is well again
+    assert ok("verify") == "OK: 3 events in 1 file"

@@ -132,8 +132,8 @@ def test_jsonl_export_reimports_into_an_empty_log_with_identical_tables(
     copy, copy_db = tmp_path / "copy" / "events", tmp_path / "copy" / "tracker.db"
     result = run("--events", copy, "--db", copy_db, "import", path)
     assert result.exit_code == 0, result.output
-    assert result.stdout.startswith(f"Imported {path}: appended 63 events (9 formats, ")
-    assert ok("--events", copy, "verify") == "OK: 63 events in 1 file"
+    assert result.stdout.startswith(f"Imported {path}: appended 66 events (9 formats, ")
+    assert ok("--events", copy, "verify") == "OK: 66 events in 1 file"
     ok("build")
     ok("--events", copy, "--db", copy_db, "build")
     original, imported = contents(db, amendment_sources_as_citations=True), contents(copy_db)
@@ -167,7 +167,7 @@ def test_an_export_imported_into_its_own_log_adds_nothing(
     path = tmp_path / "export.jsonl"
     path.write_text(export())
     before = log_bytes(rich_log)
-    assert ok("import", path) == (f"Imported {path}: nothing new to append; 63 rows already "
+    assert ok("import", path) == (f"Imported {path}: nothing new to append; 66 rows already "
                                   "in the log")
     assert log_bytes(rich_log) == before
 

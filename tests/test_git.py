@@ -264,11 +264,14 @@ def add_format(repo: Path, slug: str) -> Result:
 def test_the_log_marks_its_segments_for_a_union_merge(tmp_path: Path) -> None:
     repo = analyst_repo(tmp_path)
     assert (repo / "events" / ".gitattributes").read_text() == (
-        "# The event log is append-only JSON Lines: a union merge keeps both sides' lines.\n"
-        "*.jsonl merge=union\n")
+        "# The event log is append-only JSON Lines: a union merge keeps both sides'\n"
+        "# lines; -text keeps every byte as written (no line ends converted, as\n"
+        "# core.autocrlf does: each line's hash covers its bytes).\n"
+        "*.jsonl merge=union -text\n")
     [segment] = (repo / "events").glob("*/*.jsonl")
-    assert git(repo, "check-attr", "merge", str(segment.relative_to(repo))).endswith(
-        ": merge: union\n")
+    path = segment.relative_to(repo)
+    assert git(repo, "check-attr", "merge", "text", "--", str(path)) == (
+        f"{path}: merge: union\n{path}: text: unset\n")
     assert "events/.gitattributes" in git(repo, "ls-files")
 
 
@@ -407,3 +410,23 @@ def test_a_build_names_the_events_a_pushed_revert_removed(origin: Path) -> None:
     assert run(*db, "build", "--full").stderr == ""
     assert "was deleted since ORIG_HEAD" in run("--events", alice / "events", "verify",
                                                  "--against", "ORIG_HEAD").stderr
+
+
+@pytest.mark.parametrize("own_attributes", [False, True], ids=["log's", "project's"])
+def test_a_clone_that_converts_line_ends_keeps_the_log_as_written(
+        tmp_path: Path, own_attributes: bool) -> None:
+    """core.autocrlf (Git for Windows' default) writes text files with CRLF: the segments
+    are not text to git (-text), so each line keeps the bytes its hash covers, whether
+    the log's own .gitattributes says so or the project's (events/**/*.jsonl)."""
+    repo = analyst_repo(tmp_path)
+    if own_attributes:
+        shutil.copy(PROJECT / ".gitattributes", repo / ".gitattributes")
+        git(repo, "rm", "-q", "events/.gitattributes")
+        git(repo, "add", "-A")
+        git(repo, "commit", "-q", "-m", "the project's attributes")
+    record_on = tmp_path / "windows"
+    git(tmp_path, "-c", "core.autocrlf=true", "clone", "-q", str(repo), record_on.name)
+    [segment] = (repo / "events").glob("*/*.jsonl")
+    copy = record_on / segment.relative_to(repo)
+    assert copy.read_bytes() == segment.read_bytes()
+    assert ok("--events", record_on / "events", "verify") == "OK: 1 event in 1 file"

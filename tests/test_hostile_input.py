@@ -37,7 +37,14 @@ from hypothesis.stateful import (
 )
 from markupsafe import escape
 
-from tracker.actors import all_actors, all_currencies, is_actor, parse_actor, parse_actors
+from tracker.actors import (
+    all_actors,
+    all_currencies,
+    is_actor,
+    parse_actor,
+    parse_actors,
+    retired_currencies,
+)
 from tracker.actors import parse_currency as currency_parser
 from tracker.dates import PRECISIONS, parse_date
 from tracker.envelope import ULID_PATTERN
@@ -433,10 +440,12 @@ def test_fuzz_amounts() -> None:
 
 def test_fuzz_currencies() -> None:
     inputs = st.one_of(ANY_TEXT, near("ABCDEFGHIJKLMNOPQRSTUVWXYZabcxyz $", 5),
-                       st.sampled_from(sorted(all_currencies())).map(str.lower))
+                       st.sampled_from(sorted(all_currencies())).map(str.lower),
+                       st.sampled_from(sorted(retired_currencies())))
 
     def check(value: str, code: str) -> None:
-        assert code in all_currencies() and code == value.strip().upper()
+        assert code in all_currencies() or code in retired_currencies()
+        assert code == value.strip().upper()
 
     assert fuzz(currency_parser, inputs, check) >= EXAMPLES
 

@@ -155,6 +155,48 @@ async def test_a_meeting_cancelled_or_postponed_stays_in_the_calendar(db: Path) 
     assert (found["Postponed"]["SEQUENCE"], again["SEQUENCE"]) == (1, 2)  # its updates
     assert found["Kept"]["SEQUENCE"] == 0
 
+async def test_a_meeting_retracted_stays_in_the_calendar_cancelled(db: Path) -> None:
+    """A calendar that imported a meeting later retracted is told it is off: the same
+    UID, CANCELLED at the date it had, `Retracted: ...`, with when and why, a higher
+    SEQUENCE and a DTSTAMP of the retraction. One retracted once held is not in it."""
+    kept = ok("add", "meeting", "--title", "Kept", "--date", "2999-05", *SOURCE)
+    wrong = ok("add", "meeting", "--title", "Talks in Tokyo", "--date", "2999-06",
+               "--city", "Tokyo", "--country", "JPN", *SOURCE)
+    held = ok("add", "meeting", "--title", "Held", "--date", "2020-06", *SOURCE)
+    ok("build")
+    site = make_datasette(db, load_metadata(METADATA))
+    [before] = [event for event in await calendar_events(site)
+                if str(event["UID"]) == f"{wrong}@tracker"]
+    ok("retract", wrong, "--reason", "The source speaks of talks in 2998.")
+    ok("retract", held, "--reason", "Not a meeting")
+    ok("build")
+    events = {str(event["UID"]): event for event in await calendar_events(site)}
+    assert list(events) == [f"{wrong}@tracker", f"{kept}@tracker"]
+    after = events[f"{wrong}@tracker"]
+    [retraction] = rows(db, "select recorded_at from events where type = 'record.retracted' "
+                            "and subject = ?", wrong)
+    assert (str(after["SUMMARY"]), str(after["STATUS"]), after.decoded("DTSTART"),
+            after.decoded("DTEND"), str(after["LOCATION"]), str(after["URL"])) == (
+        "Retracted: Talks in Tokyo", "CANCELLED", date(2999, 6, 1), date(2999, 7, 1),
+        "Tokyo, Japan", f"http://localhost/tracker/records/{wrong}")
+    assert str(after["DESCRIPTION"]) == (
+        f"Retracted from the tracker on {retraction['recorded_at'][:10]}: The source speaks "
+        "of talks in 2998. It was recorded as a scheduled meeting, dated 2999-06 (known to "
+        "the month). Place: Tokyo, Japan.")
+    assert after.decoded("DTSTAMP") == stamp_of(retraction["recorded_at"])
+    assert (before["SEQUENCE"], after["SEQUENCE"]) == (0, 1)
+    assert rows(db, "select id, title, status, city, retraction_reason "
+                    "from retracted_meetings order by title") == [
+        {"id": held, "title": "Held", "status": "held", "city": None,
+         "retraction_reason": "Not a meeting"},
+        {"id": wrong, "title": "Talks in Tokyo", "status": "scheduled", "city": "Tokyo",
+         "retraction_reason": "The source speaks of talks in 2998."}]
+    page = (await site.client.get("/tracker/scheduled_meetings.json?_shape=array")).json()
+    assert [(row["event_name"], row["status"]) for row in page] == [
+        ("Retracted: Talks in Tokyo", "retracted"), ("Kept", "scheduled")]
+    assert (await site.client.get(f"/tracker/records/{wrong}")).status_code == 200
+
+
 
 async def test_a_calendar_has_its_name_and_asks_to_be_refreshed(site) -> None:
     response = await site.client.get("/tracker/scheduled_meetings.ics")

@@ -322,7 +322,11 @@ def test_header_problems_are_line_1(tmp_path: Path, content: str, message: str) 
                  r"line 2: quote: invalid quote 'said \ufffe': noncharacter U+FFFE (XML "
                  "forbids it)", id="noncharacter"),
     pytest.param("kind,id,title,date,source\nmeeting,m1,A,2020,x\nmeeting,m1,B,2020,x\n",
-                 "line 3: id: key 'm1' is already used on line 2", id="key-twice"),
+                 "line 3: id: key 'm1' is already used on line 2 for other content",
+                 id="key-twice"),
+    pytest.param("kind,id,title,date,source\nmeeting,m1,A,2020,x\nmeeting,m1,A,2021,x\n",
+                 "line 3: id: key 'm1' is already used on line 2 for other content",
+                 id="key-twice-another-date"),
     pytest.param("kind,id,title,date,source\nmeeting,01ARZ3NDEKTSV4RRFFQ69G5FA,A,2020,x\n",
                  "line 2: id: invalid id '01ARZ3NDEKTSV4RRFFQ69G5FA': expected a 26-character "
                  "ULID (or a short key of your own, such as m1)", id="truncated-ulid"),
@@ -650,6 +654,47 @@ def test_identical_rows_are_imported_once_with_a_note(tmp_path: Path, events: Pa
     ok("add", "format", "central-asia-japan", "--name", "CA+J", *SOURCE)
     assert ok("import", path) == (f"Imported {path}: appended 1 event (1 citation); "
                                   "1 row repeating an earlier row")
+
+
+def test_a_row_with_a_key_repeated_exactly_is_imported_once(tmp_path: Path,
+                                                            events: Path) -> None:
+    """As any row repeated exactly (an export concatenated twice, say): its key names
+    the one record, and later rows refer to it."""
+    path = write(tmp_path / "meetings.csv", "kind,id,title,date,source,at,donor,recipient,"
+                 "amount,currency\nmeeting,m1,Talks,2020,x,,,,,\nmeeting,m1,Talks,2020,x,,,,,\n"
+                 "pledge,,Grant,2020,x,m1,JPN,KAZ,5,JPY\n")
+    assert ok("import", path) == (f"Imported {path}: appended 2 events (1 meeting, 1 pledge); "
+                                  "1 row repeating an earlier row")
+    meeting, pledge = events_of(events)
+    assert (meeting["data"]["title"], pledge["data"]["meeting_id"]) == ("Talks", meeting["id"])
+
+
+def test_rows_get_the_date_rules_of_the_commands(tmp_path: Path, events: Path) -> None:
+    """A pledge or announcement dated after today is refused; a pledge dated off the
+    meeting it was made at, and a meeting postponed to an earlier date, are warned of,
+    naming their lines."""
+    refused = write(tmp_path / "future.csv", "kind,title,date,by,source\n"
+                    "announcement,Said,2999,JPN,x\n")
+    assert_refused(run("import", refused), [
+        f"Error: {refused}: 1 of 1 row is invalid; nothing imported",
+        "line 2: date '2999': date 2999 is after today: an announcement records what was "
+        "said"])
+    assert not events.exists()
+    path = write(tmp_path / "rows.csv", "kind,id,subject,title,date,status,to,at,donor,"
+                 "recipient,amount,currency,source\n"
+                 "meeting,m1,,Talks,2019-05,,,,,,,,x\n"
+                 "pledge,,,Grant,2020,,,m1,JPN,KAZ,5,JPY,x\n"
+                 "meeting,m2,,Summit,2999,scheduled,,,,,,,x\n"
+                 "update,,m2,,,postponed,2998,,,,,,x\n")
+    result = run("import", path)
+    assert result.exit_code == 0, result.output
+    meeting, _pledge, _summit, _update = events_of(events)
+    assert result.stderr.splitlines() == [
+        "Warning: line 3: date 2020 is not within 2019-05, the date of the meeting it was "
+        f"pledged at (at {meeting['id']}): a pledge made at a meeting is dated as it is",
+        "Warning: line 5: status postponed to 2998 is before the meeting's date 2999: a "
+        "meeting postponed is put off to a later date (one brought forward is status "
+        "scheduled to DATE)"]
 
 
 def test_warnings_are_grouped_and_the_rows_imported(tmp_path: Path, db: Path) -> None:

@@ -309,8 +309,9 @@ def test_a_file_that_is_not_a_database_is_not_replaced_nor_its_journal(
 def test_a_build_replaces_only_a_database_it_built(events: Path, db: Path,
                                                    tmp_path: Path) -> None:
     """A full build renames its new file over --db: a log segment, a document or another
-    program's database given by mistake is refused, byte for byte unchanged; so is a
-    read of the log (export) that would build it first. An empty file is replaced."""
+    program's database given by mistake is refused, byte for byte unchanged, with no
+    lock file made beside it (in the log's folder, for a segment); so is a read of the
+    log (export) that would build it first. An empty file is replaced."""
     add_meetings("AB")
     segment = next(events.glob("*/*.jsonl"))
     notes = tmp_path / "notes.txt"
@@ -331,6 +332,7 @@ def test_a_build_replaces_only_a_database_it_built(events: Path, db: Path,
                 1, "", f"Error: {path} {reason}: not replaced (remove it, or give "
                        "another --db)\n"), command
             assert path.read_bytes() == before
+            assert not path.with_name(f".{path.name}.lock").exists()  # nothing left beside
     assert ok("verify") == "OK: 2 events in 1 file"
     empty = tmp_path / "empty.db"
     empty.touch()

@@ -130,6 +130,8 @@ def test_city_region_takes_a_us_state_by_name_or_code_and_nothing_else() -> None
     texas = ok(*MEETING, "--city", "Paris, Texas", "--country", "USA", *SOURCE)
     tennessee = ok(*MEETING, "--city", "paris, tn", "--country", "USA", *SOURCE)
     assert (place(texas)["geonameid"], place(tennessee)["geonameid"]) == (4717560, 4647963)
+    capital = ok(*MEETING, "--city", "Washington, D.C.", "--country", "USA", *SOURCE)
+    assert (place(capital)["geonameid"], place(capital)["city"]) == (4140963, "Washington")
     result = run(*MEETING, "--city", "Paris, Atlantis", "--country", "USA", *SOURCE)
     assert result.stderr == ("Warning: city 'Paris, Atlantis' not found in USA: recorded "
                              "without coordinates\n")

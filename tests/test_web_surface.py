@@ -217,6 +217,28 @@ BAD_PARAMETERS = {
 }
 
 
+def test_a_bad_shape_is_a_bad_request_on_every_json(server: Site) -> None:
+    """Datasette 0.65 wrote these errors with a status of 200 (a query's, or `_shape=object`
+    where it cannot be): a script that checks the status took them for answers."""
+    for path, error in (
+            ("/tracker/recent_developments.json?_shape=nope", "Invalid _shape: nope"),
+            ("/tracker.json?sql=select+1&_shape=nope", "Invalid _shape: nope"),
+            ("/tracker/meetings_of_format.json?format=central-asia-japan&_shape=nope",
+             "Invalid _shape: nope"),
+            ("/tracker/meetings.json?_shape=nope", "Invalid _shape: nope"),
+            ("/tracker/recent_developments.json?_shape=object",
+             "_shape=object is only available on tables"),
+            ("/tracker/timeline.json?_shape=object",
+             "_shape=object not available for tables with no primary keys")):
+        status, body = server.request(path)
+        assert (status, json.loads(body)["error"]) == (400, error), path
+    for path in ("/tracker/meetings.json?_shape=object", "/tracker.json?sql=select+1",
+                 "/tracker/recent_developments.json?_shape=array"):
+        assert server.request(path)[0] == 200, path
+    status, body = server.request("/tracker.json?sql=select+nope")
+    assert (status, json.loads(body)["error"]) == (400, "no such column: nope")
+
+
 def test_a_bad_parameter_is_a_bad_request_not_a_server_error(server: Site) -> None:
     """Datasette 0.65 answers these with a 500 (and a traceback in the log for some): the
     site answers 400 with what was wrong, on its JSON and its HTML pages; the parameters

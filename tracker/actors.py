@@ -221,11 +221,56 @@ def all_currencies() -> dict[str, str]:
     return {currency["alpha_3"]: currency["name"] for currency in _iso("iso4217", "4217")}
 
 
+# When a retired currency was some country's legal tender: (territory, from, to), each
+# date a (year, month, day) or None (open).
+Tender = tuple[str, tuple[int, int, int] | None, tuple[int, int, int] | None]
+
+
+@cache
+def retired_currencies() -> dict[str, tuple[str, tuple[Tender, ...]]]:
+    """ISO 4217 codes no longer current (not in pycountry's list) that were the legal
+    tender of a country (CLDR, by babel): code -> (name, when and where). A pledge made
+    in kuna (HRK), marks (DEM) or the lev (BGN, until Bulgaria took the euro) is still
+    a pledge in that money."""
+    from babel.core import get_global
+    from babel.numbers import get_currency_name
+
+    current = all_currencies()
+    spans: dict[str, list[Tender]] = {}
+    for territory, entries in get_global("territory_currencies").items():
+        for code, start, end, tender in entries:
+            if tender and code not in current:
+                spans.setdefault(code, []).append((territory, start, end))
+    return {code: (get_currency_name(code, locale="en"), tuple(sorted(
+        tenders, key=lambda tender: (tender[1] or (0, 0, 0), tender[0]))))
+        for code, tenders in sorted(spans.items())}
+
+
 def parse_currency(text: str) -> str:
     code = str(text).strip().upper()
-    if code not in all_currencies():
+    if code not in all_currencies() and code not in retired_currencies():
         raise TrackerError(f"unknown currency {shown(text)}: use an ISO 4217 code such as JPY")
     return code
+
+
+def out_of_tender(code: str, date_start: str, date_end: str) -> str | None:
+    """Its name and when a retired currency was legal tender, if no day from
+    `date_start` to `date_end` (ISO dates) falls in it; None for a current currency, or a
+    date it fits."""
+    if code in all_currencies():  # current: CLDR (babel) is not even loaded
+        return None
+    retired = retired_currencies().get(code)
+    if retired is None:
+        return None
+    name, tenders = retired
+    spans = []
+    for territory, start, end in tenders:
+        since = "-".join(f"{part:02d}" for part in start) if start else None
+        until = "-".join(f"{part:02d}" for part in end) if end else None
+        if (since is None or since <= date_end) and (until is None or date_start <= until):
+            return None
+        spans.append(f"{territory} {since or '...'} to {until or '...'}")
+    return f"({name}) was legal tender in {', '.join(spans)} (CLDR)"
 
 
 # ISO 4217 codes that are not money (an amount cannot be in them), and what each is for.

@@ -162,6 +162,11 @@ def build(log: EventLog, db_path: Path | str, full: bool = False,
     timestamp) builds the state from the events recorded up to that moment, in full.
     `progress(label, total bytes)` gives the `advance` function reading reports to."""
     db_path = Path(db_path)
+    # Refused before the lock too, so that a refused --db leaves no lock file beside it
+    # (a database with a journal to roll back cannot be read until the lock is held).
+    _refuse_a_file_not_sqlite(db_path)
+    if not journal_of(db_path).exists():
+        _refuse_a_database_not_built_here(db_path)
     db_path.parent.mkdir(parents=True, exist_ok=True)
     with _one_build_at_a_time(db_path):
         _refuse_a_file_not_sqlite(db_path)

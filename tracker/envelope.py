@@ -112,12 +112,20 @@ def id_in(body: bytes) -> str:
     return match.group() if match else "(unreadable id)"
 
 
+def _not_json(line: bytes, error: orjson.JSONDecodeError) -> BadLine:
+    """Why a line is not JSON: an empty line (made by hand: no append writes one), or
+    what the parser says."""
+    if not line.strip():
+        return BadLine("an empty line, which no append writes: delete it")
+    return BadLine(f"not valid JSON ({error.args[0].split(':')[0]})")
+
+
 def parse_line(line: bytes) -> dict[str, Any]:
     """Parse and check one log line: JSON object, envelope fields and types, hash."""
     try:
         event = orjson.loads(line)
     except orjson.JSONDecodeError as error:
-        raise BadLine(f"not valid JSON ({error.args[0].split(':')[0]})") from None
+        raise _not_json(line, error) from None
     if not isinstance(event, dict):
         raise BadLine("not a JSON object")
     check_envelope(event)
@@ -140,7 +148,7 @@ def parse_hashed(line: bytes) -> dict[str, Any]:
     try:
         event = orjson.loads(line)
     except orjson.JSONDecodeError as error:
-        raise BadLine(f"not valid JSON ({error.args[0].split(':')[0]})") from None
+        raise _not_json(line, error) from None
     if not line_hash_ok(line):
         raise BadLine("hash does not match content")
     if not shaped(event):

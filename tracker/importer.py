@@ -232,15 +232,22 @@ class Planner:
         except TrackerError as error:
             raise RowProblem(_blame(kind, cells, error), _plain(error)) from None
         for wanted, reference in draft.references:
-            self._require(REFERS[kind][wanted], wanted, reference)
+            date = self._require(REFERS[kind][wanted], wanted, reference)
+            if kind == "pledge" and wanted == "meeting":
+                draft.warnings += model.pledged_off_its_meeting(draft.data["date"], reference,
+                                                                date)
         own = event_id is not None or key is not None
         if event_id is None:
             event_id = derived_id(kind, row.cells, draft.data, key)
         subject = draft.subject or event_id
+        named = f"id {event_id}" if key is None else f"key {shown(key)}"
+        if key in self.keys and event_id not in self.seen:  # not the same row again
+            raise RowProblem("id", f"{named} is already used on line {self.keys[key][1]} "
+                             "for other content")
         existing = self.catalog.event(event_id)
         if key is not None and existing is None:
             self._check_key(key, event_id)
-        state = self._state(row, kind, event_id, subject, draft, own, existing)
+        state = self._state(row, kind, event_id, subject, draft, own, existing, named)
         if key is not None:
             self.keys[key] = (subject, row.line)
         if kind in RECORD_KINDS:
@@ -278,9 +285,6 @@ class Planner:
                 value = KEY_TEXT(value)
             except TrackerError as error:
                 raise RowProblem("id", _plain(error)) from None
-        if value in self.keys:
-            raise RowProblem("id", f"key {shown(value)} is already used on line "
-                             f"{self.keys[value][1]}")
         return None, value
 
     def _resolve(self, reference: str) -> str:
@@ -336,7 +340,8 @@ class Planner:
         standing = self.standings.get(subject)
         return standing if standing is not None else self.catalog.standing(subject, kind)
 
-    def _require(self, column: str, wanted: str, reference: str) -> None:
+    def _require(self, column: str, wanted: str, reference: str) -> str | None:
+        """Check that a reference names a record of the kind wanted; return its date."""
         defined = self.defined.get(reference)
         if defined is None:
             try:
@@ -348,9 +353,11 @@ class Planner:
                 raise RowProblem(column, message) from None
             if self.plan.floor is None or found.latest > self.plan.floor:
                 self.plan.floor = found.latest
-        elif wanted not in ("record", defined.kind):
+            return found.date
+        if wanted not in ("record", defined.kind):
             raise RowProblem(column, f"{reference} is {a_or_an(defined.kind)} "
                              f"(line {defined.line}), not {a_or_an(wanted)}")
+        return defined.date
 
     def _matches(self, existing: dict[str, Any], draft: model.Draft, subject: str,
                  own: bool, defaulted: bool, by_name: bool) -> bool:
@@ -432,7 +439,8 @@ class Planner:
         return steps, set(moving_updates(steps))
 
     def _state(self, row: Row, kind: str, event_id: str, subject: str,
-               draft: model.Draft, own: bool, existing: dict[str, Any] | None) -> str:
+               draft: model.Draft, own: bool, existing: dict[str, Any] | None,
+               named: str) -> str:
         """"new", "present" (already in the log) or "repeated" (as an earlier row).
 
         A row with its own id or key must match what the log holds under that id; a row
@@ -446,7 +454,7 @@ class Planner:
             if ((earlier_type, earlier_subject) != (draft.type, subject)
                     or _comparable(earlier_type, earlier_data, defaulted)
                     != _comparable(draft.type, draft.data, defaulted)):
-                raise RowProblem("id", f"id {event_id} is already used on line {line} "
+                raise RowProblem("id", f"{named} is already used on line {line} "
                                  "for other content")
             self.plan.repeated += 1
             return "repeated"

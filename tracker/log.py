@@ -30,8 +30,10 @@ from . import envelope
 from .errors import TrackerError, shown
 
 LOCAL_FILES = (".lock", ".writer", ".quarantine/", ".cache/")
-GIT_ATTRIBUTES = (b"# The event log is append-only JSON Lines: a union merge keeps both sides' "
-                  b"lines.\n*.jsonl merge=union\n")
+GIT_ATTRIBUTES = (b"# The event log is append-only JSON Lines: a union merge keeps both sides'\n"
+                  b"# lines; -text keeps every byte as written (no line ends converted, as\n"
+                  b"# core.autocrlf does: each line's hash covers its bytes).\n"
+                  b"*.jsonl merge=union -text\n")
 # This clone's writers, each with the last event it appended here (seq and id): a working
 # tree that lacks it (a branch, a stash, an older commit) is not appended to by that writer.
 MARKS = Path(".cache") / "writers.json"
@@ -89,11 +91,37 @@ class Tail:
                 f"{self.offset}, left by an interrupted write and never acknowledged: the "
                 f"next append by writer {self.path.parent.name} moves it to .quarantine/")
 
+    def acknowledged(self, marks: dict[str, dict[str, Any]]) -> str | None:
+        """The id of the event its writer last appended in this clone (`MARKS`), if the
+        tail holds it: then it is that event's line, cut after it was acknowledged."""
+        mark = marks.get(self.path.parent.name)
+        if mark is None or f'"id":"{mark["id"]}"'.encode() not in self.data:
+            return None
+        return mark["id"]
+
+    def lost(self, root: Path, event_id: str) -> str:
+        """What `tracker verify` says about a tail that is an acknowledged event, cut."""
+        return (f"{self.path.relative_to(root)} ends with {self.describe()} at byte "
+                f"{self.offset}: the start of event {event_id}, which writer "
+                f"{self.path.parent.name} appended in this clone, cut after it was written "
+                "(a file truncated or copied in part?): restore the segment from git or a "
+                "backup, or record the event again")
+
     def notice(self, root: Path) -> str:
         """What the append that moved a tail to the quarantine says."""
         moved = self.moved_to.relative_to(root) if self.moved_to else "?"
         return (f"moved {self.describe()} from the end of {self.path.relative_to(root)} to "
                 f"{moved} (left by an interrupted write, never acknowledged)")
+
+
+def lines_before(path: Path, offset: int) -> int:
+    """The number of lines before byte `offset` of a segment."""
+    count = 0
+    with open(path, "rb") as file:
+        while offset > 0 and (chunk := file.read(min(READ_BLOCK, offset))):
+            count += chunk.count(b"\n")
+            offset -= len(chunk)
+    return count
 
 
 def _fsync_dir(path: Path) -> None:
@@ -313,7 +341,7 @@ class EventLog:
         explicit = self._writer is not None or bool(os.environ.get("TRACKER_WRITER"))
         writer = self.writer()
         with self.locked():
-            marks = self._marks()
+            marks = self.marks()
             usual = writer
             writer, last = self._writer_here(writer, marks, explicit)
             tails = [tail for segment in sorted((self.root / writer).glob("*.jsonl"))
@@ -356,7 +384,7 @@ class EventLog:
             new = secrets.token_hex(4)
         return new, None
 
-    def _marks(self) -> dict[str, dict[str, Any]]:
+    def marks(self) -> dict[str, dict[str, Any]]:
         """`MARKS`, or none if it is missing or unreadable (a cache: nothing is lost)."""
         try:
             marks = json.loads((self.root / MARKS).read_bytes())

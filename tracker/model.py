@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 from .actors import (
     all_actors,
     is_actor,
+    out_of_tender,
     parse_actor,
     parse_actors,
     parse_currency,
@@ -643,8 +644,21 @@ def draft_record(kind: str, options: dict[str, Any]) -> Draft:
     draft = _record_fields(kind, options)
     if kind == "pledge":
         parse_new_currency(draft.data["currency"])
+        draft.warnings += currency_of_another_time(draft.data)
     draft.data["source"] = parse_source(options)
     return draft
+
+
+def currency_of_another_time(data: dict[str, Any], amending: bool = False) -> list[str]:
+    """A warning when a pledge is in a retired currency (HRK, DEM) on a date when it was
+    no country's legal tender: the currency or the date is likely wrong."""
+    span = parse_date(data["date"])
+    when = out_of_tender(data["currency"], span.start, span.end)
+    if when is None:
+        return []
+    given = f"--set currency={data['currency']}" if amending else f"--currency {data['currency']}"
+    return [f"{given} {when}, not on a day of {data['date']}: check the currency or "
+            "the date"]
 
 
 def _record_fields(kind: str, options: dict[str, Any], amending: bool = False) -> Draft:
@@ -661,7 +675,27 @@ def _record_fields(kind: str, options: dict[str, Any], amending: bool = False) -
         if data["donor"] in data["recipients"]:
             raise TrackerError(f"--donor {data['donor']} is also a --recipient")
         warnings += point_as_thousands(options["amount"])
+    if kind in MADE and not_yet(data["date"]):
+        given = f"--set date={data['date']}" if amending else f"--date {data['date']}"
+        raise TrackerError(f"{given} is after today: {a_or_an(kind)} records what was "
+                           f"{MADE[kind]}")
     return Draft(RECORDED[kind], data, subject, references, warnings)
+
+
+# What an announcement or a pledge records: something done by its date, never to come.
+MADE = {"announcement": "said", "pledge": "pledged"}
+
+
+def pledged_off_its_meeting(date: str, meeting: str, meeting_date: str | None) -> list[str]:
+    """A warning when a pledge made at a meeting (`--at`) is dated on none of the days
+    the meeting's date can mean."""
+    if not meeting_date:
+        return []
+    pledged, held = parse_date(date), parse_date(meeting_date)
+    if pledged.end >= held.start and pledged.start <= held.end:
+        return []
+    return [f"--date {date} is not within {meeting_date}, the date of the meeting it was "
+            f"pledged at (--at {meeting}): a pledge made at a meeting is dated as it is"]
 
 
 def default_meeting_status(date_text: str, now: str) -> str:
@@ -831,6 +865,8 @@ def update_warnings(standing: Standing, update: dict[str, Any]) -> list[str]:
                                         hint=HELD_ON_ANOTHER_DAY if held_on_another_day else "")
     if held_on_another_day:
         warnings += _held_off_the_meeting(update, record_date)
+    elif kind == "meeting" and standing.status != "postponed":  # put off the first time:
+        warnings += _put_off_to_earlier(update, standing.data.get("date"))  # from its date
     if kind == "pledge" and status == "disbursed" and "amount" in update:
         warnings += more_than_pledged(f"--amount {update['amount']}", update["amount"],
                                       standing.data)
@@ -873,6 +909,20 @@ def _dated_before_the_record(kind: str, update: dict[str, Any], record_date: str
 
 # What a warning of a meeting held on a `--date` outside its date suggests.
 HELD_ON_ANOTHER_DAY = "; if it was held on another day than set, record that day as --to"
+
+
+def _put_off_to_earlier(update: dict[str, Any], date: Any) -> list[str]:
+    """A warning when a meeting is postponed to a date before every day its date can
+    mean: put off means later (brought forward is `--status scheduled --to`). Once
+    postponed, its date is the one it was put off to: a new one may come before it (put
+    off to September, then to June, of a meeting set for May)."""
+    to = update[RESCHEDULED_TO.key]
+    if update["status"] != "postponed" or type(date) is not str \
+            or parse_date(to).end >= parse_date(date).start:
+        return []
+    return [f"--status postponed --to {to} is before the meeting's date {date}: a meeting "
+            "postponed is put off to a later date (one brought forward is --status "
+            "scheduled --to DATE)"]
 
 
 def _held_off_the_meeting(update: dict[str, Any], record_date: str | None) -> list[str]:
@@ -1281,6 +1331,8 @@ def draft_amendment(
         warnings += next(filter(None, (
             _dated_before_the_record(kind, update, changes["date"], amended=True)
             for update in updates)), [])
+    if kind == "pledge" and changes.keys() & {"currency", "date"}:
+        warnings += currency_of_another_time(draft.data, amending=True)
     data: dict[str, Any] = {"changes": dict(sorted(changes.items())), "reason": reason}
     data.update(optional_source(options))
     references = [ref for ref in draft.references if ref[1] in _values(changes)]

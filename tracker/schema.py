@@ -49,6 +49,11 @@ STAMPS = {"recorded_at": str, "updated_at": str}
 # of its kind as well).
 SUBJECT = (("subject", "records", "id"),)
 
+MEETING = {"id": str, "title": str, **DATED, "year": str, "status": str, "format": str,
+           "level": str, "mode": str, "city": str, "country": str, "latitude": float,
+           "longitude": float, "geonameid": int, "city_as_given": str, "chair": str,
+           "participants": str, "topics": str, "summary": str, **STAMPS}
+
 TABLES = (
     Table(
         "events",
@@ -82,10 +87,7 @@ TABLES = (
     ),
     Table(
         "meetings",
-        {"id": str, "title": str, **DATED, "year": str, "status": str, "format": str,
-         "level": str, "mode": str, "city": str, "country": str, "latitude": float,
-         "longitude": float, "geonameid": int, "city_as_given": str, "chair": str,
-         "participants": str, "topics": str, "summary": str, **STAMPS},
+        MEETING,
         pk="id",
         foreign_keys=(("format", "formats", "slug"), ("country", "actors", "code"),
                       ("chair", "actors", "code")),
@@ -99,6 +101,15 @@ TABLES = (
                  ("chair", "date_start"), "recorded_at",
                  ("status", "year", "format", "date_start", "date_end", "country", "id")),
         fts=("title", "summary", "city", "city_as_given", "topics"),
+    ),
+    # A meeting as it stood when it was retracted: the calendar feed tells a calendar
+    # that imported it that it is off (its row leaves `meetings`).
+    Table(
+        "retracted_meetings",
+        {**MEETING, "retracted_at": str, "retraction_reason": str},
+        pk="id",
+        foreign_keys=(("country", "actors", "code"), ("chair", "actors", "code")),
+        indexes=(("status", "date_end", "date_start"), "retracted_at"),
     ),
     Table(
         "meeting_participants",
@@ -235,7 +246,10 @@ def _view_of(table: str, *computed: str) -> str:
 
 
 # A meeting still scheduled whose date is over needs an `update`: 1 (0 while to come).
-DATE_PASSED = "case when status = 'scheduled' then date_end < date('now') end as date_passed"
+# Cast, so that the column has INTEGER affinity: Datasette filters `?date_passed=1` with the
+# text '1', which a bare comparison's 1 never equals (the facet's link gave no rows).
+DATE_PASSED = ("cast(case when status = 'scheduled' then date_end < date('now') end "
+               "as integer) as date_passed")
 
 
 # Money in exact decimals, in SQL alone (so that the views work in any SQLite): an amount
@@ -290,7 +304,7 @@ VIEWS = {
     "upcoming_meetings": """
 select id, title, date, date_start, date_end, date_precision, format, level, mode, city,
   country, latitude, longitude, participants, chair,
-  date_end < date('now') as date_passed
+  cast(date_end < date('now') as integer) as date_passed
 from meetings
 where status = 'scheduled'""",
     "pledges_outstanding": f"""

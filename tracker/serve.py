@@ -331,9 +331,11 @@ def make_datasette(db_path: Path | str, metadata: dict[str, Any]):
     paging.mend_table_pages()
     _markdown_cells(pm, _configures(metadata, MARKDOWN_CONFIG))
     datasette = _datasette_class()(immutables=[], metadata=with_footers(metadata),
-                                   settings=SETTINGS,
+                                   settings=SETTINGS, template_dir=str(site.TEMPLATES),
                                    static_mounts=[(site.MOUNT, str(site.STATIC))])
     datasette.remove_database("_memory")
+    render, can_render = datasette.renderers["json"]
+    datasette.renderers["json"] = (site.json_errors_are_bad_requests(render), can_render)
     if "atom" in datasette.renderers:  # datasette-atom
         render, can_render = datasette.renderers["atom"]
         datasette.renderers["atom"] = (site.xml_compatible(render), can_render)

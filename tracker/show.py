@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import unicodedata
 from contextlib import closing
 from typing import Any
 
@@ -24,7 +25,7 @@ from .projection import TABLE_OF, history_text, project
 from .replay import events_in_order
 
 Event = dict[str, Any]
-LABEL_WIDTH = 80  # the most characters of a title or summary on a line of `tracker log`
+LABEL_WIDTH = 80  # the most columns of a title or summary on a line of `tracker log`
 
 PARTICIPANTS = ("select actor, official, official_title from meeting_participants "
                 "where meeting_id = ? order by rowid")
@@ -158,6 +159,9 @@ def _listed(value: Any) -> Any:
     return join_items(items, ",")
 
 
+FLAGS = frozenset({"approximate"})  # columns of 1 or 0 (or null) for a flag option
+
+
 def render(record: dict[str, Any]) -> str:
     """The text `tracker show` prints."""
     state = record["state"]
@@ -169,6 +173,10 @@ def render(record: dict[str, Any]) -> str:
     for column, value in state.items():
         if column in skip or value is None:
             continue
+        if column in FLAGS:  # a flag, as given: there or not
+            if not value:
+                continue
+            value = "yes"
         if isinstance(value, list):  # as `amend --set` takes it: a comma in an item is \,
             value = join_items(value, ",")
         lines.append(f"  {column}: {value}")
@@ -242,10 +250,42 @@ def log_line(event: Event) -> str:
         changed = ", ".join(effective_changes(changes)) if isinstance(changes, dict) else ""
         reason = _first_text(data, "reason")
         label = f"{changed}: {reason}" if changed and reason else changed or reason
-    if len(label) > LABEL_WIDTH:
-        label = label[:LABEL_WIDTH - 1].rstrip() + "…"
+    label = clipped(label, LABEL_WIDTH)
     return "  ".join((event["recorded_at"], event["id"], event["type"], event["subject"],
                       label))
+
+
+def _columns(character: str) -> int:
+    """The columns a terminal gives a character: 2 for a wide one (CJK), 0 for one that
+    joins the one before it (a combining mark, a joiner, a variation selector)."""
+    if unicodedata.category(character) in ("Mn", "Me") or character in JOINING:
+        return 0
+    return 2 if unicodedata.east_asian_width(character) in ("W", "F") else 1
+
+
+JOINING = frozenset("\u200d\ufe0e\ufe0f")  # a zero-width joiner, text and emoji selectors
+FLAGS_LETTERS = range(0x1F1E6, 0x1F200)  # regional indicators: a flag is two of them
+
+
+def clipped(text: str, width: int) -> str:
+    """The text, if it takes at most `width` columns; else its start and `…` in that
+    many, never cut within a character as it shows (a letter and its accents, an emoji
+    sequence, a flag)."""
+    if sum(map(_columns, text)) <= width:
+        return text
+    used, end = 0, 0
+    for index, character in enumerate(text):
+        used += _columns(character)
+        if used > width - 1:
+            break
+        end = index + 1
+    while 0 < end < len(text) and (_columns(text[end]) == 0 or text[end - 1] in JOINING):
+        end -= 1  # not between a character and what joins it
+    flags = 0
+    while flags < end and ord(text[end - 1 - flags]) in FLAGS_LETTERS:
+        flags += 1
+    end -= flags % 2  # not half a flag
+    return text[:end].rstrip() + "…"
 
 
 def _update_label(data: dict[str, Any]) -> str:

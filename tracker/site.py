@@ -32,6 +32,7 @@ from .paging import mend
 from .serve import DATABASE, OpenFileDownload, open_snapshot
 
 STATIC = Path(__file__).parent / "static"
+TEMPLATES = Path(__file__).parent / "templates"  # the site's own, each extending Datasette's
 MOUNT = "tracker-static"
 READ_METHODS = {"GET", "HEAD", "OPTIONS"}
 READ_ONLY = b"Method not allowed: this site is read-only. Records are made with the tracker CLI.\n"
@@ -154,7 +155,7 @@ def extra_css_urls(datasette) -> list[str]:
 @hookimpl
 def extra_js_urls(datasette) -> list[str]:
     return [datasette.urls.path(f"/{MOUNT}/{script}")
-            for script in ("maps.js", "records.js", "charts.js")]
+            for script in ("maps.js", "records.js", "charts.js", "names.js")]
 
 
 @hookimpl
@@ -189,6 +190,21 @@ def prepare_connection(conn: sqlite3.Connection) -> None:
     conn.create_function("tracker_actor", 1, refusing(actor_code), deterministic=True)
     conn.create_function("tracker_date", 1, refusing(first_day), deterministic=True)
     conn.create_function("tracker_since", 1, refusing(first_moment), deterministic=True)
+    conn.create_function("tracker_no_format", 1, refusing(no_format), deterministic=True)
+
+
+def no_format(value: object) -> str | None:
+    """SQL `tracker_no_format(text)`, for a format that a canned query found neither by
+    its slug nor by its name: an error of the query naming it ('' for an empty text: no
+    format asked, no rows)."""
+    if value is None:
+        return None
+    text = str(value).strip()
+    if not text:
+        return ""
+    raise TrackerError(f"unknown format {shown(text)}: give a format's slug or name, as "
+                       "the formats table has them (central-asia-japan, or Central Asia + "
+                       "Japan)")
 
 
 def actor_code(value: object) -> str | None:
@@ -320,20 +336,39 @@ def csv_of_a_failed_query_is_an_error() -> None:
     """Make the CSV of a query that fails an error (a 400 naming it, as its page and JSON
     give): Datasette 0.65 writes it as an empty CSV, with a status of 200, so that a
     download of `recorded_since.csv?date=garbage` or of `?sql=select nope` looked like no
-    rows."""
+    rows. And its JSON with a bad `_shape` a 400, as a table's is."""
 
     def wrap(data: Any) -> Any:
         async def data_or_error(view: QueryView, request: Any, *args: Any,
                                 **kwargs: Any) -> Any:
             result = await data(view, request, *args, **kwargs)
-            if request.url_vars.get("format") == "csv" and isinstance(result, tuple) \
+            format_ = request.url_vars.get("format")
+            if format_ == "csv" and isinstance(result, tuple) \
                     and isinstance(result[0], dict) and result[0].get("error"):
                 raise DatasetteError(result[0]["error"], title="Invalid SQL", status=400)
+            if format_ == "json" and isinstance(result, tuple) and len(result) == 4 \
+                    and result[3] == 200:
+                # The JSON renderer's status stands: its 400 for a bad `_shape` was
+                # replaced by the query's 200.
+                return (*result[:3], None)
             return result
 
         return data_or_error
 
     mend(QueryView, "data", wrap)
+
+
+def json_errors_are_bad_requests(render: Any) -> Any:
+    """Datasette's JSON renderer, answering 400 where it writes an error with a status of
+    200: `_shape=object` of a query, or of a table or view with no key."""
+    def rendered(args: Any, data: Any, view_name: str) -> Any:
+        response = render(args, data, view_name)
+        if response.status == 200 and args.get("_shape") == "object" \
+                and isinstance(response.body, str) and response.body.startswith('{"ok": false'):
+            response.status = 400
+        return response
+
+    return rendered
 
 
 # What Datasette 0.65 says, with a status of 500, of a bad parameter of a table page.

@@ -27,7 +27,7 @@ from .collector import collection_paused
 from .errors import TrackerError, a_or_an, shown
 from .fastcheck import Checked, FastCheck
 from .forking import PIPE_BYTES, worth_forking
-from .log import READ_BLOCK, EventLog, Line, Tail, line_blocks
+from .log import READ_BLOCK, EventLog, Line, Tail, line_blocks, lines_before
 from .progress import Advance, Progress, no_progress
 from .replay import SORT_KEY
 from .upcast import can_upcast, upcast
@@ -299,16 +299,6 @@ def _line_start_from(path: Path, offset: int) -> int:
     return at
 
 
-def _lines_before(path: Path, offset: int) -> int:
-    """The number of lines before byte `offset` of a segment."""
-    count = 0
-    with open(path, "rb") as file:
-        while offset > 0 and (chunk := file.read(min(READ_BLOCK, offset))):
-            count += chunk.count(b"\n")
-            offset -= len(chunk)
-    return count
-
-
 def _checked_log(root: Path, segments: list[Path], parts: list[list[Part]], size: int,
                  progress: Progress) -> Report:
     if len(parts) == 2:
@@ -549,11 +539,15 @@ def _scan(root: Path, segments: list[Path], parts: list[Part], own: set[str] | N
         name = str(path.relative_to(root))  # in messages: name:line
         # An event that passes has its folder's writer: its seq goes to that writer.
         writer_seqs, writer_ids = seqs.numbers[folder], seqs.ids[folder]
-        number = _lines_before(path, start) if start else 0
+        number = lines_before(path, start) if start else 0
         at = _place(segment, 0)
         for block in line_blocks(path, start, end):
             if isinstance(block, Tail):
-                warnings.append(((LINE, _place(segment, TAIL_LINE)), block.warning(root)))
+                if (lost := block.acknowledged(log.marks())) is not None:
+                    problems.append(((LINE, _place(segment, TAIL_LINE)),
+                                     block.lost(root, lost)))
+                else:
+                    warnings.append(((LINE, _place(segment, TAIL_LINE)), block.warning(root)))
                 continue
             events += len(block)
             advance(sum(map(len, block)) + len(block))
