@@ -49,7 +49,7 @@ Event = dict[str, Any]
 # build binds about ten million of them (about 2.5 s at a million events).
 NULL = float("nan")
 # Bump when the projection changes: a database built by another version is rebuilt whole.
-PROJECTION_VERSION = "20"
+PROJECTION_VERSION = "21"
 
 
 class Unprojectable(TrackerError):
@@ -232,6 +232,8 @@ def actors_of(data: dict[str, Any]) -> set[str]:
 COLUMNS = {table.name: tuple(table.columns) for table in schema.TABLES}
 EMPTY = {name: dict.fromkeys(columns, NULL) for name, columns in COLUMNS.items()}
 VALUES = {name: itemgetter(*columns) for name, columns in COLUMNS.items()}  # a row's values
+# Tables whose key is their rowid (`schema.Table.created`): numbered as rows come.
+NUMBERED = frozenset(table.name for table in schema.TABLES if table.pk is None)
 INSERTS = {name: f"insert into {name} ({', '.join(columns)}) "
                  f"values ({', '.join('?' for _ in columns)})"
            for name, columns in COLUMNS.items()}
@@ -455,6 +457,16 @@ class Projector:
         if stale:
             self.flush(stale)
 
+    def settle_to_delete(self, subject: str, *tables: str) -> None:
+        """`settle`, before rows of `subject` are deleted; and a table whose rows are
+        numbered by their rowid (its key) is written whole first: SQLite numbers a new
+        row after the largest left, so that rows buffered across a deletion would get
+        other numbers than the same events built one at a time."""
+        numbered = [table for table in tables if table in NUMBERED and self.buffers[table]]
+        if numbered:
+            self.flush(numbered)
+        self.settle(subject, *tables)
+
     def update(self, table: str, key: str, value: str, changes: dict[str, Any]) -> None:
         self.settle(value, table)
         assignments = ", ".join(f"{column} = ?" for column in changes)
@@ -514,7 +526,7 @@ class Projector:
     def write_children(self, shape: Shape, subject: str, data: dict[str, Any],
                        replace: bool = False) -> None:
         if replace:
-            self.settle(subject, *(table for table, _column in shape.child_tables))
+            self.settle_to_delete(subject, *(table for table, _column in shape.child_tables))
             for table, column in shape.child_tables:
                 self.conn.execute(f"delete from {table} where {column} = ?", (subject,))
         for table, values in shape.children(subject, data):
@@ -657,8 +669,8 @@ class Projector:
         if record is None:
             return
         shape, stamp = SHAPES[record.kind], event["recorded_at"]
-        self.settle(subject, shape.table, "sources", "status_changes",
-                    *(table for table, _column in shape.child_tables))
+        self.settle(subject, shape.table, "sources", "status_changes")
+        self.settle_to_delete(subject, *(table for table, _column in shape.child_tables))
         reason = event["data"]["reason"]
         if record.kind == "meeting":
             self.conn.execute(KEEP_RETRACTED_MEETING, (stamp, reason, subject))
