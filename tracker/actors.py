@@ -216,8 +216,9 @@ def is_actor(code: object) -> bool:
 
 
 @cache
+@cache
 def all_currencies() -> dict[str, str]:
-    """ISO 4217 code -> name."""
+    """ISO 4217 code -> name (current codes; not to be changed: it is shared)."""
     return {currency["alpha_3"]: currency["name"] for currency in _iso("iso4217", "4217")}
 
 

@@ -656,9 +656,8 @@ def currency_of_another_time(data: dict[str, Any], amending: bool = False) -> li
     when = out_of_tender(data["currency"], span.start, span.end)
     if when is None:
         return []
-    given = f"--set currency={data['currency']}" if amending else f"--currency {data['currency']}"
-    return [f"{given} {when}, not on a day of {data['date']}: check the currency or "
-            "the date"]
+    return [f"{option_given('currency', data['currency'], amending)} {when}, not on a day "
+            f"of {data['date']}: check the currency or the date"]
 
 
 def _record_fields(kind: str, options: dict[str, Any], amending: bool = False) -> Draft:
@@ -676,9 +675,8 @@ def _record_fields(kind: str, options: dict[str, Any], amending: bool = False) -
             raise TrackerError(f"--donor {data['donor']} is also a --recipient")
         warnings += point_as_thousands(options["amount"])
     if kind in MADE and not_yet(data["date"]):
-        given = f"--set date={data['date']}" if amending else f"--date {data['date']}"
-        raise TrackerError(f"{given} is after today: {a_or_an(kind)} records what was "
-                           f"{MADE[kind]}")
+        raise TrackerError(f"{option_given('date', data['date'], amending)} is after today: "
+                           f"{a_or_an(kind)} records what was {MADE[kind]}")
     return Draft(RECORDED[kind], data, subject, references, warnings)
 
 
@@ -1072,6 +1070,12 @@ def option_taken(option: str, amending: bool) -> str:
     """An option as the command takes it, for messages: "--at", or in an amendment
     "--set at="."""
     return f"--set {option}=" if amending else f"--{option}"
+
+
+def option_given(option: str, value: str, amending: bool) -> str:
+    """An option with its value, for messages: "--date 2099", or in an amendment
+    "--set date=2099"."""
+    return f"--set {option}={value}" if amending else f"--{option} {value}"
 
 
 def reference_given(draft_type: str, wanted: str) -> str:

@@ -327,7 +327,7 @@ def make_datasette(db_path: Path | str, metadata: dict[str, Any]):
     if not pm.is_registered(site):
         pm.register(site, name="tracker.site")
     site.missing_column_raises_index_error()
-    site.csv_of_a_failed_query_is_an_error()
+    site.a_failed_query_is_a_bad_request()
     paging.mend_table_pages()
     _markdown_cells(pm, _configures(metadata, MARKDOWN_CONFIG))
     datasette = _datasette_class()(immutables=[], metadata=with_footers(metadata),

@@ -14,12 +14,14 @@ from .errors import TrackerError, shown
 from .log import EventLog
 from .model import (
     AMENDED,
+    FIELDS,
     RETRACTED,
     SOURCE_WITHDRAWN,
     effective_changes,
     is_revision,
     join_items,
     official_option,
+    parse_flag,
 )
 from .projection import TABLE_OF, history_text, project
 from .replay import events_in_order
@@ -159,7 +161,9 @@ def _listed(value: Any) -> Any:
     return join_items(items, ",")
 
 
-FLAGS = frozenset({"approximate"})  # columns of 1 or 0 (or null) for a flag option
+# The columns of flag options (`--approximate`): 1 or 0 (or null).
+FLAGS = frozenset(spec.key for specs in FIELDS.values() for spec in specs
+                  if spec.parse is parse_flag)
 
 
 def render(record: dict[str, Any]) -> str:

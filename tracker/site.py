@@ -332,7 +332,7 @@ def missing_column_raises_index_error() -> None:
     mend(CustomRow, "__getitem__", wrap)
 
 
-def csv_of_a_failed_query_is_an_error() -> None:
+def a_failed_query_is_a_bad_request() -> None:
     """Make the CSV of a query that fails an error (a 400 naming it, as its page and JSON
     give): Datasette 0.65 writes it as an empty CSV, with a status of 200, so that a
     download of `recorded_since.csv?date=garbage` or of `?sql=select nope` looked like no
